@@ -1,0 +1,1 @@
+//! geodns (stub)

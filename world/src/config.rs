@@ -1,0 +1,504 @@
+//! The world file's schema: what a `scenarios/worlds/*.toml` may say.
+//!
+//! Every table refuses unknown fields. Defaults live here, in code, so a
+//! world file only states what differs; [`crate::load`] checks the
+//! cross-references (regions, names, addresses) after parsing.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::price::{Prices, RegionPrices};
+use crate::units::{ByteSize, Dur};
+
+/// A whole world: regions, the origin, the edges, GeoDNS, prices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct World {
+    /// Short name, used in data directories and reports.
+    pub name: String,
+    /// Simulated seconds per wall-clock second, the same for every process.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    /// Bearer token of every admin API; `CDNLAB_ADMIN_TOKEN` overrides it.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// Region for clients whose location is unknown (default: the origin's).
+    #[serde(default)]
+    pub default_region: Option<String>,
+    /// The regions, in order: the k-th region owns 127.k.0.0/16 by convention.
+    #[serde(rename = "region")]
+    pub regions: Vec<Region>,
+    /// Inter-region round-trip times.
+    #[serde(default)]
+    pub latency: Latency,
+    /// The origin server.
+    pub origin: Origin,
+    /// The origin's synthetic catalog.
+    #[serde(default)]
+    pub catalog: Catalog,
+    /// Cache settings every edge gets unless it says otherwise.
+    #[serde(default)]
+    pub edge_defaults: EdgeSettings,
+    /// The edges.
+    #[serde(rename = "edge")]
+    pub edges: Vec<Edge>,
+    /// Request routing.
+    #[serde(default)]
+    pub geodns: GeoDns,
+    /// Edge caching policy rules by path (TTL bounds, grace, admission).
+    #[serde(default)]
+    pub cache: CachePolicy,
+    /// Prices for traffic and requests.
+    #[serde(default)]
+    pub prices: Prices,
+    /// Where this world was read from (not part of the file).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// A region: a city with coordinates, its client addresses and GeoIP ranges.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Lowercase name (`seoul`).
+    pub name: String,
+    /// City name for GeoIP records (`Seoul`).
+    pub city: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Local time offset from UTC in hours (for diurnal workloads).
+    #[serde(default)]
+    pub utc_offset_hours: f64,
+    /// Loopback network of this region's clients (127.k.0.0/16).
+    pub clients: IpNet,
+    /// Further networks located in this region (documentation ranges).
+    #[serde(default)]
+    pub geoip: Vec<IpNet>,
+    /// Price overrides for traffic served in this region.
+    #[serde(default)]
+    pub prices: Option<RegionPrices>,
+}
+
+/// Round-trip times between regions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    /// RTT between two places in the same region.
+    #[serde(default = "same_region_default")]
+    pub same_region: Dur,
+    /// Measured RTTs; pairs not listed fall back to the great-circle formula.
+    #[serde(default)]
+    pub rtt: Vec<RttEntry>,
+}
+
+fn same_region_default() -> Dur {
+    Dur::millis(2)
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self { same_region: same_region_default(), rtt: Vec::new() }
+    }
+}
+
+/// One measured RTT between two regions (symmetric).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RttEntry {
+    /// The two regions.
+    pub between: [String; 2],
+    /// Round-trip time in milliseconds.
+    pub ms: f64,
+}
+
+/// The origin server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// Region the origin sits in (edges wait the RTT to it on every fetch).
+    pub region: String,
+    /// Public HTTP address.
+    pub listen: SocketAddr,
+    /// Admin HTTP address (faults, bump, stats).
+    pub admin: SocketAddr,
+}
+
+/// The origin's synthetic catalog at `/obj/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Number of objects (`/obj/0` … `/obj/{objects-1}`); others are 404.
+    #[serde(default = "objects_default")]
+    pub objects: u64,
+    /// Body size model.
+    #[serde(default)]
+    pub size: SizeModel,
+    /// Number of group tags: object `id` carries tag `group-{id % groups}`.
+    #[serde(default = "groups_default")]
+    pub groups: u64,
+    /// Header rules by path prefix; the longest matching prefix wins.
+    #[serde(default = "catalog_rules_default", rename = "rule")]
+    pub rules: Vec<CatalogRule>,
+}
+
+fn objects_default() -> u64 {
+    100_000
+}
+fn groups_default() -> u64 {
+    100
+}
+fn catalog_rules_default() -> Vec<CatalogRule> {
+    vec![CatalogRule::default()]
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Self {
+            objects: objects_default(),
+            size: SizeModel::default(),
+            groups: groups_default(),
+            rules: catalog_rules_default(),
+        }
+    }
+}
+
+/// Object sizes: lognormal body around `median` with shape `sigma`,
+/// clamped to `[min, max]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeModel {
+    /// Median size.
+    #[serde(default = "median_default")]
+    pub median: ByteSize,
+    /// Lognormal shape (standard deviation of ln size).
+    #[serde(default = "sigma_default")]
+    pub sigma: f64,
+    /// Smallest size.
+    #[serde(default = "min_default")]
+    pub min: ByteSize,
+    /// Largest size (the cap).
+    #[serde(default = "max_default")]
+    pub max: ByteSize,
+}
+
+fn median_default() -> ByteSize {
+    ByteSize::kib(24)
+}
+fn sigma_default() -> f64 {
+    1.2
+}
+fn min_default() -> ByteSize {
+    ByteSize(64)
+}
+fn max_default() -> ByteSize {
+    ByteSize::mib(8)
+}
+
+impl Default for SizeModel {
+    fn default() -> Self {
+        Self { median: median_default(), sigma: sigma_default(), min: min_default(), max: max_default() }
+    }
+}
+
+/// Response headers the origin sends for paths under `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogRule {
+    /// Path prefix, starting with `/`.
+    #[serde(default = "slash")]
+    pub prefix: String,
+    /// `Cache-Control` value.
+    #[serde(default = "cache_control_default")]
+    pub cache_control: String,
+    /// `Content-Type` value.
+    #[serde(default = "content_type_default")]
+    pub content_type: String,
+    /// Extra surrogate keys for every object under the prefix.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Extra headers, `["Name: value", …]` (e.g. `Vary`, `CDN-Cache-Control`).
+    #[serde(default)]
+    pub headers: Vec<String>,
+}
+
+fn slash() -> String {
+    "/".into()
+}
+fn cache_control_default() -> String {
+    "public, max-age=3600".into()
+}
+fn content_type_default() -> String {
+    "application/octet-stream".into()
+}
+
+impl Default for CatalogRule {
+    fn default() -> Self {
+        Self {
+            prefix: slash(),
+            cache_control: cache_control_default(),
+            content_type: content_type_default(),
+            tags: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Memory-tier eviction policy of an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Eviction {
+    /// Least recently used.
+    Lru,
+    /// Window TinyLFU.
+    Lfu,
+    /// S3-FIFO: hits take only a read lock.
+    #[default]
+    S3fifo,
+    /// SIEVE.
+    Sieve,
+    /// First in, first out.
+    Fifo,
+}
+
+impl Eviction {
+    /// The name used in world files and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Eviction::Lru => "lru",
+            Eviction::Lfu => "lfu",
+            Eviction::S3fifo => "s3fifo",
+            Eviction::Sieve => "sieve",
+            Eviction::Fifo => "fifo",
+        }
+    }
+}
+
+/// Cache settings of an edge ([`World::edge_defaults`], and per edge
+/// overrides in [`Edge`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSettings {
+    /// Memory tier capacity (bytes of entries).
+    #[serde(default = "memory_default")]
+    pub memory: ByteSize,
+    /// Disk tier capacity.
+    #[serde(default = "disk_default")]
+    pub disk: ByteSize,
+    /// Largest object stored whole; bigger ones stream through (or are sliced).
+    #[serde(default = "max_object_default")]
+    pub max_object: ByteSize,
+    /// Memory-tier eviction policy.
+    #[serde(default)]
+    pub eviction: Eviction,
+    /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are
+    /// relative to the current directory.
+    #[serde(default = "data_dir_default")]
+    pub data_dir: String,
+    /// Give up on an origin response after this long (504).
+    #[serde(default = "origin_timeout_default")]
+    pub origin_timeout: Dur,
+    /// Give up connecting to the origin after this long (502).
+    #[serde(default = "connect_timeout_default")]
+    pub connect_timeout: Dur,
+}
+
+fn memory_default() -> ByteSize {
+    ByteSize::mib(64)
+}
+fn disk_default() -> ByteSize {
+    ByteSize::mib(256)
+}
+fn max_object_default() -> ByteSize {
+    ByteSize::mib(8)
+}
+fn data_dir_default() -> String {
+    "data/{world}/{edge}".into()
+}
+fn origin_timeout_default() -> Dur {
+    Dur::secs(10)
+}
+fn connect_timeout_default() -> Dur {
+    Dur::secs(2)
+}
+
+impl Default for EdgeSettings {
+    fn default() -> Self {
+        Self {
+            memory: memory_default(),
+            disk: disk_default(),
+            max_object: max_object_default(),
+            eviction: Eviction::default(),
+            data_dir: data_dir_default(),
+            origin_timeout: origin_timeout_default(),
+            connect_timeout: connect_timeout_default(),
+        }
+    }
+}
+
+/// One edge server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    /// Name (`seoul`), used in `Cache-Status` as `edge-{name}`.
+    pub name: String,
+    /// Region the edge sits in.
+    pub region: String,
+    /// Public HTTP address.
+    pub listen: SocketAddr,
+    /// Admin HTTP address (purge, stats, metrics, healthz).
+    pub admin: SocketAddr,
+    /// IPv6 address GeoDNS may answer in AAAA records.
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Addr>,
+    /// Override of [`EdgeSettings::memory`].
+    #[serde(default)]
+    pub memory: Option<ByteSize>,
+    /// Override of [`EdgeSettings::disk`].
+    #[serde(default)]
+    pub disk: Option<ByteSize>,
+    /// Override of [`EdgeSettings::max_object`].
+    #[serde(default)]
+    pub max_object: Option<ByteSize>,
+    /// Override of [`EdgeSettings::eviction`].
+    #[serde(default)]
+    pub eviction: Option<Eviction>,
+    /// Override of [`EdgeSettings::data_dir`].
+    #[serde(default)]
+    pub data_dir: Option<String>,
+}
+
+/// GeoDNS: the DNS name, its addresses, health checking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoDns {
+    /// The CDN name clients resolve.
+    #[serde(default = "zone_default")]
+    pub zone: String,
+    /// DNS address (UDP and TCP).
+    #[serde(default = "dns_default")]
+    pub dns: SocketAddr,
+    /// HTTP address (`/resolve`, `/r/…`, `/edges`, `/metrics`).
+    #[serde(default = "geodns_http_default")]
+    pub http: SocketAddr,
+    /// TTL of DNS answers.
+    #[serde(default = "ttl_default")]
+    pub ttl: Dur,
+    /// Edge health checks.
+    #[serde(default)]
+    pub health: HealthCheck,
+    /// Peers whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+fn zone_default() -> String {
+    "cdn.test".into()
+}
+#[allow(clippy::unwrap_used)] // constant addresses
+fn dns_default() -> SocketAddr {
+    "127.0.0.1:1053".parse().unwrap()
+}
+#[allow(clippy::unwrap_used)] // constant addresses
+fn geodns_http_default() -> SocketAddr {
+    "127.0.0.1:8053".parse().unwrap()
+}
+fn ttl_default() -> Dur {
+    Dur::secs(20)
+}
+
+impl Default for GeoDns {
+    fn default() -> Self {
+        Self {
+            zone: zone_default(),
+            dns: dns_default(),
+            http: geodns_http_default(),
+            ttl: ttl_default(),
+            health: HealthCheck::default(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Health checks of every edge's `/healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// Time between checks.
+    #[serde(default = "interval_default")]
+    pub interval: Dur,
+    /// A check slower than this fails.
+    #[serde(default = "check_timeout_default")]
+    pub timeout: Dur,
+    /// Consecutive failures that mark an edge down.
+    #[serde(default = "two")]
+    pub fall: u32,
+    /// Consecutive successes that mark it up again.
+    #[serde(default = "two")]
+    pub rise: u32,
+}
+
+fn interval_default() -> Dur {
+    Dur::secs(1)
+}
+fn check_timeout_default() -> Dur {
+    Dur::millis(500)
+}
+fn two() -> u32 {
+    2
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self { interval: interval_default(), timeout: check_timeout_default(), fall: 2, rise: 2 }
+    }
+}
+
+/// Edge caching policy: rules by path prefix, the longest match wins.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CachePolicy {
+    /// The rules.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<CacheRule>,
+}
+
+/// TTL bounds and stale-serving windows for paths under `prefix`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheRule {
+    /// Path prefix, starting with `/`.
+    pub prefix: String,
+    /// Lower bound on the freshness lifetime of storable responses.
+    #[serde(default)]
+    pub min_ttl: Option<Dur>,
+    /// Lifetime when the origin gives no explicit freshness (instead of the
+    /// 10% Last-Modified heuristic).
+    #[serde(default)]
+    pub default_ttl: Option<Dur>,
+    /// Upper bound on the freshness lifetime.
+    #[serde(default)]
+    pub max_ttl: Option<Dur>,
+    /// Serve stale this long while refreshing in the background, on top of
+    /// any `stale-while-revalidate` (Varnish's grace).
+    #[serde(default)]
+    pub grace: Option<Dur>,
+    /// Serve stale this long when the origin fails, on top of any
+    /// `stale-if-error`.
+    #[serde(default)]
+    pub stale_if_error: Option<Dur>,
+    /// Lifetime of error responses (404, 410, …) without explicit freshness.
+    #[serde(default)]
+    pub negative_ttl: Option<Dur>,
+}

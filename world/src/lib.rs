@@ -1,0 +1,32 @@
+//! The world model every cdnlab binary reads.
+//!
+//! A *world* (a TOML file under `scenarios/worlds/`) is the single source of
+//! truth for regions, their loopback addresses, the origin, the edges and
+//! their caches, GeoDNS, the latency model and prices. Every binary takes
+//! `--world FILE` and defaults to the built-in demo world.
+//!
+//! - [`config`]: the schema (what a world file may say), with defaults;
+//! - [`load`]: reading a file and checking cross-references and addresses;
+//! - [`latency`]: RTT between regions and from a GeoIP location;
+//! - [`price`]: money as integer nano-dollars, tiered prices;
+//! - [`clock`]: one (possibly scaled, or manual) clock for every process;
+//! - [`units`]: byte sizes and durations in files;
+//! - [`rng`]: a stable seeded generator;
+//! - [`serve`]: the HTTP accept loop the servers share;
+//! - [`toml_file`]: TOML errors with file, line and field.
+
+pub mod clock;
+pub mod config;
+pub mod latency;
+pub mod load;
+pub mod price;
+pub mod rng;
+pub mod serve;
+pub mod toml_file;
+pub mod units;
+
+pub use clock::Clock;
+pub use config::{CacheRule, Edge, EdgeSettings, Eviction, Region, World};
+pub use price::Money;
+pub use toml_file::FileError;
+pub use units::{ByteSize, Dur};

@@ -1,0 +1,229 @@
+//! The HTTP accept loop every cdnlab server shares (origin, edge, geodns):
+//! HTTP/1.1 on an already-bound listener, bytes metered at the socket,
+//! graceful shutdown. It lives here because `world` is the one crate all
+//! servers depend on, and the servers must not depend on each other.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper::body::{Body, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Largest request head accepted; bigger heads get 431.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// How long a client may take to send its request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Bytes and connections through one listener, counted at the socket.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Bytes read from clients (request heads and bodies).
+    pub bytes_in: AtomicU64,
+    /// Bytes written to clients (response heads and bodies), as sent.
+    pub bytes_out: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+}
+
+impl Traffic {
+    /// Bytes written to clients so far.
+    pub fn out(&self) -> u64 {
+        self.bytes_out.load(Ordering::Relaxed)
+    }
+    /// Bytes read from clients so far.
+    pub fn input(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+}
+
+/// A stream that adds every byte read or written to a [`Traffic`].
+pub struct Metered<S> {
+    inner: S,
+    traffic: Arc<Traffic>,
+}
+
+impl<S> Metered<S> {
+    /// Wraps a stream.
+    pub fn new(inner: S, traffic: Arc<Traffic>) -> Self {
+        Self { inner, traffic }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.traffic.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = &r {
+            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// The address it connected to.
+    pub local: SocketAddr,
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish (up to [`DRAIN_TIMEOUT`]). `make` builds the
+/// service for each connection. Malformed requests get 400 and oversize
+/// heads 431 from hyper, without reaching the service.
+pub async fn serve_http<M, S, B>(
+    listener: TcpListener,
+    traffic: Arc<Traffic>,
+    make: M,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    M: Fn(Peer) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        traffic.connections.fetch_add(1, Ordering::Relaxed);
+        let local = stream.local_addr().unwrap_or(remote);
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(Metered::new(stream, traffic.clone()));
+        let conn = builder.serve_connection(io, make(Peer { remote, local }));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; closing"),
+    }
+}
+
+/// Binds a TCP listener with a message that names what failed to bind.
+pub async fn bind(what: &str, addr: SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let hint = match e.kind() {
+            io::ErrorKind::AddrInUse => " (address already in use: is another cdnlab running?)",
+            io::ErrorKind::AddrNotAvailable => " (address not available on this machine)",
+            io::ErrorKind::PermissionDenied => " (permission denied)",
+            _ => "",
+        };
+        io::Error::new(e.kind(), format!("{what}: cannot listen on {addr}: {e}{hint}"))
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn ctrl_c_or_term() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The fixed line a server prints on stdout once it listens, which `cdn up`
+/// and the end-to-end tests wait for:
+/// `cdnlab-ready <component> <name> <role>=<addr> …`.
+pub fn ready_line(component: &str, name: &str, addrs: &[(&str, SocketAddr)]) -> String {
+    let mut s = format!("cdnlab-ready {component} {name}");
+    for (role, a) in addrs {
+        s.push_str(&format!(" {role}={a}"));
+    }
+    s
+}
+
+/// Connects with a timeout (health checks, the origin client).
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out"))),
+    }
+}

@@ -1,0 +1,135 @@
+//! World files: the shipped ones parse; each kind of mistake is refused with
+//! the file, the line and the field.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use world::World;
+
+fn demo_text() -> String {
+    world::load::DEMO_TEXT.to_string()
+}
+
+/// Parses a modified demo world and returns the error text.
+fn refuse(text: &str) -> world::FileError {
+    World::parse("bad.toml", text).expect_err("the world should be refused")
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
+}
+
+#[test]
+fn every_shipped_world_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/worlds");
+    let mut n = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            World::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no worlds in {}", dir.display());
+}
+
+#[test]
+fn demo_world_has_the_documented_shape() {
+    let w = World::demo().unwrap();
+    let names: Vec<_> = w.regions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["seoul", "tokyo", "newyork"]);
+    assert_eq!(w.origin.region, "newyork");
+    assert_eq!(w.origin.listen.to_string(), "127.0.0.1:8080");
+    for (k, e) in w.edges.iter().enumerate() {
+        assert_eq!(e.listen.to_string(), format!("127.{}.0.1:8080", k + 1));
+        assert_eq!(e.admin.to_string(), format!("127.{}.0.1:9080", k + 1));
+    }
+    assert_eq!(w.rtt("seoul", "tokyo"), Some(Duration::from_millis(30)));
+    assert_eq!(w.rtt("newyork", "seoul"), Some(Duration::from_millis(185)));
+    assert_eq!(w.rtt("tokyo", "newyork"), Some(Duration::from_millis(162)));
+    assert_eq!(w.rtt("tokyo", "tokyo"), Some(Duration::from_millis(2)));
+    let seoul = w.edge("seoul").unwrap();
+    assert_eq!(w.data_dir_of(seoul), Path::new("data/demo/seoul"));
+    assert_eq!(w.settings_of(seoul).eviction, world::Eviction::S3fifo);
+}
+
+#[test]
+fn unknown_field_is_refused_with_line_and_field() {
+    let text = demo_text().replace("eviction = \"s3fifo\"", "evicton = \"s3fifo\"");
+    let err = refuse(&text);
+    assert_eq!(err.file, "bad.toml");
+    assert_eq!(err.at.unwrap().0, line_of(&text, "evicton"), "{err}");
+    assert!(err.message.contains("evicton"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_refused_with_line() {
+    let text = demo_text().replace("lat = 37.5665", "lat = \"north\"");
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, "\"north\""), "{err}");
+}
+
+#[test]
+fn bad_byte_size_is_refused_with_line() {
+    let text = demo_text().replace("memory = \"64MiB\"", "memory = \"64 lots\"");
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, "64 lots"), "{err}");
+    assert!(err.message.contains("lots"), "{err}");
+}
+
+#[test]
+fn unknown_region_is_refused_naming_the_edge_and_line() {
+    let text = demo_text().replacen("region = \"tokyo\"", "region = \"tokio\"", 1);
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, "\"tokio\""), "{err}");
+    assert!(err.message.contains("tokio") && err.message.contains("edge `tokyo`"), "{err}");
+}
+
+#[test]
+fn unknown_origin_region_is_refused() {
+    let text = demo_text().replace("region = \"newyork\"\nlisten = \"127.0.0.1:8080\"", "region = \"paris\"\nlisten = \"127.0.0.1:8080\"");
+    let err = refuse(&text);
+    assert!(err.message.contains("paris"), "{err}");
+    assert_eq!(err.at.unwrap().0, line_of(&text, "\"paris\""), "{err}");
+}
+
+#[test]
+fn duplicate_address_is_refused_naming_both_users() {
+    let text = demo_text().replace("listen = \"127.2.0.1:8080\"", "listen = \"127.1.0.1:8080\"");
+    let err = refuse(&text);
+    assert!(err.message.contains("duplicate address 127.1.0.1:8080"), "{err}");
+    assert!(err.message.contains("edge `tokyo` listen") && err.message.contains("edge `seoul` listen"), "{err}");
+    // the error points at the second user (tokyo's listen line)
+    let second = text.lines().rposition(|l| l.contains("listen = \"127.1.0.1:8080\"")).unwrap() + 1;
+    assert_eq!(err.at.unwrap().0, second, "{err}");
+}
+
+#[test]
+fn non_loopback_address_is_refused() {
+    let text = demo_text().replace("admin = \"127.3.0.1:9080\"", "admin = \"10.0.0.1:9080\"");
+    let err = refuse(&text);
+    assert!(err.message.contains("loopback"), "{err}");
+    assert_eq!(err.at.unwrap().0, line_of(&text, "10.0.0.1"), "{err}");
+}
+
+#[test]
+fn duplicate_edge_name_is_refused() {
+    let text = demo_text().replace("name = \"tokyo\"\nregion = \"tokyo\"", "name = \"seoul\"\nregion = \"tokyo\"");
+    let err = refuse(&text);
+    assert!(err.message.contains("edge `seoul` is defined twice"), "{err}");
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let err = World::load(Path::new("/nonexistent/world.toml")).unwrap_err();
+    assert!(err.to_string().starts_with("/nonexistent/world.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn error_display_is_file_line_column_message() {
+    let text = demo_text().replace("eviction = \"s3fifo\"", "eviction = \"random\"");
+    let err = refuse(&text);
+    let line = line_of(&text, "\"random\"");
+    assert!(err.to_string().starts_with(&format!("bad.toml:{line}:")), "{err}");
+}
