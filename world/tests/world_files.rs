@@ -101,7 +101,7 @@ fn duplicate_address_is_refused_naming_both_users() {
     assert!(err.message.contains("duplicate address 127.1.0.1:8080"), "{err}");
     assert!(err.message.contains("edge `tokyo` listen") && err.message.contains("edge `seoul` listen"), "{err}");
     // the error points at the second user (tokyo's listen line)
-    let second = text.lines().rposition(|l| l.contains("listen = \"127.1.0.1:8080\"")).unwrap() + 1;
+    let second = text.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains("listen = \"127.1.0.1:8080\"")).unwrap() + 1;
     assert_eq!(err.at.unwrap().0, second, "{err}");
 }
 
