@@ -41,12 +41,9 @@ impl World {
             self.region(a)?;
             return Some(self.latency.same_region.0);
         }
-        if let Some(e) = self
-            .latency
-            .rtt
-            .iter()
-            .find(|e| (e.between[0] == a && e.between[1] == b) || (e.between[0] == b && e.between[1] == a))
-        {
+        if let Some(e) = self.latency.rtt.iter().find(|e| {
+            (e.between[0] == a && e.between[1] == b) || (e.between[0] == b && e.between[1] == a)
+        }) {
             return Some(Duration::from_secs_f64(e.ms / 1e3));
         }
         let (ra, rb) = (self.region(a)?, self.region(b)?);

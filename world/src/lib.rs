@@ -13,12 +13,14 @@
 //! - [`units`]: byte sizes and durations in files;
 //! - [`rng`]: a stable seeded generator;
 //! - [`serve`]: the HTTP accept loop the servers share;
+//! - [`logging`]: tracing setup for every binary;
 //! - [`toml_file`]: TOML errors with file, line and field.
 
 pub mod clock;
 pub mod config;
 pub mod latency;
 pub mod load;
+pub mod logging;
 pub mod price;
 pub mod rng;
 pub mod serve;

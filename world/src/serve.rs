@@ -66,7 +66,11 @@ impl<S> Metered<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -78,10 +82,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
-            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
+            self.traffic
+                .bytes_out
+                .fetch_add(*n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -92,7 +102,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = &r {
-            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
+            self.traffic
+                .bytes_out
+                .fetch_add(*n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -182,7 +194,10 @@ pub async fn bind(what: &str, addr: SocketAddr) -> io::Result<TcpListener> {
             io::ErrorKind::PermissionDenied => " (permission denied)",
             _ => "",
         };
-        io::Error::new(e.kind(), format!("{what}: cannot listen on {addr}: {e}{hint}"))
+        io::Error::new(
+            e.kind(),
+            format!("{what}: cannot listen on {addr}: {e}{hint}"),
+        )
     })
 }
 
@@ -224,6 +239,9 @@ pub fn ready_line(component: &str, name: &str, addrs: &[(&str, SocketAddr)]) -> 
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out"))),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connect to {addr} timed out"),
+        )),
     }
 }

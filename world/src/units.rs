@@ -37,7 +37,9 @@ pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(format!("`{s}` is not a byte size (try \"24KiB\" or \"8MiB\")"));
+        return Err(format!(
+            "`{s}` is not a byte size (try \"24KiB\" or \"8MiB\")"
+        ));
     }
     let mult: u64 = match unit.trim() {
         "" | "B" | "b" => 1,
@@ -49,7 +51,11 @@ pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        other => return Err(format!("unknown byte unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)")),
+        other => {
+            return Err(format!(
+                "unknown byte unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)"
+            ));
+        }
     };
     if let Ok(n) = num.parse::<u64>() {
         return n
@@ -69,7 +75,12 @@ pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        const UNITS: [(&str, u64); 4] = [
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
         for (name, size) in UNITS {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{}{name}", self.0 / size);
@@ -154,7 +165,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" | "min" => n * 60.0,
         "h" => n * 3600.0,
         "d" => n * 86400.0,
-        other => return Err(format!("unknown time unit `{other}` in `{s}` (use ms, s, m, h, d)")),
+        other => {
+            return Err(format!(
+                "unknown time unit `{other}` in `{s}` (use ms, s, m, h, d)"
+            ));
+        }
     };
     if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
         return Err(format!("`{s}` is out of range"));
