@@ -39,9 +39,7 @@ impl Default for Clock {
 impl Clock {
     /// The wall clock, unscaled.
     pub fn wall() -> Self {
-        Self {
-            inner: Arc::new(Inner::Wall),
-        }
+        Self { inner: Arc::new(Inner::Wall) }
     }
 
     /// Simulated time running `scale` times faster than the wall clock from
@@ -50,9 +48,7 @@ impl Clock {
         if scale == 1.0 || !scale.is_finite() || scale <= 0.0 {
             return Self::wall();
         }
-        Self {
-            inner: Arc::new(Inner::Scaled { scale, anchor }),
-        }
+        Self { inner: Arc::new(Inner::Scaled { scale, anchor }) }
     }
 
     /// A world's clock: its `time_scale`, anchored at `CDNLAB_CLOCK_ANCHOR_MS`
@@ -68,15 +64,8 @@ impl Clock {
 
     /// A clock that stands still until [`Clock::advance`] moves it.
     pub fn manual(start: SystemTime) -> Self {
-        let nanos = start
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64;
-        Self {
-            inner: Arc::new(Inner::Manual {
-                nanos: AtomicU64::new(nanos),
-            }),
-        }
+        let nanos = start.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
+        Self { inner: Arc::new(Inner::Manual { nanos: AtomicU64::new(nanos) }) }
     }
 
     /// Current (simulated) time.
@@ -90,18 +79,13 @@ impl Clock {
                     Err(e) => *anchor - e.duration().mul_f64(*scale),
                 }
             }
-            Inner::Manual { nanos } => {
-                UNIX_EPOCH + Duration::from_nanos(nanos.load(Ordering::Acquire))
-            }
+            Inner::Manual { nanos } => UNIX_EPOCH + Duration::from_nanos(nanos.load(Ordering::Acquire)),
         }
     }
 
     /// Current time in whole seconds since the Unix epoch.
     pub fn unix_secs(&self) -> u64 {
-        self.now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
+        self.now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
     }
 
     /// Moves a manual clock forward; other clocks ignore it.
@@ -147,7 +131,7 @@ impl Clock {
 }
 
 thread_local! {
-    static DATE_CACHE: RefCell<(u64, HeaderValue)> = RefCell::new((u64::MAX, HeaderValue::from_static("")));
+    static DATE_CACHE: RefCell<(u64, HeaderValue)> = const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
 }
 
 /// IMF-fixdate `HeaderValue` for a Unix second, cached per thread.
@@ -171,20 +155,9 @@ pub fn httpdate_fmt(t: SystemTime) -> String {
     let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
     // 1970-01-01 was a Thursday.
     const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MO: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let (y, mo, d) = civil_from_days(days as i64);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        WD[(days % 7) as usize],
-        d,
-        MO[(mo - 1) as usize],
-        y,
-        h,
-        m,
-        s
-    )
+    format!("{}, {:02} {} {} {:02}:{:02}:{:02} GMT", WD[(days % 7) as usize], d, MO[(mo - 1) as usize], y, h, m, s)
 }
 
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31); Howard Hinnant's algorithm.
@@ -220,32 +193,17 @@ mod tests {
         let b = Clock::scaled(60.0, anchor);
         let (ta, tb) = (a.now(), b.now());
         let diff = tb.duration_since(ta).unwrap_or_default();
-        assert!(
-            diff < Duration::from_secs(1),
-            "two processes' clocks differ by {diff:?}"
-        );
+        assert!(diff < Duration::from_secs(1), "two processes' clocks differ by {diff:?}");
         // 10 wall seconds since the anchor are about 600 simulated seconds.
         let sim = ta.duration_since(anchor).unwrap();
-        assert!(
-            sim >= Duration::from_secs(600) && sim < Duration::from_secs(660),
-            "{sim:?}"
-        );
+        assert!(sim >= Duration::from_secs(600) && sim < Duration::from_secs(660), "{sim:?}");
         assert_eq!(a.to_wall(Duration::from_secs(60)), Duration::from_secs(1));
     }
 
     #[test]
     fn http_date_is_imf_fixdate() {
-        assert_eq!(
-            httpdate_fmt(UNIX_EPOCH + Duration::from_secs(784_111_777)),
-            "Sun, 06 Nov 1994 08:49:37 GMT"
-        );
-        assert_eq!(
-            httpdate_fmt(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "Tue, 29 Feb 2000 00:00:00 GMT"
-        );
-        assert_eq!(
-            http_date_at(0).to_str().unwrap(),
-            "Thu, 01 Jan 1970 00:00:00 GMT"
-        );
+        assert_eq!(httpdate_fmt(UNIX_EPOCH + Duration::from_secs(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(httpdate_fmt(UNIX_EPOCH + Duration::from_secs(951_782_400)), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(http_date_at(0).to_str().unwrap(), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

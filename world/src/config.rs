@@ -109,10 +109,7 @@ fn same_region_default() -> Dur {
 
 impl Default for Latency {
     fn default() -> Self {
-        Self {
-            same_region: same_region_default(),
-            rtt: Vec::new(),
-        }
+        Self { same_region: same_region_default(), rtt: Vec::new() }
     }
 }
 
@@ -211,12 +208,7 @@ fn max_default() -> ByteSize {
 
 impl Default for SizeModel {
     fn default() -> Self {
-        Self {
-            median: median_default(),
-            sigma: sigma_default(),
-            min: min_default(),
-            max: max_default(),
-        }
+        Self { median: median_default(), sigma: sigma_default(), min: min_default(), max: max_default() }
     }
 }
 
@@ -469,12 +461,7 @@ fn two() -> u32 {
 
 impl Default for HealthCheck {
     fn default() -> Self {
-        Self {
-            interval: interval_default(),
-            timeout: check_timeout_default(),
-            fall: 2,
-            rise: 2,
-        }
+        Self { interval: interval_default(), timeout: check_timeout_default(), fall: 2, rise: 2 }
     }
 }
 

@@ -41,9 +41,12 @@ impl World {
             self.region(a)?;
             return Some(self.latency.same_region.0);
         }
-        if let Some(e) = self.latency.rtt.iter().find(|e| {
-            (e.between[0] == a && e.between[1] == b) || (e.between[0] == b && e.between[1] == a)
-        }) {
+        if let Some(e) = self
+            .latency
+            .rtt
+            .iter()
+            .find(|e| (e.between[0] == a && e.between[1] == b) || (e.between[0] == b && e.between[1] == a))
+        {
             return Some(Duration::from_secs_f64(e.ms / 1e3));
         }
         let (ra, rb) = (self.region(a)?, self.region(b)?);
@@ -55,11 +58,7 @@ impl World {
     /// 50 km), else the great-circle formula.
     pub fn rtt_from_point(&self, lat: f64, lon: f64, region: &str) -> Option<Duration> {
         let target = self.region(region)?;
-        if let Some(home) = self
-            .regions
-            .iter()
-            .find(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0)
-        {
+        if let Some(home) = self.regions.iter().find(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0) {
             return self.rtt(&home.name, &target.name);
         }
         Some(rtt_between_points(lat, lon, target.lat, target.lon))

@@ -53,16 +53,10 @@ impl World {
     fn check(&self, doc: &Doc<'_>) -> Result<(), FileError> {
         let err = |path: &[Seg<'_>], msg: String| Err(doc.error_at(path, msg));
         if !is_name(&self.name) {
-            return err(
-                &["name".into()],
-                format!("name `{}` must be letters, digits, `-` or `_`", self.name),
-            );
+            return err(&["name".into()], format!("name `{}` must be letters, digits, `-` or `_`", self.name));
         }
         if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= 1e6) {
-            return err(
-                &["time_scale".into()],
-                format!("time_scale {} must be > 0 and ≤ 1e6", self.time_scale),
-            );
+            return err(&["time_scale".into()], format!("time_scale {} must be > 0 and ≤ 1e6", self.time_scale));
         }
         // Regions.
         if self.regions.is_empty() {
@@ -72,42 +66,25 @@ impl World {
         for (i, r) in self.regions.iter().enumerate() {
             let at = |f: &'static str| [Seg::Key("region"), Seg::Index(i), Seg::Key(f)];
             if !is_name(&r.name) || r.name.chars().any(|c| c.is_ascii_uppercase()) {
-                return err(
-                    &at("name"),
-                    format!(
-                        "region name `{}` must be lowercase letters, digits or `-`",
-                        r.name
-                    ),
-                );
+                return err(&at("name"), format!("region name `{}` must be lowercase letters, digits or `-`", r.name));
             }
             if !regions.insert(r.name.as_str()) {
                 return err(&at("name"), format!("region `{}` is defined twice", r.name));
             }
             if !(-90.0..=90.0).contains(&r.lat) {
-                return err(
-                    &at("lat"),
-                    format!("region `{}`: lat {} is not in -90..90", r.name, r.lat),
-                );
+                return err(&at("lat"), format!("region `{}`: lat {} is not in -90..90", r.name, r.lat));
             }
             if !(-180.0..=180.0).contains(&r.lon) {
-                return err(
-                    &at("lon"),
-                    format!("region `{}`: lon {} is not in -180..180", r.name, r.lon),
-                );
+                return err(&at("lon"), format!("region `{}`: lon {} is not in -180..180", r.name, r.lon));
             }
             if !r.clients.addr().is_loopback() {
                 return err(
                     &at("clients"),
-                    format!(
-                        "region `{}`: clients {} must be on loopback (127.0.0.0/8)",
-                        r.name, r.clients
-                    ),
+                    format!("region `{}`: clients {} must be on loopback (127.0.0.0/8)", r.name, r.clients),
                 );
             }
             for (j, other) in self.regions[..i].iter().enumerate() {
-                if other.clients.contains(&r.clients.addr())
-                    || r.clients.contains(&other.clients.addr())
-                {
+                if other.clients.contains(&r.clients.addr()) || r.clients.contains(&other.clients.addr()) {
                     let _ = j;
                     return err(
                         &at("clients"),
@@ -121,73 +98,39 @@ impl World {
             if let Some(p) = &r.prices
                 && let Some(t) = &p.egress
             {
-                check_tiers(t).map_err(|m| {
-                    doc.error_at(&[Seg::Key("region"), Seg::Index(i), Seg::Key("prices")], m)
-                })?;
+                check_tiers(t)
+                    .map_err(|m| doc.error_at(&[Seg::Key("region"), Seg::Index(i), Seg::Key("prices")], m))?;
             }
         }
         let known = |name: &str| regions.contains(name);
-        let region_list = || {
-            self.regions
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let region_list = || self.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
         if let Some(d) = &self.default_region
             && !known(d)
         {
             return err(
                 &["default_region".into()],
-                format!(
-                    "default_region `{d}` is not a region (regions: {})",
-                    region_list()
-                ),
+                format!("default_region `{d}` is not a region (regions: {})", region_list()),
             );
         }
         for (i, e) in self.latency.rtt.iter().enumerate() {
-            let at = [
-                Seg::Key("latency"),
-                Seg::Key("rtt"),
-                Seg::Index(i),
-                Seg::Key("between"),
-            ];
+            let at = [Seg::Key("latency"), Seg::Key("rtt"), Seg::Index(i), Seg::Key("between")];
             for r in &e.between {
                 if !known(r) {
-                    return err(
-                        &at,
-                        format!(
-                            "latency.rtt: unknown region `{r}` (regions: {})",
-                            region_list()
-                        ),
-                    );
+                    return err(&at, format!("latency.rtt: unknown region `{r}` (regions: {})", region_list()));
                 }
             }
             if e.between[0] == e.between[1] {
-                return err(
-                    &at,
-                    format!(
-                        "latency.rtt: `{}` to itself is latency.same_region",
-                        e.between[0]
-                    ),
-                );
+                return err(&at, format!("latency.rtt: `{}` to itself is latency.same_region", e.between[0]));
             }
             if !(e.ms.is_finite() && e.ms >= 0.0) {
-                return err(
-                    &at,
-                    format!("latency.rtt: {} ms is not a round-trip time", e.ms),
-                );
+                return err(&at, format!("latency.rtt: {} ms is not a round-trip time", e.ms));
             }
         }
         // Origin.
         if !known(&self.origin.region) {
             return err(
                 &["origin".into(), "region".into()],
-                format!(
-                    "origin region `{}` is not a region (regions: {})",
-                    self.origin.region,
-                    region_list()
-                ),
+                format!("origin region `{}` is not a region (regions: {})", self.origin.region, region_list()),
             );
         }
         // Edges.
@@ -198,10 +141,7 @@ impl World {
         for (i, e) in self.edges.iter().enumerate() {
             let at = |f: &'static str| [Seg::Key("edge"), Seg::Index(i), Seg::Key(f)];
             if !is_name(&e.name) {
-                return err(
-                    &at("name"),
-                    format!("edge name `{}` must be letters, digits, `-` or `_`", e.name),
-                );
+                return err(&at("name"), format!("edge name `{}` must be letters, digits, `-` or `_`", e.name));
             }
             if !names.insert(e.name.as_str()) {
                 return err(&at("name"), format!("edge `{}` is defined twice", e.name));
@@ -209,54 +149,33 @@ impl World {
             if !known(&e.region) {
                 return err(
                     &at("region"),
-                    format!(
-                        "edge `{}`: unknown region `{}` (regions: {})",
-                        e.name,
-                        e.region,
-                        region_list()
-                    ),
+                    format!("edge `{}`: unknown region `{}` (regions: {})", e.name, e.region, region_list()),
                 );
             }
             if let Some(v6) = e.ipv6
                 && !(v6.is_loopback() || is_documentation_v6(v6))
             {
-                return err(
-                    &at("ipv6"),
-                    format!(
-                        "edge `{}`: ipv6 {v6} must be ::1 or in 2001:db8::/32",
-                        e.name
-                    ),
-                );
+                return err(&at("ipv6"), format!("edge `{}`: ipv6 {v6} must be ::1 or in 2001:db8::/32", e.name));
             }
             check_settings(&self.settings_of(e))
                 .map_err(|(f, m)| doc.error_at(&at(f), format!("edge `{}`: {m}", e.name)))?;
         }
-        check_settings(&self.edge_defaults)
-            .map_err(|(f, m)| doc.error_at(&["edge_defaults".into(), f.into()], m))?;
+        check_settings(&self.edge_defaults).map_err(|(f, m)| doc.error_at(&["edge_defaults".into(), f.into()], m))?;
         // Addresses: all on loopback, none twice.
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();
         for (path, label, addr) in self.addresses() {
             if !addr.ip().is_loopback() {
-                return err(
-                    &path_segs(&path),
-                    format!("{label} {addr} must be on loopback (127.0.0.0/8 or ::1)"),
-                );
+                return err(&path_segs(&path), format!("{label} {addr} must be on loopback (127.0.0.0/8 or ::1)"));
             }
             if let Some(prev) = seen.insert(addr, label.clone()) {
-                return err(
-                    &path_segs(&path),
-                    format!("duplicate address {addr}: {label} and {prev}"),
-                );
+                return err(&path_segs(&path), format!("duplicate address {addr}: {label} and {prev}"));
             }
         }
         // Catalog.
         let c = &self.catalog;
         let at = |f: &'static str| [Seg::Key("catalog"), Seg::Key("size"), Seg::Key(f)];
         if !(c.size.sigma.is_finite() && c.size.sigma >= 0.0) {
-            return err(
-                &at("sigma"),
-                format!("catalog.size.sigma {} must be ≥ 0", c.size.sigma),
-            );
+            return err(&at("sigma"), format!("catalog.size.sigma {} must be ≥ 0", c.size.sigma));
         }
         if !(c.size.min <= c.size.median && c.size.median <= c.size.max) {
             return err(
@@ -268,75 +187,39 @@ impl World {
             );
         }
         if c.groups == 0 {
-            return err(
-                &["catalog".into(), "groups".into()],
-                "catalog.groups must be at least 1".into(),
-            );
+            return err(&["catalog".into(), "groups".into()], "catalog.groups must be at least 1".into());
         }
         for (i, r) in c.rules.iter().enumerate() {
-            check_catalog_rule(r).map_err(|m| {
-                doc.error_at(&[Seg::Key("catalog"), Seg::Key("rule"), Seg::Index(i)], m)
-            })?;
+            check_catalog_rule(r)
+                .map_err(|m| doc.error_at(&[Seg::Key("catalog"), Seg::Key("rule"), Seg::Index(i)], m))?;
         }
         for (i, r) in self.cache.rules.iter().enumerate() {
             check_cache_rule(r).map_err(|m| {
-                doc.error_at(
-                    &[
-                        Seg::Key("cache"),
-                        Seg::Key("rule"),
-                        Seg::Index(i),
-                        Seg::Key("prefix"),
-                    ],
-                    m,
-                )
+                doc.error_at(&[Seg::Key("cache"), Seg::Key("rule"), Seg::Index(i), Seg::Key("prefix")], m)
             })?;
         }
         // GeoDNS.
         let g = &self.geodns;
         if !is_dns_name(&g.zone) {
-            return err(
-                &["geodns".into(), "zone".into()],
-                format!("geodns.zone `{}` is not a DNS name", g.zone),
-            );
+            return err(&["geodns".into(), "zone".into()], format!("geodns.zone `{}` is not a DNS name", g.zone));
         }
-        if g.health.fall == 0
-            || g.health.rise == 0
-            || g.health.interval.0.is_zero()
-            || g.health.timeout.0.is_zero()
-        {
+        if g.health.fall == 0 || g.health.rise == 0 || g.health.interval.0.is_zero() || g.health.timeout.0.is_zero() {
             return err(
                 &["geodns".into(), "health".into()],
                 "geodns.health: interval and timeout must be > 0, fall and rise ≥ 1".into(),
             );
         }
-        check_tiers(&self.prices.egress)
-            .map_err(|m| doc.error_at(&["prices".into(), "egress".into()], m))?;
+        check_tiers(&self.prices.egress).map_err(|m| doc.error_at(&["prices".into(), "egress".into()], m))?;
         Ok(())
     }
 
     /// Every listening address with a label and its place in the file.
     fn addresses(&self) -> Vec<(Vec<String>, String, SocketAddr)> {
         let mut v = vec![
-            (
-                vec!["origin".into(), "listen".into()],
-                "origin listen".to_string(),
-                self.origin.listen,
-            ),
-            (
-                vec!["origin".into(), "admin".into()],
-                "origin admin".to_string(),
-                self.origin.admin,
-            ),
-            (
-                vec!["geodns".into(), "dns".into()],
-                "geodns dns".to_string(),
-                self.geodns.dns,
-            ),
-            (
-                vec!["geodns".into(), "http".into()],
-                "geodns http".to_string(),
-                self.geodns.http,
-            ),
+            (vec!["origin".into(), "listen".into()], "origin listen".to_string(), self.origin.listen),
+            (vec!["origin".into(), "admin".into()], "origin admin".to_string(), self.origin.admin),
+            (vec!["geodns".into(), "dns".into()], "geodns dns".to_string(), self.geodns.dns),
+            (vec!["geodns".into(), "http".into()], "geodns http".to_string(), self.geodns.http),
         ];
         for (i, e) in self.edges.iter().enumerate() {
             v.push((
@@ -344,11 +227,7 @@ impl World {
                 format!("edge `{}` listen", e.name),
                 e.listen,
             ));
-            v.push((
-                vec!["edge".into(), format!("#{i}"), "admin".into()],
-                format!("edge `{}` admin", e.name),
-                e.admin,
-            ));
+            v.push((vec!["edge".into(), format!("#{i}"), "admin".into()], format!("edge `{}` admin", e.name), e.admin));
         }
         v
     }
@@ -374,27 +253,17 @@ impl World {
 
     /// An edge's data directory, with `{world}` and `{edge}` filled in.
     pub fn data_dir_of(&self, e: &Edge) -> PathBuf {
-        PathBuf::from(
-            self.settings_of(e)
-                .data_dir
-                .replace("{world}", &self.name)
-                .replace("{edge}", &e.name),
-        )
+        PathBuf::from(self.settings_of(e).data_dir.replace("{world}", &self.name).replace("{edge}", &e.name))
     }
 
     /// The admin token: `CDNLAB_ADMIN_TOKEN` if set, else the world's.
     pub fn admin_token(&self) -> Option<String> {
-        std::env::var(ADMIN_TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or_else(|| self.admin_token.clone())
+        std::env::var(ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty()).or_else(|| self.admin_token.clone())
     }
 
     /// Region of clients with unknown location.
     pub fn default_region(&self) -> &str {
-        self.default_region
-            .as_deref()
-            .unwrap_or(&self.origin.region)
+        self.default_region.as_deref().unwrap_or(&self.origin.region)
     }
 
     /// Base URL of the origin, `http://127.0.0.1:8080`.
@@ -404,20 +273,12 @@ impl World {
 
     /// The catalog rule for a path (longest matching prefix).
     pub fn catalog_rule(&self, path: &str) -> Option<&CatalogRule> {
-        self.catalog
-            .rules
-            .iter()
-            .filter(|r| path.starts_with(&r.prefix))
-            .max_by_key(|r| r.prefix.len())
+        self.catalog.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
     }
 
     /// The cache rule for a path (longest matching prefix).
     pub fn cache_rule(&self, path: &str) -> Option<&CacheRule> {
-        self.cache
-            .rules
-            .iter()
-            .filter(|r| path.starts_with(&r.prefix))
-            .max_by_key(|r| r.prefix.len())
+        self.cache.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
     }
 }
 
@@ -432,19 +293,13 @@ fn path_segs(p: &[String]) -> Vec<Seg<'_>> {
 
 fn check_settings(s: &EdgeSettings) -> Result<(), (&'static str, String)> {
     if s.memory.0 < 1 << 20 {
-        return Err((
-            "memory",
-            format!("memory {} is below the 1MiB minimum", s.memory),
-        ));
+        return Err(("memory", format!("memory {} is below the 1MiB minimum", s.memory)));
     }
     if s.max_object.0 == 0 {
         return Err(("max_object", "max_object must be > 0".into()));
     }
     if s.disk.0 != 0 && s.disk.0 < 4 << 20 {
-        return Err((
-            "disk",
-            format!("disk {} must be 0 (memory only) or at least 4MiB", s.disk),
-        ));
+        return Err(("disk", format!("disk {} must be 0 (memory only) or at least 4MiB", s.disk)));
     }
     if s.data_dir.trim().is_empty() {
         return Err(("data_dir", "data_dir must not be empty".into()));
@@ -457,10 +312,7 @@ fn check_settings(s: &EdgeSettings) -> Result<(), (&'static str, String)> {
 
 fn check_catalog_rule(r: &CatalogRule) -> Result<(), String> {
     if !r.prefix.starts_with('/') {
-        return Err(format!(
-            "catalog rule prefix `{}` must start with `/`",
-            r.prefix
-        ));
+        return Err(format!("catalog rule prefix `{}` must start with `/`", r.prefix));
     }
     http::HeaderValue::from_str(&r.cache_control)
         .map_err(|_| format!("cache_control `{}` is not a header value", r.cache_control))?;
@@ -472,26 +324,19 @@ fn check_catalog_rule(r: &CatalogRule) -> Result<(), String> {
         };
         http::HeaderName::from_bytes(n.trim().as_bytes())
             .map_err(|_| format!("`{}` is not a header name", n.trim()))?;
-        http::HeaderValue::from_str(v.trim())
-            .map_err(|_| format!("`{}` is not a header value", v.trim()))?;
+        http::HeaderValue::from_str(v.trim()).map_err(|_| format!("`{}` is not a header value", v.trim()))?;
     }
     Ok(())
 }
 
 fn check_cache_rule(r: &CacheRule) -> Result<(), String> {
     if !r.prefix.starts_with('/') {
-        return Err(format!(
-            "cache rule prefix `{}` must start with `/`",
-            r.prefix
-        ));
+        return Err(format!("cache rule prefix `{}` must start with `/`", r.prefix));
     }
     if let (Some(min), Some(max)) = (r.min_ttl, r.max_ttl)
         && min > max
     {
-        return Err(format!(
-            "cache rule `{}`: min_ttl {min} > max_ttl {max}",
-            r.prefix
-        ));
+        return Err(format!("cache rule `{}`: min_ttl {min} > max_ttl {max}", r.prefix));
     }
     Ok(())
 }
@@ -504,10 +349,7 @@ fn check_tiers(t: &[Tier]) -> Result<(), String> {
     for (i, tier) in t.iter().enumerate() {
         match tier.up_to {
             Some(b) if b.0 <= last => {
-                return Err(format!(
-                    "egress tier {} must end above the previous one",
-                    i + 1
-                ));
+                return Err(format!("egress tier {} must end above the previous one", i + 1));
             }
             Some(b) => last = b.0,
             None if i + 1 != t.len() => {
@@ -520,10 +362,7 @@ fn check_tiers(t: &[Tier]) -> Result<(), String> {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_dns_name(s: &str) -> bool {

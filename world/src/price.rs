@@ -83,10 +83,8 @@ impl Serialize for Money {
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let usd = f64::deserialize(d)?;
-        if !usd.is_finite() || usd < 0.0 || usd > 1e6 {
-            return Err(de::Error::custom(format!(
-                "{usd} is not a price in dollars"
-            )));
+        if !usd.is_finite() || !(0.0..=1e6).contains(&usd) {
+            return Err(de::Error::custom(format!("{usd} is not a price in dollars")));
         }
         Ok(Money::from_usd(usd))
     }
@@ -149,10 +147,7 @@ pub struct Prices {
 }
 
 fn egress_default() -> Vec<Tier> {
-    vec![Tier {
-        up_to: None,
-        usd_per_gb: Money::from_usd(0.085),
-    }]
+    vec![Tier { up_to: None, usd_per_gb: Money::from_usd(0.085) }]
 }
 fn requests_default() -> Money {
     Money::from_usd(0.01)
@@ -201,14 +196,8 @@ mod tests {
     #[test]
     fn tiered_cost_splits_bytes_at_the_boundary() {
         let tiers = [
-            Tier {
-                up_to: Some(ByteSize(10 * GB)),
-                usd_per_gb: Money::from_usd(0.12),
-            },
-            Tier {
-                up_to: None,
-                usd_per_gb: Money::from_usd(0.10),
-            },
+            Tier { up_to: Some(ByteSize(10 * GB)), usd_per_gb: Money::from_usd(0.12) },
+            Tier { up_to: None, usd_per_gb: Money::from_usd(0.10) },
         ];
         // 12 GB: 10 at 0.12, 2 at 0.10.
         assert_eq!(tiered_cost(12 * GB, &tiers), Money::from_usd(1.2 + 0.2));

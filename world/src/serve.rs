@@ -66,11 +66,7 @@ impl<S> Metered<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -82,16 +78,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
-            self.traffic
-                .bytes_out
-                .fetch_add(*n as u64, Ordering::Relaxed);
+            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -102,9 +92,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = &r {
-            self.traffic
-                .bytes_out
-                .fetch_add(*n as u64, Ordering::Relaxed);
+            self.traffic.bytes_out.fetch_add(*n as u64, Ordering::Relaxed);
         }
         r
     }
@@ -146,11 +134,7 @@ pub async fn serve_http<M, S, B>(
 {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+    builder.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -194,10 +178,7 @@ pub async fn bind(what: &str, addr: SocketAddr) -> io::Result<TcpListener> {
             io::ErrorKind::PermissionDenied => " (permission denied)",
             _ => "",
         };
-        io::Error::new(
-            e.kind(),
-            format!("{what}: cannot listen on {addr}: {e}{hint}"),
-        )
+        io::Error::new(e.kind(), format!("{what}: cannot listen on {addr}: {e}{hint}"))
     })
 }
 
@@ -239,9 +220,6 @@ pub fn ready_line(component: &str, name: &str, addrs: &[(&str, SocketAddr)]) -> 
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(r) => r,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("connect to {addr} timed out"),
-        )),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out"))),
     }
 }

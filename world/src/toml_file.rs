@@ -59,35 +59,19 @@ pub struct Doc<'t> {
 
 impl<'t> Doc<'t> {
     /// Deserializes `text` into `T`; on failure the error carries the line.
-    pub fn parse<T: DeserializeOwned>(
-        file: &str,
-        text: &'t str,
-    ) -> Result<(T, Doc<'t>), FileError> {
+    pub fn parse<T: DeserializeOwned>(file: &str, text: &'t str) -> Result<(T, Doc<'t>), FileError> {
         let value: T = toml::from_str(text).map_err(|e| FileError {
             file: file.to_string(),
             at: e.span().map(|s| line_col(text, s.start)),
             message: e.message().trim().to_string(),
         })?;
-        let root = DeTable::parse(text)
-            .ok()
-            .map(|t| DeValue::Table(t.into_inner()));
-        Ok((
-            value,
-            Doc {
-                file: file.to_string(),
-                text,
-                root,
-            },
-        ))
+        let root = DeTable::parse(text).ok().map(|t| DeValue::Table(t.into_inner()));
+        Ok((value, Doc { file: file.to_string(), text, root }))
     }
 
     /// An error at the field found by `path` (or the file, if not found).
     pub fn error_at(&self, path: &[Seg<'_>], message: impl Into<String>) -> FileError {
-        FileError {
-            file: self.file.clone(),
-            at: self.locate(path),
-            message: message.into(),
-        }
+        FileError { file: self.file.clone(), at: self.locate(path), message: message.into() }
     }
 
     /// Line and column of the value at `path`; the deepest existing prefix
@@ -129,10 +113,7 @@ pub fn read(path: &Path) -> Result<String, FileError> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |p| before.len() - p - 1)
-        + 1;
+    let col = before.rfind('\n').map_or(before.len(), |p| before.len() - p - 1) + 1;
     (line, col)
 }
 
@@ -175,10 +156,6 @@ mod tests {
     fn locate_finds_array_of_tables_fields() {
         let text = "a = 1\n[[list]]\nname = \"x\"\n[[list]]\nname = \"y\"\n";
         let (_, doc) = Doc::parse::<T>("f.toml", text).unwrap();
-        assert_eq!(
-            doc.locate(&["list".into(), 1.into(), "name".into()])
-                .map(|a| a.0),
-            Some(5)
-        );
+        assert_eq!(doc.locate(&["list".into(), 1.into(), "name".into()]).map(|a| a.0), Some(5));
     }
 }

@@ -32,14 +32,10 @@ impl ByteSize {
 /// Parses a byte size; see [`ByteSize`].
 pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     if num.is_empty() {
-        return Err(format!(
-            "`{s}` is not a byte size (try \"24KiB\" or \"8MiB\")"
-        ));
+        return Err(format!("`{s}` is not a byte size (try \"24KiB\" or \"8MiB\")"));
     }
     let mult: u64 = match unit.trim() {
         "" | "B" | "b" => 1,
@@ -52,20 +48,13 @@ pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
         other => {
-            return Err(format!(
-                "unknown byte unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)"
-            ));
+            return Err(format!("unknown byte unit `{other}` in `{s}` (use B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)"));
         }
     };
     if let Ok(n) = num.parse::<u64>() {
-        return n
-            .checked_mul(mult)
-            .map(ByteSize)
-            .ok_or_else(|| format!("`{s}` is too large"));
+        return n.checked_mul(mult).map(ByteSize).ok_or_else(|| format!("`{s}` is too large"));
     }
-    let f: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a byte size"))?;
+    let f: f64 = num.parse().map_err(|_| format!("`{s}` is not a byte size"))?;
     let v = f * mult as f64;
     if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
         return Err(format!("`{s}` is out of range"));
@@ -75,14 +64,9 @@ pub fn parse_bytes(s: &str) -> Result<ByteSize, String> {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [
-            ("TiB", 1 << 40),
-            ("GiB", 1 << 30),
-            ("MiB", 1 << 20),
-            ("KiB", 1 << 10),
-        ];
+        const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
         for (name, size) in UNITS {
-            if self.0 >= size && self.0 % size == 0 {
+            if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{name}", self.0 / size);
             }
         }
@@ -113,9 +97,7 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
-                u64::try_from(v)
-                    .map(ByteSize)
-                    .map_err(|_| E::custom("a byte size cannot be negative"))
+                u64::try_from(v).map(ByteSize).map_err(|_| E::custom("a byte size cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
                 parse_bytes(v).map_err(E::custom)
@@ -150,13 +132,10 @@ impl From<Dur> for Duration {
 /// Parses a duration; see [`Dur`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try \"250ms\", \"30s\", \"5m\", \"1h\")"))?;
+    let n: f64 =
+        num.parse().map_err(|_| format!("`{s}` is not a duration (try \"250ms\", \"30s\", \"5m\", \"1h\")"))?;
     let secs = match unit.trim() {
         "" if n == 0.0 => 0.0,
         "" | "s" | "sec" => n,
@@ -166,12 +145,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         "d" => n * 86400.0,
         other => {
-            return Err(format!(
-                "unknown time unit `{other}` in `{s}` (use ms, s, m, h, d)"
-            ));
+            return Err(format!("unknown time unit `{other}` in `{s}` (use ms, s, m, h, d)"));
         }
     };
-    if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
+    if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
         return Err(format!("`{s}` is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -180,11 +157,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 || ms == 0 {
-            write!(f, "{ms}ms")
-        } else {
-            write!(f, "{}s", ms / 1000)
-        }
+        if !ms.is_multiple_of(1000) || ms == 0 { write!(f, "{ms}ms") } else { write!(f, "{}s", ms / 1000) }
     }
 }
 

@@ -17,10 +17,7 @@ fn refuse(text: &str) -> world::FileError {
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .expect("needle in text")
-        + 1
+    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
 }
 
 #[test]
@@ -86,10 +83,7 @@ fn unknown_region_is_refused_naming_the_edge_and_line() {
     let text = demo_text().replacen("region = \"tokyo\"", "region = \"tokio\"", 1);
     let err = refuse(&text);
     assert_eq!(err.at.unwrap().0, line_of(&text, "\"tokio\""), "{err}");
-    assert!(
-        err.message.contains("tokio") && err.message.contains("edge `tokyo`"),
-        "{err}"
-    );
+    assert!(err.message.contains("tokio") && err.message.contains("edge `tokyo`"), "{err}");
 }
 
 #[test]
@@ -107,22 +101,11 @@ fn unknown_origin_region_is_refused() {
 fn duplicate_address_is_refused_naming_both_users() {
     let text = demo_text().replace("listen = \"127.2.0.1:8080\"", "listen = \"127.1.0.1:8080\"");
     let err = refuse(&text);
-    assert!(
-        err.message.contains("duplicate address 127.1.0.1:8080"),
-        "{err}"
-    );
-    assert!(
-        err.message.contains("edge `tokyo` listen") && err.message.contains("edge `seoul` listen"),
-        "{err}"
-    );
+    assert!(err.message.contains("duplicate address 127.1.0.1:8080"), "{err}");
+    assert!(err.message.contains("edge `tokyo` listen") && err.message.contains("edge `seoul` listen"), "{err}");
     // the error points at the second user (tokyo's listen line)
-    let second = text
-        .lines()
-        .collect::<Vec<_>>()
-        .iter()
-        .rposition(|l| l.contains("listen = \"127.1.0.1:8080\""))
-        .unwrap()
-        + 1;
+    let second =
+        text.lines().collect::<Vec<_>>().iter().rposition(|l| l.contains("listen = \"127.1.0.1:8080\"")).unwrap() + 1;
     assert_eq!(err.at.unwrap().0, second, "{err}");
 }
 
@@ -136,25 +119,15 @@ fn non_loopback_address_is_refused() {
 
 #[test]
 fn duplicate_edge_name_is_refused() {
-    let text = demo_text().replace(
-        "name = \"tokyo\"\nregion = \"tokyo\"",
-        "name = \"seoul\"\nregion = \"tokyo\"",
-    );
+    let text = demo_text().replace("name = \"tokyo\"\nregion = \"tokyo\"", "name = \"seoul\"\nregion = \"tokyo\"");
     let err = refuse(&text);
-    assert!(
-        err.message.contains("edge `seoul` is defined twice"),
-        "{err}"
-    );
+    assert!(err.message.contains("edge `seoul` is defined twice"), "{err}");
 }
 
 #[test]
 fn missing_file_is_a_clear_error() {
     let err = World::load(Path::new("/nonexistent/world.toml")).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("/nonexistent/world.toml: cannot read"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("/nonexistent/world.toml: cannot read"), "{err}");
 }
 
 #[test]
@@ -162,8 +135,5 @@ fn error_display_is_file_line_column_message() {
     let text = demo_text().replace("eviction = \"s3fifo\"", "eviction = \"random\"");
     let err = refuse(&text);
     let line = line_of(&text, "\"random\"");
-    assert!(
-        err.to_string().starts_with(&format!("bad.toml:{line}:")),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with(&format!("bad.toml:{line}:")), "{err}");
 }
