@@ -1,1 +1,329 @@
-//! edge (stub)
+//! The cdnlab edge: an HTTP cache in front of one origin.
+//!
+//! An edge listens twice: the public listener answers clients (plain hyper;
+//! fresh hits from the memory tier are answered before any routing), the
+//! admin listener (axum) serves `/healthz` and `/stats`. The cache is a
+//! memory tier over a disk tier ([`store`]); freshness follows RFC 9111 for
+//! shared caches plus RFC 5861, 9213 and the world's TTL rules
+//! ([`freshness`]); one origin fetch per missing key however many clients
+//! wait ([`flight`], [`fetch`]); every response says what happened in
+//! `Cache-Status` ([`cache_status`]). The request path is drawn in
+//! [`proxy`].
+//!
+//! Entry points: [`Config`] (from a world, or standalone in front of any
+//! loopback origin), [`serve`] on bound listeners, [`spawn`] for tests, and
+//! [`cli`] for the `edge` binary and `cdn edge`.
+
+pub mod admin;
+pub mod body;
+pub mod cache_status;
+pub mod cli;
+pub mod conditional;
+pub mod entry;
+pub mod fetch;
+pub mod flight;
+pub mod freshness;
+pub mod headers;
+pub mod key;
+pub mod meter;
+pub mod proxy;
+pub mod respond;
+pub mod state;
+pub mod store;
+pub mod upstream;
+pub mod vary;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use world::serve::{Traffic, serve_http};
+use world::{CacheRule, Clock, EdgeSettings, World};
+
+use crate::flight::Flights;
+use crate::meter::Meter;
+use crate::proxy::PublicService;
+use crate::state::EdgeState;
+use crate::store::{Store, StoreConfig, StoreError};
+use crate::upstream::Upstream;
+
+/// Everything an edge needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Edge name (`seoul`); `Cache-Status` says `edge-{name}`.
+    pub name: String,
+    /// Region, when in a world.
+    pub region: Option<String>,
+    /// Public address.
+    pub listen: SocketAddr,
+    /// Admin address.
+    pub admin: SocketAddr,
+    /// The origin's address.
+    pub origin: SocketAddr,
+    /// Modelled RTT to the origin, waited before every origin request.
+    pub rtt_to_origin: Duration,
+    /// Cache sizes and placement.
+    pub store: StoreConfig,
+    /// Origin response timeout (504 after it).
+    pub origin_timeout: Duration,
+    /// Origin connect timeout (502 after it).
+    pub connect_timeout: Duration,
+    /// Per-path TTL rules.
+    pub rules: Vec<CacheRule>,
+    /// Admin bearer token.
+    pub admin_token: Option<String>,
+    /// The clock.
+    pub clock: Clock,
+}
+
+/// A world does not describe the requested edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No such edge.
+    #[error("no edge named `{0}` in the world (edges: {1})")]
+    UnknownEdge(String, String),
+    /// The origin URL is not usable.
+    #[error("--origin {0}: {1}")]
+    Origin(String, String),
+}
+
+impl Config {
+    /// The configuration of edge `name` in a world.
+    pub fn from_world(w: &World, name: &str) -> Result<Config, ConfigError> {
+        let e = w.edge(name).ok_or_else(|| {
+            ConfigError::UnknownEdge(
+                name.into(),
+                w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+            )
+        })?;
+        let s = w.settings_of(e);
+        Ok(Config {
+            name: e.name.clone(),
+            region: Some(e.region.clone()),
+            listen: e.listen,
+            admin: e.admin,
+            origin: w.origin.listen,
+            rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
+            store: store_config(&e.name, &s, w.data_dir_of(e)),
+            origin_timeout: s.origin_timeout.0,
+            connect_timeout: s.connect_timeout.0,
+            rules: w.cache.rules.clone(),
+            admin_token: w.admin_token(),
+            clock: Clock::for_scale(w.time_scale),
+        })
+    }
+
+    /// An edge without a world, in front of any origin on loopback; only
+    /// response headers decide what is cached.
+    pub fn standalone(origin: SocketAddr, listen: SocketAddr, admin: SocketAddr, data_dir: PathBuf) -> Config {
+        let s = EdgeSettings::default();
+        Config {
+            name: "edge".into(),
+            region: None,
+            listen,
+            admin,
+            origin,
+            rtt_to_origin: Duration::ZERO,
+            store: store_config("edge", &s, data_dir),
+            origin_timeout: s.origin_timeout.0,
+            connect_timeout: s.connect_timeout.0,
+            rules: Vec::new(),
+            admin_token: std::env::var(world::load::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+            clock: Clock::wall(),
+        }
+    }
+}
+
+fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
+    StoreConfig {
+        name: format!("edge-{name}"),
+        memory: s.memory.0,
+        disk: s.disk.0,
+        max_object: s.max_object.0,
+        eviction: s.eviction,
+        dir,
+    }
+}
+
+/// Parses `http://127.0.0.1:9000` (loopback IP literal or `localhost`).
+pub fn parse_origin_url(url: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = |why: &str| ConfigError::Origin(url.into(), why.into());
+    let rest = url.strip_prefix("http://").ok_or_else(|| bad("must start with http://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.replacen("localhost", "127.0.0.1", 1);
+    let with_port = if authority.starts_with('[') {
+        if authority.contains("]:") { authority } else { format!("{authority}:80") }
+    } else if authority.contains(':') {
+        authority
+    } else {
+        format!("{authority}:80")
+    };
+    let addr: SocketAddr =
+        with_port.parse().map_err(|_| bad("needs an IP address and port, e.g. http://127.0.0.1:9000"))?;
+    if !addr.ip().is_loopback() {
+        return Err(bad("cdnlab only talks to loopback (127.0.0.0/8, ::1)"));
+    }
+    Ok(addr)
+}
+
+/// Why an edge stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The cache could not open.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listener could not be bound.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
+    let store = Store::open(&c.store).await?;
+    let meter = Meter::default();
+    let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone());
+    let label = format!("edge-{}", c.name);
+    let via = HeaderValue::try_from(format!("1.1 {label} (cdnlab)")).unwrap_or(HeaderValue::from_static("1.1 cdnlab"));
+    Ok(Arc::new(EdgeState {
+        name: c.name,
+        region: c.region,
+        label,
+        via,
+        clock: c.clock,
+        store,
+        upstream,
+        flights: Flights::default(),
+        meter,
+        rules: c.rules,
+        max_object: c.store.max_object,
+        rtt_to_origin: c.rtt_to_origin,
+        admin_token: c.admin_token,
+    }))
+}
+
+/// An opened edge (cache recovered, origin client ready), not yet serving.
+pub struct Edge(Arc<EdgeState>);
+
+impl Edge {
+    /// Opens the cache (recovering the disk tier) and builds the edge.
+    pub async fn open(config: Config) -> Result<Edge, EdgeError> {
+        build_state(config).await.map(Edge)
+    }
+
+    /// Serves on bound listeners until `shutdown` resolves; then drains
+    /// requests in flight and flushes the cache to disk.
+    pub async fn serve(
+        self,
+        public: TcpListener,
+        admin: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), EdgeError> {
+        run(self.0, public, admin, shutdown).await
+    }
+}
+
+/// Opens and runs an edge on bound listeners until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    public: TcpListener,
+    admin: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EdgeError> {
+    Edge::open(config).await?.serve(public, admin, shutdown).await
+}
+
+async fn run(
+    st: Arc<EdgeState>,
+    public: TcpListener,
+    admin: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), EdgeError> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let pst = st.clone();
+    let p = tokio::spawn(serve_http(
+        public,
+        st.meter.clients.clone(),
+        move |peer| PublicService::new(pst.clone(), peer),
+        stopped(rx.clone()),
+    ));
+    let router = admin::router(st.clone());
+    let a = tokio::spawn(serve_http(
+        admin,
+        Arc::new(Traffic::default()),
+        move |_| TowerToHyperService::new(router.clone()),
+        stopped(rx),
+    ));
+    let _ = p.await;
+    let _ = a.await;
+    if let Err(e) = st.store.close().await {
+        tracing::warn!(error = %e, "cache did not close cleanly");
+    }
+    Ok(())
+}
+
+/// A running in-process edge (tests, benchmarks).
+pub struct Handle {
+    /// Public address.
+    pub public: SocketAddr,
+    /// Admin address.
+    pub admin: SocketAddr,
+    state: Arc<EdgeState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), EdgeError>>>,
+}
+
+/// Starts an edge in this process on the config's addresses (port 0 picks one).
+pub async fn spawn(config: Config) -> Result<Handle, EdgeError> {
+    let public = world::serve::bind("edge public", config.listen).await?;
+    let admin = world::serve::bind("edge admin", config.admin).await?;
+    let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+    let st = build_state(config).await?;
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(st.clone(), public, admin, async move {
+        let _ = rx.await;
+    }));
+    Ok(Handle { public: public_addr, admin: admin_addr, state: st, stop: Some(stop), task: Some(task) })
+}
+
+impl Handle {
+    /// Base URL of the public listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.public, path)
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> admin::Stats {
+        self.state.stats()
+    }
+
+    /// Stops the edge, waits for requests in flight and the disk flush.
+    pub async fn shutdown(mut self) -> Result<(), EdgeError> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}

@@ -107,6 +107,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     }
 }
 
+impl hyper_util::client::legacy::connect::Connection for Metered<TcpStream> {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        self.inner.connected()
+    }
+}
+
 /// Who is on the other end of a connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {

@@ -1,0 +1,114 @@
+//! Command line of the `edge` binary (and of `cdn edge`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use world::World;
+use world::units::{ByteSize, parse_bytes};
+
+use crate::Config;
+
+/// Runs one edge: from a world (`--world FILE --name seoul`) or standalone
+/// in front of any HTTP server on loopback (`--origin URL --listen ADDR`).
+#[derive(Debug, Parser)]
+#[command(name = "edge", version, about = "cdnlab edge server: an HTTP cache in front of one origin")]
+pub struct Args {
+    /// World file (default: the built-in demo world).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// Edge name in the world.
+    #[arg(long, conflicts_with = "origin")]
+    pub name: Option<String>,
+    /// Standalone: the origin to front, e.g. http://127.0.0.1:9000 (loopback only).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Public address (overrides the world's).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Admin address (overrides the world's; standalone default: public port + 1000).
+    #[arg(long)]
+    pub admin: Option<SocketAddr>,
+    /// Data directory (overrides the world's).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Memory tier size, e.g. 64MiB.
+    #[arg(long, value_parser = parse_bytes)]
+    pub memory: Option<ByteSize>,
+    /// Disk tier size, e.g. 1GiB (0: memory only).
+    #[arg(long, value_parser = parse_bytes)]
+    pub disk: Option<ByteSize>,
+    /// Largest object stored, e.g. 8MiB.
+    #[arg(long, value_parser = parse_bytes)]
+    pub max_object: Option<ByteSize>,
+    /// Memory eviction policy: lru, lfu, s3fifo, sieve, fifo.
+    #[arg(long)]
+    pub eviction: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+impl Args {
+    /// The configuration these flags describe.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut c = match (&self.origin, &self.name) {
+            (Some(url), _) => {
+                let origin = crate::parse_origin_url(url)?;
+                let listen = self.listen.context("--origin needs --listen ADDR")?;
+                let admin =
+                    self.admin.unwrap_or_else(|| SocketAddr::new(listen.ip(), listen.port().wrapping_add(1000)));
+                let dir = self
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("data/standalone-{}", listen.port())));
+                Config::standalone(origin, listen, admin, dir)
+            }
+            (None, Some(name)) => {
+                let w = World::load_or_demo(self.world.as_deref())?;
+                Config::from_world(&w, name)?
+            }
+            (None, None) => anyhow::bail!("say which edge: --name NAME (from the world) or --origin URL --listen ADDR"),
+        };
+        if let Some(a) = self.listen {
+            c.listen = a;
+        }
+        if let Some(a) = self.admin {
+            c.admin = a;
+        }
+        if let Some(d) = &self.data_dir {
+            c.store.dir = d.clone();
+        }
+        if let Some(m) = self.memory {
+            c.store.memory = m.0;
+        }
+        if let Some(d) = self.disk {
+            c.store.disk = d.0;
+        }
+        if let Some(m) = self.max_object {
+            c.store.max_object = m.0;
+        }
+        if let Some(e) = &self.eviction {
+            c.store.eviction = serde_json::from_value(serde_json::Value::String(e.clone()))
+                .map_err(|_| anyhow::anyhow!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))?;
+        }
+        Ok(c)
+    }
+}
+
+/// Runs the edge until Ctrl-C or SIGTERM.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    world::logging::init(args.log_json);
+    let c = args.config()?;
+    let public = world::serve::bind(&format!("edge {} public", c.name), c.listen).await?;
+    let admin = world::serve::bind(&format!("edge {} admin", c.name), c.admin).await?;
+    let (p, a) = (public.local_addr()?, admin.local_addr()?);
+    tracing::info!(edge = %c.name, public = %p, admin = %a, origin = %c.origin, data = %c.store.dir.display(), "edge starting");
+    let name = c.name.clone();
+    let edge = crate::Edge::open(c).await?;
+    println!("{}", world::serve::ready_line("edge", &name, &[("public", p), ("admin", a)]));
+    edge.serve(public, admin, world::serve::ctrl_c_or_term()).await?;
+    tracing::info!(edge = %name, "edge stopped");
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! What the cache stores: a response ready to send (status, headers with
+//! hop-by-hop fields already removed, body as `Bytes`), its freshness timing,
+//! and its surrogate keys; or, under a URL whose responses vary, the list of
+//! request fields that select a variant.
+//!
+//! The disk format is this module's own, versioned by a magic number, and
+//! decoding checks every length, so a damaged or foreign entry is an error,
+//! never a panic or garbage.
+
+use std::io::{Read, Write};
+
+use bytes::Bytes;
+use foyer::{Code, Error as FoyerError, ErrorKind};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::freshness::{Flags, Timing};
+use crate::key::CacheKey;
+
+const MAGIC: u32 = 0xCD1A_B001;
+const KIND_RESPONSE: u8 = 1;
+const KIND_VARIANTS: u8 = 2;
+const MAX_HEADERS: u32 = 512;
+const MAX_NAME: usize = 1024;
+const MAX_VALUE: usize = 64 * 1024;
+const MAX_TAGS: u32 = 4096;
+
+/// A stored response.
+#[derive(Debug, Clone)]
+pub struct StoredEntry {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers to send on a hit, `Age` and `Cache-Status` excepted.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+    /// Freshness timing.
+    pub timing: Timing,
+    /// Reuse restrictions.
+    pub flags: Flags,
+    /// Surrogate keys (`Surrogate-Key`, `Cache-Tag`).
+    pub tags: Vec<String>,
+    /// When it was stored (edge clock, Unix ms).
+    pub stored_ms: u64,
+}
+
+/// The request fields that select among a URL's variants (its `Vary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarySpec {
+    /// Lowercase field names.
+    pub names: Vec<HeaderName>,
+    /// When it was stored (edge clock, Unix ms).
+    pub stored_ms: u64,
+}
+
+/// A cache value.
+#[derive(Debug, Clone)]
+pub enum CacheValue {
+    /// A response.
+    Response(StoredEntry),
+    /// The URL's responses vary; look up the variant key.
+    Variants(VarySpec),
+}
+
+impl CacheValue {
+    /// Bytes of memory this value accounts for (body + headers + overhead).
+    pub fn weight(&self) -> usize {
+        match self {
+            CacheValue::Response(e) => {
+                let headers: usize = e.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum();
+                let tags: usize = e.tags.iter().map(|t| t.len() + 24).sum();
+                e.body.len() + headers + tags + 160
+            }
+            CacheValue::Variants(v) => v.names.iter().map(|n| n.as_str().len() + 24).sum::<usize>() + 64,
+        }
+    }
+}
+
+fn parse_err(what: &str) -> FoyerError {
+    FoyerError::new(ErrorKind::Parse, format!("stored entry: {what}"))
+}
+
+fn w(writer: &mut impl Write, b: &[u8]) -> foyer::Result<()> {
+    writer.write_all(b).map_err(FoyerError::io_error)
+}
+
+fn read_arr<const N: usize>(r: &mut impl Read) -> foyer::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    r.read_exact(&mut b).map_err(FoyerError::io_error)?;
+    Ok(b)
+}
+fn read_u8(r: &mut impl Read) -> foyer::Result<u8> {
+    Ok(read_arr::<1>(r)?[0])
+}
+fn read_u16(r: &mut impl Read) -> foyer::Result<u16> {
+    Ok(u16::from_le_bytes(read_arr(r)?))
+}
+fn read_u32(r: &mut impl Read) -> foyer::Result<u32> {
+    Ok(u32::from_le_bytes(read_arr(r)?))
+}
+fn read_u64(r: &mut impl Read) -> foyer::Result<u64> {
+    Ok(u64::from_le_bytes(read_arr(r)?))
+}
+fn read_vec(r: &mut impl Read, len: usize, max: usize) -> foyer::Result<Vec<u8>> {
+    if len > max {
+        return Err(parse_err("field too long"));
+    }
+    let mut v = vec![0u8; len];
+    r.read_exact(&mut v).map_err(FoyerError::io_error)?;
+    Ok(v)
+}
+
+impl Code for CacheValue {
+    fn encode(&self, out: &mut impl Write) -> foyer::Result<()> {
+        w(out, &MAGIC.to_le_bytes())?;
+        match self {
+            CacheValue::Response(e) => {
+                w(out, &[KIND_RESPONSE])?;
+                w(out, &e.status.as_u16().to_le_bytes())?;
+                for v in [e.timing.birth_ms, e.timing.lifetime_ms, e.timing.swr_ms, e.timing.sie_ms, e.stored_ms] {
+                    w(out, &v.to_le_bytes())?;
+                }
+                w(out, &[e.flags.0])?;
+                w(out, &(e.headers.len() as u32).to_le_bytes())?;
+                for (n, v) in &e.headers {
+                    w(out, &(n.as_str().len() as u16).to_le_bytes())?;
+                    w(out, n.as_str().as_bytes())?;
+                    w(out, &(v.len() as u32).to_le_bytes())?;
+                    w(out, v.as_bytes())?;
+                }
+                w(out, &(e.tags.len() as u32).to_le_bytes())?;
+                for t in &e.tags {
+                    w(out, &(t.len() as u16).to_le_bytes())?;
+                    w(out, t.as_bytes())?;
+                }
+                w(out, &(e.body.len() as u64).to_le_bytes())?;
+                w(out, &e.body)
+            }
+            CacheValue::Variants(v) => {
+                w(out, &[KIND_VARIANTS])?;
+                w(out, &v.stored_ms.to_le_bytes())?;
+                w(out, &(v.names.len() as u16).to_le_bytes())?;
+                for n in &v.names {
+                    w(out, &(n.as_str().len() as u16).to_le_bytes())?;
+                    w(out, n.as_str().as_bytes())?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn decode(r: &mut impl Read) -> foyer::Result<Self> {
+        if read_u32(r)? != MAGIC {
+            return Err(parse_err("bad magic (not a cdnlab entry, or an older format)"));
+        }
+        match read_u8(r)? {
+            KIND_RESPONSE => {
+                let status = StatusCode::from_u16(read_u16(r)?).map_err(|_| parse_err("bad status"))?;
+                let timing = Timing {
+                    birth_ms: read_u64(r)?,
+                    lifetime_ms: read_u64(r)?,
+                    swr_ms: read_u64(r)?,
+                    sie_ms: read_u64(r)?,
+                };
+                let stored_ms = read_u64(r)?;
+                let flags = Flags(read_u8(r)?);
+                let n = read_u32(r)?;
+                if n > MAX_HEADERS {
+                    return Err(parse_err("too many headers"));
+                }
+                let mut headers = HeaderMap::with_capacity(n as usize);
+                for _ in 0..n {
+                    let nl = read_u16(r)? as usize;
+                    let name = read_vec(r, nl, MAX_NAME)?;
+                    let vl = read_u32(r)? as usize;
+                    let value = read_vec(r, vl, MAX_VALUE)?;
+                    let name = HeaderName::from_bytes(&name).map_err(|_| parse_err("bad header name"))?;
+                    let value = HeaderValue::from_bytes(&value).map_err(|_| parse_err("bad header value"))?;
+                    headers.append(name, value);
+                }
+                let nt = read_u32(r)?;
+                if nt > MAX_TAGS {
+                    return Err(parse_err("too many tags"));
+                }
+                let mut tags = Vec::with_capacity(nt as usize);
+                for _ in 0..nt {
+                    let l = read_u16(r)? as usize;
+                    let t = String::from_utf8(read_vec(r, l, MAX_NAME)?).map_err(|_| parse_err("bad tag"))?;
+                    tags.push(t);
+                }
+                let bl = read_u64(r)?;
+                let body = read_vec(r, usize::try_from(bl).map_err(|_| parse_err("body too long"))?, 1 << 34)?;
+                Ok(CacheValue::Response(StoredEntry {
+                    status,
+                    headers,
+                    body: Bytes::from(body),
+                    timing,
+                    flags,
+                    tags,
+                    stored_ms,
+                }))
+            }
+            KIND_VARIANTS => {
+                let stored_ms = read_u64(r)?;
+                let n = read_u16(r)?;
+                let mut names = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let l = read_u16(r)? as usize;
+                    let b = read_vec(r, l, MAX_NAME)?;
+                    names.push(HeaderName::from_bytes(&b).map_err(|_| parse_err("bad vary name"))?);
+                }
+                Ok(CacheValue::Variants(VarySpec { names, stored_ms }))
+            }
+            _ => Err(parse_err("unknown kind")),
+        }
+    }
+
+    fn estimated_size(&self) -> usize {
+        // Exact for the fixed parts; headers and tags as encoded.
+        match self {
+            CacheValue::Response(e) => {
+                let headers: usize = e.headers.iter().map(|(n, v)| 6 + n.as_str().len() + v.len()).sum();
+                let tags: usize = e.tags.iter().map(|t| 2 + t.len()).sum();
+                4 + 1 + 2 + 40 + 1 + 4 + headers + 4 + tags + 8 + e.body.len()
+            }
+            CacheValue::Variants(v) => 4 + 1 + 8 + 2 + v.names.iter().map(|n| 2 + n.as_str().len()).sum::<usize>(),
+        }
+    }
+}
+
+impl Code for CacheKey {
+    fn encode(&self, out: &mut impl Write) -> foyer::Result<()> {
+        let s = self.as_str().as_bytes();
+        w(out, &(s.len() as u32).to_le_bytes())?;
+        w(out, s)
+    }
+
+    fn decode(r: &mut impl Read) -> foyer::Result<Self> {
+        let l = read_u32(r)? as usize;
+        let b = read_vec(r, l, crate::key::MAX_KEY_LEN * 2)?;
+        String::from_utf8(b).map(CacheKey::from_stored).map_err(|_| parse_err("bad key"))
+    }
+
+    fn estimated_size(&self) -> usize {
+        4 + self.as_str().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> CacheValue {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b"));
+        CacheValue::Response(StoredEntry {
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from_static(b"hello world"),
+            timing: Timing { birth_ms: 1, lifetime_ms: 2, swr_ms: 3, sie_ms: 4 },
+            flags: Flags(Flags::IMMUTABLE),
+            tags: vec!["obj-1".into(), "group-1".into()],
+            stored_ms: 5,
+        })
+    }
+
+    #[test]
+    fn entries_round_trip_through_the_disk_format() {
+        let v = sample();
+        let mut buf = Vec::new();
+        v.encode(&mut buf).unwrap();
+        assert_eq!(buf.len(), v.estimated_size());
+        let CacheValue::Response(d) = CacheValue::decode(&mut buf.as_slice()).unwrap() else { panic!("kind") };
+        let CacheValue::Response(o) = v else { unreachable!() };
+        assert_eq!(d.body, o.body);
+        assert_eq!(d.headers, o.headers);
+        assert_eq!(d.timing, o.timing);
+        assert_eq!(d.tags, o.tags);
+        assert_eq!((d.status, d.flags, d.stored_ms), (o.status, o.flags, o.stored_ms));
+    }
+
+    #[test]
+    fn variant_specs_round_trip() {
+        let v =
+            CacheValue::Variants(VarySpec { names: vec![HeaderName::from_static("accept-encoding")], stored_ms: 9 });
+        let mut buf = Vec::new();
+        v.encode(&mut buf).unwrap();
+        assert_eq!(buf.len(), v.estimated_size());
+        let CacheValue::Variants(d) = CacheValue::decode(&mut buf.as_slice()).unwrap() else { panic!("kind") };
+        assert_eq!(d.names[0], "accept-encoding");
+    }
+
+    #[test]
+    fn damaged_bytes_are_an_error_not_a_panic() {
+        let mut buf = Vec::new();
+        sample().encode(&mut buf).unwrap();
+        for cut in 0..buf.len() {
+            assert!(CacheValue::decode(&mut &buf[..cut]).is_err(), "prefix of {cut} bytes decoded");
+        }
+        let mut bad = buf.clone();
+        bad[0] ^= 0xFF;
+        assert!(CacheValue::decode(&mut bad.as_slice()).is_err());
+        // a huge header count is refused before allocating
+        let mut huge = buf;
+        let at = 4 + 1 + 2 + 40 + 1;
+        huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(CacheValue::decode(&mut huge.as_slice()).is_err());
+    }
+}

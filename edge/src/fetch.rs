@@ -1,0 +1,355 @@
+//! Origin fetches: filling the cache on a miss (one per key, see
+//! [`crate::flight`]), revalidating a stale entry (304 → refresh stored
+//! headers and freshness), and passing uncacheable requests through.
+//!
+//! A fill buffers the body up to the edge's largest storable object; a
+//! response announced (or found) bigger streams to the requesting client
+//! and is not stored.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, request};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use parking_lot::Mutex;
+
+use crate::body::{Body, Prefixed};
+use crate::entry::{CacheValue, StoredEntry, VarySpec};
+use crate::freshness::policy::vary_names;
+use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
+use crate::headers;
+use crate::key::CacheKey;
+use crate::state::EdgeState;
+use crate::store::Entry;
+use crate::upstream::FetchError;
+use crate::vary::{normalised, variant_key};
+
+/// What a fill produced.
+pub enum Fetched {
+    /// A complete response.
+    Ready(Box<Ready>),
+    /// Too big to buffer: streamed to the client that started the fill;
+    /// others fetch for themselves.
+    Streamed(Mutex<Option<Response<Body>>>),
+    /// The origin could not be reached or failed mid-response.
+    Failed(FetchError),
+}
+
+/// A complete response from a fill.
+pub struct Ready {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers for the client that started the fill.
+    pub headers: HeaderMap,
+    /// Headers for other clients, when they differ (no `Set-Cookie`, …).
+    pub shared_headers: Option<HeaderMap>,
+    /// The body.
+    pub body: Bytes,
+    /// Freshness.
+    pub timing: Timing,
+    /// Reuse restrictions.
+    pub flags: Flags,
+    /// Whether it was stored.
+    pub stored: bool,
+    /// Why not, if not.
+    pub not_stored: Option<NotStored>,
+    /// Whether clients other than the starter may receive it.
+    pub shareable: bool,
+    /// Whether a stale entry was validated (origin answered 304).
+    pub revalidated: bool,
+    /// Status the origin answered.
+    pub origin_status: u16,
+    /// The response's `Vary` field names.
+    pub vary: Vec<HeaderName>,
+    /// The request that started the fill (to match waiters against `Vary`).
+    pub req_headers: HeaderMap,
+}
+
+impl Ready {
+    /// Whether a waiting request selects the same variant as the starter.
+    pub fn vary_matches(&self, req: &HeaderMap) -> bool {
+        self.vary.iter().all(|n| normalised(n, req) == normalised(n, &self.req_headers))
+    }
+}
+
+/// One cache fill.
+pub struct Fill {
+    /// The URL's key.
+    pub key: CacheKey,
+    /// Request target to send.
+    pub target: String,
+    /// Headers to send (already rewritten for the origin).
+    pub headers: HeaderMap,
+    /// The client's original headers (for `Vary` matching).
+    pub client_headers: HeaderMap,
+    /// The stale entry to revalidate, if any.
+    pub stale: Option<Entry>,
+    /// The client asked `no-store`.
+    pub no_store: bool,
+}
+
+/// The stored response inside an entry.
+pub fn response(e: &Entry) -> Option<&StoredEntry> {
+    match e.value() {
+        CacheValue::Response(r) => Some(r),
+        CacheValue::Variants(_) => None,
+    }
+}
+
+impl EdgeState {
+    /// Runs a fill to the end and releases its flight.
+    pub async fn fill(self: Arc<Self>, f: Fill, id: u64) -> Arc<Fetched> {
+        let out = self.fill_inner(&f).await;
+        self.flights.finish(&f.key, id);
+        Arc::new(out)
+    }
+
+    async fn fill_inner(&self, f: &Fill) -> Fetched {
+        let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
+        let mut headers = f.headers.clone();
+        if let Some((_, s)) = stale {
+            if let Some(etag) = s.headers.get(ETAG) {
+                headers.insert(IF_NONE_MATCH, etag.clone());
+            }
+            if let Some(lm) = s.headers.get(LAST_MODIFIED) {
+                headers.insert(IF_MODIFIED_SINCE, lm.clone());
+            }
+        }
+        self.clock.sleep(self.rtt_to_origin).await;
+        let request_time = self.clock.now();
+        let mut req = Request::new(Body::Empty);
+        *req.uri_mut() = self.upstream.uri(&f.target);
+        *req.headers_mut() = headers;
+        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let resp = match self.upstream.send(req).await {
+            Ok(r) => r,
+            Err(e) => return Fetched::Failed(e),
+        };
+        let response_time = self.clock.now();
+        let (parts, body) = resp.into_parts();
+        if parts.status == StatusCode::NOT_MODIFIED
+            && let Some((entry, s)) = stale
+        {
+            return self.revalidated(f, entry, s, &parts.headers, request_time, response_time);
+        }
+        let rule = self.rule(f.key.path());
+        let ev = evaluate(
+            &Exchange {
+                method: &Method::GET,
+                req_headers: &f.headers,
+                status: parts.status,
+                resp_headers: &parts.headers,
+                request_time,
+                response_time,
+            },
+            rule,
+        );
+        let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|l| l > self.max_object) {
+            return self.streamed(parts, Body::stream(body));
+        }
+        let body = match tokio::time::timeout(self.upstream.timeout(), collect(body, self.max_object)).await {
+            Err(_) => return Fetched::Failed(FetchError::Timeout(self.upstream.timeout())),
+            Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("response body: {e}"))),
+            Ok(Ok(Collected::Over(prefix, rest))) => {
+                return self.streamed(parts, Body::stream(Prefixed::new(prefix, rest)));
+            }
+            Ok(Ok(Collected::Whole(b))) => b,
+        };
+        let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        client.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let vary: Vec<HeaderName> =
+            vary_names(&client).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
+        let mut not_stored = ev.store.err();
+        if not_stored.is_none() && f.no_store {
+            not_stored = Some(NotStored::RequestNoStore);
+        }
+        let shared_headers = (!ev.strip.is_empty()).then(|| {
+            let mut h = client.clone();
+            for n in &ev.strip {
+                h.remove(n);
+            }
+            h
+        });
+        if not_stored.is_none() {
+            let entry = StoredEntry {
+                status: parts.status,
+                headers: shared_headers.clone().unwrap_or_else(|| client.clone()),
+                body: body.clone(),
+                timing: ev.timing,
+                flags: ev.flags,
+                tags: tags_of(&client),
+                stored_ms: self.now_ms(),
+            };
+            self.insert_response(&f.key, &vary, &f.client_headers, entry);
+            self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let shareable = !matches!(
+            ev.store,
+            Err(NotStored::Private
+                | NotStored::SetCookie
+                | NotStored::Authorization
+                | NotStored::NoStore
+                | NotStored::VaryStar)
+        );
+        Fetched::Ready(Box::new(Ready {
+            status: parts.status,
+            origin_status: parts.status.as_u16(),
+            headers: client,
+            shared_headers,
+            body,
+            timing: ev.timing,
+            flags: ev.flags,
+            stored: not_stored.is_none(),
+            not_stored,
+            shareable,
+            revalidated: false,
+            vary,
+            req_headers: f.client_headers.clone(),
+        }))
+    }
+
+    /// A 304 for a stale entry: refresh its headers and freshness, keep the body.
+    fn revalidated(
+        &self,
+        f: &Fill,
+        entry: &Entry,
+        s: &StoredEntry,
+        fresh: &HeaderMap,
+        request_time: std::time::SystemTime,
+        response_time: std::time::SystemTime,
+    ) -> Fetched {
+        let merged = headers::merge_304(&s.headers, fresh);
+        let ev = evaluate(
+            &Exchange {
+                method: &Method::GET,
+                req_headers: &f.headers,
+                status: s.status,
+                resp_headers: &merged,
+                request_time,
+                response_time,
+            },
+            self.rule(f.key.path()),
+        );
+        let mut not_stored = ev.store.err();
+        if not_stored.is_none() && f.no_store {
+            not_stored = Some(NotStored::RequestNoStore);
+        }
+        if not_stored.is_none() {
+            let updated = StoredEntry {
+                status: s.status,
+                headers: merged.clone(),
+                body: s.body.clone(),
+                timing: ev.timing,
+                flags: ev.flags,
+                tags: tags_of(&merged),
+                stored_ms: self.now_ms(),
+            };
+            self.store.insert(entry.key().clone(), CacheValue::Response(updated));
+        } else {
+            // No longer storable: drop the stale copy.
+            self.store.remove(entry.key());
+        }
+        Fetched::Ready(Box::new(Ready {
+            status: s.status,
+            origin_status: 304,
+            headers: merged,
+            shared_headers: None,
+            body: s.body.clone(),
+            timing: ev.timing,
+            flags: ev.flags,
+            stored: not_stored.is_none(),
+            not_stored,
+            shareable: true,
+            revalidated: true,
+            vary: Vec::new(),
+            req_headers: f.client_headers.clone(),
+        }))
+    }
+
+    fn streamed(&self, parts: http::response::Parts, body: Body) -> Fetched {
+        self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut resp = Response::from_parts(parts, body);
+        let h = std::mem::take(resp.headers_mut());
+        *resp.headers_mut() = headers::to_client(h, &self.via, || self.clock.http_date());
+        Fetched::Streamed(Mutex::new(Some(resp)))
+    }
+
+    /// Stores a response under its URL, or under its variant key with the
+    /// URL pointing at the selecting fields.
+    fn insert_response(&self, key: &CacheKey, vary: &[HeaderName], req: &HeaderMap, entry: StoredEntry) {
+        if vary.is_empty() {
+            self.store.insert(key.clone(), CacheValue::Response(entry));
+        } else {
+            let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
+            self.store.insert(key.clone(), CacheValue::Variants(spec));
+            self.store.insert(variant_key(key, vary, req), CacheValue::Response(entry));
+        }
+    }
+
+    /// Sends a request to the origin as is (uncacheable methods and
+    /// responses, client preconditions the edge does not answer).
+    pub async fn pass(&self, parts: request::Parts, body: Body, peer: IpAddr) -> Result<Response<Body>, FetchError> {
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let mut req = Request::new(body);
+        *req.method_mut() = parts.method;
+        *req.uri_mut() = self.upstream.uri(&target);
+        *req.headers_mut() = headers::to_origin(&parts.headers, peer, &self.via, false);
+        self.clock.sleep(self.rtt_to_origin).await;
+        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let resp = self.upstream.send(req).await?;
+        let (mut parts, body) = resp.into_parts();
+        parts.headers = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        Ok(Response::from_parts(parts, Body::stream(body)))
+    }
+}
+
+enum Collected {
+    Whole(Bytes),
+    Over(Vec<Bytes>, Incoming),
+}
+
+/// Reads a body whole, unless it grows past `limit`.
+async fn collect(mut body: Incoming, limit: u64) -> Result<Collected, hyper::Error> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0u64;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            total += data.len() as u64;
+            chunks.push(data);
+            if total > limit {
+                return Ok(Collected::Over(chunks, body));
+            }
+        }
+    }
+    Ok(Collected::Whole(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => {
+            let mut b = BytesMut::with_capacity(total as usize);
+            for c in chunks {
+                b.extend_from_slice(&c);
+            }
+            b.freeze()
+        }
+    }))
+}
+
+/// Surrogate keys: `Surrogate-Key` (space separated) and `Cache-Tag`
+/// (comma separated), deduplicated.
+pub fn tags_of(h: &HeaderMap) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let sk = h.get_all("surrogate-key").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split_whitespace());
+    let ct = h.get_all("cache-tag").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    for t in sk.chain(ct).map(str::trim).filter(|t| !t.is_empty()) {
+        if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_string());
+        }
+    }
+    tags
+}

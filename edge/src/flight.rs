@@ -1,0 +1,70 @@
+//! One origin fetch per key, however many clients wait (request
+//! collapsing). The first request for a missing key starts a fetch task;
+//! later ones await the same shared result. The task runs to the end even
+//! if every client leaves, so the response is still stored.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use parking_lot::Mutex;
+
+use crate::fetch::Fetched;
+use crate::key::CacheKey;
+use crate::upstream::FetchError;
+
+/// A fetch others can wait on.
+pub type Flight = Shared<BoxFuture<'static, Arc<Fetched>>>;
+
+/// The fetches in progress.
+#[derive(Default)]
+pub struct Flights {
+    map: Mutex<HashMap<CacheKey, (u64, Flight)>>,
+    next: AtomicU64,
+}
+
+impl Flights {
+    /// Joins the fetch for `key`, or starts one with `start(id)` (spawned).
+    /// Returns the flight and whether this caller started it.
+    pub fn join_or_start(
+        &self,
+        key: &CacheKey,
+        start: impl FnOnce(u64) -> BoxFuture<'static, Arc<Fetched>>,
+    ) -> (Flight, bool) {
+        let mut map = self.map.lock();
+        if let Some((_, f)) = map.get(key) {
+            return (f.clone(), false);
+        }
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        // The task calls `finish` when done, which waits for this lock, so
+        // it cannot remove the entry before it is inserted.
+        let task = tokio::spawn(start(id));
+        let flight = async move {
+            task.await.unwrap_or_else(|e| Arc::new(Fetched::Failed(FetchError::Broken(format!("fetch task: {e}")))))
+        }
+        .boxed()
+        .shared();
+        map.insert(key.clone(), (id, flight.clone()));
+        (flight, true)
+    }
+
+    /// Ends flight `id` for `key` (called by the fetch task itself, after
+    /// storing, so later requests find the stored response).
+    pub fn finish(&self, key: &CacheKey, id: u64) {
+        let mut map = self.map.lock();
+        if map.get(key).is_some_and(|(i, _)| *i == id) {
+            map.remove(key);
+        }
+    }
+
+    /// Fetches in progress.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// Whether no fetch is in progress.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

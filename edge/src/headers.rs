@@ -1,0 +1,166 @@
+//! Header rewriting between client, edge and origin: hop-by-hop fields
+//! (RFC 9110 §7.6.1, and any named in `Connection`) never cross the edge;
+//! `Via` is added both ways; `Surrogate-Control` is for the edge only; a
+//! 304 refreshes stored fields except those describing the stored body
+//! (RFC 9111 §3.2).
+
+use std::net::IpAddr;
+
+use http::header::{
+    AGE, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, DATE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
+};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::freshness::policy::SURROGATE_CONTROL;
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `X-Forwarded-For`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `Cache-Status`.
+pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+
+/// Removes hop-by-hop fields, including those `Connection` names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = h
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        h.remove(n);
+    }
+    for n in [
+        CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        PROXY_AUTHENTICATE,
+        PROXY_AUTHORIZATION,
+        TE,
+        TRAILER,
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ] {
+        h.remove(n);
+    }
+}
+
+/// Appends `value` to `Via`.
+pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
+    h.append(VIA, via.clone());
+}
+
+/// Headers for a request to the origin: the client's end-to-end fields,
+/// plus `Via` and `X-Forwarded-For`. With `for_fill`, the client's own
+/// preconditions and range go away: the edge fetches whole responses to
+/// store them.
+pub fn to_origin(client: &HeaderMap, peer: IpAddr, via: &HeaderValue, for_fill: bool) -> HeaderMap {
+    let mut h = client.clone();
+    strip_hop_by_hop(&mut h);
+    if for_fill {
+        for n in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_MATCH, IF_UNMODIFIED_SINCE, RANGE, IF_RANGE] {
+            h.remove(n);
+        }
+    }
+    add_via(&mut h, via);
+    let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) => format!("{prev}, {peer}"),
+        None => peer.to_string(),
+    };
+    if let Ok(v) = HeaderValue::try_from(xff) {
+        h.insert(X_FORWARDED_FOR, v);
+    }
+    h
+}
+
+/// Response headers as the edge passes them on: hop-by-hop and
+/// `Surrogate-Control` removed, `Age` dropped (the edge sets its own),
+/// `Via` added, and a `Date` (IMF-fixdate, from the edge's clock) when the
+/// origin sent none.
+pub fn to_client(mut h: HeaderMap, via: &HeaderValue, date: impl FnOnce() -> HeaderValue) -> HeaderMap {
+    strip_hop_by_hop(&mut h);
+    h.remove(&SURROGATE_CONTROL);
+    h.remove(AGE);
+    add_via(&mut h, via);
+    if !h.contains_key(DATE) {
+        h.insert(DATE, date());
+    }
+    h
+}
+
+/// A stored response's headers refreshed by a 304 (RFC 9111 §3.2): every
+/// field in the 304 replaces the stored one, except hop-by-hop fields and
+/// those that describe the stored body.
+pub fn merge_304(stored: &HeaderMap, fresh: &HeaderMap) -> HeaderMap {
+    let mut fresh = fresh.clone();
+    strip_hop_by_hop(&mut fresh);
+    fresh.remove(&SURROGATE_CONTROL);
+    let mut out = stored.clone();
+    for name in fresh.keys() {
+        if [CONTENT_LENGTH, CONTENT_RANGE, http::header::CONTENT_ENCODING, AGE, VIA].contains(name) {
+            continue;
+        }
+        out.remove(name);
+        for v in fresh.get_all(name) {
+            out.append(name.clone(), v.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.append(*n, HeaderValue::from_static(v));
+        }
+        m
+    }
+
+    #[test]
+    fn connection_listed_and_hop_by_hop_fields_are_removed() {
+        let mut m = h(&[("connection", "x-secret, close"), ("x-secret", "1"), ("keep-alive", "5"), ("x-ok", "1")]);
+        strip_hop_by_hop(&mut m);
+        assert!(m.get("x-secret").is_none() && m.get("keep-alive").is_none() && m.get("connection").is_none());
+        assert_eq!(m.get("x-ok").unwrap(), "1");
+    }
+
+    #[test]
+    fn fills_drop_client_preconditions_and_add_forwarding_fields() {
+        let c = h(&[("if-none-match", "\"a\""), ("range", "bytes=0-1"), ("accept", "*/*")]);
+        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &HeaderValue::from_static("1.1 edge-x"), true);
+        assert!(o.get("if-none-match").is_none() && o.get("range").is_none());
+        assert_eq!(o.get("x-forwarded-for").unwrap(), "127.1.0.9");
+        assert_eq!(o.get("via").unwrap(), "1.1 edge-x");
+        assert_eq!(o.get("accept").unwrap(), "*/*");
+    }
+
+    #[test]
+    fn a_304_refreshes_fields_but_not_the_body_description() {
+        let stored = h(&[("content-length", "10"), ("cache-control", "max-age=1"), ("x-a", "old"), ("etag", "\"v\"")]);
+        let fresh = h(&[("content-length", "0"), ("cache-control", "max-age=60"), ("x-a", "new"), ("x-b", "b")]);
+        let m = merge_304(&stored, &fresh);
+        assert_eq!(m.get("content-length").unwrap(), "10");
+        assert_eq!(m.get("cache-control").unwrap(), "max-age=60");
+        assert_eq!(m.get("x-a").unwrap(), "new");
+        assert_eq!(m.get("x-b").unwrap(), "b");
+        assert_eq!(m.get("etag").unwrap(), "\"v\"");
+    }
+
+    #[test]
+    fn surrogate_control_and_age_stay_at_the_edge() {
+        let m = to_client(
+            h(&[("surrogate-control", "max-age=60"), ("age", "5")]),
+            &HeaderValue::from_static("1.1 e"),
+            || HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+        );
+        assert!(m.get("surrogate-control").is_none() && m.get("age").is_none());
+        assert!(m.get("date").is_some());
+    }
+}

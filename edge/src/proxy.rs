@@ -1,0 +1,388 @@
+//! The request path of the public listener.
+//!
+//! ```text
+//! request ─► fast hit? (GET/HEAD, no conditionals, memory tier, fresh) ─► 200 from memory
+//!    │ no
+//!    ▼
+//! GET/HEAD ─► key ─► lookup (memory, disk, variant) ─► reuse? fresh ─► hit
+//!    │                                                  │ stale within swr ─► serve stale + one background refresh
+//!    │                                                  │ stale / no-cache ─► revalidate (fill with validators)
+//!    │                                                  ▼ miss
+//!    │                       fill: one origin fetch per key (waiters collapse) ─► store if storable ─► respond
+//!    │                       origin failed + stale within stale-if-error ─► serve stale
+//! other methods ─► pass through; a success invalidates the URL (and Location, Content-Location)
+//! ```
+
+use std::convert::Infallible;
+use std::future::{Ready as ReadyFut, ready};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use futures_util::future::{BoxFuture, Either, FutureExt};
+use http::header::{
+    AGE, CACHE_CONTROL, CONTENT_LOCATION, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    LOCATION, PRAGMA, RANGE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request};
+use hyper::body::Incoming;
+use hyper::service::Service;
+use world::serve::Peer;
+
+use crate::body::Body;
+use crate::cache_status::{CacheStatus, Fwd};
+use crate::entry::CacheValue;
+use crate::fetch::{Fetched, Fill, response};
+use crate::freshness::{RequestDirectives, Reuse, reuse};
+use crate::headers::{self, CACHE_STATUS};
+use crate::key::{CacheKey, KeyError, is_normal};
+use crate::meter::Outcome;
+use crate::respond::Rep;
+use crate::state::EdgeState;
+use crate::store::{Entry, Tier};
+use crate::vary::variant_key;
+
+/// The hyper service of the public listener: hits are answered in `call`
+/// itself; everything else goes through the async path.
+#[derive(Clone)]
+pub struct PublicService {
+    st: Arc<EdgeState>,
+    peer: Peer,
+}
+
+impl PublicService {
+    /// The service for one connection.
+    pub fn new(st: Arc<EdgeState>, peer: Peer) -> Self {
+        PublicService { st, peer }
+    }
+}
+
+type Resp = Result<Response<Body>, Infallible>;
+
+impl Service<Request<Incoming>> for PublicService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<ReadyFut<Resp>, BoxFuture<'static, Resp>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if let Some(r) = self.st.fast_hit(&req) {
+            return Either::Left(ready(Ok(r)));
+        }
+        let st = self.st.clone();
+        let peer = self.peer;
+        Either::Right(async move { Ok(st.handle(req, peer.remote.ip()).await) }.boxed())
+    }
+}
+
+enum Lookup {
+    Hit(Entry, Tier),
+    VaryMiss,
+    Miss,
+}
+
+impl EdgeState {
+    /// A plain GET/HEAD answered from the memory tier, if fresh; no await,
+    /// no policy evaluation, the body handed out as a `Bytes` clone.
+    #[inline]
+    fn fast_hit(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
+        let head = match *req.method() {
+            Method::GET => false,
+            Method::HEAD => true,
+            _ => return None,
+        };
+        for name in req.headers().keys() {
+            if name == CACHE_CONTROL
+                || name == PRAGMA
+                || name == IF_NONE_MATCH
+                || name == IF_MODIFIED_SINCE
+                || name == IF_MATCH
+                || name == IF_UNMODIFIED_SINCE
+                || name == RANGE
+                || name == IF_RANGE
+            {
+                return None;
+            }
+        }
+        let target = req.uri().path_and_query()?.as_str();
+        if !is_normal(target) {
+            return None;
+        }
+        let entry = self.store.get_memory(target)?;
+        let CacheValue::Response(e) = entry.value() else { return None };
+        let now = self.now_ms();
+        if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) {
+            return None;
+        }
+        let mut h = e.headers.clone();
+        h.insert(AGE, HeaderValue::from(e.timing.age_ms(now) / 1000));
+        h.insert(CACHE_STATUS, CacheStatus::hit(e.timing.ttl_secs(now), Tier::Memory.as_str()).render(&self.label));
+        let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
+        *r.status_mut() = e.status;
+        *r.headers_mut() = h;
+        self.meter.count(Outcome::Hit);
+        Some(r)
+    }
+
+    /// Every request the fast path did not answer.
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        match parts.method {
+            Method::GET | Method::HEAD => self.cacheable(parts, peer).await,
+            _ => self.pass_other(parts, Body::stream(body), peer).await,
+        }
+    }
+
+    async fn cacheable(self: &Arc<Self>, parts: request::Parts, peer: IpAddr) -> Response<Body> {
+        let key = match CacheKey::from_uri(&parts.uri) {
+            Ok(k) => k,
+            Err(e) => {
+                self.meter.count(Outcome::Error);
+                let status = match e {
+                    KeyError::TooLong => StatusCode::URI_TOO_LONG,
+                    KeyError::Invalid => StatusCode::BAD_REQUEST,
+                };
+                return self.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass));
+            }
+        };
+        let h = &parts.headers;
+        if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
+            // Preconditions for state-changing semantics: the origin decides.
+            return self.pass_get(parts, peer).await;
+        }
+        let rd = RequestDirectives::from_headers(h);
+        let now = self.now_ms();
+        let (stale, fwd) = match self.lookup(&key, h).await {
+            Lookup::Hit(entry, tier) => {
+                let Some(e) = response(&entry) else { return self.pass_get(parts, peer).await };
+                let ttl = e.timing.ttl_secs(now);
+                let age = Some(e.timing.age_ms(now) / 1000);
+                match reuse(&e.timing, e.flags, &rd, now) {
+                    Reuse::Fresh => {
+                        self.meter.count(Outcome::Hit);
+                        let cs = CacheStatus::hit(ttl, tier.as_str());
+                        return self.respond(&parts, Rep::of(e), age, &cs);
+                    }
+                    Reuse::StaleAccepted => {
+                        self.meter.count(Outcome::Stale);
+                        let cs = CacheStatus::hit(ttl, "max-stale");
+                        return self.respond(&parts, Rep::of(e), age, &cs);
+                    }
+                    Reuse::StaleWhileRevalidate => {
+                        self.refresh_in_background(&key, &parts, entry.clone(), peer);
+                        self.meter.count(Outcome::Stale);
+                        let cs = CacheStatus::hit(ttl, "stale-while-revalidate");
+                        return self.respond(&parts, Rep::of(e), age, &cs);
+                    }
+                    Reuse::Revalidate => {
+                        let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
+                        let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
+                        (Some(entry), fwd)
+                    }
+                }
+            }
+            Lookup::VaryMiss => (None, Fwd::VaryMiss),
+            Lookup::Miss => (None, Fwd::UriMiss),
+        };
+        if rd.only_if_cached {
+            self.meter.count(Outcome::Error);
+            return self.error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "only-if-cached, and no usable stored response",
+                &CacheStatus::fwd(fwd),
+            );
+        }
+        let fill = Fill {
+            key: key.clone(),
+            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            headers: headers::to_origin(h, peer, &self.via, true),
+            client_headers: h.clone(),
+            stale: stale.clone(),
+            no_store: rd.no_store,
+        };
+        let st = self.clone();
+        let (flight, leader) = self.flights.join_or_start(&key, move |id| st.fill(fill, id).boxed());
+        let fetched = flight.await;
+        match &*fetched {
+            Fetched::Ready(r) => {
+                if !(leader || r.shareable && r.vary_matches(h)) {
+                    return self.pass_get(parts, peer).await;
+                }
+                if r.status.is_server_error()
+                    && let Some(resp) = self.stale_if_error(&parts, stale.as_ref(), r.origin_status)
+                {
+                    return resp;
+                }
+                let now = self.now_ms();
+                let cs = CacheStatus {
+                    fwd: Some(fwd),
+                    fwd_status: Some(r.origin_status),
+                    ttl: r.stored.then(|| r.timing.ttl_secs(now)),
+                    stored: r.stored,
+                    collapsed: !leader,
+                    detail: r.not_stored.map(|n| n.as_str()),
+                    ..Default::default()
+                };
+                self.meter.count(if r.revalidated {
+                    Outcome::Revalidated
+                } else if r.shareable {
+                    Outcome::Miss
+                } else {
+                    Outcome::Pass
+                });
+                let age = r.timing.age_ms(now) / 1000;
+                let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
+                self.respond(
+                    &parts,
+                    Rep { status: r.status, headers: hdrs, body: &r.body },
+                    (age > 0 || r.revalidated).then_some(age),
+                    &cs,
+                )
+            }
+            Fetched::Streamed(slot) => {
+                let taken = if leader { slot.lock().take() } else { None };
+                match taken {
+                    Some(mut resp) => {
+                        self.meter.count(Outcome::Pass);
+                        let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::fwd(fwd) };
+                        resp.headers_mut().insert(CACHE_STATUS, cs.render(&self.label));
+                        if parts.method == Method::HEAD {
+                            *resp.body_mut() = Body::Empty;
+                        }
+                        resp
+                    }
+                    None => self.pass_get(parts, peer).await,
+                }
+            }
+            Fetched::Failed(err) => {
+                if let Some(resp) = self.stale_if_error(&parts, stale.as_ref(), err.status().as_u16()) {
+                    return resp;
+                }
+                self.meter.count(Outcome::Error);
+                tracing::debug!(key = %key, error = %err, "origin fetch failed");
+                self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))
+            }
+        }
+    }
+
+    /// Serves a stale entry after an origin failure, within its
+    /// stale-if-error window.
+    fn stale_if_error(
+        &self,
+        parts: &request::Parts,
+        stale: Option<&Entry>,
+        origin_status: u16,
+    ) -> Option<Response<Body>> {
+        let e = response(stale?)?;
+        let now = self.now_ms();
+        if now >= e.timing.fresh_until_ms().saturating_add(e.timing.sie_ms) {
+            return None;
+        }
+        self.meter.count(Outcome::Stale);
+        let cs = CacheStatus {
+            fwd: Some(Fwd::Stale),
+            fwd_status: Some(origin_status),
+            ttl: Some(e.timing.ttl_secs(now)),
+            detail: Some("stale-if-error"),
+            ..Default::default()
+        };
+        let age = Some(e.timing.age_ms(now) / 1000);
+        Some(self.respond(parts, Rep::of(e), age, &cs))
+    }
+
+    /// Starts one background revalidation of `key`, unless one is running.
+    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, parts: &request::Parts, stale: Entry, peer: IpAddr) {
+        let fill = Fill {
+            key: key.clone(),
+            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            headers: headers::to_origin(&parts.headers, peer, &self.via, true),
+            client_headers: parts.headers.clone(),
+            stale: Some(stale),
+            no_store: false,
+        };
+        let st = self.clone();
+        let _ = self.flights.join_or_start(key, move |id| st.fill(fill, id).boxed());
+    }
+
+    async fn lookup(&self, key: &CacheKey, h: &HeaderMap) -> Lookup {
+        let (entry, tier) = match self.store.get(key).await {
+            Ok(Some(x)) => x,
+            Ok(None) => return Lookup::Miss,
+            Err(e) => {
+                tracing::warn!(key = %key, error = %e, "cache read failed; treating as a miss");
+                return Lookup::Miss;
+            }
+        };
+        let names = match entry.value() {
+            CacheValue::Response(_) => return Lookup::Hit(entry, tier),
+            CacheValue::Variants(spec) => spec.names.clone(),
+        };
+        match self.store.get(&variant_key(key, &names, h)).await {
+            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => Lookup::Hit(e, t),
+            _ => Lookup::VaryMiss,
+        }
+    }
+
+    /// GET/HEAD sent to the origin as the client asked, not stored.
+    async fn pass_get(&self, parts: request::Parts, peer: IpAddr) -> Response<Body> {
+        let head = parts.method == Method::HEAD;
+        match self.pass(parts, Body::Empty, peer).await {
+            Ok(mut r) => {
+                self.meter.count(Outcome::Pass);
+                r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
+                if head {
+                    *r.body_mut() = Body::Empty;
+                }
+                r
+            }
+            Err(e) => {
+                self.meter.count(Outcome::Error);
+                self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))
+            }
+        }
+    }
+
+    /// Methods other than GET/HEAD: through to the origin; a non-error
+    /// answer to an unsafe method invalidates the URL and the same-origin
+    /// `Location` / `Content-Location` (RFC 9111 §4.4).
+    async fn pass_other(&self, parts: request::Parts, body: Body, peer: IpAddr) -> Response<Body> {
+        let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
+        let key = CacheKey::from_uri(&parts.uri).ok();
+        let host = parts.headers.get(http::header::HOST).cloned();
+        match self.pass(parts, body, peer).await {
+            Ok(mut r) => {
+                self.meter.count(Outcome::Pass);
+                let ok = r.status().is_success() || r.status().is_redirection();
+                if unsafe_method && ok {
+                    if let Some(k) = &key {
+                        self.store.remove(k);
+                    }
+                    for name in [LOCATION, CONTENT_LOCATION] {
+                        if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host.as_ref())) {
+                            self.store.remove(&k);
+                        }
+                    }
+                }
+                r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
+                r
+            }
+            Err(e) => {
+                self.meter.count(Outcome::Error);
+                self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))
+            }
+        }
+    }
+}
+
+/// The cache key of a `Location`-like URI, if it is on this origin
+/// (relative, or absolute with the request's host).
+fn same_origin_key(v: &HeaderValue, host: Option<&HeaderValue>) -> Option<CacheKey> {
+    let s = v.to_str().ok()?.trim();
+    if s.starts_with('/') && !s.starts_with("//") {
+        return CacheKey::from_target(s).ok();
+    }
+    let uri: http::Uri = s.parse().ok()?;
+    let authority = uri.authority()?.as_str();
+    if host.and_then(|h| h.to_str().ok()).is_some_and(|h| h.eq_ignore_ascii_case(authority)) {
+        return CacheKey::from_uri(&uri).ok();
+    }
+    None
+}

@@ -1,0 +1,54 @@
+//! The state every request of one edge shares.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::HeaderValue;
+use world::{CacheRule, Clock};
+
+use crate::flight::Flights;
+use crate::meter::Meter;
+use crate::store::Store;
+use crate::upstream::Upstream;
+
+/// One edge's shared state.
+pub struct EdgeState {
+    /// Edge name (`seoul`).
+    pub name: String,
+    /// Region name, if the edge runs in a world.
+    pub region: Option<String>,
+    /// `edge-{name}`: this cache's name in `Cache-Status` and `Via`.
+    pub label: String,
+    /// `Via` value this edge adds.
+    pub via: HeaderValue,
+    /// The clock.
+    pub clock: Clock,
+    /// The cache.
+    pub store: Store,
+    /// The origin client.
+    pub upstream: Upstream,
+    /// Origin fetches in progress, one per key.
+    pub flights: Flights,
+    /// Counters.
+    pub meter: Meter,
+    /// Per-path caching rules from the world.
+    pub rules: Vec<CacheRule>,
+    /// Largest object stored.
+    pub max_object: u64,
+    /// Modelled RTT to the origin, waited before each origin request.
+    pub rtt_to_origin: Duration,
+    /// Admin bearer token.
+    pub admin_token: Option<String>,
+}
+
+impl EdgeState {
+    /// Now, Unix milliseconds on the edge's clock.
+    #[inline]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+
+    /// The caching rule for a path (longest prefix).
+    pub fn rule(&self, path: &str) -> Option<&CacheRule> {
+        self.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
+    }
+}

@@ -1,0 +1,211 @@
+//! The two-tier store: a foyer `HybridCache` with a byte-weighted memory
+//! tier (eviction policy from the world) over a block-based disk tier in the
+//! edge's data directory.
+//!
+//! Settings that matter (foyer 0.22): entries are written to disk when
+//! inserted, so a restart finds them; the tombstone log is on, so removed
+//! entries stay removed after a restart; the device capacity is explicit;
+//! an admission filter refuses entries larger than a disk block; objects
+//! much larger than a memory shard go straight to disk so they cannot flush
+//! the memory tier; the data directory is locked against a second edge.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use foyer::EstimatedSize;
+use foyer::{
+    BlockEngineConfig, DeviceBuilder, EvictionConfig, FifoConfig, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
+    HybridCacheEntry, HybridCachePolicy, HybridCacheProperties, LfuConfig, Location, LruConfig, RecoverMode,
+    S3FifoConfig, SieveConfig, StorageFilter,
+};
+use world::Eviction;
+
+use crate::entry::CacheValue;
+use crate::key::CacheKey;
+
+/// A handle on a stored value (reference counted; cloning the body inside is cheap).
+pub type Entry = HybridCacheEntry<CacheKey, CacheValue>;
+
+/// Where a hit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// The memory tier.
+    Memory,
+    /// The disk tier (now also in memory).
+    Disk,
+}
+
+impl Tier {
+    /// `Cache-Status` detail word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Memory => "memory",
+            Tier::Disk => "disk",
+        }
+    }
+}
+
+/// Store sizing and placement.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Name for foyer's metrics and logs.
+    pub name: String,
+    /// Memory tier capacity in bytes.
+    pub memory: u64,
+    /// Disk tier capacity in bytes (0: memory only).
+    pub disk: u64,
+    /// Largest object stored.
+    pub max_object: u64,
+    /// Memory eviction policy.
+    pub eviction: Eviction,
+    /// Data directory.
+    pub dir: PathBuf,
+}
+
+/// Why the store could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory is unusable or locked.
+    #[error("data directory {dir}: {why}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The sizes do not fit together.
+    #[error("cache sizes: {0}")]
+    Sizes(String),
+    /// foyer failed.
+    #[error("disk cache: {0}")]
+    Foyer(#[from] foyer::Error),
+}
+
+/// The cache store.
+pub struct Store {
+    cache: HybridCache<CacheKey, CacheValue>,
+    /// Values heavier than this skip the memory tier.
+    disk_only_above: usize,
+    has_disk: bool,
+    _lock: Option<File>,
+}
+
+impl Store {
+    /// Opens (and recovers) the store.
+    pub async fn open(c: &StoreConfig) -> Result<Store, StoreError> {
+        let memory = usize::try_from(c.memory).map_err(|_| StoreError::Sizes("memory too large".into()))?;
+        // Keep every shard far larger than the largest object.
+        let shards = (c.memory / (c.max_object.max(1) * 16)).clamp(1, 16) as usize;
+        let per_shard = memory / shards;
+        let eviction: EvictionConfig = match c.eviction {
+            Eviction::Lru => LruConfig::default().into(),
+            Eviction::Lfu => LfuConfig::default().into(),
+            Eviction::S3fifo => S3FifoConfig::default().into(),
+            Eviction::Sieve => SieveConfig.into(),
+            Eviction::Fifo => FifoConfig {}.into(),
+        };
+        let builder = HybridCacheBuilder::new()
+            .with_name(c.name.clone())
+            .with_policy(HybridCachePolicy::WriteOnInsertion)
+            .with_flush_on_close(true)
+            .memory(memory)
+            .with_shards(shards)
+            .with_eviction_config(eviction)
+            .with_weighter(|k: &CacheKey, v: &CacheValue| k.as_str().len() + v.weight())
+            .storage();
+        let (cache, lock) = if c.disk == 0 {
+            (builder.build().await?, None)
+        } else {
+            let lock = lock_dir(&c.dir)?;
+            // A block holds whole entries: make it fit the largest object.
+            let block = (c.max_object + 256 * 1024).next_power_of_two().max(1 << 20);
+            if c.disk < block * 4 {
+                return Err(StoreError::Sizes(format!(
+                    "disk {} bytes is too small for max_object {} (needs at least {} bytes: 4 blocks of {block})",
+                    c.disk,
+                    c.max_object,
+                    block * 4
+                )));
+            }
+            let device = FsDeviceBuilder::new(&c.dir).with_capacity(c.disk as usize).build()?;
+            let engine = BlockEngineConfig::new(device)
+                .with_block_size(block as usize)
+                .with_tombstone_log(true)
+                .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
+            (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
+        };
+        Ok(Store { cache, disk_only_above: per_shard / 8, has_disk: c.disk > 0, _lock: lock })
+    }
+
+    /// Memory-tier lookup, synchronous (the hit path).
+    #[inline]
+    pub fn get_memory(&self, key: &str) -> Option<Entry> {
+        self.cache.memory().get(key)
+    }
+
+    /// Memory, then disk.
+    pub async fn get(&self, key: &CacheKey) -> Result<Option<(Entry, Tier)>, foyer::Error> {
+        if let Some(e) = self.cache.memory().get(key.as_str()) {
+            return Ok(Some((e, Tier::Memory)));
+        }
+        if !self.has_disk {
+            return Ok(None);
+        }
+        Ok(self.cache.get(key).await?.map(|e| (e, Tier::Disk)))
+    }
+
+    /// Stores a value (replacing any under the same key), in memory and,
+    /// asynchronously, on disk.
+    pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
+        if value.weight() > self.disk_only_above && self.has_disk {
+            let props = HybridCacheProperties::default().with_location(Location::OnDisk);
+            self.cache.insert_with_properties(key, value, props)
+        } else {
+            self.cache.insert(key, value)
+        }
+    }
+
+    /// Removes a key from both tiers (a tombstone keeps it removed across restarts).
+    pub fn remove(&self, key: &CacheKey) {
+        self.cache.remove(key);
+    }
+
+    /// Bytes of values in the memory tier.
+    pub fn memory_usage(&self) -> usize {
+        self.cache.memory().usage()
+    }
+
+    /// Memory tier capacity.
+    pub fn memory_capacity(&self) -> usize {
+        self.cache.memory().capacity()
+    }
+
+    /// Whether the store has a disk tier.
+    pub fn has_disk(&self) -> bool {
+        self.has_disk
+    }
+
+    /// Disk bytes written and read so far.
+    pub fn disk_io(&self) -> (u64, u64) {
+        let s = self.cache.statistics();
+        (s.disk_write_bytes() as u64, s.disk_read_bytes() as u64)
+    }
+
+    /// Flushes memory to disk and waits for pending writes.
+    pub async fn close(&self) -> Result<(), foyer::Error> {
+        self.cache.close().await
+    }
+}
+
+fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
+    let err = |why: String| StoreError::DataDir { dir: dir.display().to_string(), why };
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))?;
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))
+        .map_err(|e| err(format!("cannot open LOCK: {e}")))?;
+    f.try_lock().map_err(|_| err("in use by another edge (LOCK is held)".into()))?;
+    Ok(f)
+}

@@ -1,0 +1,137 @@
+//! The edge's HTTP client to its origin: pooled keep-alive connections,
+//! metered at the socket, with connect and response timeouts, and errors
+//! classified into what the client should be told (502 or 504).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use world::serve::{Metered, Traffic};
+
+use crate::body::Body;
+
+/// Why an origin fetch failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    /// No connection (refused, unreachable, connect timeout): 502.
+    #[error("origin unreachable: {0}")]
+    Connect(String),
+    /// No response head in time: 504.
+    #[error("origin timeout: no response within {0:?}")]
+    Timeout(Duration),
+    /// The connection broke or the response was malformed: 502.
+    #[error("origin failed: {0}")]
+    Broken(String),
+}
+
+impl FetchError {
+    /// The status the client gets.
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            FetchError::Timeout(_) => http::StatusCode::GATEWAY_TIMEOUT,
+            _ => http::StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// Connects every request to the one origin address, metering the socket.
+#[derive(Clone)]
+struct Connector {
+    addr: SocketAddr,
+    timeout: Duration,
+    traffic: Arc<Traffic>,
+}
+
+impl tower::Service<Uri> for Connector {
+    type Response = TokioIo<Metered<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Uri) -> Self::Future {
+        let (addr, timeout, traffic) = (self.addr, self.timeout, self.traffic.clone());
+        Box::pin(async move {
+            let s = world::serve::connect(addr, timeout).await?;
+            let _ = s.set_nodelay(true);
+            Ok(TokioIo::new(Metered::new(s, traffic)))
+        })
+    }
+}
+
+/// The origin client.
+pub struct Upstream {
+    client: Client<Connector, Body>,
+    addr: SocketAddr,
+    timeout: Duration,
+}
+
+impl Upstream {
+    /// A client for the origin at `addr`.
+    pub fn new(addr: SocketAddr, connect_timeout: Duration, timeout: Duration, traffic: Arc<Traffic>) -> Upstream {
+        let connector = Connector { addr, timeout: connect_timeout, traffic };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Upstream { client, addr, timeout }
+    }
+
+    /// The absolute URI for a request target (the pool key is the origin).
+    pub fn uri(&self, target: &str) -> Uri {
+        format!("http://{}{}", self.addr, target).parse().unwrap_or_else(|_| Uri::from_static("/"))
+    }
+
+    /// The origin's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Response timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends a request; resolves when the response head arrives.
+    pub async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, FetchError> {
+        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+            Err(_) => Err(FetchError::Timeout(self.timeout)),
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(classify(&e)),
+        }
+    }
+}
+
+fn classify(e: &hyper_util::client::legacy::Error) -> FetchError {
+    let mut io_kind = None;
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        src = s.source();
+    }
+    if e.is_connect() {
+        return FetchError::Connect(match io_kind {
+            Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".into(),
+            Some(std::io::ErrorKind::TimedOut) => "connect timed out".into(),
+            Some(k) => format!("{k}"),
+            None => "cannot connect".into(),
+        });
+    }
+    FetchError::Broken(match io_kind {
+        Some(std::io::ErrorKind::ConnectionReset) => "connection reset".into(),
+        Some(k) => format!("{k}"),
+        None => "connection closed before a complete response".into(),
+    })
+}
