@@ -1,0 +1,224 @@
+//! A scriptable origin for cache tests: each path answers what the test
+//! says (status, headers, body, delay, a queue of replies), answers
+//! `If-None-Match` with 304 when asked to, and records every request.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use parking_lot::Mutex;
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// One scripted response.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: u16,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Bytes,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Answer 304 when the request's `If-None-Match` equals this reply's `ETag`.
+    pub auto_304: bool,
+    /// Send the body chunked in pieces of this size, without `Content-Length`.
+    pub chunked: Option<usize>,
+}
+
+impl Reply {
+    /// 200 with a body.
+    pub fn ok(body: impl Into<Bytes>) -> Reply {
+        Reply { status: 200, headers: Vec::new(), body: body.into(), delay: Duration::ZERO, auto_304: false, chunked: None }
+    }
+    /// Any status with a body.
+    pub fn status(status: u16, body: impl Into<Bytes>) -> Reply {
+        Reply { status, ..Reply::ok(body) }
+    }
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// Sets `Cache-Control`.
+    pub fn cc(self, v: &str) -> Reply {
+        self.header("cache-control", v)
+    }
+    /// Waits before answering.
+    pub fn delay(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+    /// Answers matching `If-None-Match` with 304.
+    pub fn auto_304(mut self) -> Reply {
+        self.auto_304 = true;
+        self
+    }
+    /// Sends the body chunked.
+    pub fn chunked(mut self, piece: usize) -> Reply {
+        self.chunked = Some(piece.max(1));
+        self
+    }
+}
+
+/// A request the origin received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// Method.
+    pub method: Method,
+    /// Path and query.
+    pub target: String,
+    /// Headers.
+    pub headers: HeaderMap,
+}
+
+#[derive(Default)]
+struct Script {
+    routes: HashMap<String, (VecDeque<Reply>, Option<Reply>)>,
+    log: Vec<Received>,
+}
+
+/// The scripted origin.
+pub struct ScriptedOrigin {
+    /// Its address.
+    pub addr: SocketAddr,
+    script: Arc<Mutex<Script>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ScriptedOrigin {
+    /// Starts on 127.0.0.1 on a free port.
+    pub async fn start() -> ScriptedOrigin {
+        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Starts on a given address (to come back after [`ScriptedOrigin::stop`]).
+    pub async fn start_on(addr: SocketAddr) -> ScriptedOrigin {
+        Self::start_with(addr, Arc::default()).await
+    }
+
+    async fn start_with(addr: SocketAddr, script: Arc<Mutex<Script>>) -> ScriptedOrigin {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind scripted origin");
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let s = script.clone();
+        let task = tokio::spawn(world::serve::serve_http(
+            listener,
+            Arc::default(),
+            move |_| {
+                let s = s.clone();
+                hyper::service::service_fn(move |req| answer(s.clone(), req))
+            },
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        ScriptedOrigin { addr, script, stop: Some(stop), task: Some(task) }
+    }
+
+    /// The default reply for `path` (answered whenever the queue is empty).
+    pub fn set(&self, path: &str, r: Reply) {
+        self.script.lock().routes.entry(path.into()).or_default().1 = Some(r);
+    }
+
+    /// Queues a reply for `path`, answered once before the default.
+    pub fn push(&self, path: &str, r: Reply) {
+        self.script.lock().routes.entry(path.into()).or_default().0.push_back(r);
+    }
+
+    /// Requests received for `target` (path and query).
+    pub fn count(&self, target: &str) -> usize {
+        self.script.lock().log.iter().filter(|r| r.target == target).count()
+    }
+
+    /// The last request for `target`.
+    pub fn last(&self, target: &str) -> Option<Received> {
+        self.script.lock().log.iter().rev().find(|r| r.target == target).cloned()
+    }
+
+    /// Stops listening (connections are refused afterwards).
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    /// Starts again on the same address, with the same script and log.
+    pub async fn resume(&mut self) {
+        let again = Self::start_with(self.addr, self.script.clone()).await;
+        *self = again;
+    }
+}
+
+impl Drop for ScriptedOrigin {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
+    let target = req.uri().path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
+    let path = req.uri().path().to_string();
+    let reply = {
+        let mut s = script.lock();
+        s.log.push(Received { method: req.method().clone(), target: target.clone(), headers: req.headers().clone() });
+        let route = s.routes.get_mut(&target).or(None);
+        let route = match route {
+            Some(r) => Some(r),
+            None => s.routes.get_mut(&path),
+        };
+        route.and_then(|(q, d)| q.pop_front().or_else(|| d.clone()))
+    };
+    let Some(reply) = reply else {
+        let mut r = Response::new(Full::new(Bytes::from_static(b"no script for this path\n")).boxed());
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        return Ok(r);
+    };
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut headers = HeaderMap::new();
+    for (n, v) in &reply.headers {
+        headers.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+    }
+    if reply.auto_304 {
+        let inm = req.headers().get("if-none-match").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let etag = headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or("\u{0}");
+        if inm.split(',').any(|t| t.trim() == etag) {
+            let mut r = Response::new(Full::new(Bytes::new()).boxed());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            headers.remove("content-length");
+            *r.headers_mut() = headers;
+            return Ok(r);
+        }
+    }
+    let body = if req.method() == Method::HEAD {
+        Full::new(Bytes::new()).boxed()
+    } else if let Some(piece) = reply.chunked {
+        let chunks: Vec<Result<Frame<Bytes>, Infallible>> =
+            reply.body.chunks(piece).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
+        StreamBody::new(futures_util::stream::iter(chunks)).boxed()
+    } else {
+        Full::new(reply.body.clone()).boxed()
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    if req.method() == Method::HEAD && reply.chunked.is_none() {
+        headers.insert("content-length", HeaderValue::from(reply.body.len()));
+    }
+    *r.headers_mut() = headers;
+    Ok(r)
+}
