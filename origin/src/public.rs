@@ -38,12 +38,12 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     match faults.outage {
         Outage::Reset => {
             st.stats.reset();
-            return Response::new(Body::Reset);
+            return reset();
         }
         Outage::Hang => {
             st.stats.hang();
             st.stopped().await;
-            return Response::new(Body::Reset);
+            return reset();
         }
         Outage::Off | Outage::Status => {}
     }
@@ -69,6 +69,16 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     st.stats.response(resp.status().as_u16());
     tracing::debug!(%method, path, status = resp.status().as_u16(), "public request");
     resp
+}
+
+/// A response hyper cannot send: it closes the connection without writing
+/// a byte. The invalid `Content-Length` makes encoding the head fail (so
+/// HEAD requests, whose bodies are never polled, are covered too); the
+/// failing body is the second line of defence.
+fn reset() -> Response<Body> {
+    let mut r = Response::new(Body::Reset);
+    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("reset"));
+    r
 }
 
 async fn route(st: &State, req: Request<Incoming>) -> Result<Response<Body>, Reject> {
