@@ -42,7 +42,7 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     let (parts, body) = req.into_parts();
     let mut resp = route(&st, &parts, body).await.unwrap_or_else(Reject::into_json);
     resp.headers_mut().insert(header::DATE, st.clock.http_date());
-    tracing::debug!(method = %parts.method, path = parts.uri.path(), status = resp.status().as_u16(), "admin request");
+    tracing::debug!(status = resp.status().as_u16(), "answered");
     resp
 }
 

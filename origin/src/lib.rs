@@ -55,6 +55,10 @@ use server::State;
 pub const DEFAULT_BODY_CACHE: u64 = 64 * 1024 * 1024;
 /// Default size above which files are streamed instead of read whole.
 pub const DEFAULT_STREAM_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// Largest catalog object: bodies are generated whole in memory, so a
+/// world asking for more is refused at start rather than running the
+/// machine out of memory.
+pub const MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
 /// Default number of distinct paths whose request counts are kept.
 pub const DEFAULT_MAX_TRACKED_PATHS: usize = 100_000;
 
@@ -109,11 +113,7 @@ impl Config {
     /// Checks what [`serve`] would refuse (catalog rules, the root), so a
     /// binary can fail before it binds.
     pub fn validate(&self) -> io::Result<()> {
-        rules::Rules::new(&self.catalog.rules).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
-        if let Some(root) = &self.root {
-            files::Files::new(root, self.stream_threshold)?;
-        }
-        Ok(())
+        State::new(self.clone()).map(|_| ())
     }
 }
 

@@ -57,7 +57,6 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     } else {
         None
     };
-    let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let mut resp = match injected {
         Some(status) => {
             st.stats.injected();
@@ -67,7 +66,7 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
     };
     resp.headers_mut().insert(header::DATE, st.clock.http_date());
     st.stats.response(resp.status().as_u16());
-    tracing::debug!(%method, path, status = resp.status().as_u16(), "public request");
+    tracing::debug!(status = resp.status().as_u16(), "answered");
     resp
 }
 

@@ -11,6 +11,7 @@ use hyper::service::service_fn;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 use world::Clock;
 use world::serve::{Peer, Traffic, serve_http};
 
@@ -45,6 +46,14 @@ impl State {
     pub fn new(config: Config) -> io::Result<State> {
         let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
         let rules = Rules::new(&config.catalog.rules).map_err(invalid)?;
+        let max = config.catalog.size.max.bytes();
+        if max > crate::MAX_OBJECT_SIZE {
+            return Err(invalid(format!(
+                "catalog.size.max {} is above the origin's limit of {} (bodies are generated in memory)",
+                config.catalog.size.max,
+                world::ByteSize(crate::MAX_OBJECT_SIZE)
+            )));
+        }
         let files = match &config.root {
             Some(root) => Some(Files::new(root, config.stream_threshold)?),
             None => None,
@@ -122,7 +131,8 @@ pub(crate) async fn run(
             let st = public_st.clone();
             service_fn(move |req| {
                 let st = st.clone();
-                async move { Ok::<_, Infallible>(public::handle(st, req).await) }
+                let span = tracing::debug_span!("public", method = %req.method(), path = req.uri().path());
+                async move { Ok::<_, Infallible>(public::handle(st, req).instrument(span).await) }
             })
         },
         st.stopped(),
@@ -135,7 +145,8 @@ pub(crate) async fn run(
             let st = admin_st.clone();
             service_fn(move |req| {
                 let st = st.clone();
-                async move { Ok::<_, Infallible>(admin::handle(st, req).await) }
+                let span = tracing::debug_span!("admin", method = %req.method(), path = req.uri().path());
+                async move { Ok::<_, Infallible>(admin::handle(st, req).instrument(span).await) }
             })
         },
         st.stopped(),

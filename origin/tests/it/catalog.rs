@@ -217,3 +217,11 @@ async fn echo_accepts_unsafe_methods_and_changes_the_resource() {
     let r = c.request(reqwest::Method::OPTIONS, o.url("/echo/a")).send().await.unwrap();
     assert_eq!(r.status(), 405);
 }
+
+#[tokio::test]
+async fn a_catalog_with_giant_objects_is_refused_at_start() {
+    let mut cfg = crate::util::config();
+    cfg.catalog.size.max = world::ByteSize(origin::MAX_OBJECT_SIZE + 1);
+    let e = cfg.validate().unwrap_err();
+    assert!(e.to_string().contains("catalog.size.max"), "{e}");
+}
