@@ -1,1 +1,224 @@
-//! origin (stub)
+//! The origin: the customer's web server every edge pulls from.
+//!
+//! It serves a deterministic *synthetic catalog* at `/obj/{id}` (size, body,
+//! headers decided by the id, its version and the world's catalog rules, so
+//! any client can check the bytes against `Content-Digest`), optionally a
+//! directory of real files (`--root`), and `/echo/…` for pass-through and
+//! invalidation tests. GET and HEAD follow RFC 9110: conditionals (304,
+//! 412), ranges (206, multipart, 416). A second listener takes admin
+//! requests: faults, bumps, stats, metrics.
+//!
+//! Layout, top calls down:
+//! - [`cli`]: flags, the world file, binding, the ready line (`main.rs` and
+//!   `cdn origin` both call [`cli::run`]);
+//! - this file: [`Config`], [`serve`], [`spawn`] and the test [`Handle`];
+//! - `server`: shared state and the two listeners on `world::serve`;
+//! - `public` (the request path) and `admin` (the admin routes);
+//! - `respond` (one representation → 200/206/304/412/416), built on
+//!   [`conditional`] and [`range`];
+//! - [`catalog`] (sizes, bodies, ETags, body cache), [`files`] (safe paths,
+//!   streaming), [`rules`], [`versions`] (bumps), [`faults`], [`stats`];
+//! - `body` (the response body type), `reject` (errors → statuses).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use world::Clock;
+
+mod admin;
+mod body;
+pub mod catalog;
+pub mod cli;
+pub mod conditional;
+pub mod faults;
+pub mod files;
+mod public;
+pub mod range;
+mod reject;
+mod respond;
+pub mod rules;
+mod server;
+pub mod stats;
+pub mod versions;
+
+pub use faults::{Faults, FaultsPatch, Outage};
+pub use stats::StatsSnapshot;
+pub use versions::{Bump, BumpError, Bumped};
+
+use server::State;
+
+/// Default bytes of generated bodies kept in memory.
+pub const DEFAULT_BODY_CACHE: u64 = 64 * 1024 * 1024;
+/// Default size above which files are streamed instead of read whole.
+pub const DEFAULT_STREAM_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// Largest catalog object: bodies are generated whole in memory, so a
+/// world asking for more is refused at start rather than running the
+/// machine out of memory.
+pub const MAX_OBJECT_SIZE: u64 = 256 * 1024 * 1024;
+/// Default number of distinct paths whose request counts are kept.
+pub const DEFAULT_MAX_TRACKED_PATHS: usize = 100_000;
+
+/// How to run an origin.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The synthetic catalog: object count, size model, groups, header rules.
+    pub catalog: world::config::Catalog,
+    /// Directory of real files served outside `/obj/` and `/echo/`.
+    pub root: Option<PathBuf>,
+    /// Bearer token of the mutating admin routes; `None` (or empty): open.
+    pub admin_token: Option<String>,
+    /// The world's clock (Date, Last-Modified, injected latency).
+    pub clock: Clock,
+    /// Bytes of generated bodies kept in memory.
+    pub body_cache_bytes: u64,
+    /// Files bigger than this are streamed from disk.
+    pub stream_threshold: u64,
+    /// Distinct paths whose request counts are kept.
+    pub max_tracked_paths: usize,
+    /// Seed of the error-rate draws.
+    pub fault_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            catalog: world::config::Catalog::default(),
+            root: None,
+            admin_token: None,
+            clock: Clock::wall(),
+            body_cache_bytes: DEFAULT_BODY_CACHE,
+            stream_threshold: DEFAULT_STREAM_THRESHOLD,
+            max_tracked_paths: DEFAULT_MAX_TRACKED_PATHS,
+            fault_seed: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The origin of a world: its catalog, admin token (`CDNLAB_ADMIN_TOKEN`
+    /// wins) and clock.
+    pub fn from_world(w: &world::World) -> Config {
+        Config {
+            catalog: w.catalog.clone(),
+            admin_token: w.admin_token(),
+            clock: Clock::for_scale(w.time_scale),
+            ..Config::default()
+        }
+    }
+
+    /// Checks what [`serve`] would refuse (catalog rules, the root), so a
+    /// binary can fail before it binds.
+    pub fn validate(&self) -> io::Result<()> {
+        State::new(self.clone()).map(|_| ())
+    }
+}
+
+/// Serves the public and admin listeners until `shutdown` resolves, then
+/// lets requests in flight finish. Fails at once on an invalid config.
+pub async fn serve(
+    config: Config,
+    public: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let st = Arc::new(State::new(config)?);
+    server::run(st, public, admin, shutdown).await;
+    Ok(())
+}
+
+/// Starts an origin in this process (for tests): binds both addresses
+/// (port 0 allowed) and returns at once. Dropping the handle stops it.
+pub async fn spawn(config: Config, public: SocketAddr, admin: SocketAddr) -> io::Result<Handle> {
+    let st = Arc::new(State::new(config)?);
+    let public = world::serve::bind("origin public", public).await?;
+    let admin = world::serve::bind("origin admin", admin).await?;
+    let handle_public = public.local_addr()?;
+    let handle_admin = admin.local_addr()?;
+    let task = tokio::spawn(server::run(st.clone(), public, admin, std::future::pending()));
+    Ok(Handle { public: handle_public, admin: handle_admin, state: st, task: Some(task) })
+}
+
+/// A running in-process origin.
+#[derive(Debug)]
+pub struct Handle {
+    /// The public address actually bound.
+    pub public: SocketAddr,
+    /// The admin address actually bound.
+    pub admin: SocketAddr,
+    state: Arc<State>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Handle {
+    /// `http://{public}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.public)
+    }
+
+    /// `http://{admin}{path}`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.state.snapshot()
+    }
+
+    /// Public requests received for `path` so far.
+    pub fn requests_for(&self, path: &str) -> u64 {
+        self.state.stats.requests_for(path)
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.state.faults.get()
+    }
+
+    /// Replaces the faults in force; invalid values are logged and ignored
+    /// (see [`Handle::try_set_faults`]).
+    pub fn set_faults(&self, f: Faults) {
+        if let Err(e) = self.try_set_faults(f) {
+            tracing::warn!(error = %e, "set_faults ignored");
+        }
+    }
+
+    /// Replaces the faults in force, or says which value is invalid.
+    pub fn try_set_faults(&self, f: Faults) -> Result<Faults, String> {
+        self.state.faults.set(f)
+    }
+
+    /// Bumps a path or prefix to a new version; `None` when refused (see
+    /// [`Handle::try_bump`]).
+    pub fn bump(&self, b: Bump) -> Option<Bumped> {
+        self.try_bump(b).map_err(|e| tracing::warn!(error = %e, "bump refused")).ok()
+    }
+
+    /// Bumps a path or prefix, or says why not.
+    pub fn try_bump(&self, b: Bump) -> Result<Bumped, BumpError> {
+        self.state.versions.bump(&b, self.state.clock.now())
+    }
+
+    /// The current version of `path` (1 + bumps covering it).
+    pub fn version_of(&self, path: &str) -> u64 {
+        self.state.versions.of(path).n
+    }
+
+    /// Stops the origin and waits until requests in flight are done.
+    pub async fn shutdown(mut self) {
+        self.state.stop();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.state.stop();
+    }
+}

@@ -1,0 +1,146 @@
+//! The admin listener: health, stats, metrics, faults and bumps.
+//!
+//! | route | auth | what |
+//! | --- | --- | --- |
+//! | `GET /healthz` | – | `ok` |
+//! | `GET /stats` | – | [`StatsSnapshot`](crate::StatsSnapshot) as JSON |
+//! | `GET /stats/path?path=/obj/1` | – | `{"path": …, "requests": N}` |
+//! | `GET /metrics` | – | Prometheus text |
+//! | `GET /faults` | – | the [`Faults`] in force |
+//! | `POST /faults` | bearer | a [`FaultsPatch`]; answers the new [`Faults`] |
+//! | `DELETE /faults` | bearer | clears every fault |
+//! | `POST /bump` | bearer | a [`Bump`]; answers [`Bumped`](crate::Bumped) |
+//! | `GET /version?path=/obj/7` | – | `{"path": …, "version": N, "since": unix_secs}` |
+//!
+//! Mutating routes need `Authorization: Bearer <token>` when a token is
+//! configured; the token is compared as SHA-256 digests in constant time.
+//! Errors are JSON `{"error": "…"}`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::body::Body;
+use crate::faults::{Faults, FaultsPatch};
+use crate::reject::Reject;
+use crate::server::State;
+use crate::versions::Bump;
+
+/// Largest admin request body.
+pub const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+/// Answers one admin request.
+pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let mut resp = route(&st, &parts, body).await.unwrap_or_else(Reject::into_json);
+    resp.headers_mut().insert(header::DATE, st.clock.http_date());
+    tracing::debug!(status = resp.status().as_u16(), "answered");
+    resp
+}
+
+async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Body>, Reject> {
+    let m = &parts.method;
+    let get = m == Method::GET || m == Method::HEAD;
+    match parts.uri.path() {
+        "/healthz" if get => Ok(text("ok\n", "text/plain; charset=utf-8")),
+        "/stats" if get => json(&st.snapshot()),
+        "/stats/path" if get => {
+            let path = query(parts, "path")?;
+            json(&serde_json::json!({ "path": path, "requests": st.stats.requests_for(&path) }))
+        }
+        "/metrics" if get => Ok(text(st.snapshot().to_prometheus(), "text/plain; version=0.0.4; charset=utf-8")),
+        "/version" if get => {
+            let path = query(parts, "path")?;
+            let v = st.versions.of(&path);
+            json(&serde_json::json!({ "path": path, "version": v.n, "since": v.since }))
+        }
+        "/faults" if get => json(&st.faults.get()),
+        "/faults" if m == Method::POST => {
+            authorize(st, &parts.headers)?;
+            let patch: FaultsPatch = read_json(body).await?;
+            let f = st.faults.patch(&patch).map_err(Reject::bad_request)?;
+            tracing::info!(faults = ?f, "faults changed");
+            json(&f)
+        }
+        "/faults" if m == Method::DELETE => {
+            authorize(st, &parts.headers)?;
+            let f = st.faults.set(Faults::default()).map_err(Reject::bad_request)?;
+            tracing::info!("faults cleared");
+            json(&f)
+        }
+        "/bump" if m == Method::POST => {
+            authorize(st, &parts.headers)?;
+            let b: Bump = read_json(body).await?;
+            let done = st.versions.bump(&b, st.clock.now()).map_err(|e| Reject::bad_request(e.to_string()))?;
+            tracing::info!(bump = ?b, version = ?done.version, "bumped");
+            json(&done)
+        }
+        "/healthz" | "/stats" | "/stats/path" | "/metrics" | "/version" => Err(Reject::method_not_allowed("GET, HEAD")),
+        "/faults" => Err(Reject::method_not_allowed("GET, HEAD, POST, DELETE")),
+        "/bump" => Err(Reject::method_not_allowed("POST")),
+        _ => Err(Reject::not_found()),
+    }
+}
+
+/// Checks the bearer token when one is configured.
+fn authorize(st: &State, headers: &HeaderMap) -> Result<(), Reject> {
+    let Some(want) = &st.admin_token_sha256 else {
+        return Ok(());
+    };
+    let unauthorized = |why: &'static str| {
+        Reject::new(StatusCode::UNAUTHORIZED, why)
+            .with(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-origin\""))
+    };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthorized("missing Authorization: Bearer <token>"));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or_else(|| unauthorized("Authorization must be `Bearer <token>`"))?;
+    let given = Sha256::digest(token.as_bytes());
+    if bool::from(given.as_slice().ct_eq(want.as_slice())) { Ok(()) } else { Err(unauthorized("wrong admin token")) }
+}
+
+/// A query parameter, percent-decoded; 400 when missing.
+fn query(parts: &Parts, name: &str) -> Result<String, Reject> {
+    parts
+        .uri
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+        .ok_or_else(|| Reject::bad_request(format!("missing query parameter `{name}`")))
+}
+
+async fn read_json<T: DeserializeOwned>(body: Incoming) -> Result<T, Reject> {
+    let bytes: Bytes = match Limited::new(body, MAX_ADMIN_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(Reject::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"));
+        }
+        Err(_) => return Err(Reject::bad_request("request body ended early")),
+    };
+    serde_json::from_slice(&bytes).map_err(|e| Reject::bad_request(format!("invalid JSON: {e}")))
+}
+
+fn json<T: Serialize>(v: &T) -> Result<Response<Body>, Reject> {
+    let s = serde_json::to_string(v).map_err(Reject::internal)?;
+    Ok(text(s + "\n", "application/json"))
+}
+
+fn text(s: impl Into<Bytes>, content_type: &'static str) -> Response<Body> {
+    let mut r = Response::new(Body::full(s));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

@@ -1,0 +1,69 @@
+//! The command line, shared by the `origin` binary and `cdn origin`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use world::World;
+use world::serve::{bind, ctrl_c_or_term, ready_line};
+
+use crate::Config;
+
+/// Flags of `origin`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "origin", about = "cdnlab origin: synthetic catalog, real files, faults and bumps")]
+pub struct Args {
+    /// World file (default: the built-in demo world).
+    #[arg(long, value_name = "FILE")]
+    pub world: Option<PathBuf>,
+    /// Serve real files from this directory (paths outside /obj/ and /echo/).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Public address (default: the world's origin.listen).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Admin address (default: the world's origin.admin).
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
+    /// Log JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// A problem with the flags or the world: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Runs the origin until Ctrl-C or SIGTERM. Prints the ready line on stdout
+/// once both listeners are bound.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    world::logging::init(args.log_json);
+    let world = World::load_or_demo(args.world.as_deref())?;
+    let mut config = Config::from_world(&world);
+    config.root = args.root.clone();
+    config.validate().map_err(|e| ConfigError(e.to_string()))?;
+    let public_addr = args.listen.unwrap_or(world.origin.listen);
+    let admin_addr = args.admin.unwrap_or(world.origin.admin);
+    for (flag, a) in [("--listen", public_addr), ("--admin", admin_addr)] {
+        if !a.ip().is_loopback() {
+            return Err(ConfigError(format!("{flag} {a}: cdnlab listens on loopback only (127.0.0.0/8 or ::1)")).into());
+        }
+    }
+    let public = bind("origin public", public_addr).await?;
+    let admin = bind("origin admin", admin_addr).await?;
+    let line = ready_line("origin", "origin", &[("public", public.local_addr()?), ("admin", admin.local_addr()?)]);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    drop(out);
+    crate::serve(config, public, admin, ctrl_c_or_term()).await?;
+    Ok(())
+}
+
+/// The exit code for an error from [`run`]: 2 for a bad world or flags,
+/// 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> ExitCode {
+    if e.is::<world::FileError>() || e.is::<ConfigError>() { ExitCode::from(2) } else { ExitCode::FAILURE }
+}
