@@ -36,7 +36,14 @@ pub struct Reply {
 impl Reply {
     /// 200 with a body.
     pub fn ok(body: impl Into<Bytes>) -> Reply {
-        Reply { status: 200, headers: Vec::new(), body: body.into(), delay: Duration::ZERO, auto_304: false, chunked: None }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            delay: Duration::ZERO,
+            auto_304: false,
+            chunked: None,
+        }
     }
     /// Any status with a body.
     pub fn status(status: u16, body: impl Into<Bytes>) -> Reply {

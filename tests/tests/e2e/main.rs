@@ -1,0 +1,6 @@
+//! End-to-end tests: real origin and edges (and the scripted origin where a
+//! test needs exact control of origin responses), in this process, on
+//! ephemeral loopback ports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod foundation;
