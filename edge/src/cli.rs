@@ -19,9 +19,10 @@ pub struct Args {
     #[arg(long)]
     pub world: Option<PathBuf>,
     /// Edge name in the world.
-    #[arg(long, conflicts_with = "origin")]
+    #[arg(long)]
     pub name: Option<String>,
-    /// Standalone: the origin to front, e.g. http://127.0.0.1:9000 (loopback only).
+    /// The origin to front, e.g. http://127.0.0.1:9000 (loopback only): alone,
+    /// a standalone edge; with --name, replaces the world's origin.
     #[arg(long)]
     pub origin: Option<String>,
     /// Public address (overrides the world's).
@@ -54,7 +55,13 @@ impl Args {
     /// The configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut c = match (&self.origin, &self.name) {
-            (Some(url), _) => {
+            (Some(url), Some(name)) => {
+                let w = World::load_or_demo(self.world.as_deref())?;
+                let mut c = Config::from_world(&w, name)?;
+                c.origin = crate::parse_origin_url(url)?;
+                c
+            }
+            (Some(url), None) => {
                 let origin = crate::parse_origin_url(url)?;
                 let listen = self.listen.context("--origin needs --listen ADDR")?;
                 let admin =

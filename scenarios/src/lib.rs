@@ -1,1 +1,6 @@
-//! scenarios (stub)
+//! The `cdn` command: `cdn up` starts a world's components as child
+//! processes; `cdn edge`/`cdn origin` run one component (the same code as
+//! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
+
+pub mod supervisor;
+pub mod up;

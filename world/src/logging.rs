@@ -1,5 +1,6 @@
 //! Logging setup shared by every binary: `tracing` to stderr, filtered by
-//! `RUST_LOG` (default `info`), optionally as JSON lines.
+//! `RUST_LOG` (default `info`, foyer at `warn`), optionally as JSON lines;
+//! colours only on a terminal.
 
 use tracing_subscriber::EnvFilter;
 

@@ -188,26 +188,49 @@ pub async fn bind(what: &str, addr: SocketAddr) -> io::Result<TcpListener> {
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// When this environment variable is set, a server also stops when its
+/// standard input closes: its parent (`cdn up`) is gone, so no orphan stays.
+pub const EXIT_WITH_PARENT_ENV: &str = "CDNLAB_EXIT_WITH_PARENT";
+
+/// Resolves on Ctrl-C, SIGTERM, or (with [`EXIT_WITH_PARENT_ENV`]) when
+/// standard input closes.
 pub async fn ctrl_c_or_term() {
+    let parent_gone = async {
+        if std::env::var_os(EXIT_WITH_PARENT_ENV).is_none() {
+            return std::future::pending::<()>().await;
+        }
+        use tokio::io::AsyncReadExt;
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = async {
+            match signal(SignalKind::terminate()) {
+                Ok(mut t) => {
+                    t.recv().await;
                 }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+            _ = parent_gone => {}
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = parent_gone => {}
+        }
     }
 }
 

@@ -1,0 +1,46 @@
+//! `cdn`: run a CDN on one machine. See `cdn --help`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// cdnlab: a CDN you can run on one machine.
+#[derive(Debug, Parser)]
+#[command(name = "cdn", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the origin and every edge of a world; Ctrl-C stops them.
+    Up(scenarios::up::UpArgs),
+    /// Run one edge server (same as the `edge` binary).
+    Edge(edge::cli::Args),
+    /// Run the origin server (same as the `origin` binary).
+    Origin(origin::cli::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Up(a) => scenarios::up::run(a).await,
+        Cmd::Edge(a) => edge::cli::run(a).await,
+        Cmd::Origin(a) => match origin::cli::run(a).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                eprintln!("origin: {e:#}");
+                return origin::cli::exit_code(&e);
+            }
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cdn: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Child processes of `cdn up` and `cdn run`: started from this very binary
+//! (`cdn edge …`, `cdn origin …`: the same code as the `edge` and `origin`
+//! binaries), their output prefixed with their name, their readiness read
+//! from the `cdnlab-ready` line, and all of them stopped together.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, mpsc};
+
+/// A started child.
+pub struct Proc {
+    /// Display name (`edge seoul`).
+    pub name: String,
+    /// Addresses from its ready line, by role (`public`, `admin`, `dns`, …).
+    pub addrs: HashMap<String, SocketAddr>,
+    child: Child,
+}
+
+/// Why a child ended, sent to the supervisor.
+#[derive(Debug)]
+pub struct Exited {
+    /// Its name.
+    pub name: String,
+    /// Its last lines of output (for the report).
+    pub tail: Vec<String>,
+}
+
+/// The children of one `cdn up`.
+pub struct Supervisor {
+    procs: Vec<Proc>,
+    exited_tx: mpsc::UnboundedSender<Exited>,
+    /// Reports of children that ended.
+    pub exited: mpsc::UnboundedReceiver<Exited>,
+    quiet: bool,
+}
+
+impl Supervisor {
+    /// A supervisor; `quiet` hides the children's log lines.
+    pub fn new(quiet: bool) -> Self {
+        let (exited_tx, exited) = mpsc::unbounded_channel();
+        Supervisor { procs: Vec::new(), exited_tx, exited, quiet }
+    }
+
+    /// Starts `cdn <args…>` as a child called `name`, and waits (up to
+    /// `timeout`) for its ready line.
+    pub async fn start(&mut self, name: &str, args: &[String], timeout: Duration) -> anyhow::Result<&Proc> {
+        let exe = std::env::current_exe().context("cannot find the cdn executable")?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .env(world::serve::EXIT_WITH_PARENT_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        let stdout = child.stdout.take().context("child stdout")?;
+        let stderr = child.stderr.take().context("child stderr")?;
+        let tail = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<String>();
+        // stdout: the ready line, then anything else, prefixed
+        let (label, quiet, t1) = (name.to_string(), self.quiet, tail.clone());
+        let out_task = tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.starts_with("cdnlab-ready ") {
+                    let _ = ready_tx.send(line);
+                } else {
+                    remember(&t1, &line).await;
+                    if !quiet {
+                        println!("{label:>14} | {line}");
+                    }
+                }
+            }
+        });
+        let (label, quiet, t2, exited_tx) = (name.to_string(), self.quiet, tail.clone(), self.exited_tx.clone());
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                remember(&t2, &line).await;
+                if !quiet {
+                    eprintln!("{label:>14} | {line}");
+                }
+            }
+            let _ = out_task.await;
+            let tail = t2.lock().await.clone();
+            let _ = exited_tx.send(Exited { name: label, tail });
+        });
+        let line = tokio::select! {
+            l = ready_rx.recv() => l,
+            _ = tokio::time::sleep(timeout) => {
+                let _ = child.start_kill();
+                bail!("{name} did not become ready within {timeout:?}");
+            }
+        };
+        let Some(line) = line else {
+            let status = child.wait().await.ok();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let tail = tail.lock().await.join("\n    ");
+            bail!(
+                "{name} exited before it was ready ({}):\n    {tail}",
+                status.map_or("unknown status".into(), |s| s.to_string())
+            );
+        };
+        let addrs = line
+            .split_whitespace()
+            .skip(3)
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+            .collect();
+        self.procs.push(Proc { name: name.into(), addrs, child });
+        self.procs.last().context("child list is empty")
+    }
+
+    /// The children, in start order.
+    pub fn procs(&self) -> &[Proc] {
+        &self.procs
+    }
+
+    /// Process ids of the children still running.
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.iter().filter_map(|p| p.child.id()).collect()
+    }
+
+    /// Stops a child by name (SIGTERM, then SIGKILL after `grace`).
+    pub async fn stop_one(&mut self, name: &str, grace: Duration) -> bool {
+        let Some(i) = self.procs.iter().position(|p| p.name == name) else { return false };
+        let mut p = self.procs.remove(i);
+        stop(&mut p.child, grace).await;
+        true
+    }
+
+    /// Stops every child, newest first: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop_all(&mut self, grace: Duration) {
+        while let Some(mut p) = self.procs.pop() {
+            stop(&mut p.child, grace).await;
+        }
+    }
+}
+
+async fn stop(child: &mut Child, grace: Duration) {
+    if let Some(pid) = child.id() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+async fn remember(tail: &Mutex<Vec<String>>, line: &str) {
+    let mut t = tail.lock().await;
+    if t.len() >= 20 {
+        t.remove(0);
+    }
+    t.push(line.to_string());
+}
+
+/// Waits until `GET http://addr/healthz` answers 200 (up to `timeout`).
+pub async fn wait_healthy(addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(1)).build()?;
+    let url = format!("http://{addr}/healthz");
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Ok(r) = c.get(&url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("{url} did not answer 200 within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

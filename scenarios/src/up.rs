@@ -1,0 +1,111 @@
+//! `cdn up`: start a world's origin and edges as child processes, wait until
+//! each is healthy, print where they are and what to try, stop them all on
+//! Ctrl-C or SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use world::World;
+
+use crate::supervisor::{Supervisor, wait_healthy};
+
+/// Flags of `cdn up`.
+#[derive(Debug, Parser)]
+pub struct UpArgs {
+    /// World file (default: the built-in demo world).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// Put your own server (on loopback) behind the edges instead of the
+    /// synthetic origin, e.g. http://127.0.0.1:3000.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Do not show the components' log lines.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Starts every component of the world; returns once all are healthy.
+pub async fn start_world(
+    w: &World,
+    world_file: Option<&PathBuf>,
+    origin: Option<&str>,
+    sup: &mut Supervisor,
+) -> anyhow::Result<()> {
+    let world_args: Vec<String> =
+        world_file.map(|p| vec!["--world".to_string(), p.display().to_string()]).unwrap_or_default();
+    if let Some(url) = origin {
+        edge::parse_origin_url(url)?;
+    } else {
+        let mut args = vec!["origin".to_string()];
+        args.extend(world_args.iter().cloned());
+        sup.start("origin", &args, Duration::from_secs(30)).await?;
+        wait_healthy(w.origin.admin, Duration::from_secs(10)).await?;
+    }
+    for e in &w.edges {
+        let mut args = vec!["edge".to_string()];
+        args.extend(world_args.iter().cloned());
+        args.extend(["--name".to_string(), e.name.clone()]);
+        if let Some(url) = origin {
+            args.extend(["--origin".to_string(), url.to_string()]);
+        }
+        sup.start(&format!("edge {}", e.name), &args, Duration::from_secs(60)).await?;
+        wait_healthy(e.admin, Duration::from_secs(10)).await?;
+    }
+    Ok(())
+}
+
+/// The summary printed once everything is up.
+pub fn summary(w: &World, origin: Option<&str>) -> String {
+    let mut s = format!("\ncdnlab is up: world `{}` ({})\n\n", w.name, w.source.display());
+    s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", "component", "address", "admin", "region"));
+    match origin {
+        Some(url) => s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", "origin (yours)", url, "-", "-")),
+        None => s.push_str(&format!(
+            "  {:<16} {:<22} {:<22} {}\n",
+            "origin", w.origin.listen, w.origin.admin, w.origin.region
+        )),
+    }
+    for e in &w.edges {
+        s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", format!("edge {}", e.name), e.listen, e.admin, e.region));
+    }
+    if let Some(first) = w.edges.first() {
+        let path = if origin.is_some() { "/" } else { "/obj/1" };
+        s.push_str("\nTry:\n");
+        s.push_str(&format!(
+            "  curl -si http://{}{path}   # first time: Cache-Status: … fwd=uri-miss … stored\n",
+            first.listen
+        ));
+        s.push_str(&format!(
+            "  curl -si http://{}{path}   # again: Cache-Status: … hit … detail=memory\n",
+            first.listen
+        ));
+        s.push_str(&format!("  curl -s http://{}/stats    # the {} edge's counters\n", first.admin, first.name));
+    }
+    s.push_str("\nCtrl-C stops everything.\n");
+    s
+}
+
+/// Runs `cdn up`.
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let w = World::load_or_demo(args.world.as_deref())?;
+    let mut sup = Supervisor::new(args.quiet);
+    if let Err(e) = start_world(&w, args.world.as_ref(), args.origin.as_deref(), &mut sup).await {
+        sup.stop_all(Duration::from_secs(5)).await;
+        return Err(e);
+    }
+    println!("{}", summary(&w, args.origin.as_deref()));
+    let shutdown = world::serve::ctrl_c_or_term();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(ex) = sup.exited.recv() => {
+                eprintln!("cdn up: {} exited unexpectedly; its last lines:\n    {}", ex.name, ex.tail.join("\n    "));
+            }
+        }
+    }
+    eprintln!("cdn up: stopping {} components", sup.procs().len());
+    sup.stop_all(Duration::from_secs(10)).await;
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! `cdn up` with the real binary: starts, answers, shuts down with no child
+//! left; reports an address in use; children exit when `cdn up` is killed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A copy of the demo world on addresses of its own (127.<base>.k.1) and a
+/// data directory in `dir`, so the test neither collides with a running
+/// `cdn up` nor leaves files behind.
+fn test_world(dir: &Path, base: u8) -> std::path::PathBuf {
+    let text = world::load::DEMO_TEXT
+        .replace("127.0.0.1:8080", &format!("127.{base}.0.1:8080"))
+        .replace("127.0.0.1:9080", &format!("127.{base}.0.1:9080"))
+        .replace("127.0.0.1:1053", &format!("127.{base}.0.1:1053"))
+        .replace("127.0.0.1:8053", &format!("127.{base}.0.1:8053"))
+        .replace("127.1.0.1:", &format!("127.{base}.1.1:"))
+        .replace("127.2.0.1:", &format!("127.{base}.2.1:"))
+        .replace("127.3.0.1:", &format!("127.{base}.3.1:"))
+        .replace("data/{world}/{edge}", &format!("{}/{{edge}}", dir.display()));
+    let p = dir.join("world.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn cdn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cdn"))
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(needle)
+            && pid != std::process::id()
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn wait_for_up(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            let done = l.contains("Ctrl-C stops everything");
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("cdn up exited early ({s}): {lines:?}");
+        }
+    }
+    panic!("cdn up did not come up: {lines:?}");
+}
+
+fn get(url: &str) -> (u16, String) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = c.get(url).send().await.unwrap();
+        let cs = r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (r.status().as_u16(), cs)
+    })
+}
+
+fn wait_gone(needle: &str, within: Duration) -> Vec<u32> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = processes_with(needle);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn up_starts_answers_and_stops_with_no_child_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 201);
+    let mut child = cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).spawn().unwrap();
+    let lines = wait_for_up(&mut child);
+    assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains("127.201.2.1:8080")), "{lines:?}");
+    assert!(lines.iter().filter(|l| l.contains("curl ")).count() >= 3, "three curl lines: {lines:?}");
+    let needle = world.display().to_string();
+    assert_eq!(processes_with(&needle).len(), 5, "cdn up + origin + 3 edges");
+
+    let (s1, cs1) = get("http://127.201.1.1:8080/obj/1");
+    let (s2, cs2) = get("http://127.201.1.1:8080/obj/1");
+    assert_eq!((s1, s2), (200, 200));
+    assert!(cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
+    assert!(cs2.contains("; hit;"), "{cs2}");
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+}
+
+#[test]
+fn children_exit_when_cdn_up_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 202);
+    let mut child = cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).spawn().unwrap();
+    wait_for_up(&mut child);
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let needle = world.display().to_string();
+    assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "orphans after kill -9");
+}
+
+#[test]
+fn an_address_in_use_is_reported_with_component_and_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 203);
+    let _squatter = std::net::TcpListener::bind("127.203.2.1:8080").unwrap();
+    let mut child = cdn()
+        .arg("up")
+        .arg("--world")
+        .arg(&world)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(err.contains("edge tokyo") && err.contains("127.203.2.1:8080") && err.contains("in use"), "{err}");
+    assert_eq!(wait_gone(&world.display().to_string(), Duration::from_secs(5)), Vec::<u32>::new());
+}
+
+#[test]
+fn a_bad_world_file_is_refused_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, world::load::DEMO_TEXT.replace("eviction = \"s3fifo\"", "eviction = \"sometimes\"")).unwrap();
+    let out = cdn().arg("up").arg("--world").arg(&p).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = world::load::DEMO_TEXT.lines().position(|l| l.contains("eviction = \"s3fifo\"")).unwrap() + 1;
+    assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains("sometimes"), "{err}");
+}
