@@ -144,6 +144,7 @@ impl EdgeState {
                 resp_headers: &parts.headers,
                 request_time,
                 response_time,
+                surrogate_id: &self.label,
             },
             rule,
         );
@@ -233,6 +234,7 @@ impl EdgeState {
                 resp_headers: &merged,
                 request_time,
                 response_time,
+                surrogate_id: &self.label,
             },
             self.rule(f.key.path()),
         );
@@ -299,7 +301,7 @@ impl EdgeState {
         let mut req = Request::new(body);
         *req.method_mut() = parts.method;
         *req.uri_mut() = self.upstream.uri(&target);
-        *req.headers_mut() = headers::to_origin(&parts.headers, peer, &self.via, false);
+        *req.headers_mut() = headers::to_origin(&parts.headers, peer, &self.hop, false);
         self.clock.sleep(self.rtt_to_origin).await;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = self.upstream.send(req).await?;

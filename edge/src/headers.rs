@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 
 use http::header::{
-    AGE, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, DATE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    IF_UNMODIFIED_SINCE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
+    AGE, CONNECTION, DATE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -20,6 +20,29 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `Cache-Status`.
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+/// `Surrogate-Capability`: how the edge announces itself to the origin.
+pub const SURROGATE_CAPABILITY: HeaderName = HeaderName::from_static("surrogate-capability");
+
+/// How this edge names itself on requests it forwards.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// `Via` value (`1.1 edge-seoul (cdnlab)`).
+    pub via: HeaderValue,
+    /// `Surrogate-Capability` value (`edge-seoul="Surrogate/1.0"`).
+    pub capability: HeaderValue,
+}
+
+impl Hop {
+    /// The hop names of cache `label`.
+    pub fn new(label: &str) -> Hop {
+        let v =
+            |s: String, fallback: &'static str| HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(fallback));
+        Hop {
+            via: v(format!("1.1 {label} (cdnlab)"), "1.1 cdnlab"),
+            capability: v(format!("{label}=\"Surrogate/1.0\""), "cdnlab=\"Surrogate/1.0\""),
+        }
+    }
+}
 
 /// Removes hop-by-hop fields, including those `Connection` names.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
@@ -54,10 +77,10 @@ pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
 }
 
 /// Headers for a request to the origin: the client's end-to-end fields,
-/// plus `Via` and `X-Forwarded-For`. With `for_fill`, the client's own
+/// plus `Via`, `X-Forwarded-For` and `Surrogate-Capability`. With `for_fill`, the client's own
 /// preconditions and range go away: the edge fetches whole responses to
 /// store them.
-pub fn to_origin(client: &HeaderMap, peer: IpAddr, via: &HeaderValue, for_fill: bool) -> HeaderMap {
+pub fn to_origin(client: &HeaderMap, peer: IpAddr, me: &Hop, for_fill: bool) -> HeaderMap {
     let mut h = client.clone();
     strip_hop_by_hop(&mut h);
     if for_fill {
@@ -65,7 +88,8 @@ pub fn to_origin(client: &HeaderMap, peer: IpAddr, via: &HeaderValue, for_fill: 
             h.remove(n);
         }
     }
-    add_via(&mut h, via);
+    add_via(&mut h, &me.via);
+    h.append(SURROGATE_CAPABILITY, me.capability.clone());
     let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prev) => format!("{prev}, {peer}"),
         None => peer.to_string(),
@@ -91,6 +115,11 @@ pub fn to_client(mut h: HeaderMap, via: &HeaderValue, date: impl FnOnce() -> Hea
     h
 }
 
+/// Fields a 304 must not change: they describe the stored body, which the
+/// 304 does not carry (RFC 9111 §3.2), or the edge sets them itself.
+const NOT_UPDATED_BY_304: [&str; 8] =
+    ["content-length", "content-range", "content-encoding", "content-md5", "etag", "age", "via", "transfer-encoding"];
+
 /// A stored response's headers refreshed by a 304 (RFC 9111 §3.2): every
 /// field in the 304 replaces the stored one, except hop-by-hop fields and
 /// those that describe the stored body.
@@ -100,7 +129,7 @@ pub fn merge_304(stored: &HeaderMap, fresh: &HeaderMap) -> HeaderMap {
     fresh.remove(&SURROGATE_CONTROL);
     let mut out = stored.clone();
     for name in fresh.keys() {
-        if [CONTENT_LENGTH, CONTENT_RANGE, http::header::CONTENT_ENCODING, AGE, VIA].contains(name) {
+        if NOT_UPDATED_BY_304.contains(&name.as_str()) {
             continue;
         }
         out.remove(name);
@@ -134,18 +163,27 @@ mod tests {
     #[test]
     fn fills_drop_client_preconditions_and_add_forwarding_fields() {
         let c = h(&[("if-none-match", "\"a\""), ("range", "bytes=0-1"), ("accept", "*/*")]);
-        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &HeaderValue::from_static("1.1 edge-x"), true);
+        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &Hop::new("edge-x"), true);
+        assert_eq!(o.get("surrogate-capability").unwrap(), "edge-x=\"Surrogate/1.0\"");
         assert!(o.get("if-none-match").is_none() && o.get("range").is_none());
         assert_eq!(o.get("x-forwarded-for").unwrap(), "127.1.0.9");
-        assert_eq!(o.get("via").unwrap(), "1.1 edge-x");
+        assert_eq!(o.get("via").unwrap(), "1.1 edge-x (cdnlab)");
         assert_eq!(o.get("accept").unwrap(), "*/*");
     }
 
     #[test]
     fn a_304_refreshes_fields_but_not_the_body_description() {
         let stored = h(&[("content-length", "10"), ("cache-control", "max-age=1"), ("x-a", "old"), ("etag", "\"v\"")]);
-        let fresh = h(&[("content-length", "0"), ("cache-control", "max-age=60"), ("x-a", "new"), ("x-b", "b")]);
+        let fresh = h(&[
+            ("content-length", "0"),
+            ("cache-control", "max-age=60"),
+            ("x-a", "new"),
+            ("x-b", "b"),
+            ("etag", "\"w\""),
+            ("content-md5", "x"),
+        ]);
         let m = merge_304(&stored, &fresh);
+        assert!(m.get("content-md5").is_none());
         assert_eq!(m.get("content-length").unwrap(), "10");
         assert_eq!(m.get("cache-control").unwrap(), "max-age=60");
         assert_eq!(m.get("x-a").unwrap(), "new");

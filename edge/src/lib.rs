@@ -39,7 +39,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::HeaderValue;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -188,12 +187,13 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone());
     let label = format!("edge-{}", c.name);
-    let via = HeaderValue::try_from(format!("1.1 {label} (cdnlab)")).unwrap_or(HeaderValue::from_static("1.1 cdnlab"));
+    let hop = headers::Hop::new(&label);
     Ok(Arc::new(EdgeState {
         name: c.name,
         region: c.region,
         label,
-        via,
+        via: hop.via.clone(),
+        hop,
         clock: c.clock,
         store,
         upstream,

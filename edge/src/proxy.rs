@@ -193,7 +193,7 @@ impl EdgeState {
         let fill = Fill {
             key: key.clone(),
             target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
-            headers: headers::to_origin(h, peer, &self.via, true),
+            headers: headers::to_origin(h, peer, &self.hop, true),
             client_headers: h.clone(),
             stale: stale.clone(),
             no_store: rd.no_store,
@@ -293,7 +293,7 @@ impl EdgeState {
         let fill = Fill {
             key: key.clone(),
             target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
-            headers: headers::to_origin(&parts.headers, peer, &self.via, true),
+            headers: headers::to_origin(&parts.headers, peer, &self.hop, true),
             client_headers: parts.headers.clone(),
             stale: Some(stale),
             no_store: false,

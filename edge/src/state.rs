@@ -18,8 +18,10 @@ pub struct EdgeState {
     pub region: Option<String>,
     /// `edge-{name}`: this cache's name in `Cache-Status` and `Via`.
     pub label: String,
-    /// `Via` value this edge adds.
+    /// `Via` value this edge adds (also in `hop`).
     pub via: HeaderValue,
+    /// How this edge names itself to the origin.
+    pub hop: crate::headers::Hop,
     /// The clock.
     pub clock: Clock,
     /// The cache.

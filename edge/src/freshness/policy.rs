@@ -151,6 +151,8 @@ pub struct Exchange<'a> {
     pub request_time: SystemTime,
     /// When the response head arrived.
     pub response_time: SystemTime,
+    /// This cache's device token in `Surrogate-Control` targets (`edge-seoul`).
+    pub surrogate_id: &'a str,
 }
 
 /// The verdict on one response.
@@ -170,7 +172,7 @@ pub struct Evaluation {
 /// Evaluates a response for storage and freshness, under a world rule.
 pub fn evaluate(x: &Exchange<'_>, rule: Option<&CacheRule>) -> Evaluation {
     let h = x.resp_headers;
-    let targeted = targeted_directives(h);
+    let targeted = targeted_directives(h, x.surrogate_id);
     let cc = Directives::parse(h.get_all(CACHE_CONTROL));
     let gov = targeted.as_ref().unwrap_or(&cc);
     let mut flags = 0u8;
@@ -209,17 +211,60 @@ pub fn evaluate(x: &Exchange<'_>, rule: Option<&CacheRule>) -> Evaluation {
     Evaluation { store, timing, flags, strip }
 }
 
-/// The targeted directives governing this edge, if the response has any.
-pub fn targeted_directives(h: &HeaderMap) -> Option<Directives> {
-    for name in [&CDN_CACHE_CONTROL, &SURROGATE_CONTROL] {
-        if h.contains_key(name) {
-            let d = Directives::parse(h.get_all(name));
-            if !d.is_empty() {
-                return Some(d);
-            }
+/// The targeted directives governing this edge, if the response has any:
+/// `CDN-Cache-Control`, else `Surrogate-Control` (directives targeted at
+/// `surrogate_id` with `;token` override untargeted ones; directives
+/// targeted at other devices are ignored).
+pub fn targeted_directives(h: &HeaderMap, surrogate_id: &str) -> Option<Directives> {
+    if h.contains_key(&CDN_CACHE_CONTROL) {
+        let d = Directives::parse(h.get_all(&CDN_CACHE_CONTROL));
+        if !d.is_empty() {
+            return Some(d);
+        }
+    }
+    if h.contains_key(&SURROGATE_CONTROL) {
+        let d = surrogate_directives(h, surrogate_id);
+        if !d.is_empty() {
+            return Some(d);
         }
     }
     None
+}
+
+/// `Surrogate-Control` items (`max-age=60;edge-seoul`) that apply to this device.
+fn surrogate_directives(h: &HeaderMap, me: &str) -> Directives {
+    let mut general: Vec<String> = Vec::new();
+    let mut mine: Vec<String> = Vec::new();
+    for line in h.get_all(&SURROGATE_CONTROL).iter().filter_map(|v| v.to_str().ok()) {
+        for item in split_outside_quotes(line, ',') {
+            let mut parts = split_outside_quotes(item, ';').into_iter();
+            let body = parts.next().unwrap_or("").trim();
+            match parts.next().map(str::trim) {
+                None => general.push(body.to_string()),
+                Some(target) if target.eq_ignore_ascii_case(me) => mine.push(body.to_string()),
+                Some(_) => {}
+            }
+        }
+    }
+    let name = |s: &str| s.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+    let overridden: Vec<String> = mine.iter().map(|m| name(m)).collect();
+    general.retain(|g| !overridden.contains(&name(g)));
+    general.extend(mine);
+    Directives::parse_str(&general.join(", "))
+}
+
+fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
+    let (mut out, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in s.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            out.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
 }
 
 fn storable(
@@ -282,7 +327,11 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
     let request_time = secs_f(x.request_time).min(response_time);
     let date = single_date(h, DATE).unwrap_or(response_time);
     // RFC 9111 §4.2.3
-    let age_value = age_header(h) as f64;
+    let age = age_field(h);
+    let age_value = match age {
+        AgeField::Valid(a) => a as f64,
+        _ => 0.0,
+    };
     let apparent_age = (response_time - date).max(0.0);
     let corrected_age_value = age_value + (response_time - request_time);
     let corrected_initial_age = apparent_age.max(corrected_age_value);
@@ -316,7 +365,9 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
             }
         }
     };
-    if let Some(r) = rule
+    if age == AgeField::Invalid {
+        lifetime = 0.0;
+    } else if let Some(r) = rule
         && !flags.has(Flags::NO_CACHE)
     {
         if let Some(min) = r.min_ttl {
@@ -368,15 +419,36 @@ fn single_date(h: &HeaderMap, name: HeaderName) -> Option<f64> {
     httpdate::parse_http_date(s.trim()).ok().map(secs_f)
 }
 
-/// The `Age` field: first member of the first line, if a non-negative
-/// integer (else ignored, RFC 9111 §5.1), capped at 2^31.
-pub fn age_header(h: &HeaderMap) -> u64 {
-    let Some(v) = h.get(AGE).and_then(|v| v.to_str().ok()) else { return 0 };
-    let first = v.split(',').next().unwrap_or("").trim();
-    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
-        return 0;
+/// The `Age` field of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgeField {
+    /// No `Age`.
+    Absent,
+    /// One non-negative integer, capped at 2^31.
+    Valid(u64),
+    /// Anything else: a list, several lines, a sign, a fraction, parameters.
+    Invalid,
+}
+
+/// Reads `Age`. RFC 9111 §5.1 suggests using the first member of a list and
+/// ignoring an invalid value; the edge instead treats any `Age` that is not
+/// exactly one non-negative integer as making the response stale on
+/// arrival: its age cannot be known, so it is revalidated rather than
+/// served for longer than its origin meant (the conservative reading, and
+/// what cache-tests.fyi expects).
+pub fn age_field(h: &HeaderMap) -> AgeField {
+    let mut lines = h.get_all(AGE).iter();
+    let Some(first) = lines.next() else { return AgeField::Absent };
+    if lines.next().is_some() {
+        return AgeField::Invalid;
     }
-    first.bytes().fold(0u64, |a, b| a.saturating_mul(10).saturating_add(u64::from(b - b'0'))).min(DELTA_MAX)
+    let v = first.to_str().unwrap_or("").trim_matches([' ', '\t']);
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return AgeField::Invalid;
+    }
+    AgeField::Valid(
+        v.bytes().fold(0u64, |a, b| a.saturating_mul(10).saturating_add(u64::from(b - b'0'))).min(DELTA_MAX),
+    )
 }
 
 /// Lowercase field names listed in `Vary`.
