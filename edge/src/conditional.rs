@@ -12,7 +12,9 @@ pub fn not_modified(req: &HeaderMap, resp: &HeaderMap) -> bool {
         let Some(etag) = resp.get(ETAG).and_then(|v| v.to_str().ok()) else { return false };
         return inm.trim() == "*" || list_contains_weak(&inm, etag);
     }
-    let (Some(ims), Some(lm)) = (date(req.get(IF_MODIFIED_SINCE)), date(resp.get(LAST_MODIFIED))) else {
+    // Without Last-Modified, the response's Date stands in (RFC 9110 §13.1.3).
+    let modified = resp.get(LAST_MODIFIED).or_else(|| resp.get(http::header::DATE));
+    let (Some(ims), Some(lm)) = (date(req.get(IF_MODIFIED_SINCE)), date(modified)) else {
         return false;
     };
     lm <= ims
@@ -160,6 +162,8 @@ mod tests {
         assert!(!not_modified(&h(&[("if-modified-since", "Sat, 05 Nov 1994 08:49:37 GMT")]), &resp));
         let both = h(&[("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT"), ("if-none-match", "\"b\"")]);
         assert!(!not_modified(&both, &resp));
+        let dated = h(&[("date", "Sun, 06 Nov 1994 08:49:37 GMT")]);
+        assert!(not_modified(&h(&[("if-modified-since", "Sun, 06 Nov 1994 09:00:00 GMT")]), &dated));
     }
 
     #[test]

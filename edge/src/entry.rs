@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use crate::freshness::{Flags, Timing};
 use crate::key::CacheKey;
 
-const MAGIC: u32 = 0xCD1A_B001;
+const MAGIC: u32 = 0xCD1A_B002;
 const KIND_RESPONSE: u8 = 1;
 const KIND_VARIANTS: u8 = 2;
 const MAX_HEADERS: u32 = 512;
@@ -41,6 +41,30 @@ pub struct StoredEntry {
     pub tags: Vec<String>,
     /// When it was stored (edge clock, Unix ms).
     pub stored_ms: u64,
+    /// Set when the body is not here but stored as fixed-size slices under
+    /// their own keys (objects larger than the edge's largest object).
+    pub slices: Option<SliceInfo>,
+}
+
+/// How a large object is cut into slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SliceInfo {
+    /// Length of the whole representation.
+    pub total: u64,
+    /// Length of every slice but the last.
+    pub size: u64,
+}
+
+impl SliceInfo {
+    /// Number of slices.
+    pub fn count(&self) -> u64 {
+        self.total.div_ceil(self.size.max(1))
+    }
+    /// Byte range (inclusive) of slice `i`.
+    pub fn bounds(&self, i: u64) -> (u64, u64) {
+        let start = i * self.size;
+        (start, (start + self.size).min(self.total).saturating_sub(1))
+    }
 }
 
 /// The request fields that select among a URL's variants (its `Vary`).
@@ -120,6 +144,9 @@ impl Code for CacheValue {
                     w(out, &v.to_le_bytes())?;
                 }
                 w(out, &[e.flags.0])?;
+                let (total, size) = e.slices.map_or((u64::MAX, 0), |s| (s.total, s.size));
+                w(out, &total.to_le_bytes())?;
+                w(out, &size.to_le_bytes())?;
                 w(out, &(e.headers.len() as u32).to_le_bytes())?;
                 for (n, v) in &e.headers {
                     w(out, &(n.as_str().len() as u16).to_le_bytes())?;
@@ -163,6 +190,11 @@ impl Code for CacheValue {
                 };
                 let stored_ms = read_u64(r)?;
                 let flags = Flags(read_u8(r)?);
+                let (total, size) = (read_u64(r)?, read_u64(r)?);
+                let slices = (total != u64::MAX).then_some(SliceInfo { total, size });
+                if slices.is_some_and(|s| s.size == 0) {
+                    return Err(parse_err("zero slice size"));
+                }
                 let n = read_u32(r)?;
                 if n > MAX_HEADERS {
                     return Err(parse_err("too many headers"));
@@ -197,6 +229,7 @@ impl Code for CacheValue {
                     flags,
                     tags,
                     stored_ms,
+                    slices,
                 }))
             }
             KIND_VARIANTS => {
@@ -220,7 +253,7 @@ impl Code for CacheValue {
             CacheValue::Response(e) => {
                 let headers: usize = e.headers.iter().map(|(n, v)| 6 + n.as_str().len() + v.len()).sum();
                 let tags: usize = e.tags.iter().map(|t| 2 + t.len()).sum();
-                4 + 1 + 2 + 40 + 1 + 4 + headers + 4 + tags + 8 + e.body.len()
+                4 + 1 + 2 + 40 + 1 + 16 + 4 + headers + 4 + tags + 8 + e.body.len()
             }
             CacheValue::Variants(v) => 4 + 1 + 8 + 2 + v.names.iter().map(|n| 2 + n.as_str().len()).sum::<usize>(),
         }
@@ -262,6 +295,7 @@ mod tests {
             flags: Flags(Flags::IMMUTABLE),
             tags: vec!["obj-1".into(), "group-1".into()],
             stored_ms: 5,
+            slices: Some(SliceInfo { total: 10 << 20, size: 1 << 20 }),
         })
     }
 
@@ -277,7 +311,15 @@ mod tests {
         assert_eq!(d.headers, o.headers);
         assert_eq!(d.timing, o.timing);
         assert_eq!(d.tags, o.tags);
-        assert_eq!((d.status, d.flags, d.stored_ms), (o.status, o.flags, o.stored_ms));
+        assert_eq!((d.status, d.flags, d.stored_ms, d.slices), (o.status, o.flags, o.stored_ms, o.slices));
+    }
+
+    #[test]
+    fn slice_bounds_cover_the_object_exactly() {
+        let s = SliceInfo { total: 2_500_000, size: 1 << 20 };
+        assert_eq!(s.count(), 3);
+        assert_eq!(s.bounds(0), (0, 1_048_575));
+        assert_eq!(s.bounds(2), (2_097_152, 2_499_999));
     }
 
     #[test]
@@ -303,7 +345,7 @@ mod tests {
         assert!(CacheValue::decode(&mut bad.as_slice()).is_err());
         // a huge header count is refused before allocating
         let mut huge = buf;
-        let at = 4 + 1 + 2 + 40 + 1;
+        let at = 4 + 1 + 2 + 40 + 1 + 16;
         huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(CacheValue::decode(&mut huge.as_slice()).is_err());
     }

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use parking_lot::Mutex;
 
 use crate::body::{Body, Prefixed};
-use crate::entry::{CacheValue, StoredEntry, VarySpec};
+use crate::entry::{CacheValue, SliceInfo, StoredEntry, VarySpec};
 use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::headers;
@@ -66,6 +66,10 @@ pub struct Ready {
     pub vary: Vec<HeaderName>,
     /// The request that started the fill (to match waiters against `Vary`).
     pub req_headers: HeaderMap,
+    /// Set when the body is stored as slices (then `body` is empty).
+    pub slices: Option<SliceInfo>,
+    /// Where the response is stored (the URL's key or a variant key).
+    pub storage_key: Option<CacheKey>,
 }
 
 impl Ready {
@@ -89,6 +93,9 @@ pub struct Fill {
     pub stale: Option<Entry>,
     /// The client asked `no-store`.
     pub no_store: bool,
+    /// Validate the stale entry with `HEAD` (the client sent `HEAD`,
+    /// RFC 9111 §4.3.5) instead of a conditional `GET`.
+    pub head: bool,
 }
 
 /// The stored response inside an entry.
@@ -121,6 +128,9 @@ impl EdgeState {
         self.clock.sleep(self.rtt_to_origin).await;
         let request_time = self.clock.now();
         let mut req = Request::new(Body::Empty);
+        if f.head {
+            *req.method_mut() = Method::HEAD;
+        }
         *req.uri_mut() = self.upstream.uri(&f.target);
         *req.headers_mut() = headers;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -130,10 +140,18 @@ impl EdgeState {
         };
         let response_time = self.clock.now();
         let (parts, body) = resp.into_parts();
-        if parts.status == StatusCode::NOT_MODIFIED
-            && let Some((entry, s)) = stale
-        {
-            return self.revalidated(f, entry, s, &parts.headers, request_time, response_time);
+        if let Some((entry, s)) = stale {
+            let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
+            if parts.status == StatusCode::NOT_MODIFIED || head_ok {
+                let times = (request_time, response_time);
+                return self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times);
+            }
+            if f.head {
+                // RFC 9111 §4.3.5: a HEAD answer that does not match the
+                // stored response invalidates it.
+                self.store.remove(entry.key());
+                return self.head_only(f, parts);
+            }
         }
         let rule = self.rule(f.key.path());
         let ev = evaluate(
@@ -149,7 +167,12 @@ impl EdgeState {
             rule,
         );
         let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|l| l > self.max_object) {
+        if let Some(total) = declared.filter(|l| *l > self.max_object) {
+            if self.slice_size > 0 && ev.store.is_ok() && !f.no_store && sliceable(parts.status, &parts.headers) {
+                // Keep the headers; the body will be fetched slice by slice.
+                drop(body);
+                return self.sliced(f, parts, &ev, total);
+            }
             return self.streamed(parts, Body::stream(body));
         }
         let body = match tokio::time::timeout(self.upstream.timeout(), collect(body, self.max_object)).await {
@@ -175,6 +198,7 @@ impl EdgeState {
             }
             h
         });
+        let mut storage_key = None;
         if not_stored.is_none() {
             let entry = StoredEntry {
                 status: parts.status,
@@ -184,8 +208,9 @@ impl EdgeState {
                 flags: ev.flags,
                 tags: tags_of(&client),
                 stored_ms: self.now_ms(),
+                slices: None,
             };
-            self.insert_response(&f.key, &vary, &f.client_headers, entry);
+            storage_key = Some(self.insert_response(&f.key, &vary, &f.client_headers, entry));
             self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         } else {
             self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -212,6 +237,8 @@ impl EdgeState {
             revalidated: false,
             vary,
             req_headers: f.client_headers.clone(),
+            slices: None,
+            storage_key,
         }))
     }
 
@@ -222,8 +249,8 @@ impl EdgeState {
         entry: &Entry,
         s: &StoredEntry,
         fresh: &HeaderMap,
-        request_time: std::time::SystemTime,
-        response_time: std::time::SystemTime,
+        origin_status: u16,
+        (request_time, response_time): (std::time::SystemTime, std::time::SystemTime),
     ) -> Fetched {
         let merged = headers::merge_304(&s.headers, fresh);
         let ev = evaluate(
@@ -251,6 +278,7 @@ impl EdgeState {
                 flags: ev.flags,
                 tags: tags_of(&merged),
                 stored_ms: self.now_ms(),
+                slices: s.slices,
             };
             self.store.insert(entry.key().clone(), CacheValue::Response(updated));
         } else {
@@ -259,7 +287,7 @@ impl EdgeState {
         }
         Fetched::Ready(Box::new(Ready {
             status: s.status,
-            origin_status: 304,
+            origin_status,
             headers: merged,
             shared_headers: None,
             body: s.body.clone(),
@@ -271,6 +299,8 @@ impl EdgeState {
             revalidated: true,
             vary: Vec::new(),
             req_headers: f.client_headers.clone(),
+            slices: s.slices,
+            storage_key: Some(entry.key().clone()),
         }))
     }
 
@@ -284,14 +314,81 @@ impl EdgeState {
 
     /// Stores a response under its URL, or under its variant key with the
     /// URL pointing at the selecting fields.
-    fn insert_response(&self, key: &CacheKey, vary: &[HeaderName], req: &HeaderMap, entry: StoredEntry) {
+    fn insert_response(&self, key: &CacheKey, vary: &[HeaderName], req: &HeaderMap, entry: StoredEntry) -> CacheKey {
         if vary.is_empty() {
             self.store.insert(key.clone(), CacheValue::Response(entry));
+            key.clone()
         } else {
             let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
             self.store.insert(key.clone(), CacheValue::Variants(spec));
-            self.store.insert(variant_key(key, vary, req), CacheValue::Response(entry));
+            let vk = variant_key(key, vary, req);
+            self.store.insert(vk.clone(), CacheValue::Response(entry));
+            vk
         }
+    }
+
+    /// A response too big to store whole, from an origin that serves byte
+    /// ranges: store its headers with the slice layout; slices are fetched
+    /// on demand ([`crate::slice`]).
+    fn sliced(&self, f: &Fill, parts: http::response::Parts, ev: &crate::freshness::Evaluation, total: u64) -> Fetched {
+        let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        for n in &ev.strip {
+            client.remove(n);
+        }
+        let vary: Vec<HeaderName> =
+            vary_names(&client).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
+        let slices = Some(SliceInfo { total, size: self.slice_size });
+        let meta = StoredEntry {
+            status: parts.status,
+            headers: client.clone(),
+            body: Bytes::new(),
+            timing: ev.timing,
+            flags: ev.flags,
+            tags: tags_of(&client),
+            stored_ms: self.now_ms(),
+            slices,
+        };
+        let storage_key = self.insert_response(&f.key, &vary, &f.client_headers, meta);
+        self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Fetched::Ready(Box::new(Ready {
+            status: parts.status,
+            origin_status: parts.status.as_u16(),
+            headers: client,
+            shared_headers: None,
+            body: Bytes::new(),
+            timing: ev.timing,
+            flags: ev.flags,
+            stored: true,
+            not_stored: None,
+            shareable: true,
+            revalidated: false,
+            vary,
+            req_headers: f.client_headers.clone(),
+            slices,
+            storage_key: Some(storage_key),
+        }))
+    }
+
+    /// The answer to a `HEAD` validation that replaced the stored response.
+    fn head_only(&self, f: &Fill, parts: http::response::Parts) -> Fetched {
+        self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Fetched::Ready(Box::new(Ready {
+            status: parts.status,
+            origin_status: parts.status.as_u16(),
+            headers: headers::to_client(parts.headers, &self.via, || self.clock.http_date()),
+            shared_headers: None,
+            body: Bytes::new(),
+            timing: Timing::default(),
+            flags: Flags::default(),
+            stored: false,
+            not_stored: None,
+            shareable: false,
+            revalidated: false,
+            vary: Vec::new(),
+            req_headers: f.client_headers.clone(),
+            slices: None,
+            storage_key: None,
+        }))
     }
 
     /// Sends a request to the origin as is (uncacheable methods and
@@ -309,6 +406,29 @@ impl EdgeState {
         parts.headers = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
         Ok(Response::from_parts(parts, Body::stream(body)))
     }
+}
+
+/// Whether a `HEAD` answer describes the stored response (same strong
+/// validator; or, without ETags, the same Last-Modified and length).
+fn same_representation(stored: &HeaderMap, head: &HeaderMap) -> bool {
+    match (stored.get(ETAG), head.get(ETAG)) {
+        (Some(a), Some(b)) => a == b && !a.as_bytes().starts_with(b"W/"),
+        (None, None) => {
+            stored.get(LAST_MODIFIED).is_some()
+                && stored.get(LAST_MODIFIED) == head.get(LAST_MODIFIED)
+                && head.get(CONTENT_LENGTH).is_none_or(|l| Some(l) == stored.get(CONTENT_LENGTH))
+        }
+        _ => false,
+    }
+}
+
+/// Whether an origin response can be cached as slices: a 200 with a known
+/// length, byte ranges supported, and a validator to keep slices consistent.
+fn sliceable(status: StatusCode, h: &HeaderMap) -> bool {
+    status == StatusCode::OK
+        && h.get(http::header::ACCEPT_RANGES).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"bytes"))
+        && (h.get(ETAG).is_some_and(|e| !e.as_bytes().starts_with(b"W/")) || h.contains_key(LAST_MODIFIED))
+        && !h.contains_key(http::header::CONTENT_ENCODING)
 }
 
 enum Collected {

@@ -60,7 +60,19 @@ impl CacheKey {
 
     /// The path part, without the query.
     pub fn path(&self) -> &str {
-        self.0.split_once('?').map_or(&self.0, |(p, _)| p)
+        let p = self.primary();
+        p.split_once('?').map_or(p, |(p, _)| p)
+    }
+
+    /// A derived key (`{self}\0{suffix}`) for data that belongs to this one
+    /// (slices, HEAD validations); never equal to a request target.
+    pub fn with_suffix(&self, suffix: &str) -> CacheKey {
+        CacheKey(format!("{}\0{suffix}", self.0))
+    }
+
+    /// The URL part of a key: a variant or derived key without its suffixes.
+    pub fn primary(&self) -> &str {
+        self.0.split('\0').next().unwrap_or(&self.0)
     }
 
     /// Wraps an already normalised string (from storage).

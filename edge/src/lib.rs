@@ -28,6 +28,7 @@ pub mod key;
 pub mod meter;
 pub mod proxy;
 pub mod respond;
+pub mod slice;
 pub mod state;
 pub mod store;
 pub mod upstream;
@@ -69,6 +70,9 @@ pub struct Config {
     pub rtt_to_origin: Duration,
     /// Cache sizes and placement.
     pub store: StoreConfig,
+    /// Objects above `store.max_object` are cached in slices of this size,
+    /// fetched with range requests (0: stream them through uncached).
+    pub slice_size: u64,
     /// Origin response timeout (504 after it).
     pub origin_timeout: Duration,
     /// Origin connect timeout (502 after it).
@@ -110,6 +114,7 @@ impl Config {
             origin: w.origin.listen,
             rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
             store: store_config(&e.name, &s, w.data_dir_of(e)),
+            slice_size: s.slice_size.0,
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
             rules: w.cache.rules.clone(),
@@ -130,6 +135,7 @@ impl Config {
             origin,
             rtt_to_origin: Duration::ZERO,
             store: store_config("edge", &s, data_dir),
+            slice_size: s.slice_size.0,
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
             rules: Vec::new(),
@@ -201,6 +207,7 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         meter,
         rules: c.rules,
         max_object: c.store.max_object,
+        slice_size: c.slice_size,
         rtt_to_origin: c.rtt_to_origin,
         admin_token: c.admin_token,
     }))

@@ -37,6 +37,8 @@ use crate::headers::{self, CACHE_STATUS};
 use crate::key::{CacheKey, KeyError, is_normal};
 use crate::meter::Outcome;
 use crate::respond::Rep;
+use crate::slice::{SliceFetch, SlicedMeta};
+use crate::upstream::FetchError;
 use crate::state::EdgeState;
 use crate::store::{Entry, Tier};
 use crate::vary::variant_key;
@@ -109,7 +111,7 @@ impl EdgeState {
         let entry = self.store.get_memory(target)?;
         let CacheValue::Response(e) = entry.value() else { return None };
         let now = self.now_ms();
-        if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) {
+        if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) || e.slices.is_some() {
             return None;
         }
         let mut h = e.headers.clone();
@@ -148,68 +150,88 @@ impl EdgeState {
             // Preconditions for state-changing semantics: the origin decides.
             return self.pass_get(parts, peer).await;
         }
+        // A sliced object that changed at the origin mid-request is looked
+        // up again once.
+        match self.cacheable_once(&key, &parts, peer).await {
+            Ok(r) => r,
+            Err(Retry) => match self.cacheable_once(&key, &parts, peer).await {
+                Ok(r) => r,
+                Err(Retry) => {
+                    self.meter.count(Outcome::Error);
+                    let cs = CacheStatus::fwd(Fwd::Miss);
+                    self.error(StatusCode::BAD_GATEWAY, "the object kept changing at the origin", &cs)
+                }
+            },
+        }
+    }
+
+    async fn cacheable_once(
+        self: &Arc<Self>,
+        key: &CacheKey,
+        parts: &request::Parts,
+        peer: IpAddr,
+    ) -> Result<Response<Body>, Retry> {
+        let h = &parts.headers;
         let rd = RequestDirectives::from_headers(h);
         let now = self.now_ms();
-        let (stale, fwd) = match self.lookup(&key, h).await {
+        let (stale, fwd) = match self.lookup(key, h).await {
             Lookup::Hit(entry, tier) => {
-                let Some(e) = response(&entry) else { return self.pass_get(parts, peer).await };
+                let Some(e) = response(&entry) else { return Ok(self.pass_get(parts.clone(), peer).await) };
                 let ttl = e.timing.ttl_secs(now);
                 let age = Some(e.timing.age_ms(now) / 1000);
-                match reuse(&e.timing, e.flags, &rd, now) {
-                    Reuse::Fresh => {
-                        self.meter.count(Outcome::Hit);
-                        let cs = CacheStatus::hit(ttl, tier.as_str());
-                        return self.respond(&parts, Rep::of(e), age, &cs);
-                    }
-                    Reuse::StaleAccepted => {
-                        self.meter.count(Outcome::Stale);
-                        let cs = CacheStatus::hit(ttl, "max-stale");
-                        return self.respond(&parts, Rep::of(e), age, &cs);
-                    }
+                let served = match reuse(&e.timing, e.flags, &rd, now) {
+                    Reuse::Fresh => Some((Outcome::Hit, CacheStatus::hit(ttl, tier.as_str()))),
+                    Reuse::StaleAccepted => Some((Outcome::Stale, CacheStatus::hit(ttl, "max-stale"))),
                     Reuse::StaleWhileRevalidate => {
-                        self.refresh_in_background(&key, &parts, entry.clone(), peer);
-                        self.meter.count(Outcome::Stale);
-                        let cs = CacheStatus::hit(ttl, "stale-while-revalidate");
-                        return self.respond(&parts, Rep::of(e), age, &cs);
+                        self.refresh_in_background(key, parts, entry.clone(), peer);
+                        Some((Outcome::Stale, CacheStatus::hit(ttl, "stale-while-revalidate")))
                     }
-                    Reuse::Revalidate => {
-                        let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
-                        let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
-                        (Some(entry), fwd)
+                    Reuse::Revalidate => None,
+                };
+                if let Some((outcome, cs)) = served {
+                    self.meter.count(outcome);
+                    if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
+                        return self.serve_slices(parts, meta, peer, cs, age).await;
                     }
+                    return Ok(self.respond(parts, Rep::of(e), age, &cs));
                 }
+                let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
+                let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
+                (Some(entry), fwd)
             }
             Lookup::VaryMiss => (None, Fwd::VaryMiss),
             Lookup::Miss => (None, Fwd::UriMiss),
         };
         if rd.only_if_cached {
             self.meter.count(Outcome::Error);
-            return self.error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "only-if-cached, and no usable stored response",
-                &CacheStatus::fwd(fwd),
-            );
+            let cs = CacheStatus::fwd(fwd);
+            return Ok(self.error(StatusCode::GATEWAY_TIMEOUT, "only-if-cached, and no usable stored response", &cs));
         }
+        // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
+        // flight of its own so GET waiters never get a body-less answer.
+        let head = parts.method == Method::HEAD && stale.is_some();
+        let flight_key = if head { key.with_suffix("head") } else { key.clone() };
         let fill = Fill {
             key: key.clone(),
-            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            target: target_of(parts),
             headers: headers::to_origin(h, peer, &self.hop, true),
             client_headers: h.clone(),
             stale: stale.clone(),
             no_store: rd.no_store,
+            head,
         };
         let st = self.clone();
-        let (flight, leader) = self.flights.join_or_start(&key, move |id| st.fill(fill, id).boxed());
+        let (flight, leader) = self.flights.join_or_start(&flight_key, move |id| st.fill(fill, id).boxed());
         let fetched = flight.await;
         match &*fetched {
             Fetched::Ready(r) => {
                 if !(leader || r.shareable && r.vary_matches(h)) {
-                    return self.pass_get(parts, peer).await;
+                    return Ok(self.pass_get(parts.clone(), peer).await);
                 }
                 if r.status.is_server_error()
-                    && let Some(resp) = self.stale_if_error(&parts, stale.as_ref(), r.origin_status)
+                    && let Some(resp) = self.stale_if_error(parts, stale.as_ref(), r.origin_status)
                 {
-                    return resp;
+                    return Ok(resp);
                 }
                 let now = self.now_ms();
                 let cs = CacheStatus {
@@ -229,16 +251,17 @@ impl EdgeState {
                     Outcome::Pass
                 });
                 let age = r.timing.age_ms(now) / 1000;
+                let age = (age > 0 || r.revalidated).then_some(age);
+                if let Some(meta) = SlicedMeta::of_ready(r) {
+                    return self.serve_slices(parts, meta, peer, cs, age).await;
+                }
                 let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
-                self.respond(
-                    &parts,
-                    Rep { status: r.status, headers: hdrs, body: &r.body },
-                    (age > 0 || r.revalidated).then_some(age),
-                    &cs,
-                )
+                Ok(self.respond(parts, Rep { status: r.status, headers: hdrs, body: &r.body }, age, &cs))
             }
             Fetched::Streamed(slot) => {
-                let taken = if leader { slot.lock().take() } else { None };
+                // Too big to store: the starter gets the stream, unless it
+                // asked for a range, which the origin answers better.
+                let taken = if leader && !h.contains_key(RANGE) { slot.lock().take() } else { None };
                 match taken {
                     Some(mut resp) => {
                         self.meter.count(Outcome::Pass);
@@ -247,18 +270,39 @@ impl EdgeState {
                         if parts.method == Method::HEAD {
                             *resp.body_mut() = Body::Empty;
                         }
-                        resp
+                        Ok(resp)
                     }
-                    None => self.pass_get(parts, peer).await,
+                    None => Ok(self.pass_get(parts.clone(), peer).await),
                 }
             }
+            Fetched::Failed(FetchError::Changed(_)) => Err(Retry),
             Fetched::Failed(err) => {
-                if let Some(resp) = self.stale_if_error(&parts, stale.as_ref(), err.status().as_u16()) {
-                    return resp;
+                if let Some(resp) = self.stale_if_error(parts, stale.as_ref(), err.status().as_u16()) {
+                    return Ok(resp);
                 }
                 self.meter.count(Outcome::Error);
                 tracing::debug!(key = %key, error = %err, "origin fetch failed");
-                self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))
+                Ok(self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd)))
+            }
+        }
+    }
+
+    /// Serves a sliced object; a changed object means starting over.
+    async fn serve_slices(
+        self: &Arc<Self>,
+        parts: &request::Parts,
+        meta: SlicedMeta,
+        peer: IpAddr,
+        cs: CacheStatus,
+        age: Option<u64>,
+    ) -> Result<Response<Body>, Retry> {
+        let how = SliceFetch { target: target_of(parts), headers: headers::to_origin(&parts.headers, peer, &self.hop, true) };
+        match self.serve_sliced(parts, meta, how, cs.clone(), age).await {
+            Ok(r) => Ok(r),
+            Err(FetchError::Changed(_)) => Err(Retry),
+            Err(e) => {
+                self.meter.count(Outcome::Error);
+                Ok(self.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))
             }
         }
     }
@@ -292,11 +336,12 @@ impl EdgeState {
     fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, parts: &request::Parts, stale: Entry, peer: IpAddr) {
         let fill = Fill {
             key: key.clone(),
-            target: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            target: target_of(parts),
             headers: headers::to_origin(&parts.headers, peer, &self.hop, true),
             client_headers: parts.headers.clone(),
             stale: Some(stale),
             no_store: false,
+            head: false,
         };
         let st = self.clone();
         let _ = self.flights.join_or_start(key, move |id| st.fill(fill, id).boxed());
@@ -370,6 +415,13 @@ impl EdgeState {
             }
         }
     }
+}
+
+/// Marker: start the request over (a sliced object changed at the origin).
+struct Retry;
+
+fn target_of(parts: &request::Parts) -> String {
+    parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
 }
 
 /// The cache key of a `Location`-like URI, if it is on this origin

@@ -34,8 +34,10 @@ pub struct EdgeState {
     pub meter: Meter,
     /// Per-path caching rules from the world.
     pub rules: Vec<CacheRule>,
-    /// Largest object stored.
+    /// Largest object stored whole.
     pub max_object: u64,
+    /// Slice size for larger objects (0: stream them through uncached).
+    pub slice_size: u64,
     /// Modelled RTT to the origin, waited before each origin request.
     pub rtt_to_origin: Duration,
     /// Admin bearer token.

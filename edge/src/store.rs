@@ -165,6 +165,22 @@ impl Store {
         }
     }
 
+    /// Stores a value on disk only (slices of objects too large for memory).
+    pub fn insert_on_disk(&self, key: CacheKey, value: CacheValue) {
+        if !self.has_disk {
+            self.cache.insert(key, value);
+            return;
+        }
+        let props = HybridCacheProperties::default().with_location(Location::OnDisk);
+        self.cache.insert_with_properties(key, value, props);
+    }
+
+    /// Whether a key is probably stored (memory, or the disk's index; may
+    /// be wrong for a key just evicted).
+    pub fn contains(&self, key: &CacheKey) -> bool {
+        self.cache.contains(key)
+    }
+
     /// Removes a key from both tiers (a tombstone keeps it removed across restarts).
     pub fn remove(&self, key: &CacheKey) {
         self.cache.remove(key);

@@ -30,6 +30,9 @@ pub enum FetchError {
     /// The connection broke or the response was malformed: 502.
     #[error("origin failed: {0}")]
     Broken(String),
+    /// A slice did not match the stored object (the object changed).
+    #[error("object changed at the origin: {0}")]
+    Changed(String),
 }
 
 impl FetchError {

@@ -302,6 +302,11 @@ pub struct EdgeSettings {
     /// Memory-tier eviction policy.
     #[serde(default)]
     pub eviction: Eviction,
+    /// Objects larger than `max_object` are cached as slices of this size,
+    /// fetched from the origin with range requests ("0" turns slicing off:
+    /// such objects stream through uncached).
+    #[serde(default = "slice_size_default")]
+    pub slice_size: ByteSize,
     /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are
     /// relative to the current directory.
     #[serde(default = "data_dir_default")]
@@ -323,6 +328,9 @@ fn disk_default() -> ByteSize {
 fn max_object_default() -> ByteSize {
     ByteSize::mib(8)
 }
+fn slice_size_default() -> ByteSize {
+    ByteSize::mib(1)
+}
 fn data_dir_default() -> String {
     "data/{world}/{edge}".into()
 }
@@ -340,6 +348,7 @@ impl Default for EdgeSettings {
             disk: disk_default(),
             max_object: max_object_default(),
             eviction: Eviction::default(),
+            slice_size: slice_size_default(),
             data_dir: data_dir_default(),
             origin_timeout: origin_timeout_default(),
             connect_timeout: connect_timeout_default(),

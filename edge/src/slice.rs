@@ -1,0 +1,322 @@
+//! Large objects as fixed-size slices. An object bigger than the edge's
+//! largest storable object, from an origin that serves byte ranges, is kept
+//! as its response headers (a [`StoredEntry`] with `slices` set and no body)
+//! plus slices under derived keys (`{key}\0slice={i}`), each fetched on
+//! demand with a range request and stored. So the second viewer of a 500 MiB
+//! video hits, and a range request fetches only the slices it covers.
+//!
+//! Every slice is fetched with `If-Range` on the object's validator and
+//! checked against it (status 206, the exact `Content-Range`, the same
+//! ETag/Last-Modified, the exact length); a slice that does not match means
+//! the object changed at the origin: the stored headers are dropped and the
+//! request starts over.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request};
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+
+use crate::body::Body;
+use crate::cache_status::{CacheStatus, Fwd};
+use crate::conditional::{self, RangeAnswer};
+use crate::entry::{CacheValue, SliceInfo, StoredEntry};
+use crate::fetch::{Fetched, Ready, response};
+use crate::freshness::Timing;
+use crate::headers::CACHE_STATUS;
+use crate::key::CacheKey;
+use crate::respond::Rep;
+use crate::state::EdgeState;
+use crate::upstream::FetchError;
+
+/// A sliced object's stored headers.
+#[derive(Clone)]
+pub struct SlicedMeta {
+    /// Where the headers are stored; slice keys derive from it.
+    pub key: CacheKey,
+    /// Status (200).
+    pub status: StatusCode,
+    /// Headers of the whole representation.
+    pub headers: HeaderMap,
+    /// The slice layout.
+    pub info: SliceInfo,
+    /// Freshness.
+    pub timing: Timing,
+    /// Surrogate keys.
+    pub tags: Vec<String>,
+}
+
+impl SlicedMeta {
+    /// From a stored entry with slices.
+    pub fn of(key: CacheKey, e: &StoredEntry) -> Option<SlicedMeta> {
+        Some(SlicedMeta {
+            key,
+            status: e.status,
+            headers: e.headers.clone(),
+            info: e.slices?,
+            timing: e.timing,
+            tags: e.tags.clone(),
+        })
+    }
+
+    /// From a fill that produced (or refreshed) a sliced object.
+    pub fn of_ready(r: &Ready) -> Option<SlicedMeta> {
+        Some(SlicedMeta {
+            key: r.storage_key.clone()?,
+            status: r.status,
+            headers: r.headers.clone(),
+            info: r.slices?,
+            timing: r.timing,
+            tags: crate::fetch::tags_of(&r.headers),
+        })
+    }
+
+    fn slice_key(&self, i: u64) -> CacheKey {
+        self.key.with_suffix(&format!("slice={i}"))
+    }
+
+    /// The object's validator: ETag, else Last-Modified.
+    fn validator(&self) -> Option<&HeaderValue> {
+        self.headers.get(ETAG).or_else(|| self.headers.get(LAST_MODIFIED))
+    }
+
+    fn matches(&self, h: &HeaderMap) -> bool {
+        match self.headers.get(ETAG) {
+            Some(e) => h.get(ETAG) == Some(e),
+            None => h.get(LAST_MODIFIED).is_some() && h.get(LAST_MODIFIED) == self.headers.get(LAST_MODIFIED),
+        }
+    }
+}
+
+/// What a sliced request needs to fetch missing slices.
+pub struct SliceFetch {
+    /// Request target.
+    pub target: String,
+    /// Origin-bound headers of the request.
+    pub headers: HeaderMap,
+}
+
+impl EdgeState {
+    /// Answers a GET/HEAD for a sliced object: 304 for a satisfied
+    /// precondition, 416 for an unsatisfiable range, else 200 or 206 with
+    /// the covered slices streamed in order (missing ones fetched as the
+    /// stream reaches them). `Err(Changed)` means the object changed: the
+    /// caller starts the request over.
+    pub async fn serve_sliced(
+        self: &Arc<Self>,
+        parts: &request::Parts,
+        meta: SlicedMeta,
+        how: SliceFetch,
+        mut cs: CacheStatus,
+        age: Option<u64>,
+    ) -> Result<Response<Body>, FetchError> {
+        let total = meta.info.total;
+        let empty = Bytes::new();
+        let rep = Rep { status: meta.status, headers: &meta.headers, body: &empty };
+        if meta.status == StatusCode::OK && conditional::not_modified(&parts.headers, &meta.headers) {
+            return Ok(self.respond(parts, rep, age, &cs));
+        }
+        let (status, a, b) = match conditional::range(&parts.headers, &meta.headers, total) {
+            RangeAnswer::Full => (StatusCode::OK, 0, total.saturating_sub(1)),
+            RangeAnswer::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+            RangeAnswer::Unsatisfiable => {
+                let mut r = self.respond(parts, rep, age, &cs);
+                *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                let h = r.headers_mut();
+                h.insert(CONTENT_RANGE, header(format!("bytes */{total}")));
+                h.insert(CONTENT_LENGTH, HeaderValue::from(0));
+                *r.body_mut() = Body::Empty;
+                return Ok(r);
+            }
+        };
+        let size = meta.info.size;
+        let (first, last) = (a / size, b / size);
+        let all_stored = (first..=last).all(|i| self.store.contains(&meta.slice_key(i)));
+        if !all_stored && cs.hit {
+            cs = CacheStatus { hit: false, fwd: Some(Fwd::Partial), stored: true, ..cs };
+        }
+        cs.detail = Some("slices");
+        let mut h = meta.headers.clone();
+        if let Some(a) = age {
+            h.insert(http::header::AGE, HeaderValue::from(a));
+        }
+        h.insert(CACHE_STATUS, cs.render(&self.label));
+        h.insert(CONTENT_LENGTH, HeaderValue::from(b - a + 1));
+        if status == StatusCode::PARTIAL_CONTENT {
+            h.insert(CONTENT_RANGE, header(format!("bytes {a}-{b}/{total}")));
+        }
+        let body = if parts.method == Method::HEAD || total == 0 {
+            Body::Empty
+        } else {
+            // Fetch the first slice before answering, so a failure or a
+            // changed object is a proper status rather than a cut body.
+            let head = self.slice_bytes(&meta, first, &how).await?;
+            self.slice_stream(meta, how, head, a, b)
+        };
+        let mut r = Response::new(body);
+        *r.status_mut() = status;
+        *r.headers_mut() = h;
+        Ok(r)
+    }
+
+    fn slice_stream(self: &Arc<Self>, meta: SlicedMeta, how: SliceFetch, head: Bytes, a: u64, b: u64) -> Body {
+        struct S {
+            pos: u64,
+            head: Option<Bytes>,
+        }
+        let st = self.clone();
+        let (meta, how) = (Arc::new(meta), Arc::new(how));
+        let stream = futures_util::stream::unfold(S { pos: a, head: Some(head) }, move |mut s| {
+            let (st, meta, how) = (st.clone(), meta.clone(), how.clone());
+            async move {
+                if s.pos > b {
+                    return None;
+                }
+                let i = s.pos / meta.info.size;
+                let bytes = match s.head.take() {
+                    Some(x) => x,
+                    None => match st.slice_bytes(&meta, i, &how).await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::warn!(key = %meta.key, slice = i, error = %e, "slice failed mid-response");
+                            s.pos = b + 1;
+                            return Some((Err(Box::new(e) as crate::body::BoxError), s));
+                        }
+                    },
+                };
+                let (start, end) = meta.info.bounds(i);
+                let from = (s.pos - start) as usize;
+                let to = (b.min(end) - start) as usize;
+                s.pos = start + to as u64 + 1;
+                Some((Ok(Frame::data(bytes.slice(from..=to))), s))
+            }
+        });
+        Body::stream(http_body_util::StreamBody::new(stream))
+    }
+
+    /// Slice `i` of an object: from the store if it matches the object,
+    /// else fetched once (however many requests need it) and stored.
+    async fn slice_bytes(self: &Arc<Self>, meta: &SlicedMeta, i: u64, how: &SliceFetch) -> Result<Bytes, FetchError> {
+        let key = meta.slice_key(i);
+        let (start, end) = meta.info.bounds(i);
+        let want = end - start + 1;
+        if let Ok(Some((e, _))) = self.store.get(&key).await
+            && let Some(r) = response(&e)
+            && meta.matches(&r.headers)
+            && r.body.len() as u64 == want
+        {
+            return Ok(r.body.clone());
+        }
+        let st = self.clone();
+        let (m, target, headers) = (meta.clone(), how.target.clone(), how.headers.clone());
+        let (flight, _) =
+            self.flights.join_or_start(&key, move |id| st.fetch_slice(m, i, target, headers, id).boxed());
+        match &*flight.await {
+            Fetched::Ready(r) => Ok(r.body.clone()),
+            Fetched::Failed(e) => Err(e.clone()),
+            Fetched::Streamed(_) => Err(FetchError::Broken("slice fetch streamed".into())),
+        }
+    }
+
+    async fn fetch_slice(
+        self: Arc<Self>,
+        meta: SlicedMeta,
+        i: u64,
+        target: String,
+        mut headers: HeaderMap,
+        id: u64,
+    ) -> Arc<Fetched> {
+        let key = meta.slice_key(i);
+        let out = self.fetch_slice_inner(&meta, i, &target, &mut headers).await;
+        if let Fetched::Failed(FetchError::Changed(_)) = &out {
+            self.store.remove(&meta.key);
+        }
+        self.flights.finish(&key, id);
+        Arc::new(out)
+    }
+
+    async fn fetch_slice_inner(&self, meta: &SlicedMeta, i: u64, target: &str, headers: &mut HeaderMap) -> Fetched {
+        let (start, end) = meta.info.bounds(i);
+        headers.insert(RANGE, header(format!("bytes={start}-{end}")));
+        if let Some(v) = meta.validator() {
+            headers.insert(IF_RANGE, v.clone());
+        }
+        let mut req = Request::new(Body::Empty);
+        *req.uri_mut() = self.upstream.uri(target);
+        *req.headers_mut() = std::mem::take(headers);
+        self.clock.sleep(self.rtt_to_origin).await;
+        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let resp = match self.upstream.send(req).await {
+            Ok(r) => r,
+            Err(e) => return Fetched::Failed(e),
+        };
+        let (parts, body) = resp.into_parts();
+        let expected_range = format!("bytes {start}-{end}/{}", meta.info.total);
+        if parts.status == StatusCode::OK
+            || (parts.status == StatusCode::PARTIAL_CONTENT
+                && (!meta.matches(&parts.headers)
+                    || parts.headers.get(CONTENT_RANGE).is_none_or(|v| v.as_bytes() != expected_range.as_bytes())))
+        {
+            return Fetched::Failed(FetchError::Changed(format!("slice {i} of {} does not match", meta.key.primary())));
+        }
+        if parts.status != StatusCode::PARTIAL_CONTENT {
+            return Fetched::Failed(FetchError::Broken(format!("origin answered {} to a slice request", parts.status)));
+        }
+        let want = end - start + 1;
+        let body = match tokio::time::timeout(self.upstream.timeout(), body.collect()).await {
+            Err(_) => return Fetched::Failed(FetchError::Timeout(self.upstream.timeout())),
+            Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("slice body: {e}"))),
+            Ok(Ok(c)) => c.to_bytes(),
+        };
+        if body.len() as u64 != want {
+            return Fetched::Failed(FetchError::Broken(format!("slice {i}: {} bytes, expected {want}", body.len())));
+        }
+        let mut h = HeaderMap::new();
+        for n in [ETAG, LAST_MODIFIED] {
+            if let Some(v) = parts.headers.get(&n) {
+                h.insert(n, v.clone());
+            }
+        }
+        let entry = StoredEntry {
+            status: StatusCode::PARTIAL_CONTENT,
+            headers: h,
+            body: body.clone(),
+            timing: meta.timing,
+            flags: Default::default(),
+            tags: meta.tags.clone(),
+            stored_ms: self.now_ms(),
+            slices: None,
+        };
+        let value = CacheValue::Response(entry);
+        if meta.info.total as usize > self.store.memory_capacity() / 4 {
+            self.store.insert_on_disk(meta.slice_key(i), value);
+        } else {
+            self.store.insert(meta.slice_key(i), value);
+        }
+        self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Fetched::Ready(Box::new(Ready {
+            status: StatusCode::PARTIAL_CONTENT,
+            origin_status: 206,
+            headers: HeaderMap::new(),
+            shared_headers: None,
+            body,
+            timing: meta.timing,
+            flags: Default::default(),
+            stored: true,
+            not_stored: None,
+            shareable: true,
+            revalidated: false,
+            vary: Vec::new(),
+            req_headers: HeaderMap::new(),
+            slices: None,
+            storage_key: None,
+        }))
+    }
+}
+
+fn header(s: String) -> HeaderValue {
+    HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(""))
+}
