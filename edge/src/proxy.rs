@@ -38,9 +38,9 @@ use crate::key::{CacheKey, KeyError, is_normal};
 use crate::meter::Outcome;
 use crate::respond::Rep;
 use crate::slice::{SliceFetch, SlicedMeta};
-use crate::upstream::FetchError;
 use crate::state::EdgeState;
 use crate::store::{Entry, Tier};
+use crate::upstream::FetchError;
 use crate::vary::variant_key;
 
 /// The hyper service of the public listener: hits are answered in `call`
@@ -296,7 +296,8 @@ impl EdgeState {
         cs: CacheStatus,
         age: Option<u64>,
     ) -> Result<Response<Body>, Retry> {
-        let how = SliceFetch { target: target_of(parts), headers: headers::to_origin(&parts.headers, peer, &self.hop, true) };
+        let how =
+            SliceFetch { target: target_of(parts), headers: headers::to_origin(&parts.headers, peer, &self.hop, true) };
         match self.serve_sliced(parts, meta, how, cs.clone(), age).await {
             Ok(r) => Ok(r),
             Err(FetchError::Changed(_)) => Err(Retry),

@@ -212,8 +212,7 @@ impl EdgeState {
         }
         let st = self.clone();
         let (m, target, headers) = (meta.clone(), how.target.clone(), how.headers.clone());
-        let (flight, _) =
-            self.flights.join_or_start(&key, move |id| st.fetch_slice(m, i, target, headers, id).boxed());
+        let (flight, _) = self.flights.join_or_start(&key, move |id| st.fetch_slice(m, i, target, headers, id).boxed());
         match &*flight.await {
             Fetched::Ready(r) => Ok(r.body.clone()),
             Fetched::Failed(e) => Err(e.clone()),

@@ -56,9 +56,41 @@ pub async fn start_edge(origin: SocketAddr, tweak: impl FnOnce(&mut edge::Config
     TestEdge { handle, dir, config }
 }
 
-/// An HTTP client that never uses a proxy.
+/// Starts an edge like [`start_edge`] whose clock stands still until the
+/// test advances it (returned beside the edge).
+pub async fn start_edge_manual_clock(
+    origin: SocketAddr,
+    tweak: impl FnOnce(&mut edge::Config),
+) -> (TestEdge, world::Clock) {
+    let clock = world::Clock::manual(std::time::SystemTime::now());
+    let c = clock.clone();
+    let e = start_edge(origin, move |cfg| {
+        cfg.clock = c;
+        tweak(cfg);
+    })
+    .await;
+    (e, clock)
+}
+
+/// IMF-fixdate of `clock`'s now plus `offset_secs` (may be negative).
+pub fn http_date(clock: &world::Clock, offset_secs: i64) -> String {
+    let now = clock.now();
+    let t = if offset_secs >= 0 {
+        now + Duration::from_secs(offset_secs as u64)
+    } else {
+        now - Duration::from_secs(offset_secs.unsigned_abs())
+    };
+    world::clock::httpdate_fmt(t)
+}
+
+/// An HTTP client that never uses a proxy and never follows redirects.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().unwrap()
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
 }
 
 /// A header as a string ("" when absent).

@@ -31,6 +31,9 @@ pub struct Reply {
     pub auto_304: bool,
     /// Send the body chunked in pieces of this size, without `Content-Length`.
     pub chunked: Option<usize>,
+    /// Answer single byte ranges with 206 (`Accept-Ranges: bytes`; `If-Range`
+    /// compared with the reply's `ETag`).
+    pub ranges: bool,
 }
 
 impl Reply {
@@ -43,6 +46,7 @@ impl Reply {
             delay: Duration::ZERO,
             auto_304: false,
             chunked: None,
+            ranges: false,
         }
     }
     /// Any status with a body.
@@ -68,6 +72,12 @@ impl Reply {
         self.auto_304 = true;
         self
     }
+    /// Answers byte ranges.
+    pub fn ranges(mut self) -> Reply {
+        self.ranges = true;
+        self.headers.push(("accept-ranges".into(), "bytes".into()));
+        self
+    }
     /// Sends the body chunked.
     pub fn chunked(mut self, piece: usize) -> Reply {
         self.chunked = Some(piece.max(1));
@@ -90,6 +100,7 @@ pub struct Received {
 struct Script {
     routes: HashMap<String, (VecDeque<Reply>, Option<Reply>)>,
     log: Vec<Received>,
+    clock: Option<world::Clock>,
 }
 
 /// The scripted origin.
@@ -141,6 +152,12 @@ impl ScriptedOrigin {
         self.script.lock().routes.entry(path.into()).or_default().0.push_back(r);
     }
 
+    /// Dates replies that have no `Date` with this clock (the edge's, so
+    /// both sides agree on the time); without it, hyper adds the wall time.
+    pub fn set_clock(&self, clock: world::Clock) {
+        self.script.lock().clock = Some(clock);
+    }
+
     /// Requests received for `target` (path and query).
     pub fn count(&self, target: &str) -> usize {
         self.script.lock().log.iter().filter(|r| r.target == target).count()
@@ -179,15 +196,16 @@ impl Drop for ScriptedOrigin {
 async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Response<BoxBody>, Infallible> {
     let target = req.uri().path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
     let path = req.uri().path().to_string();
-    let reply = {
+    let (reply, clock) = {
         let mut s = script.lock();
+        let clock = s.clock.clone();
         s.log.push(Received { method: req.method().clone(), target: target.clone(), headers: req.headers().clone() });
         let route = s.routes.get_mut(&target).or(None);
         let route = match route {
             Some(r) => Some(r),
             None => s.routes.get_mut(&path),
         };
-        route.and_then(|(q, d)| q.pop_front().or_else(|| d.clone()))
+        (route.and_then(|(q, d)| q.pop_front().or_else(|| d.clone())), clock)
     };
     let Some(reply) = reply else {
         let mut r = Response::new(Full::new(Bytes::from_static(b"no script for this path\n")).boxed());
@@ -201,6 +219,11 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
     for (n, v) in &reply.headers {
         headers.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
     }
+    if let Some(c) = clock
+        && !headers.contains_key("date")
+    {
+        headers.insert("date", c.http_date());
+    }
     if reply.auto_304 {
         let inm = req.headers().get("if-none-match").and_then(|v| v.to_str().ok()).unwrap_or("");
         let etag = headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or("\u{0}");
@@ -208,6 +231,23 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
             let mut r = Response::new(Full::new(Bytes::new()).boxed());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             headers.remove("content-length");
+            *r.headers_mut() = headers;
+            return Ok(r);
+        }
+    }
+    if reply.ranges
+        && let Some((a, b)) = single_range(req.headers(), reply.body.len() as u64)
+    {
+        let if_range = req.headers().get("if-range").and_then(|v| v.to_str().ok());
+        let etag = headers.get("etag").and_then(|v| v.to_str().ok());
+        if if_range.is_none() || if_range == etag {
+            let part = reply.body.slice(a as usize..=b as usize);
+            headers.insert(
+                "content-range",
+                HeaderValue::from_str(&format!("bytes {a}-{b}/{}", reply.body.len())).unwrap(),
+            );
+            let mut r = Response::new(Full::new(part).boxed());
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             *r.headers_mut() = headers;
             return Ok(r);
         }
@@ -228,4 +268,13 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
     }
     *r.headers_mut() = headers;
     Ok(r)
+}
+
+/// `bytes=a-b` (or `a-`) within `len`.
+fn single_range(h: &HeaderMap, len: u64) -> Option<(u64, u64)> {
+    let r = h.get("range")?.to_str().ok()?.strip_prefix("bytes=")?;
+    let (a, b) = r.split_once('-')?;
+    let a: u64 = a.trim().parse().ok()?;
+    let b: u64 = if b.trim().is_empty() { len - 1 } else { b.trim().parse::<u64>().ok()?.min(len - 1) };
+    (a <= b && b < len).then_some((a, b))
 }

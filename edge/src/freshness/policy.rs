@@ -323,32 +323,35 @@ fn storable(
 
 fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&CacheRule>, flags: Flags) -> Timing {
     let h = x.resp_headers;
-    let response_time = secs_f(x.response_time);
-    let request_time = secs_f(x.request_time).min(response_time);
-    let date = single_date(h, DATE).unwrap_or(response_time);
-    // RFC 9111 §4.2.3
+    // RFC 9111 §4.2.3, in whole seconds as the RFC counts (HTTP dates have
+    // no fractions), anchored at the exact response time.
+    let response_ms = unix_ms(x.response_time);
+    let request_ms = unix_ms(x.request_time).min(response_ms);
+    let response_s = response_ms / 1000;
+    let date = single_date(h, DATE);
     let age = age_field(h);
     let age_value = match age {
-        AgeField::Valid(a) => a as f64,
-        _ => 0.0,
+        AgeField::Valid(a) => a,
+        _ => 0,
     };
-    let apparent_age = (response_time - date).max(0.0);
-    let corrected_age_value = age_value + (response_time - request_time);
+    let apparent_age = date.map_or(0, |d| response_s.saturating_sub(d));
+    let corrected_age_value = age_value.saturating_add((response_ms - request_ms) / 1000);
     let corrected_initial_age = apparent_age.max(corrected_age_value);
-    let birth = response_time - corrected_initial_age;
+    let birth_ms = response_ms.saturating_sub(corrected_initial_age.saturating_mul(1000));
+    let date = date.unwrap_or(response_s);
 
     let status = x.status.as_u16();
-    let explicit: Option<f64> = match (gov.delta("s-maxage"), gov.delta("max-age")) {
+    let explicit: Option<u64> = match (gov.delta("s-maxage"), gov.delta("max-age")) {
         (Some(d), _) | (None, Some(d)) => Some(delta_secs(d)),
         (None, None) if !targeted && h.contains_key(EXPIRES) => Some(match single_date(h, EXPIRES) {
-            Some(exp) => (exp - date).max(0.0),
-            None => 0.0, // invalid Expires (e.g. "0"): already expired
+            Some(exp) => exp.saturating_sub(date),
+            None => 0, // invalid Expires (e.g. "0"): already expired
         }),
         (None, None) => None,
     };
     let heuristic_ok = HEURISTIC_STATUSES.contains(&status) || gov.has("public");
-    let mut lifetime = match explicit {
-        Some(l) => l,
+    let mut lifetime_ms = match explicit {
+        Some(l) => l.saturating_mul(1000),
         None => {
             let configured = if status >= 400 {
                 rule.and_then(|r| r.negative_ttl).or_else(|| rule.and_then(|r| r.default_ttl))
@@ -356,67 +359,63 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
                 rule.and_then(|r| r.default_ttl)
             };
             match configured {
-                Some(d) => d.0.as_secs_f64(),
+                Some(d) => d.0.as_millis() as u64,
                 None if heuristic_ok => match single_date(h, LAST_MODIFIED) {
-                    Some(lm) if lm < date => (date - lm) * 0.1,
-                    _ => 0.0,
+                    Some(lm) if lm < date => (date - lm) / 10 * 1000,
+                    _ => 0,
                 },
-                None => 0.0,
+                None => 0,
             }
         }
     };
     if age == AgeField::Invalid {
-        lifetime = 0.0;
+        lifetime_ms = 0;
     } else if let Some(r) = rule
         && !flags.has(Flags::NO_CACHE)
     {
         if let Some(min) = r.min_ttl {
-            lifetime = lifetime.max(min.0.as_secs_f64());
+            lifetime_ms = lifetime_ms.max(min.0.as_millis() as u64);
         }
         if let Some(max) = r.max_ttl {
-            lifetime = lifetime.min(max.0.as_secs_f64());
+            lifetime_ms = lifetime_ms.min(max.0.as_millis() as u64);
         }
     }
     // Stale windows: explicit directives, then the rule's grace.
-    let (mut swr, mut sie) = (0.0f64, 0.0f64);
+    let (mut swr, mut sie) = (0u64, 0u64);
     if !flags.has(Flags::MUST_REVALIDATE) && !flags.has(Flags::NO_CACHE) {
-        swr = gov.delta("stale-while-revalidate").map_or(0.0, delta_secs);
-        sie = gov.delta("stale-if-error").map_or(0.0, delta_secs);
+        swr = gov.delta("stale-while-revalidate").map_or(0, delta_secs) * 1000;
+        sie = gov.delta("stale-if-error").map_or(0, delta_secs) * 1000;
         if !flags.has(Flags::SHARED_STRICT)
             && let Some(r) = rule
         {
-            swr = swr.max(r.grace.map_or(0.0, |g| g.0.as_secs_f64()));
-            sie = sie.max(r.stale_if_error.map_or(0.0, |g| g.0.as_secs_f64()));
+            swr = swr.max(r.grace.map_or(0, |g| g.0.as_millis() as u64));
+            sie = sie.max(r.stale_if_error.map_or(0, |g| g.0.as_millis() as u64));
         }
     }
-    Timing { birth_ms: ms(birth), lifetime_ms: ms(lifetime), swr_ms: ms(swr), sie_ms: ms(sie) }
+    Timing { birth_ms, lifetime_ms, swr_ms: swr, sie_ms: sie }
 }
 
-fn delta_secs(d: Delta) -> f64 {
+fn delta_secs(d: Delta) -> u64 {
     match d {
-        Delta::Secs(s) => s.min(DELTA_MAX) as f64,
-        Delta::Invalid => 0.0,
+        Delta::Secs(s) => s.min(DELTA_MAX),
+        Delta::Invalid => 0,
     }
 }
 
-fn ms(secs: f64) -> u64 {
-    if secs <= 0.0 { 0 } else { (secs * 1000.0).min(u64::MAX as f64 / 2.0) as u64 }
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
-fn secs_f(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// A date field given once, in any of the three HTTP date formats; `None`
-/// when absent, repeated with different values, or invalid.
-fn single_date(h: &HeaderMap, name: HeaderName) -> Option<f64> {
+/// A date field given once, in any of the three HTTP date formats, as Unix
+/// seconds; `None` when absent, repeated with different values, or invalid.
+fn single_date(h: &HeaderMap, name: HeaderName) -> Option<u64> {
     let mut it = h.get_all(name).iter();
     let first = it.next()?;
     if it.any(|v| v != first) {
         return None;
     }
     let s = first.to_str().ok()?;
-    httpdate::parse_http_date(s.trim()).ok().map(secs_f)
+    httpdate::parse_http_date(s.trim()).ok().map(|t| unix_ms(t) / 1000)
 }
 
 /// The `Age` field of a response.
