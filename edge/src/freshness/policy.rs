@@ -459,3 +459,168 @@ pub fn vary_names(h: &HeaderMap) -> impl Iterator<Item = String> + '_ {
         .map(|n| n.trim().to_ascii_lowercase())
         .filter(|n| !n.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::HeaderValue;
+    use world::Dur;
+
+    use super::*;
+
+    const T0: u64 = 1_800_000_000; // a Unix second
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn date(secs: u64) -> String {
+        world::clock::httpdate_fmt(at(secs))
+    }
+
+    fn eval_with(status: u16, resp: &[(&str, String)], req: &[(&str, &str)], rule: Option<&CacheRule>) -> Evaluation {
+        let mut rh = HeaderMap::new();
+        for (n, v) in resp {
+            rh.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        let mut qh = HeaderMap::new();
+        for (n, v) in req {
+            qh.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        evaluate(
+            &Exchange {
+                method: &Method::GET,
+                req_headers: &qh,
+                status: StatusCode::from_u16(status).unwrap(),
+                resp_headers: &rh,
+                request_time: at(T0),
+                response_time: at(T0),
+                surrogate_id: "edge-t",
+            },
+            rule,
+        )
+    }
+
+    fn eval(resp: &[(&str, String)]) -> Evaluation {
+        eval_with(200, resp, &[], None)
+    }
+
+    fn s(v: &str) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn explicit_lifetime_precedence() {
+        let cases: &[(&[(&str, String)], u64)] = &[
+            (&[("cache-control", s("max-age=60"))], 60),
+            (&[("cache-control", s("max-age=60, s-maxage=5"))], 5),
+            (&[("cache-control", s("max-age=60")), ("expires", date(T0 + 900))], 60),
+            (&[("date", date(T0)), ("expires", date(T0 + 900))], 900),
+            (&[("date", date(T0 - 100)), ("expires", date(T0 + 900))], 1000),
+            (&[("expires", s("0"))], 0),
+            (&[("date", date(T0)), ("last-modified", date(T0 - 5000))], 500),
+            (&[("cache-control", s("max-age=abc")), ("etag", s("\"x\""))], 0),
+            (&[("cache-control", s("max-age=10, max-age=20")), ("etag", s("\"x\""))], 0),
+        ];
+        for (headers, want) in cases {
+            let e = eval(headers);
+            assert_eq!(e.timing.lifetime_ms, want * 1000, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn corrected_initial_age() {
+        // Age header counts, the Date-based apparent age counts, the larger wins.
+        let e = eval(&[("cache-control", s("max-age=100")), ("age", s("30"))]);
+        assert_eq!(e.timing.birth_ms, (T0 - 30) * 1000);
+        let e = eval(&[("cache-control", s("max-age=100")), ("date", date(T0 - 40)), ("age", s("30"))]);
+        assert_eq!(e.timing.birth_ms, (T0 - 40) * 1000);
+        let e = eval(&[("cache-control", s("max-age=100")), ("age", s("1, 2")), ("etag", s("\"e\""))]);
+        assert_eq!(e.timing.lifetime_ms, 0, "a list-valued Age makes the response stale");
+    }
+
+    #[test]
+    fn storability() {
+        let stored =
+            |status: u16, resp: &[(&str, String)], req: &[(&str, &str)]| eval_with(status, resp, req, None).store;
+        let lm = || ("last-modified", date(T0 - 5000));
+        assert_eq!(stored(200, &[lm()], &[]), Ok(()));
+        assert_eq!(stored(302, &[lm()], &[]), Err(NotStored::NoFreshness));
+        assert_eq!(stored(302, &[("cache-control", s("max-age=5"))], &[]), Ok(()));
+        assert_eq!(stored(206, &[("cache-control", s("max-age=5"))], &[]), Err(NotStored::Status));
+        assert_eq!(stored(200, &[("cache-control", s("no-store, max-age=5"))], &[]), Err(NotStored::NoStore));
+        assert_eq!(stored(200, &[("cache-control", s("private"))], &[]), Err(NotStored::Private));
+        assert_eq!(
+            stored(200, &[("cache-control", s("max-age=5"))], &[("cache-control", "no-store")]),
+            Err(NotStored::RequestNoStore)
+        );
+        assert_eq!(
+            stored(200, &[("cache-control", s("max-age=5"))], &[("authorization", "x")]),
+            Err(NotStored::Authorization)
+        );
+        assert_eq!(stored(200, &[("cache-control", s("s-maxage=5"))], &[("authorization", "x")]), Ok(()));
+        assert_eq!(
+            stored(200, &[("cache-control", s("max-age=5")), ("set-cookie", s("a=1"))], &[]),
+            Err(NotStored::SetCookie)
+        );
+        assert_eq!(stored(200, &[("cache-control", s("max-age=5")), ("vary", s("*"))], &[]), Err(NotStored::VaryStar));
+        assert_eq!(stored(200, &[("cache-control", s("max-age=0"))], &[]), Err(NotStored::Useless));
+        assert_eq!(stored(200, &[("cache-control", s("no-store, must-understand, max-age=5"))], &[]), Ok(()));
+        assert_eq!(stored(299, &[("cache-control", s("must-understand, max-age=5"))], &[]), Err(NotStored::Status));
+    }
+
+    #[test]
+    fn targeted_fields_override_cache_control() {
+        let e = eval(&[("cache-control", s("no-store")), ("cdn-cache-control", s("max-age=30"))]);
+        assert_eq!((e.store, e.timing.lifetime_ms), (Ok(()), 30_000));
+        let e = eval(&[("cache-control", s("max-age=30")), ("surrogate-control", s("max-age=90;edge-t, max-age=10"))]);
+        assert_eq!(e.timing.lifetime_ms, 90_000);
+        let e = eval(&[("cache-control", s("max-age=30")), ("surrogate-control", s("max-age=90;other"))]);
+        assert_eq!(e.timing.lifetime_ms, 30_000, "a Surrogate-Control aimed elsewhere is ignored");
+    }
+
+    #[test]
+    fn stale_windows_and_their_limits() {
+        let rule = CacheRule {
+            prefix: "/".into(),
+            min_ttl: None,
+            default_ttl: None,
+            max_ttl: None,
+            grace: Some(Dur::secs(50)),
+            stale_if_error: Some(Dur::secs(70)),
+            negative_ttl: None,
+        };
+        let w = |cc: &str, rule: Option<&CacheRule>| {
+            let t = eval_with(200, &[("cache-control", s(cc))], &[], rule).timing;
+            (t.swr_ms / 1000, t.sie_ms / 1000)
+        };
+        assert_eq!(w("max-age=1, stale-while-revalidate=9, stale-if-error=8", None), (9, 8));
+        assert_eq!(w("max-age=1", Some(&rule)), (50, 70));
+        assert_eq!(w("max-age=1, stale-while-revalidate=90", Some(&rule)), (90, 70));
+        assert_eq!(w("max-age=1, must-revalidate, stale-while-revalidate=9", Some(&rule)), (0, 0));
+        assert_eq!(w("s-maxage=1, stale-while-revalidate=9", Some(&rule)), (9, 0), "s-maxage: no configured grace");
+    }
+
+    #[test]
+    fn rules_clamp_and_default() {
+        let rule = CacheRule {
+            prefix: "/".into(),
+            min_ttl: Some(Dur::secs(60)),
+            default_ttl: Some(Dur::secs(300)),
+            max_ttl: Some(Dur::secs(600)),
+            grace: None,
+            stale_if_error: None,
+            negative_ttl: Some(Dur::secs(20)),
+        };
+        let life = |status: u16, cc: Option<&str>| {
+            let h: Vec<(&str, String)> = cc.map(|c| vec![("cache-control", s(c))]).unwrap_or_default();
+            eval_with(status, &h, &[], Some(&rule)).timing.lifetime_ms / 1000
+        };
+        assert_eq!(life(200, Some("max-age=5")), 60);
+        assert_eq!(life(200, Some("max-age=5000")), 600);
+        assert_eq!(life(200, None), 300);
+        assert_eq!(life(404, None), 60, "negative_ttl 20, raised by min_ttl 60");
+        assert_eq!(life(200, Some("no-cache, max-age=5")), 5, "no-cache is not stretched");
+    }
+}
