@@ -34,14 +34,7 @@ pub fn parse_id(rest: &str) -> Option<u64> {
 
 /// The body size of object `id`.
 pub fn object_size(model: &SizeModel, id: u64) -> u64 {
-    let (min, max) = (model.min.bytes() as f64, model.max.bytes() as f64);
-    let n = Rng::from_parts(b"size", id).normal();
-    let mut s = model.median.bytes() as f64 * (model.sigma * n).exp();
-    if !s.is_finite() {
-        s = model.median.bytes() as f64;
-    }
-    // Not `clamp`: it panics when min > max, and a hand-made model may say so.
-    s.round().max(min).min(max).max(0.0) as u64
+    model.size_of(id)
 }
 
 /// The body of object `id` at `version`, `size` bytes long.
@@ -184,7 +177,13 @@ mod tests {
     use world::ByteSize;
 
     fn model() -> SizeModel {
-        SizeModel { median: ByteSize::kib(24), sigma: 1.2, min: ByteSize(64), max: ByteSize::mib(8) }
+        SizeModel {
+            median: ByteSize::kib(24),
+            sigma: 1.2,
+            min: ByteSize(64),
+            max: ByteSize::mib(8),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -195,7 +194,13 @@ mod tests {
             assert_eq!(s, object_size(&m, id));
             assert!((64..=8 << 20).contains(&s), "id {id}: {s}");
         }
-        let tight = SizeModel { median: ByteSize(1000), sigma: 5.0, min: ByteSize(900), max: ByteSize(1100) };
+        let tight = SizeModel {
+            median: ByteSize(1000),
+            sigma: 5.0,
+            min: ByteSize(900),
+            max: ByteSize(1100),
+            ..Default::default()
+        };
         assert!((0..1000).all(|id| (900..=1100).contains(&object_size(&tight, id))));
     }
 

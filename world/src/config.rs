@@ -174,8 +174,9 @@ impl Default for Catalog {
     }
 }
 
-/// Object sizes: lognormal body around `median` with shape `sigma`,
-/// clamped to `[min, max]`.
+/// Object sizes: a lognormal body around `median` with shape `sigma`, and
+/// optionally a Pareto tail (a `tail_share` of objects drawn from a Pareto
+/// law of shape `tail` starting at 4 × median), clamped to `[min, max]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SizeModel {
@@ -191,6 +192,37 @@ pub struct SizeModel {
     /// Largest size (the cap).
     #[serde(default = "max_default")]
     pub max: ByteSize,
+    /// Pareto shape of the tail (e.g. 1.2); none: no tail.
+    #[serde(default)]
+    pub tail: Option<f64>,
+    /// Share of objects in the tail.
+    #[serde(default = "tail_share_default")]
+    pub tail_share: f64,
+}
+
+fn tail_share_default() -> f64 {
+    0.02
+}
+
+impl SizeModel {
+    /// The size of object `id`: deterministic, the same in every process.
+    pub fn size_of(&self, id: u64) -> u64 {
+        let (min, max) = (self.min.0 as f64, self.max.0 as f64);
+        let median = self.median.0 as f64;
+        let mut s = median * (self.sigma * crate::rng::Rng::from_parts(b"size", id).normal()).exp();
+        if let Some(alpha) = self.tail.filter(|a| *a > 0.0) {
+            let mut r = crate::rng::Rng::from_parts(b"size-tail", id);
+            if r.next_f64() < self.tail_share {
+                let u = 1.0 - r.next_f64(); // (0, 1]
+                s = 4.0 * median * u.powf(-1.0 / alpha);
+            }
+        }
+        if !s.is_finite() {
+            s = median;
+        }
+        // Not `clamp`: it panics when min > max.
+        s.round().max(min).min(max).max(0.0) as u64
+    }
 }
 
 fn median_default() -> ByteSize {
@@ -208,7 +240,14 @@ fn max_default() -> ByteSize {
 
 impl Default for SizeModel {
     fn default() -> Self {
-        Self { median: median_default(), sigma: sigma_default(), min: min_default(), max: max_default() }
+        Self {
+            median: median_default(),
+            sigma: sigma_default(),
+            min: min_default(),
+            max: max_default(),
+            tail: None,
+            tail_share: tail_share_default(),
+        }
     }
 }
 

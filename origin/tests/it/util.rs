@@ -17,7 +17,13 @@ pub fn catalog() -> Catalog {
     Catalog {
         objects: 1000,
         groups: 10,
-        size: SizeModel { median: ByteSize::kib(4), sigma: 1.0, min: ByteSize(64), max: ByteSize::kib(256) },
+        size: SizeModel {
+            median: ByteSize::kib(4),
+            sigma: 1.0,
+            min: ByteSize(64),
+            max: ByteSize::kib(256),
+            ..Default::default()
+        },
         rules: vec![
             CatalogRule::default(),
             CatalogRule {
