@@ -2,6 +2,7 @@
 //! processes; `cdn edge`/`cdn origin` run one component (the same code as
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
 
+pub mod driver;
 pub mod scenario;
 pub mod supervisor;
 pub mod up;
