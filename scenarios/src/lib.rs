@@ -2,7 +2,9 @@
 //! processes; `cdn edge`/`cdn origin` run one component (the same code as
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
 
+pub mod charts;
 pub mod driver;
+pub mod report;
 pub mod scenario;
 pub mod supervisor;
 pub mod up;
