@@ -100,6 +100,39 @@ impl CacheStatus {
     }
 }
 
+thread_local! {
+    static HIT_VALUES: std::cell::RefCell<Vec<(usize, i64, usize, HeaderValue)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The `Cache-Status` value of a hit, `{label}; hit; ttl={ttl}; detail={detail}`,
+/// remembered per thread (a small direct-mapped table), so the hit path
+/// formats it once per value instead of once per request.
+pub fn hit_value(label: &str, ttl: i64, detail: &'static str) -> HeaderValue {
+    const SLOTS: usize = 256;
+    let key = (label.as_ptr() as usize, ttl, detail.as_ptr() as usize);
+    let slot = (ttl as usize).wrapping_mul(31).wrapping_add(key.0 >> 4) % SLOTS;
+    HIT_VALUES.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.is_empty() {
+            t.resize(SLOTS, (0, 0, 0, HeaderValue::from_static("")));
+        }
+        let e = &mut t[slot];
+        // The label's address could be reused by another edge in the same
+        // process (tests): check the text too.
+        if (e.0, e.1, e.2) != key || !e.3.as_bytes().starts_with(label.as_bytes()) {
+            *e = (key.0, key.1, key.2, CacheStatus::hit(ttl, detail).render(label));
+        }
+        e.3.clone()
+    })
+}
+
+/// An `Age` value; 0..4096 seconds come from a table built once.
+pub fn age_value(secs: u64) -> HeaderValue {
+    static TABLE: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..4096u64).map(HeaderValue::from).collect());
+    t.get(secs as usize).cloned().unwrap_or_else(|| HeaderValue::from(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +143,17 @@ mod tests {
         assert_eq!(h, "edge-seoul; hit; ttl=3512; detail=memory");
         let m = CacheStatus { fwd_status: Some(200), stored: true, collapsed: true, ..CacheStatus::fwd(Fwd::UriMiss) };
         assert_eq!(m.render("edge-tokyo"), "edge-tokyo; fwd=uri-miss; fwd-status=200; stored; collapsed");
+    }
+
+    #[test]
+    fn cached_hit_and_age_values_match_fresh_ones() {
+        let label = String::from("edge-x");
+        for ttl in [5, 5, 6, -3, 5] {
+            assert_eq!(hit_value(&label, ttl, "memory"), CacheStatus::hit(ttl, "memory").render(&label));
+        }
+        let other = String::from("edge-y");
+        assert_eq!(hit_value(&other, 5, "memory"), "edge-y; hit; ttl=5; detail=memory");
+        assert_eq!(age_value(7), "7");
+        assert_eq!(age_value(100_000), "100000");
     }
 }

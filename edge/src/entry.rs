@@ -44,6 +44,24 @@ pub struct StoredEntry {
     /// Set when the body is not here but stored as fixed-size slices under
     /// their own keys (objects larger than the edge's largest object).
     pub slices: Option<SliceInfo>,
+    /// `headers` plus `Age` and `Cache-Status` slots, so a hit clones one
+    /// map and replaces two values in place, never growing it. Derived
+    /// (by [`StoredEntry::prepare`]), not stored on disk.
+    pub hit_headers: HeaderMap,
+}
+
+impl StoredEntry {
+    /// Fills `hit_headers` (done when the entry enters the store or comes
+    /// back from disk).
+    pub fn prepare(&mut self) {
+        let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
+        for (n, v) in &self.headers {
+            h.append(n.clone(), v.clone());
+        }
+        h.insert(http::header::AGE, HeaderValue::from_static("0"));
+        h.insert(crate::headers::CACHE_STATUS, HeaderValue::from_static("-"));
+        self.hit_headers = h;
+    }
 }
 
 /// How a large object is cut into slices.
@@ -78,6 +96,7 @@ pub struct VarySpec {
 
 /// A cache value.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // responses are nearly every value; a box would add a hop to every hit
 pub enum CacheValue {
     /// A response.
     Response(StoredEntry),
@@ -92,7 +111,7 @@ impl CacheValue {
             CacheValue::Response(e) => {
                 let headers: usize = e.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum();
                 let tags: usize = e.tags.iter().map(|t| t.len() + 24).sum();
-                e.body.len() + headers + tags + 160
+                e.body.len() + 2 * headers + tags + 160
             }
             CacheValue::Variants(v) => v.names.iter().map(|n| n.as_str().len() + 24).sum::<usize>() + 64,
         }
@@ -221,7 +240,7 @@ impl Code for CacheValue {
                 }
                 let bl = read_u64(r)?;
                 let body = read_vec(r, usize::try_from(bl).map_err(|_| parse_err("body too long"))?, 1 << 34)?;
-                Ok(CacheValue::Response(StoredEntry {
+                let mut e = StoredEntry {
                     status,
                     headers,
                     body: Bytes::from(body),
@@ -230,7 +249,10 @@ impl Code for CacheValue {
                     tags,
                     stored_ms,
                     slices,
-                }))
+                    hit_headers: HeaderMap::new(),
+                };
+                e.prepare();
+                Ok(CacheValue::Response(e))
             }
             KIND_VARIANTS => {
                 let stored_ms = read_u64(r)?;
@@ -296,6 +318,7 @@ mod tests {
             tags: vec!["obj-1".into(), "group-1".into()],
             stored_ms: 5,
             slices: Some(SliceInfo { total: 10 << 20, size: 1 << 20 }),
+            hit_headers: HeaderMap::new(),
         })
     }
 

@@ -70,6 +70,8 @@ pub struct Ready {
     pub slices: Option<SliceInfo>,
     /// Where the response is stored (the URL's key or a variant key).
     pub storage_key: Option<CacheKey>,
+    /// Its surrogate keys.
+    pub tags: Vec<String>,
 }
 
 impl Ready {
@@ -183,6 +185,7 @@ impl EdgeState {
             }
             Ok(Ok(Collected::Whole(b))) => b,
         };
+        let tags = tags_of(&parts.headers);
         let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
         client.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         let vary: Vec<HeaderName> =
@@ -199,6 +202,7 @@ impl EdgeState {
             h
         });
         let mut storage_key = None;
+        let entry_tags = tags.clone();
         if not_stored.is_none() {
             let entry = StoredEntry {
                 status: parts.status,
@@ -206,9 +210,10 @@ impl EdgeState {
                 body: body.clone(),
                 timing: ev.timing,
                 flags: ev.flags,
-                tags: tags_of(&client),
+                tags,
                 stored_ms: self.now_ms(),
                 slices: None,
+                hit_headers: HeaderMap::new(),
             };
             storage_key = Some(self.insert_response(&f.key, &vary, &f.client_headers, entry));
             self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -239,6 +244,7 @@ impl EdgeState {
             req_headers: f.client_headers.clone(),
             slices: None,
             storage_key,
+            tags: entry_tags,
         }))
     }
 
@@ -269,6 +275,11 @@ impl EdgeState {
         if not_stored.is_none() && f.no_store {
             not_stored = Some(NotStored::RequestNoStore);
         }
+        let tags = if fresh.contains_key("surrogate-key") || fresh.contains_key("cache-tag") {
+            tags_of(fresh)
+        } else {
+            s.tags.clone()
+        };
         if not_stored.is_none() {
             let updated = StoredEntry {
                 status: s.status,
@@ -276,9 +287,10 @@ impl EdgeState {
                 body: s.body.clone(),
                 timing: ev.timing,
                 flags: ev.flags,
-                tags: tags_of(&merged),
+                tags: tags.clone(),
                 stored_ms: self.now_ms(),
                 slices: s.slices,
+                hit_headers: HeaderMap::new(),
             };
             self.store.insert(entry.key().clone(), CacheValue::Response(updated));
         } else {
@@ -301,6 +313,7 @@ impl EdgeState {
             req_headers: f.client_headers.clone(),
             slices: s.slices,
             storage_key: Some(entry.key().clone()),
+            tags,
         }))
     }
 
@@ -331,6 +344,7 @@ impl EdgeState {
     /// ranges: store its headers with the slice layout; slices are fetched
     /// on demand ([`crate::slice`]).
     fn sliced(&self, f: &Fill, parts: http::response::Parts, ev: &crate::freshness::Evaluation, total: u64) -> Fetched {
+        let tags = tags_of(&parts.headers);
         let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
         for n in &ev.strip {
             client.remove(n);
@@ -344,9 +358,10 @@ impl EdgeState {
             body: Bytes::new(),
             timing: ev.timing,
             flags: ev.flags,
-            tags: tags_of(&client),
+            tags: tags.clone(),
             stored_ms: self.now_ms(),
             slices,
+            hit_headers: HeaderMap::new(),
         };
         let storage_key = self.insert_response(&f.key, &vary, &f.client_headers, meta);
         self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -366,6 +381,7 @@ impl EdgeState {
             req_headers: f.client_headers.clone(),
             slices,
             storage_key: Some(storage_key),
+            tags,
         }))
     }
 
@@ -388,6 +404,7 @@ impl EdgeState {
             req_headers: f.client_headers.clone(),
             slices: None,
             storage_key: None,
+            tags: Vec::new(),
         }))
     }
 

@@ -12,8 +12,6 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::freshness::policy::SURROGATE_CONTROL;
-
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 /// `X-Forwarded-For`.
@@ -100,13 +98,19 @@ pub fn to_origin(client: &HeaderMap, peer: IpAddr, me: &Hop, for_fill: bool) -> 
     h
 }
 
-/// Response headers as the edge passes them on: hop-by-hop and
-/// `Surrogate-Control` removed, `Age` dropped (the edge sets its own),
+/// Response fields meant for the edge alone: removed before a response
+/// reaches a client (as Fastly and Cloudflare do), kept in the entry's tags.
+pub const EDGE_ONLY: [&str; 3] = ["surrogate-control", "surrogate-key", "cache-tag"];
+
+/// Response headers as the edge passes them on: hop-by-hop and edge-only
+/// fields (`Surrogate-Control`, `Surrogate-Key`, `Cache-Tag`) removed, `Age` dropped (the edge sets its own),
 /// `Via` added, and a `Date` (IMF-fixdate, from the edge's clock) when the
 /// origin sent none.
 pub fn to_client(mut h: HeaderMap, via: &HeaderValue, date: impl FnOnce() -> HeaderValue) -> HeaderMap {
     strip_hop_by_hop(&mut h);
-    h.remove(&SURROGATE_CONTROL);
+    for n in EDGE_ONLY {
+        h.remove(n);
+    }
     h.remove(AGE);
     add_via(&mut h, via);
     if !h.contains_key(DATE) {
@@ -126,7 +130,9 @@ const NOT_UPDATED_BY_304: [&str; 8] =
 pub fn merge_304(stored: &HeaderMap, fresh: &HeaderMap) -> HeaderMap {
     let mut fresh = fresh.clone();
     strip_hop_by_hop(&mut fresh);
-    fresh.remove(&SURROGATE_CONTROL);
+    for n in EDGE_ONLY {
+        fresh.remove(n);
+    }
     let mut out = stored.clone();
     for name in fresh.keys() {
         if NOT_UPDATED_BY_304.contains(&name.as_str()) {
@@ -192,13 +198,14 @@ mod tests {
     }
 
     #[test]
-    fn surrogate_control_and_age_stay_at_the_edge() {
+    fn surrogate_fields_and_age_stay_at_the_edge() {
         let m = to_client(
-            h(&[("surrogate-control", "max-age=60"), ("age", "5")]),
+            h(&[("surrogate-control", "max-age=60"), ("age", "5"), ("surrogate-key", "a b"), ("cache-tag", "c")]),
             &HeaderValue::from_static("1.1 e"),
             || HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
         );
         assert!(m.get("surrogate-control").is_none() && m.get("age").is_none());
+        assert!(m.get("surrogate-key").is_none() && m.get("cache-tag").is_none());
         assert!(m.get("date").is_some());
     }
 }

@@ -29,7 +29,7 @@ use hyper::service::Service;
 use world::serve::Peer;
 
 use crate::body::Body;
-use crate::cache_status::{CacheStatus, Fwd};
+use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};
 use crate::entry::CacheValue;
 use crate::fetch::{Fetched, Fill, response};
 use crate::freshness::{RequestDirectives, Reuse, reuse};
@@ -114,9 +114,9 @@ impl EdgeState {
         if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) || e.slices.is_some() {
             return None;
         }
-        let mut h = e.headers.clone();
-        h.insert(AGE, HeaderValue::from(e.timing.age_ms(now) / 1000));
-        h.insert(CACHE_STATUS, CacheStatus::hit(e.timing.ttl_secs(now), Tier::Memory.as_str()).render(&self.label));
+        let mut h = e.hit_headers.clone();
+        h.insert(AGE, age_value(e.timing.age_ms(now) / 1000));
+        h.insert(CACHE_STATUS, hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str()));
         let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
         *r.status_mut() = e.status;
         *r.headers_mut() = h;

@@ -39,7 +39,7 @@ impl EdgeState {
         let (method, req) = (&req.method, &req.headers);
         let mut h = headers.clone();
         if let Some(a) = age {
-            h.insert(AGE, HeaderValue::from(a));
+            h.insert(AGE, crate::cache_status::age_value(a));
         }
         h.insert(CACHE_STATUS, cs.render(&self.label));
         let head = *method == Method::HEAD;

@@ -70,7 +70,7 @@ impl SlicedMeta {
             headers: r.headers.clone(),
             info: r.slices?,
             timing: r.timing,
-            tags: crate::fetch::tags_of(&r.headers),
+            tags: r.tags.clone(),
         })
     }
 
@@ -288,6 +288,7 @@ impl EdgeState {
             tags: meta.tags.clone(),
             stored_ms: self.now_ms(),
             slices: None,
+            hit_headers: HeaderMap::new(),
         };
         let value = CacheValue::Response(entry);
         if meta.info.total as usize > self.store.memory_capacity() / 4 {
@@ -312,6 +313,7 @@ impl EdgeState {
             req_headers: HeaderMap::new(),
             slices: None,
             storage_key: None,
+            tags: Vec::new(),
         }))
     }
 }

@@ -156,7 +156,10 @@ impl Store {
 
     /// Stores a value (replacing any under the same key), in memory and,
     /// asynchronously, on disk.
-    pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
+    pub fn insert(&self, key: CacheKey, mut value: CacheValue) -> Entry {
+        if let CacheValue::Response(e) = &mut value {
+            e.prepare();
+        }
         if value.weight() > self.disk_only_above && self.has_disk {
             let props = HybridCacheProperties::default().with_location(Location::OnDisk);
             self.cache.insert_with_properties(key, value, props)
@@ -166,7 +169,10 @@ impl Store {
     }
 
     /// Stores a value on disk only (slices of objects too large for memory).
-    pub fn insert_on_disk(&self, key: CacheKey, value: CacheValue) {
+    pub fn insert_on_disk(&self, key: CacheKey, mut value: CacheValue) {
+        if let CacheValue::Response(e) = &mut value {
+            e.prepare();
+        }
         if !self.has_disk {
             self.cache.insert(key, value);
             return;
