@@ -54,7 +54,10 @@ impl StoredEntry {
     /// Fills `hit_headers` (done when the entry enters the store or comes
     /// back from disk).
     pub fn prepare(&mut self) {
-        let mut h = HeaderMap::with_capacity(self.headers.len() + 2);
+        // Headroom matters: HeaderMap reserves a slot before every insert,
+        // even one that replaces a value, and a full map would grow (and
+        // reallocate) on every hit.
+        let mut h = HeaderMap::with_capacity((self.headers.len() + 2) * 2);
         for (n, v) in &self.headers {
             h.append(n.clone(), v.clone());
         }
