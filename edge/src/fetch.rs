@@ -22,6 +22,7 @@ use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::headers;
 use crate::key::CacheKey;
+use crate::purge::Mark;
 use crate::state::EdgeState;
 use crate::store::Entry;
 use crate::upstream::FetchError;
@@ -108,6 +109,8 @@ impl EdgeState {
     }
 
     async fn fill_inner(&self, f: &Fill) -> Fetched {
+        // Before asking the origin: a purge after this point overtakes the fill.
+        let mark = self.purge_mark();
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
         let mut headers = f.headers.clone();
         if let Some((_, s)) = stale {
@@ -133,7 +136,7 @@ impl EdgeState {
         if parts.status == StatusCode::NOT_MODIFIED
             && let Some((entry, s)) = stale
         {
-            return self.revalidated(f, entry, s, &parts.headers, request_time, response_time);
+            return self.revalidated(f, entry, s, &parts.headers, request_time, response_time, mark);
         }
         let rule = self.rule(f.key.path());
         let ev = evaluate(
@@ -184,8 +187,12 @@ impl EdgeState {
                 tags: tags_of(&client),
                 stored_ms: self.now_ms(),
             };
-            self.insert_response(&f.key, &vary, &f.client_headers, entry);
-            self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if self.insert_response(mark, &f.key, &vary, &f.client_headers, entry) {
+                self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                not_stored = Some(NotStored::Purged);
+                self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         } else {
             self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -215,6 +222,7 @@ impl EdgeState {
     }
 
     /// A 304 for a stale entry: refresh its headers and freshness, keep the body.
+    #[allow(clippy::too_many_arguments)]
     fn revalidated(
         &self,
         f: &Fill,
@@ -223,6 +231,7 @@ impl EdgeState {
         fresh: &HeaderMap,
         request_time: std::time::SystemTime,
         response_time: std::time::SystemTime,
+        mark: Mark,
     ) -> Fetched {
         let merged = headers::merge_304(&s.headers, fresh);
         let ev = evaluate(
@@ -250,7 +259,9 @@ impl EdgeState {
                 tags: tags_of(&merged),
                 stored_ms: self.now_ms(),
             };
-            self.store.insert(entry.key().clone(), CacheValue::Response(updated));
+            if !self.admit(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
+                not_stored = Some(NotStored::Purged);
+            }
         } else {
             // No longer storable: drop the stale copy.
             self.store.remove(entry.key());
@@ -281,14 +292,22 @@ impl EdgeState {
     }
 
     /// Stores a response under its URL, or under its variant key with the
-    /// URL pointing at the selecting fields.
-    fn insert_response(&self, key: &CacheKey, vary: &[HeaderName], req: &HeaderMap, entry: StoredEntry) {
+    /// URL pointing at the selecting fields; `false` when a purge overtook
+    /// the fill (see [`crate::purge`]).
+    fn insert_response(
+        &self,
+        mark: Mark,
+        key: &CacheKey,
+        vary: &[HeaderName],
+        req: &HeaderMap,
+        entry: StoredEntry,
+    ) -> bool {
         if vary.is_empty() {
-            self.store.insert(key.clone(), CacheValue::Response(entry));
+            self.admit(mark, vec![(key.clone(), CacheValue::Response(entry))])
         } else {
             let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
-            self.store.insert(key.clone(), CacheValue::Variants(spec));
-            self.store.insert(variant_key(key, vary, req), CacheValue::Response(entry));
+            let variant = variant_key(key, vary, req);
+            self.admit(mark, vec![(key.clone(), CacheValue::Variants(spec)), (variant, CacheValue::Response(entry))])
         }
     }
 

@@ -10,6 +10,9 @@
 //! `Cache-Status` ([`cache_status`]). The request path is drawn in
 //! [`proxy`].
 //!
+//! Purges (`POST /purge` on the admin listener: URL, prefix, tag, all;
+//! hard or soft) and the index and journal behind them are in [`purge`].
+//!
 //! Entry points: [`Config`] (from a world, or standalone in front of any
 //! loopback origin), [`serve`] on bound listeners, [`spawn`] for tests, and
 //! [`cli`] for the `edge` binary and `cdn edge`.
@@ -27,6 +30,7 @@ pub mod headers;
 pub mod key;
 pub mod meter;
 pub mod proxy;
+pub mod purge;
 pub mod respond;
 pub mod state;
 pub mod store;
@@ -181,15 +185,19 @@ pub enum EdgeError {
     /// A listener could not be bound.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The purge journal could not be opened or replayed.
+    #[error(transparent)]
+    Purge(#[from] purge::PurgeError),
 }
 
 async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let store = Store::open(&c.store).await?;
+    let (purge, redo) = purge::Purger::open(&c.store)?;
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone());
     let label = format!("edge-{}", c.name);
     let via = HeaderValue::try_from(format!("1.1 {label} (cdnlab)")).unwrap_or(HeaderValue::from_static("1.1 cdnlab"));
-    Ok(Arc::new(EdgeState {
+    let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,
         label,
@@ -203,7 +211,10 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         max_object: c.store.max_object,
         rtt_to_origin: c.rtt_to_origin,
         admin_token: c.admin_token,
-    }))
+        purge,
+    });
+    st.recover_purges(redo).await?;
+    Ok(st)
 }
 
 /// An opened edge (cache recovered, origin client ready), not yet serving.
@@ -258,7 +269,8 @@ async fn run(
         move |peer| PublicService::new(pst.clone(), peer),
         stopped(rx.clone()),
     ));
-    let router = admin::router(st.clone());
+    let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));
+    let maintain = tokio::spawn(purge::maintain(st.clone(), stopped(rx.clone())));
     let a = tokio::spawn(serve_http(
         admin,
         Arc::new(Traffic::default()),
@@ -267,6 +279,10 @@ async fn run(
     ));
     let _ = p.await;
     let _ = a.await;
+    let _ = maintain.await;
+    if let Err(e) = st.compact_purge_journal().await {
+        tracing::warn!(error = %e, "purge journal not compacted at shutdown");
+    }
     if let Err(e) = st.store.close().await {
         tracing::warn!(error = %e, "cache did not close cleanly");
     }

@@ -112,6 +112,9 @@ impl EdgeState {
         if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) {
             return None;
         }
+        if self.purge.may_cover(e.stored_ms) {
+            return None; // a purge-all may cover it: the slow path decides
+        }
         let mut h = e.headers.clone();
         h.insert(AGE, HeaderValue::from(e.timing.age_ms(now) / 1000));
         h.insert(CACHE_STATUS, CacheStatus::hit(e.timing.ttl_secs(now), Tier::Memory.as_str()).render(&self.label));
@@ -311,12 +314,16 @@ impl EdgeState {
                 return Lookup::Miss;
             }
         };
+        let Some(entry) = self.unpurged(entry) else { return Lookup::Miss };
         let names = match entry.value() {
             CacheValue::Response(_) => return Lookup::Hit(entry, tier),
             CacheValue::Variants(spec) => spec.names.clone(),
         };
         match self.store.get(&variant_key(key, &names, h)).await {
-            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => Lookup::Hit(e, t),
+            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.unpurged(e) {
+                Some(e) => Lookup::Hit(e, t),
+                None => Lookup::VaryMiss,
+            },
             _ => Lookup::VaryMiss,
         }
     }

@@ -155,7 +155,9 @@ impl Store {
     }
 
     /// Stores a value (replacing any under the same key), in memory and,
-    /// asynchronously, on disk.
+    /// asynchronously, on disk. Fills store through
+    /// [`EdgeState::admit`](crate::state::EdgeState::admit), which indexes
+    /// the key for purges and checks for purges that overtook the fill.
     pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
         if value.weight() > self.disk_only_above && self.has_disk {
             let props = HybridCacheProperties::default().with_location(Location::OnDisk);
@@ -173,6 +175,20 @@ impl Store {
     /// Bytes of values in the memory tier.
     pub fn memory_usage(&self) -> usize {
         self.cache.memory().usage()
+    }
+
+    /// Whether either tier may hold `key` (the disk tier's answer can be a
+    /// false positive on a hash collision, never a false negative).
+    pub fn contains(&self, key: &str) -> bool {
+        self.cache.contains(key)
+    }
+
+    /// Waits until every disk write and removal queued so far is done. Until
+    /// then foyer still answers a removed key from its write queue.
+    pub async fn wait(&self) {
+        if self.has_disk {
+            self.cache.storage().wait().await;
+        }
     }
 
     /// Memory tier capacity.
