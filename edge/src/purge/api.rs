@@ -10,6 +10,8 @@
 //! 400 {"error":"…"}   malformed JSON, unknown field, not exactly one kind, bad path or tag
 //! 401 {"error":"…"}   missing or wrong token (WWW-Authenticate: Bearer)
 //! 500 {"error":"…"}   applied but not persisted (retry)
+//!
+//! GET /purge  →  {"keys":…, "responses":…, "tags":…, "seq":…, "hard_generation":…, …}
 //! ```
 //!
 //! The token (the world's `admin_token`, or `CDNLAB_ADMIN_TOKEN`) is
@@ -60,7 +62,12 @@ pub struct PurgeResponse {
 
 /// The purge routes (merged into the admin router).
 pub fn router(st: Arc<EdgeState>) -> Router {
-    Router::new().route("/purge", post(purge)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(st)
+    Router::new().route("/purge", post(purge).get(status)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(st)
+}
+
+/// `GET /purge`: the index and journal at a glance (no token needed).
+async fn status(State(st): State<Arc<EdgeState>>) -> axum::Json<super::Status> {
+    axum::Json(st.purge.status())
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {

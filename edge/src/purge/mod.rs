@@ -131,6 +131,8 @@ struct Inner {
     journal: Option<Journal>,
     /// Set when an Add could not be journalled: purges refuse until restart.
     broken: Option<String>,
+    /// Index size after the last prune.
+    pruned_at: usize,
 }
 
 impl Inner {
@@ -218,6 +220,7 @@ impl Purger {
             last_stamp: 0,
             journal: None,
             broken: None,
+            pruned_at: 0,
         };
         let mut redo = Redo::default();
         let mut dirs = None;
@@ -262,16 +265,50 @@ impl Purger {
         stored_ms <= self.floor.load(Ordering::Acquire)
     }
 
-    /// Store keys indexed, responses indexed, distinct surrogate keys.
-    pub fn index_size(&self) -> (usize, usize, usize) {
-        let g = self.inner.lock();
-        (g.index.len(), g.index.responses(), g.index.tag_count())
-    }
-
     fn wants_compaction(&self) -> bool {
         let g = self.inner.lock();
         g.journal.as_ref().is_some_and(|j| j.since_snapshot > COMPACT_AFTER.max(2 * g.index.len() as u64))
     }
+
+    /// A memory-only index has no journal to compact: prune it when it has
+    /// doubled since the last prune.
+    fn wants_prune(&self) -> bool {
+        let g = self.inner.lock();
+        g.journal.is_none() && g.index.len() > (2 * g.pruned_at).max(COMPACT_AFTER as usize)
+    }
+
+    /// The index's numbers, for `GET /purge`.
+    pub fn status(&self) -> Status {
+        let g = self.inner.lock();
+        Status {
+            keys: g.index.len() as u64,
+            responses: g.index.responses() as u64,
+            tags: g.index.tag_count() as u64,
+            seq: g.seq,
+            hard_generation: g.hard_gen,
+            soft_generation: g.soft_gen,
+            journal_records: g.journal.as_ref().map(|j| j.since_snapshot),
+        }
+    }
+}
+
+/// The index and journal at a glance (`GET /purge`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    /// Store keys indexed.
+    pub keys: u64,
+    /// Responses among them.
+    pub responses: u64,
+    /// Distinct surrogate keys.
+    pub tags: u64,
+    /// Purges so far.
+    pub seq: u64,
+    /// Hard purge-all generation (values stamped at or below it are gone).
+    pub hard_generation: u64,
+    /// Soft purge-all generation (values stamped at or below it are stale).
+    pub soft_generation: u64,
+    /// Records in the journal since its last snapshot (`None`: memory only).
+    pub journal_records: Option<u64>,
 }
 
 fn replay(g: &mut Inner, redo: &mut Redo, r: Record) {
@@ -554,14 +591,26 @@ impl EdgeState {
         Ok(())
     }
 
+    /// Forgets indexed keys the store no longer holds (evicted); returns how many.
+    pub fn prune_purge_index(&self) -> usize {
+        let mut g = self.purge.inner.lock();
+        let pruned = g.index.retain(|k| self.store.contains(k.as_str()));
+        g.pruned_at = g.index.len();
+        pruned
+    }
+
     /// Writes a snapshot of the index and drops the log it covers; forgets
     /// keys the store no longer holds (evicted), so the index stays bounded.
     pub async fn compact_purge_journal(&self) -> Result<(), PurgeError> {
-        let Some((data_dir, jdir)) = self.purge.dirs.clone() else { return Ok(()) };
+        let Some((data_dir, jdir)) = self.purge.dirs.clone() else {
+            self.prune_purge_index();
+            return Ok(());
+        };
         let _one = self.purge.serial.lock().await;
         let (bytes, covers, pruned, live) = {
             let mut g = self.purge.inner.lock();
             let pruned = g.index.retain(|k| self.store.contains(k.as_str()));
+            g.pruned_at = g.index.len();
             let Some(j) = g.journal.as_mut() else { return Ok(()) };
             let covers = j.rotate()?;
             let h = g.header(covers);
@@ -595,6 +644,10 @@ pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
         tokio::select! {
             _ = &mut stop => return,
             _ = tick.tick() => {
+                if st.purge.wants_prune() {
+                    let n = st.prune_purge_index();
+                    tracing::debug!(edge = %st.name, pruned = n, "purge index pruned");
+                }
                 if st.purge.wants_compaction()
                     && let Err(e) = st.compact_purge_journal().await
                 {
@@ -608,6 +661,7 @@ pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::freshness::{Flags, Timing};
 
     fn inner() -> Inner {
         Inner {
@@ -620,6 +674,7 @@ mod tests {
             last_stamp: 0,
             journal: None,
             broken: None,
+            pruned_at: 0,
         }
     }
 
@@ -689,5 +744,98 @@ mod tests {
         assert_eq!(g.index.len(), 2, "the re-added /a stays indexed");
         replay(&mut g, &mut redo, purge(4, 20, Target::All, false));
         assert_eq!((g.hard_gen, g.index.len()), (20, 0));
+    }
+
+    fn config(dir: &std::path::Path, disk: u64) -> crate::Config {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let mut c = crate::Config::standalone(any, any, any, dir.to_path_buf());
+        c.store.memory = 1 << 20;
+        c.store.disk = disk;
+        c.store.max_object = 256 << 10;
+        c.admin_token = None;
+        c
+    }
+
+    fn response(st: &EdgeState, body: &str, tags: &[&str]) -> CacheValue {
+        let now = st.now_ms();
+        CacheValue::Response(StoredEntry {
+            status: http::StatusCode::OK,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+            timing: Timing { birth_ms: now, lifetime_ms: 600_000, swr_ms: 0, sie_ms: 0 },
+            flags: Flags::default(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            stored_ms: now,
+        })
+    }
+
+    fn key(s: &str) -> CacheKey {
+        CacheKey::from_target(s).unwrap()
+    }
+
+    async fn stored(st: &EdgeState, k: &str) -> Option<StoredEntry> {
+        let (e, _) = st.store.get(&key(k)).await.ok()??;
+        match e.value() {
+            CacheValue::Response(r) => Some(r.clone()),
+            CacheValue::Variants(_) => None,
+        }
+    }
+
+    /// What a crash can leave behind: the purge is in the journal, but the
+    /// disk tier still holds the old value (its tombstone or stale copy was
+    /// never written). Replay must remove it, or re-store it stale, and keep
+    /// what was stored after the purge.
+    #[tokio::test]
+    async fn replay_after_a_crash_undoes_resurrected_values_and_keeps_later_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        let m = st.purge_mark();
+        for (k, tag) in [("/gone", "a"), ("/stale", "b"), ("/again", "c")] {
+            assert!(st.admit(m, vec![(key(k), response(&st, "old", &[tag]))]));
+        }
+        let old: Vec<StoredEntry> = futures_util::future::join_all(["/gone", "/stale"].map(|k| stored(&st, k)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        st.purge(&PurgeSpec { target: Target::Url("/gone".into()), soft: false }).await.unwrap();
+        st.purge(&PurgeSpec { target: Target::Tag("b".into()), soft: true }).await.unwrap();
+        st.purge(&PurgeSpec { target: Target::Prefix("/ag".into()), soft: false }).await.unwrap();
+        let m = st.purge_mark();
+        assert!(st.admit(m, vec![(key("/again"), response(&st, "new", &["c"]))]), "stored after the purge");
+        // the crash: the old values are back on disk
+        for (k, v) in ["/gone", "/stale"].iter().zip(old) {
+            st.store.insert(key(k), CacheValue::Response(v));
+        }
+        st.store.close().await.unwrap();
+        drop(st);
+
+        let st = crate::build_state(c).await.unwrap();
+        assert!(stored(&st, "/gone").await.is_none(), "a hard-purged value never comes back");
+        let s = stored(&st, "/stale").await.expect("soft purge keeps the value");
+        assert!(!s.timing.is_fresh(st.now_ms()), "but stale");
+        let a = stored(&st, "/again").await.expect("stored after the purge");
+        assert_eq!(a.body, "new");
+        assert!(a.timing.is_fresh(st.now_ms()));
+        let status = st.purge.status();
+        assert_eq!((status.seq, status.journal_records), (3, Some(0)), "replayed, then compacted: {status:?}");
+    }
+
+    #[tokio::test]
+    async fn the_index_forgets_what_the_store_evicted() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = crate::build_state(config(dir.path(), 0)).await.unwrap();
+        let body = "x".repeat(32 << 10);
+        for i in 0..100 {
+            let m = st.purge_mark();
+            st.admit(m, vec![(key(&format!("/o/{i}")), response(&st, &body, &["all"]))]);
+        }
+        assert_eq!(st.purge.status().keys, 100);
+        let pruned = st.prune_purge_index();
+        let left = st.purge.status();
+        assert!(pruned > 50 && left.keys as usize == 100 - pruned, "1 MiB holds < 32 of 100: {pruned} pruned");
+        let p = st.purge(&PurgeSpec { target: Target::Tag("all".into()), soft: false }).await.unwrap();
+        assert_eq!(p.objects, left.responses, "a tag purge touches only what is still there");
     }
 }
