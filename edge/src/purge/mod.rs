@@ -19,7 +19,8 @@
 //! lookup     ──► unpurged(entry)                      generation check; soft purge-all → stale copy
 //! POST /purge ─► purge(spec)                          index lock: journal Purge, register, remove or
 //!                                                     restale matched keys, detach in-flight fills;
-//!                                                     then foyer write barrier, journal fsync, ack
+//!                                                     then journal fsync (and, if a removed value is
+//!                                                     still in foyer's write queue, a barrier); ack
 //! ```
 //!
 //! **Stamps.** Every stored value's `stored_ms` is a stamp from this
@@ -47,10 +48,10 @@
 //! order; for each key a replayed purge covered, the stored value is
 //! re-read and removed (or re-stored stale) if its stamp is at or below
 //! that purge's generation, so a value stored after the purge survives and
-//! a purged one never comes back. Purges are also made durable in foyer
-//! itself (a write barrier waits for its tombstones) before the
-//! acknowledgement, which also closes foyer's write-queue window in which a
-//! removed key can still be read.
+//! a purged one never comes back. One foyer subtlety: a removed key whose
+//! value still sits in foyer's write queue can be read back from that queue
+//! until it is written; a hard purge that removed such a key waits for the
+//! queue (a write barrier) before acknowledging.
 
 pub mod api;
 pub mod index;
@@ -462,7 +463,8 @@ impl EdgeState {
         let now = self.now_ms();
         let soft = spec.soft;
         let mut disk_reads: Vec<CacheKey> = Vec::new();
-        let (seq, objects, keys, inflight, removed, file) = {
+        let mut removed: Vec<CacheKey> = Vec::new();
+        let (seq, objects, keys, inflight, file) = {
             let mut g = self.purge.inner.lock();
             if let Some(why) = &g.broken {
                 return Err(PurgeError::NotDurable(format!("purge journal unusable since an earlier error: {why}")));
@@ -481,7 +483,7 @@ impl EdgeState {
                 g.recent.pop_front();
             }
             self.purge.applied.store(seq, Ordering::Release);
-            let (mut objects, mut keys, mut removed) = (0u64, 0u64, false);
+            let (mut objects, mut keys) = (0u64, 0u64);
             match &spec.target {
                 Target::All => {
                     objects = g.index.responses() as u64;
@@ -504,7 +506,7 @@ impl EdgeState {
                         if !soft {
                             self.store.remove(&k);
                             g.index.remove(k.as_str());
-                            removed = true;
+                            removed.push(k);
                         } else if info.response {
                             match self.store.get_memory(k.as_str()) {
                                 Some(entry) => {
@@ -524,7 +526,7 @@ impl EdgeState {
                 }
             }
             let inflight = self.flights.detach(|k| spec.target.may_match_fetch(k.as_str())) as u64;
-            (seq, objects, keys, inflight, removed, file)
+            (seq, objects, keys, inflight, file)
         };
         // Soft purge of values only on disk: read, re-store stale unless replaced since.
         for k in disk_reads {
@@ -542,17 +544,27 @@ impl EdgeState {
                 g.index.restamp(k.as_str(), stamp, seq);
             }
         }
-        // foyer still serves a removed key from its write queue until the
-        // queue is flushed: wait for it (this also makes the tombstones durable).
-        if removed && self.store.has_disk() {
-            self.store.wait().await;
-        }
-        if let Some(f) = file {
-            tokio::task::spawn_blocking(move || f.sync_data())
-                .await
-                .map_err(|e| PurgeError::NotDurable(e.to_string()))?
-                .map_err(|e| PurgeError::NotDurable(format!("fsync: {e}")))?;
-        }
+        // foyer still serves a removed key from its write queue until that
+        // value is written: after a remove, `contains` is true only then.
+        // Wait for the queue in that case (the journal, synced meanwhile,
+        // covers durability either way).
+        let queued = removed.iter().any(|k| self.store.contains(k.as_str()));
+        let barrier = async {
+            if queued {
+                self.store.wait().await;
+            }
+        };
+        let sync = async {
+            match file {
+                Some(f) => tokio::task::spawn_blocking(move || f.sync_data())
+                    .await
+                    .map_err(|e| PurgeError::NotDurable(e.to_string()))?
+                    .map_err(|e| PurgeError::NotDurable(format!("fsync: {e}"))),
+                None => Ok(()),
+            }
+        };
+        let ((), synced) = tokio::join!(barrier, sync);
+        synced?;
         let took = started.elapsed();
         tracing::info!(
             edge = %self.name, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
@@ -837,5 +849,20 @@ mod tests {
         assert!(pruned > 50 && left.keys as usize == 100 - pruned, "1 MiB holds < 32 of 100: {pruned} pruned");
         let p = st.purge(&PurgeSpec { target: Target::Tag("all".into()), soft: false }).await.unwrap();
         assert_eq!(p.objects, left.responses, "a tag purge touches only what is still there");
+    }
+
+    /// foyer answers a removed key from its write queue until the value is
+    /// written: a purge right after a store must not leave it readable.
+    #[tokio::test]
+    async fn a_value_purged_while_still_queued_for_disk_is_not_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = crate::build_state(config(dir.path(), 16 << 20)).await.unwrap();
+        for i in 0..50 {
+            let k = format!("/q/{i}");
+            let m = st.purge_mark();
+            st.admit(m, vec![(key(&k), response(&st, &"y".repeat(64 << 10), &[]))]);
+            st.purge(&PurgeSpec { target: Target::Url(k.clone()), soft: false }).await.unwrap();
+            assert!(stored(&st, &k).await.is_none(), "{k} read back after its purge");
+        }
     }
 }
