@@ -437,22 +437,30 @@ impl EdgeState {
         if stamp > g.soft_gen {
             return Some(entry);
         }
-        let CacheValue::Response(e) = entry.value() else { return Some(entry) };
         let key = entry.key();
         if g.index.get(key.as_str()).is_some_and(|i| i.stamp > stamp) {
             return None; // replaced meanwhile: look again through the origin
         }
-        let at = now.min(g.soft_at_ms);
+        // Re-store it stamped above the generation (a response stale since
+        // the purge), so the next lookup takes the fast way again.
         let new_stamp = g.stamp(now);
-        let copy = stale_copy(e, at, new_stamp);
+        let (copy, tags) = match entry.value() {
+            CacheValue::Response(e) => {
+                (CacheValue::Response(stale_copy(e, now.min(g.soft_at_ms), new_stamp)), e.tags.clone())
+            }
+            CacheValue::Variants(v) => {
+                (CacheValue::Variants(crate::entry::VarySpec { stored_ms: new_stamp, ..v.clone() }), Vec::new())
+            }
+        };
         let seq = g.seq;
         if g.index.get(key.as_str()).is_none() {
-            g.index.add(key.clone(), KeyInfo { tags: e.tags.clone(), stamp: new_stamp, admitted: seq, response: true });
+            let response = matches!(copy, CacheValue::Response(_));
+            g.index.add(key.clone(), KeyInfo { tags, stamp: new_stamp, admitted: seq, response });
         } else {
             g.index.restamp(key.as_str(), new_stamp, seq);
         }
         self.store.remove(key);
-        Some(self.store.insert(key.clone(), CacheValue::Response(copy)))
+        Some(self.store.insert(key.clone(), copy))
     }
 
     /// Purges on this edge; returns once the purge is in effect for every

@@ -188,6 +188,13 @@ async fn a_url_purge_takes_every_vary_variant() {
         let cs = fetch(ae).await;
         assert!(is_miss(&cs), "{ae}: {cs}");
     }
+    // soft purge-all reaches variants through the Vary pointer too
+    purge(&e, json!({"all": true, "soft": true})).await;
+    for ae in ["gzip", "br"] {
+        let cs = fetch(ae).await;
+        assert!(is_revalidation(&cs), "{ae}: {cs}");
+        assert!(is_hit(&fetch(ae).await), "{ae} fresh again");
+    }
 }
 
 /// A miss whose origin fetch began before the purge: its response reaches
