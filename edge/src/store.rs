@@ -87,6 +87,8 @@ pub struct Store {
     /// Values heavier than this skip the memory tier.
     disk_only_above: usize,
     has_disk: bool,
+    /// Held (shared) by every disk read; see [`Store::wait_reads`].
+    reads: tokio::sync::RwLock<()>,
     _lock: Option<File>,
 }
 
@@ -134,7 +136,13 @@ impl Store {
                 .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
-        Ok(Store { cache, disk_only_above: per_shard / 8, has_disk: c.disk > 0, _lock: lock })
+        Ok(Store {
+            cache,
+            disk_only_above: per_shard / 8,
+            has_disk: c.disk > 0,
+            reads: tokio::sync::RwLock::new(()),
+            _lock: lock,
+        })
     }
 
     /// Memory-tier lookup, synchronous (the hit path).
@@ -151,7 +159,18 @@ impl Store {
         if !self.has_disk {
             return Ok(None);
         }
+        let _reading = self.reads.read().await;
         Ok(self.cache.get(key).await?.map(|e| (e, Tier::Disk)))
+    }
+
+    /// Waits until every disk read that began before this call is done.
+    /// foyer puts what a disk read found into memory when the read ends,
+    /// even if the key was removed meanwhile: a purge waits for those reads
+    /// and then removes what they put back.
+    pub async fn wait_reads(&self) {
+        if self.has_disk {
+            drop(self.reads.write().await);
+        }
     }
 
     /// Stores a value (replacing any under the same key), in memory and,

@@ -20,7 +20,8 @@
 //! POST /purge ─► purge(spec)                          index lock: journal Purge, register, remove or
 //!                                                     restale matched keys, detach in-flight fills;
 //!                                                     then journal fsync (and, if a removed value is
-//!                                                     still in foyer's write queue, a barrier); ack
+//!                                                     still in foyer's write queue, a barrier); wait
+//!                                                     for disk reads begun before; ack
 //! ```
 //!
 //! **Stamps.** Every stored value's `stored_ms` is a stamp from this
@@ -48,10 +49,18 @@
 //! order; for each key a replayed purge covered, the stored value is
 //! re-read and removed (or re-stored stale) if its stamp is at or below
 //! that purge's generation, so a value stored after the purge survives and
-//! a purged one never comes back. One foyer subtlety: a removed key whose
-//! value still sits in foyer's write queue can be read back from that queue
-//! until it is written; a hard purge that removed such a key waits for the
-//! queue (a write barrier) before acknowledging.
+//! a purged one never comes back.
+//!
+//! **Two foyer subtleties.** (1) A removed key whose value still sits in
+//! foyer's write queue can be read back from that queue until it is
+//! written: a hard purge that removed such a key waits for the queue (a
+//! write barrier) before acknowledging. (2) A disk read puts what it found
+//! into memory when it ends, even if the key was removed meanwhile: a purge
+//! waits for the disk reads that began before it ([`Store::wait_reads`])
+//! and then removes (or re-stales) what they put back. Tests show both
+//! windows without these waits.
+//!
+//! [`Store::wait_reads`]: crate::store::Store::wait_reads
 
 pub mod api;
 pub mod index;
@@ -472,7 +481,8 @@ impl EdgeState {
         let soft = spec.soft;
         let mut disk_reads: Vec<CacheKey> = Vec::new();
         let mut removed: Vec<CacheKey> = Vec::new();
-        let (seq, objects, keys, inflight, file) = {
+        let mut restaled: Vec<CacheKey> = Vec::new();
+        let (seq, generation, objects, keys, inflight, file) = {
             let mut g = self.purge.inner.lock();
             if let Some(why) = &g.broken {
                 return Err(PurgeError::NotDurable(format!("purge journal unusable since an earlier error: {why}")));
@@ -525,6 +535,7 @@ impl EdgeState {
                                         self.store.remove(&k);
                                         self.store.insert(k.clone(), CacheValue::Response(copy));
                                         g.index.restamp(k.as_str(), stamp, seq);
+                                        restaled.push(k);
                                     }
                                 }
                                 None => disk_reads.push(k),
@@ -534,7 +545,7 @@ impl EdgeState {
                 }
             }
             let inflight = self.flights.detach(|k| spec.target.may_match_fetch(k.as_str())) as u64;
-            (seq, objects, keys, inflight, file)
+            (seq, generation, objects, keys, inflight, file)
         };
         // Soft purge of values only on disk: read, re-store stale unless replaced since.
         for k in disk_reads {
@@ -550,6 +561,26 @@ impl EdgeState {
                 self.store.remove(&k);
                 self.store.insert(k.clone(), CacheValue::Response(copy));
                 g.index.restamp(k.as_str(), stamp, seq);
+                restaled.push(k);
+            }
+        }
+        // Disk reads that began before the purge put what they found into
+        // memory when they end: wait for them, then take it out again.
+        if !removed.is_empty() || !restaled.is_empty() {
+            self.store.wait_reads().await;
+            let now = self.now_ms();
+            let mut g = self.purge.inner.lock();
+            for k in removed.iter().chain(&restaled) {
+                let Some(entry) = self.store.get_memory(k.as_str()) else { continue };
+                if stamp_of(entry.value()) > generation {
+                    continue; // stored after the purge, or already re-stored stale
+                }
+                self.store.remove(k);
+                if soft && let CacheValue::Response(e) = entry.value() {
+                    let stamp = g.stamp(now);
+                    self.store.insert(k.clone(), CacheValue::Response(stale_copy(e, now, stamp)));
+                    g.index.restamp(k.as_str(), stamp, seq);
+                }
             }
         }
         // foyer still serves a removed key from its write queue until that
@@ -872,5 +903,45 @@ mod tests {
             st.purge(&PurgeSpec { target: Target::Url(k.clone()), soft: false }).await.unwrap();
             assert!(stored(&st, &k).await.is_none(), "{k} read back after its purge");
         }
+    }
+
+    /// foyer inserts a value read from disk into memory when the read
+    /// completes, even if the key was removed meanwhile: a read in flight
+    /// when the purge lands must not leave the purged value in memory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_disk_read_in_flight_during_a_purge_does_not_bring_the_value_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        let n = 60;
+        for i in 0..n {
+            let m = st.purge_mark();
+            st.admit(m, vec![(key(&format!("/d/{i}")), response(&st, &"z".repeat(16 << 10), &[]))]);
+        }
+        st.store.close().await.unwrap();
+        drop(st);
+        let st = crate::build_state(c).await.unwrap(); // memory empty: every read goes to disk
+        let mut back = Vec::new();
+        for i in 0..n {
+            let k = format!("/d/{i}");
+            let reader = {
+                let st = st.clone();
+                let k = key(&k);
+                tokio::spawn(async move { st.store.get(&k).await.map(|r| r.is_some()) })
+            };
+            tokio::task::yield_now().await;
+            let soft = i % 2 == 1;
+            st.purge(&PurgeSpec { target: Target::Url(k.clone()), soft }).await.unwrap();
+            let fresh = |e: Entry| match e.value() {
+                CacheValue::Response(r) => r.timing.is_fresh(st.now_ms()),
+                CacheValue::Variants(_) => false,
+            };
+            // hard: nothing in memory; soft: at most a stale copy
+            if st.store.get_memory(&k).is_some_and(|e| !soft || fresh(e)) {
+                back.push(k);
+            }
+            let _ = reader.await;
+        }
+        assert!(back.is_empty(), "purged values back in memory after the ack: {back:?}");
     }
 }
