@@ -413,15 +413,15 @@ impl Journal {
         self.file.clone()
     }
 
-    /// Starts a new segment; returns the number of the one closed.
-    pub fn rotate(&mut self) -> Result<u64, JournalError> {
+    /// Starts a new segment; returns the number and file of the one closed
+    /// (for the caller to fsync off its lock).
+    pub fn rotate(&mut self) -> Result<(u64, Arc<File>), JournalError> {
         let next = self.segment + 1;
         let file = open_segment(&self.dir, next)?;
-        self.file.sync_data().map_err(io_err(&segment_path(&self.dir, self.segment)))?;
         let old = std::mem::replace(&mut self.segment, next);
-        self.file = Arc::new(file);
+        let old_file = std::mem::replace(&mut self.file, Arc::new(file));
         self.since_snapshot = 0;
-        Ok(old)
+        Ok((old, old_file))
     }
 
     /// The journal directory.
@@ -556,7 +556,7 @@ mod tests {
         assert!(rec.header.is_none() && rec.records.is_empty());
         j.append(&add("/a", 1)).unwrap();
         j.append(&purge(1)).unwrap();
-        let old = j.rotate().unwrap();
+        let (old, _) = j.rotate().unwrap();
         j.append(&add("/b", 2)).unwrap();
         let h = Header { seq: 1, last_stamp: 2, covers: old, ..Default::default() };
         write_snapshot(&d, &encode_snapshot(&h, [add("/a", 1)].into_iter()), old).unwrap();

@@ -658,12 +658,12 @@ impl EdgeState {
             return Ok(());
         };
         let _one = self.purge.serial.lock().await;
-        let (bytes, covers, pruned, live) = {
+        let (bytes, covers, closed, pruned, live) = {
             let mut g = self.purge.inner.lock();
             let pruned = g.index.retain(|k| self.store.contains(k.as_str()));
             g.pruned_at = g.index.len();
             let Some(j) = g.journal.as_mut() else { return Ok(()) };
-            let covers = j.rotate()?;
+            let (covers, closed) = j.rotate()?;
             let h = g.header(covers);
             let adds = g.index.iter().map(|(k, i)| Record::Add {
                 key: k.as_str().into(),
@@ -671,11 +671,12 @@ impl EdgeState {
                 response: i.response,
                 tags: i.tags.clone(),
             });
-            (log::encode_snapshot(&h, adds), covers, pruned, g.index.len())
+            (log::encode_snapshot(&h, adds), covers, closed, pruned, g.index.len())
         };
         // Everything the snapshot claims must be on disk first.
         self.store.wait().await;
         tokio::task::spawn_blocking(move || {
+            closed.sync_data().map_err(|err| JournalError::Io { path: jdir.display().to_string(), err })?;
             log::sync_files_in(&data_dir, &jdir)?;
             log::write_snapshot(&jdir, &bytes, covers)
         })
