@@ -195,12 +195,12 @@ async fn an_unreachable_edge_makes_cdn_purge_fail_and_name_it() {
     let tokyo = text.lines().find(|l| l.trim_start().starts_with("tokyo")).unwrap();
     assert!(tokyo.contains("FAILED") && tokyo.contains("connection refused") && tokyo.contains("attempts"), "{tokyo}");
     assert!(text.contains("2 of 3 edges acknowledged; NOT acknowledged: tokyo"), "{text}");
-    let (code, report) = lab.cdn_purge_json(&["--all", "--deadline", "300ms"]).await;
+    let (code, report) = lab.cdn_purge_json(&["--all", "--deadline", "1s"]).await;
     assert_eq!(code, 1);
     assert_eq!((report.failed, report.acknowledged, report.all_acknowledged_ms), (vec!["tokyo".to_string()], 2, None));
     let t = &report.edges[1];
-    assert!(!t.ok && t.attempts > 1 && t.latency_ms >= 300.0, "retried until the deadline: {t:?}");
-    assert!(report.edges[0].latency_ms < 300.0, "the others did not wait for it");
+    assert!(!t.ok && t.attempts > 1 && t.latency_ms >= 1000.0, "retried until the deadline: {t:?}");
+    assert!(report.edges[0].latency_ms < 1000.0, "the others did not wait for it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
