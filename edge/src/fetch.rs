@@ -22,6 +22,7 @@ use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::headers;
 use crate::key::CacheKey;
+use crate::purge::Mark;
 use crate::state::EdgeState;
 use crate::store::Entry;
 use crate::upstream::FetchError;
@@ -117,6 +118,8 @@ impl EdgeState {
     }
 
     async fn fill_inner(&self, f: &Fill) -> Fetched {
+        // Before asking the origin: a purge after this point overtakes the fill.
+        let mark = self.purge_mark();
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
         let mut headers = f.headers.clone();
         if let Some((_, s)) = stale {
@@ -146,12 +149,12 @@ impl EdgeState {
             let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
             if parts.status == StatusCode::NOT_MODIFIED || head_ok {
                 let times = (request_time, response_time);
-                return self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times);
+                return self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times, mark);
             }
             if f.head {
                 // RFC 9111 §4.3.5: a HEAD answer that does not match the
                 // stored response invalidates it.
-                self.store.remove(entry.key());
+                self.invalidate(entry.key().primary()).await;
                 return self.head_only(f, parts);
             }
         }
@@ -173,7 +176,7 @@ impl EdgeState {
             if self.slice_size > 0 && ev.store.is_ok() && !f.no_store && sliceable(parts.status, &parts.headers) {
                 // Keep the headers; the body will be fetched slice by slice.
                 drop(body);
-                return self.sliced(f, parts, &ev, total);
+                return self.sliced(f, parts, &ev, total, mark);
             }
             return self.streamed(parts, Body::stream(body));
         }
@@ -215,8 +218,13 @@ impl EdgeState {
                 slices: None,
                 hit_headers: HeaderMap::new(),
             };
-            storage_key = Some(self.insert_response(&f.key, &vary, &f.client_headers, entry));
-            self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            storage_key = self.insert_response(mark, &f.key, &vary, &f.client_headers, entry);
+            if storage_key.is_some() {
+                self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            } else {
+                not_stored = Some(NotStored::Purged);
+                self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         } else {
             self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -249,6 +257,7 @@ impl EdgeState {
     }
 
     /// A 304 for a stale entry: refresh its headers and freshness, keep the body.
+    #[allow(clippy::too_many_arguments)]
     fn revalidated(
         &self,
         f: &Fill,
@@ -257,6 +266,7 @@ impl EdgeState {
         fresh: &HeaderMap,
         origin_status: u16,
         (request_time, response_time): (std::time::SystemTime, std::time::SystemTime),
+        mark: Mark,
     ) -> Fetched {
         let merged = headers::merge_304(&s.headers, fresh);
         let ev = evaluate(
@@ -292,7 +302,9 @@ impl EdgeState {
                 slices: s.slices,
                 hit_headers: HeaderMap::new(),
             };
-            self.store.insert(entry.key().clone(), CacheValue::Response(updated));
+            if !self.admit(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
+                not_stored = Some(NotStored::Purged);
+            }
         } else {
             // No longer storable: drop the stale copy.
             self.store.remove(entry.key());
@@ -326,24 +338,40 @@ impl EdgeState {
     }
 
     /// Stores a response under its URL, or under its variant key with the
-    /// URL pointing at the selecting fields.
-    fn insert_response(&self, key: &CacheKey, vary: &[HeaderName], req: &HeaderMap, entry: StoredEntry) -> CacheKey {
+    /// URL pointing at the selecting fields. Returns the response's key, or
+    /// `None` when a purge overtook the fill (see [`crate::purge`]).
+    fn insert_response(
+        &self,
+        mark: Mark,
+        key: &CacheKey,
+        vary: &[HeaderName],
+        req: &HeaderMap,
+        entry: StoredEntry,
+    ) -> Option<CacheKey> {
         if vary.is_empty() {
-            self.store.insert(key.clone(), CacheValue::Response(entry));
-            key.clone()
+            self.admit(mark, vec![(key.clone(), CacheValue::Response(entry))]).then(|| key.clone())
         } else {
             let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
-            self.store.insert(key.clone(), CacheValue::Variants(spec));
-            let vk = variant_key(key, vary, req);
-            self.store.insert(vk.clone(), CacheValue::Response(entry));
-            vk
+            let variant = variant_key(key, vary, req);
+            let stored = self.admit(
+                mark,
+                vec![(key.clone(), CacheValue::Variants(spec)), (variant.clone(), CacheValue::Response(entry))],
+            );
+            stored.then_some(variant)
         }
     }
 
     /// A response too big to store whole, from an origin that serves byte
     /// ranges: store its headers with the slice layout; slices are fetched
     /// on demand ([`crate::slice`]).
-    fn sliced(&self, f: &Fill, parts: http::response::Parts, ev: &crate::freshness::Evaluation, total: u64) -> Fetched {
+    fn sliced(
+        &self,
+        f: &Fill,
+        parts: http::response::Parts,
+        ev: &crate::freshness::Evaluation,
+        total: u64,
+        mark: Mark,
+    ) -> Fetched {
         let tags = tags_of(&parts.headers);
         let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
         for n in &ev.strip {
@@ -363,7 +391,10 @@ impl EdgeState {
             slices,
             hit_headers: HeaderMap::new(),
         };
-        let storage_key = self.insert_response(&f.key, &vary, &f.client_headers, meta);
+        let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.client_headers, meta) else {
+            // A purge overtook the fill: start over.
+            return Fetched::Failed(FetchError::Changed("purged while its headers were fetched".into()));
+        };
         self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Fetched::Ready(Box::new(Ready {
             status: parts.status,
@@ -406,6 +437,15 @@ impl EdgeState {
             storage_key: None,
             tags: Vec::new(),
         }))
+    }
+
+    /// Invalidates a URL (every variant and slice) as a hard purge does:
+    /// indexed, durable, safe against fills and disk reads in flight.
+    pub async fn invalidate(&self, url: &str) {
+        let spec = crate::purge::PurgeSpec { target: crate::purge::Target::Url(url.to_string()), soft: false };
+        if let Err(e) = self.purge(&spec).await {
+            tracing::warn!(url, error = %e, "invalidation failed");
+        }
     }
 
     /// Sends a request to the origin as is (uncacheable methods and

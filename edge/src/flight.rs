@@ -58,6 +58,16 @@ impl Flights {
         }
     }
 
+    /// Detaches the fetches whose key `pred` selects: they run to the end
+    /// for the requests already waiting, later requests start their own.
+    /// Returns how many (a purge uses this).
+    pub fn detach(&self, mut pred: impl FnMut(&CacheKey) -> bool) -> usize {
+        let mut map = self.map.lock();
+        let before = map.len();
+        map.retain(|k, _| !pred(k));
+        before - map.len()
+    }
+
     /// Fetches in progress.
     pub fn len(&self) -> usize {
         self.map.lock().len()

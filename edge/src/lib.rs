@@ -10,6 +10,9 @@
 //! `Cache-Status` ([`cache_status`]). The request path is drawn in
 //! [`proxy`].
 //!
+//! Purges (`POST /purge` on the admin listener: URL, prefix, tag, all;
+//! hard or soft) and the index and journal behind them are in [`purge`].
+//!
 //! Entry points: [`Config`] (from a world, or standalone in front of any
 //! loopback origin), [`serve`] on bound listeners, [`spawn`] for tests, and
 //! [`cli`] for the `edge` binary and `cdn edge`.
@@ -27,6 +30,7 @@ pub mod headers;
 pub mod key;
 pub mod meter;
 pub mod proxy;
+pub mod purge;
 pub mod respond;
 pub mod slice;
 pub mod state;
@@ -114,7 +118,7 @@ impl Config {
             origin: w.origin.listen,
             rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
             store: store_config(&e.name, &s, w.data_dir_of(e)),
-            slice_size: s.slice_size.0,
+            slice_size: s.slice_size.0.min(s.max_object.0),
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
             rules: w.cache.rules.clone(),
@@ -186,15 +190,19 @@ pub enum EdgeError {
     /// A listener could not be bound.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The purge journal could not be opened or replayed.
+    #[error(transparent)]
+    Purge(#[from] purge::PurgeError),
 }
 
 async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let store = Store::open(&c.store).await?;
+    let (purge, redo) = purge::Purger::open(&c.store)?;
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone());
     let label = format!("edge-{}", c.name);
     let hop = headers::Hop::new(&label);
-    Ok(Arc::new(EdgeState {
+    let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,
         label,
@@ -210,7 +218,10 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         slice_size: c.slice_size,
         rtt_to_origin: c.rtt_to_origin,
         admin_token: c.admin_token,
-    }))
+        purge,
+    });
+    st.recover_purges(redo).await?;
+    Ok(st)
 }
 
 /// An opened edge (cache recovered, origin client ready), not yet serving.
@@ -265,7 +276,8 @@ async fn run(
         move |peer| PublicService::new(pst.clone(), peer),
         stopped(rx.clone()),
     ));
-    let router = admin::router(st.clone());
+    let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));
+    let maintain = tokio::spawn(purge::maintain(st.clone(), stopped(rx.clone())));
     let a = tokio::spawn(serve_http(
         admin,
         Arc::new(Traffic::default()),
@@ -274,6 +286,10 @@ async fn run(
     ));
     let _ = p.await;
     let _ = a.await;
+    let _ = maintain.await;
+    if let Err(e) = st.compact_purge_journal().await {
+        tracing::warn!(error = %e, "purge journal not compacted at shutdown");
+    }
     if let Err(e) = st.store.close().await {
         tracing::warn!(error = %e, "cache did not close cleanly");
     }

@@ -114,6 +114,9 @@ impl EdgeState {
         if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) || e.slices.is_some() {
             return None;
         }
+        if self.purge.may_cover(e.stored_ms) {
+            return None; // a purge-all may cover it: the slow path decides
+        }
         let mut h = e.hit_headers.clone();
         h.insert(AGE, age_value(e.timing.age_ms(now) / 1000));
         h.insert(CACHE_STATUS, hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str()));
@@ -357,12 +360,16 @@ impl EdgeState {
                 return Lookup::Miss;
             }
         };
+        let Some(entry) = self.unpurged(entry) else { return Lookup::Miss };
         let names = match entry.value() {
             CacheValue::Response(_) => return Lookup::Hit(entry, tier),
             CacheValue::Variants(spec) => spec.names.clone(),
         };
         match self.store.get(&variant_key(key, &names, h)).await {
-            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => Lookup::Hit(e, t),
+            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.unpurged(e) {
+                Some(e) => Lookup::Hit(e, t),
+                None => Lookup::VaryMiss,
+            },
             _ => Lookup::VaryMiss,
         }
     }
@@ -399,11 +406,11 @@ impl EdgeState {
                 let ok = r.status().is_success() || r.status().is_redirection();
                 if unsafe_method && ok {
                     if let Some(k) = &key {
-                        self.store.remove(k);
+                        self.invalidate(k.as_str()).await;
                     }
                     for name in [LOCATION, CONTENT_LOCATION] {
                         if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host.as_ref())) {
-                            self.store.remove(&k);
+                            self.invalidate(k.as_str()).await;
                         }
                     }
                 }

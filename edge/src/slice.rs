@@ -134,7 +134,7 @@ impl EdgeState {
         };
         let size = meta.info.size;
         let (first, last) = (a / size, b / size);
-        let all_stored = (first..=last).all(|i| self.store.contains(&meta.slice_key(i)));
+        let all_stored = (first..=last).all(|i| self.store.contains(meta.slice_key(i).as_str()));
         if !all_stored && cs.hit {
             cs = CacheStatus { hit: false, fwd: Some(Fwd::Partial), stored: true, ..cs };
         }
@@ -231,13 +231,15 @@ impl EdgeState {
         let key = meta.slice_key(i);
         let out = self.fetch_slice_inner(&meta, i, &target, &mut headers).await;
         if let Fetched::Failed(FetchError::Changed(_)) = &out {
-            self.store.remove(&meta.key);
+            self.invalidate(meta.key.primary()).await;
         }
         self.flights.finish(&key, id);
         Arc::new(out)
     }
 
     async fn fetch_slice_inner(&self, meta: &SlicedMeta, i: u64, target: &str, headers: &mut HeaderMap) -> Fetched {
+        // A purge after this point overtakes the slice fetch.
+        let mark = self.purge_mark();
         let (start, end) = meta.info.bounds(i);
         headers.insert(RANGE, header(format!("bytes={start}-{end}")));
         if let Some(v) = meta.validator() {
@@ -291,12 +293,10 @@ impl EdgeState {
             hit_headers: HeaderMap::new(),
         };
         let value = CacheValue::Response(entry);
-        if meta.info.total as usize > self.store.memory_capacity() / 4 {
-            self.store.insert_on_disk(meta.slice_key(i), value);
-        } else {
-            self.store.insert(meta.slice_key(i), value);
+        let on_disk = meta.info.total as usize > self.store.memory_capacity() / 4;
+        if self.admit_placed(mark, vec![(meta.slice_key(i), value)], on_disk) {
+            self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Fetched::Ready(Box::new(Ready {
             status: StatusCode::PARTIAL_CONTENT,
             origin_status: 206,

@@ -42,6 +42,8 @@ pub struct EdgeState {
     pub rtt_to_origin: Duration,
     /// Admin bearer token.
     pub admin_token: Option<String>,
+    /// Purge index, journal and generations (see [`crate::purge`]).
+    pub purge: crate::purge::Purger,
 }
 
 impl EdgeState {

@@ -87,6 +87,8 @@ pub struct Store {
     /// Values heavier than this skip the memory tier.
     disk_only_above: usize,
     has_disk: bool,
+    /// Held (shared) by every disk read; see [`Store::wait_reads`].
+    reads: tokio::sync::RwLock<()>,
     _lock: Option<File>,
 }
 
@@ -134,7 +136,13 @@ impl Store {
                 .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
-        Ok(Store { cache, disk_only_above: per_shard / 8, has_disk: c.disk > 0, _lock: lock })
+        Ok(Store {
+            cache,
+            disk_only_above: per_shard / 8,
+            has_disk: c.disk > 0,
+            reads: tokio::sync::RwLock::new(()),
+            _lock: lock,
+        })
     }
 
     /// Memory-tier lookup, synchronous (the hit path).
@@ -151,11 +159,24 @@ impl Store {
         if !self.has_disk {
             return Ok(None);
         }
+        let _reading = self.reads.read().await;
         Ok(self.cache.get(key).await?.map(|e| (e, Tier::Disk)))
     }
 
+    /// Waits until every disk read that began before this call is done.
+    /// foyer puts what a disk read found into memory when the read ends,
+    /// even if the key was removed meanwhile: a purge waits for those reads
+    /// and then removes what they put back.
+    pub async fn wait_reads(&self) {
+        if self.has_disk {
+            drop(self.reads.write().await);
+        }
+    }
+
     /// Stores a value (replacing any under the same key), in memory and,
-    /// asynchronously, on disk.
+    /// asynchronously, on disk. Fills store through
+    /// [`EdgeState::admit`](crate::state::EdgeState::admit), which indexes
+    /// the key for purges and checks for purges that overtook the fill.
     pub fn insert(&self, key: CacheKey, mut value: CacheValue) -> Entry {
         if let CacheValue::Response(e) = &mut value {
             e.prepare();
@@ -181,12 +202,6 @@ impl Store {
         self.cache.insert_with_properties(key, value, props);
     }
 
-    /// Whether a key is probably stored (memory, or the disk's index; may
-    /// be wrong for a key just evicted).
-    pub fn contains(&self, key: &CacheKey) -> bool {
-        self.cache.contains(key)
-    }
-
     /// Removes a key from both tiers (a tombstone keeps it removed across restarts).
     pub fn remove(&self, key: &CacheKey) {
         self.cache.remove(key);
@@ -195,6 +210,20 @@ impl Store {
     /// Bytes of values in the memory tier.
     pub fn memory_usage(&self) -> usize {
         self.cache.memory().usage()
+    }
+
+    /// Whether either tier may hold `key` (the disk tier's answer can be a
+    /// false positive on a hash collision, never a false negative).
+    pub fn contains(&self, key: &str) -> bool {
+        self.cache.contains(key)
+    }
+
+    /// Waits until every disk write and removal queued so far is done. Until
+    /// then foyer still answers a removed key from its write queue.
+    pub async fn wait(&self) {
+        if self.has_disk {
+            self.cache.storage().wait().await;
+        }
     }
 
     /// Memory tier capacity.

@@ -1,9 +1,11 @@
 //! The `cdn` command: `cdn up` starts a world's components as child
 //! processes; `cdn edge`/`cdn origin` run one component (the same code as
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
+//! `cdn purge` fans a purge out to every edge of a world ([`purge`]).
 
 pub mod charts;
 pub mod driver;
+pub mod purge;
 pub mod report;
 pub mod scenario;
 pub mod supervisor;

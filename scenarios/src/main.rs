@@ -20,6 +20,9 @@ enum Cmd {
     Edge(edge::cli::Args),
     /// Run the origin server (same as the `origin` binary).
     Origin(origin::cli::Args),
+    /// Purge every edge of a world (URL, prefix, tag or all; hard or soft)
+    /// and report when each acknowledged.
+    Purge(scenarios::purge::PurgeArgs),
 }
 
 #[tokio::main]
@@ -28,6 +31,7 @@ async fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Up(a) => scenarios::up::run(a).await,
         Cmd::Edge(a) => edge::cli::run(a).await,
+        Cmd::Purge(a) => return scenarios::purge::main(a).await,
         Cmd::Origin(a) => match origin::cli::run(a).await {
             Ok(()) => Ok(()),
             Err(e) => {

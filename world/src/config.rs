@@ -341,9 +341,9 @@ pub struct EdgeSettings {
     /// Memory-tier eviction policy.
     #[serde(default)]
     pub eviction: Eviction,
-    /// Objects larger than `max_object` are cached as slices of this size,
-    /// fetched from the origin with range requests ("0" turns slicing off:
-    /// such objects stream through uncached).
+    /// Objects larger than `max_object` are cached as slices of this size
+    /// (at most `max_object`), fetched from the origin with range requests
+    /// ("0" turns slicing off: such objects stream through uncached).
     #[serde(default = "slice_size_default")]
     pub slice_size: ByteSize,
     /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are

@@ -302,11 +302,8 @@ fn check_settings(s: &EdgeSettings) -> Result<(), (&'static str, String)> {
     if s.disk.0 != 0 && s.disk.0 < 4 << 20 {
         return Err(("disk", format!("disk {} must be 0 (memory only) or at least 4MiB", s.disk)));
     }
-    if s.slice_size.0 != 0 && (s.slice_size.0 < 64 * 1024 || s.slice_size.0 > s.max_object.0) {
-        return Err((
-            "slice_size",
-            format!("slice_size {} must be 0 (off) or between 64KiB and max_object", s.slice_size),
-        ));
+    if s.slice_size.0 != 0 && s.slice_size.0 < 64 * 1024 {
+        return Err(("slice_size", format!("slice_size {} must be 0 (off) or at least 64KiB", s.slice_size)));
     }
     if s.data_dir.trim().is_empty() {
         return Err(("data_dir", "data_dir must not be empty".into()));

@@ -57,6 +57,8 @@ pub enum NotStored {
     Useless,
     /// Bigger than the edge's largest storable object.
     TooBig,
+    /// A purge arrived while the origin fetch was in flight (see `crate::purge`).
+    Purged,
 }
 
 impl NotStored {
@@ -74,6 +76,7 @@ impl NotStored {
             NotStored::NoFreshness => "no-freshness",
             NotStored::Useless => "stale-without-validator",
             NotStored::TooBig => "too-big",
+            NotStored::Purged => "purged-in-flight",
         }
     }
 }

@@ -1,0 +1,152 @@
+//! `POST /purge` on the admin listener.
+//!
+//! ```text
+//! POST /purge
+//! Authorization: Bearer <token>
+//! {"url": "/obj/7?x=1"} | {"prefix": "/img/"} | {"tag": "product-42"} | {"all": true}   [+ "soft": true]
+//!
+//! 200 {"edge":"seoul","kind":"url","target":"/obj/7?x=1","soft":false,"seq":3,
+//!      "objects":2,"keys":3,"inflight":0,"took_us":412}
+//! 400 {"error":"…"}   malformed JSON, unknown field, not exactly one kind, bad path or tag
+//! 401 {"error":"…"}   missing or wrong token (WWW-Authenticate: Bearer)
+//! 500 {"error":"…"}   applied but not persisted (retry)
+//!
+//! GET /purge  →  {"keys":…, "responses":…, "tags":…, "seq":…, "hard_generation":…, …}
+//! ```
+//!
+//! The token (the world's `admin_token`, or `CDNLAB_ADMIN_TOKEN`) is
+//! compared as SHA-256 digests in constant time. An edge with no token
+//! configured accepts every purge (it listens on loopback only).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::spec::PurgeRequest;
+use crate::state::EdgeState;
+
+/// Largest purge request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The answer to a purge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeResponse {
+    /// Edge name.
+    pub edge: String,
+    /// `url`, `prefix`, `tag` or `all`.
+    pub kind: String,
+    /// The normalised URL, prefix or tag ("" for all).
+    pub target: String,
+    /// Soft purge.
+    pub soft: bool,
+    /// Sequence number of this purge on this edge.
+    pub seq: u64,
+    /// Stored responses affected (variants and slices count one each;
+    /// for `all`: every response the edge had indexed).
+    pub objects: u64,
+    /// Store keys affected (responses plus `Vary` pointers).
+    pub keys: u64,
+    /// Origin fetches in flight that later requests will no longer join.
+    pub inflight: u64,
+    /// Time from the request to the durable acknowledgement, µs.
+    pub took_us: u64,
+}
+
+/// The purge routes (merged into the admin router).
+pub fn router(st: Arc<EdgeState>) -> Router {
+    Router::new().route("/purge", post(purge).get(status)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(st)
+}
+
+/// `GET /purge`: the index and journal at a glance (no token needed).
+async fn status(State(st): State<Arc<EdgeState>>) -> axum::Json<super::Status> {
+    axum::Json(st.purge.status())
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": msg.into() });
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-edge\""));
+    }
+    r
+}
+
+/// Checks `Authorization: Bearer <token>` against the configured token.
+pub fn authorize(want: Option<&str>, headers: &HeaderMap) -> Result<(), &'static str> {
+    let Some(want) = want else { return Ok(()) };
+    let value = headers.get(header::AUTHORIZATION).ok_or("missing Authorization: Bearer <token>")?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or("Authorization must be `Bearer <token>`")?;
+    let (given, want) = (Sha256::digest(token.as_bytes()), Sha256::digest(want.as_bytes()));
+    if bool::from(given.as_slice().ct_eq(want.as_slice())) { Ok(()) } else { Err("wrong admin token") }
+}
+
+async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(why) = authorize(st.admin_token.as_deref(), &headers) {
+        return error(StatusCode::UNAUTHORIZED, why);
+    }
+    let req: PurgeRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid purge request: {e}")),
+    };
+    let spec = match req.spec() {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    match st.purge(&spec).await {
+        Ok(p) => {
+            let r = PurgeResponse {
+                edge: st.name.clone(),
+                kind: spec.target.kind().into(),
+                target: spec.target.pattern().into(),
+                soft: spec.soft,
+                seq: p.seq,
+                objects: p.objects,
+                keys: p.keys,
+                inflight: p.inflight,
+                took_us: p.took.as_micros() as u64,
+            };
+            let mut resp = axum::Json(r).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(edge = %st.name, error = %e, "purge failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(v: &'static str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::AUTHORIZATION, HeaderValue::from_static(v));
+        m
+    }
+
+    #[test]
+    fn tokens_are_checked() {
+        assert!(authorize(None, &HeaderMap::new()).is_ok());
+        assert_eq!(authorize(Some("s3cret"), &HeaderMap::new()), Err("missing Authorization: Bearer <token>"));
+        assert_eq!(authorize(Some("s3cret"), &h("Bearer nope")), Err("wrong admin token"));
+        assert_eq!(authorize(Some("s3cret"), &h("Basic s3cret")), Err("Authorization must be `Bearer <token>`"));
+        assert!(authorize(Some("s3cret"), &h("bearer  s3cret ")).is_ok());
+    }
+}

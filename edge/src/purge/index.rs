@@ -1,0 +1,230 @@
+//! The edge's own index of what it stored, because foyer cannot list keys:
+//! every store key in order (for URL and prefix purges: a range scan), and
+//! surrogate key → store keys (for tag purges). A purge costs what it
+//! matches (`O(log n + m)`), never a walk over the cache.
+//!
+//! Each key remembers the stamp of the stored value (its `stored_ms`, see
+//! [`super::Purger`]) and the purge count when it was stored, so a purge
+//! that had to wait for a disk read can tell whether a newer value has
+//! replaced the one it read.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
+
+use crate::key::CacheKey;
+
+use super::spec::{Target, primary_is};
+
+/// What the index knows of one store key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Surrogate keys of the stored response.
+    pub tags: Vec<String>,
+    /// Stamp (`stored_ms`) of the stored value.
+    pub stamp: u64,
+    /// Purges registered when it was stored.
+    pub admitted: u64,
+    /// A response (not a `VarySpec` pointer).
+    pub response: bool,
+}
+
+/// Keys in order, and tag → keys.
+#[derive(Debug, Default)]
+pub struct Index {
+    keys: BTreeMap<CacheKey, KeyInfo>,
+    tags: HashMap<String, HashSet<CacheKey>>,
+    responses: usize,
+}
+
+impl Index {
+    /// Keys indexed.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Responses indexed (keys minus `VarySpec` pointers).
+    pub fn responses(&self) -> usize {
+        self.responses
+    }
+
+    /// Distinct surrogate keys.
+    pub fn tag_count(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// What is known of `key`.
+    pub fn get(&self, key: &str) -> Option<&KeyInfo> {
+        self.keys.get(key)
+    }
+
+    /// Records (or replaces) a stored key.
+    pub fn add(&mut self, key: CacheKey, info: KeyInfo) {
+        for t in &info.tags {
+            self.tags.entry(t.clone()).or_default().insert(key.clone());
+        }
+        if info.response {
+            self.responses += 1;
+        }
+        if let Some(old) = self.keys.insert(key.clone(), info) {
+            if old.response {
+                self.responses -= 1;
+            }
+            let gone: Vec<&String> = {
+                let new_tags = &self.keys[key.as_str()].tags;
+                old.tags.iter().filter(|t| !new_tags.contains(t)).collect()
+            };
+            for t in gone {
+                self.untag(t, &key);
+            }
+        }
+    }
+
+    /// Forgets a key.
+    pub fn remove(&mut self, key: &str) -> Option<KeyInfo> {
+        let (k, info) = self.keys.remove_entry(key)?;
+        if info.response {
+            self.responses -= 1;
+        }
+        for t in &info.tags {
+            self.untag(t, &k);
+        }
+        Some(info)
+    }
+
+    fn untag(&mut self, tag: &str, key: &CacheKey) {
+        if let Some(set) = self.tags.get_mut(tag) {
+            set.remove(key);
+            if set.is_empty() {
+                self.tags.remove(tag);
+            }
+        }
+    }
+
+    /// Updates the stamp of a key after a soft purge re-stored it.
+    pub fn restamp(&mut self, key: &str, stamp: u64, admitted: u64) {
+        if let Some(i) = self.keys.get_mut(key) {
+            i.stamp = stamp;
+            i.admitted = admitted;
+        }
+    }
+
+    /// The keys a (non-`All`) target covers, with what is known of them.
+    pub fn matching(&self, target: &Target) -> Vec<(CacheKey, KeyInfo)> {
+        let range_from = |start: &str| self.keys.range::<str, _>((Bound::Included(start), Bound::Unbounded));
+        match target {
+            // `\0` sorts first: the URL's derived keys follow it directly.
+            Target::Url(u) => range_from(u)
+                .take_while(|(k, _)| primary_is(k.as_str(), u))
+                .map(|(k, i)| (k.clone(), i.clone()))
+                .collect(),
+            Target::Prefix(p) => range_from(p)
+                .take_while(|(k, _)| k.as_str().starts_with(p.as_str()))
+                .map(|(k, i)| (k.clone(), i.clone()))
+                .collect(),
+            Target::Tag(t) => self
+                .tags
+                .get(t)
+                .map(|set| set.iter().filter_map(|k| Some((k.clone(), self.keys.get(k.as_str())?.clone()))).collect())
+                .unwrap_or_default(),
+            Target::All => self.keys.iter().map(|(k, i)| (k.clone(), i.clone())).collect(),
+        }
+    }
+
+    /// Every key with its info, in order (for snapshots).
+    pub fn iter(&self) -> impl Iterator<Item = (&CacheKey, &KeyInfo)> {
+        self.keys.iter()
+    }
+
+    /// Keeps only the keys for which `keep` says yes; returns how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(&CacheKey) -> bool) -> usize {
+        let gone: Vec<CacheKey> = self.keys.keys().filter(|k| !keep(k)).cloned().collect();
+        for k in &gone {
+            self.remove(k.as_str());
+        }
+        gone.len()
+    }
+
+    /// Empties the index, handing the old contents back (so the caller can
+    /// drop them off the lock: purge-all stays O(1) under it).
+    pub fn take(&mut self) -> Index {
+        std::mem::take(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> CacheKey {
+        CacheKey::from_stored(s.to_string())
+    }
+
+    fn info(tags: &[&str]) -> KeyInfo {
+        KeyInfo { tags: tags.iter().map(|t| t.to_string()).collect(), stamp: 1, admitted: 0, response: true }
+    }
+
+    fn names(v: Vec<(CacheKey, KeyInfo)>) -> Vec<String> {
+        let mut n: Vec<String> = v.into_iter().map(|(k, _)| k.as_str().replace('\0', "|")).collect();
+        n.sort();
+        n
+    }
+
+    fn sample() -> Index {
+        let mut ix = Index::default();
+        ix.add(key("/obj/7"), KeyInfo { response: false, ..info(&[]) });
+        ix.add(key("/obj/7\0accept-encoding=gzip"), info(&["obj-7", "group-7"]));
+        ix.add(key("/obj/7\0accept-encoding=br"), info(&["obj-7", "group-7"]));
+        ix.add(key("/obj/7?x=1"), info(&["obj-7"]));
+        ix.add(key("/obj/70"), info(&["obj-70", "group-70"]));
+        ix.add(key("/obj/8\0slice=0"), info(&["obj-8"]));
+        ix.add(key("/obj/8\0slice=1"), info(&["obj-8"]));
+        ix.add(key("/img/a.png"), info(&["group-7"]));
+        ix
+    }
+
+    #[test]
+    fn url_takes_the_key_and_its_derived_keys_only() {
+        let ix = sample();
+        assert_eq!(
+            names(ix.matching(&Target::Url("/obj/7".into()))),
+            ["/obj/7", "/obj/7|accept-encoding=br", "/obj/7|accept-encoding=gzip"]
+        );
+        assert_eq!(names(ix.matching(&Target::Url("/obj/8".into()))), ["/obj/8|slice=0", "/obj/8|slice=1"]);
+        assert_eq!(names(ix.matching(&Target::Url("/obj/7?x=1".into()))), ["/obj/7?x=1"]);
+        assert!(ix.matching(&Target::Url("/obj/9".into())).is_empty());
+    }
+
+    #[test]
+    fn prefix_is_a_range_and_tags_are_a_lookup() {
+        let ix = sample();
+        assert_eq!(ix.matching(&Target::Prefix("/obj/".into())).len(), 7);
+        assert_eq!(ix.matching(&Target::Prefix("/obj/7".into())).len(), 5);
+        assert_eq!(names(ix.matching(&Target::Prefix("/img".into()))), ["/img/a.png"]);
+        assert_eq!(
+            names(ix.matching(&Target::Tag("group-7".into()))),
+            ["/img/a.png", "/obj/7|accept-encoding=br", "/obj/7|accept-encoding=gzip"]
+        );
+        assert!(ix.matching(&Target::Tag("nope".into())).is_empty());
+    }
+
+    #[test]
+    fn replacing_and_removing_keep_tags_and_counts_exact() {
+        let mut ix = sample();
+        assert_eq!((ix.len(), ix.responses()), (8, 7));
+        ix.add(key("/img/a.png"), info(&["group-8"]));
+        assert!(ix.matching(&Target::Tag("group-7".into())).iter().all(|(k, _)| k.as_str() != "/img/a.png"));
+        assert_eq!(ix.matching(&Target::Tag("group-8".into())).len(), 1);
+        assert_eq!((ix.len(), ix.responses()), (8, 7));
+        ix.remove("/obj/70");
+        assert_eq!(ix.tag_count(), 4, "obj-70 and group-70 are gone with their last key");
+        assert_eq!(ix.retain(|k| !k.as_str().starts_with("/obj/8")), 2);
+        assert_eq!((ix.len(), ix.responses()), (5, 4));
+        let old = ix.take();
+        assert_eq!((ix.len(), ix.tag_count(), old.len()), (0, 0, 5));
+    }
+}

@@ -1,0 +1,369 @@
+//! `cdn purge (--url U | --prefix P | --tag T | --all) [--soft] [--world FILE] [--json]`:
+//! sends one purge to every edge of a world at once and reports, per edge,
+//! whether and when it acknowledged, and when the last one did.
+//!
+//! Each edge gets `POST /purge` on its admin address with the world's token
+//! (`CDNLAB_ADMIN_TOKEN` wins). Transient failures (connection refused or
+//! reset, timeouts, 5xx, 429) are retried with exponential backoff until the
+//! deadline; refusals (401, 400) are not. An acknowledgement means the edge
+//! applied the purge to every later request and made it durable. The exit
+//! status is 0 when every edge acknowledged, 1 when some did not (they are
+//! listed), 2 when the command itself is wrong (bad flags, bad world).
+//!
+//! [`fan_out`] is the library entry point (scenario events and the purge
+//! benchmark use it too).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{ArgGroup, Parser};
+use edge::purge::PurgeRequest;
+use edge::purge::api::PurgeResponse;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use world::World;
+use world::units::parse_duration;
+
+/// Flags of `cdn purge`.
+#[derive(Debug, Parser)]
+#[command(group(ArgGroup::new("what").required(true).args(["url", "prefix", "tag", "all"])))]
+pub struct PurgeArgs {
+    /// One URL, every Vary variant of it: `/obj/7?x=1`.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Every cached key starting with this: `/img/`.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Every response carrying this surrogate key (`Surrogate-Key` / `Cache-Tag`).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Everything.
+    #[arg(long)]
+    pub all: bool,
+    /// Mark stale instead of removing: the next request revalidates.
+    #[arg(long)]
+    pub soft: bool,
+    /// World file (default: the built-in demo world).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up on edges that have not acknowledged after this long.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub deadline: Duration,
+}
+
+impl PurgeArgs {
+    /// The purge request these flags describe.
+    pub fn request(&self) -> PurgeRequest {
+        PurgeRequest {
+            url: self.url.clone(),
+            prefix: self.prefix.clone(),
+            tag: self.tag.clone(),
+            all: self.all.then_some(true),
+            soft: self.soft,
+        }
+    }
+}
+
+/// An edge to purge.
+#[derive(Debug, Clone)]
+pub struct EdgeTarget {
+    /// Its name.
+    pub name: String,
+    /// Its admin address.
+    pub admin: SocketAddr,
+}
+
+impl EdgeTarget {
+    /// Every edge of a world.
+    pub fn of_world(w: &World) -> Vec<EdgeTarget> {
+        w.edges.iter().map(|e| EdgeTarget { name: e.name.clone(), admin: e.admin }).collect()
+    }
+}
+
+/// How to fan out.
+#[derive(Debug, Clone)]
+pub struct FanOut {
+    /// Bearer token.
+    pub token: Option<String>,
+    /// Overall deadline, from the start of the fan-out.
+    pub deadline: Duration,
+    /// Longest wait for one attempt.
+    pub attempt_timeout: Duration,
+    /// First backoff (doubled per retry, capped at 500 ms).
+    pub backoff: Duration,
+}
+
+impl Default for FanOut {
+    fn default() -> Self {
+        FanOut {
+            token: None,
+            deadline: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(2),
+            backoff: Duration::from_millis(25),
+        }
+    }
+}
+
+/// One edge's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EdgeResult {
+    /// Edge name.
+    pub edge: String,
+    /// Admin address.
+    pub admin: SocketAddr,
+    /// Whether it acknowledged.
+    pub ok: bool,
+    /// Time from the start of the fan-out to its acknowledgement (or to
+    /// giving up), ms.
+    pub latency_ms: f64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Its answer, when it acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<PurgeResponse>,
+    /// Why not, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The whole fan-out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// `url`, `prefix`, `tag` or `all`.
+    pub kind: String,
+    /// The URL, prefix or tag as sent.
+    pub target: String,
+    /// Soft purge.
+    pub soft: bool,
+    /// Per edge, in world order.
+    pub edges: Vec<EdgeResult>,
+    /// Edges that acknowledged.
+    pub acknowledged: usize,
+    /// Names of the edges that did not.
+    pub failed: Vec<String>,
+    /// Time until the last edge acknowledged, ms (`None` unless all did).
+    pub all_acknowledged_ms: Option<f64>,
+    /// Objects affected, summed over edges.
+    pub objects: u64,
+}
+
+impl Report {
+    /// Whether every edge acknowledged.
+    pub fn complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+enum Attempt {
+    Done(PurgeResponse),
+    Retry(String),
+    Refused(String),
+}
+
+async fn attempt(c: &reqwest::Client, url: &str, body: &[u8], token: Option<&str>, timeout: Duration) -> Attempt {
+    let mut req =
+        c.post(url).timeout(timeout).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_vec());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return Attempt::Retry(short_error(&e)),
+    };
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if status.is_success() {
+        return match serde_json::from_str::<PurgeResponse>(&text) {
+            Ok(r) => Attempt::Done(r),
+            Err(e) => Attempt::Refused(format!("unexpected answer ({e}): {}", text.trim())),
+        };
+    }
+    let why = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| text.trim().to_string());
+    let msg = format!("HTTP {}: {why}", status.as_u16());
+    if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+        Attempt::Retry(msg)
+    } else {
+        Attempt::Refused(msg)
+    }
+}
+
+/// A short reason for a transport error (`connection refused`, `timed out`).
+fn short_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+                _ => io.to_string(),
+            };
+        }
+        last = Some(s.to_string());
+        src = s.source();
+    }
+    last.unwrap_or_else(|| e.to_string())
+}
+
+async fn one_edge(
+    c: reqwest::Client,
+    e: EdgeTarget,
+    body: Arc<Vec<u8>>,
+    opts: Arc<FanOut>,
+    start: Instant,
+) -> EdgeResult {
+    let url = format!("http://{}/purge", e.admin);
+    let deadline = start + opts.deadline;
+    let mut backoff = opts.backoff;
+    let mut attempts = 0;
+    let (response, error) = loop {
+        attempts += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        match attempt(&c, &url, &body, opts.token.as_deref(), opts.attempt_timeout.min(left)).await {
+            Attempt::Done(r) => break (Some(r), None),
+            Attempt::Refused(why) => break (None, Some(why)),
+            Attempt::Retry(why) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break (None, Some(format!("{why} ({attempts} attempts)")));
+                }
+                tokio::time::sleep(backoff.min(left)).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+                if Instant::now() >= deadline {
+                    break (None, Some(format!("{why} ({attempts} attempts)")));
+                }
+            }
+        }
+    };
+    EdgeResult {
+        edge: e.name,
+        admin: e.admin,
+        ok: response.is_some(),
+        latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+        attempts,
+        response,
+        error,
+    }
+}
+
+/// Sends `req` to every edge at once; returns when each has acknowledged
+/// or been given up on.
+pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeRequest, opts: &FanOut) -> Report {
+    let body = Arc::new(serde_json::to_vec(req).unwrap_or_default());
+    let opts = Arc::new(opts.clone());
+    let start = Instant::now();
+    let tasks: Vec<_> =
+        edges.iter().map(|e| tokio::spawn(one_edge(c.clone(), e.clone(), body.clone(), opts.clone(), start))).collect();
+    let mut results = Vec::with_capacity(edges.len());
+    for (t, e) in tasks.into_iter().zip(edges) {
+        results.push(t.await.unwrap_or_else(|err| EdgeResult {
+            edge: e.name.clone(),
+            admin: e.admin,
+            ok: false,
+            latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+            attempts: 0,
+            response: None,
+            error: Some(format!("internal error: {err}")),
+        }));
+    }
+    let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
+    let (kind, target) = match (&req.url, &req.prefix, &req.tag) {
+        (Some(u), _, _) => ("url", u.clone()),
+        (_, Some(p), _) => ("prefix", p.clone()),
+        (_, _, Some(t)) => ("tag", t.clone()),
+        _ => ("all", String::new()),
+    };
+    Report {
+        kind: kind.into(),
+        target,
+        soft: req.soft,
+        acknowledged: results.len() - failed.len(),
+        all_acknowledged_ms: failed.is_empty().then(|| results.iter().map(|r| r.latency_ms).fold(0.0, f64::max)),
+        objects: results.iter().filter_map(|r| r.response.as_ref()).map(|r| r.objects).sum(),
+        edges: results,
+        failed,
+    }
+}
+
+/// The report as text, one line per edge.
+pub fn render(r: &Report, world: &str) -> String {
+    let what = if r.kind == "all" { "everything".to_string() } else { format!("{} {}", r.kind, r.target) };
+    let mode = if r.soft { "soft" } else { "hard" };
+    let mut s = format!("purge {what} ({mode}) on {} edges of world `{world}`\n", r.edges.len());
+    let w = r.edges.iter().map(|e| e.edge.len()).max().unwrap_or(4).max(4);
+    s.push_str(&format!("  {:<w$}  {:<21}  {:<6}  {:>7}  {:>10}\n", "edge", "admin", "result", "objects", "latency"));
+    for e in &r.edges {
+        let objects = e.response.as_ref().map_or("-".to_string(), |p| p.objects.to_string());
+        let result = if e.ok { "ok" } else { "FAILED" };
+        let mut line = format!(
+            "  {:<w$}  {:<21}  {:<6}  {:>7}  {:>7.1} ms",
+            e.edge,
+            e.admin.to_string(),
+            result,
+            objects,
+            e.latency_ms
+        );
+        if let Some(why) = &e.error {
+            line.push_str(&format!("  {why}"));
+        } else if e.attempts > 1 {
+            line.push_str(&format!("  (after {} attempts)", e.attempts));
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    match r.all_acknowledged_ms {
+        Some(ms) => s.push_str(&format!(
+            "all {} edges acknowledged; the last after {ms:.1} ms; {} objects affected\n",
+            r.edges.len(),
+            r.objects
+        )),
+        None => s.push_str(&format!(
+            "{} of {} edges acknowledged; NOT acknowledged: {}\n",
+            r.acknowledged,
+            r.edges.len(),
+            r.failed.join(", ")
+        )),
+    }
+    s
+}
+
+/// Runs `cdn purge`; the exit status says whether every edge acknowledged.
+pub async fn main(args: PurgeArgs) -> ExitCode {
+    match run(&args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("cdn purge: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
+    let w = World::load_or_demo(args.world.as_deref())?;
+    let req = args.request();
+    // Refuse a bad URL here rather than once per edge.
+    req.spec().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let c = reqwest::Client::builder().no_proxy().build().context("HTTP client")?;
+    let opts = FanOut { token: w.admin_token(), deadline: args.deadline, ..FanOut::default() };
+    let report = fan_out(&c, &EdgeTarget::of_world(&w), &req, &opts).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report, &w.name));
+    }
+    Ok(report.complete())
+}
