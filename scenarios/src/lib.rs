@@ -5,9 +5,12 @@
 
 pub mod charts;
 pub mod driver;
+pub mod events;
 pub mod purge;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod supervisor;
+pub mod sweep;
 pub mod up;
 pub mod workload;

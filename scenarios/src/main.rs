@@ -20,6 +20,8 @@ enum Cmd {
     Edge(edge::cli::Args),
     /// Run the origin server (same as the `origin` binary).
     Origin(origin::cli::Args),
+    /// Run a scenario: start its world, drive traffic, fire events, report.
+    Run(scenarios::run::RunArgs),
     /// Purge every edge of a world (URL, prefix, tag or all; hard or soft)
     /// and report when each acknowledged.
     Purge(scenarios::purge::PurgeArgs),
@@ -32,6 +34,10 @@ async fn main() -> ExitCode {
         Cmd::Up(a) => scenarios::up::run(a).await,
         Cmd::Edge(a) => edge::cli::run(a).await,
         Cmd::Purge(a) => return scenarios::purge::main(a).await,
+        Cmd::Run(a) => match scenarios::run::main(a).await {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Cmd::Origin(a) => match origin::cli::run(a).await {
             Ok(()) => Ok(()),
             Err(e) => {

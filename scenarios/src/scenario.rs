@@ -379,6 +379,8 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// Its world, overrides applied.
     pub world: World,
+    /// Its world before the overrides (for sweeps).
+    pub base: World,
     /// The scenario file.
     pub path: PathBuf,
 }
@@ -396,8 +398,9 @@ pub fn load(path: &Path) -> Result<Loaded, FileError> {
         None => World::demo()?,
     };
     check(&s, &world, &doc)?;
+    let base = world.clone();
     let world = apply_overrides(&s, world);
-    Ok(Loaded { scenario: s, world, path: path.to_path_buf() })
+    Ok(Loaded { scenario: s, world, base, path: path.to_path_buf() })
 }
 
 fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {

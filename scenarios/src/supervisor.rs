@@ -22,6 +22,8 @@ pub struct Proc {
     pub name: String,
     /// Addresses from its ready line, by role (`public`, `admin`, `dns`, …).
     pub addrs: HashMap<String, SocketAddr>,
+    /// Its arguments (to start it again).
+    pub args: Vec<String>,
     child: Child,
 }
 
@@ -41,13 +43,19 @@ pub struct Supervisor {
     /// Reports of children that ended.
     pub exited: mpsc::UnboundedReceiver<Exited>,
     quiet: bool,
+    env: Vec<(String, String)>,
 }
 
 impl Supervisor {
     /// A supervisor; `quiet` hides the children's log lines.
     pub fn new(quiet: bool) -> Self {
         let (exited_tx, exited) = mpsc::unbounded_channel();
-        Supervisor { procs: Vec::new(), exited_tx, exited, quiet }
+        Supervisor { procs: Vec::new(), exited_tx, exited, quiet, env: Vec::new() }
+    }
+
+    /// Sets an environment variable for every child started from now on.
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.env.push((key.into(), value.into()));
     }
 
     /// Starts `cdn <args…>` as a child called `name`, and waits (up to
@@ -56,6 +64,7 @@ impl Supervisor {
         let exe = std::env::current_exe().context("cannot find the cdn executable")?;
         let mut child = Command::new(exe)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env(world::serve::EXIT_WITH_PARENT_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -117,7 +126,7 @@ impl Supervisor {
             .filter_map(|kv| kv.split_once('='))
             .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
             .collect();
-        self.procs.push(Proc { name: name.into(), addrs, child });
+        self.procs.push(Proc { name: name.into(), addrs, args: args.to_vec(), child });
         self.procs.last().context("child list is empty")
     }
 
@@ -137,6 +146,15 @@ impl Supervisor {
         let mut p = self.procs.remove(i);
         stop(&mut p.child, grace).await;
         true
+    }
+
+    /// Kills a child at once (SIGKILL, like a crash); returns its arguments.
+    pub async fn kill_one(&mut self, name: &str) -> Option<Vec<String>> {
+        let i = self.procs.iter().position(|p| p.name == name)?;
+        let mut p = self.procs.remove(i);
+        let _ = p.child.start_kill();
+        let _ = p.child.wait().await;
+        Some(p.args)
     }
 
     /// Stops every child, newest first: SIGTERM, then SIGKILL after `grace`.

@@ -1,0 +1,227 @@
+//! `cdn run FILE`: start the scenario's world (real binaries, fresh data
+//! directories), drive its workload from every region, fire its events,
+//! collect the edges' and origin's counters, write the report, and exit
+//! non-zero when an expectation fails. With `[sweep]`, once per value.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::{Mutex, mpsc};
+use world::World;
+
+use crate::driver::{Driver, Sample};
+use crate::report::{self, DriverCpu, EdgeDelta, Report};
+use crate::scenario::{self, Scenario};
+use crate::supervisor::Supervisor;
+
+/// Flags of `cdn run`.
+#[derive(Debug, Parser)]
+pub struct RunArgs {
+    /// The scenario file.
+    pub file: PathBuf,
+    /// Report directory (default: reports/<scenario>-<time>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar, no component logs.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Runs `cdn run`; the exit code says whether every expectation held.
+pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
+    let loaded = scenario::load(&args.file)?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = world::clock::httpdate_fmt(std::time::SystemTime::now());
+        let t: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        PathBuf::from("reports").join(format!("{}-{t}", loaded.scenario.name))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let ok = match loaded.scenario.sweep.clone() {
+        None => {
+            let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet).await?;
+            println!("{}", r.summary());
+            println!("report: {}", out.join("report.md").display());
+            r.passed()
+        }
+        Some(sw) => crate::sweep::run(&loaded, &sw, &out, args.quiet).await?,
+    };
+    Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
+}
+
+/// One run of a scenario in `world`; the report is written to `out`.
+pub async fn run_once(s: &Scenario, w: &World, out: &Path, quiet: bool) -> anyhow::Result<Report> {
+    // Fresh caches for every run: data directories inside the report directory.
+    let mut w = w.clone();
+    let out = std::path::absolute(out)?;
+    w.edge_defaults.data_dir = out.join("data").join("{edge}").display().to_string();
+    w.edges.iter_mut().for_each(|e| e.data_dir = None);
+    let _ = std::fs::remove_dir_all(out.join("data"));
+    let world_file = out.join("world.toml");
+    std::fs::write(&world_file, toml::to_string(&w).context("cannot write the world")?)?;
+    let w = Arc::new(w);
+
+    let mut sup = Supervisor::new(quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let anchor = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    sup.env(world::clock::ANCHOR_ENV, &anchor.to_string());
+    if let Err(e) = crate::up::start_world(&w, Some(&world_file), None, &mut sup).await {
+        sup.stop_all(Duration::from_secs(5)).await;
+        return Err(e);
+    }
+    let sup = Arc::new(Mutex::new(sup));
+    let result = drive(s, w.clone(), sup.clone(), &out, quiet).await;
+    sup.lock().await.stop_all(Duration::from_secs(10)).await;
+    let _ = std::fs::remove_dir_all(out.join("data"));
+    result
+}
+
+async fn drive(
+    s: &Scenario,
+    w: Arc<World>,
+    sup: Arc<Mutex<Supervisor>>,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<Report> {
+    let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
+    let before = edge_stats(&http, &w).await;
+    let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
+    let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
+    let total = plan.len() as u64;
+    let end = plan.last().map_or(Duration::ZERO, |p| p.at) + Duration::from_millis(1);
+    let start = Instant::now() + Duration::from_millis(300);
+    let cpu0 = process_cpu();
+
+    // Events.
+    let ctx = Arc::new(crate::events::Ctx {
+        world: w.clone(),
+        http: http.clone(),
+        sup,
+        versions: driver.versions.clone(),
+        start,
+        announce: quiet,
+    });
+    let events = tokio::spawn(crate::events::run(ctx, s.events.clone(), end));
+
+    // Origin requests per second.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let poll_http = http.clone();
+    let origin_admin = w.origin.admin;
+    let poller = tokio::spawn(async move {
+        let mut per_second = Vec::new();
+        let mut last = origin_requests(&poll_http, origin_admin).await.unwrap_or(0);
+        tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop_rx.changed() => break,
+            }
+            let now = origin_requests(&poll_http, origin_admin).await.unwrap_or(last);
+            per_second.push(now.saturating_sub(last));
+            last = now;
+        }
+        per_second
+    });
+
+    // Progress.
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let live = driver.live.clone();
+    let bar2 = bar.clone();
+    let progress = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let done = live.done.load(Ordering::Relaxed);
+            let hits = live.hits.load(Ordering::Relaxed);
+            bar2.set_position(done);
+            bar2.set_message(format!(
+                "hit {:.3} err {} corrupt {}",
+                hits as f64 / done.max(1) as f64,
+                live.errors.load(Ordering::Relaxed),
+                live.corrupt.load(Ordering::Relaxed)
+            ));
+            if done >= total {
+                break;
+            }
+        }
+    });
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Sample>();
+    let collector = tokio::spawn(async move {
+        let mut v = Vec::with_capacity(total as usize);
+        while let Some(s) = rx.recv().await {
+            v.push(s);
+        }
+        v
+    });
+    let t_run = Instant::now();
+    driver.clone().run(plan.into_iter(), start, s.workload.concurrency, tx).await;
+    let duration_s = t_run.elapsed().as_secs_f64().max(end.as_secs_f64()) - 0.3;
+    let cpu = process_cpu() - cpu0;
+    let samples = collector.await.unwrap_or_default();
+    progress.abort();
+    bar.finish_and_clear();
+    let _ = stop_tx.send(true);
+    let origin_per_second = poller.await.unwrap_or_default();
+    let event_rows = events.await.unwrap_or_default();
+    let after = edge_stats(&http, &w).await;
+    let deltas: Vec<EdgeDelta> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| match (b, a) {
+            (Some(b), Some(a)) => EdgeDelta {
+                requests: a.requests.total.saturating_sub(b.requests.total),
+                hits: (a.requests.hit + a.requests.stale).saturating_sub(b.requests.hit + b.requests.stale),
+                bytes_to_clients: a.bytes_to_clients.saturating_sub(b.bytes_to_clients),
+                bytes_from_origin: a.bytes_from_origin.saturating_sub(b.bytes_from_origin),
+                origin_requests: a.origin_requests.saturating_sub(b.origin_requests),
+            },
+            _ => EdgeDelta::default(),
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let report = report::build(report::Inputs {
+        scenario: s,
+        world: &w,
+        samples: &samples,
+        edges: &deltas,
+        origin_per_second: &origin_per_second,
+        events: event_rows,
+        duration_s,
+        driver: DriverCpu { cpu_s: cpu, share: cpu / (duration_s.max(1e-9) * cores) },
+    });
+    report.write(out, &samples, &w)?;
+    Ok(report)
+}
+
+async fn edge_stats(http: &reqwest::Client, w: &World) -> Vec<Option<edge::admin::Stats>> {
+    let mut v = Vec::new();
+    for e in &w.edges {
+        let r = async { http.get(format!("http://{}/stats", e.admin)).send().await.ok()?.json().await.ok() }.await;
+        v.push(r);
+    }
+    v
+}
+
+async fn origin_requests(http: &reqwest::Client, admin: std::net::SocketAddr) -> Option<u64> {
+    let v: serde_json::Value = http.get(format!("http://{admin}/stats")).send().await.ok()?.json().await.ok()?;
+    v.get("requests")?.as_u64()
+}
+
+/// CPU seconds (user + system) this process has used.
+fn process_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // fields after the command: state is index 0; utime 11, stime 12
+    (ticks(11) + ticks(12)) / 100.0
+}
