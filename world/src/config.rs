@@ -356,6 +356,17 @@ pub struct EdgeSettings {
     /// Give up connecting to the origin after this long (502).
     #[serde(default = "connect_timeout_default")]
     pub connect_timeout: Dur,
+    /// Admission: store a response only from the `min_uses`-th origin fill
+    /// of its URL within `min_uses_window` (nginx's `proxy_cache_min_uses`);
+    /// 1 stores at once. `[[cache.rule]]` may override both by path.
+    #[serde(default = "min_uses_default")]
+    pub min_uses: u32,
+    /// The window in which uses are counted (see [`EdgeSettings::min_uses`]).
+    #[serde(default = "min_uses_window_default")]
+    pub min_uses_window: Dur,
+    /// Log one structured line per request (target `cdnlab::access`).
+    #[serde(default)]
+    pub access_log: bool,
 }
 
 fn memory_default() -> ByteSize {
@@ -379,6 +390,12 @@ fn origin_timeout_default() -> Dur {
 fn connect_timeout_default() -> Dur {
     Dur::secs(2)
 }
+fn min_uses_default() -> u32 {
+    1
+}
+fn min_uses_window_default() -> Dur {
+    Dur::secs(600)
+}
 
 impl Default for EdgeSettings {
     fn default() -> Self {
@@ -391,6 +408,9 @@ impl Default for EdgeSettings {
             data_dir: data_dir_default(),
             origin_timeout: origin_timeout_default(),
             connect_timeout: connect_timeout_default(),
+            min_uses: min_uses_default(),
+            min_uses_window: min_uses_window_default(),
+            access_log: false,
         }
     }
 }
@@ -425,6 +445,12 @@ pub struct Edge {
     /// Override of [`EdgeSettings::data_dir`].
     #[serde(default)]
     pub data_dir: Option<String>,
+    /// Override of [`EdgeSettings::min_uses`].
+    #[serde(default)]
+    pub min_uses: Option<u32>,
+    /// Override of [`EdgeSettings::access_log`].
+    #[serde(default)]
+    pub access_log: Option<bool>,
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.
@@ -549,4 +575,10 @@ pub struct CacheRule {
     /// Lifetime of error responses (404, 410, …) without explicit freshness.
     #[serde(default)]
     pub negative_ttl: Option<Dur>,
+    /// Admission by path: overrides [`EdgeSettings::min_uses`].
+    #[serde(default)]
+    pub min_uses: Option<u32>,
+    /// Overrides [`EdgeSettings::min_uses_window`].
+    #[serde(default)]
+    pub min_uses_window: Option<Dur>,
 }

@@ -8,7 +8,8 @@
 //! - [`config`]: the schema (what a world file may say), with defaults;
 //! - [`load`]: reading a file and checking cross-references and addresses;
 //! - [`latency`]: RTT between regions and from a GeoIP location;
-//! - [`price`]: money as integer nano-dollars, tiered prices;
+//! - [`price`]: money as integer nano-dollars, tiered prices, bills;
+//! - [`prom`]: Prometheus text exposition and lock-free histograms;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
 //! - [`rng`]: a stable seeded generator;
@@ -22,6 +23,7 @@ pub mod latency;
 pub mod load;
 pub mod logging;
 pub mod price;
+pub mod prom;
 pub mod rng;
 pub mod serve;
 pub mod toml_file;

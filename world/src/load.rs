@@ -210,6 +210,8 @@ impl World {
             );
         }
         check_tiers(&self.prices.egress).map_err(|m| doc.error_at(&["prices".into(), "egress".into()], m))?;
+        check_tiers(&self.prices.origin_egress)
+            .map_err(|m| doc.error_at(&["prices".into(), "origin_egress".into()], m))?;
         Ok(())
     }
 
@@ -249,6 +251,9 @@ impl World {
             data_dir: e.data_dir.clone().unwrap_or_else(|| d.data_dir.clone()),
             origin_timeout: d.origin_timeout,
             connect_timeout: d.connect_timeout,
+            min_uses: e.min_uses.unwrap_or(d.min_uses),
+            min_uses_window: d.min_uses_window,
+            access_log: e.access_log.unwrap_or(d.access_log),
         }
     }
 
@@ -311,6 +316,12 @@ fn check_settings(s: &EdgeSettings) -> Result<(), (&'static str, String)> {
     if s.origin_timeout.0.is_zero() || s.connect_timeout.0.is_zero() {
         return Err(("origin_timeout", "timeouts must be > 0".into()));
     }
+    if s.min_uses == 0 {
+        return Err(("min_uses", "min_uses must be at least 1 (1 stores at once)".into()));
+    }
+    if s.min_uses_window.0.is_zero() {
+        return Err(("min_uses_window", "min_uses_window must be > 0".into()));
+    }
     Ok(())
 }
 
@@ -341,6 +352,12 @@ fn check_cache_rule(r: &CacheRule) -> Result<(), String> {
         && min > max
     {
         return Err(format!("cache rule `{}`: min_ttl {min} > max_ttl {max}", r.prefix));
+    }
+    if r.min_uses == Some(0) {
+        return Err(format!("cache rule `{}`: min_uses must be at least 1", r.prefix));
+    }
+    if r.min_uses_window.is_some_and(|w| w.0.is_zero()) {
+        return Err(format!("cache rule `{}`: min_uses_window must be > 0", r.prefix));
     }
     Ok(())
 }
