@@ -49,6 +49,9 @@ pub struct Args {
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
+    /// Log one JSON line per request (target `cdnlab::access`; implies --log-json).
+    #[arg(long)]
+    pub access_log: bool,
 }
 
 impl Args {
@@ -96,6 +99,9 @@ impl Args {
         if let Some(m) = self.max_object {
             c.store.max_object = m.0;
         }
+        if self.access_log {
+            c.access_log = true;
+        }
         if let Some(e) = &self.eviction {
             c.store.eviction = serde_json::from_value(serde_json::Value::String(e.clone()))
                 .map_err(|_| anyhow::anyhow!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))?;
@@ -106,8 +112,8 @@ impl Args {
 
 /// Runs the edge until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    world::logging::init(args.log_json);
     let c = args.config()?;
+    world::logging::init(args.log_json || c.access_log);
     let public = world::serve::bind(&format!("edge {} public", c.name), c.listen).await?;
     let admin = world::serve::bind(&format!("edge {} admin", c.name), c.admin).await?;
     let (p, a) = (public.local_addr()?, admin.local_addr()?);

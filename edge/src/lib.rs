@@ -2,13 +2,15 @@
 //!
 //! An edge listens twice: the public listener answers clients (plain hyper;
 //! fresh hits from the memory tier are answered before any routing), the
-//! admin listener (axum) serves `/healthz` and `/stats`. The cache is a
+//! admin listener (axum) serves `/healthz`, `/stats` and `/metrics`. The cache is a
 //! memory tier over a disk tier ([`store`]); freshness follows RFC 9111 for
 //! shared caches plus RFC 5861, 9213 and the world's TTL rules
 //! ([`freshness`]); one origin fetch per missing key however many clients
 //! wait ([`flight`], [`fetch`]); every response says what happened in
 //! `Cache-Status` ([`cache_status`]). The request path is drawn in
-//! [`proxy`].
+//! [`proxy`]. Every byte is metered and priced ([`meter`], [`stats`],
+//! [`metrics`]); [`admission`] keeps rarely used objects out of the cache;
+//! [`access_log`] logs requests when asked.
 //!
 //! Purges (`POST /purge` on the admin listener: URL, prefix, tag, all;
 //! hard or soft) and the index and journal behind them are in [`purge`].
@@ -17,7 +19,9 @@
 //! loopback origin), [`serve`] on bound listeners, [`spawn`] for tests, and
 //! [`cli`] for the `edge` binary and `cdn edge`.
 
+pub mod access_log;
 pub mod admin;
+pub mod admission;
 pub mod body;
 pub mod cache_status;
 pub mod cli;
@@ -29,11 +33,13 @@ pub mod freshness;
 pub mod headers;
 pub mod key;
 pub mod meter;
+pub mod metrics;
 pub mod proxy;
 pub mod purge;
 pub mod respond;
 pub mod slice;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod upstream;
 pub mod vary;
@@ -87,6 +93,15 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// The clock.
     pub clock: Clock,
+    // Cost and observability.
+    /// Prices of the edge's region.
+    pub prices: world::price::Prices,
+    /// Admission: store a URL only from its `min_uses`-th fill …
+    pub min_uses: u32,
+    /// … within this window (rules may override both by path).
+    pub min_uses_window: Duration,
+    /// Log one line per request.
+    pub access_log: bool,
 }
 
 /// A world does not describe the requested edge.
@@ -124,6 +139,10 @@ impl Config {
             rules: w.cache.rules.clone(),
             admin_token: w.admin_token(),
             clock: Clock::for_scale(w.time_scale),
+            prices: w.prices_in(&e.region),
+            min_uses: s.min_uses,
+            min_uses_window: s.min_uses_window.0,
+            access_log: s.access_log,
         })
     }
 
@@ -145,6 +164,10 @@ impl Config {
             rules: Vec::new(),
             admin_token: std::env::var(world::load::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty()),
             clock: Clock::wall(),
+            prices: world::price::Prices::default(),
+            min_uses: s.min_uses,
+            min_uses_window: s.min_uses_window.0,
+            access_log: s.access_log,
         }
     }
 }
@@ -199,7 +222,8 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let store = Store::open(&c.store).await?;
     let (purge, redo) = purge::Purger::open(&c.store)?;
     let meter = Meter::default();
-    let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone());
+    let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone())
+        .timed(meter.origin_fetch.clone());
     let label = format!("edge-{}", c.name);
     let hop = headers::Hop::new(&label);
     let st = Arc::new(EdgeState {
@@ -219,6 +243,9 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         rtt_to_origin: c.rtt_to_origin,
         admin_token: c.admin_token,
         purge,
+        prices: c.prices,
+        admission: admission::Admission::new(c.min_uses, c.min_uses_window),
+        access_log: c.access_log,
     });
     st.recover_purges(redo).await?;
     Ok(st)

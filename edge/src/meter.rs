@@ -1,9 +1,29 @@
 //! Counters of one edge: requests by outcome, bytes at the client and origin
-//! sockets, stores. Lock-free atomics; read by `/stats` and `/metrics`.
+//! sockets, body bytes and durations by outcome, stores and admission.
+//! Lock-free atomics; read by `/stats` and `/metrics`.
+//!
+//! Two kinds of byte counts, kept apart on purpose:
+//! - **socket bytes** ([`Meter::clients`], [`Meter::origin`]) are what
+//!   crossed the sockets, response heads and chunked framing included:
+//!   exact, and what the bill is made of; they cannot be split by outcome,
+//!   because a keep-alive connection carries many responses;
+//! - **body bytes by outcome** are the response body bytes the edge handed
+//!   to the connection (a whole body when it is one buffer, each chunk of a
+//!   stream as it is polled): exact for responses delivered whole, and what
+//!   the byte hit ratio is made of. A client that leaves mid-body may have
+//!   been counted for bytes it never received.
+//!
+//! [`Meter::count`] also notes the outcome for the request being served, so
+//! the public service can time it and log it without every branch of the
+//! request path handing the outcome back ([`scoped`]).
 
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use world::prom::{Histogram, HistogramSnapshot};
 use world::serve::Traffic;
 
 /// What became of a request. The same words reach `/stats`, metric labels
@@ -40,22 +60,50 @@ impl Outcome {
             Outcome::Error => "error",
         }
     }
+
+    /// Whether the cache answered without asking the origin (fresh or
+    /// stale): what the hit ratio and the byte hit ratio count.
+    pub fn from_cache(self) -> bool {
+        matches!(self, Outcome::Hit | Outcome::Stale)
+    }
+}
+
+tokio::task_local! {
+    /// The outcome of the request the current task is serving.
+    static CURRENT: Cell<Option<Outcome>>;
+}
+
+/// Runs `f` (one request's handling) and returns its output with the
+/// outcome [`Meter::count`] noted while it ran.
+pub async fn scoped<F: Future>(f: F) -> (F::Output, Option<Outcome>) {
+    CURRENT
+        .scope(Cell::new(None), async move {
+            let out = f.await;
+            (out, CURRENT.try_with(Cell::get).ok().flatten())
+        })
+        .await
 }
 
 /// The counters.
 #[derive(Debug, Default)]
 pub struct Meter {
     requests: [AtomicU64; 6],
+    body_bytes: [AtomicU64; 6],
+    durations: [Histogram; 6],
     /// Bytes to and from clients, at the public listener's sockets.
     pub clients: Arc<Traffic>,
     /// Bytes to and from the origin, at the origin connections' sockets.
     pub origin: Arc<Traffic>,
     /// Requests sent to the origin.
     pub origin_requests: AtomicU64,
+    /// Time from sending an origin request to its response head (or failure).
+    pub origin_fetch: Arc<Histogram>,
     /// Responses stored.
     pub stored: AtomicU64,
-    /// Responses not stored (uncacheable, too big).
+    /// Responses not stored (uncacheable, too big, refused by admission).
     pub not_stored: AtomicU64,
+    /// Storable responses refused by admission (not used often enough yet).
+    pub admission_refused: AtomicU64,
 }
 
 impl Meter {
@@ -63,6 +111,7 @@ impl Meter {
     #[inline]
     pub fn count(&self, o: Outcome) {
         self.requests[o as usize].fetch_add(1, Ordering::Relaxed);
+        let _ = CURRENT.try_with(|c| c.set(Some(o)));
     }
 
     /// Requests with outcome `o` so far.
@@ -73,5 +122,50 @@ impl Meter {
     /// All requests so far.
     pub fn total(&self) -> u64 {
         Outcome::ALL.iter().map(|o| self.requests(*o)).sum()
+    }
+
+    /// Counts body bytes handed to a connection for a response with outcome `o`.
+    #[inline]
+    pub fn body(&self, o: Outcome, bytes: u64) {
+        if bytes > 0 {
+            self.body_bytes[o as usize].fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Body bytes of responses with outcome `o` so far.
+    pub fn body_bytes(&self, o: Outcome) -> u64 {
+        self.body_bytes[o as usize].load(Ordering::Relaxed)
+    }
+
+    /// Records how long a request with outcome `o` took to its response head.
+    #[inline]
+    pub fn duration(&self, o: Outcome, d: Duration) {
+        self.durations[o as usize].record(d);
+    }
+
+    /// The duration histogram of outcome `o`.
+    pub fn durations(&self, o: Outcome) -> HistogramSnapshot {
+        self.durations[o as usize].snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scoped_sees_the_outcome_counted_inside_and_nothing_leaks_outside() {
+        let m = Arc::new(Meter::default());
+        let m2 = m.clone();
+        let ((), o) = scoped(async move {
+            tokio::task::yield_now().await;
+            m2.count(Outcome::Stale);
+        })
+        .await;
+        assert_eq!(o, Some(Outcome::Stale));
+        m.count(Outcome::Hit); // outside any scope: counted, not noted
+        let ((), none) = scoped(async {}).await;
+        assert_eq!(none, None);
+        assert_eq!((m.requests(Outcome::Stale), m.requests(Outcome::Hit), m.total()), (1, 1, 2));
     }
 }

@@ -66,12 +66,14 @@ impl Service<Request<Incoming>> for PublicService {
     type Future = Either<ReadyFut<Resp>, BoxFuture<'static, Resp>>;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let started = std::time::Instant::now(); // metrics: request duration
         if let Some(r) = self.st.fast_hit(&req) {
+            self.st.observe_fast_hit(&req, &r, self.peer, started); // metrics: bytes, time, access log
             return Either::Left(ready(Ok(r)));
         }
         let st = self.st.clone();
         let peer = self.peer;
-        Either::Right(async move { Ok(st.handle(req, peer.remote.ip()).await) }.boxed())
+        Either::Right(async move { Ok(st.observed(req, peer, started).await) }.boxed())
     }
 }
 

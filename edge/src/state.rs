@@ -5,6 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use http::HeaderValue;
 use world::{CacheRule, Clock};
 
+use crate::admission::Admission;
 use crate::flight::Flights;
 use crate::meter::Meter;
 use crate::store::Store;
@@ -44,6 +45,13 @@ pub struct EdgeState {
     pub admin_token: Option<String>,
     /// Purge index, journal and generations (see [`crate::purge`]).
     pub purge: crate::purge::Purger,
+    // Cost and observability (crate::stats, crate::metrics).
+    /// Prices of this edge's region.
+    pub prices: world::price::Prices,
+    /// Admission: which fills are stored.
+    pub admission: Admission,
+    /// Whether every request is logged.
+    pub access_log: bool,
 }
 
 impl EdgeState {

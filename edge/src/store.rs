@@ -231,6 +231,16 @@ impl Store {
         self.cache.memory().capacity()
     }
 
+    /// Entries in the memory tier.
+    pub fn memory_entries(&self) -> usize {
+        self.cache.memory().entries()
+    }
+
+    /// Disk tier capacity in bytes (0 without one).
+    pub fn disk_capacity(&self) -> u64 {
+        if self.has_disk { self.cache.storage().device().capacity() as u64 } else { 0 }
+    }
+
     /// Whether the store has a disk tier.
     pub fn has_disk(&self) -> bool {
         self.has_disk

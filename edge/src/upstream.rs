@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+use world::prom::Histogram;
 use world::serve::{Metered, Traffic};
 
 use crate::body::Body;
@@ -77,6 +78,7 @@ pub struct Upstream {
     client: Client<Connector, Body>,
     addr: SocketAddr,
     timeout: Duration,
+    fetch_time: Option<Arc<Histogram>>,
 }
 
 impl Upstream {
@@ -87,7 +89,13 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Upstream { client, addr, timeout }
+        Upstream { client, addr, timeout, fetch_time: None }
+    }
+
+    /// Records the time of every [`Upstream::send`] (to the response head or failure) in `h`.
+    pub fn timed(mut self, h: Arc<Histogram>) -> Upstream {
+        self.fetch_time = Some(h);
+        self
     }
 
     /// The absolute URI for a request target (the pool key is the origin).
@@ -107,11 +115,16 @@ impl Upstream {
 
     /// Sends a request; resolves when the response head arrives.
     pub async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, FetchError> {
-        match tokio::time::timeout(self.timeout, self.client.request(req)).await {
+        let started = std::time::Instant::now();
+        let r = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(FetchError::Timeout(self.timeout)),
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(classify(&e)),
+        };
+        if let Some(h) = &self.fetch_time {
+            h.record(started.elapsed());
         }
+        r
     }
 }
 

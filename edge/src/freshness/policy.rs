@@ -59,6 +59,8 @@ pub enum NotStored {
     TooBig,
     /// A purge arrived while the origin fetch was in flight (see `crate::purge`).
     Purged,
+    /// Storable, but its URL was not used often enough yet ([`crate::admission`]).
+    Admission,
 }
 
 impl NotStored {
@@ -77,6 +79,7 @@ impl NotStored {
             NotStored::Useless => "stale-without-validator",
             NotStored::TooBig => "too-big",
             NotStored::Purged => "purged-in-flight",
+            NotStored::Admission => "admission",
         }
     }
 }

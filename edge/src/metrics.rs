@@ -1,0 +1,251 @@
+//! Observing requests and exposing the edge's metrics.
+//!
+//! **Observing.** The public service wraps every request: the fast hit path
+//! calls [`EdgeState::observe_fast_hit`] (one clock read, three relaxed
+//! atomic adds, no allocation; the access log costs a bool test when off),
+//! every other request runs through [`EdgeState::observed`], which learns
+//! the outcome from [`crate::meter::scoped`], counts the body bytes (a
+//! stream is wrapped to count chunks as they go out) and records the time
+//! to the response head.
+//!
+//! **Exposing.** `GET /metrics` on the admin listener renders, in the
+//! Prometheus text format, the same numbers as `/stats` (names below,
+//! labels `edge`, `outcome`, `tier`, `item` only).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request, Response};
+use http_body::{Body as _, Frame, SizeHint};
+use hyper::body::Incoming;
+use world::prom::{Encoder, Kind};
+use world::serve::Peer;
+
+use crate::access_log::Line;
+use crate::body::{Body, BoxError};
+use crate::meter::{Outcome, scoped};
+use crate::state::EdgeState;
+
+/// Requests by outcome (counter; `edge`, `outcome`).
+pub const REQUESTS_TOTAL: &str = "cdnlab_edge_requests_total";
+/// Response body bytes handed to client connections (counter; `edge`, `outcome`).
+pub const RESPONSE_BODY_BYTES_TOTAL: &str = "cdnlab_edge_response_body_bytes_total";
+/// Bytes written to clients at the socket, heads included (counter; `edge`).
+pub const CLIENT_BYTES_SENT_TOTAL: &str = "cdnlab_edge_client_bytes_sent_total";
+/// Bytes read from clients at the socket (counter; `edge`).
+pub const CLIENT_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_client_bytes_received_total";
+/// Client connections accepted (counter; `edge`).
+pub const CLIENT_CONNECTIONS_TOTAL: &str = "cdnlab_edge_client_connections_total";
+/// Bytes read from the origin at the socket (counter; `edge`).
+pub const ORIGIN_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_origin_bytes_received_total";
+/// Bytes written to the origin at the socket (counter; `edge`).
+pub const ORIGIN_BYTES_SENT_TOTAL: &str = "cdnlab_edge_origin_bytes_sent_total";
+/// Requests sent to the origin (counter; `edge`).
+pub const ORIGIN_REQUESTS_TOTAL: &str = "cdnlab_edge_origin_requests_total";
+/// Responses stored (counter; `edge`).
+pub const STORED_TOTAL: &str = "cdnlab_edge_stored_total";
+/// Responses not stored, any reason (counter; `edge`).
+pub const NOT_STORED_TOTAL: &str = "cdnlab_edge_not_stored_total";
+/// Storable responses refused by admission (counter; `edge`).
+pub const ADMISSION_REFUSED_TOTAL: &str = "cdnlab_edge_admission_refused_total";
+/// Time from request to response head (histogram; `edge`, `outcome`).
+pub const REQUEST_DURATION_SECONDS: &str = "cdnlab_edge_request_duration_seconds";
+/// Time from an origin request to its response head (histogram; `edge`).
+pub const ORIGIN_FETCH_DURATION_SECONDS: &str = "cdnlab_edge_origin_fetch_duration_seconds";
+/// Bytes of entries in a cache tier (gauge; `edge`, `tier`).
+pub const CACHE_BYTES: &str = "cdnlab_edge_cache_bytes";
+/// Capacity of a cache tier (gauge; `edge`, `tier`).
+pub const CACHE_CAPACITY_BYTES: &str = "cdnlab_edge_cache_capacity_bytes";
+/// Entries in a cache tier (gauge; `edge`, `tier`; memory only: foyer 0.22
+/// cannot count disk entries).
+pub const CACHE_ENTRIES: &str = "cdnlab_edge_cache_entries";
+/// Bytes written to the disk tier (counter; `edge`).
+pub const DISK_WRITTEN_BYTES_TOTAL: &str = "cdnlab_edge_disk_written_bytes_total";
+/// Bytes read from the disk tier (counter; `edge`).
+pub const DISK_READ_BYTES_TOTAL: &str = "cdnlab_edge_disk_read_bytes_total";
+/// Origin fetches in progress (gauge; `edge`).
+pub const INFLIGHT_FETCHES: &str = "cdnlab_edge_inflight_fetches";
+/// Dollars by line item: `cdn_egress`, `requests`, `origin_fill`, `total`
+/// (counter; `edge`, `item`).
+pub const COST_DOLLARS_TOTAL: &str = "cdnlab_edge_cost_dollars_total";
+/// Dollars the same client bytes would cost served by the origin (counter; `edge`).
+pub const WITHOUT_CDN_DOLLARS_TOTAL: &str = "cdnlab_edge_without_cdn_dollars_total";
+/// 1 while the edge serves (gauge; `edge`): health, as `/healthz` says it.
+pub const UP: &str = "cdnlab_edge_up";
+
+impl EdgeState {
+    /// Counts a fast hit: its body bytes and its time; logs it if asked.
+    #[inline]
+    pub fn observe_fast_hit(&self, req: &Request<Incoming>, r: &Response<Body>, peer: Peer, started: Instant) {
+        let bytes = r.body().size_hint().exact().unwrap_or(0);
+        self.meter.body(Outcome::Hit, bytes);
+        let elapsed = started.elapsed();
+        self.meter.duration(Outcome::Hit, elapsed);
+        if self.access_log {
+            let l =
+                Line { peer, method: req.method(), uri: req.uri(), outcome: Outcome::Hit, bytes: Some(bytes), elapsed };
+            l.emit(self, r);
+        }
+    }
+
+    /// Handles a request the fast path did not answer, counting its body
+    /// bytes and time by outcome; logs it if asked.
+    pub async fn observed(self: Arc<Self>, req: Request<Incoming>, peer: Peer, started: Instant) -> Response<Body> {
+        let logged = self.access_log.then(|| (req.method().clone(), req.uri().clone()));
+        let (mut r, outcome) = scoped(self.clone().handle(req, peer.remote.ip())).await;
+        // Every branch of the request path counts an outcome; were one to
+        // forget, its bytes and time land under `error` rather than nowhere.
+        let outcome = outcome.unwrap_or(Outcome::Error);
+        let bytes = match r.body() {
+            Body::Stream(_) => {
+                let inner = std::mem::replace(r.body_mut(), Body::Empty);
+                let hint = inner.size_hint().exact();
+                *r.body_mut() = Body::stream(Counted { inner, st: self.clone(), outcome });
+                hint
+            }
+            b => {
+                let n = b.size_hint().exact().unwrap_or(0);
+                self.meter.body(outcome, n);
+                Some(n)
+            }
+        };
+        let elapsed = started.elapsed();
+        self.meter.duration(outcome, elapsed);
+        if let Some((method, uri)) = &logged {
+            Line { peer, method, uri, outcome, bytes, elapsed }.emit(&self, &r);
+        }
+        r
+    }
+
+    /// The Prometheus exposition of this edge.
+    pub fn prometheus(&self) -> String {
+        let s = self.stats();
+        let edge = s.edge.as_str();
+        let e = [("edge", edge)];
+        let mut p = Encoder::new();
+        p.family(REQUESTS_TOTAL, Kind::Counter, "Requests by outcome.");
+        for o in Outcome::ALL {
+            p.sample(&[("edge", edge), ("outcome", o.as_str())], s.requests.get(o));
+        }
+        p.family(RESPONSE_BODY_BYTES_TOTAL, Kind::Counter, "Response body bytes handed to client connections.");
+        for o in Outcome::ALL {
+            p.sample(&[("edge", edge), ("outcome", o.as_str())], s.body_bytes.get(o));
+        }
+        p.single(
+            CLIENT_BYTES_SENT_TOTAL,
+            Kind::Counter,
+            "Bytes written to clients at the socket, heads included.",
+            &e,
+            s.bytes_to_clients,
+        );
+        p.single(
+            CLIENT_BYTES_RECEIVED_TOTAL,
+            Kind::Counter,
+            "Bytes read from clients at the socket.",
+            &e,
+            s.bytes_from_clients,
+        );
+        p.single(CLIENT_CONNECTIONS_TOTAL, Kind::Counter, "Client connections accepted.", &e, s.client_connections);
+        p.single(
+            ORIGIN_BYTES_RECEIVED_TOTAL,
+            Kind::Counter,
+            "Bytes read from the origin at the socket.",
+            &e,
+            s.bytes_from_origin,
+        );
+        p.single(
+            ORIGIN_BYTES_SENT_TOTAL,
+            Kind::Counter,
+            "Bytes written to the origin at the socket.",
+            &e,
+            s.bytes_to_origin,
+        );
+        p.single(ORIGIN_REQUESTS_TOTAL, Kind::Counter, "Requests sent to the origin.", &e, s.origin_requests);
+        p.single(STORED_TOTAL, Kind::Counter, "Responses stored.", &e, s.stored);
+        p.single(NOT_STORED_TOTAL, Kind::Counter, "Responses not stored, any reason.", &e, s.not_stored);
+        p.single(
+            ADMISSION_REFUSED_TOTAL,
+            Kind::Counter,
+            "Storable responses not stored because their URL was not used often enough yet.",
+            &e,
+            s.admission.refused,
+        );
+        p.family(REQUEST_DURATION_SECONDS, Kind::Histogram, "Time from request to response head, by outcome.");
+        for o in Outcome::ALL {
+            p.histogram(&[("edge", edge), ("outcome", o.as_str())], &self.meter.durations(o));
+        }
+        p.family(
+            ORIGIN_FETCH_DURATION_SECONDS,
+            Kind::Histogram,
+            "Time from an origin request to its response head or failure (the modelled RTT wait before it excluded).",
+        )
+        .histogram(&e, &self.meter.origin_fetch.snapshot());
+        p.family(CACHE_BYTES, Kind::Gauge, "Bytes of entries in a cache tier.")
+            .sample(&[("edge", edge), ("tier", "memory")], s.memory_bytes);
+        p.family(CACHE_CAPACITY_BYTES, Kind::Gauge, "Capacity of a cache tier.")
+            .sample(&[("edge", edge), ("tier", "memory")], s.memory_capacity)
+            .sample(&[("edge", edge), ("tier", "disk")], s.disk_capacity);
+        p.family(CACHE_ENTRIES, Kind::Gauge, "Entries in a cache tier.")
+            .sample(&[("edge", edge), ("tier", "memory")], s.memory_entries);
+        p.single(DISK_WRITTEN_BYTES_TOTAL, Kind::Counter, "Bytes written to the disk tier.", &e, s.disk_written);
+        p.single(DISK_READ_BYTES_TOTAL, Kind::Counter, "Bytes read from the disk tier.", &e, s.disk_read);
+        p.single(INFLIGHT_FETCHES, Kind::Gauge, "Origin fetches in progress.", &e, s.inflight);
+        let b = &s.cost.bill;
+        p.family(COST_DOLLARS_TOTAL, Kind::Counter, "Dollars by line item, at the region's list prices.")
+            .sample(&[("edge", edge), ("item", "cdn_egress")], b.cdn_egress)
+            .sample(&[("edge", edge), ("item", "requests")], b.requests)
+            .sample(&[("edge", edge), ("item", "origin_fill")], b.origin_fill)
+            .sample(&[("edge", edge), ("item", "total")], b.total);
+        p.single(
+            WITHOUT_CDN_DOLLARS_TOTAL,
+            Kind::Counter,
+            "Dollars the same client bytes would cost served by the origin.",
+            &e,
+            s.cost.without_cdn,
+        );
+        p.single(UP, Kind::Gauge, "1 while the edge serves.", &e, 1u64);
+        p.finish()
+    }
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(st): State<Arc<EdgeState>>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, HeaderValue::from_static(world::prom::CONTENT_TYPE))], st.prometheus())
+}
+
+/// A streamed response body that counts its chunks as they are polled.
+struct Counted {
+    inner: Body,
+    st: Arc<EdgeState>,
+    outcome: Outcome,
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &r
+            && let Some(d) = f.data_ref()
+        {
+            this.st.meter.body(this.outcome, d.len() as u64);
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
