@@ -2,6 +2,7 @@
 //! ephemeral ports with throw-away data directories, an HTTP client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod prom;
 pub mod scripted;
 
 use std::net::SocketAddr;

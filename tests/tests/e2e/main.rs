@@ -3,6 +3,7 @@
 //! ephemeral loopback ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cost;
 mod foundation;
 mod purge;
 mod semantics;
