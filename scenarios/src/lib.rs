@@ -1,5 +1,6 @@
 //! The `cdn` command: `cdn up` starts a world's components as child
-//! processes; `cdn edge`/`cdn origin` run one component (the same code as
+//! processes; `cdn stats` prints what every edge served and what it cost
+//! ([`stats`]); `cdn edge`/`cdn origin` run one component (the same code as
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
 //! `cdn purge` fans a purge out to every edge of a world ([`purge`]).
 
@@ -10,6 +11,7 @@ pub mod purge;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stats;
 pub mod supervisor;
 pub mod sweep;
 pub mod up;

@@ -16,6 +16,8 @@ struct Cli {
 enum Cmd {
     /// Start the origin and every edge of a world; Ctrl-C stops them.
     Up(scenarios::up::UpArgs),
+    /// Print every edge's traffic and bill, and the same traffic without the CDN.
+    Stats(scenarios::stats::StatsArgs),
     /// Run one edge server (same as the `edge` binary).
     Edge(edge::cli::Args),
     /// Run the origin server (same as the `origin` binary).
@@ -32,6 +34,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Up(a) => scenarios::up::run(a).await,
+        Cmd::Stats(a) => scenarios::stats::run(a).await,
         Cmd::Edge(a) => edge::cli::run(a).await,
         Cmd::Purge(a) => return scenarios::purge::main(a).await,
         Cmd::Run(a) => match scenarios::run::main(a).await {

@@ -285,7 +285,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         let egress = world::price::tiered_cost(d.bytes_to_clients, &p.0);
         let reqs = Money((d.requests as i128 * p.1.0 as i128 / 10_000) as i64);
         let fill = world::price::bytes_cost(d.bytes_from_origin, w.prices.fill_usd_per_gb);
-        let origin_egress = world::price::bytes_cost(d.bytes_from_origin, w.prices.origin_egress_usd_per_gb);
+        let origin_egress = world::price::tiered_cost(d.bytes_from_origin, &w.prices.origin_egress);
         cost.cdn_egress_usd += egress.as_usd();
         cost.cdn_requests_usd += reqs.as_usd();
         cost.fill_usd += fill.as_usd();
@@ -302,7 +302,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         });
     }
     cost.total_usd = cost.cdn_egress_usd + cost.cdn_requests_usd + cost.fill_usd + cost.origin_egress_usd;
-    cost.origin_only_usd = world::price::bytes_cost(sent.max(t.bytes), w.prices.origin_egress_usd_per_gb).as_usd();
+    cost.origin_only_usd = world::price::tiered_cost(sent.max(t.bytes), &w.prices.origin_egress).as_usd();
     cost.savings_usd = cost.origin_only_usd - cost.total_usd;
     let mut origin_rtts: Vec<u32> = samples
         .iter()

@@ -7,8 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// One sample: name and labels (sorted) → value.
-pub type Samples = BTreeMap<(String, Vec<(String, String)>), f64>;
+/// Label pairs, sorted by name.
+pub type Labels = Vec<(String, String)>;
+
+/// One sample: name and labels → value.
+pub type Samples = BTreeMap<(String, Labels), f64>;
 
 /// A parsed exposition.
 #[derive(Debug, Default)]
@@ -22,7 +25,7 @@ pub struct Exposition {
 impl Exposition {
     /// The value of `name` with exactly these labels.
     pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut l: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut l: Labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         l.sort();
         self.samples.get(&(name.to_string(), l)).copied()
     }
@@ -60,7 +63,7 @@ fn parse_value(s: &str) -> Result<f64, String> {
 }
 
 /// Parses the labels part after `{`; returns labels and the rest after `}`.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = s;
     loop {
@@ -182,7 +185,7 @@ fn check_histograms(e: &Exposition) -> Result<(), String> {
             continue;
         }
         // Series of the family by their labels without `le`.
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
         for ((name, labels), v) in &e.samples {
             if *name != format!("{family}_bucket") {
                 continue;

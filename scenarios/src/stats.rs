@@ -1,0 +1,430 @@
+//! `cdn stats`: every edge's traffic and bill, the totals, and what the same
+//! client traffic would cost served straight from the origin.
+//!
+//! It reads each edge's `/stats` and the origin's `/stats` (admin
+//! listeners of the world), then prices the counters with the world's
+//! prices: edges of one region share the region's volume tiers (each
+//! edge's bytes are priced after the previous edges' of its region, so the
+//! rows add up exactly to the region's bill). The origin's own egress with
+//! the CDN is its bytes to clients that did not come through an edge
+//! (its bytes out minus the edges' fills), at the origin egress price.
+//!
+//! The counterfactual serves every client byte from the origin: the origin
+//! egress price for every byte, and the modelled round trip from each
+//! client region to the origin region for every request (with the CDN: the
+//! round trip to the edge in the client's region, plus the edge–origin
+//! round trip for requests the cache did not answer).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use edge::admin::Stats;
+use origin::StatsSnapshot;
+use serde::{Deserialize, Serialize};
+use world::price::{Bill, GB, Usage, decimal, tiered_cost};
+use world::{Money, World};
+
+/// Flags of `cdn stats`.
+#[derive(Debug, Parser)]
+pub struct StatsArgs {
+    /// World file (default: the built-in demo world).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One edge's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeRow {
+    /// Edge name.
+    pub edge: String,
+    /// Its region.
+    pub region: String,
+    /// Requests answered.
+    pub requests: u64,
+    /// Answered from the cache (fresh or stale) / all.
+    pub hit_ratio: f64,
+    /// Body bytes answered from the cache / all body bytes.
+    pub byte_hit_ratio: f64,
+    /// Bytes sent to clients (socket, heads included).
+    pub bytes_to_clients: u64,
+    /// Bytes read from the origin (socket).
+    pub bytes_from_origin: u64,
+    /// Dollars, the region's volume tiers shared with the region's other edges.
+    pub bill: Bill,
+    /// The same client bytes from the origin (its share of the origin's tiers).
+    #[serde(with = "decimal")]
+    pub without_cdn: Money,
+    /// Mean modelled round trip per request with the CDN, milliseconds.
+    pub rtt_ms: f64,
+    /// Mean modelled round trip per request straight to the origin, milliseconds.
+    pub rtt_without_cdn_ms: f64,
+}
+
+/// The origin's line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OriginRow {
+    /// Its region.
+    pub region: String,
+    /// Requests it answered (edges' and anyone else's).
+    pub requests: u64,
+    /// Bytes it sent (socket).
+    pub bytes_out: u64,
+    /// Of those, bytes that did not go to an edge: clients served directly.
+    pub bytes_direct: u64,
+    /// Its internet egress for the direct bytes.
+    #[serde(with = "decimal")]
+    pub direct_cost: Money,
+}
+
+/// Sums over the edges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests.
+    pub requests: u64,
+    /// Hit ratio over all edges.
+    pub hit_ratio: f64,
+    /// Byte hit ratio over all edges.
+    pub byte_hit_ratio: f64,
+    /// Bytes to clients.
+    pub bytes_to_clients: u64,
+    /// Bytes from the origin.
+    pub bytes_from_origin: u64,
+    /// The edges' bills.
+    pub bill: Bill,
+    /// With the CDN, all in: the edges' bills and the origin's direct egress.
+    #[serde(with = "decimal")]
+    pub with_cdn: Money,
+    /// Without the CDN: every client byte at the origin's egress price.
+    #[serde(with = "decimal")]
+    pub without_cdn: Money,
+    /// `without_cdn - with_cdn` (negative: the CDN costs more).
+    #[serde(with = "decimal")]
+    pub savings: Money,
+    /// Mean modelled round trip per request with the CDN, milliseconds.
+    pub rtt_ms: f64,
+    /// The same without the CDN.
+    pub rtt_without_cdn_ms: f64,
+}
+
+/// An edge whose `/stats` could not be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unreachable {
+    /// Edge name.
+    pub edge: String,
+    /// Why.
+    pub error: String,
+}
+
+/// What `cdn stats` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// World name.
+    pub world: String,
+    /// Region of the origin.
+    pub origin_region: String,
+    /// One row per edge that answered, in world order.
+    pub edges: Vec<EdgeRow>,
+    /// The origin, if it answered.
+    pub origin: Option<OriginRow>,
+    /// Sums and the counterfactual.
+    pub total: Totals,
+    /// Edges that did not answer (not in the totals).
+    pub unreachable: Vec<Unreachable>,
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+fn ms(d: Option<Duration>) -> f64 {
+    d.map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+impl Report {
+    /// Prices the counters of every edge (`Err`: unreachable) and the origin.
+    pub fn build(w: &World, edges: &[(String, Result<Stats, String>)], origin: Option<&StatsSnapshot>) -> Report {
+        let mut rows = Vec::new();
+        let mut unreachable = Vec::new();
+        let mut region_before: HashMap<String, Usage> = HashMap::new();
+        let mut origin_before = 0u64;
+        let (mut cached, mut cached_body, mut body) = (0u64, 0u64, 0u64);
+        let (mut rtt_sum, mut rtt_without_sum) = (0.0, 0.0);
+        let origin_region = w.origin.region.clone();
+        for (name, got) in edges {
+            let s = match got {
+                Ok(s) => s,
+                Err(e) => {
+                    unreachable.push(Unreachable { edge: name.clone(), error: e.clone() });
+                    continue;
+                }
+            };
+            let region =
+                w.edge(name).map(|e| e.region.clone()).or_else(|| s.region.clone()).unwrap_or_else(|| "?".into());
+            let prices = w.prices_in(&region);
+            let u = s.usage();
+            let before = region_before.entry(region.clone()).or_default();
+            let bill = prices.bill(&u, before);
+            *before = *before + u;
+            let without_cdn = prices.without_cdn(origin_before, origin_before + u.bytes_to_clients);
+            origin_before += u.bytes_to_clients;
+            let to_edge = ms(w.rtt(&region, &region));
+            let edge_to_origin = ms(w.rtt(&region, &origin_region));
+            let rtt_ms = to_edge + (1.0 - s.hit_ratio) * edge_to_origin;
+            cached += s.requests.hit + s.requests.stale;
+            cached_body += s.body_bytes.hit + s.body_bytes.stale;
+            body += s.body_bytes.total;
+            rtt_sum += rtt_ms * s.requests.total as f64;
+            rtt_without_sum += edge_to_origin * s.requests.total as f64;
+            rows.push(EdgeRow {
+                edge: name.clone(),
+                region,
+                requests: s.requests.total,
+                hit_ratio: s.hit_ratio,
+                byte_hit_ratio: s.byte_hit_ratio,
+                bytes_to_clients: u.bytes_to_clients,
+                bytes_from_origin: u.bytes_from_origin,
+                bill,
+                without_cdn,
+                rtt_ms,
+                rtt_without_cdn_ms: edge_to_origin,
+            });
+        }
+        let requests: u64 = rows.iter().map(|r| r.requests).sum();
+        let bytes_to_clients: u64 = rows.iter().map(|r| r.bytes_to_clients).sum();
+        let bytes_from_origin: u64 = rows.iter().map(|r| r.bytes_from_origin).sum();
+        let bill = rows.iter().fold(Bill::default(), |a, r| a + r.bill);
+        let origin_prices = &w.prices;
+        let origin = origin.map(|o| {
+            let direct = o.bytes_out.saturating_sub(bytes_from_origin);
+            OriginRow {
+                region: origin_region.clone(),
+                requests: o.requests,
+                bytes_out: o.bytes_out,
+                bytes_direct: direct,
+                direct_cost: tiered_cost(direct, &origin_prices.origin_egress),
+            }
+        });
+        let direct = origin.as_ref().map_or(0, |o| o.bytes_direct);
+        let direct_cost = origin.as_ref().map_or(Money::ZERO, |o| o.direct_cost);
+        let with_cdn = bill.total + direct_cost;
+        let without_cdn = tiered_cost(bytes_to_clients + direct, &origin_prices.origin_egress);
+        let total = Totals {
+            requests,
+            hit_ratio: ratio(cached, requests),
+            byte_hit_ratio: ratio(cached_body, body),
+            bytes_to_clients,
+            bytes_from_origin,
+            bill,
+            with_cdn,
+            without_cdn,
+            savings: Money(without_cdn.0 - with_cdn.0),
+            rtt_ms: if requests == 0 { 0.0 } else { rtt_sum / requests as f64 },
+            rtt_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
+        };
+        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable }
+    }
+
+    /// The tables.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "cdnlab stats: world `{}` (counters since each component started; GB = 2^30 bytes)\n",
+            self.world
+        );
+        let _ = writeln!(
+            s,
+            "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+            "edge",
+            "region",
+            "requests",
+            "hit",
+            "byte hit",
+            "GB out",
+            "GB origin",
+            "$ CDN egress",
+            "$ requests",
+            "$ origin",
+            "$ total"
+        );
+        for r in &self.edges {
+            let n = Nums {
+                requests: r.requests,
+                hit_ratio: r.hit_ratio,
+                byte_hit_ratio: r.byte_hit_ratio,
+                out: r.bytes_to_clients,
+                from: r.bytes_from_origin,
+            };
+            row(&mut s, &r.edge, &r.region, &n, &r.bill);
+        }
+        let t = &self.total;
+        let n = Nums {
+            requests: t.requests,
+            hit_ratio: t.hit_ratio,
+            byte_hit_ratio: t.byte_hit_ratio,
+            out: t.bytes_to_clients,
+            from: t.bytes_from_origin,
+        };
+        row(&mut s, "total", "", &n, &t.bill);
+        s.push_str("  ($ origin: the origin's egress to the edges, fills, at the fill price)\n");
+        for u in &self.unreachable {
+            let _ = writeln!(s, "{:<10} unreachable: {}", u.edge, u.error);
+        }
+        match &self.origin {
+            Some(o) => {
+                let _ = writeln!(
+                    s,
+                    "\norigin ({}): {} requests, {} GB out, of which {} GB straight to clients: {}",
+                    o.region,
+                    o.requests,
+                    gb(o.bytes_out),
+                    gb(o.bytes_direct),
+                    o.direct_cost
+                );
+            }
+            None => s.push_str("\norigin: unreachable (its direct egress is not counted)\n"),
+        }
+        let _ = writeln!(s, "\nWithout the CDN: every client byte from the origin in {}", self.origin_region);
+        let _ = writeln!(
+            s,
+            "{:<10} {:>10} {:>16} {:>16} {:>16}",
+            "edge", "GB", "$ origin egress", "RTT with CDN", "RTT without"
+        );
+        for r in &self.edges {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>10} {:>16} {:>13.1} ms {:>13.1} ms",
+                r.edge,
+                gb(r.bytes_to_clients),
+                r.without_cdn.to_string(),
+                r.rtt_ms,
+                r.rtt_without_cdn_ms
+            );
+        }
+        let _ = writeln!(
+            s,
+            "{:<10} {:>10} {:>16} {:>13.1} ms {:>13.1} ms",
+            "total",
+            gb(t.bytes_to_clients + self.origin.as_ref().map_or(0, |o| o.bytes_direct)),
+            t.without_cdn.to_string(),
+            t.rtt_ms,
+            t.rtt_without_cdn_ms
+        );
+        let verdict = if t.savings.0 >= 0 { "saves" } else { "costs more by" };
+        let _ = writeln!(
+            s,
+            "\nWith the CDN {} (edges {} + origin direct {}); without {}: the CDN {} {}.",
+            t.with_cdn,
+            t.bill.total,
+            self.origin.as_ref().map_or(Money::ZERO, |o| o.direct_cost),
+            t.without_cdn,
+            verdict,
+            Money(t.savings.0.abs())
+        );
+        s
+    }
+}
+
+/// The numbers of one table row.
+struct Nums {
+    requests: u64,
+    hit_ratio: f64,
+    byte_hit_ratio: f64,
+    out: u64,
+    from: u64,
+}
+
+fn gb(b: u64) -> String {
+    format!("{:.6}", b as f64 / GB as f64)
+}
+
+fn pct(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+fn row(s: &mut String, name: &str, region: &str, n: &Nums, b: &Bill) {
+    let _ = writeln!(
+        s,
+        "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+        name,
+        region,
+        n.requests,
+        pct(n.hit_ratio),
+        pct(n.byte_hit_ratio),
+        gb(n.out),
+        gb(n.from),
+        b.cdn_egress.to_string(),
+        b.requests.to_string(),
+        b.origin_fill.to_string(),
+        b.total.to_string()
+    );
+}
+
+/// Reads `/stats` of every edge and of the origin.
+pub async fn collect(w: &World) -> (Vec<(String, Result<Stats, String>)>, Option<StatsSnapshot>) {
+    let http = match reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build() {
+        Ok(c) => c,
+        Err(e) => return (w.edges.iter().map(|x| (x.name.clone(), Err(e.to_string()))).collect(), None),
+    };
+    let token = w.admin_token();
+    let get = |url: String| {
+        let (http, token) = (http.clone(), token.clone());
+        async move {
+            let mut r = http.get(&url);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            let resp = r.send().await.map_err(|e| format!("{url}: {}", short(&e)))?;
+            if !resp.status().is_success() {
+                return Err(format!("{url}: HTTP {}", resp.status()));
+            }
+            resp.bytes().await.map_err(|e| format!("{url}: {e}"))
+        }
+    };
+    let edges = futures_util::future::join_all(w.edges.iter().map(|e| {
+        let get = get(format!("http://{}/stats", e.admin));
+        let name = e.name.clone();
+        async move {
+            let s = get.await.and_then(|b| serde_json::from_slice::<Stats>(&b).map_err(|e| format!("bad /stats: {e}")));
+            (name, s)
+        }
+    }))
+    .await;
+    let origin = get(format!("http://{}/stats", w.origin.admin))
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<StatsSnapshot>(&b).ok());
+    (edges, origin)
+}
+
+fn short(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "connection refused (is `cdn up` running?)".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Runs `cdn stats`.
+pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
+    let w = World::load_or_demo(args.world.as_deref())?;
+    let (edges, origin) = collect(&w).await;
+    let report = Report::build(&w, &edges, origin.as_ref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    if report.edges.is_empty() {
+        anyhow::bail!("no edge of world `{}` answered (is `cdn up` running?)", w.name);
+    }
+    Ok(())
+}
