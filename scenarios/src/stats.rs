@@ -240,7 +240,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+            "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>11}",
             "edge",
             "region",
             "requests",
@@ -250,7 +250,7 @@ impl Report {
             "GB origin",
             "$ CDN egress",
             "$ requests",
-            "$ origin",
+            "$ origin egress",
             "$ total"
         );
         for r in &self.edges {
@@ -272,7 +272,7 @@ impl Report {
             from: t.bytes_from_origin,
         };
         row(&mut s, "total", "", &n, &t.bill);
-        s.push_str("  ($ origin: the origin's egress to the edges, fills, at the fill price)\n");
+        s.push_str("($ origin egress: what the origin sent the edges (fills), at the fill price)\n");
         for u in &self.unreachable {
             let _ = writeln!(s, "{:<10} unreachable: {}", u.edge, u.error);
         }
@@ -351,7 +351,7 @@ fn pct(r: f64) -> String {
 fn row(s: &mut String, name: &str, region: &str, n: &Nums, b: &Bill) {
     let _ = writeln!(
         s,
-        "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>11} {:>11}",
+        "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>11}",
         name,
         region,
         n.requests,
