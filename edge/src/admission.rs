@@ -4,7 +4,9 @@
 //! wonder costs a disk write and evicts something that would have hit.
 //!
 //! A refused response is still served (it was fetched), just not stored;
-//! its `Cache-Status` says `detail=admission` and `/stats` counts it.
+//! its `Cache-Status` says `detail=admission` and `/stats` counts it. A
+//! fill that refreshes a stored entry (a revalidation answered with a new
+//! 200) is neither counted nor refused: the URL was admitted already.
 //!
 //! Uses are counted in a count-min sketch (4 rows of 2^20 one-byte
 //! saturating counters, conservative update), so memory stays fixed however

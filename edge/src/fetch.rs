@@ -197,8 +197,9 @@ impl EdgeState {
         if not_stored.is_none() && f.no_store {
             not_stored = Some(NotStored::RequestNoStore);
         }
-        if not_stored.is_none() && !self.admit_fill(&f.key) {
-            not_stored = Some(NotStored::Admission); // crate::admission: not used often enough yet
+        if not_stored.is_none() && f.stale.is_none() && !self.admit_fill(&f.key) {
+            // crate::admission: not used often enough yet (an entry being refreshed was admitted before)
+            not_stored = Some(NotStored::Admission);
         }
         let shared_headers = (!ev.strip.is_empty()).then(|| {
             let mut h = client.clone();

@@ -60,12 +60,6 @@ impl Outcome {
             Outcome::Error => "error",
         }
     }
-
-    /// Whether the cache answered without asking the origin (fresh or
-    /// stale): what the hit ratio and the byte hit ratio count.
-    pub fn from_cache(self) -> bool {
-        matches!(self, Outcome::Hit | Outcome::Stale)
-    }
 }
 
 tokio::task_local! {

@@ -287,8 +287,9 @@ async fn admission_stores_only_from_the_nth_fill_and_says_why() {
     o.set("/rare/x", Reply::ok("rare").cc("max-age=600"));
     let e = start_edge(o.addr, |c| {
         c.min_uses = 2;
-        let rule = serde_json::json!({ "prefix": "/rare/", "min_uses": 3, "min_uses_window": "60s" });
-        c.rules = vec![serde_json::from_value(rule).unwrap()];
+        let rare = serde_json::json!({ "prefix": "/rare/", "min_uses": 3, "min_uses_window": "60s" });
+        let stale = serde_json::json!({ "prefix": "/stale", "min_uses": 2, "min_uses_window": "400ms" });
+        c.rules = vec![serde_json::from_value(rare).unwrap(), serde_json::from_value(stale).unwrap()];
     })
     .await;
     let http = client();
@@ -317,6 +318,15 @@ async fn admission_stores_only_from_the_nth_fill_and_says_why() {
     assert_eq!(s.admission.refused, 3);
     assert_eq!((s.admission.min_uses, s.stored), (2, 2));
     assert_eq!(s.requests.miss, 5, "refused fills are still served, as misses");
+    // An entry already admitted is refreshed (a 200 for its revalidation)
+    // without being counted again, even once its uses are forgotten.
+    o.set("/stale", Reply::ok("changes").cc("max-age=0").header("etag", "\"s1\""));
+    assert!(get("/stale").await.ends_with("detail=admission"));
+    assert!(get("/stale").await.contains("; stored"));
+    tokio::time::sleep(Duration::from_millis(900)).await; // two windows: the uses are forgotten
+    let refreshed = get("/stale").await;
+    assert!(refreshed.contains("fwd=stale") && refreshed.contains("; stored"), "{refreshed}");
+    assert_eq!(e.handle.stats().admission.refused, 4);
 }
 
 /// Collects what a `tracing` subscriber writes.
