@@ -71,7 +71,7 @@ pub const DISK_WRITTEN_BYTES_TOTAL: &str = "cdnlab_edge_disk_written_bytes_total
 pub const DISK_READ_BYTES_TOTAL: &str = "cdnlab_edge_disk_read_bytes_total";
 /// Origin fetches in progress (gauge; `edge`).
 pub const INFLIGHT_FETCHES: &str = "cdnlab_edge_inflight_fetches";
-/// Dollars by line item: `cdn_egress`, `requests`, `origin_fill`, `total`
+/// Dollars by line item: `cdn_egress`, `requests`, `origin_egress`, `fill`, `total`
 /// (counter; `edge`, `item`).
 pub const COST_DOLLARS_TOTAL: &str = "cdnlab_edge_cost_dollars_total";
 /// Dollars the same client bytes would cost served by the origin (counter; `edge`).
@@ -200,7 +200,8 @@ impl EdgeState {
         p.family(COST_DOLLARS_TOTAL, Kind::Counter, "Dollars by line item, at the region's list prices.")
             .sample(&[("edge", edge), ("item", "cdn_egress")], b.cdn_egress)
             .sample(&[("edge", edge), ("item", "requests")], b.requests)
-            .sample(&[("edge", edge), ("item", "origin_fill")], b.origin_fill)
+            .sample(&[("edge", edge), ("item", "origin_egress")], b.origin_egress)
+            .sample(&[("edge", edge), ("item", "fill")], b.fill)
             .sample(&[("edge", edge), ("item", "total")], b.total);
         p.single(
             WITHOUT_CDN_DOLLARS_TOTAL,

@@ -141,7 +141,7 @@ pub struct AdmissionStats {
 /// What this edge's traffic costs.
 #[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cost {
-    /// CDN egress, request fees, origin fill and their total.
+    /// CDN egress, request fees, origin egress for fills, the fill fee, and their total.
     #[serde(flatten)]
     pub bill: Bill,
     /// The same client bytes served by the origin at its egress price.
@@ -172,7 +172,7 @@ impl EdgeState {
         let (disk_written, disk_read) = self.store.disk_io();
         let usage =
             Usage { bytes_to_clients: m.clients.out(), requests: requests.total, bytes_from_origin: m.origin.input() };
-        let bill = self.prices.bill(&usage, &Usage::default());
+        let bill = self.prices.bill(&usage, &Usage::default(), 0);
         let without_cdn = self.prices.without_cdn(0, usage.bytes_to_clients);
         Stats {
             edge: self.name.clone(),

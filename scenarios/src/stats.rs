@@ -3,11 +3,13 @@
 //!
 //! It reads each edge's `/stats` and the origin's `/stats` (admin
 //! listeners of the world), then prices the counters with the world's
-//! prices: edges of one region share the region's volume tiers (each
-//! edge's bytes are priced after the previous edges' of its region, so the
-//! rows add up exactly to the region's bill). The origin's own egress with
-//! the CDN is its bytes to clients that did not come through an edge
-//! (its bytes out minus the edges' fills), at the origin egress price.
+//! prices: CDN egress, request fees, the origin's egress for what each edge
+//! fetched and the CDN's fill fee. Edges of one region share the region's
+//! CDN volume tiers, and all fills share the origin's tiers (each share is
+//! priced after the previous ones, so the rows add up exactly). Bytes the
+//! origin sent that did not go to an edge (its bytes out minus the edges'
+//! fills) reached clients directly: they are priced at the origin's egress
+//! too, after the fills.
 //!
 //! The counterfactual serves every client byte from the origin: the origin
 //! egress price for every byte, and the modelled round trip from each
@@ -24,7 +26,7 @@ use clap::Parser;
 use edge::admin::Stats;
 use origin::StatsSnapshot;
 use serde::{Deserialize, Serialize};
-use world::price::{Bill, GB, Usage, decimal, tiered_cost};
+use world::price::{Bill, GB, Usage, decimal, tiered_cost, tiered_cost_range};
 use world::{Money, World};
 
 /// Flags of `cdn stats`.
@@ -77,7 +79,7 @@ pub struct OriginRow {
     pub bytes_out: u64,
     /// Of those, bytes that did not go to an edge: clients served directly.
     pub bytes_direct: u64,
-    /// Its internet egress for the direct bytes.
+    /// Its internet egress for the direct bytes (after the fills, in its tiers).
     #[serde(with = "decimal")]
     pub direct_cost: Money,
 }
@@ -152,7 +154,8 @@ impl Report {
         let mut rows = Vec::new();
         let mut unreachable = Vec::new();
         let mut region_before: HashMap<String, Usage> = HashMap::new();
-        let mut origin_before = 0u64;
+        let mut fills_before = 0u64;
+        let mut clients_before = 0u64;
         let (mut cached, mut cached_body, mut body) = (0u64, 0u64, 0u64);
         let (mut rtt_sum, mut rtt_without_sum) = (0.0, 0.0);
         let origin_region = w.origin.region.clone();
@@ -169,10 +172,11 @@ impl Report {
             let prices = w.prices_in(&region);
             let u = s.usage();
             let before = region_before.entry(region.clone()).or_default();
-            let bill = prices.bill(&u, before);
+            let bill = prices.bill(&u, before, fills_before);
             *before = *before + u;
-            let without_cdn = prices.without_cdn(origin_before, origin_before + u.bytes_to_clients);
-            origin_before += u.bytes_to_clients;
+            fills_before += u.bytes_from_origin;
+            let without_cdn = prices.without_cdn(clients_before, clients_before + u.bytes_to_clients);
+            clients_before += u.bytes_to_clients;
             let to_edge = ms(w.rtt(&region, &region));
             let edge_to_origin = ms(w.rtt(&region, &origin_region));
             let rtt_ms = to_edge + (1.0 - s.hit_ratio) * edge_to_origin;
@@ -207,7 +211,11 @@ impl Report {
                 requests: o.requests,
                 bytes_out: o.bytes_out,
                 bytes_direct: direct,
-                direct_cost: tiered_cost(direct, &origin_prices.origin_egress),
+                direct_cost: tiered_cost_range(
+                    bytes_from_origin,
+                    bytes_from_origin + direct,
+                    &origin_prices.origin_egress,
+                ),
             }
         });
         let direct = origin.as_ref().map_or(0, |o| o.bytes_direct);
@@ -240,7 +248,7 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>11}",
+            "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>10} {:>11}",
             "edge",
             "region",
             "requests",
@@ -251,6 +259,7 @@ impl Report {
             "$ CDN egress",
             "$ requests",
             "$ origin egress",
+            "$ fill",
             "$ total"
         );
         for r in &self.edges {
@@ -272,7 +281,7 @@ impl Report {
             from: t.bytes_from_origin,
         };
         row(&mut s, "total", "", &n, &t.bill);
-        s.push_str("($ origin egress: what the origin sent the edges (fills), at the fill price)\n");
+        s.push_str("($ origin egress: the origin's egress for what the edges fetched; $ fill: the CDN's fee for it)\n");
         for u in &self.unreachable {
             let _ = writeln!(s, "{:<10} unreachable: {}", u.edge, u.error);
         }
@@ -351,7 +360,7 @@ fn pct(r: f64) -> String {
 fn row(s: &mut String, name: &str, region: &str, n: &Nums, b: &Bill) {
     let _ = writeln!(
         s,
-        "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>11}",
+        "{:<10} {:<9} {:>9} {:>7} {:>9} {:>10} {:>10} {:>13} {:>11} {:>16} {:>10} {:>11}",
         name,
         region,
         n.requests,
@@ -361,7 +370,8 @@ fn row(s: &mut String, name: &str, region: &str, n: &Nums, b: &Bill) {
         gb(n.from),
         b.cdn_egress.to_string(),
         b.requests.to_string(),
-        b.origin_fill.to_string(),
+        b.origin_egress.to_string(),
+        b.fill.to_string(),
         b.total.to_string()
     );
 }

@@ -66,7 +66,7 @@ disk = 0
 [prices]
 egress = [{{ up_to = "50KiB", usd_per_gb = 0.12 }}, {{ usd_per_gb = 0.10 }}]
 requests_usd_per_10k = 0.01
-origin_egress = [{{ up_to = "100KiB", usd_per_gb = 0.09 }}, {{ usd_per_gb = 0.05 }}]
+origin_egress = [{{ up_to = "50KiB", usd_per_gb = 0.09 }}, {{ usd_per_gb = 0.05 }}]
 fill_usd_per_gb = 0.02
 "#,
         origin.0, origin.1
@@ -186,9 +186,14 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     assert!(out[0] > 30 << 10 && out[1] > 50 << 10, "the mix crosses a tier in seoul and tokyo: {out:?}");
     let requests = [4i128, 3, 1].map(|n| n * 10_000_000 / 10_000);
     let fill: Vec<i128> = fills.iter().map(|f| *f as i128 * 20_000_000 / GB).collect();
-    let edges_total: i128 = (0..3).map(|i| egress[i] + requests[i] + fill[i]).sum();
-    let origin_tiers = [(100 << 10, 90_000_000), (u64::MAX, 50_000_000)];
-    let direct_cost = tiered(direct, &origin_tiers);
+    // The fills share the origin's tiers, in edge order; the direct bytes come after them.
+    let origin_tiers = [(50 << 10, 90_000_000), (u64::MAX, 50_000_000)];
+    let between = |a: u64, b: u64| tiered(b, &origin_tiers) - tiered(a, &origin_tiers);
+    let at = [0, fills[0], fills[0] + fills[1], fills.iter().sum()];
+    let origin_egress: Vec<i128> = (0..3).map(|i| between(at[i], at[i + 1])).collect();
+    assert!(at[1] < 50 << 10 && at[2] > 50 << 10, "tokyo's fill crosses the origin's tier: {fills:?}");
+    let edges_total: i128 = (0..3).map(|i| egress[i] + requests[i] + origin_egress[i] + fill[i]).sum();
+    let direct_cost = between(at[3], at[3] + direct);
     let with_cdn = edges_total + direct_cost;
     let without = tiered(out.iter().sum::<u64>() + direct, &origin_tiers);
     let m = |n: i128| Money(n as i64);
@@ -203,7 +208,9 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     assert_eq!(t["bytes_from_origin"], fills.iter().sum::<u64>());
     assert_eq!(t["bill"]["cdn_egress"], m(egress.iter().sum()).to_decimal());
     assert_eq!(t["bill"]["requests"], m(requests.iter().sum()).to_decimal());
-    assert_eq!(t["bill"]["origin_fill"], m(fill.iter().sum()).to_decimal());
+    assert_eq!(t["bill"]["origin_egress"], m(origin_egress.iter().sum()).to_decimal());
+    assert_eq!(t["bill"]["fill"], m(fill.iter().sum()).to_decimal());
+    assert_eq!(j["edges"][2]["bill"]["origin_egress"], m(origin_egress[2]).to_decimal(), "newyork after the others");
     assert_eq!(t["bill"]["total"], m(edges_total).to_decimal());
     assert_eq!(t["with_cdn"], m(with_cdn).to_decimal());
     assert_eq!(t["without_cdn"], m(without).to_decimal());

@@ -10,8 +10,8 @@
 //!
 //! Prints a Markdown table: hit ratio, byte hit ratio, origin fetches and
 //! bytes, responses stored, disk bytes written, and dollars at the demo
-//! world's list prices: with fills free (an AWS origin, the demo default)
-//! and at $0.09/GB (an origin elsewhere paying internet egress for fills).
+//! world's list prices: the origin's egress for the fills, the whole bill
+//! with the CDN, and the same client bytes from the origin alone.
 //!
 //! ```text
 //! cargo run --release -p tests --example admission -- [requests] [seed]
@@ -20,9 +20,9 @@
 
 use std::time::{Duration, Instant};
 
-use world::price::{Prices, Usage, bytes_cost};
+use world::World;
+use world::price::Usage;
 use world::rng::Rng;
-use world::{Money, World};
 
 const POPULAR: usize = 5_000;
 const ZIPF_S: f64 = 0.9;
@@ -126,7 +126,6 @@ async fn main() {
         runs.push(run(o.public, &w, min_uses, &targets).await);
     }
     let prices = w.prices_in("newyork");
-    let non_aws = Prices { fill_usd_per_gb: Money::from_usd(0.09), ..prices.clone() };
     println!(
         "{requests} requests (seed {seed}, {distinct} distinct URLs): {:.0}% Zipf({ZIPF_S}) over {POPULAR} objects, \
          {:.0}% one-hit wonders; edge: 16 MiB memory + 64 MiB disk, prices of the demo world's newyork region.\n",
@@ -134,14 +133,13 @@ async fn main() {
         ONE_HIT_SHARE * 100.0
     );
     println!(
-        "| admission | hit ratio | byte hit ratio | origin fetches | MiB from origin | stored | refused | MiB written to disk | $ CDN (fills free) | $ CDN (fills $0.09/GB) | $ without CDN |"
+        "| admission | hit ratio | byte hit ratio | origin fetches | MiB from origin | stored | refused | MiB written to disk | $ origin egress | $ with CDN | $ without CDN |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &runs {
         let s = &r.stats;
         let u: Usage = s.usage();
-        let free = prices.bill(&u, &Usage::default()).total;
-        let paid = non_aws.bill(&u, &Usage::default()).total;
+        let bill = prices.bill(&u, &Usage::default(), 0);
         println!(
             "| {} | {:.1}% | {:.1}% | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
@@ -152,13 +150,11 @@ async fn main() {
             s.stored,
             s.admission.refused,
             mib(s.disk_written),
-            free,
-            paid,
+            bill.origin_egress,
+            bill.total,
             s.cost.without_cdn,
         );
         eprintln!("{}: {:.1}s", r.label, r.secs);
     }
-    let fill = |r: &Run| bytes_cost(r.stats.bytes_from_origin, Money::from_usd(0.09));
-    eprintln!("fill at $0.09/GB: {}", runs.iter().map(|r| fill(r).to_string()).collect::<Vec<_>>().join(" / "));
     o.shutdown().await;
 }

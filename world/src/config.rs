@@ -548,8 +548,8 @@ pub struct CachePolicy {
     pub rules: Vec<CacheRule>,
 }
 
-/// TTL bounds and stale-serving windows for paths under `prefix`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// TTL bounds, stale-serving windows and admission for paths under `prefix`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheRule {
     /// Path prefix, starting with `/`.

@@ -4,14 +4,17 @@
 //!
 //! A "GB" in prices is 2^30 bytes, as cloud bills count it.
 //!
-//! A bill is computed from counters with one rounding (down, to the
-//! nano-dollar) per line item: the exact product bytes × price is summed
-//! over the volume tiers in 128-bit integers first. Volume tiers are
-//! cumulative over the bytes counted so far (one "month" is the life of the
-//! counters). Several edges in one region share the region's tiers, as
-//! CloudFront measures its tiers per geographic region: [`tiered_cost_range`]
-//! prices one edge's share after the others', so the shares add up exactly
-//! to the region's cost.
+//! A bill ([`Prices::bill`]) has four line items: CDN egress (bytes the
+//! edges send clients), request fees, the origin's egress for what the edges
+//! fetch from it (at the origin's internet egress price), and the CDN's fill
+//! fee for the same bytes (often zero). Each is computed from counters with
+//! one rounding (down, to the nano-dollar): the exact product bytes × price
+//! is summed over the volume tiers in 128-bit integers first. Volume tiers
+//! are cumulative over the bytes counted so far (one "month" is the life of
+//! the counters). Several edges in one region share the region's CDN tiers,
+//! as CloudFront measures its tiers per geographic region, and all fills
+//! share the origin's tiers: [`tiered_cost_range`] prices one share after
+//! the others', so the shares add up exactly to the whole.
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
@@ -272,12 +275,14 @@ pub struct Prices {
     /// Price per 10,000 requests to the edges.
     #[serde(default = "requests_default")]
     pub requests_usd_per_10k: Money,
-    /// The origin's internet egress, by volume tier: what the same client
-    /// traffic costs without the CDN (and what the origin pays for bytes it
-    /// serves clients directly).
+    /// The origin's internet egress, by volume tier: what the origin pays
+    /// for the bytes the edges fetch from it (and for bytes it serves
+    /// clients directly), and what the same client traffic costs without
+    /// the CDN.
     #[serde(default = "origin_egress_default")]
     pub origin_egress: Vec<Tier>,
-    /// Origin-to-edge fill traffic (bytes the edges read from the origin).
+    /// What the CDN charges for origin-to-edge fill traffic (bytes the edges
+    /// read from the origin), on top of the origin's egress.
     #[serde(default = "fill_default")]
     pub fill_usd_per_gb: PerGb,
 }
@@ -333,16 +338,19 @@ impl Prices {
         p
     }
 
-    /// The bill for `u`, pricing its bytes after `before` bytes of the same
-    /// region already counted (0 for an edge alone in its region).
-    pub fn bill(&self, u: &Usage, before: &Usage) -> Bill {
+    /// The bill for `u`, pricing it after `before` of the same region
+    /// already counted (CDN egress tiers, request and fill fees) and after
+    /// `origin_before` bytes of the origin's egress (its tiers); zeros for
+    /// an edge alone.
+    pub fn bill(&self, u: &Usage, before: &Usage, origin_before: u64) -> Bill {
         let cdn_egress =
             tiered_cost_range(before.bytes_to_clients, before.bytes_to_clients + u.bytes_to_clients, &self.egress);
         let requests = requests_cost(before.requests + u.requests, self.requests_usd_per_10k)
             - requests_cost(before.requests, self.requests_usd_per_10k);
-        let origin_fill = bytes_cost(before.bytes_from_origin + u.bytes_from_origin, self.fill_usd_per_gb)
+        let origin_egress = tiered_cost_range(origin_before, origin_before + u.bytes_from_origin, &self.origin_egress);
+        let fill = bytes_cost(before.bytes_from_origin + u.bytes_from_origin, self.fill_usd_per_gb)
             - bytes_cost(before.bytes_from_origin, self.fill_usd_per_gb);
-        Bill { cdn_egress, requests, origin_fill, total: cdn_egress + requests + origin_fill }
+        Bill { cdn_egress, requests, origin_egress, fill, total: cdn_egress + requests + origin_egress + fill }
     }
 
     /// What the origin's egress costs for client bytes from `from` to `to`
@@ -392,9 +400,12 @@ pub struct Bill {
     /// Request fees.
     #[serde(with = "decimal")]
     pub requests: Money,
-    /// Origin-to-edge fill.
+    /// The origin's egress for the bytes the edges fetched.
     #[serde(with = "decimal")]
-    pub origin_fill: Money,
+    pub origin_egress: Money,
+    /// The CDN's fee for the same bytes.
+    #[serde(with = "decimal")]
+    pub fill: Money,
     /// The sum of the above.
     #[serde(with = "decimal")]
     pub total: Money,
@@ -406,7 +417,8 @@ impl Add for Bill {
         Bill {
             cdn_egress: self.cdn_egress + o.cdn_egress,
             requests: self.requests + o.requests,
-            origin_fill: self.origin_fill + o.origin_fill,
+            origin_egress: self.origin_egress + o.origin_egress,
+            fill: self.fill + o.fill,
             total: self.total + o.total,
         }
     }
@@ -493,11 +505,18 @@ mod tests {
     fn a_bill_has_every_line_item() {
         let p = Prices { fill_usd_per_gb: Money::from_usd(0.02), ..Prices::default() };
         let u = Usage { bytes_to_clients: 2 * GB, requests: 20_000, bytes_from_origin: GB };
-        let b = p.bill(&u, &Usage::default());
+        let b = p.bill(&u, &Usage::default(), 0);
         assert_eq!(b.cdn_egress, Money::from_usd(0.17));
         assert_eq!(b.requests, Money::from_usd(0.02));
-        assert_eq!(b.origin_fill, Money::from_usd(0.02));
-        assert_eq!(b.total, Money::from_usd(0.21));
+        assert_eq!(b.origin_egress, Money::from_usd(0.09));
+        assert_eq!(b.fill, Money::from_usd(0.02));
+        assert_eq!(b.total, Money::from_usd(0.30));
+        // After 1 GB of the origin's egress at a tier boundary: the next tier's price.
+        let tiered = Prices {
+            origin_egress: vec![Tier::upto(GB, Money::from_usd(0.09)), Tier::rest(Money(50_000_000))],
+            ..p.clone()
+        };
+        assert_eq!(tiered.bill(&u, &Usage::default(), GB).origin_egress, Money::from_usd(0.05));
         assert_eq!(p.without_cdn(0, 2 * GB), Money::from_usd(0.18));
         let json = serde_json::to_value(b).unwrap();
         assert_eq!(json["cdn_egress"], "0.170000000");

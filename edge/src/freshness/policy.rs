@@ -596,6 +596,7 @@ mod tests {
             grace: Some(Dur::secs(50)),
             stale_if_error: Some(Dur::secs(70)),
             negative_ttl: None,
+            ..CacheRule::default()
         };
         let w = |cc: &str, rule: Option<&CacheRule>| {
             let t = eval_with(200, &[("cache-control", s(cc))], &[], rule).timing;
@@ -618,6 +619,7 @@ mod tests {
             grace: None,
             stale_if_error: None,
             negative_ttl: Some(Dur::secs(20)),
+            ..CacheRule::default()
         };
         let life = |status: u16, cc: Option<&str>| {
             let h: Vec<(&str, String)> = cc.map(|c| vec![("cache-control", s(c))]).unwrap_or_default();

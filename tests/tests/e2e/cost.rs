@@ -198,13 +198,15 @@ async fn dollars_are_bytes_times_the_tiered_price_across_a_tier_boundary() {
     // First `boundary` bytes at $0.12/GB, the rest at $0.10/GB, in nano-dollars, rounded down once.
     let egress = (boundary as i128 * 120_000_000 + (out - boundary as i128) * 100_000_000) / gb;
     let requests = 8 * 7_500_000 / 10_000;
+    let origin_egress = s.bytes_from_origin as i128 * 90_000_000 / gb;
     let fill = s.bytes_from_origin as i128 * 20_000_000 / gb;
     let without = out * 90_000_000 / gb;
     let c = s.cost;
     assert_eq!(c.bill.cdn_egress, Money(egress as i64));
     assert_eq!(c.bill.requests, Money(requests));
-    assert_eq!(c.bill.origin_fill, Money(fill as i64));
-    assert_eq!(c.bill.total, Money(egress as i64 + requests + fill as i64));
+    assert_eq!(c.bill.origin_egress, Money(origin_egress as i64));
+    assert_eq!(c.bill.fill, Money(fill as i64));
+    assert_eq!(c.bill.total, Money((egress + origin_egress + fill) as i64 + requests));
     assert_eq!(c.without_cdn, Money(without as i64));
     assert_eq!(c.savings, Money(without as i64 - c.bill.total.0));
     // /stats says the same, as exact decimal strings.
@@ -264,9 +266,14 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
     assert_eq!(m.value("cdnlab_edge_cache_bytes", &memory), s.memory_bytes as f64);
     assert_eq!(m.value("cdnlab_edge_cache_capacity_bytes", &[("edge", "test"), ("tier", "disk")]), (64 << 20) as f64);
     let b = s.cost.bill;
-    for (item, v) in
-        [("cdn_egress", b.cdn_egress), ("requests", b.requests), ("origin_fill", b.origin_fill), ("total", b.total)]
-    {
+    let items = [
+        ("cdn_egress", b.cdn_egress),
+        ("requests", b.requests),
+        ("origin_egress", b.origin_egress),
+        ("fill", b.fill),
+        ("total", b.total),
+    ];
+    for (item, v) in items {
         let got = m.value("cdnlab_edge_cost_dollars_total", &[("edge", "test"), ("item", item)]);
         assert_eq!(got, v.to_decimal().parse::<f64>().unwrap(), "{item}");
     }

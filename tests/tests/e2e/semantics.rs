@@ -669,6 +669,7 @@ async fn configured_grace_and_stale_if_error_apply_per_path_but_not_against_must
         grace: grace.map(Dur::secs),
         stale_if_error: sie.map(Dur::secs),
         negative_ttl: None,
+        ..CacheRule::default()
     };
     run_with(
         vec![
@@ -962,6 +963,7 @@ async fn negative_responses_follow_heuristics_or_the_configured_ttl() {
         grace: None,
         stale_if_error: None,
         negative_ttl: Some(Dur::secs(30)),
+        ..CacheRule::default()
     };
     run_with(
         vec![
@@ -1000,6 +1002,7 @@ async fn world_ttl_rules_bound_and_default_the_lifetime() {
         grace: None,
         stale_if_error: None,
         negative_ttl: None,
+        ..CacheRule::default()
     };
     let rules = vec![
         rule("/min", Some(60), None, None),
