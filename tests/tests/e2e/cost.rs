@@ -81,6 +81,7 @@ async fn socket_and_body_bytes_equal_what_a_client_reads_for_every_kind_of_respo
     let big = Bytes::from((0..3_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
     o.set("/big", Reply::ok(big.clone()).cc("max-age=600"));
     o.set("/big-chunked", Reply::ok(big.clone()).cc("max-age=600").chunked(64 * 1024));
+    o.set("/sliced", Reply::ok(big.clone()).cc("max-age=600").header("etag", "\"s1\"").ranges());
     let e = start_edge(o.addr, |c| c.store.max_object = 1 << 20).await;
     use Outcome::*;
     let cases = [
@@ -94,6 +95,9 @@ async fn socket_and_body_bytes_equal_what_a_client_reads_for_every_kind_of_respo
         ("streamed large object", "GET", "/big", "", 200, Pass, big.len()),
         ("streamed chunked object", "GET", "/big-chunked", "", 200, Pass, big.len()),
         ("HEAD of a streamed object", "HEAD", "/big", "", 200, Pass, 0),
+        ("sliced object, first", "GET", "/sliced", "", 200, Miss, big.len()),
+        ("sliced object, again", "GET", "/sliced", "", 200, Hit, big.len()),
+        ("range across two slices", "GET", "/sliced", "Range: bytes=1048570-1048589\r\n", 206, Hit, 20),
         ("origin 404", "GET", "/nothing", "", 404, Miss, 24),
         ("edge 400", "GET", "/a%zz", "", 400, Error, 0),
     ];
