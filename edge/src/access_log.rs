@@ -8,12 +8,13 @@
 //! query, as received), `status`, `outcome` (the `/stats` word),
 //! `cache_status`, `bytes` (body bytes: exact for a buffered body, the
 //! announced length of a stream, absent when unknown) and `duration_us`
-//! (to the response head). With JSON logs a line reads:
+//! (to the response head). With JSON logs (the edge binary switches to
+//! them when the access log is on) a line reads:
 //!
 //! ```text
 //! {"timestamp":"…","level":"INFO","fields":{"message":"access","edge":"seoul","client":"127.1.0.9",
 //!  "method":"GET","path":"/obj/1","status":200,"outcome":"hit","cache_status":"edge-seoul; hit; ttl=3599; detail=memory",
-//!  "bytes":48122,"duration_us":41},"target":"cdnlab::access"}
+//!  "bytes":48122,"duration_us":41}}
 //! ```
 
 use std::time::Duration;
