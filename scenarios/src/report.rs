@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
-use world::{Money, World};
+use world::World;
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
 use crate::scenario::{Scenario, parse_expectation};
@@ -276,20 +276,25 @@ pub fn build(i: Inputs<'_>) -> Report {
     let fetched: u64 = i.edges.iter().map(|e| e.bytes_from_origin).sum();
     t.origin_offload = if sent == 0 { 0.0 } else { 1.0 - fetched as f64 / sent as f64 };
 
-    // Per edge, with its region's prices.
-    let mut cost = Cost::default();
+    // Per edge, with its region's prices: edges of one region share that
+    // region's volume tiers, every fill shares the origin's (the same bill
+    // `cdn stats` makes, in integer nano-dollars).
+    let mut bill = world::price::Bill::default();
     let mut edges = Vec::new();
+    let mut used: BTreeMap<String, world::price::Usage> = BTreeMap::new();
+    let mut origin_before = 0u64;
     for (idx, e) in w.edges.iter().enumerate() {
         let d = i.edges.get(idx).cloned().unwrap_or_default();
-        let p = prices_of(w, &e.region);
-        let egress = world::price::tiered_cost(d.bytes_to_clients, &p.0);
-        let reqs = Money((d.requests as i128 * p.1.0 as i128 / 10_000) as i64);
-        let fill = world::price::bytes_cost(d.bytes_from_origin, w.prices.fill_usd_per_gb);
-        let origin_egress = world::price::tiered_cost(d.bytes_from_origin, &w.prices.origin_egress);
-        cost.cdn_egress_usd += egress.as_usd();
-        cost.cdn_requests_usd += reqs.as_usd();
-        cost.fill_usd += fill.as_usd();
-        cost.origin_egress_usd += origin_egress.as_usd();
+        let u = world::price::Usage {
+            bytes_to_clients: d.bytes_to_clients,
+            requests: d.requests,
+            bytes_from_origin: d.bytes_from_origin,
+        };
+        let before = used.entry(e.region.clone()).or_default();
+        let b = w.prices_in(&e.region).bill(&u, before, origin_before);
+        *before = *before + u;
+        origin_before += d.bytes_from_origin;
+        bill = bill + b;
         edges.push(EdgeRow {
             name: e.name.clone(),
             region: e.region.clone(),
@@ -298,12 +303,21 @@ pub fn build(i: Inputs<'_>) -> Report {
             bytes_to_clients: d.bytes_to_clients,
             bytes_from_origin: d.bytes_from_origin,
             origin_requests: d.origin_requests,
-            cost_usd: (egress + reqs + fill).as_usd(),
+            cost_usd: b.total.as_usd(),
         });
     }
-    cost.total_usd = cost.cdn_egress_usd + cost.cdn_requests_usd + cost.fill_usd + cost.origin_egress_usd;
-    cost.origin_only_usd = world::price::tiered_cost(sent.max(t.bytes), &w.prices.origin_egress).as_usd();
-    cost.savings_usd = cost.origin_only_usd - cost.total_usd;
+    let origin_only = w.prices.without_cdn(0, sent.max(t.bytes));
+    let cost = Cost {
+        cdn_egress_usd: bill.cdn_egress.as_usd(),
+        cdn_requests_usd: bill.requests.as_usd(),
+        origin_egress_usd: bill.origin_egress.as_usd(),
+        fill_usd: bill.fill.as_usd(),
+        total_usd: bill.total.as_usd(),
+        origin_only_usd: origin_only.as_usd(),
+        savings_usd: (origin_only - bill.total).as_usd(),
+        origin_only_p50_ms: 0.0,
+    };
+    let mut cost = cost;
     let mut origin_rtts: Vec<u32> = samples
         .iter()
         .filter_map(|x| w.rtt(&w.regions[x.region as usize].name, &w.origin.region))
@@ -392,13 +406,6 @@ pub fn build(i: Inputs<'_>) -> Report {
         })
         .collect();
     r
-}
-
-fn prices_of(w: &World, region: &str) -> (Vec<world::price::Tier>, Money) {
-    let rp = w.region(region).and_then(|r| r.prices.clone());
-    let egress = rp.as_ref().and_then(|p| p.egress.clone()).unwrap_or_else(|| w.prices.egress.clone());
-    let req = rp.and_then(|p| p.requests_usd_per_10k).unwrap_or(w.prices.requests_usd_per_10k);
-    (egress, req)
 }
 
 impl Report {
