@@ -599,6 +599,21 @@ hit_ratio = ">= 0.5"
     }
 
     #[test]
+    fn every_shipped_scenario_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut n = 0;
+        for f in std::fs::read_dir(dir).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") && p.file_name().is_some_and(|n| n != "Cargo.toml") {
+                let l = load(&p).unwrap_or_else(|e| panic!("{e}"));
+                assert!(l.scenario.question.is_some(), "{}: say what question it answers", p.display());
+                n += 1;
+            }
+        }
+        assert!(n >= 7, "{n} scenarios");
+    }
+
+    #[test]
     fn expectations_parse_and_compare() {
         assert_eq!(parse_expectation(">= 0.85").unwrap(), (Cmp::Ge, 0.85));
         assert_eq!(parse_expectation("== 0").unwrap(), (Cmp::Eq, 0.0));
