@@ -137,3 +137,13 @@ fn error_display_is_file_line_column_message() {
     let line = line_of(&text, "\"random\"");
     assert!(err.to_string().starts_with(&format!("bad.toml:{line}:")), "{err}");
 }
+
+#[test]
+fn a_world_written_back_as_toml_reads_the_same() {
+    let w = World::demo().unwrap();
+    let text = toml::to_string(&w).expect("serializes");
+    let again = World::parse("again.toml", &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(toml::to_string(&again).unwrap(), text);
+    assert_eq!(again.edges.len(), 3);
+    assert_eq!(again.prices_in("seoul").egress.len(), w.prices_in("seoul").egress.len());
+}
