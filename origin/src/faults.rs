@@ -55,11 +55,14 @@ pub struct Faults {
     pub error_status: u16,
     /// Outage mode.
     pub outage: Outage,
+    /// Flip a byte in every 200 body while keeping its `Content-Digest`
+    /// (for testing integrity checks: every client must notice).
+    pub corrupt: bool,
 }
 
 impl Default for Faults {
     fn default() -> Self {
-        Self { latency_ms: 0, error_rate: 0.0, error_status: 503, outage: Outage::Off }
+        Self { latency_ms: 0, error_rate: 0.0, error_status: 503, outage: Outage::Off, corrupt: false }
     }
 }
 
@@ -97,6 +100,8 @@ pub struct FaultsPatch {
     pub error_status: Option<u16>,
     /// New `outage`.
     pub outage: Option<Outage>,
+    /// New `corrupt`.
+    pub corrupt: Option<bool>,
 }
 
 impl FaultsPatch {
@@ -107,6 +112,7 @@ impl FaultsPatch {
             error_rate: self.error_rate.unwrap_or(base.error_rate),
             error_status: self.error_status.unwrap_or(base.error_status),
             outage: self.outage.unwrap_or(base.outage),
+            corrupt: self.corrupt.unwrap_or(base.corrupt),
         }
     }
 }

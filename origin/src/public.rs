@@ -64,6 +64,15 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
         }
         None => route(&st, req).await.unwrap_or_else(Reject::into_text),
     };
+    if faults.corrupt
+        && resp.status() == StatusCode::OK
+        && let Body::Full(Some(b)) = resp.body_mut()
+        && !b.is_empty()
+    {
+        let mut v = b.to_vec();
+        v[0] ^= 0xFF;
+        *b = Bytes::from(v);
+    }
     resp.headers_mut().insert(header::DATE, st.clock.http_date());
     st.stats.response(resp.status().as_u16());
     tracing::debug!(status = resp.status().as_u16(), "answered");

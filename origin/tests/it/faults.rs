@@ -93,3 +93,21 @@ async fn outage_status_answers_503_to_everything() {
     let f: Faults = c.get(o.admin_url("/faults")).send().await.unwrap().json().await.unwrap();
     assert_eq!(f.outage, Outage::Status);
 }
+
+#[tokio::test]
+async fn corrupt_bodies_no_longer_match_their_digest() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let o = start().await;
+    let c = client();
+    let digest =
+        |b: &[u8]| format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b)));
+    let r = c.get(o.url("/obj/3")).send().await.unwrap();
+    let want = r.headers()["content-digest"].to_str().unwrap().to_string();
+    assert_eq!(digest(&r.bytes().await.unwrap()), want);
+    let p = c.post(o.admin_url("/faults")).bearer_auth(TOKEN).body(r#"{"corrupt": true}"#).send().await.unwrap();
+    assert_eq!(p.status(), 200);
+    let r = c.get(o.url("/obj/3")).send().await.unwrap();
+    assert_eq!(r.headers()["content-digest"].to_str().unwrap(), want, "the digest still claims the original");
+    assert_ne!(digest(&r.bytes().await.unwrap()), want, "but the body differs");
+}
