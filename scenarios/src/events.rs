@@ -140,6 +140,10 @@ async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
             row.detail = format!("{:.0}% errors for {duration}", rate * 100.0);
             row.effect = fault_window(ctx, json!({ "error_rate": rate }), duration.0, &token).await;
         }
+        Event::OriginCorrupt { duration, .. } => {
+            row.detail = format!("corrupt bodies for {duration}");
+            row.effect = fault_window(ctx, json!({ "corrupt": true }), duration.0, &token).await;
+        }
         Event::EdgeKill { edge, restart_after, .. } => {
             let name = format!("edge {edge}");
             row.detail = match restart_after {

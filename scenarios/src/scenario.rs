@@ -227,6 +227,15 @@ pub enum Event {
         /// Share of requests answered 503.
         rate: f64,
     },
+    /// The origin flips a byte in every body for a while, keeping each
+    /// body's `Content-Digest`: a test of the driver's integrity check.
+    OriginCorrupt {
+        /// When.
+        at: Dur,
+        /// For how long.
+        #[serde(rename = "for")]
+        duration: Dur,
+    },
     /// An edge process is killed (and restarted later, if asked).
     EdgeKill {
         /// When.
@@ -267,6 +276,7 @@ impl Event {
             | Event::OriginOutage { at, .. }
             | Event::OriginSlow { at, .. }
             | Event::OriginErrors { at, .. }
+            | Event::OriginCorrupt { at, .. }
             | Event::EdgeKill { at, .. }
             | Event::FlashCrowd { at, .. } => *at,
         }
@@ -280,6 +290,7 @@ impl Event {
             Event::OriginOutage { .. } => "origin-outage",
             Event::OriginSlow { .. } => "origin-slow",
             Event::OriginErrors { .. } => "origin-errors",
+            Event::OriginCorrupt { .. } => "origin-corrupt",
             Event::EdgeKill { .. } => "edge-kill",
             Event::FlashCrowd { .. } => "flash-crowd",
         }
