@@ -39,6 +39,12 @@ pub struct Args {
     /// (every edge always answered).
     #[arg(long, value_enum)]
     pub health: Option<health::Mode>,
+    /// UDP loop: `fast` (default) or `hickory` (hickory-server's own loop, for comparison).
+    #[arg(long, value_enum)]
+    pub udp_engine: Option<crate::udp::Engine>,
+    /// Tasks answering UDP with the fast engine (default: one per core, at most 4).
+    #[arg(long)]
+    pub udp_workers: Option<usize>,
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -76,6 +82,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(m) = args.health {
         config.health = m;
+    }
+    if let Some(e) = args.udp_engine {
+        config.udp_engine = e;
+    }
+    if let Some(n) = args.udp_workers {
+        config.udp_workers = n.max(1);
     }
     let (udp, tcp) = crate::bind_dns(world.geodns.dns).await?;
     let http = world::serve::bind("geodns http", world.geodns.http).await?;

@@ -41,6 +41,7 @@ const SOA_TIMERS: (i32, i32, i32) = (7200, 1800, 259_200);
 pub struct Zone {
     /// The CDN name (zone apex), lower case.
     pub apex: LowerName,
+    apex_wire: Vec<u8>,
     ns_lower: LowerName,
     soa: Record,
     ns: Record,
@@ -93,7 +94,19 @@ impl Zone {
                 }
             }
         }
-        Ok(Zone { apex: LowerName::new(&apex_name), ns_lower: LowerName::new(&ns_name), soa, ns, glue, ttl, v4, v6 })
+        let mut apex_wire = Vec::new();
+        for label in apex_name.iter() {
+            apex_wire.push(label.len() as u8);
+            apex_wire.extend(label.iter().map(u8::to_ascii_lowercase));
+        }
+        apex_wire.push(0);
+        Ok(Zone { apex: LowerName::new(&apex_name), apex_wire, ns_lower: LowerName::new(&ns_name), soa, ns, glue, ttl, v4, v6 })
+    }
+
+    /// The apex in wire format, lower case (`\x03cdn\x04test\x00`).
+    #[inline]
+    pub fn apex_wire(&self) -> &[u8] {
+        &self.apex_wire
     }
 
     /// Index into [`Zone::v4`]/[`Zone::v6`] for a route.

@@ -30,6 +30,7 @@ mod http_client;
 pub mod metrics;
 pub mod mmdb_build;
 pub mod resolve;
+pub mod udp;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -68,19 +69,32 @@ pub struct Config {
     pub clock: Clock,
     /// Whether edges are health-checked.
     pub health: health::Mode,
+    /// Which loop serves UDP.
+    pub udp_engine: udp::Engine,
+    /// Tasks answering UDP (the fast engine).
+    pub udp_workers: usize,
 }
 
 impl Config {
     /// A world's configuration: generated GeoIP database, the world's
     /// clock, health checks on.
     pub fn from_world(w: &World) -> Config {
-        Config { world: w.clone(), mmdb: Mmdb::Generated, clock: Clock::for_scale(w.time_scale), health: health::Mode::Check }
+        Config {
+            world: w.clone(),
+            mmdb: Mmdb::Generated,
+            clock: Clock::for_scale(w.time_scale),
+            health: health::Mode::Check,
+            udp_engine: udp::Engine::Fast,
+            udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        }
     }
 }
 
 /// The parts a running geodns is made of.
 pub(crate) struct Parts {
     zone_name: String,
+    udp_engine: udp::Engine,
+    udp_workers: usize,
     dns: Arc<dns::Dns>,
     app: Arc<http::App>,
     interval: Duration,
@@ -105,6 +119,8 @@ pub(crate) fn build(config: &Config, dns_addr: SocketAddr) -> Result<Parts> {
     let zone = dns::Zone::new(w, dns_addr, ttl)?;
     Ok(Parts {
         zone_name: w.geodns.zone.clone(),
+        udp_engine: config.udp_engine,
+        udp_workers: config.udp_workers,
         dns: Arc::new(dns::Dns { chooser: chooser.clone(), zone, metrics: metrics.clone() }),
         app: Arc::new(http::App { chooser, metrics, trusted: w.geodns.trusted_proxies.clone() }),
         interval: config.clock.to_wall(h.interval.0),
@@ -149,11 +165,18 @@ pub(crate) async fn run(
         zone = %parts.zone_name,
         geoip = %parts.dns.chooser.geoip.source(),
         health = %parts.dns.chooser.health.mode(),
+        udp = ?parts.udp_engine,
         "geodns serving"
     );
     let stop = CancellationToken::new();
     let mut server = hickory_server::Server::new(dns::Handler(parts.dns.clone()));
-    server.register_socket(udp);
+    let udp_task = match parts.udp_engine {
+        udp::Engine::Fast => Some(tokio::spawn(udp::serve(parts.dns.clone(), udp, parts.udp_workers, stop.clone()))),
+        udp::Engine::Hickory => {
+            server.register_socket(udp);
+            None
+        }
+    };
     server.register_listener(tcp, TCP_IDLE, 64);
     let dns_stop = server.shutdown_token().clone();
 
@@ -180,6 +203,9 @@ pub(crate) async fn run(
     stop.cancel();
     dns_stop.cancel();
     let _ = server.block_until_done().await;
+    if let Some(t) = udp_task {
+        let _ = t.await;
+    }
     let _ = checks.await;
     let _ = http_task.await;
     tracing::info!("geodns stopped");
