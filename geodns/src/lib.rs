@@ -213,11 +213,13 @@ pub(crate) async fn run(
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same
-/// (ephemeral) port.
+/// (ephemeral) port. The UDP socket has `SO_REUSEPORT`, so the UDP loop can
+/// give each thread its own socket on the same port ([`udp`]); the TCP
+/// listener has not, so a second geodns on the same address still fails
+/// to start.
 pub async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener)> {
     for _ in 0..20 {
-        let udp = UdpSocket::bind(addr)
-            .await
+        let udp = udp::bind_reuse_port(addr)
             .map_err(|e| Error::Io(format!("geodns dns: cannot listen on {addr}/udp: {e}")))?;
         let bound = udp.local_addr()?;
         match world::serve::bind("geodns dns", bound).await {

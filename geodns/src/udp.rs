@@ -7,7 +7,10 @@
 //! sleep and wake-up per packet). So UDP has its own loop, shaped like
 //! gdnsd's (numbers in `geodns/README.md`):
 //!
-//! - a few OS threads share the socket; each takes a batch of datagrams
+//! - a few OS threads, each with its own socket on the same port
+//!   (`SO_REUSEPORT`, the kernel spreads clients over them; threads share
+//!   the one socket when it was bound without that option); each takes a
+//!   batch of datagrams
 //!   with one `recvmmsg` (blocking until at least one arrives), answers
 //!   them in place and sends the batch with one `sendmmsg`;
 //! - the common query (one question for the zone apex, class IN, type A or
@@ -59,8 +62,18 @@ pub enum Engine {
     Hickory,
 }
 
+/// A UDP socket bound with `SO_REUSEPORT`, non-blocking, for tokio.
+pub fn bind_reuse_port(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
 /// Serves `socket` with `workers` threads until `stop`.
 pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, stop: CancellationToken) {
+    let local = socket.local_addr();
     let socket = match prepare(socket) {
         Ok(s) => s,
         Err(e) => {
@@ -71,9 +84,23 @@ pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, stop: Cance
     let quit = Arc::new(AtomicBool::new(false));
     let rt = tokio::runtime::Handle::current();
     let mut threads = Vec::new();
+    let mut shared = false;
     for i in 0..workers.max(1) {
         let (dns, quit, rt) = (dns.clone(), quit.clone(), rt.clone());
-        let sock = match socket.try_clone() {
+        // Thread 0 takes the given socket; the others a socket of their own
+        // on the same port when SO_REUSEPORT allows, else a shared handle.
+        let own = match (&local, i) {
+            (Ok(a), 1..) if !shared => match bind_reuse_port(*a).and_then(prepare) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no SO_REUSEPORT socket; threads share one");
+                    shared = true;
+                    None
+                }
+            },
+            _ => None,
+        };
+        let sock = match own.map_or_else(|| socket.try_clone(), Ok) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "cannot clone the UDP socket");
