@@ -104,7 +104,9 @@ impl Routes {
             .regions
             .iter()
             .map(|r| {
-                Arc::new(rank(&edges, &world.origin.region, |region| world.rtt(&r.name, region).unwrap_or(Duration::MAX)))
+                Arc::new(rank(&edges, &world.origin.region, |region| {
+                    world.rtt(&r.name, region).unwrap_or(Duration::MAX)
+                }))
             })
             .collect();
         let default_region = world.regions.iter().position(|r| r.name == world.default_region()).unwrap_or(0);
@@ -323,7 +325,8 @@ impl Chooser {
                 let edge = &edges[e];
                 let mut why = format!("{where_}; nearest ");
                 if skipped > 0 {
-                    let down: Vec<&str> = ranking.order[..skipped].iter().map(|&(d, _)| edges[d].name.as_str()).collect();
+                    let down: Vec<&str> =
+                        ranking.order[..skipped].iter().map(|&(d, _)| edges[d].name.as_str()).collect();
                     why.push_str(&format!("healthy edge is {} ({} down)", edge.name, down.join(", ")));
                 } else {
                     why.push_str(&format!("edge is {}", edge.name));

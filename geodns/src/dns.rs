@@ -100,7 +100,17 @@ impl Zone {
             apex_wire.extend(label.iter().map(u8::to_ascii_lowercase));
         }
         apex_wire.push(0);
-        Ok(Zone { apex: LowerName::new(&apex_name), apex_wire, ns_lower: LowerName::new(&ns_name), soa, ns, glue, ttl, v4, v6 })
+        Ok(Zone {
+            apex: LowerName::new(&apex_name),
+            apex_wire,
+            ns_lower: LowerName::new(&ns_name),
+            soa,
+            ns,
+            glue,
+            ttl,
+            v4,
+            v6,
+        })
     }
 
     /// The apex in wire format, lower case (`\x03cdn\x04test\x00`).

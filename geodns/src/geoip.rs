@@ -59,16 +59,13 @@ impl GeoIp {
 
     /// Reads a database from memory; `label` names it in messages.
     pub fn from_bytes(bytes: Vec<u8>, label: &str) -> Result<GeoIp, Error> {
-        let reader = Reader::from_source(bytes).map_err(|e| Error::Mmdb {
-            path: label.to_string(),
-            reason: format!("not a usable MaxMind DB ({e})"),
-        })?;
+        let reader = Reader::from_source(bytes)
+            .map_err(|e| Error::Mmdb { path: label.to_string(), reason: format!("not a usable MaxMind DB ({e})") })?;
         let db = GeoIp { reader, source: label.to_string() };
         // A probe lookup catches a corrupt tree before the first client does.
-        db.reader.lookup(IpAddr::from([127, 0, 0, 1])).map_err(|e| Error::Mmdb {
-            path: label.to_string(),
-            reason: format!("lookup failed ({e})"),
-        })?;
+        db.reader
+            .lookup(IpAddr::from([127, 0, 0, 1]))
+            .map_err(|e| Error::Mmdb { path: label.to_string(), reason: format!("lookup failed ({e})") })?;
         let ty = &db.reader.metadata().database_type;
         if !ty.contains("City") {
             tracing::warn!(database = %label, database_type = %ty, "not a City database: locations may be unknown");

@@ -234,7 +234,13 @@ impl Health {
 }
 
 /// Checks every edge each `interval` (wall time) until `stop`.
-pub async fn run(health: Arc<Health>, edges: Vec<EdgeInfo>, interval: Duration, timeout: Duration, stop: CancellationToken) {
+pub async fn run(
+    health: Arc<Health>,
+    edges: Vec<EdgeInfo>,
+    interval: Duration,
+    timeout: Duration,
+    stop: CancellationToken,
+) {
     if !health.checking() {
         return;
     }

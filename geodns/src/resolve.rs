@@ -23,9 +23,10 @@ pub async fn resolve_command(world: &World, ip: IpAddr, json: bool) -> anyhow::R
     let (mut v, note) = match crate::http_client::get(addr, &path, ASK_TIMEOUT).await {
         Ok((s, body)) if s.is_success() => (serde_json::from_slice::<Value>(&body)?, None),
         Ok((s, body)) => anyhow::bail!("geodns at {addr} answered {s}: {}", String::from_utf8_lossy(&body).trim()),
-        Err(e) => {
-            (offline(world, ip)?, Some(format!("geodns at {addr} did not answer ({e}): offline decision from the world")))
-        }
+        Err(e) => (
+            offline(world, ip)?,
+            Some(format!("geodns at {addr} did not answer ({e}): offline decision from the world")),
+        ),
     };
     if let (Some(n), Some(obj)) = (&note, v.as_object_mut()) {
         obj.insert("note".into(), Value::String(n.clone()));

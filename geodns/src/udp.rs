@@ -64,7 +64,8 @@ pub enum Engine {
 
 /// A UDP socket bound with `SO_REUSEPORT`, non-blocking, for tokio.
 pub fn bind_reuse_port(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let s = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+    let s =
+        socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
     s.set_reuse_port(true)?;
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
@@ -107,7 +108,8 @@ pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, stop: Cance
                 break;
             }
         };
-        match std::thread::Builder::new().name(format!("geodns-udp-{i}")).spawn(move || worker(dns, &sock, &quit, &rt)) {
+        match std::thread::Builder::new().name(format!("geodns-udp-{i}")).spawn(move || worker(dns, &sock, &quit, &rt))
+        {
             Ok(t) => threads.push(t),
             Err(e) => tracing::error!(error = %e, "cannot start a UDP thread"),
         }
@@ -491,7 +493,9 @@ mod tests {
     #[tokio::test]
     async fn fast_answers_equal_the_handlers() {
         let dns = dns();
-        let cases: Vec<(&str, RecordType, Option<&str>, bool, bool, &str)> = vec![
+        // (name, type, ECS, DO bit, EDNS, source address)
+        type Case = (&'static str, RecordType, Option<&'static str>, bool, bool, &'static str);
+        let cases: Vec<Case> = vec![
             ("cdn.test.", RecordType::A, None, false, false, "127.1.0.5"),
             ("CDN.Test.", RecordType::A, None, false, true, "127.2.0.5"),
             ("cdn.test.", RecordType::A, Some("127.3.0.0/24"), false, true, "127.1.0.5"),
@@ -514,6 +518,27 @@ mod tests {
             let slow = via_handler(&dns, &q, src).await;
             same(&fast, &slow);
             assert_eq!(fast.answers.len(), 1, "{name} {qtype} {ecs:?} {src}");
+        }
+    }
+
+    /// IPv6 source addresses cannot be sent from on a loopback-only
+    /// machine, so the source-address path is driven directly.
+    #[tokio::test]
+    async fn ipv6_source_addresses_locate_their_region() {
+        let dns = dns();
+        let mut out = [0u8; OUT_BUF];
+        for (src, edge) in
+            [("2001:db8:1::9", "127.1.0.1"), ("2001:db8:2:77::1", "127.2.0.1"), ("2001:db8:3::", "127.3.0.1")]
+        {
+            let src = SocketAddr::new(src.parse().unwrap(), 5353);
+            for edns in [false, true] {
+                let q = query("cdn.test.", RecordType::A, None, false, edns);
+                let n = fast_answer(&dns, &q, src.ip(), &mut out).unwrap();
+                for m in [Message::from_vec(&out[..n]).unwrap(), via_handler(&dns, &q, src).await] {
+                    assert_eq!(m.answers.len(), 1);
+                    assert_eq!(m.answers[0].data.ip_addr(), Some(edge.parse().unwrap()), "{src}");
+                }
+            }
         }
     }
 

@@ -40,7 +40,7 @@ fn packets() -> Vec<Vec<u8>> {
     let mut p = hdr(1, 0);
     p.extend_from_slice(&[63, b'a', b'b']);
     v.push(p);
-    let mut p = good.clone();
+    let mut p = good;
     p[2] |= 0x80;
     v.push(p);
     let mut p = hdr(200, 0);

@@ -106,7 +106,8 @@ async fn a_place_between_regions_goes_to_the_modelled_nearest_edge() {
     ];
     let mut w = mmdb_writer::Writer::builder("GeoLite2-City").build();
     for (net, city, lat, lon) in places {
-        let rec = Rec { city: City { names: Names { en: city } }, location: Location { latitude: lat, longitude: lon } };
+        let rec =
+            Rec { city: City { names: Names { en: city } }, location: Location { latitude: lat, longitude: lon } };
         w.insert(net.parse::<ipnet::IpNet>().unwrap(), &rec).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
