@@ -403,7 +403,7 @@ mod tests {
         let (k, basis) = r.for_place(Some(&p));
         assert!(matches!(basis, Basis::Point { .. }));
         assert_eq!(names(&r, &k)[0], "tokyo");
-        // Anchorage is nearer New York than Tokyo? No: ~5,500 km to Tokyo, ~5,400 km to New York.
+        // Anchorage: the nearest edge is whichever the formula says.
         let p = Place { lat: Some(61.2), lon: Some(-149.9), ..Default::default() };
         let (k, _) = r.for_place(Some(&p));
         let rtt = |name: &str| k.order.iter().find(|&&(e, _)| r.edges[e].name == name).unwrap().1;

@@ -159,9 +159,8 @@ pub struct Answer {
 impl Dns {
     /// Builds the response to `request` from `src`.
     pub fn answer(&self, request: &Request, src: SocketAddr) -> Answer {
-        let mut metadata = Metadata::response_from_request(&request.metadata);
         let mut out = Answer {
-            metadata,
+            metadata: Metadata::response_from_request(&request.metadata),
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
@@ -197,9 +196,7 @@ impl Dns {
         if query.query_class() != DNSClass::IN || !self.zone.apex.zone_of(query.name()) {
             return out.error(ResponseCode::Refused);
         }
-        metadata = out.metadata;
-        metadata.authoritative = true;
-        out.metadata = metadata;
+        out.metadata.authoritative = true;
         let qtype = query.query_type();
         let owner = query.original().name().clone();
         let mut scope = 0;

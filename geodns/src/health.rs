@@ -101,7 +101,7 @@ pub struct EdgeRow {
     pub state: &'static str,
     /// Whether routing answers it now.
     pub usable: bool,
-    /// Checks in a row that passed / failed.
+    /// Checks in a row that passed.
     pub ok_streak: u32,
     /// Checks in a row that failed.
     pub fail_streak: u32,

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -130,10 +130,11 @@ async fn redirect(
     State(app): State<Arc<App>>,
     peer: Option<axum::Extension<Peer>>,
     headers: HeaderMap,
-    Path(path): Path<String>,
     uri: Uri,
 ) -> Response {
     app.metrics.http(1);
+    // The path as sent (still percent-encoded), not the decoded one.
+    let path = uri.path().strip_prefix("/r/").unwrap_or_default();
     let Some(axum::Extension(peer)) = peer else {
         return json_error(StatusCode::INTERNAL_SERVER_ERROR, "no connection information".into());
     };

@@ -47,6 +47,9 @@ async fn redirect_uses_the_connection_source_and_forwarded_for_only_from_trusted
     assert_eq!(status, 302);
     assert_eq!(h["location"], "http://127.2.0.1:8080/obj/1?v=2");
     assert_eq!(h["x-cdnlab-target"], "edge-tokyo");
+    // The path goes on as sent, still percent-encoded.
+    let (_, h, _) = http_get(g.http, ip("127.2.0.9"), "/r/img/a%20b.jpg", &[]).await;
+    assert_eq!(h["location"], "http://127.2.0.1:8080/img/a%20b.jpg");
     // Untrusted peer (127.2.0.9): its X-Forwarded-For is ignored.
     let xff = [("x-forwarded-for", "127.1.0.5")];
     let (_, h, _) = http_get(g.http, ip("127.2.0.9"), "/r/img/cat.jpg", &xff).await;
