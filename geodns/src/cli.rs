@@ -42,7 +42,7 @@ pub struct Args {
     /// UDP loop: `fast` (default) or `hickory` (hickory-server's own loop, for comparison).
     #[arg(long, value_enum)]
     pub udp_engine: Option<crate::udp::Engine>,
-    /// Tasks answering UDP with the fast engine (default: one per core, at most 4).
+    /// Threads answering UDP with the fast engine (default: one per core, at most 4).
     #[arg(long)]
     pub udp_workers: Option<usize>,
     /// Log JSON lines instead of text.

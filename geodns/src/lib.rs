@@ -71,7 +71,7 @@ pub struct Config {
     pub health: health::Mode,
     /// Which loop serves UDP.
     pub udp_engine: udp::Engine,
-    /// Tasks answering UDP (the fast engine).
+    /// Threads answering UDP (the fast engine).
     pub udp_workers: usize,
 }
 

@@ -55,7 +55,7 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// Which loop serves UDP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Engine {
-    /// This module's loop (the default).
+    /// geodns's own loop: recvmmsg/sendmmsg threads (the default).
     #[default]
     Fast,
     /// `hickory-server`'s own UDP loop (for comparison).
