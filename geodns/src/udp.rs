@@ -170,7 +170,7 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, quit: &AtomicBool, rt: &t
             if src.port() == 0 {
                 continue;
             }
-            let q = &inbufs[i][..len];
+            let q = &inbufs[i][..len.min(DGRAM)];
             let out = &mut outbufs[k];
             let answered = match fast_answer(dns, q, src.ip(), out) {
                 Some(m) => Some(m),
