@@ -40,7 +40,7 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::{Dns, EDNS_PAYLOAD, Handler};
-use crate::metrics::{Transport, rcode_index};
+use crate::metrics::{Tally, Transport, rcode_index};
 
 /// Datagrams per `recvmmsg`/`sendmmsg`.
 const BATCH: usize = 32;
@@ -143,6 +143,7 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, quit: &AtomicBool, rt: &t
     let mut got: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
     let mut lens = [0usize; BATCH];
     let mut addrs: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+    let mut tally = Tally::for_metrics(&dns.metrics);
     while !quit.load(Ordering::Relaxed) {
         // Receive a batch: block for the first datagram, take what else is queued.
         let n = {
@@ -172,7 +173,7 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, quit: &AtomicBool, rt: &t
             }
             let q = &inbufs[i][..len.min(DGRAM)];
             let out = &mut outbufs[k];
-            let answered = match fast_answer(dns, q, src.ip(), out) {
+            let answered = match fast_answer(dns, q, src.ip(), out, &mut tally) {
                 Some(m) => Some(m),
                 None => rt.block_on(slow_answer(dns, &handler, q, src, out)),
             };
@@ -182,6 +183,7 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, quit: &AtomicBool, rt: &t
                 k += 1;
             }
         }
+        dns.metrics.add_fast(&mut tally);
         // Send the batch. On a blocking socket a short count means a later
         // datagram failed; like any UDP loss, the client retries. (The
         // result is not iterated: for sends nix would read addresses it
@@ -210,7 +212,7 @@ fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
 }
 
 /// Answers a common query into `out`; `None` hands it to the full handler.
-pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8]) -> Option<usize> {
+pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8], tally: &mut Tally) -> Option<usize> {
     if out.len() < OUT_BUF {
         return None;
     }
@@ -290,11 +292,7 @@ pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8]) -> Option<u
             None => put(&[0, 0]),
         }
     }
-    dns.metrics.response(Transport::Udp, 0);
-    dns.metrics.answer(route.edge);
-    if ecs.is_some() {
-        dns.metrics.ecs();
-    }
+    tally.answer(route.edge, ecs.is_some());
     Some(w)
 }
 
@@ -513,7 +511,8 @@ mod tests {
         for (name, qtype, ecs, dnssec_ok, edns, src) in cases {
             let q = query(name, qtype, ecs, dnssec_ok, edns);
             let src: SocketAddr = SocketAddr::new(src.parse().unwrap(), 5353);
-            let n = fast_answer(&dns, &q, src.ip(), &mut out).unwrap_or_else(|| panic!("{name} {qtype} {ecs:?}"));
+            let n = fast_answer(&dns, &q, src.ip(), &mut out, &mut Tally::default())
+                .unwrap_or_else(|| panic!("{name} {qtype} {ecs:?}"));
             let fast = Message::from_vec(&out[..n]).unwrap();
             let slow = via_handler(&dns, &q, src).await;
             same(&fast, &slow);
@@ -533,7 +532,7 @@ mod tests {
             let src = SocketAddr::new(src.parse().unwrap(), 5353);
             for edns in [false, true] {
                 let q = query("cdn.test.", RecordType::A, None, false, edns);
-                let n = fast_answer(&dns, &q, src.ip(), &mut out).unwrap();
+                let n = fast_answer(&dns, &q, src.ip(), &mut out, &mut Tally::default()).unwrap();
                 for m in [Message::from_vec(&out[..n]).unwrap(), via_handler(&dns, &q, src).await] {
                     assert_eq!(m.answers.len(), 1);
                     assert_eq!(m.answers[0].data.ip_addr(), Some(edge.parse().unwrap()), "{src}");
@@ -555,19 +554,19 @@ mod tests {
             // the seoul edge has no IPv6: NODATA (with SOA) comes from the handler
             query("cdn.test.", RecordType::AAAA, None, false, false),
         ] {
-            assert_eq!(fast_answer(&dns, &q, ip, &mut out), None);
+            assert_eq!(fast_answer(&dns, &q, ip, &mut out, &mut Tally::default()), None);
         }
         // Malformed ECS: an address bit set beyond the source prefix.
         let mut q = query("cdn.test.", RecordType::A, Some("127.1.0.0/23"), false, true);
         let n = q.len();
         q[n - 1] |= 1;
-        assert_eq!(fast_answer(&dns, &q, ip, &mut out), None);
+        assert_eq!(fast_answer(&dns, &q, ip, &mut out, &mut Tally::default()), None);
         let m = via_handler(&dns, &q, SocketAddr::new(ip, 5353)).await;
         assert_eq!(m.metadata.response_code, hickory_server::proto::op::ResponseCode::FormErr);
         // Every prefix of a valid query: never a fast answer, never a panic.
         let q = query("cdn.test.", RecordType::A, Some("203.0.113.0/24"), false, true);
         for cut in 0..q.len() {
-            assert_eq!(fast_answer(&dns, &q[..cut], ip, &mut out), None, "cut {cut}");
+            assert_eq!(fast_answer(&dns, &q[..cut], ip, &mut out, &mut Tally::default()), None, "cut {cut}");
         }
     }
 }
