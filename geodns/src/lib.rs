@@ -1,1 +1,309 @@
-//! geodns (stub)
+//! geodns: cdnlab's request routing. A real DNS server (UDP and TCP, built
+//! on `hickory-server`) authoritative for the CDN name, answering every
+//! client with its nearest healthy edge, and an HTTP side that shows and
+//! applies the same decision.
+//!
+//! ```text
+//! query ─▶ dns (hickory handler) ─┐                    ┌─▶ geoip (maxminddb: tree walk, record)
+//!                                  ├─▶ choice::Chooser ─┼─▶ Routes (rankings by modelled RTT)
+//! GET  ─▶ http (/resolve, /r/…) ──┘                    └─▶ health (checks of each edge's /healthz)
+//! ```
+//!
+//! - [`dns`]: the zone and the `hickory-server` request handler;
+//! - [`choice`]: locations → rankings → the first healthy edge;
+//! - [`geoip`]: the MaxMind database; [`mmdb_build`]: the demo one, from the world;
+//! - [`health`]: edge health and the checker;
+//! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
+//! - [`metrics`]: counters; [`cli`]: the `geodns` command; [`resolve`]: `cdn resolve`.
+//!
+//! Entry points: [`serve`] on already-bound sockets, [`spawn`] to bind and
+//! run in-process (tests), [`cli::run`] for the binary.
+
+pub mod choice;
+pub mod cli;
+pub mod dns;
+pub mod error;
+pub mod geoip;
+pub mod health;
+pub mod http;
+mod http_client;
+pub mod metrics;
+pub mod mmdb_build;
+pub mod resolve;
+pub mod udp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use world::{Clock, World};
+
+pub use error::{Error, Result};
+pub use resolve::resolve_command;
+
+/// How long a TCP DNS client may stay idle between queries.
+pub const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// Where the GeoIP database comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mmdb {
+    /// Generated from the world at start ([`mmdb_build`]).
+    Generated,
+    /// A GeoLite2/GeoIP2 City file.
+    File(PathBuf),
+}
+
+/// Everything geodns needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The world: regions, edges, origin, zone, TTL, health settings.
+    pub world: World,
+    /// The GeoIP database.
+    pub mmdb: Mmdb,
+    /// The world's clock (health intervals and TTLs are simulated time).
+    pub clock: Clock,
+    /// Whether edges are health-checked.
+    pub health: health::Mode,
+    /// Which loop serves UDP.
+    pub udp_engine: udp::Engine,
+    /// Threads answering UDP (the fast engine).
+    pub udp_workers: usize,
+}
+
+impl Config {
+    /// A world's configuration: generated GeoIP database, the world's
+    /// clock, health checks on.
+    pub fn from_world(w: &World) -> Config {
+        Config {
+            world: w.clone(),
+            mmdb: Mmdb::Generated,
+            clock: Clock::for_scale(w.time_scale),
+            health: health::Mode::Check,
+            udp_engine: udp::Engine::Fast,
+            udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        }
+    }
+}
+
+/// The parts a running geodns is made of.
+pub(crate) struct Parts {
+    zone_name: String,
+    udp_engine: udp::Engine,
+    udp_workers: usize,
+    dns: Arc<dns::Dns>,
+    app: Arc<http::App>,
+    interval: Duration,
+    timeout: Duration,
+}
+
+pub(crate) fn build(config: &Config, dns_addr: SocketAddr) -> Result<Parts> {
+    let w = &config.world;
+    let geoip = match &config.mmdb {
+        Mmdb::Generated => {
+            geoip::GeoIp::from_bytes(mmdb_build::build(w)?, &format!("generated from world `{}`", w.name))?
+        }
+        Mmdb::File(p) => geoip::GeoIp::open(p)?,
+    };
+    let h = &w.geodns.health;
+    let routes = choice::Routes::new(w);
+    let health = Arc::new(health::Health::new(routes.edges.len(), config.health, h.rise, h.fall));
+    let chooser = Arc::new(choice::Chooser::new(geoip, routes, health));
+    let metrics = Arc::new(metrics::Metrics::new(w.edges.len()));
+    let ttl = config.clock.to_wall(w.geodns.ttl.0).as_secs_f64().round() as u32;
+    let zone = dns::Zone::new(w, dns_addr, ttl)?;
+    Ok(Parts {
+        zone_name: w.geodns.zone.clone(),
+        udp_engine: config.udp_engine,
+        udp_workers: config.udp_workers,
+        dns: Arc::new(dns::Dns { chooser: chooser.clone(), zone, metrics: metrics.clone() }),
+        app: Arc::new(http::App { chooser, metrics, trusted: w.geodns.trusted_proxies.clone() }),
+        interval: config.clock.to_wall(h.interval.0),
+        timeout: config.clock.to_wall(h.timeout.0),
+    })
+}
+
+/// Serves DNS on `udp` and `tcp` and HTTP on `http` until `shutdown`
+/// resolves. Fails early (before answering anything) when the GeoIP
+/// database cannot be used or the zone is not a DNS name.
+pub async fn serve(
+    config: Config,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let parts = build(&config, udp.local_addr()?)?;
+    run(parts, udp, tcp, http, shutdown).await
+}
+
+/// Default log filter: hickory-server logs every request at `info`, which
+/// would cost more than answering it.
+pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn,hickory_net=warn,hickory_proto=warn";
+
+/// Sets up logging (`RUST_LOG` overrides [`DEFAULT_LOG_FILTER`]).
+pub fn init_logging(json: bool) {
+    world::logging::init_with_default(json, DEFAULT_LOG_FILTER);
+}
+
+pub(crate) async fn run(
+    parts: Parts,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let dns_addr = udp.local_addr()?;
+    tracing::info!(
+        dns = %dns_addr,
+        http = %http.local_addr()?,
+        zone = %parts.zone_name,
+        geoip = %parts.dns.chooser.geoip.source(),
+        health = %parts.dns.chooser.health.mode(),
+        udp = ?parts.udp_engine,
+        "geodns serving"
+    );
+    let stop = CancellationToken::new();
+    let mut server = hickory_server::Server::new(dns::Handler(parts.dns.clone()));
+    let udp_task = match parts.udp_engine {
+        udp::Engine::Fast => Some(tokio::spawn(udp::serve(parts.dns.clone(), udp, parts.udp_workers, stop.clone()))),
+        udp::Engine::Hickory => {
+            server.register_socket(udp);
+            None
+        }
+    };
+    server.register_listener(tcp, TCP_IDLE, 64);
+    let dns_stop = server.shutdown_token().clone();
+
+    let checks = tokio::spawn(health::run(
+        parts.dns.chooser.health.clone(),
+        parts.dns.chooser.routes.edges.clone(),
+        parts.interval,
+        parts.timeout,
+        stop.clone(),
+    ));
+    let router = http::router(parts.app.clone());
+    let http_task = tokio::spawn(world::serve::serve_http(
+        http,
+        Arc::new(world::serve::Traffic::default()),
+        move |peer| http::service(router.clone(), peer),
+        stop.clone().cancelled_owned(),
+    ));
+
+    tokio::pin!(shutdown);
+    let result = tokio::select! {
+        _ = &mut shutdown => Ok(()),
+        r = server.block_until_done() => r.map_err(|e| Error::Io(format!("DNS server stopped: {e}"))),
+    };
+    stop.cancel();
+    dns_stop.cancel();
+    let _ = server.block_until_done().await;
+    if let Some(t) = udp_task {
+        let _ = t.await;
+    }
+    let _ = checks.await;
+    let _ = http_task.await;
+    tracing::info!("geodns stopped");
+    result
+}
+
+/// Binds UDP and TCP on the same address; with port 0 both get the same
+/// (ephemeral) port. The UDP socket has `SO_REUSEPORT`, so the UDP loop can
+/// give each thread its own socket on the same port ([`udp`]); the TCP
+/// listener has not, so a second geodns on the same address still fails
+/// to start.
+pub async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener)> {
+    for _ in 0..20 {
+        let udp = udp::bind_reuse_port(addr)
+            .map_err(|e| Error::Io(format!("geodns dns: cannot listen on {addr}/udp: {e}")))?;
+        let bound = udp.local_addr()?;
+        match world::serve::bind("geodns dns", bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => return Err(Error::Io(format!("{e} (tcp)"))),
+        }
+    }
+    Err(Error::Io(format!("geodns dns: no port free for both UDP and TCP on {}", addr.ip())))
+}
+
+/// The two lines `cdn up` prints to try geodns: a `dig` from a client
+/// address of the world's second region (the first if there is one) and a
+/// `curl -L` through `/r/` from the same address.
+pub fn tour_lines(world: &World) -> [String; 2] {
+    let g = &world.geodns;
+    let region = world.regions.get(1).or(world.regions.first());
+    let client = region
+        .and_then(|r| match r.clients {
+            ipnet::IpNet::V4(n) => Some(std::net::Ipv4Addr::from(u32::from(n.network()) + 9).to_string()),
+            ipnet::IpNet::V6(_) => None,
+        })
+        .unwrap_or_else(|| "127.0.0.1".into());
+    [
+        format!("dig @{} -p {} -b {client} {} A +short", g.dns.ip(), g.dns.port(), g.zone),
+        format!("curl --interface {client} -sIL http://{}/r/obj/1", g.http),
+    ]
+}
+
+/// A geodns running in this process.
+pub struct Handle {
+    /// DNS address (UDP and TCP).
+    pub dns: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl Handle {
+    /// Stops it and waits until it has stopped.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        match self.task.take() {
+            Some(t) => t.await.map_err(|e| Error::Io(format!("geodns task: {e}")))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Binds the world's DNS and HTTP addresses (port 0 is fine) and runs
+/// geodns in a task; checks the configuration before returning.
+pub async fn spawn(config: Config) -> Result<Handle> {
+    let (udp, tcp) = bind_dns(config.world.geodns.dns).await?;
+    let http = world::serve::bind("geodns http", config.world.geodns.http).await?;
+    let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
+    let parts = build(&config, dns_addr)?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(parts, udp, tcp, http, async move {
+        let _ = rx.await;
+    }));
+    Ok(Handle { dns: dns_addr, http: http_addr, stop: Some(tx), task: Some(task) })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tour_lines_for_the_demo_world() {
+        let w = world::World::demo().unwrap();
+        assert_eq!(
+            super::tour_lines(&w),
+            [
+                "dig @127.0.0.1 -p 1053 -b 127.2.0.9 cdn.test A +short",
+                "curl --interface 127.2.0.9 -sIL http://127.0.0.1:8053/r/obj/1",
+            ]
+        );
+    }
+}

@@ -1,0 +1,433 @@
+//! Choosing an edge: a client's location (a region, a point, or unknown)
+//! gives a *ranking* of every edge by modelled RTT from there; the answer is
+//! the first healthy edge of the ranking, or the origin when none is.
+//!
+//! Rankings depend only on the world and the location, never on health, so
+//! they are computed once: one per region at start, one per GeoIP record
+//! (by its offset) on first use, kept in a per-thread cache so the DNS
+//! answer path takes no lock and allocates nothing after warm-up.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use world::World;
+use world::latency::distance_km;
+
+use crate::geoip::{GeoIp, Place};
+use crate::health::Health;
+
+/// One edge as routing sees it.
+#[derive(Debug, Clone)]
+pub struct EdgeInfo {
+    /// Edge name.
+    pub name: String,
+    /// Region name.
+    pub region: String,
+    /// Public HTTP address (the answer).
+    pub listen: SocketAddr,
+    /// Admin address (`/healthz`).
+    pub admin: SocketAddr,
+    /// AAAA answer, if the edge has one.
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+/// Every edge ordered by modelled RTT from one location (ties: world order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    /// `(edge index, RTT)`, nearest first.
+    pub order: Vec<(usize, Duration)>,
+    /// Modelled RTT from the location to the origin (for the fallback).
+    pub origin_rtt: Duration,
+}
+
+impl Ranking {
+    /// The first edge `usable` accepts, with its RTT and how many nearer
+    /// edges were skipped; `None` when no edge is usable.
+    #[inline]
+    pub fn first(&self, usable: impl Fn(usize) -> bool) -> Option<(usize, Duration, usize)> {
+        self.order.iter().enumerate().find(|(_, (e, _))| usable(*e)).map(|(skipped, &(e, rtt))| (e, rtt, skipped))
+    }
+}
+
+/// How a location was turned into a ranking.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Basis {
+    /// The location is a region's city (same name, or within 50 km).
+    Region {
+        /// The region.
+        region: String,
+    },
+    /// A point between regions: great-circle RTT to each edge's region.
+    Point {
+        /// Latitude.
+        lat: f64,
+        /// Longitude.
+        lon: f64,
+    },
+    /// No location: the world's default region.
+    Unknown {
+        /// The default region.
+        default_region: String,
+    },
+}
+
+/// Rankings for a world.
+pub struct Routes {
+    world: World,
+    /// The edges, in world order.
+    pub edges: Vec<EdgeInfo>,
+    by_region: Vec<Arc<Ranking>>,
+    default_region: usize,
+}
+
+impl Routes {
+    /// Precomputes one ranking per region.
+    pub fn new(world: &World) -> Routes {
+        let edges = world
+            .edges
+            .iter()
+            .map(|e| EdgeInfo {
+                name: e.name.clone(),
+                region: e.region.clone(),
+                listen: e.listen,
+                admin: e.admin,
+                ipv6: e.ipv6,
+            })
+            .collect::<Vec<_>>();
+        let by_region = world
+            .regions
+            .iter()
+            .map(|r| {
+                Arc::new(rank(&edges, &world.origin.region, |region| {
+                    world.rtt(&r.name, region).unwrap_or(Duration::MAX)
+                }))
+            })
+            .collect();
+        let default_region = world.regions.iter().position(|r| r.name == world.default_region()).unwrap_or(0);
+        Routes { world: world.clone(), edges, by_region, default_region }
+    }
+
+    /// The world these routes were built from.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The ranking for a decoded GeoIP place, and why.
+    pub fn for_place(&self, place: Option<&Place>) -> (Arc<Ranking>, Basis) {
+        let Some(p) = place else { return self.unknown() };
+        if let (Some(lat), Some(lon)) = (p.lat, p.lon) {
+            // A region's own city: its measured RTT table.
+            if let Some(i) = self.world.regions.iter().position(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0) {
+                return self.region(i);
+            }
+            let w = &self.world;
+            let ranking = rank(&self.edges, &w.origin.region, |region| {
+                w.rtt_from_point(lat, lon, region).unwrap_or(Duration::MAX)
+            });
+            return (Arc::new(ranking), Basis::Point { lat, lon });
+        }
+        if let Some(city) = &p.city
+            && let Some(i) = self.world.regions.iter().position(|r| r.city.eq_ignore_ascii_case(city))
+        {
+            return self.region(i);
+        }
+        self.unknown()
+    }
+
+    /// The ranking of region `i` (world order).
+    pub fn region(&self, i: usize) -> (Arc<Ranking>, Basis) {
+        (self.by_region[i].clone(), Basis::Region { region: self.world.regions[i].name.clone() })
+    }
+
+    /// The ranking for clients of unknown location.
+    pub fn unknown(&self) -> (Arc<Ranking>, Basis) {
+        (
+            self.by_region[self.default_region].clone(),
+            Basis::Unknown { default_region: self.world.regions[self.default_region].name.clone() },
+        )
+    }
+}
+
+fn rank(edges: &[EdgeInfo], origin_region: &str, rtt: impl Fn(&str) -> Duration) -> Ranking {
+    let mut order: Vec<(usize, Duration)> = edges.iter().enumerate().map(|(i, e)| (i, rtt(&e.region))).collect();
+    order.sort_by_key(|&(i, d)| (d, i));
+    Ranking { order, origin_rtt: rtt(origin_region) }
+}
+
+/// Where a query's location came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The EDNS Client Subnet option (its address, source prefix length).
+    Ecs(IpAddr, u8),
+    /// The query's (or connection's) source address.
+    Addr(IpAddr),
+}
+
+impl Source {
+    /// The address looked up.
+    pub fn ip(self) -> IpAddr {
+        match self {
+            Source::Ecs(ip, _) | Source::Addr(ip) => ip,
+        }
+    }
+}
+
+/// A routing answer on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// Chosen edge, `None` for the origin (no edge healthy).
+    pub edge: Option<usize>,
+    /// ECS scope prefix length: the GeoIP network the answer holds for.
+    pub scope: u8,
+}
+
+/// The full story of one decision, for `/resolve` and `cdn resolve`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// The address located.
+    pub ip: IpAddr,
+    /// `ecs`, `source`, `query` (the `/resolve?ip=` argument) or `xff`.
+    pub located_by: &'static str,
+    /// What the GeoIP record says (absent: no record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip: Option<Place>,
+    /// Prefix length of the GeoIP network (the ECS scope).
+    pub geoip_prefix: u8,
+    /// How the location became a ranking.
+    pub basis: Basis,
+    /// Chosen edge (absent when the origin is answered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<String>,
+    /// Region of the chosen edge, or of the origin.
+    pub region: String,
+    /// The address clients should connect to.
+    pub address: SocketAddr,
+    /// AAAA answer, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
+    /// Modelled RTT from the client to the answer, milliseconds.
+    pub rtt_ms: f64,
+    /// True when no edge is healthy and the origin is answered.
+    pub origin_fallback: bool,
+    /// One sentence: why this answer.
+    pub why: String,
+    /// `checked` (health checks have seen an edge up), `unknown` (no edge
+    /// has answered a check yet: routing by distance alone) or `off`.
+    pub health: &'static str,
+    /// Every edge, nearest first, with its RTT and health.
+    pub ranking: Vec<RankedEdge>,
+}
+
+/// One line of a decision's ranking.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankedEdge {
+    /// Edge name.
+    pub edge: String,
+    /// Its region.
+    pub region: String,
+    /// Modelled RTT, milliseconds.
+    pub rtt_ms: f64,
+    /// `up`, `down` or `unknown`.
+    pub state: &'static str,
+    /// Whether routing may answer it now.
+    pub usable: bool,
+}
+
+/// Locates clients and picks their edge.
+pub struct Chooser {
+    /// The GeoIP database.
+    pub geoip: GeoIp,
+    /// Precomputed rankings.
+    pub routes: Routes,
+    /// Edge health.
+    pub health: Arc<Health>,
+    instance: u64,
+}
+
+/// Largest per-thread cache of located GeoIP records; cleared when full.
+const CACHE_MAX: usize = 1 << 16;
+
+thread_local! {
+    static CACHE: RefCell<HashMap<(u64, usize), Arc<Ranking>>> = RefCell::new(HashMap::new());
+}
+
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
+
+impl Chooser {
+    /// A chooser over a database, a world's routes and its edges' health.
+    pub fn new(geoip: GeoIp, routes: Routes, health: Arc<Health>) -> Chooser {
+        Chooser { geoip, routes, health, instance: INSTANCES.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// The hot path: the edge for a located address, and the ECS scope.
+    #[inline]
+    pub fn route(&self, ip: IpAddr) -> Route {
+        let found = self.geoip.lookup(ip);
+        let usable = |e| self.health.usable(e);
+        let edge = match found.offset {
+            None => self.routes.by_region[self.routes.default_region].first(usable),
+            Some(off) => CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if let Some(r) = c.get(&(self.instance, off)) {
+                    return r.first(usable);
+                }
+                if c.len() >= CACHE_MAX {
+                    c.clear();
+                }
+                let (ranking, _) = self.routes.for_place(self.geoip.place(ip).as_ref());
+                let e = ranking.first(usable);
+                c.insert((self.instance, off), ranking);
+                e
+            }),
+        };
+        Route { edge: edge.map(|(e, _, _)| e), scope: found.prefix_len }
+    }
+
+    /// The slow path with every detail, for `/resolve`.
+    pub fn decide(&self, ip: IpAddr, located_by: &'static str) -> Decision {
+        let found = self.geoip.lookup(ip);
+        let place = found.offset.and_then(|_| self.geoip.place(ip));
+        let (ranking, basis) = self.routes.for_place(place.as_ref());
+        let h = &self.health;
+        let usable = |e| h.usable(e);
+        let edges = &self.routes.edges;
+        let world = self.routes.world();
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        let health = h.mode();
+        let where_ = match &basis {
+            Basis::Region { region } => format!("{ip} is in {region}"),
+            Basis::Point { lat, lon } => {
+                format!("{ip} is at {lat:.2},{lon:.2}, between regions (great-circle RTT)")
+            }
+            Basis::Unknown { default_region } => {
+                format!("{ip} has no GeoIP location; using the default region {default_region}")
+            }
+        };
+        let ranked = ranking
+            .order
+            .iter()
+            .map(|&(e, rtt)| RankedEdge {
+                edge: edges[e].name.clone(),
+                region: edges[e].region.clone(),
+                rtt_ms: ms(rtt),
+                state: h.state(e).as_str(),
+                usable: usable(e),
+            })
+            .collect();
+        match ranking.first(usable) {
+            Some((e, rtt, skipped)) => {
+                let edge = &edges[e];
+                let mut why = format!("{where_}; nearest ");
+                if skipped > 0 {
+                    let down: Vec<&str> =
+                        ranking.order[..skipped].iter().map(|&(d, _)| edges[d].name.as_str()).collect();
+                    why.push_str(&format!("healthy edge is {} ({} down)", edge.name, down.join(", ")));
+                } else {
+                    why.push_str(&format!("edge is {}", edge.name));
+                }
+                why.push_str(&format!(" at {} ms", ms(rtt)));
+                if health == "unknown" {
+                    why.push_str("; health unknown (no edge has answered a check yet)");
+                }
+                Decision {
+                    ip,
+                    located_by,
+                    geoip: place,
+                    geoip_prefix: found.prefix_len,
+                    basis,
+                    edge: Some(edge.name.clone()),
+                    region: edge.region.clone(),
+                    address: edge.listen,
+                    ipv6: edge.ipv6,
+                    rtt_ms: ms(rtt),
+                    origin_fallback: false,
+                    why,
+                    health,
+                    ranking: ranked,
+                }
+            }
+            None => Decision {
+                ip,
+                located_by,
+                geoip: place,
+                geoip_prefix: found.prefix_len,
+                basis,
+                edge: None,
+                region: world.origin.region.clone(),
+                address: world.origin.listen,
+                ipv6: None,
+                rtt_ms: ms(ranking.origin_rtt),
+                origin_fallback: true,
+                why: format!("{where_}; no edge is healthy, so clients go straight to the origin"),
+                health,
+                ranking: ranked,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn routes() -> Routes {
+        Routes::new(&World::demo().unwrap())
+    }
+
+    fn names(r: &Routes, k: &Ranking) -> Vec<String> {
+        k.order.iter().map(|&(e, _)| r.edges[e].name.clone()).collect()
+    }
+
+    #[test]
+    fn each_region_ranks_its_own_edge_first_then_by_the_rtt_table() {
+        let r = routes();
+        let (seoul, _) = r.region(0);
+        assert_eq!(names(&r, &seoul), ["seoul", "tokyo", "newyork"]);
+        assert_eq!(seoul.order[1].1, Duration::from_millis(30));
+        let (ny, _) = r.region(2);
+        assert_eq!(names(&r, &ny), ["newyork", "tokyo", "seoul"]);
+        assert_eq!(ny.origin_rtt, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn a_point_between_regions_uses_great_circle_rtt() {
+        let r = routes();
+        // Honolulu: ~7,400 km to Tokyo, ~7,900 km to Seoul, ~8,000 km to New York.
+        let p = Place { lat: Some(21.31), lon: Some(-157.86), ..Default::default() };
+        let (k, basis) = r.for_place(Some(&p));
+        assert!(matches!(basis, Basis::Point { .. }));
+        assert_eq!(names(&r, &k)[0], "tokyo");
+        // Anchorage: the nearest edge is whichever the formula says.
+        let p = Place { lat: Some(61.2), lon: Some(-149.9), ..Default::default() };
+        let (k, _) = r.for_place(Some(&p));
+        let rtt = |name: &str| k.order.iter().find(|&&(e, _)| r.edges[e].name == name).unwrap().1;
+        let want = world::latency::rtt_between_points(61.2, -149.9, 40.7128, -74.006);
+        assert_eq!(rtt("newyork"), want);
+        assert_eq!(names(&r, &k)[0], if rtt("newyork") < rtt("tokyo") { "newyork" } else { "tokyo" });
+    }
+
+    #[test]
+    fn city_name_without_coordinates_and_unknown_places() {
+        let r = routes();
+        let p = Place { city: Some("tokyo".into()), ..Default::default() };
+        assert_eq!(r.for_place(Some(&p)).1, Basis::Region { region: "tokyo".into() });
+        let p = Place { city: Some("Atlantis".into()), ..Default::default() };
+        assert_eq!(r.for_place(Some(&p)).1, Basis::Unknown { default_region: "newyork".into() });
+        assert_eq!(r.for_place(None).1, Basis::Unknown { default_region: "newyork".into() });
+    }
+
+    #[test]
+    fn first_skips_unusable_edges() {
+        let r = routes();
+        let (seoul, _) = r.region(0);
+        assert_eq!(seoul.first(|_| true).map(|x| x.0), Some(0));
+        assert_eq!(seoul.first(|e| e != 0).map(|x| (x.0, x.2)), Some((1, 1)));
+        assert_eq!(seoul.first(|_| false), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! The `geodns` command (also `cdn geodns …`):
+//!
+//! ```text
+//! geodns [--world FILE] [--mmdb FILE] [--dns ADDR | --listen ADDR] [--http ADDR] [--health check|off] [--log-json]
+//! geodns build-mmdb [--world FILE] --out FILE
+//! ```
+//!
+//! Without `--world` it serves the built-in demo world. On start it prints
+//! one line on stdout, `cdnlab-ready geodns geodns dns=… http=…`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use world::World;
+
+use crate::{Config, Mmdb, health};
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(name = "geodns", about = "cdnlab GeoDNS: routes every client to its nearest healthy edge")]
+pub struct Args {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// World file (default: the built-in demo world).
+    #[arg(long, global = true)]
+    pub world: Option<PathBuf>,
+    /// A GeoLite2/GeoIP2 City database instead of the demo one generated from the world.
+    #[arg(long)]
+    pub mmdb: Option<PathBuf>,
+    /// DNS address, UDP and TCP (default: the world's geodns.dns).
+    #[arg(long, visible_alias = "listen")]
+    pub dns: Option<SocketAddr>,
+    /// HTTP address (default: the world's geodns.http).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// Health checks of the edges' /healthz: `check` (default) or `off`
+    /// (every edge always answered).
+    #[arg(long, value_enum)]
+    pub health: Option<health::Mode>,
+    /// UDP loop: `fast` (default) or `hickory` (hickory-server's own loop, for comparison).
+    #[arg(long, value_enum)]
+    pub udp_engine: Option<crate::udp::Engine>,
+    /// Threads answering UDP with the fast engine (default: one per core, at most 4).
+    #[arg(long)]
+    pub udp_workers: Option<usize>,
+    /// Log JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write the demo GeoIP database generated from the world.
+    BuildMmdb {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    crate::init_logging(args.log_json);
+    let mut world = World::load_or_demo(args.world.as_deref())?;
+    if let Some(Command::BuildMmdb { out }) = &args.command {
+        let n = crate::mmdb_build::write(&world, out)?;
+        println!("wrote {} ({n} bytes, {} regions) from world `{}`", out.display(), world.regions.len(), world.name);
+        return Ok(());
+    }
+    if let Some(a) = args.dns {
+        world.geodns.dns = a;
+    }
+    if let Some(a) = args.http {
+        world.geodns.http = a;
+    }
+    let mut config = Config::from_world(&world);
+    if let Some(p) = args.mmdb {
+        config.mmdb = Mmdb::File(p);
+    }
+    if let Some(m) = args.health {
+        config.health = m;
+    }
+    if let Some(e) = args.udp_engine {
+        config.udp_engine = e;
+    }
+    if let Some(n) = args.udp_workers {
+        config.udp_workers = n.max(1);
+    }
+    let (udp, tcp) = crate::bind_dns(world.geodns.dns).await?;
+    let http = world::serve::bind("geodns http", world.geodns.http).await?;
+    let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
+    let parts = crate::build(&config, dns_addr)?;
+    println!("{}", world::serve::ready_line("geodns", "geodns", &[("dns", dns_addr), ("http", http_addr)]));
+    crate::run(parts, udp, tcp, http, world::serve::ctrl_c_or_term()).await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! Errors of the geodns library: each names what failed and why, so a
+//! startup failure reads as one clear line.
+
+/// What can go wrong starting or running geodns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The GeoIP database file is missing, unreadable or not an MMDB.
+    #[error("GeoIP database {path}: {reason}")]
+    Mmdb {
+        /// The file given with `--mmdb`.
+        path: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Generating the demo database from the world failed.
+    #[error("building the demo GeoIP database: {0}")]
+    MmdbBuild(String),
+    /// The world cannot be served (e.g. the zone is not a DNS name).
+    #[error("world: {0}")]
+    World(String),
+    /// Binding or serving a socket failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,320 @@
+//! Edge health: every edge's admin `/healthz` is checked each interval
+//! (timeout, fall and rise counts from the world). An edge starts
+//! *unknown*; its first answer makes it up, `fall` failures in a row make
+//! it down, and `rise` successes in a row bring it back.
+//!
+//! Health is *armed* once any edge has been seen up. Until then nothing is
+//! known (the edges may not be running yet, or geodns runs alone, as in the
+//! DNS benchmark), so every edge counts as usable and routing is by
+//! distance alone; `/resolve` says `health: unknown`. Once armed, only up
+//! edges are answered, and when none is up clients go to the origin.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::choice::EdgeInfo;
+
+/// An edge's health as last decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not answered yet.
+    Unknown,
+    /// Answering `/healthz` with 200.
+    Up,
+    /// `fall` checks in a row failed.
+    Down,
+}
+
+impl State {
+    /// The word used in JSON, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Up => "up",
+            State::Down => "down",
+        }
+    }
+    fn from_u8(v: u8) -> State {
+        match v {
+            1 => State::Up,
+            2 => State::Down,
+            _ => State::Unknown,
+        }
+    }
+}
+
+/// Whether checks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Check every edge's `/healthz` (the default).
+    #[default]
+    Check,
+    /// No checks: every edge is always usable.
+    Off,
+}
+
+#[derive(Default)]
+struct EdgeHealth {
+    state: AtomicU8,
+    ok_streak: AtomicU32,
+    fail_streak: AtomicU32,
+    checks: AtomicU64,
+    failures: AtomicU64,
+    transitions: AtomicU64,
+    last: Mutex<Option<LastCheck>>,
+}
+
+#[derive(Debug, Clone)]
+struct LastCheck {
+    at: SystemTime,
+    ok: bool,
+    detail: String,
+    took: Duration,
+}
+
+/// Health of every edge of a world.
+pub struct Health {
+    edges: Vec<EdgeHealth>,
+    armed: AtomicBool,
+    mode: Mode,
+    rise: u32,
+    fall: u32,
+}
+
+/// One row of the `/edges` table.
+#[derive(Debug, Clone, Serialize)]
+pub struct EdgeRow {
+    /// Edge name.
+    pub edge: String,
+    /// Region.
+    pub region: String,
+    /// Public address.
+    pub address: std::net::SocketAddr,
+    /// Admin address checked.
+    pub admin: std::net::SocketAddr,
+    /// `up`, `down` or `unknown`.
+    pub state: &'static str,
+    /// Whether routing answers it now.
+    pub usable: bool,
+    /// Checks in a row that passed.
+    pub ok_streak: u32,
+    /// Checks in a row that failed.
+    pub fail_streak: u32,
+    /// Checks run.
+    pub checks: u64,
+    /// Checks failed.
+    pub failures: u64,
+    /// State changes.
+    pub transitions: u64,
+    /// Result of the last check (`200 OK`, `connection refused`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+    /// Milliseconds since the last check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_ms_ago: Option<u64>,
+    /// Duration of the last check, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_took_ms: Option<f64>,
+}
+
+impl Health {
+    /// Health for `n` edges, all unknown.
+    pub fn new(n: usize, mode: Mode, rise: u32, fall: u32) -> Health {
+        Health {
+            edges: (0..n).map(|_| EdgeHealth::default()).collect(),
+            armed: AtomicBool::new(false),
+            mode,
+            rise: rise.max(1),
+            fall: fall.max(1),
+        }
+    }
+
+    /// Whether routing may answer edge `i` now.
+    #[inline]
+    pub fn usable(&self, i: usize) -> bool {
+        self.mode == Mode::Off
+            || !self.armed.load(Ordering::Relaxed)
+            || self.edges[i].state.load(Ordering::Relaxed) == State::Up as u8
+    }
+
+    /// Edge `i`'s state.
+    pub fn state(&self, i: usize) -> State {
+        State::from_u8(self.edges[i].state.load(Ordering::Relaxed))
+    }
+
+    /// `checked`, `unknown` (no edge seen up yet) or `off`.
+    pub fn mode(&self) -> &'static str {
+        match (self.mode, self.armed.load(Ordering::Relaxed)) {
+            (Mode::Off, _) => "off",
+            (Mode::Check, true) => "checked",
+            (Mode::Check, false) => "unknown",
+        }
+    }
+
+    /// Whether checks are on.
+    pub fn checking(&self) -> bool {
+        self.mode == Mode::Check
+    }
+
+    /// Counts a check of edge `i` and moves its state; returns the new
+    /// state when it changed.
+    pub fn record(&self, i: usize, ok: bool, detail: String, took: Duration) -> Option<State> {
+        let e = &self.edges[i];
+        e.checks.fetch_add(1, Ordering::Relaxed);
+        *e.last.lock() = Some(LastCheck { at: SystemTime::now(), ok, detail, took });
+        let old = State::from_u8(e.state.load(Ordering::Relaxed));
+        let new = if ok {
+            e.fail_streak.store(0, Ordering::Relaxed);
+            let streak = e.ok_streak.fetch_add(1, Ordering::Relaxed) + 1;
+            match old {
+                State::Unknown => State::Up,
+                State::Down if streak >= self.rise => State::Up,
+                s => s,
+            }
+        } else {
+            e.failures.fetch_add(1, Ordering::Relaxed);
+            e.ok_streak.store(0, Ordering::Relaxed);
+            let streak = e.fail_streak.fetch_add(1, Ordering::Relaxed) + 1;
+            match old {
+                State::Unknown | State::Up if streak >= self.fall => State::Down,
+                s => s,
+            }
+        };
+        if new == State::Up {
+            self.armed.store(true, Ordering::Relaxed);
+        }
+        if new != old {
+            e.state.store(new as u8, Ordering::Relaxed);
+            e.transitions.fetch_add(1, Ordering::Relaxed);
+            Some(new)
+        } else {
+            None
+        }
+    }
+
+    /// Checks and failures counted per edge (for metrics).
+    pub fn counts(&self, i: usize) -> (u64, u64, u64) {
+        let e = &self.edges[i];
+        (e.checks.load(Ordering::Relaxed), e.failures.load(Ordering::Relaxed), e.transitions.load(Ordering::Relaxed))
+    }
+
+    /// The `/edges` table.
+    pub fn table(&self, edges: &[EdgeInfo]) -> Vec<EdgeRow> {
+        let now = SystemTime::now();
+        edges
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let e = &self.edges[i];
+                let last = e.last.lock().clone();
+                EdgeRow {
+                    edge: info.name.clone(),
+                    region: info.region.clone(),
+                    address: info.listen,
+                    admin: info.admin,
+                    state: self.state(i).as_str(),
+                    usable: self.usable(i),
+                    ok_streak: e.ok_streak.load(Ordering::Relaxed),
+                    fail_streak: e.fail_streak.load(Ordering::Relaxed),
+                    checks: e.checks.load(Ordering::Relaxed),
+                    failures: e.failures.load(Ordering::Relaxed),
+                    transitions: e.transitions.load(Ordering::Relaxed),
+                    last: last.as_ref().map(|l| if l.ok { "200 OK".to_string() } else { l.detail.clone() }),
+                    last_ms_ago: last.as_ref().map(|l| now.duration_since(l.at).unwrap_or_default().as_millis() as u64),
+                    last_took_ms: last.as_ref().map(|l| (l.took.as_secs_f64() * 1e6).round() / 1e3),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Checks every edge each `interval` (wall time) until `stop`.
+pub async fn run(
+    health: Arc<Health>,
+    edges: Vec<EdgeInfo>,
+    interval: Duration,
+    timeout: Duration,
+    stop: CancellationToken,
+) {
+    if !health.checking() {
+        return;
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, edge) in edges.into_iter().enumerate() {
+        let (health, stop) = (health.clone(), stop.clone());
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let t0 = std::time::Instant::now();
+                let (ok, detail) = match crate::http_client::get(edge.admin, "/healthz", timeout).await {
+                    Ok((s, _)) if s == http::StatusCode::OK => (true, String::new()),
+                    Ok((s, _)) => (false, format!("status {s}")),
+                    Err(e) => (false, e),
+                };
+                if let Some(new) = health.record(i, ok, detail.clone(), t0.elapsed()) {
+                    if new == State::Down {
+                        tracing::warn!(edge = %edge.name, admin = %edge.admin, error = %detail, "edge is down");
+                    } else {
+                        tracing::info!(edge = %edge.name, admin = %edge.admin, "edge is {}", new.as_str());
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_edges_are_usable_until_health_is_armed() {
+        let h = Health::new(2, Mode::Check, 2, 2);
+        assert!(h.usable(0) && h.usable(1));
+        assert_eq!(h.mode(), "unknown");
+        // Failures alone do not arm health: nothing is known yet.
+        h.record(1, false, "refused".into(), Duration::ZERO);
+        h.record(1, false, "refused".into(), Duration::ZERO);
+        assert_eq!(h.state(1), State::Down);
+        assert!(h.usable(1));
+        // The first edge seen up arms it; the down edge is then skipped.
+        assert_eq!(h.record(0, true, String::new(), Duration::ZERO), Some(State::Up));
+        assert_eq!(h.mode(), "checked");
+        assert!(h.usable(0) && !h.usable(1));
+    }
+
+    #[test]
+    fn fall_and_rise_counts() {
+        let h = Health::new(1, Mode::Check, 3, 2);
+        h.record(0, true, String::new(), Duration::ZERO);
+        assert_eq!(h.record(0, false, "x".into(), Duration::ZERO), None);
+        assert_eq!(h.record(0, true, String::new(), Duration::ZERO), None); // streak reset
+        assert_eq!(h.record(0, false, "x".into(), Duration::ZERO), None);
+        assert_eq!(h.record(0, false, "x".into(), Duration::ZERO), Some(State::Down));
+        assert_eq!(h.record(0, true, String::new(), Duration::ZERO), None);
+        assert_eq!(h.record(0, true, String::new(), Duration::ZERO), None);
+        assert_eq!(h.record(0, true, String::new(), Duration::ZERO), Some(State::Up));
+        assert_eq!(h.counts(0), (8, 3, 3));
+    }
+
+    #[test]
+    fn off_means_always_usable() {
+        let h = Health::new(1, Mode::Off, 2, 2);
+        h.record(0, true, String::new(), Duration::ZERO);
+        h.record(0, false, "x".into(), Duration::ZERO);
+        h.record(0, false, "x".into(), Duration::ZERO);
+        assert!(h.usable(0));
+        assert_eq!(h.mode(), "off");
+    }
+}

@@ -1,0 +1,88 @@
+//! The real binary and the CLI helpers.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use hickory_server::proto::rr::RecordType;
+
+use crate::support::*;
+
+/// Starts the binary with `args`; returns the child and its ready line.
+fn start_bin(args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geodns"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    (child, line)
+}
+
+fn addr_of(line: &str, role: &str) -> std::net::SocketAddr {
+    let key = format!("{role}=");
+    line.split_whitespace().find_map(|w| w.strip_prefix(&key)).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn binary_prints_one_ready_line_and_serves_a_generated_or_given_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.mmdb");
+    let out = Command::new(env!("CARGO_BIN_EXE_geodns"))
+        .args(["build-mmdb", "--out", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for extra in [vec![], vec!["--mmdb", db.to_str().unwrap()]] {
+        let mut args = vec!["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"];
+        args.extend(extra);
+        let (mut child, line) = start_bin(&args);
+        assert!(line.starts_with("cdnlab-ready geodns geodns dns=127.0.0.1:"), "{line}");
+        let (dns, http) = (addr_of(&line, "dns"), addr_of(&line, "http"));
+        // No --world: the demo world, whose edges are not running here, so
+        // health stays unknown and each region still gets its own edge.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let q = query("cdn.test.", RecordType::A, Some("198.51.100.0/24"));
+        assert_eq!(addrs(&udp(dns, ip("127.1.0.1"), &q).await), vec![ip("127.2.0.1")]);
+        let (status, _, _) = http_get(http, ip("127.0.0.1"), "/healthz", &[]).await;
+        assert_eq!(status, 200);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+#[test]
+fn missing_or_corrupt_database_is_a_clear_startup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.mmdb");
+    std::fs::write(&junk, b"no").unwrap();
+    for path in [dir.path().join("missing.mmdb"), junk] {
+        let out = Command::new(env!("CARGO_BIN_EXE_geodns"))
+            .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--mmdb", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty(), "printed a ready line anyway");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("GeoIP database") && err.contains(path.file_name().unwrap().to_str().unwrap()), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn resolve_command_asks_the_running_geodns_or_decides_offline() {
+    let mut w = world();
+    let g = start(&w, geodns::health::Mode::Off).await;
+    w.geodns.http = g.http;
+    geodns::resolve_command(&w, ip("203.0.113.9"), true).await.unwrap();
+    g.shutdown().await.unwrap();
+    // Nobody listens now: offline, from the world.
+    geodns::resolve_command(&w, ip("203.0.113.9"), false).await.unwrap();
+    let v = geodns::resolve::offline(&w, ip("2001:db8:3::7")).unwrap();
+    assert_eq!(v["edge"], "newyork");
+    assert_eq!(v["health"], "unknown");
+    let text = geodns::resolve::human(&v);
+    assert!(text.starts_with("2001:db8:3::7 → edge newyork (newyork) at 127.3.0.1:8080"), "{text}");
+}
