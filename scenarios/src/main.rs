@@ -20,6 +20,10 @@ enum Cmd {
     Stats(scenarios::stats::StatsArgs),
     /// Run one edge server (same as the `edge` binary).
     Edge(edge::cli::Args),
+    /// Run GeoDNS (same as the `geodns` binary).
+    Geodns(geodns::cli::Args),
+    /// Where would GeoDNS send a client at this address, and why?
+    Resolve(ResolveArgs),
     /// Run the origin server (same as the `origin` binary).
     Origin(origin::cli::Args),
     /// Run a scenario: start its world, drive traffic, fire events, report.
@@ -29,6 +33,19 @@ enum Cmd {
     Purge(scenarios::purge::PurgeArgs),
 }
 
+/// Flags of `cdn resolve`.
+#[derive(Debug, clap::Args)]
+struct ResolveArgs {
+    /// The client's address (IPv4 or IPv6).
+    ip: std::net::IpAddr,
+    /// World file (default: the built-in demo world).
+    #[arg(long)]
+    world: Option<std::path::PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,6 +53,11 @@ async fn main() -> ExitCode {
         Cmd::Up(a) => scenarios::up::run(a).await,
         Cmd::Stats(a) => scenarios::stats::run(a).await,
         Cmd::Edge(a) => edge::cli::run(a).await,
+        Cmd::Geodns(a) => geodns::cli::run(a).await,
+        Cmd::Resolve(a) => match world::World::load_or_demo(a.world.as_deref()) {
+            Ok(w) => geodns::resolve_command(&w, a.ip, a.json).await,
+            Err(e) => Err(e.into()),
+        },
         Cmd::Purge(a) => return scenarios::purge::main(a).await,
         Cmd::Run(a) => match scenarios::run::main(a).await {
             Ok(code) => return code,

@@ -52,6 +52,10 @@ pub async fn start_world(
         sup.start(&format!("edge {}", e.name), &args, Duration::from_secs(60)).await?;
         wait_healthy(e.admin, Duration::from_secs(10)).await?;
     }
+    let mut args = vec!["geodns".to_string()];
+    args.extend(world_args.iter().cloned());
+    sup.start("geodns", &args, Duration::from_secs(30)).await?;
+    wait_healthy(w.geodns.http, Duration::from_secs(10)).await?;
     Ok(())
 }
 
@@ -69,6 +73,13 @@ pub fn summary(w: &World, origin: Option<&str>) -> String {
     for e in &w.edges {
         s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", format!("edge {}", e.name), e.listen, e.admin, e.region));
     }
+    s.push_str(&format!(
+        "  {:<16} {:<22} {:<22} {}\n",
+        "geodns",
+        format!("dns {}", w.geodns.dns),
+        format!("http {}", w.geodns.http),
+        w.geodns.zone
+    ));
     if let Some(first) = w.edges.first() {
         let path = if origin.is_some() { "/" } else { "/obj/1" };
         s.push_str("\nTry:\n");
@@ -81,6 +92,10 @@ pub fn summary(w: &World, origin: Option<&str>) -> String {
             first.listen
         ));
         s.push_str(&format!("  curl -s http://{}/stats    # the {} edge's counters\n", first.admin, first.name));
+        let [dig, curl] = geodns::tour_lines(w);
+        s.push_str(&format!("  {dig}   # GeoDNS: the edge for a Tokyo client\n"));
+        s.push_str(&format!("  {curl}   # the same, by HTTP redirect\n"));
+        s.push_str("  cdn purge --url /obj/1          # purge every edge; cdn stats for the bill\n");
     }
     s.push_str("\nCtrl-C stops everything.\n");
     s

@@ -99,7 +99,7 @@ fn up_starts_answers_and_stops_with_no_child_left() {
     assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains("127.201.2.1:8080")), "{lines:?}");
     assert!(lines.iter().filter(|l| l.contains("curl ")).count() >= 3, "three curl lines: {lines:?}");
     let needle = world.display().to_string();
-    assert_eq!(processes_with(&needle).len(), 5, "cdn up + origin + 3 edges");
+    assert_eq!(processes_with(&needle).len(), 6, "cdn up + origin + 3 edges + geodns");
 
     let (s1, cs1) = get("http://127.201.1.1:8080/obj/1");
     let (s2, cs2) = get("http://127.201.1.1:8080/obj/1");
