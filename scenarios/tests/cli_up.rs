@@ -7,23 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A copy of the demo world on addresses of its own (127.<base>.k.1) and a
-/// data directory in `dir`, so the test neither collides with a running
-/// `cdn up` nor leaves files behind.
-fn test_world(dir: &Path, base: u8) -> std::path::PathBuf {
-    let text = world::load::DEMO_TEXT
-        .replace("127.0.0.1:8080", &format!("127.{base}.0.1:8080"))
-        .replace("127.0.0.1:9080", &format!("127.{base}.0.1:9080"))
-        .replace("127.0.0.1:1053", &format!("127.{base}.0.1:1053"))
-        .replace("127.0.0.1:8053", &format!("127.{base}.0.1:8053"))
-        .replace("127.1.0.1:", &format!("127.{base}.1.1:"))
-        .replace("127.2.0.1:", &format!("127.{base}.2.1:"))
-        .replace("127.3.0.1:", &format!("127.{base}.3.1:"))
-        .replace("data/{world}/{edge}", &format!("{}/{{edge}}", dir.display()));
-    let p = dir.join("world.toml");
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::test_world;
 
 fn cdn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cdn"))

@@ -1,0 +1,130 @@
+//! `cdn run` with the real binary: a short scenario produces a report whose
+//! client-side totals agree with the edges' own counters; a failing
+//! expectation exits non-zero; the integrity check catches corrupt bodies.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+use common::test_world;
+
+fn scenario(dir: &Path, base: u8, body: &str) -> std::path::PathBuf {
+    let world = test_world(dir, base);
+    let text = format!("name = \"t{base}\"\nquestion = \"test\"\nworld = \"{}\"\nseed = 5\n{body}", world.display());
+    let p = dir.join("scenario.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(file: &Path, out: &Path) -> (std::process::Output, serde_json::Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_cdn"))
+        .arg("run")
+        .arg(file)
+        .arg("--out")
+        .arg(out)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let report = std::fs::read_to_string(out.join("report.json")).unwrap_or_else(|_| {
+        panic!("no report: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    });
+    (o, serde_json::from_str(&report).unwrap())
+}
+
+#[test]
+fn a_short_scenario_reports_totals_that_match_the_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        211,
+        r#"duration = "8s"
+[workload]
+objects = 300
+rate = 150
+clients = { seoul = 0.4, tokyo = 0.35, newyork = 0.25 }
+[[event]]
+at = "2s"
+do = "bump"
+path = "/obj/0"
+[[event]]
+at = "3s"
+do = "purge"
+url = "/obj/0"
+[expect]
+corrupt = "== 0"
+served_after_purge = "== 0"
+"#,
+    );
+    let out = dir.path().join("out");
+    let (o, r) = run(&file, &out);
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let t = &r["totals"];
+    let requests = t["requests"].as_u64().unwrap();
+    assert!((900..1500).contains(&requests), "{requests} requests at 150/s for 8 s");
+    // Client-side counts against the edges' own /stats.
+    let edges = r["edges"].as_array().unwrap();
+    let edge_requests: u64 = edges.iter().map(|e| e["requests"].as_u64().unwrap()).sum();
+    assert_eq!(edge_requests, requests, "every client request was counted by exactly one edge");
+    let kinds = &t["by_kind"];
+    let client_hits = kinds["hit"].as_u64().unwrap_or(0) + kinds["stale"].as_u64().unwrap_or(0);
+    let edge_hits: f64 = edges.iter().map(|e| e["hit_ratio"].as_f64().unwrap() * e["requests"].as_f64().unwrap()).sum();
+    assert_eq!(client_hits, edge_hits.round() as u64, "hits seen by clients = hits counted by edges");
+    assert_eq!(t["errors"].as_u64(), Some(0));
+    // Every region's clients were served by their own region's edge.
+    for reg in r["regions"].as_array().unwrap() {
+        let name = reg["name"].as_str().unwrap();
+        let by = reg["served_by"].as_object().unwrap();
+        assert_eq!(by.keys().collect::<Vec<_>>(), vec![name], "{name} served by {by:?}");
+    }
+    assert_eq!(r["events"].as_array().unwrap().len(), 2);
+    for f in ["report.md", "hit-ratio.svg", "latency.svg", "origin.svg", "cost.svg"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn a_failing_expectation_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        212,
+        r#"duration = "3s"
+[workload]
+objects = 100
+rate = 50
+clients = { newyork = 1.0 }
+[expect]
+hit_ratio = ">= 1.5"
+"#,
+    );
+    let (o, r) = run(&file, &dir.path().join("out"));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FAIL hit_ratio"));
+    assert_eq!(r["expectations"][0]["ok"], serde_json::Value::Bool(false));
+}
+
+#[test]
+fn the_integrity_check_catches_corrupt_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario(
+        dir.path(),
+        213,
+        r#"duration = "4s"
+[workload]
+objects = 100000
+rate = 60
+clients = { seoul = 1.0 }
+[[event]]
+at = "1s"
+do = "origin-corrupt"
+for = "10s"
+[expect]
+corrupt = "== 0"
+"#,
+    );
+    let (o, r) = run(&file, &dir.path().join("out"));
+    assert_eq!(o.status.code(), Some(1), "corrupt bodies fail the run");
+    let corrupt = r["totals"]["corrupt"].as_u64().unwrap();
+    assert!(corrupt > 50, "{corrupt} corrupt bodies counted");
+}
