@@ -48,6 +48,9 @@ pub struct StoredEntry {
     /// map and replaces two values in place, never growing it. Derived
     /// (by [`StoredEntry::prepare`]), not stored on disk.
     pub hit_headers: HeaderMap,
+    /// The HTTP/1.1 status line and header lines, ready to write (the raw
+    /// hit path appends `Age`, `Cache-Status` and the blank line). Derived.
+    pub head_block: Bytes,
 }
 
 impl StoredEntry {
@@ -64,6 +67,21 @@ impl StoredEntry {
         h.insert(http::header::AGE, HeaderValue::from_static("0"));
         h.insert(crate::headers::CACHE_STATUS, HeaderValue::from_static("-"));
         self.hit_headers = h;
+        let mut b = bytes::BytesMut::with_capacity(
+            64 + self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>(),
+        );
+        b.extend_from_slice(b"HTTP/1.1 ");
+        b.extend_from_slice(self.status.as_str().as_bytes());
+        b.extend_from_slice(b" ");
+        b.extend_from_slice(self.status.canonical_reason().unwrap_or("").as_bytes());
+        b.extend_from_slice(b"\r\n");
+        for (n, v) in &self.headers {
+            b.extend_from_slice(n.as_str().as_bytes());
+            b.extend_from_slice(b": ");
+            b.extend_from_slice(v.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        self.head_block = b.freeze();
     }
 }
 
@@ -253,6 +271,7 @@ impl Code for CacheValue {
                     stored_ms,
                     slices,
                     hit_headers: HeaderMap::new(),
+                    head_block: Bytes::new(),
                 };
                 e.prepare();
                 Ok(CacheValue::Response(e))
@@ -322,6 +341,7 @@ mod tests {
             stored_ms: 5,
             slices: Some(SliceInfo { total: 10 << 20, size: 1 << 20 }),
             hit_headers: HeaderMap::new(),
+            head_block: Bytes::new(),
         })
     }
 

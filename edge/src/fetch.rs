@@ -221,6 +221,7 @@ impl EdgeState {
                 stored_ms: self.now_ms(),
                 slices: None,
                 hit_headers: HeaderMap::new(),
+                head_block: Bytes::new(),
             };
             storage_key = self.insert_response(mark, &f.key, &vary, &f.client_headers, entry);
             if storage_key.is_some() {
@@ -305,6 +306,7 @@ impl EdgeState {
                 stored_ms: self.now_ms(),
                 slices: s.slices,
                 hit_headers: HeaderMap::new(),
+                head_block: Bytes::new(),
             };
             if !self.admit(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
@@ -394,6 +396,7 @@ impl EdgeState {
             stored_ms: self.now_ms(),
             slices,
             hit_headers: HeaderMap::new(),
+            head_block: Bytes::new(),
         };
         let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.client_headers, meta) else {
             // A purge overtook the fill: start over.

@@ -26,6 +26,7 @@ pub mod body;
 pub mod cache_status;
 pub mod cli;
 pub mod conditional;
+pub mod conn;
 pub mod entry;
 pub mod fetch;
 pub mod flight;
@@ -53,12 +54,11 @@ use std::time::Duration;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use world::serve::{Traffic, serve_http};
+use world::serve::{Traffic, serve_connections, serve_http};
 use world::{CacheRule, Clock, EdgeSettings, World};
 
 use crate::flight::Flights;
 use crate::meter::Meter;
-use crate::proxy::PublicService;
 use crate::state::EdgeState;
 use crate::store::{Store, StoreConfig, StoreError};
 use crate::upstream::Upstream;
@@ -297,10 +297,10 @@ async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
     let pst = st.clone();
-    let p = tokio::spawn(serve_http(
+    let p = tokio::spawn(serve_connections(
         public,
         st.meter.clients.clone(),
-        move |peer| PublicService::new(pst.clone(), peer),
+        move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
         stopped(rx.clone()),
     ));
     let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));

@@ -291,6 +291,7 @@ impl EdgeState {
             stored_ms: self.now_ms(),
             slices: None,
             hit_headers: HeaderMap::new(),
+            head_block: Bytes::new(),
         };
         let value = CacheValue::Response(entry);
         let on_disk = meta.info.total as usize > self.store.memory_capacity() / 4;

@@ -19,7 +19,6 @@ use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -122,25 +121,36 @@ pub struct Peer {
     pub local: SocketAddr,
 }
 
-/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets
-/// requests in flight finish (up to [`DRAIN_TIMEOUT`]). `make` builds the
-/// service for each connection. Malformed requests get 400 and oversize
-/// heads 431 from hyper, without reaching the service.
-pub async fn serve_http<M, S, B>(
+/// Tells connection handlers that the server is stopping.
+#[derive(Clone, Debug)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Whether the server is stopping.
+    pub fn is_set(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the server is stopping.
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|s| *s).await;
+    }
+}
+
+/// Accepts connections on `listener` and runs `handle` on each (metered,
+/// with its peer and a [`Shutdown`]) until `shutdown` resolves; then waits
+/// up to [`DRAIN_TIMEOUT`] for the handlers to finish.
+pub async fn serve_connections<H, F>(
     listener: TcpListener,
     traffic: Arc<Traffic>,
-    make: M,
+    handle: H,
     shutdown: impl Future<Output = ()> + Send,
 ) where
-    M: Fn(Peer) -> S,
-    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
-    S::Future: Send + 'static,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    H: Fn(Metered<TcpStream>, Peer, Shutdown) -> F,
+    F: Future<Output = ()> + Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -159,20 +169,136 @@ pub async fn serve_http<M, S, B>(
         traffic.connections.fetch_add(1, Ordering::Relaxed);
         let local = stream.local_addr().unwrap_or(remote);
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(Metered::new(stream, traffic.clone()));
-        let conn = builder.serve_connection(io, make(Peer { remote, local }));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, %remote, "connection ended with an error");
-            }
-        });
+        let io = Metered::new(stream, traffic.clone());
+        tasks.spawn(handle(io, Peer { remote, local }, Shutdown(rx.clone())));
+        while tasks.try_join_next().is_some() {}
     }
     drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; closing"),
+    let _ = tx.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("requests still in flight after {DRAIN_TIMEOUT:?}; closing");
+        tasks.abort_all();
     }
+}
+
+/// Serves one connection with hyper (HTTP/1.1, keep-alive, head timeout
+/// and size limit) until it ends or `shutdown` asks it to finish its
+/// request in flight and close.
+pub async fn serve_hyper<I, S, B>(io: I, service: S, mut shutdown: Shutdown)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let done = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        _ = shutdown.wait() => None,
+    };
+    let result = match done {
+        Some(r) => r,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish (up to [`DRAIN_TIMEOUT`]). `make` builds the
+/// service for each connection. Malformed requests get 400 and oversize
+/// heads 431 from hyper, without reaching the service.
+pub async fn serve_http<M, S, B>(
+    listener: TcpListener,
+    traffic: Arc<Traffic>,
+    make: M,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    M: Fn(Peer) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_connections(listener, traffic, |io, peer, sd| serve_hyper(io, make(peer), sd), shutdown).await
+}
+
+/// A stream that first yields bytes already read from it: a connection
+/// handed over part-way through (`serve_hyper` sees the whole request).
+pub struct Rewind<S> {
+    pre: Bytes,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    /// `pre`, then the rest of `inner`.
+    pub fn new(pre: Bytes, inner: S) -> Self {
+        Rewind { pre, inner }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(buf.remaining());
+            let chunk = self.pre.split_to(n);
+            buf.put_slice(&chunk);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Writes every byte of `bufs` (vectored writes, so nothing is copied).
+pub async fn write_all_vectored<W: AsyncWrite + Unpin>(w: &mut W, bufs: &mut [&[u8]]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut first = 0;
+    while first < bufs.len() {
+        let slices: Vec<io::IoSlice<'_>> = bufs[first..].iter().map(|b| io::IoSlice::new(b)).collect();
+        let mut n = w.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "connection closed"));
+        }
+        while first < bufs.len() && n >= bufs[first].len() {
+            n -= bufs[first].len();
+            first += 1;
+        }
+        if first < bufs.len() {
+            bufs[first] = &bufs[first][n..];
+        }
+    }
+    Ok(())
 }
 
 /// Binds a TCP listener with a message that names what failed to bind.

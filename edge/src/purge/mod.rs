@@ -830,6 +830,7 @@ mod tests {
             stored_ms: now,
             slices: None,
             hit_headers: http::HeaderMap::new(),
+            head_block: bytes::Bytes::new(),
         })
     }
 

@@ -7,3 +7,4 @@ mod cost;
 mod foundation;
 mod purge;
 mod semantics;
+mod wire;
