@@ -87,7 +87,7 @@ async fn drive(
     quiet: bool,
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
-    let before = edge_stats(&http, &w).await;
+    let mut edges = EdgeTally::new(edge_stats(&http, &w).await);
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
     let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
     let total = plan.len() as u64;
@@ -106,10 +106,12 @@ async fn drive(
     });
     let events = tokio::spawn(crate::events::run(ctx, s.events.clone(), end));
 
-    // Origin requests per second.
+    // Origin requests per second; edge counters every second, so that an
+    // edge killed during the run keeps what it counted before.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let poll_http = http.clone();
     let origin_admin = w.origin.admin;
+    let poll_world = w.clone();
     let poller = tokio::spawn(async move {
         let mut per_second = Vec::new();
         let mut last = origin_requests(&poll_http, origin_admin).await.unwrap_or(0);
@@ -123,8 +125,9 @@ async fn drive(
             let now = origin_requests(&poll_http, origin_admin).await.unwrap_or(last);
             per_second.push(now.saturating_sub(last));
             last = now;
+            edges.add(edge_stats(&poll_http, &poll_world).await);
         }
-        per_second
+        (per_second, edges)
     });
 
     // Progress.
@@ -170,23 +173,10 @@ async fn drive(
     progress.abort();
     bar.finish_and_clear();
     let _ = stop_tx.send(true);
-    let origin_per_second = poller.await.unwrap_or_default();
+    let (origin_per_second, mut edges) = poller.await.unwrap_or_default();
     let event_rows = events.await.unwrap_or_default();
-    let after = edge_stats(&http, &w).await;
-    let deltas: Vec<EdgeDelta> = before
-        .iter()
-        .zip(&after)
-        .map(|(b, a)| match (b, a) {
-            (Some(b), Some(a)) => EdgeDelta {
-                requests: a.requests.total.saturating_sub(b.requests.total),
-                hits: (a.requests.hit + a.requests.stale).saturating_sub(b.requests.hit + b.requests.stale),
-                bytes_to_clients: a.bytes_to_clients.saturating_sub(b.bytes_to_clients),
-                bytes_from_origin: a.bytes_from_origin.saturating_sub(b.bytes_from_origin),
-                origin_requests: a.origin_requests.saturating_sub(b.origin_requests),
-            },
-            _ => EdgeDelta::default(),
-        })
-        .collect();
+    edges.add(edge_stats(&http, &w).await);
+    let deltas = edges.totals;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let report = report::build(report::Inputs {
         scenario: s,
@@ -200,6 +190,36 @@ async fn drive(
     });
     report.write(out, &samples, &w)?;
     Ok(report)
+}
+
+/// Edge counters added up over the run, across restarts: a counter that
+/// went down means the edge started again from zero.
+#[derive(Default)]
+struct EdgeTally {
+    last: Vec<Option<edge::admin::Stats>>,
+    totals: Vec<EdgeDelta>,
+}
+
+impl EdgeTally {
+    fn new(first: Vec<Option<edge::admin::Stats>>) -> Self {
+        EdgeTally { totals: vec![EdgeDelta::default(); first.len()], last: first }
+    }
+
+    fn add(&mut self, now: Vec<Option<edge::admin::Stats>>) {
+        for (i, n) in now.into_iter().enumerate() {
+            let Some(n) = n else { continue }; // down: keep the last reading
+            // The previous reading of the same process, if any.
+            let prev = self.last[i].as_ref().filter(|p| p.requests.total <= n.requests.total);
+            let base = |f: fn(&edge::admin::Stats) -> u64| prev.map_or(0, f);
+            let d = &mut self.totals[i];
+            d.requests += n.requests.total - base(|s| s.requests.total);
+            d.hits += (n.requests.hit + n.requests.stale).saturating_sub(base(|s| s.requests.hit + s.requests.stale));
+            d.bytes_to_clients += n.bytes_to_clients.saturating_sub(base(|s| s.bytes_to_clients));
+            d.bytes_from_origin += n.bytes_from_origin.saturating_sub(base(|s| s.bytes_from_origin));
+            d.origin_requests += n.origin_requests.saturating_sub(base(|s| s.origin_requests));
+            self.last[i] = Some(n);
+        }
+    }
 }
 
 async fn edge_stats(http: &reqwest::Client, w: &World) -> Vec<Option<edge::admin::Stats>> {
