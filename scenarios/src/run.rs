@@ -57,6 +57,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
 pub async fn run_once(s: &Scenario, w: &World, out: &Path, quiet: bool) -> anyhow::Result<Report> {
     // Fresh caches for every run: data directories inside the report directory.
     let mut w = w.clone();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = std::path::absolute(out)?;
     w.edge_defaults.data_dir = out.join("data").join("{edge}").display().to_string();
     w.edges.iter_mut().for_each(|e| e.data_dir = None);
