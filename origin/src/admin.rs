@@ -25,8 +25,6 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::body::Body;
 use crate::faults::{Faults, FaultsPatch};
@@ -92,25 +90,10 @@ async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Bod
 
 /// Checks the bearer token when one is configured.
 fn authorize(st: &State, headers: &HeaderMap) -> Result<(), Reject> {
-    let Some(want) = &st.admin_token_sha256 else {
-        return Ok(());
-    };
-    let unauthorized = |why: &'static str| {
+    world::auth::check_bearer(st.admin_token.as_deref(), headers).map_err(|why| {
         Reject::new(StatusCode::UNAUTHORIZED, why)
             .with(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-origin\""))
-    };
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized("missing Authorization: Bearer <token>"));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or_else(|| unauthorized("Authorization must be `Bearer <token>`"))?;
-    let given = Sha256::digest(token.as_bytes());
-    if bool::from(given.as_slice().ct_eq(want.as_slice())) { Ok(()) } else { Err(unauthorized("wrong admin token")) }
+    })
 }
 
 /// A query parameter, percent-decoded; 400 when missing.

@@ -8,7 +8,6 @@ use std::io;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
-use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::Instrument as _;
@@ -34,7 +33,7 @@ pub(crate) struct State {
     pub files: Option<Files>,
     pub faults: FaultState,
     pub stats: Stats,
-    pub admin_token_sha256: Option<[u8; 32]>,
+    pub admin_token: Option<String>,
     pub public_traffic: Arc<Traffic>,
     pub admin_traffic: Arc<Traffic>,
     stop_tx: watch::Sender<bool>,
@@ -58,8 +57,7 @@ impl State {
             Some(root) => Some(Files::new(root, config.stream_threshold)?),
             None => None,
         };
-        let admin_token_sha256 =
-            config.admin_token.as_deref().filter(|t| !t.is_empty()).map(|t| Sha256::digest(t).into());
+        let admin_token = config.admin_token.clone().filter(|t| !t.is_empty());
         let (stop_tx, stop_rx) = watch::channel(false);
         Ok(State {
             versions: Versions::new(config.clock.now()),
@@ -69,7 +67,7 @@ impl State {
             files,
             faults: FaultState::new(config.fault_seed),
             stats: Stats::new(config.max_tracked_paths),
-            admin_token_sha256,
+            admin_token,
             public_traffic: Arc::new(Traffic::default()),
             admin_traffic: Arc::new(Traffic::default()),
             catalog: config.catalog,

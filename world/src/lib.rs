@@ -15,8 +15,10 @@
 //! - [`rng`]: a stable seeded generator;
 //! - [`serve`]: the HTTP accept loop the servers share;
 //! - [`logging`]: tracing setup for every binary;
+//! - [`auth`]: the admin APIs' bearer token check;
 //! - [`toml_file`]: TOML errors with file, line and field.
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod latency;

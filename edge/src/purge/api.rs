@@ -27,8 +27,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::spec::PurgeRequest;
 use crate::state::EdgeState;
@@ -82,17 +80,7 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
 
 /// Checks `Authorization: Bearer <token>` against the configured token.
 pub fn authorize(want: Option<&str>, headers: &HeaderMap) -> Result<(), &'static str> {
-    let Some(want) = want else { return Ok(()) };
-    let value = headers.get(header::AUTHORIZATION).ok_or("missing Authorization: Bearer <token>")?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .ok_or("Authorization must be `Bearer <token>`")?;
-    let (given, want) = (Sha256::digest(token.as_bytes()), Sha256::digest(want.as_bytes()));
-    if bool::from(given.as_slice().ct_eq(want.as_slice())) { Ok(()) } else { Err("wrong admin token") }
+    world::auth::check_bearer(want, headers)
 }
 
 async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes) -> Response {
