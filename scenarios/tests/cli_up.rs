@@ -142,3 +142,91 @@ fn a_bad_world_file_is_refused_with_file_line_and_field() {
     let line = world::load::DEMO_TEXT.lines().position(|l| l.contains("eviction = \"s3fifo\"")).unwrap() + 1;
     assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains("sometimes"), "{err}");
 }
+
+/// A stand-in for "your own server": plain HTTP/1.1 on an ephemeral
+/// loopback port, `Cache-Control` deciding what the edges keep; counts the
+/// requests for `/mine`.
+fn your_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if l == "\r\n" {
+                            break;
+                        }
+                    }
+                    let (status, cc, body) = if request_line.starts_with("GET /mine ") {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        ("200 OK", "public, max-age=60", "mine")
+                    } else {
+                        ("404 Not Found", "no-store", "nope")
+                    };
+                    let r = format!(
+                        "HTTP/1.1 {status}\r\ncache-control: {cc}\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(r.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, hits)
+}
+
+#[test]
+fn up_with_your_own_origin_puts_it_behind_every_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 204);
+    let (addr, mine) = your_server();
+    let url = format!("http://{addr}");
+    let mut child = cdn()
+        .arg("up")
+        .arg("--world")
+        .arg(&world)
+        .arg("--origin")
+        .arg(&url)
+        .arg("--quiet")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = wait_for_up(&mut child);
+    assert!(lines.iter().any(|l| l.contains("origin (yours)") && l.contains(&url)), "{lines:?}");
+    let needle = world.display().to_string();
+    assert_eq!(processes_with(&needle).len(), 5, "cdn up + 3 edges + geodns, no synthetic origin");
+
+    let (s1, cs1) = get("http://127.204.1.1:8080/mine");
+    let (s2, cs2) = get("http://127.204.1.1:8080/mine");
+    let (s3, cs3) = get("http://127.204.2.1:8080/mine");
+    assert_eq!((s1, s2, s3), (200, 200, 200));
+    assert!(cs1.contains("edge-seoul") && cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
+    assert!(cs2.contains("edge-seoul; hit;"), "{cs2}");
+    assert!(cs3.contains("edge-tokyo") && cs3.contains("fwd=uri-miss"), "{cs3}");
+    assert_eq!(mine.load(std::sync::atomic::Ordering::SeqCst), 2, "one fill per edge, the hit stayed at the edge");
+    let (s4, cs4) = get("http://127.204.1.1:8080/other");
+    assert_eq!(s4, 404);
+    assert!(!cs4.contains("stored"), "no-store from your server is not stored: {cs4}");
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+}
