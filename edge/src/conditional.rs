@@ -137,13 +137,7 @@ fn date(v: Option<&HeaderValue>) -> Option<std::time::SystemTime> {
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut m = HeaderMap::new();
-        for (n, v) in pairs {
-            m.append(*n, HeaderValue::from_static(v));
-        }
-        m
-    }
+    use crate::headers::map_of as h;
 
     #[test]
     fn if_none_match_uses_weak_comparison_and_lists() {

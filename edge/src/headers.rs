@@ -146,17 +146,21 @@ pub fn merge_304(stored: &HeaderMap, fresh: &HeaderMap) -> HeaderMap {
     out
 }
 
+/// A header map from static name/value pairs (tests).
+#[cfg(test)]
+pub(crate) fn map_of(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut m = HeaderMap::new();
+    for (n, v) in pairs {
+        m.append(*n, http::HeaderValue::from_static(v));
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut m = HeaderMap::new();
-        for (n, v) in pairs {
-            m.append(*n, HeaderValue::from_static(v));
-        }
-        m
-    }
+    use super::map_of as h;
 
     #[test]
     fn connection_listed_and_hop_by_hop_fields_are_removed() {

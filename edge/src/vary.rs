@@ -60,15 +60,8 @@ pub fn normalised(name: &HeaderName, req: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
-    fn req(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in pairs {
-            h.append(*n, HeaderValue::from_static(v));
-        }
-        h
-    }
+    use crate::headers::map_of as req;
 
     #[test]
     fn accept_encoding_is_normalised_as_a_set() {

@@ -130,6 +130,7 @@ struct Registered {
     soft: bool,
 }
 
+#[derive(Default)]
 struct Inner {
     index: Index,
     recent: VecDeque<Registered>,
@@ -220,18 +221,7 @@ impl Purger {
     /// keep the index in memory only) and replays it into the index.
     /// Returns the store effects still to apply ([`EdgeState::recover_purges`]).
     pub fn open(c: &StoreConfig) -> Result<(Purger, Redo), PurgeError> {
-        let mut inner = Inner {
-            index: Index::default(),
-            recent: VecDeque::new(),
-            seq: 0,
-            hard_gen: 0,
-            soft_gen: 0,
-            soft_at_ms: 0,
-            last_stamp: 0,
-            journal: None,
-            broken: None,
-            pruned_at: 0,
-        };
+        let mut inner = Inner::default();
         let mut redo = Redo::default();
         let mut dirs = None;
         if c.disk > 0 {
@@ -725,21 +715,6 @@ mod tests {
     use super::*;
     use crate::freshness::{Flags, Timing};
 
-    fn inner() -> Inner {
-        Inner {
-            index: Index::default(),
-            recent: VecDeque::new(),
-            seq: 0,
-            hard_gen: 0,
-            soft_gen: 0,
-            soft_at_ms: 0,
-            last_stamp: 0,
-            journal: None,
-            broken: None,
-            pruned_at: 0,
-        }
-    }
-
     fn register(g: &mut Inner, target: Target, soft: bool) {
         g.seq += 1;
         let seq = g.seq;
@@ -748,7 +723,7 @@ mod tests {
 
     #[test]
     fn stamps_never_go_below_a_purge_generation() {
-        let mut g = inner();
+        let mut g = Inner::default();
         assert_eq!(g.stamp(100), 100);
         assert_eq!(g.stamp(90), 100, "a clock going back does not lower stamps");
         let generation = g.next_generation(95);
@@ -759,7 +734,7 @@ mod tests {
 
     #[test]
     fn a_fill_is_overtaken_only_by_later_covering_purges() {
-        let mut g = inner();
+        let mut g = Inner::default();
         register(&mut g, Target::Url("/a".into()), false);
         let mark = Mark(g.seq);
         assert_eq!(g.overtaken(mark, "/a", &[]), None, "purges before the fill started do not count");
@@ -775,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_fill_older_than_the_remembered_purges_is_not_stored() {
-        let mut g = inner();
+        let mut g = Inner::default();
         let mark = Mark(0);
         for _ in 0..3 {
             register(&mut g, Target::Url("/x".into()), true);
@@ -786,7 +761,7 @@ mod tests {
 
     #[test]
     fn replay_redoes_per_key_purges_by_generation_and_all_by_generation_only() {
-        let mut g = inner();
+        let mut g = Inner::default();
         let mut redo = Redo::default();
         let add = |k: &str, stamp| Record::Add { key: k.into(), stamp, response: true, tags: vec!["t".into()] };
         let purge = |seq, generation, target, soft| Record::Purge { seq, generation, at_ms: generation, target, soft };
