@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::test_world;
+use tests::scripted::{Reply, ScriptedOrigin};
 
 fn cdn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cdn"))
@@ -143,62 +144,17 @@ fn a_bad_world_file_is_refused_with_file_line_and_field() {
     assert!(err.contains(&format!("bad.toml:{line}:")) && err.contains("sometimes"), "{err}");
 }
 
-/// A stand-in for "your own server": plain HTTP/1.1 on an ephemeral
-/// loopback port, `Cache-Control` deciding what the edges keep; counts the
-/// requests for `/mine`.
-fn your_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hits = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().map_while(Result::ok) {
-            let counter = counter.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                let mut conn = conn;
-                loop {
-                    let mut request_line = String::new();
-                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut l = String::new();
-                        if reader.read_line(&mut l).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if l == "\r\n" {
-                            break;
-                        }
-                    }
-                    let (status, cc, body) = if request_line.starts_with("GET /mine ") {
-                        counter.fetch_add(1, Ordering::SeqCst);
-                        ("200 OK", "public, max-age=60", "mine")
-                    } else {
-                        ("404 Not Found", "no-store", "nope")
-                    };
-                    let r = format!(
-                        "HTTP/1.1 {status}\r\ncache-control: {cc}\r\ncontent-length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                    if conn.write_all(r.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (addr, hits)
-}
-
 #[test]
 fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let dir = tempfile::tempdir().unwrap();
     let world = test_world(dir.path(), 204);
-    let (addr, mine) = your_server();
-    let url = format!("http://{addr}");
+    // "Your own server": the project's scripted origin, headers deciding
+    // what the edges keep.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let yours = rt.block_on(ScriptedOrigin::start());
+    yours.set("/mine", Reply::ok("mine").cc("public, max-age=60"));
+    yours.set("/other", Reply::status(404, "nope").cc("no-store"));
+    let url = format!("http://{}", yours.addr);
     let mut child = cdn()
         .arg("up")
         .arg("--world")
@@ -221,7 +177,7 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     assert!(cs1.contains("edge-seoul") && cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
     assert!(cs2.contains("edge-seoul; hit;"), "{cs2}");
     assert!(cs3.contains("edge-tokyo") && cs3.contains("fwd=uri-miss"), "{cs3}");
-    assert_eq!(mine.load(std::sync::atomic::Ordering::SeqCst), 2, "one fill per edge, the hit stayed at the edge");
+    assert_eq!(yours.count("/mine"), 2, "one fill per edge, the hit stayed at the edge");
     let (s4, cs4) = get("http://127.204.1.1:8080/other");
     assert_eq!(s4, 404);
     assert!(!cs4.contains("stored"), "no-store from your server is not stored: {cs4}");
