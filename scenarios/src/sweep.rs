@@ -88,20 +88,16 @@ fn chart(rows: &[(String, f64, Report)], param: &str, path: &Path) -> anyhow::Re
     chart.configure_mesh().x_desc(param).y_desc("ratio").draw().map_err(|x| e(&x))?;
     let hit: Vec<(f64, f64)> = rows.iter().map(|r| (r.1, r.2.totals.hit_ratio)).collect();
     let off: Vec<(f64, f64)> = rows.iter().map(|r| (r.1, r.2.totals.origin_offload)).collect();
-    let blue = RGBColor(31, 119, 180);
-    let red = RGBColor(214, 39, 40);
-    chart
-        .draw_series(LineSeries::new(hit.clone(), blue.stroke_width(2)))
-        .map_err(|x| e(&x))?
-        .label("hit ratio")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], blue.stroke_width(2)));
-    chart.draw_series(hit.iter().map(|p| Circle::new(*p, 4, blue.filled()))).map_err(|x| e(&x))?;
-    chart
-        .draw_series(LineSeries::new(off.clone(), red.stroke_width(2)))
-        .map_err(|x| e(&x))?
-        .label("origin offload (bytes)")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], red.stroke_width(2)));
-    chart.draw_series(off.iter().map(|p| Circle::new(*p, 4, red.filled()))).map_err(|x| e(&x))?;
+    for (points, colour, label) in
+        [(hit, RGBColor(31, 119, 180), "hit ratio"), (off, RGBColor(214, 39, 40), "origin offload (bytes)")]
+    {
+        chart
+            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .map_err(|x| e(&x))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+        chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, colour.filled()))).map_err(|x| e(&x))?;
+    }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
