@@ -472,6 +472,17 @@ impl EdgeState {
         Some(self.store.insert(key.clone(), copy))
     }
 
+    /// Soft purge of one stored response: store a stale copy in its place,
+    /// stamped after purge `seq`.
+    fn restale(&self, g: &mut Inner, k: &CacheKey, e: &StoredEntry, now: u64, seq: u64) {
+        let stamp = g.stamp(now);
+        let copy = stale_copy(e, now, stamp);
+        // remove first: if foyer drops the write, the disk keeps no fresh copy
+        self.store.remove(k);
+        self.store.insert(k.clone(), CacheValue::Response(copy));
+        g.index.restamp(k.as_str(), stamp, seq);
+    }
+
     /// Purges on this edge; returns once the purge is in effect for every
     /// later request and durable.
     pub async fn purge(&self, spec: &PurgeSpec) -> Result<Purged, PurgeError> {
@@ -529,12 +540,7 @@ impl EdgeState {
                             match self.store.get_memory(k.as_str()) {
                                 Some(entry) => {
                                     if let CacheValue::Response(e) = entry.value() {
-                                        let stamp = g.stamp(now);
-                                        let copy = stale_copy(e, now, stamp);
-                                        // remove first: if foyer drops the write, the disk keeps no fresh copy
-                                        self.store.remove(&k);
-                                        self.store.insert(k.clone(), CacheValue::Response(copy));
-                                        g.index.restamp(k.as_str(), stamp, seq);
+                                        self.restale(&mut g, &k, e, now, seq);
                                         restaled.push(k);
                                     }
                                 }
@@ -556,11 +562,7 @@ impl EdgeState {
                 continue;
             }
             if let CacheValue::Response(e) = entry.value() {
-                let stamp = g.stamp(now);
-                let copy = stale_copy(e, now, stamp);
-                self.store.remove(&k);
-                self.store.insert(k.clone(), CacheValue::Response(copy));
-                g.index.restamp(k.as_str(), stamp, seq);
+                self.restale(&mut g, &k, e, now, seq);
                 restaled.push(k);
             }
         }
