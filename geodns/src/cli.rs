@@ -45,6 +45,9 @@ pub struct Args {
     /// Threads answering UDP with the fast engine (default: one per core, at most 4).
     #[arg(long)]
     pub udp_workers: Option<usize>,
+    /// Send every answer as its own datagram, never grouped per client with UDP GSO.
+    #[arg(long)]
+    pub no_udp_gso: bool,
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -85,6 +88,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(e) = args.udp_engine {
         config.udp_engine = e;
+    }
+    if args.no_udp_gso {
+        config.udp_gso = false;
     }
     if let Some(n) = args.udp_workers {
         config.udp_workers = n.max(1);

@@ -73,6 +73,9 @@ pub struct Config {
     pub udp_engine: udp::Engine,
     /// Threads answering UDP (the fast engine).
     pub udp_workers: usize,
+    /// Whether the fast engine sends answers to the same client in one
+    /// segmented message (UDP GSO) where the kernel allows.
+    pub udp_gso: bool,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             health: health::Mode::Check,
             udp_engine: udp::Engine::Fast,
             udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            udp_gso: true,
         }
     }
 }
@@ -95,6 +99,7 @@ pub(crate) struct Parts {
     zone_name: String,
     udp_engine: udp::Engine,
     udp_workers: usize,
+    udp_gso: bool,
     dns: Arc<dns::Dns>,
     app: Arc<http::App>,
     interval: Duration,
@@ -120,6 +125,7 @@ pub(crate) fn build(config: &Config, dns_addr: SocketAddr) -> Result<Parts> {
         zone_name: w.geodns.zone.clone(),
         udp_engine: config.udp_engine,
         udp_workers: config.udp_workers,
+        udp_gso: config.udp_gso,
         dns: Arc::new(dns::Dns { chooser: chooser.clone(), zone, metrics: metrics.clone() }),
         app: Arc::new(http::App { chooser, metrics, trusted: w.geodns.trusted_proxies.clone() }),
         interval: config.clock.to_wall(h.interval.0),
@@ -170,7 +176,9 @@ pub(crate) async fn run(
     let stop = CancellationToken::new();
     let mut server = hickory_server::Server::new(dns::Handler(parts.dns.clone()));
     let udp_task = match parts.udp_engine {
-        udp::Engine::Fast => Some(tokio::spawn(udp::serve(parts.dns.clone(), udp, parts.udp_workers, stop.clone()))),
+        udp::Engine::Fast => {
+            Some(tokio::spawn(udp::serve(parts.dns.clone(), udp, parts.udp_workers, parts.udp_gso, stop.clone())))
+        }
         udp::Engine::Hickory => {
             server.register_socket(udp);
             None

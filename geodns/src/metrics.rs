@@ -13,6 +13,8 @@ pub const DNS_RESPONSES: &str = "cdnlab_geodns_dns_responses_total";
 pub const DNS_ANSWERS: &str = "cdnlab_geodns_dns_answers_total";
 /// Queries that carried an EDNS Client Subnet option.
 pub const DNS_ECS: &str = "cdnlab_geodns_dns_ecs_queries_total";
+/// UDP answers sent in one segmented (GSO) message with others to the same client.
+pub const UDP_SEGMENTED: &str = "cdnlab_geodns_udp_segmented_answers_total";
 /// HTTP requests by route.
 pub const HTTP_REQUESTS: &str = "cdnlab_geodns_http_requests_total";
 /// Edge state: 1 up, 0 down, -1 unknown.
@@ -55,12 +57,14 @@ pub struct Tally {
     pub ecs: u64,
     /// Answers per edge, then the origin.
     pub answers: Vec<u64>,
+    /// Answers sent in a segmented message (see [`UDP_SEGMENTED`]).
+    pub segmented: u64,
 }
 
 impl Tally {
     /// A tally for `m`'s edges.
     pub fn for_metrics(m: &Metrics) -> Tally {
-        Tally { noerror: 0, ecs: 0, answers: vec![0; m.answers.len()] }
+        Tally { noerror: 0, ecs: 0, answers: vec![0; m.answers.len()], segmented: 0 }
     }
 
     /// Counts one fast answer.
@@ -80,6 +84,7 @@ pub struct Metrics {
     responses: [[AtomicU64; RCODES.len()]; 2],
     answers: Vec<AtomicU64>,
     ecs: AtomicU64,
+    segmented: AtomicU64,
     http: [AtomicU64; ROUTES.len()],
 }
 
@@ -90,6 +95,7 @@ impl Metrics {
             responses: Default::default(),
             answers: (0..=edges).map(|_| AtomicU64::new(0)).collect(),
             ecs: AtomicU64::new(0),
+            segmented: AtomicU64::new(0),
             http: Default::default(),
         }
     }
@@ -122,6 +128,9 @@ impl Metrics {
         if t.ecs > 0 {
             self.ecs.fetch_add(t.ecs, Ordering::Relaxed);
         }
+        if t.segmented > 0 {
+            self.segmented.fetch_add(t.segmented, Ordering::Relaxed);
+        }
         for (c, n) in self.answers.iter().zip(t.answers.iter_mut()) {
             if *n > 0 {
                 c.fetch_add(*n, Ordering::Relaxed);
@@ -130,6 +139,7 @@ impl Metrics {
         }
         t.noerror = 0;
         t.ecs = 0;
+        t.segmented = 0;
     }
 
     /// Counts an HTTP request on route `i` of [`ROUTES`].
@@ -163,6 +173,12 @@ impl Metrics {
         let _ = writeln!(s, "# HELP {DNS_ECS} Queries carrying an EDNS Client Subnet option.");
         let _ = writeln!(s, "# TYPE {DNS_ECS} counter");
         let _ = writeln!(s, "{DNS_ECS} {}", self.ecs.load(Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "# HELP {UDP_SEGMENTED} UDP answers sent in one segmented (GSO) message with others to the same client."
+        );
+        let _ = writeln!(s, "# TYPE {UDP_SEGMENTED} counter");
+        let _ = writeln!(s, "{UDP_SEGMENTED} {}", self.segmented.load(Ordering::Relaxed));
         let _ = writeln!(s, "# HELP {HTTP_REQUESTS} HTTP requests, by route.");
         let _ = writeln!(s, "# TYPE {HTTP_REQUESTS} counter");
         for (i, r) in ROUTES.iter().enumerate() {

@@ -188,3 +188,37 @@ async fn zone_records_and_errors() {
     assert_eq!((m.metadata.response_code, m.answers.len()), (ResponseCode::NoError, 0));
     g.shutdown().await.unwrap();
 }
+
+/// Answers to one client are grouped into segmented sends (UDP GSO) when
+/// they arrive together; the client must still get one well-formed
+/// datagram per query, each answering its own question.
+#[tokio::test]
+async fn a_burst_from_one_client_gets_one_answer_per_query() {
+    let g = start(&world(), Mode::Off).await;
+    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let subnets = ["127.1.0.0/24", "127.2.0.0/24", "127.3.0.0/24", "203.0.113.0/24"];
+    let mut want = std::collections::HashMap::new();
+    for i in 0..100u16 {
+        let region = usize::from(i) % subnets.len();
+        let mut q = query("cdn.test.", RecordType::A, Some(subnets[region]));
+        q[..2].copy_from_slice(&i.to_be_bytes());
+        want.insert(i, ip(&format!("127.{}.0.1", region % 3 + 1)));
+        s.send_to(&q, g.dns).await.unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    while !want.is_empty() {
+        let (n, _) = tokio::time::timeout(std::time::Duration::from_secs(2), s.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no answer for ids {:?}", want.keys()))
+            .unwrap();
+        let m = hickory_server::proto::op::Message::from_vec(&buf[..n]).expect("one DNS message per datagram");
+        let edge = want.remove(&m.metadata.id).expect("an answer to a query sent once, answered once");
+        assert_eq!(addrs(&m), vec![edge], "id {}", m.metadata.id);
+    }
+    let (_, _, m) = http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await;
+    // How many went segmented depends on timing; never more than were answered.
+    let line = m.lines().find(|l| l.starts_with("cdnlab_geodns_udp_segmented_answers_total ")).expect("GSO counter");
+    let segmented: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(segmented <= 100, "{line}");
+    g.shutdown().await.unwrap();
+}
