@@ -334,7 +334,8 @@ fn send_plain(
 }
 
 /// One `sendmmsg` of `msgs` (retried on EINTR, skipping a failing first
-/// message); `false` when a segmented send was refused as unsupported.
+/// message); `false` when a segmented message was refused (EINVAL or
+/// EIO: the route cannot segment), so nothing was sent.
 fn send_all(
     fd: std::os::fd::RawFd,
     headers: &mut MultiHeaders<SockaddrStorage>,
@@ -348,7 +349,10 @@ fn send_all(
         match sendmmsg(fd, headers, batch[..msgs.len() - from].iter(), &addrs[from..], cmsgs, MsgFlags::empty()) {
             Ok(_) => break,
             Err(nix::errno::Errno::EINTR) => {}
-            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EIO) if !cmsgs.is_empty() => return false,
+            // A segmented message refused: no UDP GSO on this route.
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EIO) if !cmsgs.is_empty() && msgs[from].len() > 1 => {
+                return false;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "udp send failed");
                 from += 1;
