@@ -152,7 +152,6 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, gso: bool, quit: &AtomicB
     let mut got: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
     let mut lens = [0usize; BATCH];
     let mut addrs: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
-    let mut dests = [SocketAddr::from(([0, 0, 0, 0], 0)); BATCH];
     let mut tally = Tally::for_metrics(&dns.metrics);
     while !quit.load(Ordering::Relaxed) {
         // Receive a batch: block for the first datagram, take what else is queued.
@@ -190,11 +189,10 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, gso: bool, quit: &AtomicB
             if let Some(m) = answered {
                 lens[k] = m;
                 addrs[k] = Some(addr);
-                dests[k] = src;
                 k += 1;
             }
         }
-        tally.segmented += send_batch(fd, &mut tx, &outbufs, &lens[..k], &addrs[..k], &dests[..k]) as u64;
+        tally.segmented += send_batch(fd, &mut tx, &outbufs, &lens[..k], &addrs[..k]) as u64;
         dns.metrics.add_fast(&mut tally);
     }
 }
@@ -242,7 +240,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(lens: &[usize], dests: &[SocketAddr], gso: bool) -> Plan {
+    fn new(lens: &[usize], addrs: &[Option<SockaddrStorage>], gso: bool) -> Plan {
         let seg = lens.iter().copied().max().unwrap_or(0);
         let mut message = [0usize; BATCH];
         let mut first = [0usize; BATCH];
@@ -251,7 +249,7 @@ impl Plan {
         for j in 0..lens.len() {
             let mut m = messages;
             if gso && seg <= OUT_BUF && lens[j] == seg {
-                m = (0..messages).find(|&h| lens[first[h]] == seg && dests[first[h]] == dests[j]).unwrap_or(messages);
+                m = (0..messages).find(|&h| lens[first[h]] == seg && addrs[first[h]] == addrs[j]).unwrap_or(messages);
             }
             if m == messages {
                 first[messages] = j;
@@ -279,9 +277,8 @@ impl Plan {
     }
 }
 
-/// Sends `lens.len()` answers from `outbufs` to `addrs` (`dests` are the
-/// same addresses, comparable) and returns how many went in a segmented
-/// message with others. On a blocking socket a short count means a later
+/// Sends `lens.len()` answers from `outbufs` to `addrs` and returns how
+/// many went in a segmented message with others. On a blocking socket a short count means a later
 /// message failed; like any UDP loss, the client retries. (The result is
 /// not iterated: for sends nix would read addresses it never
 /// initialised.) When the first message fails it is dropped and the rest
@@ -292,9 +289,8 @@ fn send_batch(
     outbufs: &[[u8; DGRAM]; BATCH],
     lens: &[usize],
     addrs: &[Option<SockaddrStorage>],
-    dests: &[SocketAddr],
 ) -> usize {
-    let plan = Plan::new(lens, dests, tx.gso);
+    let plan = Plan::new(lens, addrs, tx.gso);
     if plan.messages == lens.len() {
         send_plain(fd, &mut tx.plain, outbufs, lens, addrs);
         return 0;
@@ -701,8 +697,8 @@ mod tests {
 
     #[test]
     fn plan_groups_full_size_answers_per_client() {
-        let (a, b, c): (SocketAddr, SocketAddr, SocketAddr) =
-            ("127.2.0.1:4000".parse().unwrap(), "127.2.0.1:4001".parse().unwrap(), "[::1]:4000".parse().unwrap());
+        let [a, b, c] = ["127.2.0.1:4000", "127.2.0.1:4001", "[::1]:4000"]
+            .map(|s| Some(SockaddrStorage::from(s.parse::<SocketAddr>().unwrap())));
         let lens = [64, 64, 50, 64, 64, 64, 64];
         let dests = [a, b, a, a, b, c, a];
         let p = Plan::new(&lens, &dests, true);
@@ -732,9 +728,8 @@ mod tests {
         for (j, buf) in outbufs.iter_mut().enumerate().take(lens.len()) {
             buf[..lens[j]].iter_mut().enumerate().for_each(|(i, b)| *b = (j * 31 + i) as u8);
         }
-        let dests: Vec<SocketAddr> = to.iter().map(|&c| clients[c].local_addr().unwrap()).collect();
-        let addrs: Vec<Option<SockaddrStorage>> = dests.iter().map(|d| Some(SockaddrStorage::from(*d))).collect();
-        let sent = send_batch(server.as_raw_fd(), &mut tx, &outbufs, &lens, &addrs, &dests);
+        let addrs: Vec<_> = to.iter().map(|&c| Some(SockaddrStorage::from(clients[c].local_addr().unwrap()))).collect();
+        let sent = send_batch(server.as_raw_fd(), &mut tx, &outbufs, &lens, &addrs);
         assert_eq!(sent, 7, "all full-size answers shared a message with others to the same client");
         for (c, client) in clients.iter().enumerate() {
             client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
