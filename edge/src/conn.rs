@@ -13,40 +13,22 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use world::serve::{HEAD_TIMEOUT, MAX_HEAD_BYTES, Metered, Peer, Rewind, Shutdown, serve_hyper, write_all_vectored};
+use world::serve::{HEAD_TIMEOUT, MAX_HEAD_BYTES, Metered, Peer, Shutdown, serve_hyper, write_all_vectored};
 
-use crate::cache_status::{age_value, hit_value};
-use crate::entry::CacheValue;
-use crate::freshness::Flags;
-use crate::key::is_normal;
 use crate::meter::Outcome;
-use crate::proxy::PublicService;
+use crate::proxy::{NOT_FAST, PublicService};
 use crate::state::EdgeState;
-use crate::store::Tier;
 
-/// Request fields that send a request down the full path.
-const NOT_FAST: [&str; 14] = [
-    "cache-control",
-    "pragma",
-    "if-none-match",
-    "if-modified-since",
-    "if-match",
-    "if-unmodified-since",
-    "range",
-    "if-range",
-    "connection",
-    "transfer-encoding",
-    "content-length",
-    "expect",
-    "upgrade",
-    "te",
-];
+/// Request fields that hand the connection to hyper: framing and
+/// connection management (on top of [`NOT_FAST`], which hyper's own fast
+/// path shares).
+const NOT_RAW: [&str; 6] = ["connection", "transfer-encoding", "content-length", "expect", "upgrade", "te"];
 
 /// A fast answer: the response head (in the connection's write buffer) and
 /// the body to send after it.
 enum Raw {
     /// Answered; `consumed` request bytes, then this body (if any).
-    Answered { consumed: usize, body: Option<Bytes> },
+    Answered { consumed: usize, body: Bytes },
     /// The request head is not complete yet.
     Partial,
     /// Not for the fast path.
@@ -64,13 +46,11 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
             match st.raw_hit(&buf, &mut head) {
                 Raw::Answered { consumed, body } => {
                     buf.advance(consumed);
-                    let empty: &[u8] = &[];
-                    let b = body.as_deref().unwrap_or(empty);
-                    let mut parts: [&[u8]; 2] = [&head, b];
+                    let mut parts: [&[u8]; 2] = [&head, &body];
                     if write_all_vectored(&mut io, &mut parts).await.is_err() {
                         return;
                     }
-                    st.meter.body(Outcome::Hit, b.len() as u64);
+                    st.meter.body(Outcome::Hit, body.len() as u64);
                     st.meter.duration(Outcome::Hit, started.elapsed());
                     head.clear();
                     continue;
@@ -103,7 +83,7 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
         }
     }
     let service = PublicService::new(st, peer);
-    serve_hyper(Rewind::new(buf.freeze(), io), service, shutdown).await;
+    serve_hyper(io.rewind(buf.freeze()), service, shutdown).await;
 }
 
 impl EdgeState {
@@ -128,29 +108,20 @@ impl EdgeState {
         if req.version != Some(1) {
             return Raw::Other;
         }
-        if req.headers.iter().any(|h| NOT_FAST.iter().any(|n| h.name.eq_ignore_ascii_case(n))) {
+        if req.headers.iter().any(|h| NOT_FAST.iter().chain(&NOT_RAW).any(|n| h.name.eq_ignore_ascii_case(n))) {
             return Raw::Other;
         }
-        let Some(target) = req.path.filter(|p| is_normal(p)) else { return Raw::Other };
-        let Some(entry) = self.store.get_memory(target) else { return Raw::Other };
-        let CacheValue::Response(e) = entry.value() else { return Raw::Other };
-        let now = self.now_ms();
-        if !e.timing.is_fresh(now)
-            || e.flags.has(Flags::NO_CACHE)
-            || e.slices.is_some()
-            || self.purge.may_cover(e.stored_ms)
-            || e.head_block.is_empty()
-        {
-            return Raw::Other;
-        }
-        out.extend_from_slice(&e.head_block);
-        out.extend_from_slice(b"age: ");
-        out.extend_from_slice(age_value(e.timing.age_ms(now) / 1000).as_bytes());
-        out.extend_from_slice(b"\r\ncache-status: ");
-        out.extend_from_slice(hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str()).as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        self.meter.count(Outcome::Hit);
-        let body = (!head_only && !e.body.is_empty()).then(|| e.body.clone());
+        let Some(target) = req.path else { return Raw::Other };
+        let body = self.fresh_memory_hit(target, |e, age, status| {
+            out.extend_from_slice(&e.head_block);
+            out.extend_from_slice(b"age: ");
+            out.extend_from_slice(age.as_bytes());
+            out.extend_from_slice(b"\r\ncache-status: ");
+            out.extend_from_slice(status.as_bytes());
+            out.extend_from_slice(b"\r\n\r\n");
+            if head_only { Bytes::new() } else { e.body.clone() }
+        });
+        let Some(body) = body else { return Raw::Other };
         Raw::Answered { consumed, body }
     }
 }

@@ -54,8 +54,8 @@ pub struct StoredEntry {
 }
 
 impl StoredEntry {
-    /// Fills `hit_headers` (done when the entry enters the store or comes
-    /// back from disk).
+    /// Fills `hit_headers` and `head_block` (done when the entry enters the
+    /// store or comes back from disk, so every stored entry has both).
     pub fn prepare(&mut self) {
         // Headroom matters: HeaderMap reserves a slot before every insert,
         // even one that replaces a value, and a full map would grow (and

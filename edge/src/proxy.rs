@@ -19,10 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use futures_util::future::{BoxFuture, Either, FutureExt};
-use http::header::{
-    AGE, CACHE_CONTROL, CONTENT_LOCATION, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-    LOCATION, PRAGMA, RANGE,
-};
+use http::header::{AGE, CONTENT_LOCATION, IF_MATCH, IF_UNMODIFIED_SINCE, LOCATION, RANGE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request};
 use hyper::body::Incoming;
 use hyper::service::Service;
@@ -30,9 +27,9 @@ use world::serve::Peer;
 
 use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};
-use crate::entry::CacheValue;
+use crate::entry::{CacheValue, StoredEntry};
 use crate::fetch::{Fetched, Fill, response};
-use crate::freshness::{RequestDirectives, Reuse, reuse};
+use crate::freshness::{Flags, RequestDirectives, Reuse, reuse};
 use crate::headers::{self, CACHE_STATUS};
 use crate::key::{CacheKey, KeyError, is_normal};
 use crate::meter::Outcome;
@@ -83,7 +80,50 @@ enum Lookup {
     Miss,
 }
 
+/// Request fields that keep a GET/HEAD off both fast hit paths (this one
+/// and [`crate::conn`]'s): client cache directives, conditionals, ranges.
+pub(crate) const NOT_FAST: [&str; 8] = [
+    "cache-control",
+    "pragma",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "range",
+    "if-range",
+];
+
 impl EdgeState {
+    /// Calls `answer` with the memory tier's entry for `target` and the
+    /// time, when a plain GET/HEAD may be answered from it as it is: fresh,
+    /// not no-cache, not sliced, not possibly covered by a purge-all (the
+    /// slow path decides those). `answer` gets the hit's `Age` and
+    /// `Cache-Status` values; the hit is counted.
+    #[inline]
+    pub(crate) fn fresh_memory_hit<R>(
+        &self,
+        target: &str,
+        answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
+    ) -> Option<R> {
+        if !is_normal(target) {
+            return None;
+        }
+        let entry = self.store.get_memory(target)?;
+        let CacheValue::Response(e) = entry.value() else { return None };
+        let now = self.now_ms();
+        if !e.timing.is_fresh(now)
+            || e.flags.has(Flags::NO_CACHE)
+            || e.slices.is_some()
+            || self.purge.may_cover(e.stored_ms)
+        {
+            return None;
+        }
+        let age = age_value(e.timing.age_ms(now) / 1000);
+        let status = hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str());
+        self.meter.count(Outcome::Hit);
+        Some(answer(e, age, status))
+    }
+
     /// A plain GET/HEAD answered from the memory tier, if fresh; no await,
     /// no policy evaluation, the body handed out as a `Bytes` clone.
     #[inline]
@@ -93,40 +133,18 @@ impl EdgeState {
             Method::HEAD => true,
             _ => return None,
         };
-        for name in req.headers().keys() {
-            if name == CACHE_CONTROL
-                || name == PRAGMA
-                || name == IF_NONE_MATCH
-                || name == IF_MODIFIED_SINCE
-                || name == IF_MATCH
-                || name == IF_UNMODIFIED_SINCE
-                || name == RANGE
-                || name == IF_RANGE
-            {
-                return None;
-            }
-        }
-        let target = req.uri().path_and_query()?.as_str();
-        if !is_normal(target) {
+        if req.headers().keys().any(|name| NOT_FAST.contains(&name.as_str())) {
             return None;
         }
-        let entry = self.store.get_memory(target)?;
-        let CacheValue::Response(e) = entry.value() else { return None };
-        let now = self.now_ms();
-        if !e.timing.is_fresh(now) || e.flags.has(crate::freshness::Flags::NO_CACHE) || e.slices.is_some() {
-            return None;
-        }
-        if self.purge.may_cover(e.stored_ms) {
-            return None; // a purge-all may cover it: the slow path decides
-        }
-        let mut h = e.hit_headers.clone();
-        h.insert(AGE, age_value(e.timing.age_ms(now) / 1000));
-        h.insert(CACHE_STATUS, hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str()));
-        let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
-        *r.status_mut() = e.status;
-        *r.headers_mut() = h;
-        self.meter.count(Outcome::Hit);
-        Some(r)
+        self.fresh_memory_hit(req.uri().path_and_query()?.as_str(), |e, age, status| {
+            let mut h = e.hit_headers.clone();
+            h.insert(AGE, age);
+            h.insert(CACHE_STATUS, status);
+            let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
+            *r.status_mut() = e.status;
+            *r.headers_mut() = h;
+            r
+        })
     }
 
     /// Every request the fast path did not answer.

@@ -55,17 +55,32 @@ impl Traffic {
 pub struct Metered<S> {
     inner: S,
     traffic: Arc<Traffic>,
+    /// Bytes already read (and counted) that reads yield again first.
+    pre: Bytes,
 }
 
 impl<S> Metered<S> {
     /// Wraps a stream.
     pub fn new(inner: S, traffic: Arc<Traffic>) -> Self {
-        Self { inner, traffic }
+        Self { inner, traffic, pre: Bytes::new() }
+    }
+
+    /// The same stream, whose next reads yield `pre` (bytes read from it
+    /// already) before the rest: a connection handed over part-way
+    /// through, so the next reader sees the whole request.
+    pub fn rewind(mut self, pre: Bytes) -> Self {
+        self.pre = pre;
+        self
     }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(buf.remaining());
+            buf.put_slice(&self.pre.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -126,11 +141,6 @@ pub struct Peer {
 pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
 
 impl Shutdown {
-    /// Whether the server is stopping.
-    pub fn is_set(&self) -> bool {
-        *self.0.borrow()
-    }
-
     /// Resolves once the server is stopping.
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|s| *s).await;
@@ -197,13 +207,9 @@ where
     builder.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let done = tokio::select! {
-        r = conn.as_mut() => Some(r),
-        _ = shutdown.wait() => None,
-    };
-    let result = match done {
-        Some(r) => r,
-        None => {
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = shutdown.wait() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
@@ -230,54 +236,6 @@ pub async fn serve_http<M, S, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     serve_connections(listener, traffic, |io, peer, sd| serve_hyper(io, make(peer), sd), shutdown).await
-}
-
-/// A stream that first yields bytes already read from it: a connection
-/// handed over part-way through (`serve_hyper` sees the whole request).
-pub struct Rewind<S> {
-    pre: Bytes,
-    inner: S,
-}
-
-impl<S> Rewind<S> {
-    /// `pre`, then the rest of `inner`.
-    pub fn new(pre: Bytes, inner: S) -> Self {
-        Rewind { pre, inner }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if !self.pre.is_empty() {
-            let n = self.pre.len().min(buf.remaining());
-            let chunk = self.pre.split_to(n);
-            buf.put_slice(&chunk);
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
 
 /// Writes every byte of `bufs` (vectored writes, so nothing is copied; the
