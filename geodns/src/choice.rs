@@ -160,21 +160,14 @@ fn rank(edges: &[EdgeInfo], origin_region: &str, rtt: impl Fn(&str) -> Duration)
     Ranking { order, origin_rtt: rtt(origin_region) }
 }
 
-/// Where a query's location came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// The EDNS Client Subnet option (its address, source prefix length).
-    Ecs(IpAddr, u8),
-    /// The query's (or connection's) source address.
-    Addr(IpAddr),
-}
-
-impl Source {
-    /// The address looked up.
-    pub fn ip(self) -> IpAddr {
-        match self {
-            Source::Ecs(ip, _) | Source::Addr(ip) => ip,
-        }
+/// The address a query is located by: its EDNS Client Subnet address
+/// (`ecs`: address, source prefix length), unless the client sent prefix 0
+/// (RFC 7871 §7.1.2: do not use its address); else the source address.
+#[inline]
+pub fn located(ecs: Option<(IpAddr, u8)>, src: IpAddr) -> IpAddr {
+    match ecs {
+        Some((addr, prefix)) if prefix > 0 => addr,
+        _ => src.to_canonical(),
     }
 }
 

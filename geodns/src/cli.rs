@@ -95,11 +95,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(n) = args.udp_workers {
         config.udp_workers = n.max(1);
     }
-    let (udp, tcp) = crate::bind_dns(world.geodns.dns).await?;
-    let http = world::serve::bind("geodns http", world.geodns.http).await?;
-    let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
-    let parts = crate::build(&config, dns_addr)?;
-    println!("{}", world::serve::ready_line("geodns", "geodns", &[("dns", dns_addr), ("http", http_addr)]));
-    crate::run(parts, udp, tcp, http, world::serve::ctrl_c_or_term()).await?;
+    let bound = crate::Bound::new(config).await?;
+    let addrs = [("dns", bound.dns_addr), ("http", bound.http_addr)];
+    println!("{}", world::serve::ready_line("geodns", "geodns", &addrs));
+    bound.run(world::serve::ctrl_c_or_term()).await?;
     Ok(())
 }

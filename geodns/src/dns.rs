@@ -27,7 +27,7 @@ use hickory_server::proto::rr::{DNSClass, LowerName, Name, RData, Record, Record
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use crate::choice::{Chooser, Route};
+use crate::choice::{Chooser, Route, located};
 use crate::error::Error;
 use crate::metrics::{Metrics, Transport, rcode_index};
 
@@ -57,14 +57,11 @@ pub struct Zone {
 impl Zone {
     /// The zone of `world`, whose DNS server listens on `dns`.
     pub fn new(world: &world::World, dns: SocketAddr, ttl: u32) -> Result<Zone, Error> {
-        let apex_name = Name::from_ascii(format!("{}.", world.geodns.zone.trim_end_matches('.')))
-            .map_err(|e| Error::World(format!("geodns.zone `{}`: {e}", world.geodns.zone)))?;
-        let ns_name = Name::from_ascii("ns")
-            .and_then(|n| n.append_domain(&apex_name))
-            .map_err(|e| Error::World(format!("geodns.zone `{}`: {e}", world.geodns.zone)))?;
-        let hostmaster = Name::from_ascii("hostmaster")
-            .and_then(|n| n.append_domain(&apex_name))
-            .map_err(|e| Error::World(format!("geodns.zone `{}`: {e}", world.geodns.zone)))?;
+        let bad =
+            |e: hickory_server::proto::ProtoError| Error::World(format!("geodns.zone `{}`: {e}", world.geodns.zone));
+        let apex_name = Name::from_ascii(format!("{}.", world.geodns.zone.trim_end_matches('.'))).map_err(bad)?;
+        let ns_name = Name::from_ascii("ns").and_then(|n| n.append_domain(&apex_name)).map_err(bad)?;
+        let hostmaster = Name::from_ascii("hostmaster").and_then(|n| n.append_domain(&apex_name)).map_err(bad)?;
         let (refresh, retry, expire) = SOA_TIMERS;
         let soa = Record::from_rdata(
             apex_name.clone(),
@@ -152,8 +149,10 @@ pub struct Answer {
     pub additionals: Vec<Record>,
     /// OPT to send, when the query had one.
     pub edns: Option<Edns>,
-    /// The edge answered (`Some(None)`: the origin), for metrics.
-    pub routed: Option<Option<usize>>,
+    /// The answer slot (edge index, or the origin's: [`Zone::slot`]), for metrics.
+    pub routed: Option<usize>,
+    /// Whether the query carried an EDNS Client Subnet option.
+    pub ecs: bool,
 }
 
 impl Dns {
@@ -166,6 +165,7 @@ impl Dns {
             additionals: Vec::new(),
             edns: None,
             routed: None,
+            ecs: false,
         };
         // EDNS: always answer an OPT with an OPT (RFC 6891 §6.1.1).
         let mut ecs: Option<ClientSubnet> = None;
@@ -178,6 +178,7 @@ impl Dns {
                 return out.error(ResponseCode::BADVERS);
             }
             if let Some(EdnsOption::Subnet(cs)) = req_edns.option(EdnsCode::Subnet) {
+                out.ecs = true;
                 if !ecs_well_formed(cs) {
                     out.edns = Some(e);
                     return out.error(ResponseCode::FormErr);
@@ -203,11 +204,7 @@ impl Dns {
         if *query.name() == self.zone.apex {
             match qtype {
                 RecordType::A | RecordType::AAAA | RecordType::ANY => {
-                    let located = match ecs {
-                        Some(cs) if cs.source_prefix() > 0 => cs.addr(),
-                        _ => src.ip().to_canonical(),
-                    };
-                    let route = self.chooser.route(located);
+                    let route = self.chooser.route(located(ecs.map(|cs| (cs.addr(), cs.source_prefix())), src.ip()));
                     scope = route.scope;
                     let slot = self.zone.slot(&route);
                     let ttl = self.zone.ttl;
@@ -221,7 +218,7 @@ impl Dns {
                     {
                         out.answers.push(Record::from_rdata(owner, ttl, RData::AAAA(AAAA(a))));
                     }
-                    out.routed = Some(route.edge);
+                    out.routed = Some(slot);
                 }
                 RecordType::SOA => out.answers.push(self.zone.soa.clone()),
                 RecordType::NS => {
@@ -270,7 +267,7 @@ impl RequestHandler for Handler {
         let dns = &self.0;
         let transport = if request.protocol() == Protocol::Udp { Transport::Udp } else { Transport::Tcp };
         let a = dns.answer(request, request.src());
-        if request.edns.as_ref().is_some_and(|e| e.option(EdnsCode::Subnet).is_some()) {
+        if a.ecs {
             dns.metrics.ecs();
         }
         let rcode = a.metadata.response_code;
@@ -289,8 +286,8 @@ impl RequestHandler for Handler {
             }
         };
         dns.metrics.response(transport, rcode_index(u16::from(rcode)));
-        if let Some(e) = a.routed {
-            dns.metrics.answer(e);
+        if let Some(slot) = a.routed {
+            dns.metrics.answer(slot);
         }
         info
     }

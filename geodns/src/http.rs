@@ -20,15 +20,13 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use world::serve::Peer;
 
-use crate::choice::Chooser;
-use crate::metrics::Metrics;
+use crate::dns::Dns;
+use crate::metrics::HttpRoute;
 
 /// What the HTTP handlers share.
 pub struct App {
-    /// Locating and choosing.
-    pub chooser: Arc<Chooser>,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
+    /// The chooser and the counters the DNS side uses too.
+    pub dns: Arc<Dns>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted: Vec<IpNet>,
 }
@@ -41,7 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/r/{*path}", get(redirect).head(redirect))
         .route("/edges", get(edges))
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .fallback(not_found)
         .with_state(app)
 }
@@ -71,15 +69,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> (IpAdd
     if !is_trusted(&peer) {
         return (peer, "source");
     }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+    let hops = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
     let mut client = (peer, "source");
-    for hop in hops.iter().rev() {
+    for hop in hops.rev().map(str::trim) {
         let Some(ip) = parse_hop(hop) else { break };
         client = (ip, "xff");
         if !is_trusted(&ip) {
@@ -112,7 +104,7 @@ async fn resolve(
     headers: HeaderMap,
     Query(q): Query<ResolveQuery>,
 ) -> Response {
-    app.metrics.http(0);
+    app.dns.metrics.http(HttpRoute::Resolve);
     let (ip, by) = match q.ip.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => match s.parse::<IpAddr>() {
             Ok(ip) => (ip.to_canonical(), "query"),
@@ -123,7 +115,7 @@ async fn resolve(
             None => return json_error(StatusCode::BAD_REQUEST, "give ?ip=ADDRESS".into()),
         },
     };
-    axum::Json(app.chooser.decide(ip, by)).into_response()
+    axum::Json(app.dns.chooser.decide(ip, by)).into_response()
 }
 
 async fn redirect(
@@ -132,20 +124,21 @@ async fn redirect(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    app.metrics.http(1);
+    app.dns.metrics.http(HttpRoute::Redirect);
     // The path as sent (still percent-encoded), not the decoded one.
     let path = uri.path().strip_prefix("/r/").unwrap_or_default();
     let Some(axum::Extension(peer)) = peer else {
         return json_error(StatusCode::INTERNAL_SERVER_ERROR, "no connection information".into());
     };
     let (ip, _) = client_ip(peer.remote.ip(), &headers, &app.trusted);
-    let route = app.chooser.route(ip);
+    let chooser = &app.dns.chooser;
+    let route = chooser.route(ip);
     let (addr, who) = match route.edge {
         Some(e) => {
-            let edge = &app.chooser.routes.edges[e];
+            let edge = &chooser.routes.edges[e];
             (edge.listen, format!("edge-{}", edge.name))
         }
-        None => (app.chooser.routes.world().origin.listen, "origin".to_string()),
+        None => (chooser.routes.world().origin.listen, "origin".to_string()),
     };
     let mut location = format!("http://{addr}/{path}");
     if let Some(q) = uri.query() {
@@ -166,23 +159,28 @@ async fn redirect(
 }
 
 async fn edges(State(app): State<Arc<App>>) -> Response {
-    app.metrics.http(2);
-    let h = &app.chooser.health;
+    app.dns.metrics.http(HttpRoute::Edges);
+    let h = &app.dns.chooser.health;
     axum::Json(serde_json::json!({
         "health": h.mode(),
-        "edges": h.table(&app.chooser.routes.edges),
+        "edges": h.table(&app.dns.chooser.routes.edges),
     }))
     .into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    app.metrics.http(3);
-    let body = app.metrics.render(&app.chooser);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    app.dns.metrics.http(HttpRoute::Metrics);
+    let body = app.dns.metrics.render(&app.dns.chooser);
+    ([(header::CONTENT_TYPE, world::prom::CONTENT_TYPE)], body).into_response()
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> &'static str {
+    app.dns.metrics.http(HttpRoute::Healthz);
+    "ok\n"
 }
 
 async fn not_found(State(app): State<Arc<App>>, uri: Uri) -> Response {
-    app.metrics.http(5);
+    app.dns.metrics.http(HttpRoute::Other);
     json_error(
         StatusCode::NOT_FOUND,
         format!("no route {}; try /resolve?ip=…, /r/PATH, /edges or /metrics", uri.path()),

@@ -16,8 +16,8 @@
 //! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
 //! - [`metrics`]: counters; [`cli`]: the `geodns` command; [`resolve`]: `cdn resolve`.
 //!
-//! Entry points: [`serve`] on already-bound sockets, [`spawn`] to bind and
-//! run in-process (tests), [`cli::run`] for the binary.
+//! Entry points: [`spawn`] to bind and run in-process (tests),
+//! [`cli::run`] for the binary.
 
 pub mod choice;
 pub mod cli;
@@ -94,19 +94,10 @@ impl Config {
     }
 }
 
-/// The parts a running geodns is made of.
-pub(crate) struct Parts {
-    zone_name: String,
-    udp_engine: udp::Engine,
-    udp_workers: usize,
-    udp_gso: bool,
-    dns: Arc<dns::Dns>,
-    app: Arc<http::App>,
-    interval: Duration,
-    timeout: Duration,
-}
-
-pub(crate) fn build(config: &Config, dns_addr: SocketAddr) -> Result<Parts> {
+/// The DNS answer path for `config`, serving as the server at `dns_addr`.
+/// Fails when the GeoIP database cannot be used or the zone is not a DNS
+/// name.
+pub(crate) fn build_dns(config: &Config, dns_addr: SocketAddr) -> Result<Arc<dns::Dns>> {
     let w = &config.world;
     let geoip = match &config.mmdb {
         Mmdb::Generated => {
@@ -121,30 +112,92 @@ pub(crate) fn build(config: &Config, dns_addr: SocketAddr) -> Result<Parts> {
     let metrics = Arc::new(metrics::Metrics::new(w.edges.len()));
     let ttl = config.clock.to_wall(w.geodns.ttl.0).as_secs_f64().round() as u32;
     let zone = dns::Zone::new(w, dns_addr, ttl)?;
-    Ok(Parts {
-        zone_name: w.geodns.zone.clone(),
-        udp_engine: config.udp_engine,
-        udp_workers: config.udp_workers,
-        udp_gso: config.udp_gso,
-        dns: Arc::new(dns::Dns { chooser: chooser.clone(), zone, metrics: metrics.clone() }),
-        app: Arc::new(http::App { chooser, metrics, trusted: w.geodns.trusted_proxies.clone() }),
-        interval: config.clock.to_wall(h.interval.0),
-        timeout: config.clock.to_wall(h.timeout.0),
-    })
+    Ok(Arc::new(dns::Dns { chooser, zone, metrics }))
 }
 
-/// Serves DNS on `udp` and `tcp` and HTTP on `http` until `shutdown`
-/// resolves. Fails early (before answering anything) when the GeoIP
-/// database cannot be used or the zone is not a DNS name.
-pub async fn serve(
+/// A geodns with its sockets bound and its configuration checked, not
+/// answering yet (so the binary can print its ready line in between).
+pub(crate) struct Bound {
     config: Config,
+    dns: Arc<dns::Dns>,
     udp: UdpSocket,
     tcp: TcpListener,
     http: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let parts = build(&config, udp.local_addr()?)?;
-    run(parts, udp, tcp, http, shutdown).await
+    /// The DNS address (UDP and TCP).
+    pub(crate) dns_addr: SocketAddr,
+    /// The HTTP address.
+    pub(crate) http_addr: SocketAddr,
+}
+
+impl Bound {
+    /// Binds the world's DNS and HTTP addresses (port 0 is fine) and
+    /// builds the answer path.
+    pub(crate) async fn new(config: Config) -> Result<Bound> {
+        let (udp, tcp) = bind_dns(config.world.geodns.dns).await?;
+        let http = world::serve::bind("geodns http", config.world.geodns.http).await?;
+        let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
+        let dns = build_dns(&config, dns_addr)?;
+        Ok(Bound { config, dns, udp, tcp, http, dns_addr, http_addr })
+    }
+
+    /// Answers until `shutdown` resolves.
+    pub(crate) async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Bound { config, dns, udp, tcp, http, dns_addr, http_addr } = self;
+        let (w, clock) = (&config.world, &config.clock);
+        tracing::info!(
+            dns = %dns_addr,
+            http = %http_addr,
+            zone = %w.geodns.zone,
+            geoip = %dns.chooser.geoip.source(),
+            health = %dns.chooser.health.mode(),
+            udp = ?config.udp_engine,
+            "geodns serving"
+        );
+        let stop = CancellationToken::new();
+        let mut server = hickory_server::Server::new(dns::Handler(dns.clone()));
+        let udp_task = match config.udp_engine {
+            udp::Engine::Fast => {
+                Some(tokio::spawn(udp::serve(dns.clone(), udp, config.udp_workers, config.udp_gso, stop.clone())))
+            }
+            udp::Engine::Hickory => {
+                server.register_socket(udp);
+                None
+            }
+        };
+        server.register_listener(tcp, TCP_IDLE, 64);
+        let dns_stop = server.shutdown_token().clone();
+
+        let checks = tokio::spawn(health::run(
+            dns.chooser.health.clone(),
+            dns.chooser.routes.edges.clone(),
+            clock.to_wall(w.geodns.health.interval.0),
+            clock.to_wall(w.geodns.health.timeout.0),
+            stop.clone(),
+        ));
+        let router = http::router(Arc::new(http::App { dns, trusted: w.geodns.trusted_proxies.clone() }));
+        let http_task = tokio::spawn(world::serve::serve_http(
+            http,
+            Arc::new(world::serve::Traffic::default()),
+            move |peer| http::service(router.clone(), peer),
+            stop.clone().cancelled_owned(),
+        ));
+
+        tokio::pin!(shutdown);
+        let result = tokio::select! {
+            _ = &mut shutdown => Ok(()),
+            r = server.block_until_done() => r.map_err(|e| Error::Io(format!("DNS server stopped: {e}"))),
+        };
+        stop.cancel();
+        dns_stop.cancel();
+        let _ = server.block_until_done().await;
+        if let Some(t) = udp_task {
+            let _ = t.await;
+        }
+        let _ = checks.await;
+        let _ = http_task.await;
+        tracing::info!("geodns stopped");
+        result
+    }
 }
 
 /// Default log filter: hickory-server logs every request at `info`, which
@@ -154,69 +207,6 @@ pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn,hickory_net=warn,
 /// Sets up logging (`RUST_LOG` overrides [`DEFAULT_LOG_FILTER`]).
 pub fn init_logging(json: bool) {
     world::logging::init_with_default(json, DEFAULT_LOG_FILTER);
-}
-
-pub(crate) async fn run(
-    parts: Parts,
-    udp: UdpSocket,
-    tcp: TcpListener,
-    http: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let dns_addr = udp.local_addr()?;
-    tracing::info!(
-        dns = %dns_addr,
-        http = %http.local_addr()?,
-        zone = %parts.zone_name,
-        geoip = %parts.dns.chooser.geoip.source(),
-        health = %parts.dns.chooser.health.mode(),
-        udp = ?parts.udp_engine,
-        "geodns serving"
-    );
-    let stop = CancellationToken::new();
-    let mut server = hickory_server::Server::new(dns::Handler(parts.dns.clone()));
-    let udp_task = match parts.udp_engine {
-        udp::Engine::Fast => {
-            Some(tokio::spawn(udp::serve(parts.dns.clone(), udp, parts.udp_workers, parts.udp_gso, stop.clone())))
-        }
-        udp::Engine::Hickory => {
-            server.register_socket(udp);
-            None
-        }
-    };
-    server.register_listener(tcp, TCP_IDLE, 64);
-    let dns_stop = server.shutdown_token().clone();
-
-    let checks = tokio::spawn(health::run(
-        parts.dns.chooser.health.clone(),
-        parts.dns.chooser.routes.edges.clone(),
-        parts.interval,
-        parts.timeout,
-        stop.clone(),
-    ));
-    let router = http::router(parts.app.clone());
-    let http_task = tokio::spawn(world::serve::serve_http(
-        http,
-        Arc::new(world::serve::Traffic::default()),
-        move |peer| http::service(router.clone(), peer),
-        stop.clone().cancelled_owned(),
-    ));
-
-    tokio::pin!(shutdown);
-    let result = tokio::select! {
-        _ = &mut shutdown => Ok(()),
-        r = server.block_until_done() => r.map_err(|e| Error::Io(format!("DNS server stopped: {e}"))),
-    };
-    stop.cancel();
-    dns_stop.cancel();
-    let _ = server.block_until_done().await;
-    if let Some(t) = udp_task {
-        let _ = t.await;
-    }
-    let _ = checks.await;
-    let _ = http_task.await;
-    tracing::info!("geodns stopped");
-    result
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same
@@ -290,15 +280,13 @@ impl Drop for Handle {
 /// Binds the world's DNS and HTTP addresses (port 0 is fine) and runs
 /// geodns in a task; checks the configuration before returning.
 pub async fn spawn(config: Config) -> Result<Handle> {
-    let (udp, tcp) = bind_dns(config.world.geodns.dns).await?;
-    let http = world::serve::bind("geodns http", config.world.geodns.http).await?;
-    let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
-    let parts = build(&config, dns_addr)?;
+    let bound = Bound::new(config).await?;
+    let (dns, http) = (bound.dns_addr, bound.http_addr);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(parts, udp, tcp, http, async move {
+    let task = tokio::spawn(bound.run(async move {
         let _ = rx.await;
     }));
-    Ok(Handle { dns: dns_addr, http: http_addr, stop: Some(tx), task: Some(task) })
+    Ok(Handle { dns, http, stop: Some(tx), task: Some(task) })
 }
 
 #[cfg(test)]

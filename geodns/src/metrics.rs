@@ -2,8 +2,9 @@
 //! constants, labels come from small fixed sets: transport, rcode, edge),
 //! rendered as text on `/metrics`.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use world::prom::{Encoder, Kind};
 
 use crate::choice::Chooser;
 
@@ -45,8 +46,25 @@ pub fn rcode_index(rcode: u16) -> usize {
     }
 }
 
-/// HTTP routes counted.
+/// HTTP routes counted, in [`HttpRoute`] order.
 pub const ROUTES: [&str; 6] = ["resolve", "redirect", "edges", "metrics", "healthz", "other"];
+
+/// An HTTP route, for [`Metrics::http`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpRoute {
+    /// `/resolve`.
+    Resolve,
+    /// `/r/{path}`.
+    Redirect,
+    /// `/edges`.
+    Edges,
+    /// `/metrics`.
+    Metrics,
+    /// `/healthz`.
+    Healthz,
+    /// Anything else (404).
+    Other,
+}
 
 /// One UDP thread's uncommitted counts (see [`Metrics::add_fast`]).
 #[derive(Debug, Clone, Default)]
@@ -67,13 +85,12 @@ impl Tally {
         Tally { noerror: 0, ecs: 0, answers: vec![0; m.answers.len()], segmented: 0 }
     }
 
-    /// Counts one fast answer.
+    /// Counts one fast answer from `slot` (see [`crate::dns::Zone::slot`]).
     #[inline]
-    pub fn answer(&mut self, e: Option<usize>, ecs: bool) {
+    pub fn answer(&mut self, slot: usize, ecs: bool) {
         self.noerror += 1;
         self.ecs += u64::from(ecs);
-        let i = e.unwrap_or(self.answers.len().saturating_sub(1));
-        if let Some(n) = self.answers.get_mut(i) {
+        if let Some(n) = self.answers.get_mut(slot) {
             *n += 1;
         }
     }
@@ -106,11 +123,12 @@ impl Metrics {
         self.responses[t as usize][rcode].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts an A/AAAA answer for edge `e` (`None`: the origin).
+    /// Counts an A/AAAA answer from `slot` (see [`crate::dns::Zone::slot`]).
     #[inline]
-    pub fn answer(&self, e: Option<usize>) {
-        let i = e.unwrap_or(self.answers.len() - 1);
-        self.answers[i].fetch_add(1, Ordering::Relaxed);
+    pub fn answer(&self, slot: usize) {
+        if let Some(c) = self.answers.get(slot) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts a query with ECS.
@@ -142,69 +160,56 @@ impl Metrics {
         t.segmented = 0;
     }
 
-    /// Counts an HTTP request on route `i` of [`ROUTES`].
-    pub fn http(&self, i: usize) {
-        self.http[i.min(ROUTES.len() - 1)].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Responses counted so far, all transports and rcodes.
-    pub fn responses_total(&self) -> u64 {
-        self.responses.iter().flatten().map(|c| c.load(Ordering::Relaxed)).sum()
+    /// Counts an HTTP request on `route`.
+    pub fn http(&self, route: HttpRoute) {
+        self.http[route as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self, chooser: &Chooser) -> String {
-        let mut s = String::with_capacity(4096);
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let edges = &chooser.routes.edges;
-        let _ = writeln!(s, "# HELP {DNS_RESPONSES} DNS responses sent, by transport and rcode.");
-        let _ = writeln!(s, "# TYPE {DNS_RESPONSES} counter");
+        let h = &chooser.health;
+        let mut p = Encoder::new();
+        p.family(DNS_RESPONSES, Kind::Counter, "DNS responses sent, by transport and rcode.");
         for (t, name) in ["udp", "tcp"].iter().enumerate() {
             for (r, rcode) in RCODES.iter().enumerate() {
-                let v = self.responses[t][r].load(Ordering::Relaxed);
-                let _ = writeln!(s, "{DNS_RESPONSES}{{transport=\"{name}\",rcode=\"{rcode}\"}} {v}");
+                p.sample(&[("transport", name), ("rcode", rcode)], load(&self.responses[t][r]));
             }
         }
-        let _ = writeln!(s, "# HELP {DNS_ANSWERS} A/AAAA answers, by edge (origin: no edge was healthy).");
-        let _ = writeln!(s, "# TYPE {DNS_ANSWERS} counter");
+        p.family(DNS_ANSWERS, Kind::Counter, "A/AAAA answers, by edge (origin: no edge was healthy).");
         for (i, c) in self.answers.iter().enumerate() {
-            let name = edges.get(i).map_or("origin", |e| e.name.as_str());
-            let _ = writeln!(s, "{DNS_ANSWERS}{{edge=\"{name}\"}} {}", c.load(Ordering::Relaxed));
+            p.sample(&[("edge", edges.get(i).map_or("origin", |e| e.name.as_str()))], load(c));
         }
-        let _ = writeln!(s, "# HELP {DNS_ECS} Queries carrying an EDNS Client Subnet option.");
-        let _ = writeln!(s, "# TYPE {DNS_ECS} counter");
-        let _ = writeln!(s, "{DNS_ECS} {}", self.ecs.load(Ordering::Relaxed));
-        let _ = writeln!(
-            s,
-            "# HELP {UDP_SEGMENTED} UDP answers sent in one segmented (GSO) message with others to the same client."
+        p.single(DNS_ECS, Kind::Counter, "Queries carrying an EDNS Client Subnet option.", &[], load(&self.ecs));
+        p.single(
+            UDP_SEGMENTED,
+            Kind::Counter,
+            "UDP answers sent in one segmented (GSO) message with others to the same client.",
+            &[],
+            load(&self.segmented),
         );
-        let _ = writeln!(s, "# TYPE {UDP_SEGMENTED} counter");
-        let _ = writeln!(s, "{UDP_SEGMENTED} {}", self.segmented.load(Ordering::Relaxed));
-        let _ = writeln!(s, "# HELP {HTTP_REQUESTS} HTTP requests, by route.");
-        let _ = writeln!(s, "# TYPE {HTTP_REQUESTS} counter");
+        p.family(HTTP_REQUESTS, Kind::Counter, "HTTP requests, by route.");
         for (i, r) in ROUTES.iter().enumerate() {
-            let _ = writeln!(s, "{HTTP_REQUESTS}{{route=\"{r}\"}} {}", self.http[i].load(Ordering::Relaxed));
+            p.sample(&[("route", r)], load(&self.http[i]));
         }
-        let h = &chooser.health;
-        let _ = writeln!(s, "# HELP {EDGE_UP} Edge health: 1 up, 0 down, -1 unknown.");
-        let _ = writeln!(s, "# TYPE {EDGE_UP} gauge");
+        p.family(EDGE_UP, Kind::Gauge, "Edge health: 1 up, 0 down, -1 unknown.");
         for (i, e) in edges.iter().enumerate() {
-            let v = match h.state(i) {
+            let v: i64 = match h.state(i) {
                 crate::health::State::Up => 1,
                 crate::health::State::Down => 0,
                 crate::health::State::Unknown => -1,
             };
-            let _ = writeln!(s, "{EDGE_UP}{{edge=\"{}\"}} {v}", e.name);
+            p.sample(&[("edge", &e.name)], v);
         }
-        let _ = writeln!(s, "# HELP {HEALTH_CHECKS} Health checks run, by edge.");
-        let _ = writeln!(s, "# TYPE {HEALTH_CHECKS} counter");
+        p.family(HEALTH_CHECKS, Kind::Counter, "Health checks run, by edge.");
         for (i, e) in edges.iter().enumerate() {
-            let _ = writeln!(s, "{HEALTH_CHECKS}{{edge=\"{}\"}} {}", e.name, h.counts(i).0);
+            p.sample(&[("edge", &e.name)], h.counts(i).0);
         }
-        let _ = writeln!(s, "# HELP {HEALTH_FAILURES} Health checks failed, by edge.");
-        let _ = writeln!(s, "# TYPE {HEALTH_FAILURES} counter");
+        p.family(HEALTH_FAILURES, Kind::Counter, "Health checks failed, by edge.");
         for (i, e) in edges.iter().enumerate() {
-            let _ = writeln!(s, "{HEALTH_FAILURES}{{edge=\"{}\"}} {}", e.name, h.counts(i).1);
+            p.sample(&[("edge", &e.name)], h.counts(i).1);
         }
-        s
+        p.finish()
     }
 }

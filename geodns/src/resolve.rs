@@ -18,18 +18,9 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Prints the routing decision for `ip` (JSON with `json`).
 pub async fn resolve_command(world: &World, ip: IpAddr, json: bool) -> anyhow::Result<()> {
-    let addr = world.geodns.http;
-    let path = format!("/resolve?ip={ip}");
-    let (mut v, note) = match crate::http_client::get(addr, &path, ASK_TIMEOUT).await {
-        Ok((s, body)) if s.is_success() => (serde_json::from_slice::<Value>(&body)?, None),
-        Ok((s, body)) => anyhow::bail!("geodns at {addr} answered {s}: {}", String::from_utf8_lossy(&body).trim()),
-        Err(e) => (
-            offline(world, ip)?,
-            Some(format!("geodns at {addr} did not answer ({e}): offline decision from the world")),
-        ),
-    };
-    if let (Some(n), Some(obj)) = (&note, v.as_object_mut()) {
-        obj.insert("note".into(), Value::String(n.clone()));
+    let (mut v, note) = decision(world, ip).await?;
+    if let (Some(n), Some(obj)) = (note, v.as_object_mut()) {
+        obj.insert("note".into(), Value::String(n));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -37,6 +28,21 @@ pub async fn resolve_command(world: &World, ip: IpAddr, json: bool) -> anyhow::R
         print!("{}", human(&v));
     }
     Ok(())
+}
+
+/// The running geodns's decision for `ip`, or, when none answers, the
+/// offline one with a note saying so.
+pub async fn decision(world: &World, ip: IpAddr) -> anyhow::Result<(Value, Option<String>)> {
+    let addr = world.geodns.http;
+    let path = format!("/resolve?ip={ip}");
+    match crate::http_client::get(addr, &path, ASK_TIMEOUT).await {
+        Ok((s, body)) if s.is_success() => Ok((serde_json::from_slice::<Value>(&body)?, None)),
+        Ok((s, body)) => anyhow::bail!("geodns at {addr} answered {s}: {}", String::from_utf8_lossy(&body).trim()),
+        Err(e) => Ok((
+            offline(world, ip)?,
+            Some(format!("geodns at {addr} did not answer ({e}): offline decision from the world")),
+        )),
+    }
 }
 
 /// The decision without a running geodns: the demo database generated from

@@ -46,6 +46,7 @@ use nix::sys::socket::{
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+use crate::choice::located;
 use crate::dns::{Dns, EDNS_PAYLOAD, Handler};
 use crate::metrics::{Tally, Transport, rcode_index};
 
@@ -396,11 +397,7 @@ pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8], tally: &mut
         return None;
     }
     let ecs = opt.as_ref().and_then(|o| o.ecs);
-    let located = match ecs {
-        Some(e) if e.source > 0 => e.addr,
-        _ => src.to_canonical(),
-    };
-    let route = dns.chooser.route(located);
+    let route = dns.chooser.route(located(ecs.map(|e| (e.addr, e.source)), src));
     let slot = dns.zone.slot(&route);
     let mut rdata = [0u8; 16];
     let rdlen = if qtype == 1 {
@@ -446,7 +443,7 @@ pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8], tally: &mut
             None => put(&[0, 0]),
         }
     }
-    tally.answer(route.edge, ecs.is_some());
+    tally.answer(slot, ecs.is_some());
     Some(w)
 }
 
@@ -607,7 +604,7 @@ mod tests {
         w.edges[1].ipv6 = Some("2001:db8:2::1".parse().unwrap());
         let mut c = crate::Config::from_world(&w);
         c.health = crate::health::Mode::Off;
-        crate::build(&c, "127.0.0.1:1053".parse().unwrap()).unwrap().dns
+        crate::build_dns(&c, "127.0.0.1:1053".parse().unwrap()).unwrap()
     }
 
     fn query(name: &str, qtype: RecordType, ecs: Option<&str>, dnssec_ok: bool, edns: bool) -> Vec<u8> {

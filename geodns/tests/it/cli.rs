@@ -2,7 +2,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use hickory_server::proto::rr::RecordType;
 
@@ -44,7 +43,6 @@ async fn binary_prints_one_ready_line_and_serves_a_generated_or_given_database()
         let (dns, http) = (addr_of(&line, "dns"), addr_of(&line, "http"));
         // No --world: the demo world, whose edges are not running here, so
         // health stays unknown and each region still gets its own edge.
-        tokio::time::sleep(Duration::from_millis(200)).await;
         let q = query("cdn.test.", RecordType::A, Some("198.51.100.0/24"));
         assert_eq!(addrs(&udp(dns, ip("127.1.0.1"), &q).await), vec![ip("127.2.0.1")]);
         let (status, _, _) = http_get(http, ip("127.0.0.1"), "/healthz", &[]).await;
@@ -76,9 +74,15 @@ async fn resolve_command_asks_the_running_geodns_or_decides_offline() {
     let mut w = world();
     let g = start(&w, geodns::health::Mode::Off).await;
     w.geodns.http = g.http;
+    // Asked: the running geodns decides (its health checks are off).
+    let (v, note) = geodns::resolve::decision(&w, ip("203.0.113.9")).await.unwrap();
+    assert_eq!((v["edge"].as_str(), v["health"].as_str(), note), (Some("seoul"), Some("off"), None));
     geodns::resolve_command(&w, ip("203.0.113.9"), true).await.unwrap();
     g.shutdown().await.unwrap();
-    // Nobody listens now: offline, from the world.
+    // Nobody listens now: offline, from the world, and it says so.
+    let (v, note) = geodns::resolve::decision(&w, ip("203.0.113.9")).await.unwrap();
+    assert_eq!((v["edge"].as_str(), v["health"].as_str()), (Some("seoul"), Some("unknown")));
+    assert!(note.is_some_and(|n| n.contains("offline decision")));
     geodns::resolve_command(&w, ip("203.0.113.9"), false).await.unwrap();
     let v = geodns::resolve::offline(&w, ip("2001:db8:3::7")).unwrap();
     assert_eq!(v["edge"], "newyork");

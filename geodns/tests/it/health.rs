@@ -4,19 +4,21 @@ use std::time::Duration;
 
 use geodns::health::Mode;
 use hickory_server::proto::rr::RecordType;
+use tests::scripted::{Reply, ScriptedOrigin};
 use world::World;
 
 use crate::support::*;
 
 const INTERVAL: Duration = Duration::from_millis(150);
 
-/// A world whose edges' admin addresses are stand-ins, checked every 150 ms
-/// (fall 2, rise 2).
-async fn world_with_stand_ins() -> (World, Vec<StandIn>) {
+/// A world whose edges' admin addresses are stand-ins answering
+/// `/healthz`, checked every 150 ms (fall 2, rise 2).
+async fn world_with_stand_ins() -> (World, Vec<ScriptedOrigin>) {
     let mut w = world();
     let mut ins = Vec::new();
     for e in w.edges.iter_mut() {
-        let s = StandIn::start().await;
+        let s = ScriptedOrigin::start().await;
+        s.set("/healthz", Reply::ok("ok\n"));
         e.admin = s.addr;
         ins.push(s);
     }
@@ -60,7 +62,7 @@ async fn failover_within_two_intervals_and_back_after_recovery() {
     assert_eq!(v["health"], "checked");
 
     // It returns: back to Seoul after `rise` good checks.
-    ins[0].restart().await;
+    ins[0].resume().await;
     let back = until(INTERVAL * 8, || async { a_for(&g, "127.1.0.9").await == vec![ip("127.1.0.1")] }).await;
     let back = back.expect("never returned to seoul");
     assert!(back <= INTERVAL * 3 + Duration::from_millis(200), "return took {back:?}");

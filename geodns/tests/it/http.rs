@@ -74,6 +74,7 @@ async fn edges_table_metrics_and_not_found() {
         udp(g.dns, ip("127.1.0.3"), &query("cdn.test.", RecordType::A, Some("127.1.0.0/24"))).await;
     }
     tcp(g.dns, ip("127.1.0.3"), &query("nope.cdn.test.", RecordType::A, None)).await;
+    assert_eq!(http_get(g.http, ip("127.0.0.1"), "/healthz", &[]).await.0, 200);
     let (status, _, m) = http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await;
     assert_eq!(status, 200);
     assert!(m.contains("cdnlab_geodns_dns_responses_total{transport=\"udp\",rcode=\"noerror\"} 3"), "{m}");
@@ -81,6 +82,8 @@ async fn edges_table_metrics_and_not_found() {
     assert!(m.contains("cdnlab_geodns_dns_answers_total{edge=\"seoul\"} 3"), "{m}");
     assert!(m.contains("cdnlab_geodns_dns_ecs_queries_total 3"), "{m}");
     assert!(m.contains("cdnlab_geodns_edge_up{edge=\"tokyo\"} -1"), "{m}");
+    assert!(m.contains("cdnlab_geodns_http_requests_total{route=\"healthz\"} 1"), "{m}");
+    assert!(m.contains("cdnlab_geodns_http_requests_total{route=\"edges\"} 1"), "{m}");
     let (status, _, _) = http_get(g.http, ip("127.0.0.1"), "/nope", &[]).await;
     assert_eq!(status, 404);
     g.shutdown().await.unwrap();

@@ -1,10 +1,8 @@
-//! Helpers: a world on ephemeral ports, geodns in-process, stand-in edges,
+//! Helpers: a world on ephemeral ports, geodns in-process,
 //! a DNS client bound to a chosen source address, a tiny HTTP client.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,10 +10,9 @@ use geodns::health::Mode;
 use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_server::proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_server::proto::rr::{Name, RData, RecordType};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, UdpSocket};
-use tokio::sync::oneshot;
 use world::World;
 
 pub const T: Duration = Duration::from_secs(3);
@@ -107,53 +104,6 @@ pub fn ecs(m: &Message) -> Option<ClientSubnet> {
     match m.edns.as_ref()?.option(EdnsCode::Subnet)? {
         EdnsOption::Subnet(cs) => Some(*cs),
         _ => None,
-    }
-}
-
-/// A stand-in edge: answers `GET /healthz` with 200 until stopped.
-pub struct StandIn {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl StandIn {
-    pub async fn start() -> StandIn {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let mut s = StandIn { addr, stop: None, task: None };
-        s.run(l);
-        s
-    }
-
-    fn run(&mut self, l: tokio::net::TcpListener) {
-        let (tx, rx) = oneshot::channel::<()>();
-        let make = |_peer| {
-            hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                let status = if req.uri().path() == "/healthz" { 200 } else { 404 };
-                Ok::<_, Infallible>(
-                    http::Response::builder().status(status).body(Full::new(Bytes::from_static(b"ok\n"))).unwrap(),
-                )
-            })
-        };
-        self.task = Some(tokio::spawn(world::serve::serve_http(l, Arc::default(), make, async move {
-            let _ = rx.await;
-        })));
-        self.stop = Some(tx);
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-
-    pub async fn restart(&mut self) {
-        let l = world::serve::bind("stand-in", self.addr).await.unwrap();
-        self.run(l);
     }
 }
 
