@@ -1,7 +1,8 @@
-//! `cdn run FILE`: start the scenario's world (real binaries, fresh data
-//! directories), drive its workload from every region, fire its events,
-//! collect the edges' and origin's counters, write the report, and exit
-//! non-zero when an expectation fails. With `[sweep]`, once per value.
+//! `cdn run FILE`: start the scenario's world (child processes of this
+//! binary, fresh data directories), drive its workload from every region,
+//! fire its events, collect the edges' and origin's counters, write the
+//! report, and exit non-zero when an expectation fails. With `[sweep]`,
+//! once per value.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -174,7 +175,7 @@ async fn drive(
     progress.abort();
     bar.finish_and_clear();
     let _ = stop_tx.send(true);
-    let (origin_per_second, mut edges) = poller.await.unwrap_or_default();
+    let (origin_per_second, mut edges) = poller.await.context("edge poller")?;
     let event_rows = events.await.unwrap_or_default();
     edges.add(edge_stats(&http, &w).await);
     let deltas = edges.totals;
@@ -195,7 +196,6 @@ async fn drive(
 
 /// Edge counters added up over the run, across restarts: a counter that
 /// went down means the edge started again from zero.
-#[derive(Default)]
 struct EdgeTally {
     last: Vec<Option<edge::admin::Stats>>,
     totals: Vec<EdgeDelta>,
