@@ -153,7 +153,8 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let yours = rt.block_on(ScriptedOrigin::start());
     yours.set("/mine", Reply::ok("mine").cc("public, max-age=60"));
-    yours.set("/other", Reply::status(404, "nope").cc("no-store"));
+    // Storable but for no-store, so no-store is what keeps it out.
+    yours.set("/other", Reply::status(404, "nope").cc("public, max-age=60, no-store"));
     let url = format!("http://{}", yours.addr);
     let mut child = cdn()
         .arg("up")
@@ -173,14 +174,22 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let (s1, cs1) = get("http://127.204.1.1:8080/mine");
     let (s2, cs2) = get("http://127.204.1.1:8080/mine");
     let (s3, cs3) = get("http://127.204.2.1:8080/mine");
-    assert_eq!((s1, s2, s3), (200, 200, 200));
+    let (s4, cs4) = get("http://127.204.3.1:8080/mine");
+    assert_eq!((s1, s2, s3, s4), (200, 200, 200, 200));
     assert!(cs1.contains("edge-seoul") && cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
     assert!(cs2.contains("edge-seoul; hit;"), "{cs2}");
     assert!(cs3.contains("edge-tokyo") && cs3.contains("fwd=uri-miss"), "{cs3}");
-    assert_eq!(yours.count("/mine"), 2, "one fill per edge, the hit stayed at the edge");
-    let (s4, cs4) = get("http://127.204.1.1:8080/other");
-    assert_eq!(s4, 404);
-    assert!(!cs4.contains("stored"), "no-store from your server is not stored: {cs4}");
+    assert!(cs4.contains("edge-newyork") && cs4.contains("fwd=uri-miss"), "{cs4}");
+    assert_eq!(yours.count("/mine"), 3, "one fill per edge, the hit stayed at the edge");
+    let (s5, cs5) = get("http://127.204.1.1:8080/other");
+    assert_eq!(s5, 404);
+    assert!(
+        !cs5.contains("stored") && cs5.contains("detail=no-store"),
+        "no-store from your server is not stored: {cs5}"
+    );
+    let (s6, _) = get("http://127.204.1.1:8080/other");
+    assert_eq!(s6, 404);
+    assert_eq!(yours.count("/other"), 2, "nothing stored, so the second GET went to your server too");
 
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
     assert!(child.wait().unwrap().success());
