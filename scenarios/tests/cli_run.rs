@@ -118,7 +118,7 @@ clients = { seoul = 1.0 }
 [[event]]
 at = "1s"
 do = "origin-corrupt"
-for = "10s"
+for = "3s"
 [expect]
 corrupt = "== 0"
 "#,
