@@ -621,7 +621,7 @@ hit_ratio = ">= 0.5"
                 n += 1;
             }
         }
-        assert!(n >= 7, "{n} scenarios");
+        assert_eq!(n, 8, "the scenarios shipped in scenarios/*.toml");
     }
 
     #[test]
