@@ -14,6 +14,32 @@ fn cdn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cdn"))
 }
 
+/// A running `cdn up`, killed when dropped: a failed assertion must not
+/// leave it (and the children that hold the test's output open) running.
+struct Up(Child);
+
+impl Up {
+    fn start(cmd: &mut Command) -> Up {
+        Up(cmd.spawn().unwrap())
+    }
+
+    /// Stops it as Ctrl-C would and waits for it.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill(); // its children exit when it dies
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Processes whose command line mentions `needle`.
 fn processes_with(needle: &str) -> Vec<u32> {
     let mut out = Vec::new();
@@ -79,8 +105,8 @@ fn wait_gone(needle: &str, within: Duration) -> Vec<u32> {
 fn up_starts_answers_and_stops_with_no_child_left() {
     let dir = tempfile::tempdir().unwrap();
     let world = test_world(dir.path(), 201);
-    let mut child = cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).spawn().unwrap();
-    let lines = wait_for_up(&mut child);
+    let mut up = Up::start(cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()));
+    let lines = wait_for_up(&mut up.0);
     assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains("127.201.2.1:8080")), "{lines:?}");
     assert!(lines.iter().filter(|l| l.contains("curl ")).count() >= 3, "three curl lines: {lines:?}");
     let needle = world.display().to_string();
@@ -92,8 +118,7 @@ fn up_starts_answers_and_stops_with_no_child_left() {
     assert!(cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
     assert!(cs2.contains("; hit;"), "{cs2}");
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
+    let status = up.terminate();
     assert!(status.success(), "{status}");
     assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
 }
@@ -102,10 +127,10 @@ fn up_starts_answers_and_stops_with_no_child_left() {
 fn children_exit_when_cdn_up_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let world = test_world(dir.path(), 202);
-    let mut child = cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).spawn().unwrap();
-    wait_for_up(&mut child);
-    child.kill().unwrap(); // SIGKILL: no chance to clean up
-    child.wait().unwrap();
+    let mut up = Up::start(cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()));
+    wait_for_up(&mut up.0);
+    up.0.kill().unwrap(); // SIGKILL: no chance to clean up
+    up.0.wait().unwrap();
     let needle = world.display().to_string();
     assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "orphans after kill -9");
 }
@@ -115,18 +140,12 @@ fn an_address_in_use_is_reported_with_component_and_address() {
     let dir = tempfile::tempdir().unwrap();
     let world = test_world(dir.path(), 203);
     let _squatter = std::net::TcpListener::bind("127.203.2.1:8080").unwrap();
-    let mut child = cdn()
-        .arg("up")
-        .arg("--world")
-        .arg(&world)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut up = Up::start(
+        cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::null()).stderr(Stdio::piped()),
+    );
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let status = child.wait().unwrap();
+    up.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let status = up.0.wait().unwrap();
     assert!(!status.success());
     assert!(err.contains("edge tokyo") && err.contains("127.203.2.1:8080") && err.contains("in use"), "{err}");
     assert_eq!(wait_gone(&world.display().to_string(), Duration::from_secs(5)), Vec::<u32>::new());
@@ -156,17 +175,10 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     // Storable but for no-store, so no-store is what keeps it out.
     yours.set("/other", Reply::status(404, "nope").cc("public, max-age=60, no-store"));
     let url = format!("http://{}", yours.addr);
-    let mut child = cdn()
-        .arg("up")
-        .arg("--world")
-        .arg(&world)
-        .arg("--origin")
-        .arg(&url)
-        .arg("--quiet")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = wait_for_up(&mut child);
+    let mut up = Up::start(
+        cdn().arg("up").arg("--world").arg(&world).arg("--origin").arg(&url).arg("--quiet").stdout(Stdio::piped()),
+    );
+    let lines = wait_for_up(&mut up.0);
     assert!(lines.iter().any(|l| l.contains("origin (yours)") && l.contains(&url)), "{lines:?}");
     let needle = world.display().to_string();
     assert_eq!(processes_with(&needle).len(), 5, "cdn up + 3 edges + geodns, no synthetic origin");
@@ -191,7 +203,6 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     assert_eq!(s6, 404);
     assert_eq!(yours.count("/other"), 2, "nothing stored, so the second GET went to your server too");
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(up.terminate().success());
     assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
 }
