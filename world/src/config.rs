@@ -34,6 +34,13 @@ pub struct World {
     /// Inter-region round-trip times.
     #[serde(default)]
     pub latency: Latency,
+    /// What every link is like besides its RTT (jitter, loss, bandwidth,
+    /// TLS, TCP settings); see [`crate::link`].
+    #[serde(default)]
+    pub network: crate::link::Network,
+    /// Per-pair overrides of [`World::network`].
+    #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::link::LinkEntry>,
     /// The origin server.
     pub origin: Origin,
     /// The origin's synthetic catalog.

@@ -126,6 +126,7 @@ impl World {
                 return err(&at, format!("latency.rtt: {} ms is not a round-trip time", e.ms));
             }
         }
+        self.check_links(doc)?;
         // Origin.
         if !known(&self.origin.region) {
             return err(

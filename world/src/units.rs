@@ -194,6 +194,106 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A link's bandwidth in bits per second. Parses `"100Mbit"`, `"1Gbit/s"`,
+/// `"10Mbps"`, `"56kbit"`, `"1000000"` (bits per second) and `"unlimited"`
+/// (decimal prefixes, as line rates are quoted: 1 Mbit = 10⁶ bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bandwidth(pub u64);
+
+impl Bandwidth {
+    /// No bandwidth limit: transfers are bound by round trips alone.
+    pub const UNLIMITED: Bandwidth = Bandwidth(u64::MAX);
+
+    /// Shorthand for `n` megabits per second.
+    pub const fn mbit(n: u64) -> Self {
+        Self(n * 1_000_000)
+    }
+
+    /// Whether this is [`Bandwidth::UNLIMITED`].
+    pub fn is_unlimited(self) -> bool {
+        self == Self::UNLIMITED
+    }
+
+    /// Bytes per second (infinite when unlimited).
+    pub fn bytes_per_sec(self) -> f64 {
+        if self.is_unlimited() { f64::INFINITY } else { self.0 as f64 / 8.0 }
+    }
+}
+
+/// Parses a bandwidth; see [`Bandwidth`].
+pub fn parse_bandwidth(s: &str) -> Result<Bandwidth, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("unlimited") {
+        return Ok(Bandwidth::UNLIMITED);
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim();
+    let unit = unit.strip_suffix("/s").or_else(|| unit.strip_suffix("ps")).unwrap_or(unit);
+    let mult: f64 = match unit {
+        "" | "bit" | "b" => 1.0,
+        "kbit" | "Kbit" | "kb" | "Kb" => 1e3,
+        "Mbit" | "Mb" => 1e6,
+        "Gbit" | "Gb" => 1e9,
+        "Tbit" | "Tb" => 1e12,
+        other => {
+            return Err(format!(
+                "unknown bandwidth unit `{other}` in `{s}` (use bit, kbit, Mbit, Gbit, Tbit, optionally /s, or \"unlimited\")"
+            ));
+        }
+    };
+    let f: f64 = num.parse().map_err(|_| format!("`{s}` is not a bandwidth (try \"100Mbit\" or \"1Gbit\")"))?;
+    let v = (f * mult).round();
+    if !v.is_finite() || v < 0.0 || v >= u64::MAX as f64 {
+        return Err(format!("`{s}` is out of range"));
+    }
+    Ok(Bandwidth(v as u64))
+}
+
+impl fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_unlimited() {
+            return f.write_str("unlimited");
+        }
+        const UNITS: [(&str, u64); 4] =
+            [("Tbit", 1_000_000_000_000), ("Gbit", 1_000_000_000), ("Mbit", 1_000_000), ("kbit", 1_000)];
+        for (name, size) in UNITS {
+            if self.0 >= size && self.0.is_multiple_of(size) {
+                return write!(f, "{}{name}", self.0 / size);
+            }
+        }
+        write!(f, "{}bit", self.0)
+    }
+}
+
+impl Serialize for Bandwidth {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Bandwidth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Bandwidth;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a bandwidth such as \"100Mbit\" or \"1Gbit\", or \"unlimited\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Bandwidth, E> {
+                Ok(Bandwidth(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Bandwidth, E> {
+                u64::try_from(v).map(Bandwidth).map_err(|_| E::custom("a bandwidth cannot be negative"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Bandwidth, E> {
+                parse_bandwidth(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +327,23 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("3 fortnights").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn bandwidths_parse_decimal_bit_units() {
+        assert_eq!(parse_bandwidth("100Mbit").unwrap(), Bandwidth(100_000_000));
+        assert_eq!(parse_bandwidth("1Gbit/s").unwrap(), Bandwidth(1_000_000_000));
+        assert_eq!(parse_bandwidth("10 Mbps").unwrap(), Bandwidth(10_000_000));
+        assert_eq!(parse_bandwidth("56kbit").unwrap(), Bandwidth(56_000));
+        assert_eq!(parse_bandwidth("1.5Mbit").unwrap(), Bandwidth(1_500_000));
+        assert_eq!(parse_bandwidth("2000").unwrap(), Bandwidth(2000));
+        assert!(parse_bandwidth("unlimited").unwrap().is_unlimited());
+        assert!(parse_bandwidth("100MB").is_err(), "bytes are not a bandwidth unit");
+        assert!(parse_bandwidth("fast").is_err());
+        assert!(parse_bandwidth("-1Mbit").is_err());
+        for s in ["100Mbit", "1Gbit", "56kbit", "1500bit", "unlimited"] {
+            assert_eq!(parse_bandwidth(s).unwrap().to_string(), s);
+        }
+        assert_eq!(Bandwidth::mbit(100).bytes_per_sec(), 12_500_000.0);
     }
 }
