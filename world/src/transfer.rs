@@ -270,18 +270,18 @@ fn restart_after_idle(link: &Link, p: &Params, w: &Warm, start: SystemTime) -> (
     if !link.tcp.slow_start_after_idle {
         return (cwnd, w.ssthresh);
     }
-    let idle = start.duration_since(w.last_send).unwrap_or_default().as_secs_f64();
-    if idle <= p.rto {
+    // Whole durations, not floats: "idle longer than the RTO" is exact.
+    let rto = link.rtt + link.tcp.rto_min.0;
+    let idle = start.duration_since(w.last_send).unwrap_or_default();
+    if idle <= rto || rto.is_zero() {
         return (cwnd, w.ssthresh);
     }
     let ssthresh = w.ssthresh.max((cwnd >> 1) + (cwnd >> 2));
     let restart = link.tcp.init_cwnd.min(cwnd);
     let (mut c, mut delta) = (cwnd, idle);
-    loop {
-        delta -= p.rto;
-        if delta <= 0.0 || c <= restart {
-            break;
-        }
+    // Linux: `while ((delta -= rto) > 0 && cwnd > restart_cwnd) cwnd >>= 1;`
+    while delta > rto && c > restart {
+        delta -= rto;
         c >>= 1;
     }
     (c.max(restart), ssthresh)
