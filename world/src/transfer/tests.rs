@@ -151,12 +151,15 @@ fn idle_restart_follows_linux_step_by_step() {
     let at = |ms: u64| restart_after_idle(&link, &p, &w, t0() + Duration::from_millis(ms));
     assert_eq!(at(350), (1280, NO_SSTHRESH), "exactly one RTO is not longer than the RTO");
     assert_eq!(at(351).0, 640);
+    assert_eq!(at(700).0, 640, "two RTOs exactly: the second subtraction leaves 0, not > 0");
     assert_eq!(at(701).0, 320);
     assert_eq!(at(2000).0, 40); // 2000 − 5·350 > 0 after five halvings, the sixth subtraction goes negative
     assert_eq!(at(60_000).0, 10);
     // ssthresh keeps ¾ of the old window once a loss had set it.
     let lossy = Warm { ssthresh: 100, ..w };
     assert_eq!(restart_after_idle(&link, &p, &lossy, t0() + Duration::from_secs(60)), (10, 960));
+    let at_rto = restart_after_idle(&link, &p, &lossy, t0() + Duration::from_millis(350));
+    assert_eq!(at_rto, (1280, 100), "no restart at all when idle for exactly the RTO");
 }
 
 #[test]
