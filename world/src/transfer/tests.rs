@@ -210,6 +210,49 @@ fn a_lost_tail_segment_costs_an_rto() {
 }
 
 #[test]
+fn a_loss_among_the_last_three_segments_is_a_tail_loss() {
+    // Ten segments in one window: a loss at segment 7, 8 or 9 has fewer
+    // than three segments after it, so it waits for the RTO; the window
+    // falls to one and grows back by the segments retransmitted from the
+    // hole on (10 − k), below ssthresh = 10 / 2.
+    let link = Link { loss: 0.05, ..ideal() };
+    let mut seen = [false; 3];
+    for seed in 0..3000 {
+        let r = Response::new(&link, &fresh_warm(10), 14_600, t0(), seed);
+        if r.losses != (Losses { fast_retransmits: 0, timeouts: 1 }) {
+            continue;
+        }
+        let rounds: Vec<Round> = r.rounds().collect();
+        let k = (rounds[0].end / 1460) as u32;
+        assert!((7..=9).contains(&k), "a timeout for a loss at segment {k}");
+        seen[(k - 7) as usize] = true;
+        assert!(close(rounds[0].last, 1e3 * R / 2.0));
+        assert!(close(r.last_byte, 1e3 * (R / 2.0 + R + 0.2)), "{:?}", r.last_byte);
+        assert_eq!((r.after.cwnd, r.after.ssthresh), (1 + 10 - k, 5));
+    }
+    assert_eq!(seen, [true; 3]);
+}
+
+#[test]
+fn the_first_lost_segment_is_anywhere_in_the_window() {
+    // At a small loss rate the first loss is close to uniform over the
+    // window: its mean position in 100 segments is near 49.5.
+    let link = Link { loss: 0.001, ..ideal() };
+    let mut positions = Vec::new();
+    for seed in 0..6000 {
+        let r = Response::new(&link, &fresh_warm(100), 146_000, t0(), seed);
+        if r.losses.fast_retransmits + r.losses.timeouts == 1 {
+            let first = r.rounds().next().expect("a round");
+            positions.push(if first.end < 146_000 { first.end / 1460 } else { 0 });
+        }
+    }
+    let mean = positions.iter().sum::<u64>() as f64 / positions.len() as f64;
+    assert!(positions.len() > 300, "{}", positions.len());
+    assert!((44.0..=55.0).contains(&mean), "{mean}");
+    assert!(positions.iter().any(|k| *k < 10) && positions.iter().any(|k| *k > 90));
+}
+
+#[test]
 fn a_fast_retransmit_costs_one_round_trip_and_halves_the_window() {
     // 100 segments in one window; a loss with three or more segments after
     // it is repaired by fast retransmit: the hole fills one RTT later, so
