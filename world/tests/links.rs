@@ -12,9 +12,14 @@ fn demo_text() -> String {
     world::load::DEMO_TEXT.to_string()
 }
 
-/// The demo world with `extra` appended (top-level tables go last).
+/// The demo world without its `[network]` block (which states the
+/// defaults), with `extra` appended (top-level tables go last).
 fn with(extra: &str) -> String {
-    format!("{}\n{extra}\n", demo_text())
+    let text = demo_text();
+    let start = text.find("# What every link is like").expect("the demo's network block");
+    let end = start + text[start..].find("slow_start_after_idle").expect("its last line");
+    let end = end + text[end..].find('\n').expect("a newline");
+    format!("{}{}\n{extra}\n", &text[..start], &text[end..])
 }
 
 fn refuse(text: &str) -> world::FileError {
@@ -46,6 +51,8 @@ fn demo_links_have_the_documented_defaults() {
         }
     );
     assert_eq!(w.link("newyork", "seoul"), Some(l), "links are symmetric");
+    let bare = World::parse("bare.toml", &with("")).unwrap();
+    assert_eq!(bare.link("seoul", "newyork"), Some(l), "the demo's [network] block states the code's defaults");
     assert_eq!(w.link("tokyo", "tokyo").unwrap().rtt, Duration::from_millis(2));
     assert_eq!(w.link("tokyo", "mars"), None);
 }
@@ -139,7 +146,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
         &["max 1ms", "scale"],
     ),
     ("[[link]]\nbetween = [\"seoul\", \"tokyo\"]\njitter = { dist = \"gaussian\" }", "gaussian", &["gaussian"]),
-    ("[[link]]\nbetween = [\"seoul\", \"tokyo\"]\njitter = { dist = \"normal\" }", "dist = \"normal\"", &["sigma"]),
+    ("[[link]]\nbetween = [\"seoul\", \"tokyo\"]\njitter = { dist = \"normal\" }", "{ dist = \"normal\" }", &["sigma"]),
     (
         "[[link]]\nbetween = [\"seoul\", \"tokyo\"]\njitter = { dist = \"normal\", sigma = \"2s\" }",
         "sigma = \"2s\"",
