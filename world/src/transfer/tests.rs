@@ -269,7 +269,7 @@ fn a_fast_retransmit_costs_one_round_trip_and_halves_the_window() {
             let rounds: Vec<Round> = r.rounds().collect();
             if rounds.len() == 2 {
                 assert!(close(rounds[0].last, 1e3 * R / 2.0));
-                assert!(rounds[0].end < 146_000 && rounds[0].end % 1460 == 0);
+                assert!(rounds[0].end < 146_000 && rounds[0].end.is_multiple_of(1460));
             }
         }
     }
