@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use world::World;
-use world::units::{ByteSize, parse_bytes};
+use world::units::{ByteSize, parse_bytes, parse_duration};
 
 use crate::Config;
 
@@ -25,6 +26,11 @@ pub struct Args {
     /// a standalone edge; with --name, replaces the world's origin.
     #[arg(long)]
     pub origin: Option<String>,
+    /// `Host` sent to the origin on every request, whatever clients send
+    /// (default: the world's `origin.host`, else the --origin URL's
+    /// authority, else the origin's address).
+    #[arg(long)]
+    pub origin_host: Option<String>,
     /// Public address (overrides the world's).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
@@ -52,6 +58,15 @@ pub struct Args {
     /// Log one JSON line per request (target `cdnlab::access`; implies --log-json).
     #[arg(long)]
     pub access_log: bool,
+    /// Client connections served at once; one more is answered 503 and
+    /// closed (default: half the open-file limit, 64 to 16384).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Close a client connection whose next request head is not complete
+    /// this long after it opened or got its last response (idle keep-alive
+    /// connections and slow clients), e.g. 10s.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Args {
@@ -62,6 +77,7 @@ impl Args {
                 let w = World::load_or_demo(self.world.as_deref())?;
                 let mut c = Config::from_world(&w, name)?;
                 c.origin = crate::parse_origin_url(url)?;
+                c.origin_host = crate::origin_url_authority(url).to_string();
                 c
             }
             (Some(url), None) => {
@@ -73,7 +89,9 @@ impl Args {
                     .data_dir
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(format!("data/standalone-{}", listen.port())));
-                Config::standalone(origin, listen, admin, dir)
+                let mut c = Config::standalone(origin, listen, admin, dir);
+                c.origin_host = crate::origin_url_authority(url).to_string();
+                c
             }
             (None, Some(name)) => {
                 let w = World::load_or_demo(self.world.as_deref())?;
@@ -102,6 +120,18 @@ impl Args {
         if self.access_log {
             c.access_log = true;
         }
+        if let Some(h) = &self.origin_host {
+            c.origin_host = h.clone();
+        }
+        c.origin_host = crate::checked_host(std::mem::take(&mut c.origin_host))?;
+        if let Some(n) = self.max_connections {
+            anyhow::ensure!(n > 0, "--max-connections must be at least 1");
+            c.limits.max_connections = n;
+        }
+        if let Some(t) = self.idle_timeout {
+            anyhow::ensure!(!t.is_zero(), "--idle-timeout must be above zero");
+            c.limits.idle_timeout = t;
+        }
         if let Some(e) = &self.eviction {
             c.store.eviction = serde_json::from_value(serde_json::Value::String(e.clone()))
                 .map_err(|_| anyhow::anyhow!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))?;
@@ -117,7 +147,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let public = world::serve::bind(&format!("edge {} public", c.name), c.listen).await?;
     let admin = world::serve::bind(&format!("edge {} admin", c.name), c.admin).await?;
     let (p, a) = (public.local_addr()?, admin.local_addr()?);
-    tracing::info!(edge = %c.name, public = %p, admin = %a, origin = %c.origin, data = %c.store.dir.display(), "edge starting");
+    tracing::info!(edge = %c.name, public = %p, admin = %a, origin = %c.origin, origin_host = %c.origin_host, data = %c.store.dir.display(), "edge starting");
     let name = c.name.clone();
     let edge = crate::Edge::open(c).await?;
     println!("{}", world::serve::ready_line("edge", &name, &[("public", p), ("admin", a)]));

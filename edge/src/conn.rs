@@ -3,9 +3,17 @@
 //! answered with the entry's prebuilt response head, `Age` and
 //! `Cache-Status`, and the body, in one vectored write (no copy of the
 //! body, no header map). The first request that is anything else (a miss,
-//! a conditional, a range, another method, a `Connection` header, HTTP/1.0,
-//! a malformed or oversize head) hands the connection, with every byte read
-//! so far, to hyper and the full request path ([`crate::proxy`]) for good.
+//! a conditional, a range, another method, framing or `Connection`
+//! headers, HTTP/1.0, no `Host` or two, a malformed or oversize head)
+//! hands the connection, with every byte read so far, to hyper and the
+//! full request path ([`crate::proxy`]) for good; that path refuses what
+//! must be refused ([`crate::inbound`]), so the raw path never needs to.
+//!
+//! A request head must be complete `idle_timeout` after the connection
+//! opened or sent its last response ([`world::serve::ConnLimits`]): one
+//! deadline per request, not restarted by each read, so neither a silent
+//! keep-alive connection nor a client trickling a head holds a connection
+//! longer. hyper applies the same rule after a hand-over.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,8 +21,9 @@ use std::time::Instant;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use world::serve::{HEAD_TIMEOUT, MAX_HEAD_BYTES, Metered, Peer, Shutdown, serve_hyper, write_all_vectored};
+use world::serve::{MAX_HEAD_BYTES, Metered, Peer, Shutdown, serve_hyper_timed, write_all_vectored};
 
+use crate::inbound::valid_host;
 use crate::meter::Outcome;
 use crate::proxy::{NOT_FAST, PublicService};
 use crate::state::EdgeState;
@@ -37,9 +46,15 @@ enum Raw {
 
 /// Serves one public connection.
 pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, mut shutdown: Shutdown) {
+    let idle_timeout = st.limits.idle_timeout;
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = BytesMut::with_capacity(1024);
     if !st.access_log {
+        // The deadline of the request head being read: set when the
+        // connection becomes ready for a request, never moved by a read.
+        let deadline = tokio::time::sleep(idle_timeout);
+        tokio::pin!(deadline);
+        let mut answered = false;
         loop {
             // Answer every fast request already buffered.
             let started = Instant::now();
@@ -53,27 +68,25 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
                     st.meter.body(Outcome::Hit, body.len() as u64);
                     st.meter.duration(Outcome::Hit, started.elapsed());
                     head.clear();
+                    answered = true;
                     continue;
                 }
                 Raw::Other => break,
                 Raw::Partial if buf.len() >= MAX_HEAD_BYTES => break, // hyper answers 431
                 Raw::Partial => {}
             }
+            if answered {
+                // The next head's time starts now (extending a timer is
+                // a few atomic operations; it is not re-registered).
+                deadline.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
+                answered = false;
+            }
             // Read more: wait for a request, or for the server to stop
-            // (only between requests); a started head must finish in time.
+            // (only between requests), until the deadline.
             let idle = buf.is_empty();
-            let read = async {
-                if idle {
-                    io.read_buf(&mut buf).await
-                } else {
-                    match tokio::time::timeout(HEAD_TIMEOUT, io.read_buf(&mut buf)).await {
-                        Ok(r) => r,
-                        Err(_) => Ok(0),
-                    }
-                }
-            };
             let n = tokio::select! {
-                r = read => r,
+                r = io.read_buf(&mut buf) => r,
+                _ = &mut deadline => return,
                 _ = shutdown.wait(), if idle => return,
             };
             match n {
@@ -83,12 +96,13 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
         }
     }
     let service = PublicService::new(st, peer);
-    serve_hyper(io.rewind(buf.freeze()), service, shutdown).await;
+    serve_hyper_timed(io.rewind(buf.freeze()), service, idle_timeout, shutdown).await;
 }
 
 impl EdgeState {
-    /// Parses one buffered request; if it is a plain GET/HEAD for a fresh
-    /// entry of the memory tier, writes the response head into `out`.
+    /// Parses one buffered request; if it is a plain HTTP/1.1 GET/HEAD
+    /// with one valid `Host`, for a fresh entry of the memory tier, writes
+    /// the response head into `out`.
     fn raw_hit(&self, buf: &[u8], out: &mut BytesMut) -> Raw {
         if buf.is_empty() {
             return Raw::Partial;
@@ -108,7 +122,18 @@ impl EdgeState {
         if req.version != Some(1) {
             return Raw::Other;
         }
-        if req.headers.iter().any(|h| NOT_FAST.iter().chain(&NOT_RAW).any(|n| h.name.eq_ignore_ascii_case(n))) {
+        let mut hosts = 0;
+        for h in req.headers.iter() {
+            if h.name.eq_ignore_ascii_case("host") {
+                hosts += 1;
+                if hosts > 1 || !valid_host(h.value) {
+                    return Raw::Other;
+                }
+            } else if NOT_FAST.iter().chain(&NOT_RAW).any(|n| h.name.eq_ignore_ascii_case(n)) {
+                return Raw::Other;
+            }
+        }
+        if hosts != 1 {
             return Raw::Other;
         }
         let Some(target) = req.path else { return Raw::Other };

@@ -6,12 +6,12 @@
 //! response announced (or found) bigger streams to the requesting client
 //! and is not stored.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, request};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use parking_lot::Mutex;
@@ -65,7 +65,7 @@ pub struct Ready {
     pub origin_status: u16,
     /// The response's `Vary` field names.
     pub vary: Vec<HeaderName>,
-    /// The request that started the fill (to match waiters against `Vary`).
+    /// What the fill sent the origin (waiters are matched against `Vary` on it).
     pub req_headers: HeaderMap,
     /// Set when the body is stored as slices (then `body` is empty).
     pub slices: Option<SliceInfo>,
@@ -76,22 +76,23 @@ pub struct Ready {
 }
 
 impl Ready {
-    /// Whether a waiting request selects the same variant as the starter.
-    pub fn vary_matches(&self, req: &HeaderMap) -> bool {
-        self.vary.iter().all(|n| normalised(n, req) == normalised(n, &self.req_headers))
+    /// Whether a waiting request selects the same variant as the starter;
+    /// `sent` is what the waiter's own fill would have sent the origin.
+    pub fn vary_matches(&self, sent: &HeaderMap) -> bool {
+        self.vary.iter().all(|n| normalised(n, sent) == normalised(n, &self.req_headers))
     }
 }
 
 /// One cache fill.
 pub struct Fill {
-    /// The URL's key.
+    /// The URL's key, which is also the target sent to the origin.
     pub key: CacheKey,
-    /// Request target to send.
-    pub target: String,
-    /// Headers to send (already rewritten for the origin).
+    /// The key of the flight this fill runs in (the URL's key, or a
+    /// derived one for a HEAD validation); the fill ends that flight.
+    pub flight: CacheKey,
+    /// Headers to send (already rewritten for the origin,
+    /// [`headers::to_origin`]); variants are selected from them.
     pub headers: HeaderMap,
-    /// The client's original headers (for `Vary` matching).
-    pub client_headers: HeaderMap,
     /// The stale entry to revalidate, if any.
     pub stale: Option<Entry>,
     /// The client asked `no-store`.
@@ -113,7 +114,7 @@ impl EdgeState {
     /// Runs a fill to the end and releases its flight.
     pub async fn fill(self: Arc<Self>, f: Fill, id: u64) -> Arc<Fetched> {
         let out = self.fill_inner(&f).await;
-        self.flights.finish(&f.key, id);
+        self.flights.finish(&f.flight, id);
         Arc::new(out)
     }
 
@@ -136,7 +137,10 @@ impl EdgeState {
         if f.head {
             *req.method_mut() = Method::HEAD;
         }
-        *req.uri_mut() = self.upstream.uri(&f.target);
+        *req.uri_mut() = match self.upstream.uri(f.key.as_str()) {
+            Ok(u) => u,
+            Err(e) => return Fetched::Failed(e),
+        };
         *req.headers_mut() = headers;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = match self.upstream.send(req).await {
@@ -223,7 +227,7 @@ impl EdgeState {
                 hit_headers: HeaderMap::new(),
                 head_block: Bytes::new(),
             };
-            storage_key = self.insert_response(mark, &f.key, &vary, &f.client_headers, entry);
+            storage_key = self.insert_response(mark, &f.key, &vary, &f.headers, entry);
             if storage_key.is_some() {
                 self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             } else {
@@ -254,7 +258,7 @@ impl EdgeState {
             shareable,
             revalidated: false,
             vary,
-            req_headers: f.client_headers.clone(),
+            req_headers: f.headers.clone(),
             slices: None,
             storage_key,
             tags: entry_tags,
@@ -328,7 +332,7 @@ impl EdgeState {
             shareable: true,
             revalidated: true,
             vary: Vec::new(),
-            req_headers: f.client_headers.clone(),
+            req_headers: f.headers.clone(),
             slices: s.slices,
             storage_key: Some(entry.key().clone()),
             tags,
@@ -398,7 +402,7 @@ impl EdgeState {
             hit_headers: HeaderMap::new(),
             head_block: Bytes::new(),
         };
-        let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.client_headers, meta) else {
+        let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.headers, meta) else {
             // A purge overtook the fill: start over.
             return Fetched::Failed(FetchError::Changed("purged while its headers were fetched".into()));
         };
@@ -416,7 +420,7 @@ impl EdgeState {
             shareable: true,
             revalidated: false,
             vary,
-            req_headers: f.client_headers.clone(),
+            req_headers: f.headers.clone(),
             slices,
             storage_key: Some(storage_key),
             tags,
@@ -439,7 +443,7 @@ impl EdgeState {
             shareable: false,
             revalidated: false,
             vary: Vec::new(),
-            req_headers: f.client_headers.clone(),
+            req_headers: f.headers.clone(),
             slices: None,
             storage_key: None,
             tags: Vec::new(),
@@ -455,14 +459,27 @@ impl EdgeState {
         }
     }
 
-    /// Sends a request to the origin as is (uncacheable methods and
-    /// responses, client preconditions the edge does not answer).
-    pub async fn pass(&self, parts: request::Parts, body: Body, peer: IpAddr) -> Result<Response<Body>, FetchError> {
-        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    /// Sends a request to the origin uncached (other methods and
+    /// responses, client preconditions the edge does not answer): `method`
+    /// on the canonical `target`, with `sent` ([`headers::to_origin`],
+    /// which never carries the client's framing). The body is framed by
+    /// what it is: hyper sends its length when known and chunks it
+    /// otherwise; an empty body of a method that defines content gets
+    /// `Content-Length: 0` (RFC 9110 §8.6).
+    pub async fn pass(
+        &self,
+        method: Method,
+        target: &CacheKey,
+        mut sent: HeaderMap,
+        body: Body,
+    ) -> Result<Response<Body>, FetchError> {
+        if body.is_end_stream() && matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+            sent.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
         let mut req = Request::new(body);
-        *req.method_mut() = parts.method;
-        *req.uri_mut() = self.upstream.uri(&target);
-        *req.headers_mut() = headers::to_origin(&parts.headers, peer, &self.hop, false);
+        *req.method_mut() = method;
+        *req.uri_mut() = self.upstream.uri(target.as_str())?;
+        *req.headers_mut() = sent;
         self.clock.sleep(self.rtt_to_origin).await;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = self.upstream.send(req).await?;

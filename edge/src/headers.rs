@@ -3,12 +3,20 @@
 //! `Via` is added both ways; `Surrogate-Control` is for the edge only; a
 //! 304 refreshes stored fields except those describing the stored body
 //! (RFC 9111 §3.2).
+//!
+//! What the origin is sent is built in one place, [`to_origin`], and the
+//! cache selects variants from exactly that map (never from the client's):
+//! the client's framing (`Content-Length`, `Transfer-Encoding`) is never
+//! forwarded (hyper frames what the edge actually sends), `Host` is the
+//! host configured for the origin, and fields only a proxy may set
+//! (`Forwarded`, `X-Forwarded-Host`, …) are dropped, since the edge is the
+//! first proxy.
 
 use std::net::IpAddr;
 
 use http::header::{
-    AGE, CONNECTION, DATE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
+    AGE, CONNECTION, CONTENT_LENGTH, DATE, EXPECT, HOST, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VIA,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -21,25 +29,67 @@ pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 /// `Surrogate-Capability`: how the edge announces itself to the origin.
 pub const SURROGATE_CAPABILITY: HeaderName = HeaderName::from_static("surrogate-capability");
 
-/// How this edge names itself on requests it forwards.
+/// How this edge names itself, and its origin, on requests it forwards.
 #[derive(Debug, Clone)]
 pub struct Hop {
     /// `Via` value (`1.1 edge-seoul (cdnlab)`).
     pub via: HeaderValue,
     /// `Surrogate-Capability` value (`edge-seoul="Surrogate/1.0"`).
     pub capability: HeaderValue,
+    /// `Host` sent to the origin: the one configured for it, whatever the
+    /// client sent.
+    pub origin_host: HeaderValue,
 }
 
 impl Hop {
-    /// The hop names of cache `label`.
-    pub fn new(label: &str) -> Hop {
+    /// The hop names of cache `label` in front of an origin called `origin_host`.
+    pub fn new(label: &str, origin_host: HeaderValue) -> Hop {
         let v =
             |s: String, fallback: &'static str| HeaderValue::try_from(s).unwrap_or(HeaderValue::from_static(fallback));
         Hop {
             via: v(format!("1.1 {label} (cdnlab)"), "1.1 cdnlab"),
             capability: v(format!("{label}=\"Surrogate/1.0\""), "cdnlab=\"Surrogate/1.0\""),
+            origin_host,
         }
     }
+}
+
+/// Request fields only a proxy may set, to tell the origin about the
+/// client's request (its host, scheme, port, original URL). The edge is
+/// the first proxy, so a client's own are dropped: origins build links and
+/// redirects from them, and the cache does not key on them.
+const PROXY_ONLY: [&str; 11] = [
+    "forwarded",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-prefix",
+    "x-forwarded-scheme",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-host",
+    "x-host",
+];
+
+/// Fields that make some frameworks treat a request as another method: a
+/// fill is a GET at the origin, whatever a client says.
+const METHOD_OVERRIDES: [&str; 3] = ["x-http-method-override", "x-http-method", "x-method-override"];
+
+/// Whether `name` spells a field the edge removes (framing, hop-by-hop,
+/// `Host`, proxy-only) with `_` for `-`: servers that map both to the
+/// same variable (CGI, WSGI, Rack) must not receive them in disguise.
+fn disguised(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    if !n.contains('_') {
+        return false;
+    }
+    let dashed = n.replace('_', "-");
+    ["content-length", "transfer-encoding", "host", "connection", "te", "trailer", "upgrade", "keep-alive", "expect"]
+        .iter()
+        .chain(PROXY_ONLY.iter())
+        .chain(METHOD_OVERRIDES.iter())
+        .any(|x| *x == dashed)
 }
 
 /// Removes hop-by-hop fields, including those `Connection` names.
@@ -74,18 +124,37 @@ pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
     h.append(VIA, via.clone());
 }
 
-/// Headers for a request to the origin: the client's end-to-end fields,
-/// plus `Via`, `X-Forwarded-For` and `Surrogate-Capability`. With `for_fill`, the client's own
-/// preconditions and range go away: the edge fetches whole responses to
-/// store them.
+/// Headers for a request to the origin: the client's end-to-end fields
+/// (without its framing, `Host`, `Expect`, or fields only a proxy sets),
+/// plus `Host` (the origin's configured one), `Via`, `X-Forwarded-For` and
+/// `Surrogate-Capability`. With `for_fill`, the client's own preconditions
+/// and range go away (the edge fetches whole responses to store them), and
+/// so do method overrides. A body the edge forwards is framed by the
+/// caller ([`crate::fetch`]'s `pass`), from the body itself.
 pub fn to_origin(client: &HeaderMap, peer: IpAddr, me: &Hop, for_fill: bool) -> HeaderMap {
     let mut h = client.clone();
     strip_hop_by_hop(&mut h);
+    for n in [CONTENT_LENGTH, HOST, EXPECT] {
+        h.remove(n);
+    }
+    for n in PROXY_ONLY {
+        h.remove(n);
+    }
     if for_fill {
         for n in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_MATCH, IF_UNMODIFIED_SINCE, RANGE, IF_RANGE] {
             h.remove(n);
         }
+        for n in METHOD_OVERRIDES {
+            h.remove(n);
+        }
     }
+    if h.keys().any(disguised) {
+        let names: Vec<HeaderName> = h.keys().filter(|n| disguised(n)).cloned().collect();
+        for n in names {
+            h.remove(n);
+        }
+    }
+    h.insert(HOST, me.origin_host.clone());
     add_via(&mut h, &me.via);
     h.append(SURROGATE_CAPABILITY, me.capability.clone());
     let xff = match h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
@@ -162,6 +231,10 @@ mod tests {
 
     use super::map_of as h;
 
+    fn hop() -> Hop {
+        Hop::new("edge-x", HeaderValue::from_static("origin.example:8080"))
+    }
+
     #[test]
     fn connection_listed_and_hop_by_hop_fields_are_removed() {
         let mut m = h(&[("connection", "x-secret, close"), ("x-secret", "1"), ("keep-alive", "5"), ("x-ok", "1")]);
@@ -173,12 +246,52 @@ mod tests {
     #[test]
     fn fills_drop_client_preconditions_and_add_forwarding_fields() {
         let c = h(&[("if-none-match", "\"a\""), ("range", "bytes=0-1"), ("accept", "*/*")]);
-        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &Hop::new("edge-x"), true);
+        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &hop(), true);
         assert_eq!(o.get("surrogate-capability").unwrap(), "edge-x=\"Surrogate/1.0\"");
         assert!(o.get("if-none-match").is_none() && o.get("range").is_none());
         assert_eq!(o.get("x-forwarded-for").unwrap(), "127.1.0.9");
         assert_eq!(o.get("via").unwrap(), "1.1 edge-x (cdnlab)");
         assert_eq!(o.get("accept").unwrap(), "*/*");
+    }
+
+    #[test]
+    fn the_origin_gets_its_own_host_and_never_the_clients_framing_or_proxy_fields() {
+        let c = h(&[
+            ("host", "evil.example"),
+            ("content-length", "5"),
+            ("transfer-encoding", "chunked"),
+            ("content_length", "7"),
+            ("transfer_encoding", "chunked"),
+            ("x_forwarded_host", "evil.example"),
+            ("x-forwarded-host", "evil.example"),
+            ("forwarded", "host=evil.example"),
+            ("x-http-method-override", "DELETE"),
+            ("expect", "100-continue"),
+            ("x_custom", "kept"),
+            ("connection", "x-lang"),
+            ("x-lang", "fr"),
+        ]);
+        let o = to_origin(&c, "127.1.0.9".parse().unwrap(), &hop(), true);
+        assert_eq!(o.get_all("host").iter().collect::<Vec<_>>(), ["origin.example:8080"]);
+        for gone in [
+            "content-length",
+            "transfer-encoding",
+            "content_length",
+            "transfer_encoding",
+            "x_forwarded_host",
+            "x-forwarded-host",
+            "forwarded",
+            "x-http-method-override",
+            "expect",
+            "connection",
+            "x-lang",
+        ] {
+            assert!(o.get(gone).is_none(), "{gone} is not forwarded");
+        }
+        assert_eq!(o.get("x_custom").unwrap(), "kept");
+        let pass = to_origin(&c, "127.1.0.9".parse().unwrap(), &hop(), false);
+        assert_eq!(pass.get("x-http-method-override").unwrap(), "DELETE", "a pass-through keeps its method fields");
+        assert!(pass.get("content-length").is_none() && pass.get("host").unwrap() == "origin.example:8080");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod fetch;
 pub mod flight;
 pub mod freshness;
 pub mod headers;
+pub mod inbound;
 pub mod key;
 pub mod meter;
 pub mod metrics;
@@ -54,7 +55,7 @@ use std::time::Duration;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use world::serve::{Traffic, serve_connections, serve_http};
+use world::serve::{Traffic, serve_connections_limited, serve_http};
 use world::{CacheRule, Clock, EdgeSettings, World};
 
 use crate::flight::Flights;
@@ -76,6 +77,10 @@ pub struct Config {
     pub admin: SocketAddr,
     /// The origin's address.
     pub origin: SocketAddr,
+    /// `Host` sent to the origin on every request, whatever the client
+    /// sent (the world's `origin.host`, `--origin-host`, or the origin
+    /// URL's authority). See docs/security.md.
+    pub origin_host: String,
     /// Modelled RTT to the origin, waited before every origin request.
     pub rtt_to_origin: Duration,
     /// Cache sizes and placement.
@@ -102,6 +107,11 @@ pub struct Config {
     pub min_uses_window: Duration,
     /// Log one line per request.
     pub access_log: bool,
+    /// Client connections: at most this many at once (more are answered
+    /// 503 and closed), and closed when a complete request head has not
+    /// arrived this long after the connection opened or its last response
+    /// (idle keep-alive connections and slow heads alike).
+    pub limits: world::serve::ConnLimits,
 }
 
 /// A world does not describe the requested edge.
@@ -113,6 +123,9 @@ pub enum ConfigError {
     /// The origin URL is not usable.
     #[error("--origin {0}: {1}")]
     Origin(String, String),
+    /// The origin host is not a `Host` value.
+    #[error("origin host `{0}`: must be host[:port] (letters, digits, `-._~:[]`, no spaces or slashes)")]
+    OriginHost(String),
 }
 
 impl Config {
@@ -125,12 +138,14 @@ impl Config {
             )
         })?;
         let s = w.settings_of(e);
+        let origin_host = w.origin.host.clone().unwrap_or_else(|| w.origin.listen.to_string());
         Ok(Config {
             name: e.name.clone(),
             region: Some(e.region.clone()),
             listen: e.listen,
             admin: e.admin,
             origin: w.origin.listen,
+            origin_host: checked_host(origin_host)?,
             rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
             store: store_config(&e.name, &s, w.data_dir_of(e)),
             slice_size: s.slice_size.0.min(s.max_object.0),
@@ -143,11 +158,13 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
+            limits: world::serve::ConnLimits::default(),
         })
     }
 
     /// An edge without a world, in front of any origin on loopback; only
-    /// response headers decide what is cached.
+    /// response headers decide what is cached. The origin is sent `Host:
+    /// {origin}` until [`Config::origin_host`] says otherwise.
     pub fn standalone(origin: SocketAddr, listen: SocketAddr, admin: SocketAddr, data_dir: PathBuf) -> Config {
         let s = EdgeSettings::default();
         Config {
@@ -156,6 +173,7 @@ impl Config {
             listen,
             admin,
             origin,
+            origin_host: origin.to_string(),
             rtt_to_origin: Duration::ZERO,
             store: store_config("edge", &s, data_dir),
             slice_size: s.slice_size.0,
@@ -168,8 +186,24 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
+            limits: world::serve::ConnLimits::default(),
         }
     }
+}
+
+/// `host` if it is a usable `Host` value.
+pub fn checked_host(host: String) -> Result<String, ConfigError> {
+    if host.is_empty() || !inbound::valid_host(host.as_bytes()) {
+        return Err(ConfigError::OriginHost(host));
+    }
+    Ok(host)
+}
+
+/// The authority of an origin URL as written (`http://localhost:3000/x` →
+/// `localhost:3000`): the default `Host` for that origin.
+pub fn origin_url_authority(url: &str) -> &str {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
 }
 
 fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
@@ -216,6 +250,9 @@ pub enum EdgeError {
     /// The purge journal could not be opened or replayed.
     #[error(transparent)]
     Purge(#[from] purge::PurgeError),
+    /// The configuration is not usable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
@@ -225,7 +262,9 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone())
         .timed(meter.origin_fetch.clone());
     let label = format!("edge-{}", c.name);
-    let hop = headers::Hop::new(&label);
+    let bad_host = || ConfigError::OriginHost(c.origin_host.clone());
+    let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
+    let hop = headers::Hop::new(&label, origin_host);
     let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,
@@ -246,6 +285,7 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         prices: c.prices,
         admission: admission::Admission::new(c.min_uses, c.min_uses_window),
         access_log: c.access_log,
+        limits: c.limits,
     });
     st.recover_purges(redo).await?;
     Ok(st)
@@ -297,9 +337,10 @@ async fn run(
         let _ = rx.wait_for(|s| *s).await;
     };
     let pst = st.clone();
-    let p = tokio::spawn(serve_connections(
+    let p = tokio::spawn(serve_connections_limited(
         public,
         st.meter.clients.clone(),
+        st.limits,
         move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
         stopped(rx.clone()),
     ));

@@ -1,6 +1,9 @@
 //! The request path of the public listener.
 //!
 //! ```text
+//! request ─► refused? (Host, content on GET/HEAD, CONNECT: crate::inbound) ─► 400/405, close
+//!    │ no
+//!    ▼
 //! request ─► fast hit? (GET/HEAD, no conditionals, memory tier, fresh) ─► 200 from memory
 //!    │ no
 //!    ▼
@@ -12,6 +15,11 @@
 //!    │                       origin failed + stale within stale-if-error ─► serve stale
 //! other methods ─► pass through; a success invalidates the URL (and Location, Content-Location)
 //! ```
+//!
+//! The key is the canonical target ([`crate::key`]), which is also the
+//! target the origin is sent; the origin-bound headers are built once per
+//! request ([`headers::to_origin`]) and `Vary` selects variants from them,
+//! for storing, for lookups and for requests that wait on a fill.
 
 use std::convert::Infallible;
 use std::future::{Ready as ReadyFut, ready};
@@ -31,6 +39,7 @@ use crate::entry::{CacheValue, StoredEntry};
 use crate::fetch::{Fetched, Fill, response};
 use crate::freshness::{Flags, RequestDirectives, Reuse, reuse};
 use crate::headers::{self, CACHE_STATUS};
+use crate::inbound;
 use crate::key::{CacheKey, KeyError, is_normal};
 use crate::meter::Outcome;
 use crate::respond::Rep;
@@ -64,7 +73,9 @@ impl Service<Request<Incoming>> for PublicService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let started = std::time::Instant::now(); // metrics: request duration
-        if let Some(r) = self.st.fast_hit(&req) {
+        if inbound::check(&req).is_ok()
+            && let Some(r) = self.st.fast_hit(&req)
+        {
             self.st.observe_fast_hit(&req, &r, self.peer, started); // metrics: bytes, time, access log
             return Either::Left(ready(Ok(r)));
         }
@@ -149,35 +160,44 @@ impl EdgeState {
 
     /// Every request the fast path did not answer.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        match parts.method {
-            Method::GET | Method::HEAD => self.cacheable(parts, peer).await,
-            _ => self.pass_other(parts, Body::stream(body), peer).await,
+        if let Err(refusal) = inbound::check(&req) {
+            self.meter.count(Outcome::Error);
+            let mut r = self.error(refusal.status(), &refusal.to_string(), &CacheStatus::fwd(Fwd::Bypass));
+            let (name, value) = inbound::CLOSE;
+            r.headers_mut().insert(name, value);
+            return r;
         }
-    }
-
-    async fn cacheable(self: &Arc<Self>, parts: request::Parts, peer: IpAddr) -> Response<Body> {
+        let (parts, body) = req.into_parts();
         let key = match CacheKey::from_uri(&parts.uri) {
             Ok(k) => k,
             Err(e) => {
                 self.meter.count(Outcome::Error);
                 let status = match e {
                     KeyError::TooLong => StatusCode::URI_TOO_LONG,
-                    KeyError::Invalid => StatusCode::BAD_REQUEST,
+                    KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
                 };
                 return self.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass));
             }
         };
+        match parts.method {
+            Method::GET | Method::HEAD => self.cacheable(parts, key, peer).await,
+            _ => self.pass_other(parts, key, Body::stream(body), peer).await,
+        }
+    }
+
+    async fn cacheable(self: &Arc<Self>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Response<Body> {
         let h = &parts.headers;
         if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
             // Preconditions for state-changing semantics: the origin decides.
-            return self.pass_get(parts, peer).await;
+            return self.pass_get(parts, &key, peer).await;
         }
+        // What a fill sends the origin; variants are selected from it.
+        let fwd = headers::to_origin(h, peer, &self.hop, true);
         // A sliced object that changed at the origin mid-request is looked
         // up again once.
-        match self.cacheable_once(&key, &parts, peer).await {
+        match self.cacheable_once(&key, &parts, &fwd, peer).await {
             Ok(r) => r,
-            Err(Retry) => match self.cacheable_once(&key, &parts, peer).await {
+            Err(Retry) => match self.cacheable_once(&key, &parts, &fwd, peer).await {
                 Ok(r) => r,
                 Err(Retry) => {
                     self.meter.count(Outcome::Error);
@@ -188,25 +208,27 @@ impl EdgeState {
         }
     }
 
+    /// `sent` is what a fill for this request sends the origin.
     async fn cacheable_once(
         self: &Arc<Self>,
         key: &CacheKey,
         parts: &request::Parts,
+        sent: &HeaderMap,
         peer: IpAddr,
     ) -> Result<Response<Body>, Retry> {
         let h = &parts.headers;
         let rd = RequestDirectives::from_headers(h);
         let now = self.now_ms();
-        let (stale, fwd) = match self.lookup(key, h).await {
+        let (stale, fwd) = match self.lookup(key, sent).await {
             Lookup::Hit(entry, tier) => {
-                let Some(e) = response(&entry) else { return Ok(self.pass_get(parts.clone(), peer).await) };
+                let Some(e) = response(&entry) else { return Ok(self.pass_get(parts.clone(), key, peer).await) };
                 let ttl = e.timing.ttl_secs(now);
                 let age = Some(e.timing.age_ms(now) / 1000);
                 let served = match reuse(&e.timing, e.flags, &rd, now) {
                     Reuse::Fresh => Some((Outcome::Hit, CacheStatus::hit(ttl, tier.as_str()))),
                     Reuse::StaleAccepted => Some((Outcome::Stale, CacheStatus::hit(ttl, "max-stale"))),
                     Reuse::StaleWhileRevalidate => {
-                        self.refresh_in_background(key, parts, entry.clone(), peer);
+                        self.refresh_in_background(key, sent, entry.clone());
                         Some((Outcome::Stale, CacheStatus::hit(ttl, "stale-while-revalidate")))
                     }
                     Reuse::Revalidate => None,
@@ -214,7 +236,7 @@ impl EdgeState {
                 if let Some((outcome, cs)) = served {
                     self.meter.count(outcome);
                     if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
-                        return self.serve_slices(parts, meta, peer, cs, age).await;
+                        return self.serve_slices(parts, key, sent, meta, cs, age).await;
                     }
                     return Ok(self.respond(parts, Rep::of(e), age, &cs));
                 }
@@ -233,23 +255,22 @@ impl EdgeState {
         // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
         // flight of its own so GET waiters never get a body-less answer.
         let head = parts.method == Method::HEAD && stale.is_some();
-        let flight_key = if head { key.with_suffix("head") } else { key.clone() };
+        let flight = if head { key.with_suffix("head") } else { key.clone() };
         let fill = Fill {
             key: key.clone(),
-            target: target_of(parts),
-            headers: headers::to_origin(h, peer, &self.hop, true),
-            client_headers: h.clone(),
+            flight: flight.clone(),
+            headers: sent.clone(),
             stale: stale.clone(),
             no_store: rd.no_store,
             head,
         };
         let st = self.clone();
-        let (flight, leader) = self.flights.join_or_start(&flight_key, move |id| st.fill(fill, id).boxed());
+        let (flight, leader) = self.flights.join_or_start(&flight, move |id| st.fill(fill, id).boxed());
         let fetched = flight.await;
         match &*fetched {
             Fetched::Ready(r) => {
-                if !(leader || r.shareable && r.vary_matches(h)) {
-                    return Ok(self.pass_get(parts.clone(), peer).await);
+                if !(leader || r.shareable && r.vary_matches(sent)) {
+                    return Ok(self.pass_get(parts.clone(), key, peer).await);
                 }
                 if r.status.is_server_error()
                     && let Some(resp) = self.stale_if_error(parts, stale.as_ref(), r.origin_status)
@@ -276,7 +297,7 @@ impl EdgeState {
                 let age = r.timing.age_ms(now) / 1000;
                 let age = (age > 0 || r.revalidated).then_some(age);
                 if let Some(meta) = SlicedMeta::of_ready(r) {
-                    return self.serve_slices(parts, meta, peer, cs, age).await;
+                    return self.serve_slices(parts, key, sent, meta, cs, age).await;
                 }
                 let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
                 Ok(self.respond(parts, Rep { status: r.status, headers: hdrs, body: &r.body }, age, &cs))
@@ -295,7 +316,7 @@ impl EdgeState {
                         }
                         Ok(resp)
                     }
-                    None => Ok(self.pass_get(parts.clone(), peer).await),
+                    None => Ok(self.pass_get(parts.clone(), key, peer).await),
                 }
             }
             Fetched::Failed(FetchError::Changed(_)) => Err(Retry),
@@ -310,17 +331,17 @@ impl EdgeState {
         }
     }
 
-    /// Serves a sliced object; a changed object means starting over.
+    /// Serves a sliced object of URL `key`; a changed object means starting over.
     async fn serve_slices(
         self: &Arc<Self>,
         parts: &request::Parts,
+        key: &CacheKey,
+        sent: &HeaderMap,
         meta: SlicedMeta,
-        peer: IpAddr,
         cs: CacheStatus,
         age: Option<u64>,
     ) -> Result<Response<Body>, Retry> {
-        let how =
-            SliceFetch { target: target_of(parts), headers: headers::to_origin(&parts.headers, peer, &self.hop, true) };
+        let how = SliceFetch { target: key.clone(), headers: sent.clone() };
         match self.serve_sliced(parts, meta, how, cs.clone(), age).await {
             Ok(r) => Ok(r),
             Err(FetchError::Changed(_)) => Err(Retry),
@@ -357,12 +378,11 @@ impl EdgeState {
     }
 
     /// Starts one background revalidation of `key`, unless one is running.
-    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, parts: &request::Parts, stale: Entry, peer: IpAddr) {
+    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, sent: &HeaderMap, stale: Entry) {
         let fill = Fill {
             key: key.clone(),
-            target: target_of(parts),
-            headers: headers::to_origin(&parts.headers, peer, &self.hop, true),
-            client_headers: parts.headers.clone(),
+            flight: key.clone(),
+            headers: sent.clone(),
             stale: Some(stale),
             no_store: false,
             head: false,
@@ -371,7 +391,9 @@ impl EdgeState {
         let _ = self.flights.join_or_start(key, move |id| st.fill(fill, id).boxed());
     }
 
-    async fn lookup(&self, key: &CacheKey, h: &HeaderMap) -> Lookup {
+    /// The stored response for `key`, its variant selected by `sent` (the
+    /// headers a fill would send the origin).
+    async fn lookup(&self, key: &CacheKey, sent: &HeaderMap) -> Lookup {
         let (entry, tier) = match self.store.get(key).await {
             Ok(Some(x)) => x,
             Ok(None) => return Lookup::Miss,
@@ -385,7 +407,7 @@ impl EdgeState {
             CacheValue::Response(_) => return Lookup::Hit(entry, tier),
             CacheValue::Variants(spec) => spec.names.clone(),
         };
-        match self.store.get(&variant_key(key, &names, h)).await {
+        match self.store.get(&variant_key(key, &names, sent)).await {
             Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.unpurged(e) {
                 Some(e) => Lookup::Hit(e, t),
                 None => Lookup::VaryMiss,
@@ -394,10 +416,12 @@ impl EdgeState {
         }
     }
 
-    /// GET/HEAD sent to the origin as the client asked, not stored.
-    async fn pass_get(&self, parts: request::Parts, peer: IpAddr) -> Response<Body> {
+    /// GET/HEAD sent to the origin as the client asked (its preconditions
+    /// and range included; never a body), not stored.
+    async fn pass_get(&self, parts: request::Parts, key: &CacheKey, peer: IpAddr) -> Response<Body> {
         let head = parts.method == Method::HEAD;
-        match self.pass(parts, Body::Empty, peer).await {
+        let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
+        match self.pass(parts.method, key, sent, Body::Empty).await {
             Ok(mut r) => {
                 self.meter.count(Outcome::Pass);
                 r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
@@ -416,20 +440,18 @@ impl EdgeState {
     /// Methods other than GET/HEAD: through to the origin; a non-error
     /// answer to an unsafe method invalidates the URL and the same-origin
     /// `Location` / `Content-Location` (RFC 9111 §4.4).
-    async fn pass_other(&self, parts: request::Parts, body: Body, peer: IpAddr) -> Response<Body> {
+    async fn pass_other(&self, parts: request::Parts, key: CacheKey, body: Body, peer: IpAddr) -> Response<Body> {
         let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
-        let key = CacheKey::from_uri(&parts.uri).ok();
-        let host = parts.headers.get(http::header::HOST).cloned();
-        match self.pass(parts, body, peer).await {
+        let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
+        match self.pass(parts.method, &key, sent, body).await {
             Ok(mut r) => {
                 self.meter.count(Outcome::Pass);
                 let ok = r.status().is_success() || r.status().is_redirection();
                 if unsafe_method && ok {
-                    if let Some(k) = &key {
-                        self.invalidate(k.as_str()).await;
-                    }
+                    self.invalidate(key.as_str()).await;
                     for name in [LOCATION, CONTENT_LOCATION] {
-                        if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host.as_ref())) {
+                        let host = &self.hop.origin_host;
+                        if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host)) {
                             self.invalidate(k.as_str()).await;
                         }
                     }
@@ -448,20 +470,18 @@ impl EdgeState {
 /// Marker: start the request over (a sliced object changed at the origin).
 struct Retry;
 
-fn target_of(parts: &request::Parts) -> String {
-    parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
-}
-
-/// The cache key of a `Location`-like URI, if it is on this origin
-/// (relative, or absolute with the request's host).
-fn same_origin_key(v: &HeaderValue, host: Option<&HeaderValue>) -> Option<CacheKey> {
+/// The cache key of a `Location`-like URI, if it is on this origin:
+/// relative, or absolute with the host the origin is sent (configured,
+/// never the client's: a client cannot make a response invalidate
+/// another site's URLs, nor hide its own).
+fn same_origin_key(v: &HeaderValue, origin_host: &HeaderValue) -> Option<CacheKey> {
     let s = v.to_str().ok()?.trim();
     if s.starts_with('/') && !s.starts_with("//") {
         return CacheKey::from_target(s).ok();
     }
     let uri: http::Uri = s.parse().ok()?;
     let authority = uri.authority()?.as_str();
-    if host.and_then(|h| h.to_str().ok()).is_some_and(|h| h.eq_ignore_ascii_case(authority)) {
+    if origin_host.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) {
         return CacheKey::from_uri(&uri).ok();
     }
     None

@@ -93,8 +93,8 @@ impl SlicedMeta {
 
 /// What a sliced request needs to fetch missing slices.
 pub struct SliceFetch {
-    /// Request target.
-    pub target: String,
+    /// The URL's key, also the target sent.
+    pub target: CacheKey,
     /// Origin-bound headers of the request.
     pub headers: HeaderMap,
 }
@@ -224,7 +224,7 @@ impl EdgeState {
         self: Arc<Self>,
         meta: SlicedMeta,
         i: u64,
-        target: String,
+        target: CacheKey,
         mut headers: HeaderMap,
         id: u64,
     ) -> Arc<Fetched> {
@@ -237,7 +237,13 @@ impl EdgeState {
         Arc::new(out)
     }
 
-    async fn fetch_slice_inner(&self, meta: &SlicedMeta, i: u64, target: &str, headers: &mut HeaderMap) -> Fetched {
+    async fn fetch_slice_inner(
+        &self,
+        meta: &SlicedMeta,
+        i: u64,
+        target: &CacheKey,
+        headers: &mut HeaderMap,
+    ) -> Fetched {
         // A purge after this point overtakes the slice fetch.
         let mark = self.purge_mark();
         let (start, end) = meta.info.bounds(i);
@@ -246,7 +252,10 @@ impl EdgeState {
             headers.insert(IF_RANGE, v.clone());
         }
         let mut req = Request::new(Body::Empty);
-        *req.uri_mut() = self.upstream.uri(target);
+        *req.uri_mut() = match self.upstream.uri(target.as_str()) {
+            Ok(u) => u,
+            Err(e) => return Fetched::Failed(e),
+        };
         *req.headers_mut() = std::mem::take(headers);
         self.clock.sleep(self.rtt_to_origin).await;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

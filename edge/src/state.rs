@@ -52,6 +52,8 @@ pub struct EdgeState {
     pub admission: Admission,
     /// Whether every request is logged.
     pub access_log: bool,
+    /// Client connection limits (the public listener's).
+    pub limits: world::serve::ConnLimits,
 }
 
 impl EdgeState {

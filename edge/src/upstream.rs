@@ -98,9 +98,13 @@ impl Upstream {
         self
     }
 
-    /// The absolute URI for a request target (the pool key is the origin).
-    pub fn uri(&self, target: &str) -> Uri {
-        format!("http://{}{}", self.addr, target).parse().unwrap_or_else(|_| Uri::from_static("/"))
+    /// The absolute URI for a canonical request target (the pool key is
+    /// the origin). A target that does not parse is an error, never
+    /// another URL.
+    pub fn uri(&self, target: &str) -> Result<Uri, FetchError> {
+        format!("http://{}{}", self.addr, target)
+            .parse()
+            .map_err(|_| FetchError::Broken(format!("request target {target:?} cannot be sent")))
     }
 
     /// The origin's address.

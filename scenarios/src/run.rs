@@ -70,7 +70,7 @@ pub async fn run_once(s: &Scenario, w: &World, out: &Path, quiet: bool) -> anyho
     let mut sup = Supervisor::new(quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let anchor = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
     sup.env(world::clock::ANCHOR_ENV, &anchor.to_string());
-    if let Err(e) = crate::up::start_world(&w, Some(&world_file), None, &mut sup).await {
+    if let Err(e) = crate::up::start_world(&w, Some(&world_file), None, None, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }

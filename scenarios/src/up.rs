@@ -20,6 +20,10 @@ pub struct UpArgs {
     /// synthetic origin, e.g. http://127.0.0.1:3000.
     #[arg(long)]
     pub origin: Option<String>,
+    /// `Host` the edges send the origin, whatever clients send (default:
+    /// the --origin URL's authority, or the world's `origin.host`).
+    #[arg(long)]
+    pub origin_host: Option<String>,
     /// Do not show the components' log lines.
     #[arg(long)]
     pub quiet: bool,
@@ -30,6 +34,7 @@ pub async fn start_world(
     w: &World,
     world_file: Option<&PathBuf>,
     origin: Option<&str>,
+    origin_host: Option<&str>,
     sup: &mut Supervisor,
 ) -> anyhow::Result<()> {
     let world_args: Vec<String> =
@@ -48,6 +53,9 @@ pub async fn start_world(
         args.extend(["--name".to_string(), e.name.clone()]);
         if let Some(url) = origin {
             args.extend(["--origin".to_string(), url.to_string()]);
+        }
+        if let Some(h) = origin_host {
+            args.extend(["--origin-host".to_string(), h.to_string()]);
         }
         sup.start(&format!("edge {}", e.name), &args, Duration::from_secs(60)).await?;
         wait_healthy(e.admin, Duration::from_secs(10)).await?;
@@ -105,7 +113,11 @@ pub fn summary(w: &World, origin: Option<&str>) -> String {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let w = World::load_or_demo(args.world.as_deref())?;
     let mut sup = Supervisor::new(args.quiet);
-    if let Err(e) = start_world(&w, args.world.as_ref(), args.origin.as_deref(), &mut sup).await {
+    if let Some(h) = &args.origin_host {
+        edge::checked_host(h.clone())?;
+    }
+    let (origin, host) = (args.origin.as_deref(), args.origin_host.as_deref());
+    if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }

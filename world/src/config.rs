@@ -140,6 +140,10 @@ pub struct Origin {
     pub listen: SocketAddr,
     /// Admin HTTP address (faults, bump, stats).
     pub admin: SocketAddr,
+    /// `Host` the edges send it, whatever their clients send (default: the
+    /// `listen` address, e.g. `127.0.0.1:8080`). Edges check the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// The origin's synthetic catalog at `/obj/{id}`.

@@ -2,6 +2,15 @@
 //! HTTP/1.1 on an already-bound listener, bytes metered at the socket,
 //! graceful shutdown. It lives here because `world` is the one crate all
 //! servers depend on, and the servers must not depend on each other.
+//!
+//! Slow and idle clients are bounded ([`ConnLimits`]): at most
+//! `max_connections` at once (one more is answered `503` with the reason
+//! and closed, rather than left waiting in the backlog), and a connection
+//! that has not sent a complete request head `idle_timeout` after it
+//! opened or after its last response is closed; the deadline is not
+//! restarted by each byte, so a client trickling a head is closed as
+//! surely as a silent one. A failing `accept` (out of file descriptors)
+//! is logged at most once every ten seconds.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,8 +33,71 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Largest request head accepted; bigger heads get 431.
 pub const MAX_HEAD_BYTES: usize = 32 * 1024;
-/// How long a client may take to send its request head.
+/// How long a client may take to send its request head, counted from when
+/// the connection opened or its last response was sent (the default of
+/// [`ConnLimits::idle_timeout`]).
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most one "accept failed" line per this interval.
+pub const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Limits on a listener's client connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// A connection that has not sent a complete request head this long
+    /// after it opened, or after its last response, is closed (idle
+    /// keep-alive connections and slow heads alike; hyper's
+    /// `header_read_timeout` counts the same way).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits { max_connections: default_max_connections(), idle_timeout: HEAD_TIMEOUT }
+    }
+}
+
+/// Half the process's open-file limit (each client connection may hold an
+/// origin connection too; the rest is for files and listeners), between
+/// 64 and 16,384.
+pub fn default_max_connections() -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
+    usize::try_from(soft / 2).unwrap_or(usize::MAX).clamp(64, 16_384)
+}
+
+/// Lets one log line through per interval and counts the ones held back,
+/// so a condition that repeats every few milliseconds (EMFILE on accept)
+/// cannot flood the log.
+#[derive(Debug)]
+pub struct LogLimiter {
+    every: Duration,
+    last: Option<std::time::Instant>,
+    held: u64,
+}
+
+impl LogLimiter {
+    /// At most one line per `every`.
+    pub fn new(every: Duration) -> Self {
+        LogLimiter { every, last: None, held: 0 }
+    }
+
+    /// `Some(lines held back since the last one)` when a line may be
+    /// written at `now`; `None` (and one more held back) otherwise.
+    pub fn tick(&mut self, now: std::time::Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.saturating_duration_since(t) < self.every => {
+                self.held += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held))
+            }
+        }
+    }
+}
 /// How long shutdown waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -36,8 +108,10 @@ pub struct Traffic {
     pub bytes_in: AtomicU64,
     /// Bytes written to clients (response heads and bodies), as sent.
     pub bytes_out: AtomicU64,
-    /// Connections accepted.
+    /// Connections accepted (those refused at the limit included).
     pub connections: AtomicU64,
+    /// Connections refused (answered 503 and closed) at the connection limit.
+    pub refused: AtomicU64,
 }
 
 impl Traffic {
@@ -149,7 +223,8 @@ impl Shutdown {
 
 /// Accepts connections on `listener` and runs `handle` on each (metered,
 /// with its peer and a [`Shutdown`]) until `shutdown` resolves; then waits
-/// up to [`DRAIN_TIMEOUT`] for the handlers to finish.
+/// up to [`DRAIN_TIMEOUT`] for the handlers to finish. Default
+/// [`ConnLimits`].
 pub async fn serve_connections<H, F>(
     listener: TcpListener,
     traffic: Arc<Traffic>,
@@ -159,8 +234,26 @@ pub async fn serve_connections<H, F>(
     H: Fn(Metered<TcpStream>, Peer, Shutdown) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
+    serve_connections_limited(listener, traffic, ConnLimits::default(), handle, shutdown).await
+}
+
+/// [`serve_connections`] with at most `limits.max_connections` handlers at
+/// once: a connection beyond that is answered 503 and closed. (The
+/// handler applies `limits.idle_timeout`.)
+pub async fn serve_connections_limited<H, F>(
+    listener: TcpListener,
+    traffic: Arc<Traffic>,
+    limits: ConnLimits,
+    handle: H,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    H: Fn(Metered<TcpStream>, Peer, Shutdown) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let refusing = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut accept_log = LogLimiter::new(ACCEPT_LOG_EVERY);
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {
@@ -169,14 +262,23 @@ pub async fn serve_connections<H, F>(
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    // EMFILE and friends: back off instead of spinning, and
+                    // say so without a line per attempt.
+                    if let Some(held_back) = accept_log.tick(std::time::Instant::now()) {
+                        tracing::warn!(error = %e, held_back, "accept failed (at most one line per 10 s; `held_back`: failures since the last line)");
+                    }
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     continue;
                 }
             },
         };
         traffic.connections.fetch_add(1, Ordering::Relaxed);
+        while tasks.try_join_next().is_some() {}
+        if tasks.len() >= limits.max_connections {
+            traffic.refused.fetch_add(1, Ordering::Relaxed);
+            refuse(stream, limits.max_connections, &refusing);
+            continue;
+        }
         let local = stream.local_addr().unwrap_or(remote);
         let _ = stream.set_nodelay(true);
         let io = Metered::new(stream, traffic.clone());
@@ -192,10 +294,59 @@ pub async fn serve_connections<H, F>(
     }
 }
 
+/// Refusals being written at once; beyond this a connection over the limit
+/// is closed without an answer.
+const MAX_REFUSING: usize = 64;
+
+/// Answers a connection over the limit `503` with the reason, then closes
+/// it (after the client's side closes, or a second, so the answer is not
+/// lost to a reset).
+fn refuse(stream: TcpStream, limit: usize, refusing: &Arc<std::sync::atomic::AtomicUsize>) {
+    if refusing.fetch_add(1, Ordering::Relaxed) >= MAX_REFUSING {
+        refusing.fetch_sub(1, Ordering::Relaxed);
+        return;
+    }
+    let refusing = refusing.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = stream;
+        let body = format!("503 Service Unavailable: this server is at its limit of {limit} connections; try again\n");
+        let head = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n\
+             cache-control: no-store\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            stream.write_all(format!("{head}{body}").as_bytes()).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            io::Result::Ok(())
+        })
+        .await;
+        refusing.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
 /// Serves one connection with hyper (HTTP/1.1, keep-alive, head timeout
 /// and size limit) until it ends or `shutdown` asks it to finish its
 /// request in flight and close.
-pub async fn serve_hyper<I, S, B>(io: I, service: S, mut shutdown: Shutdown)
+pub async fn serve_hyper<I, S, B>(io: I, service: S, shutdown: Shutdown)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    serve_hyper_timed(io, service, HEAD_TIMEOUT, shutdown).await
+}
+
+/// [`serve_hyper`] with its own head timeout: a connection whose next
+/// request head is not complete `head_timeout` after it became ready for
+/// one (opened, or sent its last response) is closed. hyper starts that
+/// timer once per head, not per read.
+pub async fn serve_hyper_timed<I, S, B>(io: I, service: S, head_timeout: Duration, mut shutdown: Shutdown)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
@@ -204,7 +355,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEAD_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
+    builder.timer(TokioTimer::new()).header_read_timeout(head_timeout).max_buf_size(MAX_HEAD_BYTES).keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let result = tokio::select! {
@@ -344,6 +495,27 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<TcpStrea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_limiter_lets_one_line_through_per_interval_and_counts_the_rest() {
+        let t0 = std::time::Instant::now();
+        let mut l = LogLimiter::new(Duration::from_secs(10));
+        assert_eq!(l.tick(t0), Some(0));
+        for i in 1..=500u64 {
+            assert_eq!(l.tick(t0 + Duration::from_millis(i * 19)), None);
+        }
+        assert_eq!(l.tick(t0 + Duration::from_secs(10)), Some(500));
+        assert_eq!(l.tick(t0 + Duration::from_secs(11)), None);
+    }
+
+    #[test]
+    fn the_default_connection_limit_leaves_half_the_descriptors() {
+        use nix::sys::resource::{Resource, getrlimit};
+        let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        let m = default_max_connections() as u64;
+        assert!((64..=16_384).contains(&m));
+        assert!(m <= soft / 2 || m == 64, "{m} of {soft}");
+    }
 
     /// A writer that takes at most `step` bytes per call, vectored or not.
     struct Trickle {

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::key::{CacheKey, KeyError};
+use crate::key::CacheKey;
 
 /// Longest accepted surrogate key (tag).
 pub const MAX_TAG_LEN: usize = 1024;
@@ -186,21 +186,19 @@ fn normal_path(what: &'static str, s: &str, is_url: bool) -> Result<String, Spec
     if !path.starts_with('/') {
         return Err(bad("must start with `/`"));
     }
-    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(bad("contains spaces or control characters"));
+    if path.bytes().any(|b| b.is_ascii_control()) {
+        return Err(bad("contains control characters"));
     }
-    let key = match CacheKey::from_target(path) {
-        Ok(k) => k,
-        // A prefix may end inside an escape the key would complete: keep it raw.
-        Err(KeyError::Invalid) if !is_url && path.len() <= crate::key::MAX_KEY_LEN => {
-            return Ok(path.to_string());
-        }
-        Err(e) => return Err(bad(&e.to_string())),
-    };
-    // `/a?` is the key `/a` for a URL; for a prefix the `?` means "queries only".
-    if !is_url && path.ends_with('?') {
-        return Ok(format!("{}?", key.as_str()));
+    if !is_url {
+        // A prefix is matched against keys as a string: normalise its
+        // escapes and encode what keys encode, but keep its dot-segments
+        // (removing them could widen `/a/..` to `/`; keys have none, so a
+        // prefix with one matches nothing).
+        return crate::key::prefix_form(path).map_err(|e| bad(&e.to_string()));
     }
+    // The same canonical form a request for this URL is keyed (and sent) as:
+    // `/obj/é`, `/obj/%C3%A9` and `/obj/%c3%a9` purge one object.
+    let key = CacheKey::from_target(path).map_err(|e| bad(&e.to_string()))?;
     Ok(key.as_str().to_string())
 }
 
@@ -248,10 +246,28 @@ mod tests {
         assert!(spec(r#"{"regex":".*"}"#).unwrap_err().contains("unknown field `regex`"));
         assert!(spec(r#"{"all":false}"#).unwrap_err().contains("must be true"));
         assert!(spec(r#"{"url":"obj/1"}"#).unwrap_err().contains("start with `/`"));
-        assert!(spec(r#"{"url":"/a%zz"}"#).unwrap_err().contains("not a valid path"));
+        assert!(spec(r#"{"url":"/a%zz"}"#).unwrap_err().contains("broken percent-escape"));
+        assert!(spec(r#"{"url":"/a%00"}"#).unwrap_err().contains("NUL"));
         assert!(spec(r#"{"tag":""}"#).unwrap_err().contains("empty"));
         assert!(spec(r#"{"tag":"a b"}"#).unwrap_err().contains("spaces"));
         assert!(spec(r#"{"url":7}"#).unwrap_err().contains("invalid type"));
+    }
+
+    #[test]
+    fn urls_and_prefixes_take_the_form_requests_are_keyed_in() {
+        // A request for `/obj/é` (raw UTF-8 or encoded, any case) is keyed
+        // `/obj/%C3%A9`: a purge of any spelling must name that key.
+        for u in ["/obj/é", "/obj/%C3%A9", "/obj/%c3%a9", "http://cdn.test/obj/é"] {
+            let j = serde_json::json!({ "url": u }).to_string();
+            assert_eq!(spec(&j).unwrap().target, Target::Url("/obj/%C3%A9".into()), "{u}");
+        }
+        assert_eq!(spec(r#"{"url":"/a/./b/../c"}"#).unwrap().target, Target::Url("/a/c".into()));
+        assert_eq!(spec(r#"{"url":"/my file"}"#).unwrap().target, Target::Url("/my%20file".into()));
+        let p = |j: &str| spec(j).unwrap().target;
+        assert_eq!(p(r#"{"prefix":"/img/é"}"#), Target::Prefix("/img/%C3%A9".into()));
+        assert_eq!(p(r#"{"prefix":"/a%2f"}"#), Target::Prefix("/a%2F".into()));
+        assert_eq!(p(r#"{"prefix":"/a%c"}"#), Target::Prefix("/a%C".into()), "an escape the keys complete");
+        assert_eq!(p(r#"{"prefix":"/a/.."}"#), Target::Prefix("/a/..".into()), "never widened to `/`");
     }
 
     #[test]

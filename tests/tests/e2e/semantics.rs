@@ -859,7 +859,9 @@ async fn unsafe_methods_invalidate_the_uri_and_same_origin_locations() {
         o.set(p, Reply::ok("v").cc("max-age=100"));
         c.get(e.url(p)).send().await.unwrap();
     }
-    let host = e.handle.public.to_string();
+    // Same-origin means the host the edge sends the origin (its address by
+    // default), not whatever Host the client sent (docs/security.md).
+    let host = o.addr.to_string();
     o.set(
         "/inv/a",
         Reply::ok("done").header("location", "/inv/b").header("content-location", &format!("http://{host}/inv/c")),
