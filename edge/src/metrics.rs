@@ -42,6 +42,8 @@ pub const CLIENT_BYTES_SENT_TOTAL: &str = "cdnlab_edge_client_bytes_sent_total";
 pub const CLIENT_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_client_bytes_received_total";
 /// Client connections accepted (counter; `edge`).
 pub const CLIENT_CONNECTIONS_TOTAL: &str = "cdnlab_edge_client_connections_total";
+/// Client connections refused at the connection limit (counter; `edge`).
+pub const CLIENT_CONNECTIONS_REFUSED_TOTAL: &str = "cdnlab_edge_client_connections_refused_total";
 /// Bytes read from the origin at the socket (counter; `edge`).
 pub const ORIGIN_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_origin_bytes_received_total";
 /// Bytes written to the origin at the socket (counter; `edge`).
@@ -152,6 +154,13 @@ impl EdgeState {
             s.bytes_from_clients,
         );
         p.single(CLIENT_CONNECTIONS_TOTAL, Kind::Counter, "Client connections accepted.", &e, s.client_connections);
+        p.single(
+            CLIENT_CONNECTIONS_REFUSED_TOTAL,
+            Kind::Counter,
+            "Client connections refused (503) at the connection limit.",
+            &e,
+            s.client_connections_refused,
+        );
         p.single(
             ORIGIN_BYTES_RECEIVED_TOTAL,
             Kind::Counter,

@@ -39,6 +39,9 @@ pub struct Stats {
     pub bytes_from_clients: u64,
     /// Client connections accepted.
     pub client_connections: u64,
+    /// Of those, refused (503) at the connection limit.
+    #[serde(default)]
+    pub client_connections_refused: u64,
     /// Bytes read from the origin at the socket: what fill is billed on.
     pub bytes_from_origin: u64,
     /// Bytes written to the origin.
@@ -184,6 +187,7 @@ impl EdgeState {
             bytes_to_clients: usage.bytes_to_clients,
             bytes_from_clients: m.clients.input(),
             client_connections: m.clients.connections.load(Ordering::Relaxed),
+            client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
             bytes_from_origin: usage.bytes_from_origin,
             bytes_to_origin: m.origin.out(),
             origin_requests: m.origin_requests.load(Ordering::Relaxed),

@@ -2,7 +2,9 @@
 //! ephemeral ports with throw-away data directories, an HTTP client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod echo;
 pub mod prom;
+pub mod raw;
 pub mod scripted;
 
 use std::net::SocketAddr;
@@ -11,6 +13,8 @@ use std::time::Duration;
 use sha2::Digest;
 use tempfile::TempDir;
 
+pub use echo::{EchoOrigin, NaiveOrigin};
+pub use raw::{RawConn, RawResponse};
 pub use scripted::{Reply, ScriptedOrigin};
 
 /// An edge in this process, with its data directory.

@@ -3,8 +3,11 @@
 //! ephemeral loopback ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod clients;
 mod cost;
 mod foundation;
+mod keying;
 mod purge;
 mod semantics;
+mod smuggling;
 mod wire;
