@@ -155,3 +155,50 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(edge = %name, "edge stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(flags: &[&str]) -> anyhow::Result<Config> {
+        Args::try_parse_from(std::iter::once("edge").chain(flags.iter().copied()))?.config()
+    }
+
+    const STANDALONE: [&str; 4] = ["--origin", "http://localhost:3000/app", "--listen", "127.0.0.1:9100"];
+
+    #[test]
+    fn the_origin_host_is_the_url_authority_unless_set() {
+        assert_eq!(config(&STANDALONE).unwrap().origin_host, "localhost:3000");
+        let set = [&STANDALONE[..], &["--origin-host", "www.example"]].concat();
+        assert_eq!(config(&set).unwrap().origin_host, "www.example");
+        for bad in ["a b", "", "user@host", "a/b"] {
+            let flags = [&STANDALONE[..], &["--origin-host", bad]].concat();
+            let e = config(&flags).unwrap_err().to_string();
+            assert!(e.contains("origin host"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_world_edge_sends_the_worlds_origin_host_or_its_address() {
+        assert_eq!(config(&["--name", "seoul"]).unwrap().origin_host, "127.0.0.1:8080");
+        let mut w = World::load_or_demo(None).unwrap();
+        w.origin.host = Some("origin.example".into());
+        assert_eq!(Config::from_world(&w, "seoul").unwrap().origin_host, "origin.example");
+        w.origin.host = Some("bad host".into());
+        assert!(Config::from_world(&w, "seoul").is_err());
+        let replaced = config(&["--name", "seoul", "--origin", "http://127.0.0.1:3000"]).unwrap();
+        assert_eq!(replaced.origin_host, "127.0.0.1:3000", "--origin replaces the world's origin and its host");
+    }
+
+    #[test]
+    fn connection_limits_come_from_flags() {
+        let d = config(&STANDALONE).unwrap().limits;
+        assert_eq!(d, world::serve::ConnLimits::default());
+        let flags = [&STANDALONE[..], &["--max-connections", "7", "--idle-timeout", "2s"]].concat();
+        let c = config(&flags).unwrap().limits;
+        assert_eq!((c.max_connections, c.idle_timeout), (7, Duration::from_secs(2)));
+        for bad in [&["--max-connections", "0"][..], &["--idle-timeout", "0s"]] {
+            assert!(config(&[&STANDALONE[..], bad].concat()).is_err(), "{bad:?}");
+        }
+    }
+}

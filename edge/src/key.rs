@@ -8,8 +8,9 @@
 //! - percent-escapes of unreserved characters are decoded (`%7E` → `~`,
 //!   `%31` → `1`), other escapes get uppercase hex (`%2f` → `%2F`); an
 //!   encoded slash stays encoded: `/a%2Fb` and `/a/b` are different URLs;
-//! - bytes that may not appear in a URI (non-ASCII, space, `"<>\^`{|}[]`)
-//!   are percent-encoded as UTF-8, so `/obj/é` and `/obj/%C3%A9` are one
+//! - bytes that may not appear in a URI (non-ASCII, space, quotes,
+//!   brackets, braces, backslash, caret, backtick, bar) are
+//!   percent-encoded as UTF-8, so `/obj/é` and `/obj/%C3%A9` are one
 //!   key and the origin gets the second;
 //! - dot-segments of the path are removed (`/a/./b/../c` → `/a/c`);
 //! - an empty query (`/a?`) is dropped; the query otherwise stays part of
