@@ -10,10 +10,11 @@
 //! must be refused ([`crate::inbound`]), so the raw path never needs to.
 //!
 //! A request head must be complete `idle_timeout` after the connection
-//! opened or sent its last response ([`world::serve::ConnLimits`]): one
-//! deadline per request, not restarted by each read, so neither a silent
-//! keep-alive connection nor a client trickling a head holds a connection
-//! longer. hyper applies the same rule after a hand-over.
+//! opened or answered its last request ([`world::serve::ConnLimits`]; on
+//! a busy connection between ¾ and all of it, see `serve`): one deadline
+//! per request, not restarted by each read, so neither a silent keep-alive
+//! connection nor a client trickling a head holds a connection longer.
+//! hyper applies the same rule after a hand-over.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,7 +55,7 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
         // connection becomes ready for a request, never moved by a read.
         let deadline = tokio::time::sleep(idle_timeout);
         tokio::pin!(deadline);
-        let mut answered = false;
+        let mut answered: Option<Instant> = None;
         loop {
             // Answer every fast request already buffered.
             let started = Instant::now();
@@ -68,23 +69,31 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
                     st.meter.body(Outcome::Hit, body.len() as u64);
                     st.meter.duration(Outcome::Hit, started.elapsed());
                     head.clear();
-                    answered = true;
+                    answered = Some(started);
                     continue;
                 }
                 Raw::Other => break,
                 Raw::Partial if buf.len() >= MAX_HEAD_BYTES => break, // hyper answers 431
                 Raw::Partial => {}
             }
-            if answered {
-                // The next head's time starts now (extending a timer is
-                // a few atomic operations; it is not re-registered).
-                deadline.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
-                answered = false;
+            if let Some(at) = answered.take() {
+                // The next head's time starts with the last answer. The
+                // timer is moved only when less than ¾ of the timeout is
+                // left, so a busy connection moves it about once per
+                // quarter timeout, not once per request: a head gets
+                // between ¾ and all of `idle_timeout`.
+                let ready = tokio::time::Instant::from_std(at);
+                if deadline.deadline() < ready + idle_timeout * 3 / 4 {
+                    deadline.as_mut().reset(ready + idle_timeout);
+                }
             }
             // Read more: wait for a request, or for the server to stop
-            // (only between requests), until the deadline.
+            // (only between requests), until the deadline. Reading first
+            // and in that order: the deadline and the shutdown signal are
+            // polled only when no bytes are there.
             let idle = buf.is_empty();
             let n = tokio::select! {
+                biased;
                 r = io.read_buf(&mut buf) => r,
                 _ = &mut deadline => return,
                 _ = shutdown.wait(), if idle => return,

@@ -146,27 +146,30 @@ const PLAIN: [bool; 256] = {
 /// Whether `target` is already canonical, so the hit paths can look it up
 /// as it is, without building a key. `is_normal(t)` implies that
 /// `CacheKey::from_target(t)` is `t` (tested below, and by property).
+/// One pass over the bytes; dot-segments are looked for only where a
+/// `.` follows a `/`.
 #[inline]
 pub fn is_normal(target: &str) -> bool {
     let b = target.as_bytes();
     if b.len() > MAX_KEY_LEN || b.first() != Some(&b'/') || b.last() == Some(&b'?') {
         return false;
     }
-    let mut seg = 0; // start of the current path segment
-    let mut in_path = true;
     for (i, &c) in b.iter().enumerate() {
         if !PLAIN[c as usize] {
             return false;
         }
-        if in_path && (c == b'/' || c == b'?') {
-            if dotty(&b[seg..i]) {
+        if c == b'?' {
+            return b[i + 1..].iter().all(|&c| PLAIN[c as usize]);
+        }
+        if c == b'/' && b.get(i + 1) == Some(&b'.') {
+            let seg = &b[i + 1..];
+            let end = seg.iter().position(|&c| c == b'/' || c == b'?').unwrap_or(seg.len());
+            if dotty(&seg[..end]) {
                 return false;
             }
-            seg = i + 1;
-            in_path = c == b'/';
         }
     }
-    !(in_path && dotty(&b[seg..]))
+    true
 }
 
 /// A dot-segment, or one with parameters (`..;x`), which some servers
