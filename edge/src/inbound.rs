@@ -22,6 +22,8 @@
 use http::header::{CONNECTION, HOST};
 use http::{HeaderValue, Method, Request, StatusCode, Version};
 
+use crate::key::{UNRESERVED_AND_SUB_DELIMS, byte_set};
+
 /// Why a request is refused before anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -77,16 +79,7 @@ pub fn check<B: http_body::Body>(req: &Request<B>) -> Result<(), Refusal> {
 
 /// Bytes a `Host` value may hold: `uri-host [":" port]` (reg-name,
 /// IPv4 or an IP literal in brackets; RFC 3986 §3.2.2).
-const HOST_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let s = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]";
-    let mut i = 0;
-    while i < s.len() {
-        t[s[i] as usize] = true;
-        i += 1;
-    }
-    t
-};
+const HOST_BYTES: [bool; 256] = byte_set(UNRESERVED_AND_SUB_DELIMS, b"%:[]");
 
 /// Whether `v` is a plausible `Host` value: no userinfo, path, spaces or
 /// non-ASCII (empty is allowed, RFC 9110 §7.2).

@@ -130,18 +130,29 @@ pub fn prefix_form(prefix: &str) -> Result<String, KeyError> {
     Ok(out)
 }
 
-/// Bytes that stand for themselves in a canonical target: unreserved,
-/// sub-delims, `:`, `@`, `/` and `?` (RFC 3986 pchar, without `%`).
-const PLAIN: [bool; 256] = {
+/// The unreserved and sub-delim bytes of RFC 3986.
+pub(crate) const UNRESERVED_AND_SUB_DELIMS: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=";
+
+/// A lookup table of the bytes in `a` and `b`.
+pub(crate) const fn byte_set(a: &[u8], b: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
-    let s = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?";
     let mut i = 0;
-    while i < s.len() {
-        t[s[i] as usize] = true;
+    while i < a.len() {
+        t[a[i] as usize] = true;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        t[b[i] as usize] = true;
         i += 1;
     }
     t
-};
+}
+
+/// Bytes that stand for themselves in a canonical target: unreserved,
+/// sub-delims, `:`, `@`, `/` and `?` (RFC 3986 pchar, without `%`).
+const PLAIN: [bool; 256] = byte_set(UNRESERVED_AND_SUB_DELIMS, b":@/?");
 
 /// Whether `target` is already canonical, so the hit paths can look it up
 /// as it is, without building a key. `is_normal(t)` implies that
