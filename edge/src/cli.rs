@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long)]
     pub access_log: bool,
     /// Client connections served at once; one more is answered 503 and
-    /// closed (default: half the open-file limit, 64 to 16384).
+    /// closed (default: half the open-file limit, 16 to 16384).
     #[arg(long)]
     pub max_connections: Option<usize>,
     /// Close a client connection whose next request head is not complete

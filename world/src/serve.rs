@@ -61,11 +61,11 @@ impl Default for ConnLimits {
 
 /// Half the process's open-file limit (each client connection may hold an
 /// origin connection too; the rest is for files and listeners), between
-/// 64 and 16,384.
+/// 16 and 16,384.
 pub fn default_max_connections() -> usize {
     use nix::sys::resource::{Resource, getrlimit};
     let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(soft, _)| soft);
-    usize::try_from(soft / 2).unwrap_or(usize::MAX).clamp(64, 16_384)
+    usize::try_from(soft / 2).unwrap_or(usize::MAX).clamp(16, 16_384)
 }
 
 /// Lets one log line through per interval and counts the ones held back,
@@ -514,8 +514,8 @@ mod tests {
         use nix::sys::resource::{Resource, getrlimit};
         let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
         let m = default_max_connections() as u64;
-        assert!((64..=16_384).contains(&m));
-        assert!(m <= soft / 2 || m == 64, "{m} of {soft}");
+        assert!((16..=16_384).contains(&m));
+        assert!(m <= soft / 2 || m == 16, "{m} of {soft}");
     }
 
     /// A writer that takes at most `step` bytes per call, vectored or not.
