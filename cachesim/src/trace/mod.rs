@@ -1,0 +1,319 @@
+//! Streaming trace readers: one [`Request`] at a time, in constant memory
+//! (a reused line buffer of at most [`MAX_LINE`] bytes, or one 24-byte
+//! record), with errors that name the file, the record or line, and the
+//! field.
+//!
+//! Formats ([`Format`]):
+//!
+//! - `oracle`: libCacheSim's oracleGeneral binary, 24-byte little-endian
+//!   records `u32 time, u64 id, u32 size, i64 next-access` ([`oracle`]);
+//! - `csv`: any delimited text with a column mapping ([`csv`]);
+//! - `wiki-upload` / `wiki-text`: the Wikimedia 2019 CDN traces ([`wiki`]);
+//! - `access-log`: cdnlab's edge access log, JSON lines ([`access_log`]).
+//!
+//! A reader reports what the file says; what the models make of it
+//! (size-0 requests, writes, non-200 responses are skipped) is decided by
+//! [`crate::Trace::load`].
+
+pub mod access_log;
+pub mod csv;
+mod lines;
+pub mod oracle;
+pub mod wiki;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+pub use lines::MAX_LINE;
+
+/// What a request does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// A read (GET): the only kind a cache model replays.
+    Read,
+    /// A write or update (SET, PUT, …).
+    Write,
+    /// A delete.
+    Delete,
+    /// Anything else (a HEAD, an error response, an unknown op word).
+    Other,
+}
+
+impl Op {
+    /// The op of a libCacheSim/memcached-style op word (`get`, `GET`,
+    /// `gets`, `read` → read; `set`, `add`, `replace`, `cas`, `append`,
+    /// `prepend`, `incr`, `decr`, `write`, `update`, `put` → write;
+    /// `delete`, `del` → delete).
+    pub fn from_word(w: &str) -> Op {
+        let w = w.trim();
+        let is = |xs: &[&str]| xs.iter().any(|x| x.eq_ignore_ascii_case(w));
+        if is(&["get", "gets", "read"]) {
+            Op::Read
+        } else if is(&["set", "add", "replace", "cas", "append", "prepend", "incr", "decr", "write", "update", "put"]) {
+            Op::Write
+        } else if is(&["delete", "del"]) {
+            Op::Delete
+        } else {
+            Op::Other
+        }
+    }
+}
+
+/// One request of a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// When, in milliseconds since the trace's own origin.
+    pub time_ms: u64,
+    /// The object: the trace's numeric id, or a 64-bit hash of its textual
+    /// key ([`key_of`]).
+    pub key: u64,
+    /// Object size in bytes.
+    pub size: u64,
+    /// What the request does.
+    pub op: Op,
+    /// Time to live in seconds, when the trace gives one.
+    pub ttl: Option<u32>,
+    /// The client (a hash of its address or id), when the trace gives one.
+    pub client: Option<u64>,
+}
+
+/// Where a bad record is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// 1-based record (binary) or line (text) number.
+    pub number: u64,
+    /// `record` or `line`.
+    pub unit: &'static str,
+    /// The field, when one field is at fault.
+    pub field: Option<String>,
+}
+
+/// A trace that cannot be read, with the place of the fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct TraceError {
+    /// The file.
+    pub file: String,
+    /// Where in it (none: the file as a whole).
+    pub at: Option<Location>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(a) = &self.at {
+            write!(f, ": {} {}", a.unit, a.number)?;
+            if let Some(field) = &a.field {
+                write!(f, ", field `{field}`")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl TraceError {
+    /// An error about the file as a whole.
+    pub fn file(file: &str, message: impl Into<String>) -> TraceError {
+        TraceError { file: file.to_string(), at: None, message: message.into() }
+    }
+
+    /// An error at a record or line, optionally in one field.
+    pub fn at(file: &str, unit: &'static str, number: u64, field: Option<&str>, message: impl Into<String>) -> Self {
+        TraceError {
+            file: file.to_string(),
+            at: Some(Location { number, unit, field: field.map(str::to_string) }),
+            message: message.into(),
+        }
+    }
+}
+
+/// A trace format with its options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    /// libCacheSim oracleGeneral binary.
+    Oracle,
+    /// Delimited text with a column mapping.
+    Csv(csv::Columns),
+    /// Wikimedia 2019 CDN trace, upload (`cache-u`) or text (`cache-t`).
+    Wiki(wiki::Variant),
+    /// cdnlab's JSON access log.
+    AccessLog,
+}
+
+impl Format {
+    /// Parses a `--format` word: `oracle`, `csv` (with `csv_spec`, see
+    /// [`csv::Columns::parse`]), `wiki-upload`, `wiki-text`, `access-log`.
+    pub fn parse(word: &str, csv_spec: Option<&str>) -> Result<Format, String> {
+        Ok(match word {
+            "oracle" | "oracleGeneral" => Format::Oracle,
+            "csv" => Format::Csv(csv::Columns::parse(csv_spec.unwrap_or("key=1"))?),
+            "wiki-upload" => Format::Wiki(wiki::Variant::Upload),
+            "wiki-text" => Format::Wiki(wiki::Variant::Text),
+            "access-log" => Format::AccessLog,
+            _ => {
+                return Err(format!("unknown trace format `{word}` (oracle, csv, wiki-upload, wiki-text, access-log)"));
+            }
+        })
+    }
+
+    /// The format a file name suggests (`.oracleGeneral`/`.bin` → oracle,
+    /// `.csv` → csv with key in column 1, `.tsv` → wiki-upload, `.log`/`.jsonl` → access-log).
+    pub fn guess(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_str()?;
+        let ext = name.rsplit('.').next()?;
+        match ext {
+            "oracleGeneral" | "bin" => Some(Format::Oracle),
+            "csv" => Some(Format::Csv(csv::Columns::default())),
+            "tsv" => {
+                Some(Format::Wiki(if name.contains("cache-t") { wiki::Variant::Text } else { wiki::Variant::Upload }))
+            }
+            "log" | "jsonl" => Some(Format::AccessLog),
+            _ => None,
+        }
+    }
+
+    /// The format's name as written on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Oracle => "oracle",
+            Format::Csv(_) => "csv",
+            Format::Wiki(wiki::Variant::Upload) => "wiki-upload",
+            Format::Wiki(wiki::Variant::Text) => "wiki-text",
+            Format::AccessLog => "access-log",
+        }
+    }
+}
+
+/// A streaming reader of one trace.
+pub struct Reader {
+    inner: Box<dyn Iterator<Item = Result<Request, TraceError>> + Send>,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Reader {
+    /// Opens `path` in `format`.
+    pub fn open(path: &Path, format: &Format) -> Result<Reader, TraceError> {
+        let label = path.display().to_string();
+        let f = File::open(path).map_err(|e| TraceError::file(&label, format!("cannot open: {e}")))?;
+        Ok(Reader::from_read(f, &label, format))
+    }
+
+    /// A reader over any byte source; `label` names it in errors.
+    pub fn from_read(r: impl Read + Send + 'static, label: &str, format: &Format) -> Reader {
+        let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Counted { inner: r, read: read.clone() };
+        let buf = BufReader::with_capacity(1 << 16, counted);
+        let inner: Box<dyn Iterator<Item = Result<Request, TraceError>> + Send> = match format {
+            Format::Oracle => Box::new(oracle::OracleReader::new(buf, label)),
+            Format::Csv(c) => Box::new(csv::CsvReader::new(buf, label, c.clone())),
+            Format::Wiki(v) => Box::new(wiki::WikiReader::new(buf, label, *v)),
+            Format::AccessLog => Box::new(access_log::AccessLogReader::new(buf, label)),
+        };
+        Reader { inner, read }
+    }
+
+    /// Bytes read from the source so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<Request, TraceError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+}
+
+struct Counted<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The 64-bit key of a textual key field: the number itself when the field
+/// is a decimal integer (signed ones as their two's-complement bits, as the
+/// Wikimedia traces write their hashes), otherwise a stable hash of its
+/// bytes (FNV-1a, mixed; the same function as `world::rng::hash64`).
+pub fn key_of(field: &str) -> u64 {
+    if let Ok(n) = field.parse::<u64>() {
+        return n;
+    }
+    if let Ok(n) = field.parse::<i64>() {
+        return n as u64;
+    }
+    hash64(field.as_bytes())
+}
+
+/// FNV-1a over the bytes, then a SplitMix64 finaliser.
+pub fn hash64(s: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    mix64(h)
+}
+
+/// SplitMix64's finaliser: a bijection that spreads every input bit.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A decimal time in `unit`s (fractions allowed: `12.5`) as milliseconds.
+pub(crate) fn parse_time(s: &str, ms_per_unit: f64) -> Option<u64> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Some((n as f64 * ms_per_unit) as u64);
+    }
+    let v: f64 = s.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some((v * ms_per_unit) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_numbers_when_they_are_numbers() {
+        assert_eq!(key_of("42"), 42);
+        assert_eq!(key_of("-1"), u64::MAX);
+        assert_eq!(key_of("/obj/1"), hash64(b"/obj/1"));
+        assert_ne!(key_of("/obj/1"), key_of("/obj/2"));
+    }
+
+    #[test]
+    fn op_words() {
+        assert_eq!(Op::from_word("GET"), Op::Read);
+        assert_eq!(Op::from_word("set"), Op::Write);
+        assert_eq!(Op::from_word("delete"), Op::Delete);
+        assert_eq!(Op::from_word("frobnicate"), Op::Other);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = TraceError::at("t.csv", "line", 7, Some("size"), "`x` is not a number");
+        assert_eq!(e.to_string(), "t.csv: line 7, field `size`: `x` is not a number");
+        assert_eq!(TraceError::file("t.bin", "cannot open").to_string(), "t.bin: cannot open");
+    }
+
+    #[test]
+    fn formats_parse_and_guess() {
+        assert_eq!(Format::parse("oracle", None).unwrap(), Format::Oracle);
+        assert!(Format::parse("parquet", None).is_err());
+        assert_eq!(Format::guess(Path::new("x.oracleGeneral")), Some(Format::Oracle));
+        assert_eq!(Format::guess(Path::new("cache-t-00.tsv")), Some(Format::Wiki(wiki::Variant::Text)));
+    }
+}
