@@ -3,11 +3,13 @@
 //! ([`stats`]); `cdn edge`/`cdn origin` run one component (the same code as
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
 //! `cdn purge` fans a purge out to every edge of a world ([`purge`]).
+//! `cdn replay` runs a trace against offline cache models ([`replay`]).
 
 pub mod charts;
 pub mod driver;
 pub mod events;
 pub mod purge;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -31,6 +31,9 @@ enum Cmd {
     /// Purge every edge of a world (URL, prefix, tag or all; hard or soft)
     /// and report when each acknowledged.
     Purge(scenarios::purge::PurgeArgs),
+    /// Replay a request trace against offline cache models (policies,
+    /// sizes, Belady, a bound) and price the origin bytes.
+    Replay(scenarios::replay::ReplayArgs),
 }
 
 /// Flags of `cdn resolve`.
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e.into()),
         },
         Cmd::Purge(a) => return scenarios::purge::main(a).await,
+        Cmd::Replay(a) => scenarios::replay::main(a),
         Cmd::Run(a) => match scenarios::run::main(a).await {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -1,0 +1,88 @@
+//! SVG curves of a replay (plotters, the style of [`crate::charts`]): miss
+//! ratio, byte miss ratio and origin dollars against cache size (log
+//! scale), one line per model; Belady dashed, the bound dotted.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::report::ReplayReport;
+
+const W: u32 = 900;
+const H: u32 = 480;
+const COLORS: [RGBColor; 9] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(0, 0, 0),
+    RGBColor(127, 127, 127),
+];
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("chart: {e}")
+}
+
+/// Writes `miss-ratio.svg`, `byte-miss-ratio.svg` and `origin-cost.svg` into `dir`.
+pub fn write_all(r: &ReplayReport, dir: &Path) -> anyhow::Result<()> {
+    curve(r, &dir.join("miss-ratio.svg"), "miss ratio", |row| row.miss_ratio)?;
+    curve(r, &dir.join("byte-miss-ratio.svg"), "byte miss ratio", |row| row.byte_miss_ratio)?;
+    curve(r, &dir.join("origin-cost.svg"), "origin $ (list prices)", |row| row.origin_usd.as_usd())?;
+    Ok(())
+}
+
+fn curve(r: &ReplayReport, path: &Path, what: &str, value: fn(&super::Row) -> f64) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (W, H)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let lo = r.capacities.first().copied().unwrap_or(1).max(1) as f64;
+    let hi = r.capacities.last().copied().unwrap_or(1).max(1) as f64;
+    let (lo, hi) = if hi / lo < 1.5 { (lo / 2.0, hi * 2.0) } else { (lo, hi) };
+    let top = r.rows.iter().map(value).fold(0.0f64, f64::max).max(1e-9) * 1.05;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{what} by cache size: {}", r.trace.path), ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("cache size")
+        .y_desc(what)
+        .x_label_formatter(&|v| world::ByteSize(*v as u64).to_string())
+        .draw()
+        .map_err(err)?;
+    let mut names: Vec<&str> = Vec::new();
+    for row in &r.rows {
+        if !names.contains(&row.model.as_str()) {
+            names.push(&row.model);
+        }
+    }
+    for (i, name) in names.iter().enumerate() {
+        let c = COLORS[i % COLORS.len()];
+        let pts: Vec<(f64, f64)> =
+            r.rows.iter().filter(|row| row.model == *name).map(|row| (row.capacity as f64, value(row))).collect();
+        let style = match *name {
+            "belady" | "bound" => c.stroke_width(1),
+            _ => c.stroke_width(2),
+        };
+        chart
+            .draw_series(LineSeries::new(pts.clone(), style))
+            .map_err(err)?
+            .label(name.to_string())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, c.filled()))).map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
