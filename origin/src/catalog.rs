@@ -9,6 +9,11 @@
 //! - `Content-Digest`: SHA-256 of the body (RFC 9530).
 //!
 //! Generated bodies are kept in a [`BodyCache`] bounded by bytes.
+//!
+//! Trace objects at `/t/{key}/{size}` (for replaying a request trace
+//! live): any key, any size from 1 byte to [`TRACE_MAX_SIZE`], the body
+//! seeded by the path and version, ETag `"t{key}-v{version}-{8 hex}"`.
+//! The size is in the path, so the cache key names the exact bytes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -30,6 +35,36 @@ pub fn parse_id(rest: &str) -> Option<u64> {
         return None;
     }
     rest.parse().ok()
+}
+
+/// Largest trace object (`/t/{key}/{size}`): clients choose the size, and
+/// bodies are generated in memory, so it is kept well below
+/// [`crate::MAX_OBJECT_SIZE`].
+pub const TRACE_MAX_SIZE: u64 = 32 * 1024 * 1024;
+
+/// The path of trace object `key` of `size` bytes.
+pub fn trace_path(key: u64, size: u64) -> String {
+    format!("/t/{key}/{size}")
+}
+
+/// `(key, size)` of a trace path `/t/{key}/{size}`: canonical decimals,
+/// 1 ≤ size ≤ [`TRACE_MAX_SIZE`]. `rest` is the path after `/t/`.
+pub fn parse_trace_path(rest: &str) -> Option<(u64, u64)> {
+    let (key, size) = rest.split_once('/')?;
+    let (key, size) = (parse_id(key)?, parse_id(size)?);
+    (1..=TRACE_MAX_SIZE).contains(&size).then_some((key, size))
+}
+
+/// The strong ETag of trace object `key` of `size` bytes at `version`.
+pub fn trace_etag(key: u64, size: u64, version: u64) -> String {
+    let h = mix(hash64(&size.to_le_bytes()) ^ mix(key) ^ mix(version.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    format!("\"t{key}-v{version}-{:08x}\"", h >> 32)
+}
+
+/// The [`BodyCache`] id of a trace object: a hash of its path with the top
+/// bit set, never a catalog id (those are object numbers, far below 2^63).
+pub fn trace_cache_id(key: u64, size: u64) -> u64 {
+    hash64(trace_path(key, size).as_bytes()) | 1 << 63
 }
 
 /// The body size of object `id`.
@@ -71,7 +106,17 @@ pub struct Generated {
 
 /// Generates a body and its digest (CPU-bound: milliseconds for MiBs).
 pub fn generate(id: u64, version: u64, size: u64) -> Generated {
-    let body = object_body(id, version, size);
+    with_digest(object_body(id, version, size))
+}
+
+/// The body of a trace object and its digest.
+pub fn generate_trace(key: u64, size: u64, version: u64) -> Generated {
+    let mut buf = vec![0u8; size as usize];
+    Rng::from_parts(trace_path(key, size).as_bytes(), version).fill(&mut buf);
+    with_digest(Bytes::from(buf))
+}
+
+fn with_digest(body: Bytes) -> Generated {
     let digest = HeaderValue::from_str(&content_digest(&body)).unwrap_or_else(|_| HeaderValue::from_static(""));
     Generated { body, digest }
 }
@@ -149,16 +194,29 @@ impl BodyCache {
     /// The body of (id, version), from the cache or generated (on the
     /// blocking pool when big) and then kept.
     pub async fn get_or_generate(&self, id: u64, version: u64, size: u64) -> Generated {
+        self.get_or_make(id, version, size, move || generate(id, version, size)).await
+    }
+
+    /// The body cached as (id, version), or `make()`'s (on the blocking
+    /// pool when `size` is big), then kept.
+    pub async fn get_or_make(
+        &self,
+        id: u64,
+        version: u64,
+        size: u64,
+        make: impl Fn() -> Generated + Send + Clone + 'static,
+    ) -> Generated {
         if let Some(g) = self.get(id, version) {
             return g;
         }
         let made = if size > BLOCKING_THRESHOLD {
-            match tokio::task::spawn_blocking(move || generate(id, version, size)).await {
+            let m = make.clone();
+            match tokio::task::spawn_blocking(m).await {
                 Ok(g) => g,
-                Err(_) => generate(id, version, size),
+                Err(_) => make(),
             }
         } else {
-            generate(id, version, size)
+            make()
         };
         self.insert(id, version, made.clone());
         made
@@ -251,6 +309,24 @@ mod tests {
         for bad in ["", "07", "+7", "7a", "-1", "7/", "99999999999999999999999"] {
             assert_eq!(parse_id(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn trace_paths_are_canonical_and_bounded() {
+        assert_eq!(parse_trace_path("18446744073709551615/5"), Some((u64::MAX, 5)));
+        assert_eq!(trace_path(7, 100), "/t/7/100");
+        for bad in ["7", "7/", "/5", "07/5", "7/05", "7/0", "7/5/", "7/33554433", "x/5"] {
+            assert_eq!(parse_trace_path(bad), None, "{bad}");
+        }
+        assert!(parse_trace_path(&format!("1/{TRACE_MAX_SIZE}")).is_some());
+        let g = generate_trace(7, 100, 1);
+        assert_eq!(g.body.len(), 100);
+        assert_eq!(g.digest.to_str().unwrap(), content_digest(&g.body));
+        assert_eq!(g.body, generate_trace(7, 100, 1).body);
+        assert_ne!(g.body, generate_trace(7, 100, 2).body);
+        assert_ne!(g.body[..], generate_trace(8, 100, 1).body[..]);
+        assert!(trace_etag(7, 100, 2).starts_with("\"t7-v2-"));
+        assert!(trace_cache_id(7, 100) >= 1 << 63);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! ```text
 //! request ─ count ─ faults (reset │ hang │ latency → status │ error rate)
 //!          └─ /obj/{id}   synthetic catalog (GET, HEAD)
+//!          └─ /t/{key}/{size}  trace objects of any key and size (GET, HEAD)
 //!          └─ /echo/…     GET/HEAD: a small resource; POST/PUT/DELETE/PATCH:
 //!                         200, and the path's version is bumped
 //!          └─ anything else: a file under --root, or 404
@@ -97,6 +98,12 @@ async fn route(st: &State, req: Request<Incoming>) -> Result<Response<Body>, Rej
         let rep = object(st, &req, id).await;
         return Ok(respond(req.method(), req.headers(), rep));
     }
+    if let Some(rest) = path.strip_prefix("/t/") {
+        get_or_head(req.method())?;
+        let (key, size) = catalog::parse_trace_path(rest).ok_or_else(Reject::not_found)?;
+        let rep = trace_object(st, &req, key, size).await;
+        return Ok(respond(req.method(), req.headers(), rep));
+    }
     if path.starts_with("/echo/") {
         return echo(st, req).await;
     }
@@ -149,6 +156,31 @@ async fn object(st: &State, req: &Request<Incoming>, id: u64) -> Representation 
     let validators = Validators { etag: &rep.etag, last_modified: rep.last_modified };
     if conditional::evaluate(req.method(), req.headers(), validators) == Precondition::Proceed {
         let made = st.bodies.get_or_generate(id, v.n, size).await;
+        rep.digest = Some(made.digest);
+        rep.content = Content::Bytes(made.body);
+    }
+    rep
+}
+
+/// The representation of trace object `/t/{key}/{size}` at its current
+/// version; like [`object`], the body only when the answer needs it.
+async fn trace_object(st: &State, req: &Request<Incoming>, key: u64, size: u64) -> Representation {
+    let path = req.uri().path();
+    let v = st.versions.of(path);
+    let rule = st.rules.for_path(path);
+    let mut rep = Representation {
+        len: size,
+        etag: catalog::trace_etag(key, size, v.n),
+        last_modified: v.since,
+        content_type: content_type(rule),
+        digest: None,
+        meta: meta(rule, Some(format!("t-{key}"))),
+        content: Content::Bytes(Bytes::new()),
+    };
+    let validators = Validators { etag: &rep.etag, last_modified: rep.last_modified };
+    if conditional::evaluate(req.method(), req.headers(), validators) == Precondition::Proceed {
+        let (version, id) = (v.n, catalog::trace_cache_id(key, size));
+        let made = st.bodies.get_or_make(id, version, size, move || catalog::generate_trace(key, size, version)).await;
         rep.digest = Some(made.digest);
         rep.content = Content::Bytes(made.body);
     }

@@ -225,3 +225,31 @@ async fn a_catalog_with_giant_objects_is_refused_at_start() {
     let e = cfg.validate().unwrap_err();
     assert!(e.to_string().contains("catalog.size.max"), "{e}");
 }
+
+#[tokio::test]
+async fn trace_objects_have_the_size_in_their_path_and_verifiable_bodies() {
+    let o = start().await;
+    let c = client();
+    let r = c.get(o.url("/t/18446744073709551615/1234")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (etag, cd, keys) = (header(&r, "etag"), header(&r, "content-digest"), header(&r, "surrogate-key"));
+    assert!(etag.starts_with("\"t18446744073709551615-v1-"), "{etag}");
+    assert!(keys.starts_with("t-18446744073709551615"), "{keys}");
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len(), 1234);
+    assert_eq!(cd, digest(&body));
+    assert_eq!(body, origin::catalog::generate_trace(u64::MAX, 1234, 1).body);
+    // the same key at another size is another object
+    let other = c.get(o.url("/t/18446744073709551615/99")).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(other.len(), 99);
+    // a conditional GET is answered from the ETag alone
+    let nm = c.get(o.url("/t/18446744073709551615/1234")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(nm.status(), 304);
+    // HEAD, and what is not a trace object
+    let h = c.head(o.url("/t/5/77")).send().await.unwrap();
+    assert_eq!((h.status().as_u16(), header(&h, "content-length")), (200, "77".to_string()));
+    for bad in ["/t/5/0", "/t/5/33554433", "/t/05/7", "/t/5", "/t/x/7", "/t/5/7/8"] {
+        assert_eq!(c.get(o.url(bad)).send().await.unwrap().status(), 404, "{bad}");
+    }
+    assert_eq!(c.post(o.url("/t/5/7")).send().await.unwrap().status(), 405);
+}
