@@ -51,6 +51,8 @@ pub enum Kind {
 /// One request as the client saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
+    /// Its position in the plan.
+    pub plan: u32,
     /// When it was planned, ms since the start.
     pub at_ms: u32,
     /// Client region (index in the world).
@@ -224,13 +226,14 @@ impl Driver {
         out: mpsc::UnboundedSender<Sample>,
     ) {
         let sem = Arc::new(Semaphore::new(concurrency));
-        for p in plan {
+        for (i, p) in plan.enumerate() {
             tokio::time::sleep_until((start + p.at).into()).await;
             let Ok(permit) = sem.clone().acquire_owned().await else { break };
             let (d, out) = (self.clone(), out.clone());
             d.live.sent.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
-                let s = d.one(&p).await;
+                let mut s = d.one(&p).await;
+                s.plan = i as u32;
                 d.live.done.fetch_add(1, Ordering::Relaxed);
                 if matches!(s.kind, Kind::Hit | Kind::Stale) {
                     d.live.hits.fetch_add(1, Ordering::Relaxed);
@@ -252,6 +255,7 @@ impl Driver {
     async fn one(&self, p: &Planned) -> Sample {
         let src = &self.sources[p.region][p.source as usize % self.sources[p.region].len()];
         let mut s = Sample {
+            plan: 0,
             at_ms: p.at.as_millis() as u32,
             region: p.region as u8,
             edge: NONE,

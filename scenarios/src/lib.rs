@@ -16,5 +16,7 @@ pub mod scenario;
 pub mod stats;
 pub mod supervisor;
 pub mod sweep;
+pub mod trace_compare;
+pub mod trace_workload;
 pub mod up;
 pub mod workload;

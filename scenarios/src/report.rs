@@ -44,6 +44,10 @@ pub struct Report {
     pub expectations: Vec<Check>,
     /// The load driver's own CPU use.
     pub driver: DriverCpu,
+    /// A trace workload: each edge's live hit ratio beside the offline
+    /// model of the same requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace_compare::TraceComparison>,
 }
 
 /// Client-side totals.
@@ -395,17 +399,23 @@ pub fn build(i: Inputs<'_>) -> Report {
         cost,
         expectations: Vec::new(),
         driver: i.driver,
+        trace: None,
     };
-    r.expectations = s
-        .expect
+    r.expectations = check_expectations(s, &r);
+    r
+}
+
+/// The scenario's expectations judged on `r`; a field the run did not
+/// produce (the model gap of a synthetic workload) fails, with NaN.
+pub fn check_expectations(s: &Scenario, r: &Report) -> Vec<Check> {
+    s.expect
         .iter()
         .filter_map(|(k, v)| {
             let (cmp, want) = parse_expectation(v).ok()?;
-            let actual = r.field(k)?;
+            let actual = r.field(k).unwrap_or(f64::NAN);
             Some(Check { field: k.clone(), want: v.clone(), actual, ok: cmp.holds(actual, want) })
         })
-        .collect();
-    r
+        .collect()
 }
 
 impl Report {
@@ -427,8 +437,40 @@ impl Report {
             "cost_usd" => self.cost.total_usd,
             "origin_only_cost_usd" => self.cost.origin_only_usd,
             "savings_usd" => self.cost.savings_usd,
+            "model_hit_ratio_gap" => self.model_gap()?,
             _ => return None,
         })
+    }
+
+    /// The largest difference between an edge's live hit ratio and its
+    /// offline model's, over the edges of a trace workload.
+    pub fn model_gap(&self) -> Option<f64> {
+        let t = self.trace.as_ref()?;
+        t.edges.iter().map(|e| (e.live_hit_ratio - e.model_hit_ratio).abs()).reduce(f64::max)
+    }
+
+    /// The lines comparing live and offline hit ratios.
+    fn trace_lines(&self) -> Vec<String> {
+        let Some(t) = &self.trace else { return Vec::new() };
+        let mut v = vec![format!(
+            "{:<10} {:>9} {:<9} {:>10} {:>10} {:>10} {:>12} {:>12}",
+            "edge", "requests", "policy", "memory", "live hit", "model hit", "live entry", "model body"
+        )];
+        for e in &t.edges {
+            v.push(format!(
+                "{:<10} {:>9} {:<9} {:>10} {:>10.3} {:>10.3} {:>12} {:>12}{}",
+                e.edge,
+                e.requests,
+                e.policy,
+                world::ByteSize(e.memory).to_string(),
+                e.live_hit_ratio,
+                e.model_hit_ratio,
+                e.live_mean_entry.map_or("—".into(), |b| world::ByteSize(b).to_string()),
+                world::ByteSize(e.model_mean_body).to_string(),
+                e.model_hit_ratio_with_disk.map_or(String::new(), |h| format!("  (with disk {h:.3})"))
+            ));
+        }
+        v
     }
 
     /// Whether every expectation holds.
@@ -481,6 +523,13 @@ impl Report {
         }
         for e in &self.events {
             let _ = writeln!(s, "  event at {:>5.1}s {:<14} {} → {}", e.at_s, e.kind, e.detail, e.effect);
+        }
+        let lines = self.trace_lines();
+        if !lines.is_empty() {
+            let _ = writeln!(s, "  trace replay, live against the offline model of the same requests:");
+            for l in lines {
+                let _ = writeln!(s, "    {l}");
+            }
         }
         if !self.expectations.is_empty() {
             let _ = writeln!(s, "  expectations:");
@@ -567,6 +616,27 @@ impl Report {
             let _ = writeln!(s, "\n## Events\n\n| at (s) | event | what | effect |\n| ---: | --- | --- | --- |");
             for e in &self.events {
                 let _ = writeln!(s, "| {:.1} | {} | {} | {} |", e.at_s, e.kind, e.detail, e.effect);
+            }
+        }
+        if let Some(t) = &self.trace {
+            let _ = writeln!(
+                s,
+                "\n## Live against the offline model\n\nEach edge's requests (plan order, errors left out) replayed through `cachesim` with its memory-tier policy at its memory capacity, counting bodies; the edge's memory tier also counts each entry's key and headers (its mean entry weight, from `/stats`, beside the model's mean cached body).\n\n| edge | requests | policy | memory | live hit ratio | model hit ratio | live mean entry | model mean body | model with disk |\n| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+            );
+            for e in &t.edges {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {} | {} |",
+                    e.edge,
+                    e.requests,
+                    e.policy,
+                    world::ByteSize(e.memory),
+                    e.live_hit_ratio,
+                    e.model_hit_ratio,
+                    e.live_mean_entry.map_or("—".into(), |b| world::ByteSize(b).to_string()),
+                    world::ByteSize(e.model_mean_body),
+                    e.model_hit_ratio_with_disk.map_or("—".into(), |h| format!("{h:.3}"))
+                );
             }
         }
         if !self.expectations.is_empty() {

@@ -92,6 +92,9 @@ async fn drive(
     let mut edges = EdgeTally::new(edge_stats(&http, &w).await);
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
     let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
+    // a trace workload is compared with the offline model of its requests
+    let paths: Vec<String> =
+        if s.workload.trace.is_some() { plan.iter().map(|p| p.path.clone()).collect() } else { Vec::new() };
     let total = plan.len() as u64;
     let end = plan.last().map_or(Duration::ZERO, |p| p.at) + Duration::from_millis(1);
     let start = Instant::now() + Duration::from_millis(300);
@@ -190,6 +193,12 @@ async fn drive(
         duration_s,
         driver: DriverCpu { cpu_s: cpu, share: cpu / (duration_s.max(1e-9) * cores) },
     });
+    let mut report = report;
+    if s.workload.trace.is_some() {
+        report.trace = Some(crate::trace_compare::compare(&w, &paths, &samples, &edges.last));
+        // expectations on the comparison are judged now that it exists
+        report.expectations = report::check_expectations(s, &report);
+    }
     report.write(out, &samples, &w)?;
     Ok(report)
 }

@@ -92,8 +92,25 @@ pub struct Workload {
     /// Which objects are requested.
     #[serde(default)]
     pub popularity: Popularity,
-    /// Requests per wall second, all regions together.
+    /// Requests per wall second, all regions together (synthetic traffic;
+    /// a trace sets its own pace).
+    #[serde(default)]
     pub rate: f64,
+    /// Replay this request trace instead of the synthetic generator
+    /// (relative to the scenario file): its keys and sizes become origin
+    /// objects `/t/{key}/{size}`, its timestamps (simulated time, divided
+    /// by the time scale) the send times, its clients spread over the
+    /// regions of `clients` (see `docs/traces.md`).
+    #[serde(default)]
+    pub trace: Option<PathBuf>,
+    /// The trace's format: oracle, csv, wiki-upload, wiki-text,
+    /// access-log (default: from the file's extension).
+    #[serde(default)]
+    pub trace_format: Option<String>,
+    /// The column mapping of a csv trace, e.g.
+    /// `"header=true,time=time,key=key,size=size"`.
+    #[serde(default)]
+    pub trace_csv: Option<String>,
     /// Rate over the day in each region's local time.
     #[serde(default)]
     pub diurnal: Option<Diurnal>,
@@ -308,7 +325,7 @@ pub struct Sweep {
 }
 
 /// Report fields an expectation may name.
-pub const EXPECTABLE: [&str; 14] = [
+pub const EXPECTABLE: [&str; 15] = [
     "requests",
     "hit_ratio",
     "byte_hit_ratio",
@@ -323,6 +340,7 @@ pub const EXPECTABLE: [&str; 14] = [
     "cost_usd",
     "origin_only_cost_usd",
     "savings_usd",
+    "model_hit_ratio_gap",
 ];
 
 /// A comparison in an expectation.
@@ -408,6 +426,12 @@ pub fn load(path: &Path) -> Result<Loaded, FileError> {
         }
         None => World::demo()?,
     };
+    let mut s = s;
+    if let Some(t) = &s.workload.trace
+        && t.is_relative()
+    {
+        s.workload.trace = Some(path.parent().unwrap_or(Path::new(".")).join(t));
+    }
     check(&s, &world, &doc)?;
     let base = world.clone();
     let world = apply_overrides(&s, world);
@@ -417,7 +441,7 @@ pub fn load(path: &Path) -> Result<Loaded, FileError> {
 fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
     let err = |path: &[Seg<'_>], msg: String| Err(doc.error_at(path, msg));
     let regions = || w.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
-    if s.duration.is_none() && s.requests.is_none() {
+    if s.duration.is_none() && s.requests.is_none() && s.workload.trace.is_none() {
         return err(&[], "say how long: `duration = \"60s\"` or `requests = 100000`".into());
     }
     if let Some(ts) = s.time_scale
@@ -426,7 +450,15 @@ fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
         return err(&["time_scale".into()], format!("time_scale {ts} must be > 0"));
     }
     let wl = &s.workload;
-    if !(wl.rate.is_finite() && wl.rate > 0.0) {
+    if let Some(t) = &wl.trace {
+        if wl.rate != 0.0 {
+            return err(
+                &["workload".into(), "rate".into()],
+                "a trace sets its own pace: remove `rate` (speed it up with `time_scale`)".into(),
+            );
+        }
+        crate::trace_workload::check(t, wl).map_err(|m| doc.error_at(&["workload".into(), "trace".into()], m))?;
+    } else if !(wl.rate.is_finite() && wl.rate > 0.0) {
         return err(&["workload".into(), "rate".into()], format!("rate {} must be > 0", wl.rate));
     }
     if wl.objects == 0 {
@@ -621,7 +653,7 @@ hit_ratio = ">= 0.5"
                 n += 1;
             }
         }
-        assert_eq!(n, 8, "the scenarios shipped in scenarios/*.toml");
+        assert_eq!(n, 9, "the scenarios shipped in scenarios/*.toml");
     }
 
     #[test]

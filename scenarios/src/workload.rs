@@ -175,9 +175,8 @@ impl Iterator for Flash {
     }
 }
 
-/// Every planned request of a scenario, in time order, up to its
-/// `duration` or `requests`.
-pub fn plan(s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + use<> {
+/// The synthetic main workload: Poisson arrivals, Zipf objects.
+fn synthetic(s: &Scenario, w: &World) -> Main {
     let wl = &s.workload;
     let regions: Vec<Region> = wl
         .clients
@@ -192,7 +191,7 @@ pub fn plan(s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + u
         Some(d) => d.peak.max(d.trough).max(1e-9) * share_sum,
         None => share_sum,
     };
-    let main = Main {
+    Main {
         rng: Rng::new(s.seed),
         zipf: Zipf::new(wl.objects, wl.popularity.zipf),
         regions,
@@ -204,8 +203,18 @@ pub fn plan(s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + u
         next_unique: wl.objects,
         sources: wl.sources_per_region,
         t: 0.0,
+    }
+}
+
+/// Every planned request of a scenario, in time order, up to its
+/// `duration` or `requests`.
+pub fn plan(s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + use<> {
+    let wl = &s.workload;
+    let main: Box<dyn Iterator<Item = Planned> + Send> = match &wl.trace {
+        Some(path) => Box::new(crate::trace_workload::plan(path, s, w)),
+        None => Box::new(synthetic(s, w)),
     };
-    let mut streams: Vec<Box<dyn Iterator<Item = Planned> + Send>> = vec![Box::new(main)];
+    let mut streams: Vec<Box<dyn Iterator<Item = Planned> + Send>> = vec![main];
     for (i, e) in s.events.iter().enumerate() {
         if let Event::FlashCrowd { at, duration, rate, path, prefix, region, .. } = e {
             let paths = match (path, prefix) {
@@ -286,6 +295,9 @@ mod tests {
                 clients: [("seoul".to_string(), 3.0), ("newyork".to_string(), 1.0)].into(),
                 concurrency: 64,
                 sources_per_region: 4,
+                trace: None,
+                trace_format: None,
+                trace_csv: None,
             },
             events: Vec::new(),
             expect: Default::default(),

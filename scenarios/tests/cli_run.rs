@@ -128,3 +128,54 @@ corrupt = "== 0"
     let corrupt = r["totals"]["corrupt"].as_u64().unwrap();
     assert!(corrupt > 50, "{corrupt} corrupt bodies counted");
 }
+
+#[test]
+fn a_trace_workload_replays_the_trace_live_and_compares_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    // 240 requests, 30 objects of 2..31 KB, one a simulated 0.1 s: 24
+    // simulated seconds, 2 wall seconds at time scale 12
+    let mut csv = String::from("time,key,size,client\n");
+    let mut x = 9u64;
+    for i in 0..240u64 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let k = (x >> 33) % 30 * ((x >> 40) % 2) + (x >> 50) % 3;
+        csv.push_str(&format!("{}.{},{},{},c{}\n", i / 10, i % 10, 1000 + k, 2000 + 1000 * k, i % 7));
+    }
+    std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+    let file = scenario(
+        dir.path(),
+        214,
+        r#"time_scale = 12
+[overrides]
+memory = "1MiB"
+disk = "0"
+eviction = "lru"
+[workload]
+trace = "t.csv"
+trace_csv = "header=true,time=time,key=key,size=size,client=client"
+clients = { seoul = 0.5, tokyo = 0.5 }
+[expect]
+corrupt = "== 0"
+model_hit_ratio_gap = "<= 0.2"
+"#,
+    );
+    let out = dir.path().join("out");
+    let (o, r) = run(&file, &out);
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(r["totals"]["requests"].as_u64(), Some(240), "every trace request was sent");
+    assert_eq!(r["totals"]["errors"].as_u64(), Some(0));
+    assert!(r["duration_s"].as_f64().unwrap() < 6.0, "24 simulated seconds at time scale 12");
+    let t = r["trace"]["edges"].as_array().unwrap();
+    assert_eq!(t.len(), 2, "clients in two regions, one edge each: {t:?}");
+    let modelled: u64 = t.iter().map(|e| e["requests"].as_u64().unwrap()).sum();
+    assert_eq!(modelled, 240);
+    for e in t {
+        assert_eq!(e["policy"], "lru");
+        let (live, model) = (e["live_hit_ratio"].as_f64().unwrap(), e["model_hit_ratio"].as_f64().unwrap());
+        assert!(live > 0.3 && model > 0.3, "{e}");
+    }
+    // seven clients, each always in the same region: both regions get some
+    let regions = r["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 2);
+    assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("## Live against the offline model"));
+}

@@ -1,0 +1,123 @@
+//! A scenario workload read from a request trace (`[workload] trace =
+//! "FILE"`) instead of the synthetic generator.
+//!
+//! - Objects: request `(key, size)` becomes `GET /t/{key}/{size}`, which the
+//!   origin serves for any key with exactly `size` bytes (a deterministic
+//!   body with a valid `Content-Digest`). A key requested with two sizes is
+//!   two objects, as it would be for any cache keyed on the URL.
+//! - Time: trace timestamps are simulated time; a request is sent
+//!   `(t − t₀) / time_scale` wall seconds after the start (the world's time
+//!   scale, or the scenario's `time_scale`). Requests whose time has
+//!   passed (a slow driver, an unsorted trace) are sent at once.
+//! - Clients: each request gets a region drawn from the `clients` shares
+//!   by a hash of the trace's client id (so one client always lands in one
+//!   region) or, when the trace has none, of the request's position; both
+//!   salted with the scenario seed. The source address in the region comes
+//!   from the same hash.
+//! - Only reads of size > 0 are sent (as `cdn replay` replays them).
+
+use std::path::Path;
+use std::time::Duration;
+
+use cachesim::trace::{Format, Op, Reader, mix64};
+use world::World;
+
+use crate::scenario::{Scenario, Workload};
+use crate::workload::Planned;
+
+/// The format of a trace workload.
+pub fn format(path: &Path, wl: &Workload) -> Result<Format, String> {
+    crate::replay::resolve_format(path, wl.trace_format.as_deref(), wl.trace_csv.as_deref()).map_err(|e| e.to_string())
+}
+
+/// Reads the whole trace once: every record must parse and every object
+/// must be one the origin can serve.
+pub fn check(path: &Path, wl: &Workload) -> Result<(), String> {
+    let f = format(path, wl)?;
+    let reader = Reader::open(path, &f).map_err(|e| e.to_string())?;
+    let mut reads = 0u64;
+    for (i, r) in reader.enumerate() {
+        let r = r.map_err(|e| e.to_string())?;
+        if r.op == Op::Read && r.size > 0 {
+            reads += 1;
+            if r.size > origin::catalog::TRACE_MAX_SIZE {
+                return Err(format!(
+                    "{}: request {} asks for {} bytes; the origin serves trace objects up to {}",
+                    path.display(),
+                    i + 1,
+                    r.size,
+                    world::ByteSize(origin::catalog::TRACE_MAX_SIZE)
+                ));
+            }
+        }
+    }
+    if reads == 0 {
+        return Err(format!("{}: no reads of size > 0 to replay", path.display()));
+    }
+    Ok(())
+}
+
+/// The region index (in the world) and source slot of a request: `h` is
+/// the request's hash, `shares` the regions' (index, share) in order.
+pub fn place(h: u64, shares: &[(usize, f64)], sources: u32) -> (usize, u32) {
+    let total: f64 = shares.iter().map(|s| s.1).sum();
+    let mut pick = (h >> 11) as f64 / (1u64 << 53) as f64 * total;
+    let mut region = shares.last().map_or(0, |s| s.0);
+    for &(i, share) in shares {
+        if pick < share {
+            region = i;
+            break;
+        }
+        pick -= share;
+    }
+    (region, (mix64(h) % sources.max(1) as u64) as u32)
+}
+
+/// The planned requests of a trace workload, streamed from the file.
+pub fn plan(path: &Path, s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + use<> {
+    let wl = &s.workload;
+    let shares: Vec<(usize, f64)> = wl
+        .clients
+        .iter()
+        .filter_map(|(name, share)| Some((w.regions.iter().position(|r| &r.name == name)?, *share)))
+        .filter(|s| s.1 > 0.0)
+        .collect();
+    let reader = format(path, wl).ok().and_then(|f| Reader::open(path, &f).ok());
+    let (seed, sources, scale) = (s.seed, wl.sources_per_region, w.time_scale.max(1e-9));
+    let mut t0 = None;
+    let mut index = 0u64;
+    reader.into_iter().flatten().map_while(Result::ok).filter(|r| r.op == Op::Read && r.size > 0).map(move |r| {
+        let t0 = *t0.get_or_insert(r.time_ms);
+        let h = mix64(seed ^ r.client.map_or_else(|| mix64(index), |c| mix64(c ^ 0x5bd1_e995)));
+        index += 1;
+        let (region, source) = place(h, &shares, sources);
+        let sim_s = r.time_ms.saturating_sub(t0) as f64 / 1000.0;
+        Planned {
+            at: Duration::from_secs_f64(sim_s / scale),
+            region,
+            source,
+            path: origin::catalog::trace_path(r.key, r.size),
+            flash: false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_place_requests_in_proportion_and_clients_stay_put() {
+        let shares = [(0usize, 3.0), (2usize, 1.0)];
+        let mut n = [0u32; 3];
+        for i in 0..40_000u64 {
+            let (r, src) = place(mix64(i), &shares, 8);
+            n[r] += 1;
+            assert!(src < 8);
+        }
+        assert_eq!(n[1], 0);
+        let first = n[0] as f64 / 40_000.0;
+        assert!((first - 0.75).abs() < 0.01, "{first}");
+        assert_eq!(place(mix64(7), &shares, 8), place(mix64(7), &shares, 8));
+    }
+}
