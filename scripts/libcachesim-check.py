@@ -64,6 +64,10 @@ def generated(tmp):
     zero = rng.random(n) < 0.01
     tracegen.write(path("mixed-zero"), times, ids, np.where(zero, 0, sizes).astype(np.uint32))
 
+    # the smallest case of the size-0 difference (docs/traces.md): A B A(0) C B C in a 2-byte cache
+    tracegen.write(path("belady-size-0"), np.arange(6, dtype=np.uint32), np.array([1, 2, 1, 3, 2, 3], dtype=np.uint64),
+                   np.array([1, 1, 0, 1, 1, 1], dtype=np.uint32))
+
     # a tiny trace for tiny caches (S3-FIFO's small queue of 0 or 1 byte)
     ids = rng.integers(0, 40, 3_000).astype(np.uint64)
     tracegen.write(path("tiny"), np.arange(3_000, dtype=np.uint32), ids, np.ones(3_000, dtype=np.uint32))

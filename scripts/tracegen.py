@@ -52,10 +52,19 @@ def write(path, times, ids, sizes):
     rec.tofile(path)
 
 
-def zipf_trace(path, n_req, n_obj, alpha, seed=1, median=0, sigma=1.0, max_size=1 << 24, per_second=1000):
-    """Zipf popularity; unit sizes when median is 0, else lognormal per object."""
+def zipf_trace(path, n_req, n_obj, alpha, seed=1, median=0, sigma=1.0, max_size=1 << 24, per_second=1000,
+               one_hit=0.0, loop=0):
+    """Zipf popularity; unit sizes when median is 0, else lognormal per object.
+    `one_hit`: share of requests for objects requested once (a scan);
+    `loop`: instead of Zipf, objects 0..loop-1 requested in a cycle."""
     rng = np.random.default_rng(seed)
-    ids = zipf_ids(rng, n_req, n_obj, alpha)
+    if loop:
+        ids = (np.arange(n_req) % loop).astype(np.uint64) * 7919 + 13
+    else:
+        ids = zipf_ids(rng, n_req, n_obj, alpha)
+    if one_hit:
+        scan = rng.random(n_req) < one_hit
+        ids[scan] = (np.uint64(1) << np.uint64(62)) + np.arange(scan.sum(), dtype=np.uint64)
     sizes = np.ones(n_req, dtype=np.uint32) if median == 0 else object_sizes(rng, ids, median, sigma, max_size)
     times = (np.arange(n_req) // per_second).astype(np.uint32)
     write(path, times, ids, sizes)
@@ -70,8 +79,10 @@ def main():
     ap.add_argument("--median", type=int, default=0, help="median object size (0: every object 1 byte)")
     ap.add_argument("--sigma", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one-hit", type=float, default=0.0, help="share of requests for objects requested once")
+    ap.add_argument("--loop", type=int, default=0, help="cycle over this many objects instead of Zipf")
     a = ap.parse_args()
-    zipf_trace(a.out, a.requests, a.objects, a.zipf, a.seed, a.median, a.sigma)
+    zipf_trace(a.out, a.requests, a.objects, a.zipf, a.seed, a.median, a.sigma, one_hit=a.one_hit, loop=a.loop)
 
 
 if __name__ == "__main__":

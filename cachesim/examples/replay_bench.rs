@@ -41,7 +41,7 @@ fn main() {
         let t = Instant::now();
         let counts = if let Some(k) = name.strip_prefix("hashed-") {
             let kind = Kind::parse(k).expect("policy");
-            let mut c = Cache::<Hashed>::new(kind, cap, trace.objects());
+            let mut c = Cache::<Hashed>::new(kind, cap, 0);
             let mut counts = replay::Counts::default();
             for (&id, &size) in trace.ids.iter().zip(&trace.sizes) {
                 let key = trace.keys[id as usize];
@@ -51,6 +51,12 @@ fn main() {
                 counts.bytes += size as u64;
             }
             counts.requests = trace.len() as u64;
+            println!(
+                "{name:<16} metadata {:.1} bytes per cached object ({} objects, {} bytes of heap)",
+                c.heap_bytes() as f64 / c.len().max(1) as f64,
+                c.len(),
+                c.heap_bytes()
+            );
             counts
         } else {
             let model = Model::parse(name).expect("policy");
