@@ -5,9 +5,12 @@
 //! it is a heuristic: neither optimal nor a bound (see [`crate::bound`]).
 //!
 //! The priority queue is the binary heap libCacheSim uses (`pqueue.c`,
-//! Volkan Yazıcı's), operation for operation, so that ties between objects
-//! that are never requested again — which do change the outcome when sizes
-//! vary — break the same way. O(log n) per request.
+//! Volkan Yazıcı's), operation for operation. Its only ties are between
+//! objects never requested again, and their order cannot change the
+//! counts: they all go before any other object, and another object is
+//! evicted only when the request does not fit even without them (a run
+//! with those ties broken at random gave the same counts on every trace
+//! of the libCacheSim cross-check). O(log n) per request.
 
 /// MIN with a max-heap of next-request indices.
 pub struct Belady {
