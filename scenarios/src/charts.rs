@@ -13,16 +13,21 @@ use crate::report::Report;
 
 const W: u32 = 900;
 const H: u32 = 420;
-const COLORS: [RGBColor; 6] = [
+/// The palette of every chart (also `cdn replay`'s).
+pub(crate) const COLORS: [RGBColor; 9] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(0, 0, 0),
+    RGBColor(127, 127, 127),
 ];
 
-fn err(e: impl std::fmt::Display) -> anyhow::Error {
+/// A plotters error as an anyhow one.
+pub(crate) fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("chart: {e}")
 }
 

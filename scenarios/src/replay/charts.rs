@@ -1,6 +1,6 @@
 //! SVG curves of a replay (plotters, the style of [`crate::charts`]): miss
 //! ratio, byte miss ratio and origin dollars against cache size (log
-//! scale), one line per model; Belady dashed, the bound dotted.
+//! scale), one line per model; Belady and the bound in thin lines.
 
 use std::path::Path;
 
@@ -8,23 +8,10 @@ use plotters::prelude::*;
 
 use super::report::ReplayReport;
 
+use crate::charts::{COLORS, err};
+
 const W: u32 = 900;
 const H: u32 = 480;
-const COLORS: [RGBColor; 9] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(0, 0, 0),
-    RGBColor(127, 127, 127),
-];
-
-fn err(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!("chart: {e}")
-}
 
 /// Writes `miss-ratio.svg`, `byte-miss-ratio.svg` and `origin-cost.svg` into `dir`.
 pub fn write_all(r: &ReplayReport, dir: &Path) -> anyhow::Result<()> {
