@@ -21,6 +21,15 @@ pub fn write_all(r: &ReplayReport, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `953.7MiB`, `1.9GiB`: one decimal in the largest unit that fits.
+fn human(b: f64) -> String {
+    const UNITS: [(&str, f64); 5] =
+        [("TiB", 1_099_511_627_776.0), ("GiB", 1_073_741_824.0), ("MiB", 1_048_576.0), ("KiB", 1024.0), ("B", 1.0)];
+    let (name, size) = UNITS.iter().find(|(_, s)| b >= *s).copied().unwrap_or(("B", 1.0));
+    let v = b / size;
+    if (v - v.round()).abs() < 0.05 { format!("{v:.0}{name}") } else { format!("{v:.1}{name}") }
+}
+
 fn curve(r: &ReplayReport, path: &Path, what: &str, value: fn(&super::Row) -> f64) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (W, H)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
@@ -35,13 +44,7 @@ fn curve(r: &ReplayReport, path: &Path, what: &str, value: fn(&super::Row) -> f6
         .y_label_area_size(64)
         .build_cartesian_2d((lo..hi).log_scale(), 0f64..top)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("cache size")
-        .y_desc(what)
-        .x_label_formatter(&|v| world::ByteSize(*v as u64).to_string())
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().x_desc("cache size").y_desc(what).x_label_formatter(&|v| human(*v)).draw().map_err(err)?;
     let mut names: Vec<&str> = Vec::new();
     for row in &r.rows {
         if !names.contains(&row.model.as_str()) {

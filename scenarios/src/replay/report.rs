@@ -207,7 +207,21 @@ impl ReplayReport {
                 );
             }
             if let Some(b) = self.best_online(cap) {
-                let _ = writeln!(s, "  best online policy: {} (miss ratio {:.4})", b.model, b.miss_ratio);
+                let tied: Vec<&str> = self
+                    .at(cap)
+                    .filter(|r| r.method != "bound" && r.model != "belady" && r.misses == b.misses)
+                    .map(|r| r.model.as_str())
+                    .collect();
+                if tied.len() > 1 {
+                    let _ = writeln!(
+                        s,
+                        "  best online policies (tied): {} (miss ratio {:.4})",
+                        tied.join(", "),
+                        b.miss_ratio
+                    );
+                } else {
+                    let _ = writeln!(s, "  best online policy: {} (miss ratio {:.4})", b.model, b.miss_ratio);
+                }
             }
         }
         s
