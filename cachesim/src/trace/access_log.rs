@@ -7,7 +7,10 @@
 //!  "bytes":48122,"duration_us":41},"target":"cdnlab::access"}
 //! ```
 //!
-//! Other log lines (lifecycle events of the same process) are skipped.
+//! Other log lines (lifecycle events of the same process) and lines that
+//! are not JSON objects (the `cdnlab-ready …` line the edge prints on the
+//! same stream) are skipped; a line that starts like JSON and does not
+//! parse is an error.
 //! The key is a hash of `path` (path and query, as the edge keys them);
 //! the size is `bytes`; the client is a hash of `client`. A GET answered
 //! 200 is a read; anything else (HEAD, 304, 404, 5xx, a body of unknown
@@ -68,7 +71,9 @@ impl<R: BufRead> Iterator for AccessLogReader<R> {
                 Ok(l) => l,
                 Err(e) => return Some(Err(e)),
             };
-            if line.trim().is_empty() {
+            // the edge prints its ready line on the same stream: only JSON
+            // objects are log lines
+            if !line.trim_start().starts_with('{') {
                 continue;
             }
             let err = |field: Option<&str>, m: String| Some(Err(TraceError::at(&self.label, "line", n, field, m)));
@@ -160,7 +165,7 @@ mod tests {
     #[test]
     fn access_lines_become_requests_and_other_lines_are_skipped() {
         let text = format!(
-            "{}\n{HIT}\n{}\n",
+            "cdnlab-ready edge seoul public=127.1.0.1:8080 admin=127.1.0.1:9080\n{}\n{HIT}\n{}\n",
             r#"{"timestamp":"2026-11-25T18:02:58Z","level":"INFO","fields":{"message":"ready"},"target":"edge"}"#,
             HIT.replace("\"status\":200", "\"status\":304")
         );
@@ -174,7 +179,7 @@ mod tests {
 
     #[test]
     fn bad_lines_are_located() {
-        let text = format!("{HIT}\nnot json\n{}\n", HIT.replace("2026-11-25T18:02:59.123456Z", "yesterday"));
+        let text = format!("{HIT}\n{{not json\n{}\n", HIT.replace("2026-11-25T18:02:59.123456Z", "yesterday"));
         let got: Vec<_> = AccessLogReader::new(text.as_bytes(), "edge.log").collect();
         assert!(got[0].is_ok());
         assert!(got[1].as_ref().unwrap_err().to_string().starts_with("edge.log: line 2: not a JSON log line"));

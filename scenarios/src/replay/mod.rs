@@ -274,7 +274,7 @@ pub fn run_all(
         // the progress bar, from this thread, until every worker is done
         while !handles.iter().all(|h| h.is_finished()) {
             bar.set_position(done.load(Ordering::Relaxed));
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(20));
         }
     });
     bar.finish_and_clear();
