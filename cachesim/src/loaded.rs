@@ -56,7 +56,7 @@ impl Trace {
     pub fn load(mut reader: Reader, mut progress: impl FnMut(u64)) -> Result<Trace, TraceError> {
         let mut b = Builder::default();
         while let Some(r) = reader.next() {
-            b.push(r?).map_err(|m| TraceError::file("trace", m))?;
+            b.push(r?).map_err(|m| TraceError::file(reader.label(), m))?;
             if b.trace.stats.records % (1 << 16) == 0 {
                 progress(reader.bytes_read());
             }

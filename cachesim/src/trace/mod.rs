@@ -192,6 +192,7 @@ impl Format {
 pub struct Reader {
     inner: Box<dyn Iterator<Item = Result<Request, TraceError>> + Send>,
     read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    label: String,
 }
 
 impl Reader {
@@ -213,7 +214,12 @@ impl Reader {
             Format::Wiki(v) => Box::new(wiki::WikiReader::new(buf, label, *v)),
             Format::AccessLog => Box::new(access_log::AccessLogReader::new(buf, label)),
         };
-        Reader { inner, read }
+        Reader { inner, read, label: label.to_string() }
+    }
+
+    /// The name of the source in errors (the file's path).
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// Bytes read from the source so far (for progress bars).
