@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::json;
 use tokio::sync::Mutex;
 use world::World;
@@ -29,6 +30,104 @@ pub struct Ctx {
     pub start: Instant,
     /// Print events as they fire.
     pub announce: bool,
+    /// What was done to the world, for the dashboard.
+    pub journal: Arc<Journal>,
+}
+
+/// Who did something to the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The scenario's timeline.
+    Scenario,
+    /// A control on the dashboard.
+    Dashboard,
+}
+
+/// One thing done to the world: an event fired or a control used.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Position in the journal, from 1.
+    pub seq: u64,
+    /// Journal revision of its last change.
+    pub rev: u64,
+    /// When it started, Unix milliseconds.
+    pub at_unix_ms: u64,
+    /// Who did it.
+    pub source: Source,
+    /// `purge`, `bump`, `origin-outage`, `edge-kill`, `edge-restart`, …
+    pub kind: String,
+    /// What was asked.
+    pub detail: String,
+    /// What happened.
+    pub effect: String,
+    /// Whether it worked (so far).
+    pub ok: bool,
+    /// Whether it is over (a fault window or a kill with restart is not,
+    /// until it is cleared or the edge is back).
+    pub done: bool,
+    /// For a purge: every edge's acknowledgement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purge: Option<crate::purge::Report>,
+}
+
+/// Everything done to the world since it started, in order: scenario
+/// events and dashboard controls write here, the dashboard reads it.
+#[derive(Debug, Default)]
+pub struct Journal {
+    inner: parking_lot::Mutex<JournalInner>,
+}
+
+#[derive(Debug, Default)]
+struct JournalInner {
+    entries: Vec<Entry>,
+    rev: u64,
+}
+
+impl Journal {
+    /// Starts an entry (effect still empty); returns its `seq`.
+    pub fn begin(&self, source: Source, kind: &str, detail: &str) -> u64 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let mut j = self.inner.lock();
+        j.rev += 1;
+        let (seq, rev) = (j.entries.len() as u64 + 1, j.rev);
+        j.entries.push(Entry {
+            seq,
+            rev,
+            at_unix_ms: now.as_millis() as u64,
+            source,
+            kind: kind.into(),
+            detail: detail.into(),
+            effect: String::new(),
+            ok: true,
+            done: false,
+            purge: None,
+        });
+        seq
+    }
+
+    /// Says what entry `seq` did (called again when it changes, e.g. once
+    /// a fault is applied and again once it is cleared).
+    pub fn finish(&self, seq: u64, ok: bool, done: bool, effect: String, purge: Option<crate::purge::Report>) {
+        let mut j = self.inner.lock();
+        j.rev += 1;
+        let rev = j.rev;
+        if let Some(e) = j.entries.get_mut(seq.saturating_sub(1) as usize) {
+            e.rev = rev;
+            e.ok = ok;
+            e.effect = effect;
+            e.done = done;
+            if purge.is_some() {
+                e.purge = purge;
+            }
+        }
+    }
+
+    /// Entries changed after revision `rev`, and the current revision.
+    pub fn changed_since(&self, rev: u64) -> (Vec<Entry>, u64) {
+        let j = self.inner.lock();
+        (j.entries.iter().filter(|e| e.rev > rev).cloned().collect(), j.rev)
+    }
 }
 
 /// Fires every event at its time; returns what each did. Events after
@@ -70,103 +169,183 @@ pub async fn run(ctx: Arc<Ctx>, events: Vec<Event>, end: Duration) -> Vec<EventR
     rows
 }
 
+fn purge_request(e: &Event) -> Option<edge::purge::PurgeRequest> {
+    match e {
+        Event::Purge { url, prefix, tag, all, soft, .. } => Some(edge::purge::PurgeRequest {
+            url: url.clone(),
+            prefix: prefix.clone(),
+            tag: tag.clone(),
+            all: all.then_some(true),
+            soft: *soft,
+        }),
+        _ => None,
+    }
+}
+
+/// What an event asks, as one line.
+fn detail(e: &Event) -> String {
+    match e {
+        Event::Purge { .. } => purge_request(e).map(|r| purge_detail(&r)).unwrap_or_default(),
+        Event::Bump { path, prefix, .. } => bump_body(path.as_deref(), prefix.as_deref()).to_string(),
+        Event::OriginOutage { duration, mode, .. } => {
+            format!("{} for {duration}", mode.as_deref().unwrap_or("reset"))
+        }
+        Event::OriginSlow { duration, latency, .. } => format!("+{latency} for {duration}"),
+        Event::OriginErrors { duration, rate, .. } => format!("{:.0}% errors for {duration}", rate * 100.0),
+        Event::OriginCorrupt { duration, .. } => format!("corrupt bodies for {duration}"),
+        Event::EdgeKill { edge, restart_after, .. } => match restart_after {
+            Some(d) => format!("{edge}, restarted after {d}"),
+            None => edge.clone(),
+        },
+        Event::FlashCrowd { .. } => String::new(),
+    }
+}
+
 async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
     let at_s = ctx.start.elapsed().as_secs_f64();
-    let mut row = EventRow { at_s, kind: e.kind().into(), ..Default::default() };
-    let token = ctx.world.admin_token();
-    let origin_admin = format!("http://{}", ctx.world.origin.admin);
-    match e {
-        Event::Purge { url, prefix, tag, all, soft, .. } => {
-            let req = edge::purge::PurgeRequest {
-                url: url.clone(),
-                prefix: prefix.clone(),
-                tag: tag.clone(),
-                all: all.then_some(true),
-                soft: *soft,
-            };
-            let scope = match (url, prefix, tag) {
-                (Some(u), _, _) => Scope::Url(u.clone()),
-                (_, Some(p), _) => Scope::Prefix(p.clone()),
-                (_, _, Some(t)) => Scope::Tag(t.clone()),
-                _ => Scope::All,
-            };
-            row.detail = format!(
-                "{}{} {}",
-                if *soft { "soft " } else { "" },
-                scope_kind(&scope),
-                url.as_deref().or(prefix.as_deref()).or(tag.as_deref()).unwrap_or("")
-            );
-            let opts = FanOut { token, ..FanOut::default() };
-            let rep = fan_out(&ctx.http, &EdgeTarget::of_world(&ctx.world), &req, &opts).await;
-            if rep.complete() {
-                ctx.versions.purged(scope, Instant::now());
-            }
-            row.effect = match rep.all_acknowledged_ms {
-                Some(ms) => {
-                    format!("all {} edges acknowledged in {ms:.1} ms, {} objects", rep.acknowledged, rep.objects)
-                }
-                None => format!("{} acknowledged; not: {}", rep.acknowledged, rep.failed.join(", ")),
-            };
+    let row = EventRow { at_s, kind: e.kind().into(), detail: detail(e), effect: String::new() };
+    let seq = ctx.journal.begin(Source::Scenario, &row.kind, &row.detail);
+    let mut purge_report = None;
+    let (ok, effect) = match e {
+        Event::Purge { .. } => {
+            let req = purge_request(e).unwrap_or_default();
+            let rep = purge(ctx, &req).await;
+            let done = (rep.complete(), purge_effect(&rep));
+            purge_report = Some(rep);
+            done
         }
-        Event::Bump { path, prefix, .. } => {
-            let body = match (path, prefix) {
-                (Some(p), _) => json!({ "path": p }),
-                (_, Some(p)) => json!({ "prefix": p }),
-                _ => json!({}),
-            };
-            row.detail = body.to_string();
-            let r = post(ctx, &format!("{origin_admin}/bump"), &token, body).await;
-            if r.is_ok() {
-                let scope = match (path, prefix) {
-                    (Some(p), _) => Scope::Url(p.clone()),
-                    (_, Some(p)) => Scope::Prefix(p.clone()),
-                    _ => Scope::All,
-                };
-                ctx.versions.bumped(scope, Instant::now());
-            }
-            row.effect = r.unwrap_or_else(|e| e);
-        }
+        Event::Bump { path, prefix, .. } => match bump(ctx, path.as_deref(), prefix.as_deref()).await {
+            Ok(r) => (true, r),
+            Err(e) => (false, e),
+        },
         Event::OriginOutage { duration, mode, .. } => {
             let mode = mode.clone().unwrap_or_else(|| "reset".into());
-            row.detail = format!("{mode} for {duration}");
-            row.effect = fault_window(ctx, json!({ "outage": mode }), duration.0, &token).await;
+            fault_window(ctx, seq, json!({ "outage": mode }), duration.0).await
         }
         Event::OriginSlow { duration, latency, .. } => {
-            row.detail = format!("+{latency} for {duration}");
-            row.effect =
-                fault_window(ctx, json!({ "latency_ms": latency.0.as_millis() as u64 }), duration.0, &token).await;
+            fault_window(ctx, seq, json!({ "latency_ms": latency.0.as_millis() as u64 }), duration.0).await
         }
         Event::OriginErrors { duration, rate, .. } => {
-            row.detail = format!("{:.0}% errors for {duration}", rate * 100.0);
-            row.effect = fault_window(ctx, json!({ "error_rate": rate }), duration.0, &token).await;
+            fault_window(ctx, seq, json!({ "error_rate": rate }), duration.0).await
         }
-        Event::OriginCorrupt { duration, .. } => {
-            row.detail = format!("corrupt bodies for {duration}");
-            row.effect = fault_window(ctx, json!({ "corrupt": true }), duration.0, &token).await;
-        }
-        Event::EdgeKill { edge, restart_after, .. } => {
-            let name = format!("edge {edge}");
-            row.detail = match restart_after {
-                Some(d) => format!("{edge}, restarted after {d}"),
-                None => edge.clone(),
-            };
-            let args = ctx.sup.lock().await.kill_one(&name).await;
-            row.effect = match (args, restart_after) {
-                (None, _) => "was not running".into(),
-                (Some(_), None) => "killed (SIGKILL)".into(),
-                (Some(args), Some(d)) => {
-                    tokio::time::sleep(d.0).await;
-                    let t = Instant::now();
-                    match ctx.sup.lock().await.start(&name, &args, Duration::from_secs(60)).await {
-                        Ok(_) => format!("killed; back after {d} (ready in {} ms)", t.elapsed().as_millis()),
-                        Err(e) => format!("killed; restart failed: {e}"),
-                    }
+        Event::OriginCorrupt { duration, .. } => fault_window(ctx, seq, json!({ "corrupt": true }), duration.0).await,
+        Event::EdgeKill { edge, restart_after, .. } => match (kill_edge(ctx, edge).await, restart_after) {
+            (Err(e), _) => (false, e),
+            (Ok(()), None) => (true, "killed (SIGKILL)".into()),
+            (Ok(()), Some(d)) => {
+                ctx.journal.finish(seq, true, false, format!("killed; restarting after {d}"), None);
+                tokio::time::sleep(d.0).await;
+                match restart_edge(ctx, edge).await {
+                    Ok(ready) => (true, format!("killed; back after {d} (ready in {} ms)", ready.as_millis())),
+                    Err(e) => (false, format!("killed; restart failed: {e}")),
                 }
-            };
-        }
-        Event::FlashCrowd { .. } => {}
+            }
+        },
+        Event::FlashCrowd { .. } => (true, String::new()),
+    };
+    ctx.journal.finish(seq, ok, true, effect.clone(), purge_report);
+    EventRow { effect, ..row }
+}
+
+/// `soft url /obj/1`: a purge as one line.
+pub fn purge_detail(req: &edge::purge::PurgeRequest) -> String {
+    let scope = purge_scope(req);
+    format!(
+        "{}{} {}",
+        if req.soft { "soft " } else { "" },
+        scope_kind(&scope),
+        req.url.as_deref().or(req.prefix.as_deref()).or(req.tag.as_deref()).unwrap_or("")
+    )
+}
+
+/// What a purge fan-out did, as one line.
+pub fn purge_effect(rep: &crate::purge::Report) -> String {
+    match rep.all_acknowledged_ms {
+        Some(ms) => format!("all {} edges acknowledged in {ms:.1} ms, {} objects", rep.acknowledged, rep.objects),
+        None => format!("{} acknowledged; not: {}", rep.acknowledged, rep.failed.join(", ")),
     }
-    row
+}
+
+fn purge_scope(req: &edge::purge::PurgeRequest) -> Scope {
+    match (&req.url, &req.prefix, &req.tag) {
+        (Some(u), _, _) => Scope::Url(u.clone()),
+        (_, Some(p), _) => Scope::Prefix(p.clone()),
+        (_, _, Some(t)) => Scope::Tag(t.clone()),
+        _ => Scope::All,
+    }
+}
+
+/// Purges every edge of the world (the fan-out `cdn purge` does) and, when
+/// every edge acknowledged, tells the driver's integrity check.
+pub async fn purge(ctx: &Ctx, req: &edge::purge::PurgeRequest) -> crate::purge::Report {
+    let opts = FanOut { token: ctx.world.admin_token(), ..FanOut::default() };
+    let rep = fan_out(&ctx.http, &EdgeTarget::of_world(&ctx.world), req, &opts).await;
+    if rep.complete() {
+        ctx.versions.purged(purge_scope(req), Instant::now());
+    }
+    rep
+}
+
+fn bump_body(path: Option<&str>, prefix: Option<&str>) -> serde_json::Value {
+    match (path, prefix) {
+        (Some(p), _) => json!({ "path": p }),
+        (_, Some(p)) => json!({ "prefix": p }),
+        _ => json!({}),
+    }
+}
+
+/// Bumps the version of one object (`path`), of every object under
+/// `prefix`, or of everything, at the origin; the answer's first line.
+pub async fn bump(ctx: &Ctx, path: Option<&str>, prefix: Option<&str>) -> Result<String, String> {
+    let url = format!("http://{}/bump", ctx.world.origin.admin);
+    let r = post(ctx, &url, bump_body(path, prefix)).await;
+    if r.is_ok() {
+        let scope = match (path, prefix) {
+            (Some(p), _) => Scope::Url(p.into()),
+            (_, Some(p)) => Scope::Prefix(p.into()),
+            _ => Scope::All,
+        };
+        ctx.versions.bumped(scope, Instant::now());
+    }
+    r
+}
+
+/// Sets origin faults (a `FaultsPatch` as JSON: `{"outage": "reset"}`, …).
+pub async fn set_faults(ctx: &Ctx, patch: serde_json::Value) -> Result<String, String> {
+    post(ctx, &format!("http://{}/faults", ctx.world.origin.admin), patch).await
+}
+
+/// Clears every origin fault.
+pub async fn clear_faults(ctx: &Ctx) -> Result<String, String> {
+    let mut req = ctx.http.delete(format!("http://{}/faults", ctx.world.origin.admin));
+    if let Some(t) = ctx.world.admin_token() {
+        req = req.bearer_auth(t);
+    }
+    match req.send().await {
+        Ok(r) if r.status().is_success() => Ok("cleared".into()),
+        Ok(r) => Err(format!("clearing answered {}", r.status())),
+        Err(e) => Err(format!("clearing failed: {e}")),
+    }
+}
+
+/// Kills an edge at once (SIGKILL, like a crash).
+pub async fn kill_edge(ctx: &Ctx, edge: &str) -> Result<(), String> {
+    match ctx.sup.lock().await.kill_one(&format!("edge {edge}")).await {
+        Some(_) => Ok(()),
+        None => Err("was not running".into()),
+    }
+}
+
+/// Starts an edge killed by [`kill_edge`] again; how long it took to be ready.
+pub async fn restart_edge(ctx: &Ctx, edge: &str) -> Result<Duration, String> {
+    let t = Instant::now();
+    ctx.sup
+        .lock()
+        .await
+        .restart(&format!("edge {edge}"), Duration::from_secs(60))
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(t.elapsed())
 }
 
 fn scope_kind(s: &Scope) -> &'static str {
@@ -178,26 +357,21 @@ fn scope_kind(s: &Scope) -> &'static str {
     }
 }
 
-async fn fault_window(ctx: &Ctx, set: serde_json::Value, d: Duration, token: &Option<String>) -> String {
-    let url = format!("http://{}/faults", ctx.world.origin.admin);
-    if let Err(e) = post(ctx, &url, token, set).await {
-        return e;
+async fn fault_window(ctx: &Ctx, seq: u64, set: serde_json::Value, d: Duration) -> (bool, String) {
+    if let Err(e) = set_faults(ctx, set).await {
+        return (false, e);
     }
+    ctx.journal.finish(seq, true, false, format!("applied; clearing after {}", world::Dur(d)), None);
     tokio::time::sleep(d).await;
-    let mut req = ctx.http.delete(&url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    match req.send().await {
-        Ok(r) if r.status().is_success() => format!("applied, cleared after {}", world::Dur(d)),
-        Ok(r) => format!("applied; clearing answered {}", r.status()),
-        Err(e) => format!("applied; clearing failed: {e}"),
+    match clear_faults(ctx).await {
+        Ok(_) => (true, format!("applied, cleared after {}", world::Dur(d))),
+        Err(e) => (false, format!("applied; {e}")),
     }
 }
 
-async fn post(ctx: &Ctx, url: &str, token: &Option<String>, body: serde_json::Value) -> Result<String, String> {
+async fn post(ctx: &Ctx, url: &str, body: serde_json::Value) -> Result<String, String> {
     let mut req = ctx.http.post(url).json(&body);
-    if let Some(t) = token {
+    if let Some(t) = ctx.world.admin_token() {
         req = req.bearer_auth(t);
     }
     match req.send().await {

@@ -4,8 +4,10 @@
 //! the `edge` and `origin` binaries, so `cdn up` needs only this binary).
 //! `cdn purge` fans a purge out to every edge of a world ([`purge`]).
 //! `cdn replay` runs a trace against offline cache models ([`replay`]).
+//! `cdn up` and `cdn run` serve a live page of the world ([`dashboard`]).
 
 pub mod charts;
+pub mod dashboard;
 pub mod driver;
 pub mod events;
 pub mod purge;

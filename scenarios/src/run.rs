@@ -31,6 +31,8 @@ pub struct RunArgs {
     /// No progress bar, no component logs.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub dashboard: crate::up::DashboardArgs,
 }
 
 /// Runs `cdn run`; the exit code says whether every expectation held.
@@ -44,18 +46,26 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let ok = match loaded.scenario.sweep.clone() {
         None => {
-            let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet).await?;
+            let dashboard = args.dashboard.listen(&loaded.world);
+            let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet, dashboard).await?;
             println!("{}", r.summary());
             println!("report: {}", out.join("report.md").display());
             r.passed()
         }
-        Some(sw) => crate::sweep::run(&loaded, &sw, &out, args.quiet).await?,
+        Some(sw) => crate::sweep::run(&loaded, &sw, &out, args.quiet, &args.dashboard).await?,
     };
     Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
 
-/// One run of a scenario in `world`; the report is written to `out`.
-pub async fn run_once(s: &Scenario, w: &World, out: &Path, quiet: bool) -> anyhow::Result<Report> {
+/// One run of a scenario in `world`; the report is written to `out`. With
+/// `dashboard`, the live page is served there while it runs.
+pub async fn run_once(
+    s: &Scenario,
+    w: &World,
+    out: &Path,
+    quiet: bool,
+    dashboard: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Report> {
     // Fresh caches for every run: data directories inside the report directory.
     let mut w = w.clone();
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -75,7 +85,7 @@ pub async fn run_once(s: &Scenario, w: &World, out: &Path, quiet: bool) -> anyho
         return Err(e);
     }
     let sup = Arc::new(Mutex::new(sup));
-    let result = drive(s, w.clone(), sup.clone(), &out, quiet).await;
+    let result = drive(s, w.clone(), sup.clone(), &out, quiet, dashboard).await;
     sup.lock().await.stop_all(Duration::from_secs(10)).await;
     let _ = std::fs::remove_dir_all(out.join("data"));
     result
@@ -87,6 +97,7 @@ async fn drive(
     sup: Arc<Mutex<Supervisor>>,
     out: &Path,
     quiet: bool,
+    dashboard: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
     let mut edges = EdgeTally::new(edge_stats(&http, &w).await);
@@ -108,7 +119,23 @@ async fn drive(
         versions: driver.versions.clone(),
         start,
         announce: quiet,
+        journal: Default::default(),
     });
+    // The live page, fed with every sample the clients record.
+    let feed = dashboard.map(|_| {
+        let start_unix_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+                + start.saturating_duration_since(Instant::now()).as_millis() as u64;
+        Arc::new(crate::dashboard::RunFeed::new(s, &w, total, end.as_secs_f64(), start_unix_ms, driver.live.clone()))
+    });
+    let _dashboard = match dashboard {
+        Some(addr) => {
+            let d = crate::dashboard::start(addr, ctx.clone(), feed.clone()).await?;
+            eprintln!("dashboard: {}", d.url());
+            Some(d)
+        }
+        None => None,
+    };
     let events = tokio::spawn(crate::events::run(ctx, s.events.clone(), end));
 
     // Origin requests per second; edge counters every second, so that an
@@ -166,6 +193,9 @@ async fn drive(
     let collector = tokio::spawn(async move {
         let mut v = Vec::with_capacity(total as usize);
         while let Some(s) = rx.recv().await {
+            if let Some(f) = &feed {
+                f.sample(&s);
+            }
             v.push(s);
         }
         v

@@ -378,10 +378,17 @@ fn row(s: &mut String, name: &str, region: &str, n: &Nums, b: &Bill) {
 
 /// Reads `/stats` of every edge and of the origin.
 pub async fn collect(w: &World) -> (Vec<(String, Result<Stats, String>)>, Option<StatsSnapshot>) {
-    let http = match reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build() {
-        Ok(c) => c,
-        Err(e) => return (w.edges.iter().map(|x| (x.name.clone(), Err(e.to_string()))).collect(), None),
-    };
+    match reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(3)).build() {
+        Ok(http) => collect_with(&http, w).await,
+        Err(e) => (w.edges.iter().map(|x| (x.name.clone(), Err(e.to_string()))).collect(), None),
+    }
+}
+
+/// [`collect`] with a client of the caller's (the dashboard polls every second).
+pub async fn collect_with(
+    http: &reqwest::Client,
+    w: &World,
+) -> (Vec<(String, Result<Stats, String>)>, Option<StatsSnapshot>) {
     let token = w.admin_token();
     let get = |url: String| {
         let (http, token) = (http.clone(), token.clone());
@@ -413,7 +420,8 @@ pub async fn collect(w: &World) -> (Vec<(String, Result<Stats, String>)>, Option
     (edges, origin)
 }
 
-fn short(e: &reqwest::Error) -> String {
+/// A short reason for a failed admin request.
+pub(crate) fn short(e: &reqwest::Error) -> String {
     if e.is_connect() {
         "connection refused (is `cdn up` running?)".into()
     } else if e.is_timeout() {

@@ -44,13 +44,15 @@ pub struct Supervisor {
     pub exited: mpsc::UnboundedReceiver<Exited>,
     quiet: bool,
     env: Vec<(String, String)>,
+    /// Children killed on purpose, by name: their arguments, to start them again.
+    killed: HashMap<String, Vec<String>>,
 }
 
 impl Supervisor {
     /// A supervisor; `quiet` hides the children's log lines.
     pub fn new(quiet: bool) -> Self {
         let (exited_tx, exited) = mpsc::unbounded_channel();
-        Supervisor { procs: Vec::new(), exited_tx, exited, quiet, env: Vec::new() }
+        Supervisor { procs: Vec::new(), exited_tx, exited, quiet, env: Vec::new(), killed: HashMap::new() }
     }
 
     /// Sets an environment variable for every child started from now on.
@@ -148,13 +150,46 @@ impl Supervisor {
         true
     }
 
-    /// Kills a child at once (SIGKILL, like a crash); returns its arguments.
+    /// Kills a child at once (SIGKILL, like a crash); returns its arguments
+    /// (remembered for [`Supervisor::restart`]).
     pub async fn kill_one(&mut self, name: &str) -> Option<Vec<String>> {
         let i = self.procs.iter().position(|p| p.name == name)?;
         let mut p = self.procs.remove(i);
         let _ = p.child.start_kill();
         let _ = p.child.wait().await;
+        self.killed.insert(p.name, p.args.clone());
         Some(p.args)
+    }
+
+    /// Whether `name` was killed by [`Supervisor::kill_one`] and not restarted.
+    pub fn was_killed(&self, name: &str) -> bool {
+        self.killed.contains_key(name)
+    }
+
+    /// Starts a child killed by [`Supervisor::kill_one`] again, with the
+    /// same arguments, and waits for its ready line.
+    pub async fn restart(&mut self, name: &str, timeout: Duration) -> anyhow::Result<&Proc> {
+        let Some(args) = self.killed.remove(name) else {
+            if self.procs.iter().any(|p| p.name == name) {
+                bail!("{name} is running");
+            }
+            bail!("{name} was not killed here: nothing to restart");
+        };
+        let started = self.start(name, &args, timeout).await.map(|_| ());
+        match started {
+            Ok(()) => self.procs.last().context("child list is empty"),
+            Err(e) => {
+                self.killed.insert(name.to_string(), args);
+                Err(e)
+            }
+        }
+    }
+
+    /// Takes the receiver of [`Supervisor::exited`] (for a loop that must
+    /// not hold the supervisor while it waits); leaves a closed one.
+    pub fn take_exited(&mut self) -> mpsc::UnboundedReceiver<Exited> {
+        let (_tx, closed) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.exited, closed)
     }
 
     /// Stops every child, newest first: SIGTERM, then SIGKILL after `grace`.

@@ -11,7 +11,13 @@ use crate::report::Report;
 use crate::scenario::{Loaded, Sweep, apply_overrides};
 
 /// Runs the sweep; true when every run met its expectations.
-pub async fn run(l: &Loaded, sw: &Sweep, out: &Path, quiet: bool) -> anyhow::Result<bool> {
+pub async fn run(
+    l: &Loaded,
+    sw: &Sweep,
+    out: &Path,
+    quiet: bool,
+    dashboard: &crate::up::DashboardArgs,
+) -> anyhow::Result<bool> {
     let mut rows: Vec<(String, f64, Report)> = Vec::new();
     for (i, v) in sw.values.iter().enumerate() {
         let mut s = l.scenario.clone();
@@ -40,7 +46,7 @@ pub async fn run(l: &Loaded, sw: &Sweep, out: &Path, quiet: bool) -> anyhow::Res
         let w = apply_overrides(&s, l.base.clone());
         let dir = out.join(format!("{:02}-{}", i + 1, label.replace(['/', ' '], "_")));
         eprintln!("sweep {}: {} = {label}", i + 1, sw.param);
-        let r = crate::run::run_once(&s, &w, &dir, quiet).await?;
+        let r = crate::run::run_once(&s, &w, &dir, quiet, dashboard.listen(&w)).await?;
         println!("{}", r.summary());
         rows.push((label, x, r));
     }

@@ -3,9 +3,11 @@
 //! Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use tokio::sync::Mutex;
 use world::World;
 
 use crate::supervisor::{Supervisor, wait_healthy};
@@ -27,6 +29,29 @@ pub struct UpArgs {
     /// Do not show the components' log lines.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
+}
+
+/// Dashboard flags of `cdn up` and `cdn run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DashboardArgs {
+    /// Serve the live dashboard here instead of the world's `[dashboard] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub dashboard: Option<std::net::SocketAddr>,
+    /// Do not serve the dashboard.
+    #[arg(long, conflicts_with = "dashboard")]
+    pub no_dashboard: bool,
+}
+
+impl DashboardArgs {
+    /// Where to serve the dashboard in `w`, if at all.
+    pub fn listen(&self, w: &World) -> Option<std::net::SocketAddr> {
+        if self.no_dashboard || (!w.dashboard.enabled && self.dashboard.is_none()) {
+            return None;
+        }
+        Some(self.dashboard.unwrap_or(w.dashboard.listen))
+    }
 }
 
 /// Starts every component of the world; returns once all are healthy.
@@ -68,7 +93,7 @@ pub async fn start_world(
 }
 
 /// The summary printed once everything is up.
-pub fn summary(w: &World, origin: Option<&str>) -> String {
+pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> String {
     let mut s = format!("\ncdnlab is up: world `{}` ({})\n\n", w.name, w.source.display());
     s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", "component", "address", "admin", "region"));
     match origin {
@@ -88,6 +113,9 @@ pub fn summary(w: &World, origin: Option<&str>) -> String {
         format!("http {}", w.geodns.http),
         w.geodns.zone
     ));
+    if let Some(url) = dashboard {
+        s.push_str(&format!("  {:<16} {url}   (live; controls ask for the admin token)\n", "dashboard"));
+    }
     if let Some(first) = w.edges.first() {
         let path = if origin.is_some() { "/" } else { "/obj/1" };
         s.push_str("\nTry:\n");
@@ -121,17 +149,44 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }
-    println!("{}", summary(&w, args.origin.as_deref()));
+    let mut exited = sup.take_exited();
+    let sup = Arc::new(Mutex::new(sup));
+    let ctx = Arc::new(crate::events::Ctx {
+        world: Arc::new(w.clone()),
+        http: reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?,
+        sup: sup.clone(),
+        versions: Default::default(),
+        start: std::time::Instant::now(),
+        announce: false,
+        journal: Default::default(),
+    });
+    let dashboard = match args.dashboard.listen(&w) {
+        Some(addr) => match crate::dashboard::start(addr, ctx, None).await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                sup.lock().await.stop_all(Duration::from_secs(5)).await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    println!("{}", summary(&w, args.origin.as_deref(), dashboard.as_ref().map(|d| d.url()).as_deref()));
     let shutdown = world::serve::ctrl_c_or_term();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
-            Some(ex) = sup.exited.recv() => {
-                eprintln!("cdn up: {} exited unexpectedly; its last lines:\n    {}", ex.name, ex.tail.join("\n    "));
+            Some(ex) = exited.recv() => {
+                if sup.lock().await.was_killed(&ex.name) {
+                    eprintln!("cdn up: {} was killed on request", ex.name);
+                } else {
+                    eprintln!("cdn up: {} exited unexpectedly; its last lines:\n    {}", ex.name, ex.tail.join("\n    "));
+                }
             }
         }
     }
+    drop(dashboard);
+    let mut sup = sup.lock().await;
     eprintln!("cdn up: stopping {} components", sup.procs().len());
     sup.stop_all(Duration::from_secs(10)).await;
     Ok(())

@@ -61,6 +61,9 @@ pub struct World {
     /// Prices for traffic and requests.
     #[serde(default)]
     pub prices: Prices,
+    /// The live dashboard `cdn up` and `cdn run` serve.
+    #[serde(default)]
+    pub dashboard: Dashboard,
     /// Where this world was read from (not part of the file).
     #[serde(skip)]
     pub source: PathBuf,
@@ -513,6 +516,33 @@ impl Default for GeoDns {
             health: HealthCheck::default(),
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+/// The live dashboard (a web page served by `cdn up` and `cdn run`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    /// Where the page is served (loopback; port 0 picks a free port, and
+    /// `cdn up` prints the one it got).
+    #[serde(default = "dashboard_listen_default")]
+    pub listen: SocketAddr,
+    /// Serve it at all (`--no-dashboard` turns it off for one run).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+#[allow(clippy::unwrap_used)] // constant address
+fn dashboard_listen_default() -> SocketAddr {
+    "127.0.0.1:8060".parse().unwrap()
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Self { listen: dashboard_listen_default(), enabled: true }
     }
 }
 

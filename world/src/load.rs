@@ -223,6 +223,7 @@ impl World {
             (vec!["origin".into(), "admin".into()], "origin admin".to_string(), self.origin.admin),
             (vec!["geodns".into(), "dns".into()], "geodns dns".to_string(), self.geodns.dns),
             (vec!["geodns".into(), "http".into()], "geodns http".to_string(), self.geodns.http),
+            (vec!["dashboard".into(), "listen".into()], "dashboard listen".to_string(), self.dashboard.listen),
         ];
         for (i, e) in self.edges.iter().enumerate() {
             v.push((

@@ -12,6 +12,7 @@ pub fn test_world(dir: &Path, base: u8) -> std::path::PathBuf {
         .replace("127.0.0.1:9080", &format!("127.{base}.0.1:9080"))
         .replace("127.0.0.1:1053", &format!("127.{base}.0.1:1053"))
         .replace("127.0.0.1:8053", &format!("127.{base}.0.1:8053"))
+        .replace("127.0.0.1:8060", &format!("127.{base}.0.1:8060"))
         .replace("127.1.0.1:", &format!("127.{base}.1.1:"))
         .replace("127.2.0.1:", &format!("127.{base}.2.1:"))
         .replace("127.3.0.1:", &format!("127.{base}.3.1:"))

@@ -1,0 +1,466 @@
+//! The dashboard's state: the topology, every node's numbers now, the
+//! charts' history and the journal, updated once a round by [`Hub::apply`],
+//! which also broadcasts the round's `tick` message to every open page.
+//!
+//! A page that connects gets an `init` message (everything so far) built
+//! under the same lock that `apply` holds while it broadcasts, and is
+//! subscribed under it too: it sees every tick after its init exactly once.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use edge::admin::Stats;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use world::World;
+
+use crate::dashboard::feed::{RunFeed, RunNow};
+use crate::dashboard::model::{
+    GEODNS, GeoNow, Health, NodeNow, ORIGIN, Percentiles, Point, RouteNow, Topology, edge_id,
+};
+use crate::dashboard::poll::{Probe, Readings};
+use crate::dashboard::prom_text::{self, Buckets};
+use crate::events::{Ctx, Entry};
+
+/// Points kept for the charts (15 minutes at one a second).
+const HISTORY: usize = 900;
+
+/// What every page shares.
+pub struct Hub {
+    /// The world.
+    pub world: Arc<World>,
+    /// What controls act through (the same context scenario events use).
+    pub ctx: Arc<Ctx>,
+    /// The run, during `cdn run`.
+    pub run: Option<Arc<RunFeed>>,
+    /// `up` or `run`.
+    pub mode: &'static str,
+    /// Open outage started from the page: its journal entry.
+    pub open_outage: Mutex<Option<u64>>,
+    routes: geodns::choice::Routes,
+    state: Mutex<State>,
+    ticks: broadcast::Sender<Arc<str>>,
+}
+
+struct Prev {
+    at: Instant,
+    /// Per node id: requests, bytes out, origin fetches, hits (edges).
+    counters: HashMap<String, (u64, u64, u64, u64)>,
+    answers: BTreeMap<String, u64>,
+}
+
+struct State {
+    topo: Topology,
+    prev: Option<Prev>,
+    last_stats: HashMap<String, Stats>,
+    nodes: BTreeMap<String, NodeNow>,
+    geo: GeoNow,
+    latency: BTreeMap<String, Percentiles>,
+    latency_source: &'static str,
+    edge_buckets: HashMap<String, Buckets>,
+    history: VecDeque<Point>,
+    journal: BTreeMap<u64, Entry>,
+    journal_rev: u64,
+    run: Option<RunNow>,
+}
+
+/// The static part of the run, for `init`.
+#[derive(Serialize)]
+struct RunInfo<'a> {
+    scenario: &'a str,
+    question: Option<&'a str>,
+    planned: u64,
+    duration_s: f64,
+    start_unix_ms: u64,
+    timeline: Vec<TimelineItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct TimelineItem<'a> {
+    at_s: f64,
+    kind: &'a str,
+}
+
+/// `init`: everything so far.
+#[derive(Serialize)]
+struct Init<'a> {
+    r#type: &'static str,
+    mode: &'static str,
+    token_required: bool,
+    topology: &'a Topology,
+    run: Option<RunInfo<'a>>,
+    history: &'a VecDeque<Point>,
+    journal: Vec<&'a Entry>,
+    now: TickBody<'a>,
+}
+
+/// `tick`: one round.
+#[derive(Serialize)]
+struct Tick<'a> {
+    r#type: &'static str,
+    #[serde(flatten)]
+    body: TickBody<'a>,
+    point: Option<&'a Point>,
+    journal: Vec<&'a Entry>,
+}
+
+#[derive(Serialize)]
+struct TickBody<'a> {
+    t: u64,
+    nodes: &'a BTreeMap<String, NodeNow>,
+    geodns: &'a GeoNow,
+    latency: &'a BTreeMap<String, Percentiles>,
+    latency_source: &'static str,
+    totals: Totals,
+    run: Option<&'a RunNow>,
+}
+
+#[derive(Serialize, Default, Clone, Copy)]
+struct Totals {
+    requests: u64,
+    rps: f64,
+    hit_ratio: f64,
+    origin_rps: f64,
+    usd_with: f64,
+    usd_without: f64,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn probe_health(p: &Probe) -> (Health, Option<String>) {
+    match p {
+        Ok((200, body)) if body.to_ascii_lowercase().contains("degraded") => {
+            (Health::Degraded, Some(body.trim().chars().take(120).collect()))
+        }
+        Ok((200, _)) => (Health::Up, None),
+        Ok((s, body)) => (Health::Degraded, Some(format!("/healthz answered {s}: {}", body.trim()))),
+        Err(e) => (Health::Down, Some(e.clone())),
+    }
+}
+
+fn rate(now: u64, before: Option<u64>, dt: f64) -> f64 {
+    match before {
+        // A counter that went down: the process started again from zero.
+        Some(b) if now >= b => (now - b) as f64 / dt,
+        Some(_) => now as f64 / dt,
+        None => 0.0,
+    }
+}
+
+impl Hub {
+    /// A hub for `world`.
+    pub fn new(world: Arc<World>, ctx: Arc<Ctx>, run: Option<Arc<RunFeed>>) -> Hub {
+        let topo = Topology::of_world(&world);
+        let (ticks, _) = broadcast::channel(16);
+        Hub {
+            routes: geodns::choice::Routes::new(&world),
+            mode: if run.is_some() { "run" } else { "up" },
+            world,
+            ctx,
+            run,
+            open_outage: Mutex::new(None),
+            state: Mutex::new(State {
+                topo,
+                prev: None,
+                last_stats: HashMap::new(),
+                nodes: BTreeMap::new(),
+                geo: GeoNow::default(),
+                latency: BTreeMap::new(),
+                latency_source: "edges",
+                edge_buckets: HashMap::new(),
+                history: VecDeque::new(),
+                journal: BTreeMap::new(),
+                journal_rev: 0,
+                run: None,
+            }),
+            ticks,
+        }
+    }
+
+    /// Subscribes to ticks and returns the `init` message, atomically.
+    pub fn join(&self) -> (String, broadcast::Receiver<Arc<str>>) {
+        let st = self.state.lock();
+        let rx = self.ticks.subscribe();
+        let run = self.run.as_ref().map(|r| RunInfo {
+            scenario: &r.scenario,
+            question: r.question.as_deref(),
+            planned: r.planned,
+            duration_s: r.duration_s,
+            start_unix_ms: r.start_unix_ms,
+            timeline: r.timeline.iter().map(|(at_s, kind, _)| TimelineItem { at_s: *at_s, kind }).collect(),
+        });
+        let init = Init {
+            r#type: "init",
+            mode: self.mode,
+            token_required: self.world.admin_token().is_some(),
+            topology: &st.topo,
+            run,
+            history: &st.history,
+            journal: st.journal.values().collect(),
+            now: body(&st, unix_ms()),
+        };
+        (serde_json::to_string(&init).unwrap_or_default(), rx)
+    }
+
+    /// Takes one round of readings into the state and broadcasts the tick.
+    pub fn apply(&self, r: Readings) {
+        let now = Instant::now();
+        let t = unix_ms();
+        let mut st = self.state.lock();
+        let st = &mut *st;
+        let dt = st.prev.as_ref().map_or(1.0, |p| now.duration_since(p.at).as_secs_f64().max(1e-3));
+        let prev_counters = st.prev.as_ref().map(|p| p.counters.clone()).unwrap_or_default();
+        let before = |id: &str, f: fn(&(u64, u64, u64, u64)) -> u64| prev_counters.get(id).map(f);
+        let mut counters = HashMap::new();
+
+        // Edges: the last good reading stands in for an edge that is down.
+        for (name, got) in &r.edges {
+            if let Ok(s) = got {
+                st.last_stats.insert(name.clone(), s.clone());
+            }
+        }
+        let priced: Vec<(String, Result<Stats, String>)> = r
+            .edges
+            .iter()
+            .map(|(name, got)| match (got, st.last_stats.get(name)) {
+                (Ok(s), _) => (name.clone(), Ok(s.clone())),
+                (Err(_), Some(s)) => (name.clone(), Ok(s.clone())),
+                (Err(e), None) => (name.clone(), Err(e.clone())),
+            })
+            .collect();
+        let bill = crate::stats::Report::build(&self.world, &priced, r.origin.as_ref());
+        let mut point = Point { t, ..Default::default() };
+        let mut window = Buckets::default();
+        let mut by_region: BTreeMap<String, Buckets> = BTreeMap::new();
+        for (i, (name, got)) in r.edges.iter().enumerate() {
+            let id = edge_id(name);
+            let Some(s) = st.last_stats.get(name) else {
+                let (health, why) = probe_health(&r.edge_health[i]);
+                st.nodes.insert(id, NodeNow { health: Some(health), why, ..Default::default() });
+                continue;
+            };
+            let hits = s.requests.hit + s.requests.stale;
+            let c = (s.requests.total, s.bytes_to_clients, s.origin_requests, hits);
+            let (mut health, mut why) = probe_health(&r.edge_health[i]);
+            if let (Health::Up, Err(e)) = (health, got) {
+                (health, why) = (Health::Degraded, Some(e.clone()));
+            }
+            let row = bill.edges.iter().find(|e| &e.edge == name);
+            let fresh = got.is_ok();
+            let n = NodeNow {
+                health: Some(health),
+                why,
+                requests: c.0,
+                rps: if fresh { rate(c.0, before(&id, |c| c.0), dt) } else { 0.0 },
+                hit_ratio: Some(s.hit_ratio),
+                byte_hit_ratio: Some(s.byte_hit_ratio),
+                bytes_out: c.1,
+                bytes_out_ps: if fresh { rate(c.1, before(&id, |c| c.1), dt) } else { 0.0 },
+                origin_fetches: c.2,
+                origin_fetches_ps: if fresh { rate(c.2, before(&id, |c| c.2), dt) } else { 0.0 },
+                memory_bytes: s.memory_bytes as u64,
+                memory_capacity: s.memory_capacity as u64,
+                disk_written: s.disk_written,
+                disk_capacity: s.disk_capacity,
+                usd: row.map_or(0.0, |r| r.bill.total.as_usd()),
+                usd_without_cdn: row.map_or(0.0, |r| r.without_cdn.as_usd()),
+                stale: !fresh,
+            };
+            if fresh {
+                let dn = rate(c.0, before(&id, |c| c.0), 1.0);
+                let dh = rate(c.3, before(&id, |c| c.3), 1.0);
+                if dn > 0.0 && prev_counters.contains_key(&id) {
+                    point.edge_hit.insert(id.clone(), dh / dn);
+                }
+                counters.insert(id.clone(), c);
+            }
+            st.nodes.insert(id.clone(), n);
+            // Server-side latency from the edge's histogram (no clients of ours).
+            if let Some(text) = r.edge_metrics.get(i).and_then(|m| m.as_deref()) {
+                let mut b = Buckets::default();
+                for smp in prom_text::samples(text) {
+                    if smp.name == "cdnlab_edge_request_duration_seconds_bucket"
+                        && let Some(le) = smp.label("le").and_then(|v| v.replace("+Inf", "inf").parse::<f64>().ok())
+                    {
+                        b.add(le, smp.value);
+                    }
+                }
+                if let Some(old) = st.edge_buckets.get(&id) {
+                    for (le, n) in b.minus(old).0 {
+                        window.add(le, n);
+                    }
+                }
+                let region = self.world.edge(name).map(|e| e.region.clone()).unwrap_or_default();
+                let reg = by_region.entry(region).or_default();
+                for &(le, n) in &b.0 {
+                    reg.add(le, n);
+                }
+                st.edge_buckets.insert(id, b);
+            }
+        }
+
+        // Origin.
+        let (mut health, mut why) = probe_health(&r.origin_health);
+        if let Some(f) = &r.origin_faults
+            && *f != origin::Faults::default()
+            && health == Health::Up
+        {
+            health = Health::Degraded;
+            why = Some(fault_words(f));
+        }
+        let o = r.origin.clone().unwrap_or_default();
+        let origin_before = before(ORIGIN, |c| c.0);
+        point.origin_rps = if r.origin.is_some() { rate(o.requests, origin_before, dt) } else { 0.0 };
+        let old = st.nodes.get(ORIGIN).cloned().unwrap_or_default();
+        let origin_now = if r.origin.is_some() {
+            counters.insert(ORIGIN.into(), (o.requests, o.bytes_out, 0, 0));
+            NodeNow {
+                health: Some(health),
+                why,
+                requests: o.requests,
+                rps: point.origin_rps,
+                bytes_out: o.bytes_out,
+                bytes_out_ps: rate(o.bytes_out, before(ORIGIN, |c| c.1), dt),
+                usd: bill.origin.as_ref().map_or(0.0, |x| x.direct_cost.as_usd()),
+                ..Default::default()
+            }
+        } else {
+            NodeNow { health: Some(health), why, stale: true, ..old }
+        };
+        st.nodes.insert(ORIGIN.into(), origin_now);
+
+        // GeoDNS.
+        let (health, why) = probe_health(&r.geodns_health);
+        st.nodes.insert(GEODNS.into(), NodeNow { health: Some(health), why, ..Default::default() });
+        let mut geo = GeoNow::default();
+        let mut usable: HashMap<String, bool> = HashMap::new();
+        if let Some(rows) = r.geodns_edges.as_ref().and_then(|v| v.get("edges")).and_then(|v| v.as_array()) {
+            for row in rows {
+                let (Some(name), Some(state)) = (row.get("edge").and_then(|v| v.as_str()), row.get("state")) else {
+                    continue;
+                };
+                geo.edge_state.insert(edge_id(name), state.as_str().unwrap_or("unknown").to_string());
+                usable.insert(name.to_string(), row.get("usable").and_then(|v| v.as_bool()).unwrap_or(false));
+            }
+        }
+        let answers_before = st.prev.as_ref().map(|p| p.answers.clone()).unwrap_or_default();
+        if let Some(text) = &r.geodns_metrics {
+            for smp in prom_text::samples(text) {
+                if smp.name == geodns::metrics::DNS_ANSWERS
+                    && let Some(e) = smp.label("edge")
+                {
+                    let id = if e == "origin" { ORIGIN.to_string() } else { edge_id(e) };
+                    let n = smp.value as u64;
+                    geo.answers_ps.insert(id.clone(), rate(n, answers_before.get(&id).copied(), dt));
+                    geo.answers.insert(id, n);
+                }
+            }
+        }
+        let client = self.run.as_ref().map(|f| f.client_tick());
+        if !usable.is_empty() {
+            for (ri, region) in self.world.regions.iter().enumerate() {
+                let (ranking, _) = self.routes.region(ri);
+                let ok = |e: usize| usable.get(&self.routes.edges[e].name).copied().unwrap_or(false);
+                let (to, failover) = match ranking.first(ok) {
+                    Some((e, _, skipped)) => (edge_id(&self.routes.edges[e].name), skipped > 0),
+                    None => (ORIGIN.to_string(), true),
+                };
+                let served_by_ps = client
+                    .as_ref()
+                    .and_then(|c| c.served.get(ri))
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), *v as f64 / dt)).collect())
+                    .unwrap_or_default();
+                geo.routes.push(RouteNow { region: region.name.clone(), to, failover, served_by_ps });
+            }
+        }
+
+        // Latency: the clients' own, during a run; else the edges' view.
+        match client {
+            Some(c) => {
+                point.latency = c.window;
+                st.latency = c.regions;
+                st.latency_source = "clients";
+            }
+            None => {
+                point.latency = window.percentiles_ms();
+                st.latency = by_region.iter().filter_map(|(k, b)| Some((k.clone(), b.percentiles_ms()?))).collect();
+                st.latency_source = "edges";
+            }
+        }
+        point.usd_with = bill.total.with_cdn.as_usd();
+        point.usd_without = bill.total.without_cdn.as_usd();
+        st.geo = geo;
+        st.run = self.run.as_ref().map(|f| f.now());
+        let answers = st.geo.answers.clone();
+        st.prev = Some(Prev { at: now, counters, answers });
+        if st.history.len() >= HISTORY {
+            st.history.pop_front();
+        }
+        st.history.push_back(point);
+
+        // Journal: entries new or changed since the last round.
+        let (changed, rev) = self.ctx.journal.changed_since(st.journal_rev);
+        st.journal_rev = rev;
+        let seqs: Vec<u64> = changed.iter().map(|e| e.seq).collect();
+        for e in changed {
+            st.journal.insert(e.seq, e);
+        }
+        let tick = Tick {
+            r#type: "tick",
+            body: body(st, t),
+            point: st.history.back(),
+            journal: seqs.iter().filter_map(|s| st.journal.get(s)).collect(),
+        };
+        if let Ok(json) = serde_json::to_string(&tick) {
+            let _ = self.ticks.send(json.into());
+        }
+    }
+}
+
+fn body(st: &State, t: u64) -> TickBody<'_> {
+    let mut totals = Totals::default();
+    let mut hits = 0.0;
+    for (id, n) in &st.nodes {
+        if id.starts_with("edge:") {
+            totals.requests += n.requests;
+            totals.rps += n.rps;
+            hits += n.hit_ratio.unwrap_or(0.0) * n.requests as f64;
+        }
+    }
+    totals.hit_ratio = if totals.requests == 0 { 0.0 } else { hits / totals.requests as f64 };
+    if let Some(p) = st.history.back() {
+        totals.origin_rps = p.origin_rps;
+        totals.usd_with = p.usd_with;
+        totals.usd_without = p.usd_without;
+    }
+    TickBody {
+        t,
+        nodes: &st.nodes,
+        geodns: &st.geo,
+        latency: &st.latency,
+        latency_source: st.latency_source,
+        totals,
+        run: st.run.as_ref(),
+    }
+}
+
+fn fault_words(f: &origin::Faults) -> String {
+    let mut w = Vec::new();
+    if f.outage != origin::Outage::Off {
+        w.push(format!("outage {}", f.outage.as_str()));
+    }
+    if f.latency_ms > 0 {
+        w.push(format!("+{} ms", f.latency_ms));
+    }
+    if f.error_rate > 0.0 {
+        w.push(format!("{:.0}% errors", f.error_rate * 100.0));
+    }
+    if f.corrupt {
+        w.push("corrupt bodies".into());
+    }
+    w.join(", ")
+}
