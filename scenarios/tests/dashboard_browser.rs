@@ -1,0 +1,561 @@
+//! The dashboard in a real browser: Debian's Chromium driven through
+//! chromedriver (WebDriver, with the `fantoccini` client), against the real
+//! `cdn up` binary on generated worlds whose addresses collide with nothing
+//! else (127.23x.…). What a user would check by looking: the page loads
+//! with no console error, shows every node, shows the numbers `/stats`
+//! says; a purge from the page reaches every edge; a wrong token is refused
+//! visibly; killing an edge turns it red and GeoDNS (asked over real DNS)
+//! moves its clients; fifty edges load fast and render quickly.
+//!
+//! `.ci/run` installs `chromium` and `chromium-driver`. Without
+//! chromedriver on the PATH these tests fail in CI (`CI` set) or when
+//! `CDNLAB_REQUIRE_BROWSER=1`, and are skipped with a message elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "cdnlab-demo-token";
+
+// ---------- worlds ----------
+
+/// The demo world (three edges, the demo's client ranges) on 127.<base>.k.1.
+fn demo_world(dir: &Path, base: u8) -> PathBuf {
+    let mut text = world::load::DEMO_TEXT.to_string();
+    for (from, to) in [
+        ("127.0.0.1:8080", format!("127.{base}.0.1:8080")),
+        ("127.0.0.1:9080", format!("127.{base}.0.1:9080")),
+        ("127.0.0.1:1053", format!("127.{base}.0.1:1053")),
+        ("127.0.0.1:8053", format!("127.{base}.0.1:8053")),
+        ("127.0.0.1:8060", format!("127.{base}.0.1:8060")),
+        ("127.1.0.1:", format!("127.{base}.1.1:")),
+        ("127.2.0.1:", format!("127.{base}.2.1:")),
+        ("127.3.0.1:", format!("127.{base}.3.1:")),
+        ("data/{world}/{edge}", format!("{}/{{edge}}", dir.display())),
+    ] {
+        text = text.replace(from, &to);
+    }
+    assert!(text.contains(&format!("127.{base}.0.1:8060")), "the demo world names its dashboard address");
+    let p = dir.join("world.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `n` regions spread over the globe, one small edge each, on 127.k.<base>.1.
+fn wide_world(dir: &Path, base: u8, n: u8) -> PathBuf {
+    let mut t = format!(
+        "name = \"wide\"\nadmin_token = \"{TOKEN}\"\n\n[origin]\nregion = \"r01\"\nlisten = \"127.{base}.0.1:8080\"\nadmin = \"127.{base}.0.1:9080\"\n\n\
+         [edge_defaults]\nmemory = \"4MiB\"\ndisk = \"8MiB\"\nmax_object = \"256KiB\"\ndata_dir = \"{}/{{edge}}\"\n\n\
+         [geodns]\ndns = \"127.{base}.0.1:1053\"\nhttp = \"127.{base}.0.1:8053\"\n\n[dashboard]\nlisten = \"127.{base}.0.1:8060\"\n",
+        dir.display()
+    );
+    for k in 1..=n as u32 {
+        let lat = -55.0 + ((k * 37) % 110) as f64;
+        let lon = -175.0 + ((k * 73) % 350) as f64;
+        t.push_str(&format!(
+            "\n[[region]]\nname = \"r{k:02}\"\ncity = \"City {k:02}\"\nlat = {lat}\nlon = {lon}\nclients = \"127.{k}.0.0/16\"\n\n\
+             [[edge]]\nname = \"e{k:02}\"\nregion = \"r{k:02}\"\nlisten = \"127.{k}.{base}.1:8080\"\nadmin = \"127.{k}.{base}.1:9080\"\n"
+        ));
+    }
+    let p = dir.join("world.toml");
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+// ---------- processes ----------
+
+/// A running `cdn up`: SIGTERM and a wait when dropped.
+struct Up {
+    child: Child,
+    dashboard: String,
+}
+
+impl Up {
+    fn start(world: &Path) -> Up {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cdn"))
+            .args(["up", "--quiet", "--world"])
+            .arg(world)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let mut dashboard = None;
+        let mut lines = Vec::new();
+        loop {
+            assert!(Instant::now() < deadline, "cdn up did not come up: {lines:?}");
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("cdn up exited ({s}): {lines:?}");
+            }
+            let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
+            if let Some(rest) = l.trim_start().strip_prefix("dashboard") {
+                dashboard = rest.split_whitespace().next().map(str::to_string);
+            }
+            let done = l.contains("Ctrl-C stops everything");
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+        let dashboard = dashboard.unwrap_or_else(|| panic!("no dashboard line in {lines:?}"));
+        Up { child, dashboard }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver on a free port, with a headless Chromium session.
+struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    _profile: tempfile::TempDir,
+}
+
+fn chromedriver_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("chromedriver")).find(|p| p.is_file())
+}
+
+/// chromedriver, or `None` (after saying why) when it is not installed and
+/// the browser is not required here.
+fn chromedriver() -> Option<PathBuf> {
+    let found = chromedriver_path();
+    let required = std::env::var_os("CI").is_some() || std::env::var_os("CDNLAB_REQUIRE_BROWSER").is_some();
+    if found.is_none() && required {
+        panic!("chromedriver not found: `apt-get install chromium chromium-driver` (.ci/run does)");
+    }
+    if found.is_none() {
+        eprintln!("SKIPPED: chromedriver not installed (apt-get install chromium chromium-driver)");
+    }
+    found
+}
+
+impl Browser {
+    async fn start(driver_path: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{url}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1400,1400", format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a Chromium session");
+        Browser { driver, client: Some(client), _profile: profile }
+    }
+
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    /// Console messages at level SEVERE (errors) since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let v = self.c().issue_cmd(BrowserLog).await.expect("chromedriver's browser log");
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.c().find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c().execute(script, vec![]).await.unwrap()
+    }
+
+    async fn close(mut self) {
+        if let Some(c) = self.client.take() {
+            let _ = c.close().await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// chromedriver's `POST /session/{id}/se/log` (Chrome's console, with
+/// `goog:loggingPrefs`): not part of W3C WebDriver, so not in fantoccini.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+// ---------- helpers ----------
+
+/// Polls `f` until it returns `Some`, up to `secs` seconds.
+async fn until<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap()
+}
+
+async fn stats(admin: SocketAddr) -> edge::admin::Stats {
+    http().get(format!("http://{admin}/stats")).send().await.unwrap().json().await.unwrap()
+}
+
+/// Whether the edge at `public` holds `path` (`only-if-cached`: 504 when not).
+async fn cached(public: SocketAddr, path: &str) -> bool {
+    let r =
+        http().get(format!("http://{public}{path}")).header("cache-control", "only-if-cached").send().await.unwrap();
+    r.status() == 200
+}
+
+/// The A record GeoDNS answers a client at `client` (real DNS over UDP).
+async fn dns_a(server: SocketAddr, client: IpAddr, zone: &str) -> Option<IpAddr> {
+    let sock = tokio::net::UdpSocket::bind(SocketAddr::new(client, 0)).await.unwrap();
+    let mut m = Message::query();
+    m.metadata.id = 4242;
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(zone).unwrap(), RecordType::A));
+    sock.send_to(&m.to_vec().unwrap(), server).await.unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    let r = Message::from_vec(&buf[..n]).ok()?;
+    r.answers.iter().find_map(|rec| match &rec.data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        _ => None,
+    })
+}
+
+async fn open(b: &Browser, up: &Up) {
+    b.c().goto(&up.dashboard).await.unwrap();
+    until(20, "the first data on the page", || async {
+        let r = b.js("return window.__dash && window.__dash.initAt > 0").await;
+        r.as_bool().filter(|x| *x)
+    })
+    .await;
+}
+
+async fn use_token(b: &Browser, token: &str) -> String {
+    // An earlier answer must not be taken for this one.
+    b.js("document.querySelector('#token-msg').textContent = ''; return 1").await;
+    let input = b.c().find(Locator::Id("token")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(token).await.unwrap();
+    b.c().find(Locator::Id("token-go")).await.unwrap().click().await.unwrap();
+    until(10, "an answer to the token", || async {
+        let t = b.text("#token-msg").await;
+        (!t.is_empty()).then_some(t)
+    })
+    .await
+}
+
+fn world_of(path: &Path) -> world::World {
+    world::World::load(path).unwrap()
+}
+
+// ---------- tests ----------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_loads_clean_shows_every_node_and_the_numbers_of_stats() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = demo_world(dir.path(), 231);
+    let w = world_of(&wf);
+    let up = Up::start(&wf);
+    // Some traffic first: misses then hits, so the numbers are not all zero.
+    for i in 0..30 {
+        for e in &w.edges {
+            let r = http().get(format!("http://{}/obj/{}", e.listen, i % 7)).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let _ = r.bytes().await;
+        }
+    }
+    let b = Browser::start(&driver).await;
+    open(&b, &up).await;
+
+    // Every node of the world is on the map, and in the table.
+    let on_map = b.js("return [...document.querySelectorAll('#map [data-node]')].map(e => e.dataset.node)").await;
+    let mut on_map: Vec<String> = serde_json::from_value(on_map).unwrap();
+    on_map.sort();
+    let mut want: Vec<String> = w.edges.iter().map(|e| format!("edge:{}", e.name)).collect();
+    want.extend(["origin".to_string(), "geodns".to_string()]);
+    want.sort();
+    assert_eq!(on_map, want);
+    let rows = b.js("return document.querySelectorAll('#nodes tbody tr[data-node]').length").await;
+    assert_eq!(rows.as_u64(), Some(want.len() as u64));
+
+    // The numbers match /stats (read now; the page may take one update).
+    let mut expect = Vec::new();
+    for e in &w.edges {
+        let s = stats(e.admin).await;
+        assert!(s.requests.total >= 30, "{}: {}", e.name, s.requests.total);
+        expect.push((e.name.clone(), s));
+    }
+    let total: u64 = expect.iter().map(|(_, s)| s.requests.total).sum();
+    until(3, "the page to show what /stats says", || async {
+        for (name, s) in &expect {
+            let row = format!("#nodes tr[data-node=\"edge:{name}\"]");
+            let requests = b.text(&format!("{row} [data-field=requests]")).await.replace(',', "");
+            let hit = b.text(&format!("{row} [data-field=hit]")).await;
+            let byte_hit = b.text(&format!("{row} [data-field=byte_hit]")).await;
+            if requests != s.requests.total.to_string()
+                || hit != format!("{:.1}%", s.hit_ratio * 100.0)
+                || byte_hit != format!("{:.1}%", s.byte_hit_ratio * 100.0)
+            {
+                return None;
+            }
+        }
+        let t = b.text("#t-requests").await.replace(',', "");
+        (t == total.to_string()).then_some(())
+    })
+    .await;
+    // Every node is up, and shown green.
+    for id in &want {
+        let h = b.js(&format!("return document.querySelector('#map [data-node=\"{id}\"]').dataset.health")).await;
+        assert_eq!(h, "up", "{id}");
+    }
+    let fill =
+        b.js("return getComputedStyle(document.querySelector('#map [data-node=\"edge:seoul\"] .shape')).fill").await;
+    assert_eq!(fill, "rgb(46, 157, 91)");
+
+    // Several ticks later, still no console error at all.
+    let ticks = b.js("return window.__dash.ticks").await.as_u64().unwrap();
+    until(10, "two more ticks", || async {
+        (b.js("return window.__dash.ticks").await.as_u64().unwrap() >= ticks + 2).then_some(())
+    })
+    .await;
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = demo_world(dir.path(), 232);
+    let w = world_of(&wf);
+    let up = Up::start(&wf);
+    for e in &w.edges {
+        http().get(format!("http://{}/obj/5", e.listen)).send().await.unwrap().bytes().await.unwrap();
+        assert!(cached(e.listen, "/obj/5").await, "{} holds /obj/5", e.name);
+    }
+    let b = Browser::start(&driver).await;
+    open(&b, &up).await;
+
+    // A wrong token is refused, visibly, and does nothing.
+    let said = use_token(&b, "not-the-token").await;
+    assert!(said.contains("Refused") && said.contains("wrong admin token"), "{said}");
+    b.js("sessionStorage.setItem('cdnlab-admin-token', 'still-wrong'); return 1").await;
+    b.c().find(Locator::Id("purge-value")).await.unwrap().send_keys("/obj/5").await.unwrap();
+    b.c().find(Locator::Id("purge-go")).await.unwrap().click().await.unwrap();
+    let said = until(10, "the refusal", || async {
+        let t = b.text("#control-msg").await;
+        t.starts_with("Refused").then_some(t)
+    })
+    .await;
+    assert!(said.contains("wrong admin token"), "{said}");
+    for e in &w.edges {
+        assert!(cached(e.listen, "/obj/5").await, "{} still holds /obj/5 after a refused purge", e.name);
+    }
+
+    // The right token, then the purge.
+    let said = use_token(&b, TOKEN).await;
+    assert!(said.contains("Token accepted"), "{said}");
+    b.c().find(Locator::Id("purge-go")).await.unwrap().click().await.unwrap();
+    let said = until(15, "the purge's answer", || async {
+        let t = b.text("#control-msg").await;
+        t.starts_with("Purged").then_some(t)
+    })
+    .await;
+    assert!(said.contains(&format!("all {} edges acknowledged", w.edges.len())), "{said}");
+    for e in &w.edges {
+        assert!(!cached(e.listen, "/obj/5").await, "{} no longer holds /obj/5", e.name);
+    }
+    // The purge timeline shows every edge's acknowledgement.
+    let acks = until(5, "the purge in the timeline", || async {
+        let v = b
+            .js("return [...document.querySelectorAll('#purges li .bar')].map(e => [e.dataset.edge, e.dataset.ok])")
+            .await;
+        let v: Vec<(String, String)> = serde_json::from_value(v).unwrap();
+        (v.len() == w.edges.len()).then_some(v)
+    })
+    .await;
+    for e in &w.edges {
+        assert!(acks.contains(&(e.name.clone(), "true".into())), "{acks:?}");
+    }
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = demo_world(dir.path(), 233);
+    let w = world_of(&wf);
+    let up = Up::start(&wf);
+    let tokyo = w.edge("tokyo").unwrap().listen.ip();
+    let seoul = w.edge("seoul").unwrap().listen.ip();
+    let client: IpAddr = "127.2.0.9".parse().unwrap(); // in Tokyo's client range
+    let answer = until(20, "GeoDNS to answer Tokyo's edge", || async {
+        dns_a(w.geodns.dns, client, &w.geodns.zone).await.filter(|a| *a == tokyo)
+    })
+    .await;
+    assert_eq!(answer, tokyo);
+    let b = Browser::start(&driver).await;
+    open(&b, &up).await;
+    assert!(use_token(&b, TOKEN).await.contains("Token accepted"));
+
+    b.c().find(Locator::Id("edge-name")).await.unwrap().select_by_value("tokyo").await.unwrap();
+    b.c().find(Locator::Id("edge-kill")).await.unwrap().click().await.unwrap();
+    let said = until(15, "the kill's answer", || async {
+        let t = b.text("#control-msg").await;
+        t.contains("killed").then_some(t)
+    })
+    .await;
+    assert!(said.contains("Edge tokyo"), "{said}");
+    // Red on the map …
+    until(10, "tokyo drawn down", || async {
+        let h = b.js("return document.querySelector('#map [data-node=\"edge:tokyo\"]').dataset.health").await;
+        (h == "down").then_some(())
+    })
+    .await;
+    let fill =
+        b.js("return getComputedStyle(document.querySelector('#map [data-node=\"edge:tokyo\"] .shape')).fill").await;
+    assert_eq!(fill, "rgb(211, 52, 58)");
+    // … and GeoDNS sends Tokyo's clients to Seoul, over real DNS.
+    let moved = until(30, "GeoDNS to move Tokyo's clients", || async {
+        dns_a(w.geodns.dns, client, &w.geodns.zone).await.filter(|a| *a != tokyo)
+    })
+    .await;
+    assert_eq!(moved, seoul);
+    // The page says so too.
+    until(10, "the page to show the move", || async {
+        let t = b.text("#routes tr[data-region=tokyo] [data-field=to]").await;
+        (t == "seoul (moved)").then_some(())
+    })
+    .await;
+
+    // Restart from the page: green again, and the clients go home.
+    b.c().find(Locator::Id("edge-restart")).await.unwrap().click().await.unwrap();
+    until(60, "tokyo up again", || async {
+        let h = b.js("return document.querySelector('#map [data-node=\"edge:tokyo\"]').dataset.health").await;
+        (h == "up").then_some(())
+    })
+    .await;
+    until(30, "GeoDNS to answer Tokyo's edge again", || async {
+        dns_a(w.geodns.dns, client, &w.geodns.zone).await.filter(|a| *a == tokyo)
+    })
+    .await;
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_edges_load_in_well_under_a_second_and_render_quickly() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = wide_world(dir.path(), 234, 50);
+    let up = Up::start(&wf);
+    let b = Browser::start(&driver).await;
+    let t = Instant::now();
+    open(&b, &up).await;
+    let loaded = t.elapsed();
+    let nav = b
+        .js("const n = performance.getEntriesByType('navigation')[0]; return [n.domContentLoadedEventEnd, n.loadEventEnd, window.__dash.initAt]")
+        .await;
+    let nav: Vec<f64> = serde_json::from_value(nav).unwrap();
+    eprintln!(
+        "50 edges: DOMContentLoaded {:.0} ms, load {:.0} ms, first data drawn {:.0} ms (WebDriver round trip included: {loaded:?})",
+        nav[0], nav[1], nav[2]
+    );
+    assert!(nav[1] < 1000.0, "the page loaded in {} ms", nav[1]);
+    assert!(nav[2] < 1500.0, "the first data was drawn {} ms after navigation", nav[2]);
+    let edges = b.js("return document.querySelectorAll('#map [data-role=edge]').length").await;
+    assert_eq!(edges.as_u64(), Some(50));
+    let ticks = b.js("return window.__dash.ticks").await.as_u64().unwrap();
+    until(20, "five more ticks", || async {
+        (b.js("return window.__dash.ticks").await.as_u64().unwrap() >= ticks + 5).then_some(())
+    })
+    .await;
+    let render: Vec<f64> = serde_json::from_value(b.js("return window.__dash.renderMs").await).unwrap();
+    let worst = render.iter().copied().fold(0.0, f64::max);
+    eprintln!("50 edges: {} ticks rendered, worst {worst:.1} ms", render.len());
+    assert!(worst < 100.0, "a tick took {worst} ms to render");
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
