@@ -42,6 +42,8 @@ pub enum Source {
     Scenario,
     /// A control on the dashboard.
     Dashboard,
+    /// Seen happening (GeoDNS moving a region's clients).
+    Observed,
 }
 
 /// One thing done to the world: an event fired or a control used.
@@ -378,5 +380,30 @@ async fn post(ctx: &Ctx, url: &str, body: serde_json::Value) -> Result<String, S
         Ok(r) if r.status().is_success() => Ok(r.text().await.unwrap_or_default().trim().chars().take(120).collect()),
         Ok(r) => Err(format!("{} {}", r.status(), r.text().await.unwrap_or_default().trim())),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_reports_entries_new_or_changed_since_a_revision() {
+        let j = Journal::default();
+        let a = j.begin(Source::Scenario, "origin-outage", "reset for 6s");
+        let (all, r1) = j.changed_since(0);
+        assert_eq!((all.len(), all[0].seq, all[0].done), (1, a, false));
+        j.finish(a, true, false, "applied; clearing after 6s".into(), None);
+        let b = j.begin(Source::Dashboard, "bump", "{\"path\":\"/obj/1\"}");
+        let (changed, r2) = j.changed_since(r1);
+        assert_eq!(changed.iter().map(|e| e.seq).collect::<Vec<_>>(), [a, b]);
+        j.finish(a, true, true, "applied, cleared after 6s".into(), None);
+        let (changed, _) = j.changed_since(r2);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(
+            (changed[0].seq, changed[0].done, changed[0].effect.as_str()),
+            (a, true, "applied, cleared after 6s")
+        );
+        assert_eq!(changed[0].source, Source::Scenario);
     }
 }

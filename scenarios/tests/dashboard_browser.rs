@@ -509,6 +509,8 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
         (t == "seoul (moved)").then_some(())
     })
     .await;
+    let journal = b.text("#journal").await;
+    assert!(journal.contains("geodns-failover tokyo clients: tokyo → seoul"), "{journal}");
 
     // Restart from the page: green again, and the clients go home.
     b.c().find(Locator::Id("edge-restart")).await.unwrap().click().await.unwrap();

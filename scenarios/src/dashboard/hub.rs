@@ -22,7 +22,7 @@ use crate::dashboard::model::{
 };
 use crate::dashboard::poll::{Probe, Readings};
 use crate::dashboard::prom_text::{self, Buckets};
-use crate::events::{Ctx, Entry};
+use crate::events::{Ctx, Entry, Source};
 
 /// Points kept for the charts (15 minutes at one a second).
 const HISTORY: usize = 900;
@@ -64,6 +64,8 @@ struct State {
     journal: BTreeMap<u64, Entry>,
     journal_rev: u64,
     run: Option<RunNow>,
+    /// Where each region's clients went last round.
+    routed: HashMap<String, String>,
 }
 
 /// The static part of the run, for `init`.
@@ -176,6 +178,7 @@ impl Hub {
                 journal: BTreeMap::new(),
                 journal_rev: 0,
                 run: None,
+                routed: HashMap::new(),
             }),
             ticks,
         }
@@ -393,6 +396,17 @@ impl Hub {
         }
         point.usd_with = bill.total.with_cdn.as_usd();
         point.usd_without = bill.total.without_cdn.as_usd();
+        // Failovers as they happen: a region's clients sent somewhere else.
+        for r in &geo.routes {
+            let before = st.routed.insert(r.region.clone(), r.to.clone());
+            if let Some(before) = before.filter(|b| *b != r.to) {
+                let kind = if r.failover { "geodns-failover" } else { "geodns-failback" };
+                let name = |id: &str| id.trim_start_matches("edge:").to_string();
+                let detail = format!("{} clients: {} → {}", r.region, name(&before), name(&r.to));
+                let seq = self.ctx.journal.begin(Source::Observed, kind, &detail);
+                self.ctx.journal.finish(seq, true, true, "seen in GeoDNS's health table".into(), None);
+            }
+        }
         st.geo = geo;
         st.run = self.run.as_ref().map(|f| f.now());
         let answers = st.geo.answers.clone();
@@ -463,4 +477,26 @@ fn fault_words(f: &origin::Faults) -> String {
         w.push("corrupt bodies".into());
     }
     w.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_from_healthz() {
+        assert_eq!(probe_health(&Ok((200, "ok\n".into()))).0, Health::Up);
+        assert_eq!(probe_health(&Ok((200, "degraded: disk errors\n".into()))).0, Health::Degraded);
+        let (h, why) = probe_health(&Ok((503, "no\n".into())));
+        assert_eq!((h, why.as_deref()), (Health::Degraded, Some("/healthz answered 503: no")));
+        let (h, why) = probe_health(&Err("connection refused".into()));
+        assert_eq!((h, why.as_deref()), (Health::Down, Some("connection refused")));
+    }
+
+    #[test]
+    fn rates_survive_a_restart() {
+        assert_eq!(rate(150, Some(100), 2.0), 25.0);
+        assert_eq!(rate(30, Some(100), 2.0), 15.0); // started again from zero
+        assert_eq!(rate(30, None, 2.0), 0.0); // no earlier reading: no rate yet
+    }
 }

@@ -136,7 +136,8 @@ function buildMap() {
     const path = sv('path', { class: 'link', 'data-link': l.id, d: curve(x1, y1, x2, y2), 'stroke-width': 1 });
     path.appendChild(sv('title', {}, l.from + ' → ' + l.to + ' (' + l.kind + ')'));
     linkG.appendChild(path);
-    linkG.appendChild(sv('text', { class: 'link-label', 'data-link-label': l.id, x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, 'text-anchor': 'middle' }, ''));
+    // The label sits near the node that fetches, so labels of links to one upstream do not pile up.
+    linkG.appendChild(sv('text', { class: 'link-label', 'data-link-label': l.id, x: x1 + (x2 - x1) * 0.12, y: y1 + (y2 - y1) * 0.12 - 12, 'text-anchor': 'middle' }, ''));
   }
   const nodeG = sv('g', { id: 'nodes-g' });
   for (const n of S.topo.nodes) {
@@ -388,7 +389,17 @@ function chart(svg, series, opts) {
     if (mk.t < t0 || mk.t > t1) continue;
     const x = X(mk.t);
     svg.appendChild(sv('line', { class: 'marker', x1: x, y1: T, x2: x, y2: H - B }));
-    svg.appendChild(sv('text', { class: 'marker-label', x: x + 2, y: T + 7 }, mk.label));
+    svg.appendChild(sv('text', { class: 'marker-label', x: x + 2, y: T + 14 }, mk.label));
+  }
+  // Legend (up to ten series; with more, hover a line for its name).
+  if (series.length <= 10) {
+    let lx = L + 4;
+    for (const s of series) {
+      svg.appendChild(sv('rect', { x: lx, y: T, width: 8, height: 3, fill: s.color }));
+      const t = sv('text', { class: 'tick', x: lx + 11, y: T + 4 }, s.name);
+      svg.appendChild(t);
+      lx += 16 + 5.5 * s.name.length;
+    }
   }
   for (const s of series) {
     if (!s.points.length) continue;
