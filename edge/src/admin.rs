@@ -1,5 +1,7 @@
-//! The admin listener (axum): `/healthz`, `/stats` (JSON, [`crate::stats`]),
-//! `/metrics` (Prometheus, [`crate::metrics`]).
+//! The admin listener (axum): `/healthz` (`ok` or `degraded` and why,
+//! [`crate::health`]; 200 either way: a degraded edge still serves),
+//! `/stats` (JSON, [`crate::stats`]), `/metrics` (Prometheus,
+//! [`crate::metrics`]).
 
 use std::sync::Arc;
 
@@ -19,8 +21,8 @@ pub fn router(st: Arc<EdgeState>) -> Router {
         .with_state(st)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+async fn healthz(State(st): State<Arc<EdgeState>>) -> String {
+    st.health.report().text()
 }
 
 async fn stats(State(st): State<Arc<EdgeState>>) -> Json<Stats> {

@@ -67,6 +67,10 @@ pub struct Args {
     /// connections and slow clients), e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Listen on addresses other than loopback too (the public and admin
+    /// listeners then answer the network: keep the admin token secret).
+    #[arg(long)]
+    pub allow_non_loopback: bool,
 }
 
 impl Args {
@@ -136,6 +140,11 @@ impl Args {
             c.store.eviction = serde_json::from_value(serde_json::Value::String(e.clone()))
                 .map_err(|_| anyhow::anyhow!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))?;
         }
+        world::bounds::check_cache_sizes(c.store.memory, c.store.disk, c.store.max_object)
+            .map_err(|(f, m)| anyhow::anyhow!("--{}: {m}", f.replace('_', "-")))?;
+        for (flag, a) in [("--listen", c.listen), ("--admin", c.admin)] {
+            world::listen::check(flag, a, self.allow_non_loopback).map_err(anyhow::Error::msg)?;
+        }
         Ok(c)
     }
 }
@@ -150,6 +159,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     tracing::info!(edge = %c.name, public = %p, admin = %a, origin = %c.origin, origin_host = %c.origin_host, data = %c.store.dir.display(), "edge starting");
     let name = c.name.clone();
     let edge = crate::Edge::open(c).await?;
+    match edge.token() {
+        (Some(t), crate::TokenSource::Generated(path)) => println!(
+            "edge {name}: admin token {t} (generated once; kept in {} with mode 0600, where `cdn purge` reads it)",
+            path.display()
+        ),
+        (_, crate::TokenSource::File(path)) => {
+            tracing::info!(edge = %name, file = %path.display(), "admin token from the data directory")
+        }
+        (_, crate::TokenSource::Off(why)) => {
+            tracing::error!(edge = %name, error = %why, "no admin token: the purge API is off")
+        }
+        _ => {}
+    }
     println!("{}", world::serve::ready_line("edge", &name, &[("public", p), ("admin", a)]));
     edge.serve(public, admin, world::serve::ctrl_c_or_term()).await?;
     tracing::info!(edge = %name, "edge stopped");

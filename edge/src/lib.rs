@@ -32,6 +32,7 @@ pub mod fetch;
 pub mod flight;
 pub mod freshness;
 pub mod headers;
+pub mod health;
 pub mod inbound;
 pub mod key;
 pub mod meter;
@@ -94,7 +95,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Per-path TTL rules.
     pub rules: Vec<CacheRule>,
-    /// Admin bearer token.
+    /// Admin bearer token (the world's, or `CDNLAB_ADMIN_TOKEN`). `None`:
+    /// the edge uses the token in `{data_dir}/admin-token`, generating it
+    /// on first start; the purge API is never open to all.
     pub admin_token: Option<String>,
     /// The clock.
     pub clock: Clock,
@@ -255,9 +258,70 @@ pub enum EdgeError {
     Config(#[from] ConfigError),
 }
 
-async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
-    let store = Store::open(&c.store).await?;
-    let (purge, redo) = purge::Purger::open(&c.store)?;
+/// Where an edge's admin token came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// Configured (the world or `CDNLAB_ADMIN_TOKEN`).
+    Configured,
+    /// Read from the token file in the data directory.
+    File(PathBuf),
+    /// Generated at this start and written to the token file.
+    Generated(PathBuf),
+    /// None: the token file could not be written; the purge API is off.
+    Off(String),
+}
+
+/// The admin token of an edge configured without one: the data
+/// directory's token file, created on first start (mode 0600). When that
+/// fails the purge API stays off (403, with the reason) rather than open.
+fn admin_token(c: &Config) -> (Option<String>, TokenSource) {
+    if let Some(t) = &c.admin_token {
+        return (Some(t.clone()), TokenSource::Configured);
+    }
+    let path = world::auth::token_file(&c.store.dir);
+    match world::auth::load_or_create_token(&c.store.dir) {
+        Ok((t, true)) => (Some(t), TokenSource::Generated(path)),
+        Ok((t, false)) => (Some(t), TokenSource::File(path)),
+        Err(e) => (None, TokenSource::Off(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Opens the store; a disk tier that cannot open (but for a data directory
+/// in use by another edge, or sizes that do not fit) leaves the edge
+/// running from memory, degraded, rather than not at all.
+async fn open_store(c: &mut Config, health: &health::Health) -> Result<Store, EdgeError> {
+    match Store::open(&c.store).await {
+        Ok(s) => Ok(s),
+        Err(e @ (StoreError::Locked(_) | StoreError::Sizes(_))) => Err(e.into()),
+        Err(e) if c.store.disk > 0 => {
+            tracing::error!(edge = %c.name, error = %e, "disk tier cannot open: serving from memory only");
+            health.disk_off(e.to_string());
+            c.store.disk = 0;
+            Ok(Store::open(&c.store).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
+    let health = health::Health::new(c.store.disk > 0);
+    if c.store.disk > 0
+        && let Ok(total) = fs4::total_space(c.store.dir.ancestors().find(|d| d.exists()).unwrap_or(&c.store.dir))
+        && c.store.disk > total
+    {
+        tracing::warn!(edge = %c.name, disk = c.store.disk, filesystem = total, "the disk tier is larger than its filesystem: it will fill up");
+    }
+    let earlier = store::has_disk_data(&c.store.dir);
+    let store = open_store(&mut c, &health).await?;
+    let now_ms = c.clock.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let (purge, redo, opened) = purge::Purger::open(&c.store, now_ms, earlier);
+    if let Some(why) = opened.journal_off {
+        health.journal_off(why);
+    }
+    if let Some(note) = opened.lost {
+        health.note(note);
+    }
+    let (admin_token, token_source) = admin_token(&c);
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone())
         .timed(meter.origin_fetch.clone());
@@ -280,14 +344,16 @@ async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         max_object: c.store.max_object,
         slice_size: c.slice_size,
         rtt_to_origin: c.rtt_to_origin,
-        admin_token: c.admin_token,
+        admin_token,
+        token_source,
+        health,
         purge,
         prices: c.prices,
         admission: admission::Admission::new(c.min_uses, c.min_uses_window),
         access_log: c.access_log,
         limits: c.limits,
     });
-    st.recover_purges(redo).await?;
+    st.recover_purges(redo).await;
     Ok(st)
 }
 
@@ -298,6 +364,11 @@ impl Edge {
     /// Opens the cache (recovering the disk tier) and builds the edge.
     pub async fn open(config: Config) -> Result<Edge, EdgeError> {
         build_state(config).await.map(Edge)
+    }
+
+    /// Where its admin token came from (a generated one is printed once).
+    pub fn token(&self) -> (Option<&str>, &TokenSource) {
+        (self.0.admin_token.as_deref(), &self.0.token_source)
     }
 
     /// Serves on bound listeners until `shutdown` resolves; then drains
@@ -397,6 +468,11 @@ impl Handle {
     /// Current counters.
     pub fn stats(&self) -> admin::Stats {
         self.state.stats()
+    }
+
+    /// The admin token the edge uses (configured, or from its token file).
+    pub fn admin_token(&self) -> Option<String> {
+        self.state.admin_token.clone()
     }
 
     /// Stops the edge, waits for requests in flight and the disk flush.

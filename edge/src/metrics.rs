@@ -80,6 +80,18 @@ pub const COST_DOLLARS_TOTAL: &str = "cdnlab_edge_cost_dollars_total";
 pub const WITHOUT_CDN_DOLLARS_TOTAL: &str = "cdnlab_edge_without_cdn_dollars_total";
 /// 1 while the edge serves (gauge; `edge`): health, as `/healthz` says it.
 pub const UP: &str = "cdnlab_edge_up";
+/// 1 while the edge is degraded (gauge; `edge`): `/healthz` says why.
+pub const DEGRADED: &str = "cdnlab_edge_degraded";
+/// Disk writes that failed (counter; `edge`, `kind`: `journal`, `snapshot`, `cache`).
+pub const DISK_WRITE_ERRORS_TOTAL: &str = "cdnlab_edge_disk_write_errors_total";
+/// The disk tier's state (gauge; `edge`, `state`: `ok`, `failing`, `off`; 1 for the current one).
+pub const DISK_STATE: &str = "cdnlab_edge_disk_state";
+/// Free bytes on the data directory's filesystem (gauge; `edge`).
+pub const DISK_FREE_BYTES: &str = "cdnlab_edge_disk_free_bytes";
+/// Purges applied but not persisted (gauge; `edge`).
+pub const PURGES_NOT_PERSISTED: &str = "cdnlab_edge_purges_not_persisted";
+/// Values read from disk that the purge index did not vouch for, dropped (counter; `edge`).
+pub const DISK_DROPPED_TOTAL: &str = "cdnlab_edge_disk_dropped_entries_total";
 
 impl EdgeState {
     /// Counts a fast hit: its body bytes and its time; logs it if asked.
@@ -220,6 +232,33 @@ impl EdgeState {
             s.cost.without_cdn,
         );
         p.single(UP, Kind::Gauge, "1 while the edge serves.", &e, 1u64);
+        p.single(
+            DEGRADED,
+            Kind::Gauge,
+            "1 while the edge is degraded (/healthz says why).",
+            &e,
+            u64::from(s.health.status != "ok"),
+        );
+        let d = &s.disk;
+        p.family(DISK_WRITE_ERRORS_TOTAL, Kind::Counter, "Disk writes that failed, by kind.")
+            .sample(&[("edge", edge), ("kind", "journal")], d.journal_write_errors)
+            .sample(&[("edge", edge), ("kind", "snapshot")], d.snapshot_write_errors)
+            .sample(&[("edge", edge), ("kind", "cache")], d.cache_write_errors);
+        p.family(DISK_STATE, Kind::Gauge, "The disk tier's state: 1 for the current one.");
+        for st in crate::health::DiskState::ALL {
+            p.sample(&[("edge", edge), ("state", st.as_str())], u64::from(st == d.state));
+        }
+        if let Some(free) = d.free_bytes {
+            p.single(DISK_FREE_BYTES, Kind::Gauge, "Free bytes on the data directory's filesystem.", &e, free);
+        }
+        p.single(PURGES_NOT_PERSISTED, Kind::Gauge, "Purges applied but not persisted.", &e, d.unpersisted_purges);
+        p.single(
+            DISK_DROPPED_TOTAL,
+            Kind::Counter,
+            "Values read from disk that the purge index did not vouch for, dropped.",
+            &e,
+            d.dropped_entries,
+        );
         p.finish()
     }
 }

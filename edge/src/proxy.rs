@@ -394,7 +394,7 @@ impl EdgeState {
     /// The stored response for `key`, its variant selected by `sent` (the
     /// headers a fill would send the origin).
     async fn lookup(&self, key: &CacheKey, sent: &HeaderMap) -> Lookup {
-        let (entry, tier) = match self.store.get(key).await {
+        let (entry, tier) = match self.stored(key).await {
             Ok(Some(x)) => x,
             Ok(None) => return Lookup::Miss,
             Err(e) => {
@@ -407,7 +407,7 @@ impl EdgeState {
             CacheValue::Response(_) => return Lookup::Hit(entry, tier),
             CacheValue::Variants(spec) => spec.names.clone(),
         };
-        match self.store.get(&variant_key(key, &names, sent)).await {
+        match self.stored(&variant_key(key, &names, sent)).await {
             Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.unpurged(e) {
                 Some(e) => Lookup::Hit(e, t),
                 None => Lookup::VaryMiss,

@@ -203,7 +203,7 @@ impl EdgeState {
         let key = meta.slice_key(i);
         let (start, end) = meta.info.bounds(i);
         let want = end - start + 1;
-        if let Ok(Some((e, _))) = self.store.get(&key).await
+        if let Ok(Some((e, _))) = self.stored(&key).await
             && let Some(r) = response(&e)
             && meta.matches(&r.headers)
             && r.body.len() as u64 == want

@@ -41,8 +41,12 @@ pub struct EdgeState {
     pub slice_size: u64,
     /// Modelled RTT to the origin, waited before each origin request.
     pub rtt_to_origin: Duration,
-    /// Admin bearer token.
+    /// Admin bearer token (`None`: the purge API is off).
     pub admin_token: Option<String>,
+    /// Where it came from.
+    pub token_source: crate::TokenSource,
+    /// Disk faults, purge persistence, what start-up recovered.
+    pub health: crate::health::Health,
     /// Purge index, journal and generations (see [`crate::purge`]).
     pub purge: crate::purge::Purger,
     // Cost and observability (crate::stats, crate::metrics).

@@ -72,6 +72,12 @@ pub struct Stats {
     pub rtt_to_origin_ms: f64,
     /// Dollars by line item, and without the CDN.
     pub cost: Cost,
+    /// The disk tier: state, write failures, free space.
+    #[serde(default)]
+    pub disk: crate::health::DiskHealth,
+    /// `/healthz` as JSON: `ok` or `degraded`, and why.
+    #[serde(default)]
+    pub health: crate::health::Report,
 }
 
 /// A count per outcome, and their sum.
@@ -207,6 +213,8 @@ impl EdgeState {
             disk_read,
             rtt_to_origin_ms: self.rtt_to_origin.as_secs_f64() * 1000.0,
             cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
+            disk: self.health.disk(),
+            health: self.health.report(),
         }
     }
 }

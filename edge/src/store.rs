@@ -65,6 +65,10 @@ pub struct StoreConfig {
 /// Why the store could not open.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another edge holds the data directory (a mistake to refuse, not a
+    /// fault to run around).
+    #[error("data directory {0}: in use by another edge (LOCK is held)")]
+    Locked(String),
     /// The data directory is unusable or locked.
     #[error("data directory {dir}: {why}")]
     DataDir {
@@ -120,7 +124,7 @@ impl Store {
         } else {
             let lock = lock_dir(&c.dir)?;
             // A block holds whole entries: make it fit the largest object.
-            let block = (c.max_object + 256 * 1024).next_power_of_two().max(1 << 20);
+            let block = world::bounds::disk_block(c.max_object);
             if c.disk < block * 4 {
                 return Err(StoreError::Sizes(format!(
                     "disk {} bytes is too small for max_object {} (needs at least {} bytes: 4 blocks of {block})",
@@ -202,6 +206,17 @@ impl Store {
         self.cache.insert_with_properties(key, value, props);
     }
 
+    /// Stores a value in the memory tier only: one whose Add record could
+    /// not be journalled (a full disk) must not reach the disk, where it
+    /// could outlive a purge after a restart.
+    pub fn insert_in_memory(&self, key: CacheKey, mut value: CacheValue) {
+        if let CacheValue::Response(e) = &mut value {
+            e.prepare();
+        }
+        let props = HybridCacheProperties::default().with_location(Location::InMem);
+        self.cache.insert_with_properties(key, value, props);
+    }
+
     /// Removes a key from both tiers (a tombstone keeps it removed across restarts).
     pub fn remove(&self, key: &CacheKey) {
         self.cache.remove(key);
@@ -258,6 +273,15 @@ impl Store {
     }
 }
 
+/// Whether `dir` holds disk tier files from an earlier run.
+pub fn has_disk_data(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(DEVICE_FILE_PREFIX))))
+}
+
+/// How foyer's file device names its files.
+const DEVICE_FILE_PREFIX: &str = "foyer-storage-direct-fs-";
+
 fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
     let err = |why: String| StoreError::DataDir { dir: dir.display().to_string(), why };
     std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))?;
@@ -267,6 +291,6 @@ fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
         .write(true)
         .open(dir.join("LOCK"))
         .map_err(|e| err(format!("cannot open LOCK: {e}")))?;
-    f.try_lock().map_err(|_| err("in use by another edge (LOCK is held)".into()))?;
+    f.try_lock().map_err(|_| StoreError::Locked(dir.display().to_string()))?;
     Ok(f)
 }

@@ -1,7 +1,8 @@
 //! The `geodns` command (also `cdn geodns …`):
 //!
 //! ```text
-//! geodns [--world FILE] [--mmdb FILE] [--dns ADDR | --listen ADDR] [--http ADDR] [--health check|off] [--log-json]
+//! geodns [--world FILE] [--mmdb FILE] [--dns ADDR | --listen ADDR] [--http ADDR] [--health check|off]
+//!        [--allow-non-loopback] [--log-json]
 //! geodns build-mmdb [--world FILE] --out FILE
 //! ```
 //!
@@ -48,6 +49,10 @@ pub struct Args {
     /// Send every answer as its own datagram, never grouped per client with UDP GSO.
     #[arg(long)]
     pub no_udp_gso: bool,
+    /// Listen on addresses other than loopback too (DNS and HTTP then
+    /// answer the network).
+    #[arg(long)]
+    pub allow_non_loopback: bool,
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -78,6 +83,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(a) = args.http {
         world.geodns.http = a;
+    }
+    for (flag, a) in [("--dns", world.geodns.dns), ("--http", world.geodns.http)] {
+        world::listen::check(flag, a, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
     }
     let mut config = Config::from_world(&world);
     if let Some(p) = args.mmdb {

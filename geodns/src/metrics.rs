@@ -14,6 +14,8 @@ pub const DNS_RESPONSES: &str = "cdnlab_geodns_dns_responses_total";
 pub const DNS_ANSWERS: &str = "cdnlab_geodns_dns_answers_total";
 /// Queries that carried an EDNS Client Subnet option.
 pub const DNS_ECS: &str = "cdnlab_geodns_dns_ecs_queries_total";
+/// UDP queries whose EDNS options do not parse (their log line is throttled).
+pub const DNS_MALFORMED_EDNS: &str = "cdnlab_geodns_dns_malformed_edns_total";
 /// UDP answers sent in one segmented (GSO) message with others to the same client.
 pub const UDP_SEGMENTED: &str = "cdnlab_geodns_udp_segmented_answers_total";
 /// HTTP requests by route.
@@ -101,6 +103,7 @@ pub struct Metrics {
     responses: [[AtomicU64; RCODES.len()]; 2],
     answers: Vec<AtomicU64>,
     ecs: AtomicU64,
+    malformed_edns: AtomicU64,
     segmented: AtomicU64,
     http: [AtomicU64; ROUTES.len()],
 }
@@ -112,6 +115,7 @@ impl Metrics {
             responses: Default::default(),
             answers: (0..=edges).map(|_| AtomicU64::new(0)).collect(),
             ecs: AtomicU64::new(0),
+            malformed_edns: AtomicU64::new(0),
             segmented: AtomicU64::new(0),
             http: Default::default(),
         }
@@ -135,6 +139,11 @@ impl Metrics {
     #[inline]
     pub fn ecs(&self) {
         self.ecs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a query whose EDNS options do not parse.
+    pub fn malformed_edns(&self) {
+        self.malformed_edns.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Adds a UDP thread's batch of fast answers (counted locally, so two
@@ -182,6 +191,13 @@ impl Metrics {
             p.sample(&[("edge", edges.get(i).map_or("origin", |e| e.name.as_str()))], load(c));
         }
         p.single(DNS_ECS, Kind::Counter, "Queries carrying an EDNS Client Subnet option.", &[], load(&self.ecs));
+        p.single(
+            DNS_MALFORMED_EDNS,
+            Kind::Counter,
+            "UDP queries whose EDNS options do not parse (logged at most once per 10 s).",
+            &[],
+            load(&self.malformed_edns),
+        );
         p.single(
             UDP_SEGMENTED,
             Kind::Counter,

@@ -528,9 +528,67 @@ fn parse_ecs(d: &[u8]) -> Option<Ecs> {
     Some(Ecs { addr, source })
 }
 
+/// Whether the message's OPT record carries options that do not parse: an
+/// option running past the record, or an ECS option RFC 7871 refuses.
+/// hickory logs a warning for some of them (throttled by
+/// [`world::logging`]); they are counted in `/metrics`.
+pub fn edns_malformed(q: &[u8]) -> bool {
+    let Some(h) = q.get(..12) else { return false };
+    let count = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    let mut pos = 12;
+    for _ in 0..qd {
+        match skip_name(q, pos) {
+            Some(p) => pos = p + 4,
+            None => return false,
+        }
+    }
+    for i in 0..an + ns + ar {
+        let Some(p) = skip_name(q, pos) else { return false };
+        let Some(rr) = q.get(p..p + 10) else { return false };
+        let rtype = u16::from_be_bytes([rr[0], rr[1]]);
+        let rdlen = usize::from(u16::from_be_bytes([rr[8], rr[9]]));
+        let Some(rdata) = q.get(p + 10..p + 10 + rdlen) else { return false };
+        if i >= an + ns && rtype == 41 && !options_well_formed(rdata) {
+            return true;
+        }
+        pos = p + 10 + rdlen;
+    }
+    false
+}
+
+fn skip_name(q: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let l = *q.get(pos)?;
+        match l & 0xC0 {
+            0 if l == 0 => return Some(pos + 1),
+            0 => pos += 1 + usize::from(l),
+            0xC0 => return q.get(pos + 1).map(|_| pos + 2),
+            _ => return None,
+        }
+    }
+}
+
+fn options_well_formed(rdata: &[u8]) -> bool {
+    let mut i = 0;
+    while i < rdata.len() {
+        let Some(h) = rdata.get(i..i + 4) else { return false };
+        let (code, len) = (u16::from_be_bytes([h[0], h[1]]), usize::from(u16::from_be_bytes([h[2], h[3]])));
+        let Some(data) = rdata.get(i + 4..i + 4 + len) else { return false };
+        if code == 8 && parse_ecs(data).is_none() {
+            return false;
+        }
+        i += 4 + len;
+    }
+    true
+}
+
 /// Everything the fast path declined: hickory's parser and the handler.
 /// Writes the answer (if any) into `out`.
 async fn slow_answer(dns: &Dns, handler: &Handler, q: &[u8], src: SocketAddr, out: &mut [u8]) -> Option<usize> {
+    if edns_malformed(q) {
+        dns.metrics.malformed_edns();
+    }
     match Request::from_bytes(q.to_vec(), src, Protocol::Udp) {
         Ok(req) => {
             if req.metadata.message_type == hickory_server::proto::op::MessageType::Response {

@@ -12,9 +12,10 @@
 //! | `POST /bump` | bearer | a [`Bump`]; answers [`Bumped`](crate::Bumped) |
 //! | `GET /version?path=/obj/7` | – | `{"path": …, "version": N, "since": unix_secs}` |
 //!
-//! Mutating routes need `Authorization: Bearer <token>` when a token is
-//! configured; the token is compared as SHA-256 digests in constant time.
-//! Errors are JSON `{"error": "…"}`.
+//! Mutating routes need `Authorization: Bearer <token>`; the token is
+//! compared as SHA-256 digests in constant time. With no token configured
+//! they are off: 403 with the reason (`cdn run` gives its origin a token
+//! when the world has none). Errors are JSON `{"error": "…"}`.
 
 use std::sync::Arc;
 
@@ -88,11 +89,15 @@ async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Bod
     }
 }
 
-/// Checks the bearer token when one is configured.
+/// Checks the bearer token; without one configured, mutating routes are off.
 fn authorize(st: &State, headers: &HeaderMap) -> Result<(), Reject> {
-    world::auth::check_bearer(st.admin_token.as_deref(), headers).map_err(|why| {
-        Reject::new(StatusCode::UNAUTHORIZED, why)
-            .with(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-origin\""))
+    world::auth::check_bearer(st.admin_token.as_deref(), headers).map_err(|d| {
+        let r = Reject::new(d.status(), d.reason());
+        if d.status() == StatusCode::UNAUTHORIZED {
+            r.with(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-origin\""))
+        } else {
+            r
+        }
     })
 }
 

@@ -26,6 +26,10 @@ pub struct Args {
     /// Admin address (default: the world's origin.admin).
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
+    /// Listen on addresses other than loopback too (the admin API then
+    /// answers the network: keep its token secret).
+    #[arg(long)]
+    pub allow_non_loopback: bool,
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
@@ -47,9 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let public_addr = args.listen.unwrap_or(world.origin.listen);
     let admin_addr = args.admin.unwrap_or(world.origin.admin);
     for (flag, a) in [("--listen", public_addr), ("--admin", admin_addr)] {
-        if !a.ip().is_loopback() {
-            return Err(ConfigError(format!("{flag} {a}: cdnlab listens on loopback only (127.0.0.0/8 or ::1)")).into());
-        }
+        world::listen::check(flag, a, args.allow_non_loopback).map_err(ConfigError)?;
     }
     let public = bind("origin public", public_addr).await?;
     let admin = bind("origin admin", admin_addr).await?;

@@ -69,7 +69,8 @@ pub struct Config {
     pub catalog: world::config::Catalog,
     /// Directory of real files served outside `/obj/` and `/echo/`.
     pub root: Option<PathBuf>,
-    /// Bearer token of the mutating admin routes; `None` (or empty): open.
+    /// Bearer token of the mutating admin routes; `None` (or empty): those
+    /// routes are off (403).
     pub admin_token: Option<String>,
     /// The world's clock (Date, Last-Modified, injected latency).
     pub clock: Clock,

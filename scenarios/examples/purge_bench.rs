@@ -122,8 +122,7 @@ async fn run(a: Args) {
         c.store.max_object = c.store.max_object.min(256 << 10);
         edges.push(edge::spawn(c).await.unwrap());
     }
-    let targets: Vec<EdgeTarget> =
-        w.edges.iter().zip(&edges).map(|(e, h)| EdgeTarget { name: e.name.clone(), admin: h.admin }).collect();
+    let targets: Vec<EdgeTarget> = w.edges.iter().zip(&edges).map(|(e, h)| EdgeTarget::new(&e.name, h.admin)).collect();
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let opts = FanOut { token: w.admin_token(), ..FanOut::default() };
     let warm = |i: usize| {

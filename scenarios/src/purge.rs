@@ -1,14 +1,20 @@
-//! `cdn purge (--url U | --prefix P | --tag T | --all) [--soft] [--world FILE] [--json]`:
-//! sends one purge to every edge of a world at once and reports, per edge,
-//! whether and when it acknowledged, and when the last one did.
+//! `cdn purge (--url U | --prefix P | --tag T | --all) [--soft] [--world FILE | --edge ADMIN [--data-dir DIR]] [--json]`:
+//! sends one purge to every edge of a world (or to standalone edges named
+//! by their admin address) at once and reports, per edge, whether and when
+//! it acknowledged, and when the last one did.
 //!
-//! Each edge gets `POST /purge` on its admin address with the world's token
-//! (`CDNLAB_ADMIN_TOKEN` wins). Transient failures (connection refused or
-//! reset, timeouts, 5xx, 429) are retried with exponential backoff until the
-//! deadline; refusals (401, 400) are not. An acknowledgement means the edge
-//! applied the purge to every later request and made it durable. The exit
-//! status is 0 when every edge acknowledged, 1 when some did not (they are
-//! listed), 2 when the command itself is wrong (bad flags, bad world).
+//! Each edge gets `POST /purge` on its admin address with a bearer token:
+//! `CDNLAB_ADMIN_TOKEN` if set, else the world's `admin_token`, else the
+//! token the edge keeps in its data directory (`{data_dir}/admin-token`,
+//! generated on its first start; `--data-dir` for a standalone edge).
+//! Transient failures (connection refused or reset, timeouts, 5xx, 429)
+//! are retried with exponential backoff until the deadline; refusals (401,
+//! 403, 400) are not, nor is 507: the edge applied the purge in memory but
+//! could not persist it (a full disk), which the report says. An
+//! acknowledgement means the edge applied the purge to every later request
+//! and made it durable. The exit status is 0 when every edge acknowledged,
+//! 1 when some did not (they are listed, with why), 2 when the command
+//! itself is wrong (bad flags, bad world).
 //!
 //! [`fan_out`] is the library entry point (scenario events and the purge
 //! benchmark use it too).
@@ -31,6 +37,7 @@ use world::units::parse_duration;
 /// Flags of `cdn purge`.
 #[derive(Debug, Parser)]
 #[command(group(ArgGroup::new("what").required(true).args(["url", "prefix", "tag", "all"])))]
+#[command(group(ArgGroup::new("where").args(["world", "edge"])))]
 pub struct PurgeArgs {
     /// One URL, every Vary variant of it: `/obj/7?x=1`.
     #[arg(long)]
@@ -50,6 +57,13 @@ pub struct PurgeArgs {
     /// World file (default: the built-in demo world).
     #[arg(long)]
     pub world: Option<PathBuf>,
+    /// A standalone edge's admin address instead of a world's edges
+    /// (repeat for several), e.g. 127.0.0.1:10100.
+    #[arg(long, value_name = "ADMIN")]
+    pub edge: Vec<SocketAddr>,
+    /// The standalone edges' data directory, where they keep admin-token.
+    #[arg(long, value_name = "DIR", requires = "edge")]
+    pub data_dir: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -78,12 +92,46 @@ pub struct EdgeTarget {
     pub name: String,
     /// Its admin address.
     pub admin: SocketAddr,
+    /// Its own token (from its data directory), when not the fan-out's.
+    pub token: Option<String>,
+    /// Why it has no token, when none could be found.
+    pub no_token: Option<String>,
 }
 
 impl EdgeTarget {
-    /// Every edge of a world.
+    /// An edge at `admin` using the fan-out's token.
+    pub fn new(name: &str, admin: SocketAddr) -> EdgeTarget {
+        EdgeTarget { name: name.into(), admin, token: None, no_token: None }
+    }
+
+    /// Every edge of a world, each with its token: `CDNLAB_ADMIN_TOKEN` or
+    /// the world's, else the one in its data directory.
     pub fn of_world(w: &World) -> Vec<EdgeTarget> {
-        w.edges.iter().map(|e| EdgeTarget { name: e.name.clone(), admin: e.admin }).collect()
+        let shared = w.admin_token();
+        w.edges
+            .iter()
+            .map(|e| match &shared {
+                Some(t) => EdgeTarget { token: Some(t.clone()), ..EdgeTarget::new(&e.name, e.admin) },
+                None => EdgeTarget::with_token_in(&e.name, e.admin, &w.data_dir_of(e)),
+            })
+            .collect()
+    }
+
+    /// An edge whose token is in `{data_dir}/admin-token`.
+    pub fn with_token_in(name: &str, admin: SocketAddr, data_dir: &std::path::Path) -> EdgeTarget {
+        let path = world::auth::token_file(data_dir);
+        let mut t = EdgeTarget::new(name, admin);
+        match world::auth::read_token_file(&path) {
+            Ok(Some(tok)) => t.token = Some(tok),
+            Ok(None) => {
+                t.no_token = Some(format!(
+                    "no admin token: the world has none, CDNLAB_ADMIN_TOKEN is unset and {} does not exist",
+                    path.display()
+                ))
+            }
+            Err(e) => t.no_token = Some(format!("no admin token: {}: {e}", path.display())),
+        }
+        t
     }
 }
 
@@ -118,7 +166,9 @@ pub struct EdgeResult {
     pub edge: String,
     /// Admin address.
     pub admin: SocketAddr,
-    /// Whether it acknowledged.
+    /// Whether it acknowledged: applied and persisted. An edge that applied
+    /// the purge in memory but could not persist it has a `response` (with
+    /// `persisted: false`) and is not ok.
     pub ok: bool,
     /// Time from the start of the fan-out to its acknowledgement (or to
     /// giving up), ms.
@@ -163,6 +213,8 @@ impl Report {
 
 enum Attempt {
     Done(PurgeResponse),
+    /// Applied in memory, not persisted (507): not retried.
+    NotPersisted(PurgeResponse),
     Retry(String),
     Refused(String),
 }
@@ -184,6 +236,11 @@ async fn attempt(c: &reqwest::Client, url: &str, body: &[u8], token: Option<&str
             Ok(r) => Attempt::Done(r),
             Err(e) => Attempt::Refused(format!("unexpected answer ({e}): {}", text.trim())),
         };
+    }
+    if status == reqwest::StatusCode::INSUFFICIENT_STORAGE
+        && let Ok(r) = serde_json::from_str::<PurgeResponse>(&text)
+    {
+        return Attempt::NotPersisted(r);
     }
     let why = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
@@ -229,11 +286,21 @@ async fn one_edge(
     let deadline = start + opts.deadline;
     let mut backoff = opts.backoff;
     let mut attempts = 0;
+    let token = e.token.as_deref().or(opts.token.as_deref());
     let (response, error) = loop {
+        if token.is_none()
+            && let Some(why) = &e.no_token
+        {
+            break (None, Some(why.clone()));
+        }
         attempts += 1;
         let left = deadline.saturating_duration_since(Instant::now());
-        match attempt(&c, &url, &body, opts.token.as_deref(), opts.attempt_timeout.min(left)).await {
+        match attempt(&c, &url, &body, token, opts.attempt_timeout.min(left)).await {
             Attempt::Done(r) => break (Some(r), None),
+            Attempt::NotPersisted(r) => {
+                let why = r.error.clone().unwrap_or_else(|| "applied in memory but not persisted".into());
+                break (Some(r), Some(format!("HTTP 507: {why}")));
+            }
             Attempt::Refused(why) => break (None, Some(why)),
             Attempt::Retry(why) => {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -251,7 +318,7 @@ async fn one_edge(
     EdgeResult {
         edge: e.name,
         admin: e.admin,
-        ok: response.is_some(),
+        ok: response.as_ref().is_some_and(|r| r.persisted),
         latency_ms: start.elapsed().as_secs_f64() * 1000.0,
         attempts,
         response,
@@ -302,14 +369,18 @@ pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeReque
 pub fn render(r: &Report, world: &str) -> String {
     let what = if r.kind == "all" { "everything".to_string() } else { format!("{} {}", r.kind, r.target) };
     let mode = if r.soft { "soft" } else { "hard" };
-    let mut s = format!("purge {what} ({mode}) on {} edges of world `{world}`\n", r.edges.len());
+    let mut s = format!("purge {what} ({mode}) on {} edges of {world}\n", r.edges.len());
     let w = r.edges.iter().map(|e| e.edge.len()).max().unwrap_or(4).max(4);
-    s.push_str(&format!("  {:<w$}  {:<21}  {:<6}  {:>7}  {:>10}\n", "edge", "admin", "result", "objects", "latency"));
+    s.push_str(&format!("  {:<w$}  {:<21}  {:<13}  {:>7}  {:>10}\n", "edge", "admin", "result", "objects", "latency"));
     for e in &r.edges {
         let objects = e.response.as_ref().map_or("-".to_string(), |p| p.objects.to_string());
-        let result = if e.ok { "ok" } else { "FAILED" };
+        let result = match (e.ok, &e.response) {
+            (true, _) => "ok",
+            (false, Some(_)) => "NOT PERSISTED",
+            (false, None) => "FAILED",
+        };
         let mut line = format!(
-            "  {:<w$}  {:<21}  {:<6}  {:>7}  {:>7.1} ms",
+            "  {:<w$}  {:<21}  {:<13}  {:>7}  {:>7.1} ms",
             e.edge,
             e.admin.to_string(),
             result,
@@ -353,17 +424,39 @@ pub async fn main(args: PurgeArgs) -> ExitCode {
 }
 
 async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
-    let w = World::load_or_demo(args.world.as_deref())?;
     let req = args.request();
     // Refuse a bad URL here rather than once per edge.
     req.spec().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (targets, label) = if args.edge.is_empty() {
+        let w = World::load_or_demo(args.world.as_deref())?;
+        (EdgeTarget::of_world(&w), format!("world `{}`", w.name))
+    } else {
+        let env = std::env::var(world::load::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty());
+        let targets = args
+            .edge
+            .iter()
+            .map(|a| match (&env, &args.data_dir) {
+                (Some(t), _) => EdgeTarget { token: Some(t.clone()), ..EdgeTarget::new(&a.to_string(), *a) },
+                (None, Some(d)) => EdgeTarget::with_token_in(&a.to_string(), *a, d),
+                (None, None) => EdgeTarget {
+                    no_token: Some(
+                        "no admin token: pass --data-dir DIR (the edge's data directory, which holds admin-token) \
+                         or set CDNLAB_ADMIN_TOKEN"
+                            .into(),
+                    ),
+                    ..EdgeTarget::new(&a.to_string(), *a)
+                },
+            })
+            .collect();
+        (targets, "standalone".to_string())
+    };
     let c = reqwest::Client::builder().no_proxy().build().context("HTTP client")?;
-    let opts = FanOut { token: w.admin_token(), deadline: args.deadline, ..FanOut::default() };
-    let report = fan_out(&c, &EdgeTarget::of_world(&w), &req, &opts).await;
+    let opts = FanOut { deadline: args.deadline, ..FanOut::default() };
+    let report = fan_out(&c, &targets, &req, &opts).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report, &w.name));
+        print!("{}", render(&report, &label));
     }
     Ok(report.complete())
 }

@@ -37,6 +37,7 @@ pub struct RunArgs {
 
 /// Runs `cdn run`; the exit code says whether every expectation held.
 pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
+    args.dashboard.check()?;
     let loaded = scenario::load(&args.file)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stamp = world::clock::httpdate_fmt(std::time::SystemTime::now());
@@ -68,6 +69,11 @@ pub async fn run_once(
 ) -> anyhow::Result<Report> {
     // Fresh caches for every run: data directories inside the report directory.
     let mut w = w.clone();
+    if w.admin_token().is_none() {
+        // The world has no token: the run's components share a fresh one,
+        // so its events can purge, bump and inject faults (never open APIs).
+        w.admin_token = Some(world::auth::generate_token().context("cannot generate an admin token")?);
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let out = std::path::absolute(out)?;
     w.edge_defaults.data_dir = out.join("data").join("{edge}").display().to_string();

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use world::bounds::*;
 use world::config::{CacheRule, CatalogRule, SizeModel};
-use world::toml_file::{Doc, FileError, Seg};
+use world::toml_file::{Doc, FileError, Problems, Seg};
 use world::{ByteSize, Dur, Eviction, World};
 
 /// A scenario.
@@ -438,107 +439,247 @@ pub fn load(path: &Path) -> Result<Loaded, FileError> {
     Ok(Loaded { scenario: s, world, base, path: path.to_path_buf() })
 }
 
+/// Every check parsing cannot make, in one pass: every problem is
+/// reported ([`Problems`]), each at its field, with the bounds of
+/// [`world::bounds`].
 fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
-    let err = |path: &[Seg<'_>], msg: String| Err(doc.error_at(path, msg));
+    let mut p = Problems::new(doc);
+    let k = Seg::Key;
     let regions = || w.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
     if s.duration.is_none() && s.requests.is_none() && s.workload.trace.is_none() {
-        return err(&[], "say how long: `duration = \"60s\"` or `requests = 100000`".into());
+        p.at(&[], "say how long: `duration = \"60s\"` or `requests = 100000`");
+    }
+    if let Some(d) = s.duration
+        && (d.0.is_zero() || d.0 > MAX_DURATION)
+    {
+        p.at(&[k("duration")], format!("duration {d} must be > 0 and at most {}", Dur(MAX_DURATION)));
+    }
+    if let Some(n) = s.requests
+        && !(1..=MAX_REQUESTS).contains(&n)
+    {
+        p.at(&[k("requests")], format!("requests {n} must be 1 to {MAX_REQUESTS}"));
     }
     if let Some(ts) = s.time_scale
-        && !(ts.is_finite() && ts > 0.0 && ts <= 1e6)
+        && !(ts.is_finite() && ts > 0.0 && ts <= MAX_TIME_SCALE)
     {
-        return err(&["time_scale".into()], format!("time_scale {ts} must be > 0"));
+        p.at(&[k("time_scale")], format!("time_scale {} must be > 0 and ≤ {MAX_TIME_SCALE:e}", num(ts)));
+    }
+    let o = &s.overrides;
+    if o.memory.is_some() || o.disk.is_some() || o.max_object.is_some() {
+        let d = &w.edge_defaults;
+        let (m, dk, mo) =
+            (o.memory.unwrap_or(d.memory), o.disk.unwrap_or(d.disk), o.max_object.unwrap_or(d.max_object));
+        if let Err((f, msg)) = world::bounds::check_cache_sizes(m.0, dk.0, mo.0) {
+            p.at(&[k("overrides"), k(f)], msg);
+        }
     }
     let wl = &s.workload;
+    let wk = |f: &'static str| [k("workload"), k(f)];
     if let Some(t) = &wl.trace {
         if wl.rate != 0.0 {
-            return err(
-                &["workload".into(), "rate".into()],
-                "a trace sets its own pace: remove `rate` (speed it up with `time_scale`)".into(),
-            );
+            p.at(&wk("rate"), "a trace sets its own pace: remove `rate` (speed it up with `time_scale`)");
         }
-        crate::trace_workload::check(t, wl).map_err(|m| doc.error_at(&["workload".into(), "trace".into()], m))?;
-    } else if !(wl.rate.is_finite() && wl.rate > 0.0) {
-        return err(&["workload".into(), "rate".into()], format!("rate {} must be > 0", wl.rate));
+        if let Err(m) = crate::trace_workload::check(t, wl) {
+            p.at(&wk("trace"), m);
+        }
+    } else if !(wl.rate.is_finite() && wl.rate > 0.0 && wl.rate <= MAX_RATE) {
+        p.at(&wk("rate"), format!("rate {} must be > 0 and at most {MAX_RATE} requests/s", num(wl.rate)));
     }
-    if wl.objects == 0 {
-        return err(&["workload".into(), "objects".into()], "objects must be at least 1".into());
+    if wl.objects == 0 || wl.objects > MAX_WORKLOAD_OBJECTS {
+        p.at(&wk("objects"), format!("objects {} must be 1 to {MAX_WORKLOAD_OBJECTS}", wl.objects));
     }
-    if !(0.0..=1.0).contains(&wl.popularity.one_hit_wonders) || !(0.0..=100.0).contains(&wl.popularity.zipf) {
-        return err(&["workload".into(), "popularity".into()], "zipf must be ≥ 0 and one_hit_wonders in 0..1".into());
+    if let Some(sz) = &wl.sizes {
+        world::load::check_size_model(&mut p, sz, &wk("sizes"));
+    }
+    let pop = [k("workload"), k("popularity")];
+    p.range(&[pop[0], pop[1], k("zipf")], "zipf", wl.popularity.zipf, 0.0, MAX_ZIPF);
+    p.range(&[pop[0], pop[1], k("one_hit_wonders")], "one_hit_wonders", wl.popularity.one_hit_wonders, 0.0, 1.0);
+    let mut peak = 1.0f64;
+    if let Some(d) = &wl.diurnal {
+        let at = |f: &'static str| [k("workload"), k("diurnal"), k(f)];
+        for (f, v) in [("peak", d.peak), ("trough", d.trough)] {
+            if !(v.is_finite() && v > 0.0 && v <= MAX_DIURNAL) {
+                p.at(&at(f), format!("diurnal.{f} {} must be > 0 and at most {MAX_DIURNAL}", num(v)));
+            }
+        }
+        p.range(&at("start_utc_hour"), "diurnal.start_utc_hour", d.start_utc_hour, 0.0, 24.0);
+        peak = d.peak.max(d.trough);
     }
     if wl.clients.is_empty()
-        || wl.clients.values().any(|v| !v.is_finite() || *v < 0.0)
+        || wl.clients.values().any(|v| !(v.is_finite() && (0.0..=1e6).contains(v)))
         || wl.clients.values().sum::<f64>() <= 0.0
     {
-        return err(&["workload".into(), "clients".into()], "clients: give each region a share ≥ 0, not all 0".into());
+        p.at(&wk("clients"), "clients: give each region a share from 0 to 1e6, not all 0");
     }
     for r in wl.clients.keys() {
         if w.region(r).is_none() {
-            return err(
-                &["workload".into(), "clients".into(), Seg::Key(r)],
-                format!("unknown region `{r}` (regions: {})", regions()),
-            );
+            p.at(&[k("workload"), k("clients"), Seg::Key(r)], format!("unknown region `{r}` (regions: {})", regions()));
         }
     }
-    if wl.concurrency == 0 || wl.sources_per_region == 0 || wl.sources_per_region > 250 {
-        return err(&["workload".into()], "concurrency must be ≥ 1 and sources_per_region 1..250".into());
+    if wl.concurrency == 0 || wl.concurrency > MAX_CONCURRENCY {
+        p.at(&wk("concurrency"), format!("concurrency {} must be 1 to {MAX_CONCURRENCY}", wl.concurrency));
     }
+    if wl.sources_per_region == 0 || wl.sources_per_region > MAX_SOURCES {
+        p.at(
+            &wk("sources_per_region"),
+            format!("sources_per_region {} must be 1 to {MAX_SOURCES}", wl.sources_per_region),
+        );
+    }
+    if s.events.len() > MAX_EVENTS {
+        p.at(&[k("event")], format!("{} events: at most {MAX_EVENTS}", s.events.len()));
+    }
+    // Requests the driver will plan (and keep a sample of): rate × duration,
+    // flash crowds included, capped by `requests`.
+    let mut planned = wl.rate * peak * s.duration.map_or(f64::INFINITY, |d| d.0.as_secs_f64());
     for (i, e) in s.events.iter().enumerate() {
-        let at = |f: &'static str| [Seg::Key("event"), Seg::Index(i), Seg::Key(f)];
+        let at = |f: &'static str| [k("event"), Seg::Index(i), k(f)];
+        if e.at().0 > MAX_DURATION {
+            p.at(&at("at"), format!("at {} must be at most {}", e.at(), Dur(MAX_DURATION)));
+        }
+        let window = match e {
+            Event::OriginOutage { duration, .. }
+            | Event::OriginSlow { duration, .. }
+            | Event::OriginErrors { duration, .. }
+            | Event::OriginCorrupt { duration, .. }
+            | Event::FlashCrowd { duration, .. } => Some(*duration),
+            Event::EdgeKill { restart_after, .. } => *restart_after,
+            _ => None,
+        };
+        if let Some(d) = window
+            && d.0 > MAX_DURATION
+        {
+            let f = if matches!(e, Event::EdgeKill { .. }) { "restart_after" } else { "for" };
+            p.at(&at(f), format!("{f} {d} must be at most {}", Dur(MAX_DURATION)));
+        }
         match e {
-            Event::Purge { url, prefix, tag, all, .. } => {
+            Event::Purge { url, prefix, tag, all, soft, .. } => {
                 let kinds = url.is_some() as u8 + prefix.is_some() as u8 + tag.is_some() as u8 + *all as u8;
                 if kinds != 1 {
-                    return err(&at("do"), "a purge needs exactly one of url, prefix, tag, all = true".into());
+                    p.at(&at("do"), "a purge needs exactly one of url, prefix, tag, all = true");
+                } else {
+                    let req = edge::purge::PurgeRequest {
+                        url: url.clone(),
+                        prefix: prefix.clone(),
+                        tag: tag.clone(),
+                        all: all.then_some(true),
+                        soft: *soft,
+                    };
+                    if let Err(m) = req.spec() {
+                        let f = if url.is_some() {
+                            "url"
+                        } else if prefix.is_some() {
+                            "prefix"
+                        } else {
+                            "tag"
+                        };
+                        p.at(&at(f), m.to_string());
+                    }
                 }
             }
             Event::Bump { path, prefix, .. } if path.is_some() == prefix.is_some() => {
-                return err(&at("do"), "a bump needs exactly one of path, prefix".into());
+                p.at(&at("do"), "a bump needs exactly one of path, prefix");
             }
             Event::EdgeKill { edge, .. } if w.edge(edge).is_none() => {
                 let edges = w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ");
-                return err(&at("edge"), format!("unknown edge `{edge}` (edges: {edges})"));
+                p.at(&at("edge"), format!("unknown edge `{edge}` (edges: {edges})"));
             }
-            Event::OriginErrors { rate, .. } if !(0.0..=1.0).contains(rate) => {
-                return err(&at("rate"), format!("rate {rate} must be in 0..1"));
-            }
+            Event::OriginErrors { rate, .. } => p.range(&at("rate"), "rate", *rate, 0.0, 1.0),
             Event::OriginOutage { mode: Some(m), .. } if !["reset", "hang", "status"].contains(&m.as_str()) => {
-                return err(&at("mode"), format!("mode `{m}`: use reset, hang or status"));
+                p.at(&at("mode"), format!("mode `{m}`: use reset, hang or status"));
             }
-            Event::FlashCrowd { path, prefix, rate, region, .. } => {
+            Event::OriginSlow { latency, .. } if latency.0 > MAX_ADDED_LATENCY => {
+                p.at(&at("latency"), format!("latency {latency} must be at most {}", Dur(MAX_ADDED_LATENCY)));
+            }
+            Event::FlashCrowd { path, prefix, rate, region, duration, .. } => {
                 if path.is_some() == prefix.is_some() {
-                    return err(&at("do"), "a flash crowd needs exactly one of path, prefix".into());
+                    p.at(&at("do"), "a flash crowd needs exactly one of path, prefix");
                 }
-                if !(rate.is_finite() && *rate > 0.0) {
-                    return err(&at("rate"), format!("rate {rate} must be > 0"));
+                if !(rate.is_finite() && *rate > 0.0 && *rate <= MAX_RATE) {
+                    p.at(&at("rate"), format!("rate {} must be > 0 and at most {MAX_RATE} requests/s", num(*rate)));
+                } else {
+                    planned += rate * duration.0.as_secs_f64().min(MAX_DURATION.as_secs_f64());
                 }
                 if let Some(r) = region
                     && w.region(r).is_none()
                 {
-                    return err(&at("region"), format!("unknown region `{r}` (regions: {})", regions()));
+                    p.at(&at("region"), format!("unknown region `{r}` (regions: {})", regions()));
                 }
             }
             _ => {}
         }
     }
-    for (k, v) in &s.expect {
-        let at = [Seg::Key("expect"), Seg::Key(k)];
-        if !EXPECTABLE.contains(&k.as_str()) {
-            return err(&at, format!("unknown report field `{k}` (known: {})", EXPECTABLE.join(", ")));
+    let planned = s.requests.map_or(planned, |n| planned.min(n as f64));
+    if p.is_empty() && wl.trace.is_none() && planned > MAX_REQUESTS as f64 {
+        let at = if s.requests.is_some() { k("requests") } else { k("duration") };
+        p.at(
+            &[at],
+            format!(
+                "this run plans {planned:.0} requests (rate × duration, flash crowds included); at most {MAX_REQUESTS}: \
+                 lower the rate or the duration, or set requests"
+            ),
+        );
+    }
+    for (key, v) in &s.expect {
+        let at = [k("expect"), Seg::Key(key)];
+        if !EXPECTABLE.contains(&key.as_str()) {
+            p.at(&at, format!("unknown report field `{key}` (known: {})", EXPECTABLE.join(", ")));
         }
-        parse_expectation(v).map_err(|m| doc.error_at(&at, m))?;
+        if let Err(m) = parse_expectation(v) {
+            p.at(&at, m);
+        }
     }
     if let Some(sw) = &s.sweep {
-        let at = [Seg::Key("sweep"), Seg::Key("param")];
         if !["memory", "zipf", "rate"].contains(&sw.param.as_str()) {
-            return err(&at, format!("sweep param `{}`: use memory, zipf or rate", sw.param));
+            p.at(&[k("sweep"), k("param")], format!("sweep param `{}`: use memory, zipf or rate", sw.param));
         }
-        if sw.values.is_empty() {
-            return err(&[Seg::Key("sweep"), Seg::Key("values")], "sweep needs at least one value".into());
+        let at = [k("sweep"), k("values")];
+        if sw.values.is_empty() || sw.values.len() > MAX_SWEEP_VALUES {
+            p.at(&at, format!("sweep needs 1 to {MAX_SWEEP_VALUES} values"));
+        }
+        for (i, v) in sw.values.iter().enumerate() {
+            if let Err(m) = sweep_value(&sw.param, v, w) {
+                p.at(&[at[0], at[1], Seg::Index(i)], m);
+            }
         }
     }
-    Ok(())
+    p.finish()
+}
+
+/// A sweep value as the parameter needs it: a memory size in bounds (the
+/// world's disk and max_object kept), a Zipf exponent, a rate.
+pub fn sweep_value(param: &str, v: &toml::Value, w: &World) -> Result<SweepValue, String> {
+    let num = || v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+    match param {
+        "memory" => {
+            let b = match v {
+                toml::Value::String(t) => world::units::parse_bytes(t)?,
+                toml::Value::Integer(n) if *n >= 0 => ByteSize(*n as u64),
+                _ => return Err(format!("sweep memory value {v} must be a size like \"16MiB\"")),
+            };
+            let d = &w.edge_defaults;
+            world::bounds::check_cache_sizes(b.0, d.disk.0, d.max_object.0).map_err(|(_, m)| m)?;
+            Ok(SweepValue::Memory(b))
+        }
+        "zipf" => match num() {
+            Some(a) if a.is_finite() && (0.0..=MAX_ZIPF).contains(&a) => Ok(SweepValue::Zipf(a)),
+            _ => Err(format!("sweep zipf value {v} must be a number from 0 to {MAX_ZIPF}")),
+        },
+        _ => match num() {
+            Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(SweepValue::Rate(r)),
+            _ => Err(format!("sweep rate value {v} must be > 0 and at most {MAX_RATE} requests/s")),
+        },
+    }
+}
+
+/// One checked sweep value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SweepValue {
+    /// Edge memory tier.
+    Memory(ByteSize),
+    /// Zipf exponent.
+    Zipf(f64),
+    /// Requests per second.
+    Rate(f64),
 }
 
 /// The world with the scenario's changes applied.
@@ -654,6 +795,61 @@ hit_ratio = ">= 0.5"
             }
         }
         assert_eq!(n, 9, "the scenarios shipped in scenarios/*.toml");
+    }
+
+    /// Issue 12, defect 8: a rate of 1e12 aborted the driver on allocation
+    /// failure, `requests = 0` reported a negative elapsed time; both, and
+    /// every other number, now have bounds reported at their line.
+    #[test]
+    fn numbers_out_of_bounds_are_refused_with_line_and_field() {
+        let cases = [
+            (GOOD.replace("rate = 100\n", "rate = 1e12\n"), "rate = 1e12", "rate 1e12 must be"),
+            (GOOD.replace("duration = \"10s\"", "requests = 0"), "requests = 0", "requests 0 must be 1"),
+            (GOOD.replace("duration = \"10s\"", "duration = \"30d\""), "30d", "duration"),
+            (GOOD.replace("rate = 100\n", "rate = 100\nobjects = 1000000000000\n"), "objects =", "objects"),
+            (GOOD.replace("rate = 100\n", "rate = 100\nconcurrency = 0\n"), "concurrency", "concurrency 0"),
+            (GOOD.replace("rate = 50", "rate = 1e300"), "rate = 1e300", "rate 1e300"),
+            (GOOD.replace("for = \"2s\"", "for = \"400d\""), "400d", "for"),
+            (GOOD.replace("rate = 100\n", "rate = 100\npopularity = { zipf = 1e9 }\n"), "zipf", "zipf"),
+            (GOOD.replace("seed = 3", "seed = 3\n[overrides]\ndisk = \"1000TiB\""), "1000TiB", "disk 1000TiB"),
+            (GOOD.replace("tag = \"group-1\"", "url = \"no-slash\""), "no-slash", "url"),
+            (
+                GOOD.replace("duration = \"10s\"", "duration = \"24h\"").replace("rate = 100\n", "rate = 500\n"),
+                "24h",
+                "plans 43200100 requests",
+            ),
+        ];
+        for (text, needle, msg) in cases {
+            let e = parse(&text).expect_err(needle);
+            assert_eq!(e.at.map(|a| a.0), Some(line(&text, needle)), "{needle}: {e}");
+            assert!(e.message.contains(msg), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = GOOD
+            .replace("rate = 100\n", "rate = 0\n")
+            .replace("rate = 50", "rate = -1")
+            .replace("seed = 3", "seed = 3\nrequests = 0");
+        let e = parse(&text).unwrap_err();
+        let lines: Vec<usize> = e.all().map(|e| e.at.unwrap().0).collect();
+        assert_eq!(lines, vec![line(&text, "requests = 0"), line(&text, "rate = 0"), line(&text, "rate = -1")], "{e}");
+    }
+
+    #[test]
+    fn sweep_values_are_checked_on_load() {
+        let sweep = |param: &str, values: &str| format!("{GOOD}\n[sweep]\nparam = \"{param}\"\nvalues = {values}\n");
+        assert!(parse(&sweep("memory", "[\"16MiB\", \"64MiB\"]")).is_ok());
+        for (param, values, msg) in [
+            ("memory", "[\"16MiB\", \"2TiB\"]", "memory 2TiB"),
+            ("memory", "[true]", "must be a size"),
+            ("zipf", "[0.5, 1e9]", "zipf value"),
+            ("rate", "[100, 0]", "rate value 0"),
+        ] {
+            let e = parse(&sweep(param, values)).expect_err(values);
+            assert!(e.message.contains(msg), "{values}: {e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::report::Report;
-use crate::scenario::{Loaded, Sweep, apply_overrides};
+use crate::scenario::{Loaded, Sweep, SweepValue, apply_overrides};
 
 /// Runs the sweep; true when every run met its expectations.
 pub async fn run(
@@ -22,23 +22,16 @@ pub async fn run(
     for (i, v) in sw.values.iter().enumerate() {
         let mut s = l.scenario.clone();
         s.sweep = None;
-        let (label, x) = match sw.param.as_str() {
-            "memory" => {
-                let b = match v {
-                    toml::Value::String(t) => world::units::parse_bytes(t).map_err(anyhow::Error::msg)?,
-                    toml::Value::Integer(n) => world::ByteSize(*n as u64),
-                    _ => anyhow::bail!("sweep memory values must be sizes like \"16MiB\""),
-                };
+        let (label, x) = match crate::scenario::sweep_value(&sw.param, v, &l.base).map_err(anyhow::Error::msg)? {
+            SweepValue::Memory(b) => {
                 s.overrides.memory = Some(b);
                 (b.to_string(), b.0 as f64 / (1u64 << 20) as f64)
             }
-            "zipf" => {
-                let a = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or(0.8);
+            SweepValue::Zipf(a) => {
                 s.workload.popularity.zipf = a;
                 (format!("{a}"), a)
             }
-            _ => {
-                let r = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).unwrap_or(100.0);
+            SweepValue::Rate(r) => {
                 s.workload.rate = r;
                 (format!("{r}"), r)
             }

@@ -45,6 +45,17 @@ pub struct DashboardArgs {
 }
 
 impl DashboardArgs {
+    /// Refuses a `--dashboard` address off loopback (its controls purge,
+    /// bump and kill; world files take loopback addresses only too).
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self.dashboard {
+            Some(a) if !a.ip().is_loopback() => {
+                anyhow::bail!("--dashboard {a}: not a loopback address; the dashboard listens on loopback only")
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Where to serve the dashboard in `w`, if at all.
     pub fn listen(&self, w: &World) -> Option<std::net::SocketAddr> {
         if self.no_dashboard || (!w.dashboard.enabled && self.dashboard.is_none()) {
@@ -139,6 +150,7 @@ pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> Stri
 
 /// Runs `cdn up`.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    args.dashboard.check()?;
     let w = World::load_or_demo(args.world.as_deref())?;
     let mut sup = Supervisor::new(args.quiet);
     if let Some(h) = &args.origin_host {

@@ -55,6 +55,7 @@ fn main() -> Result<(), world::FileError> {
             file: "demo".into(),
             at: None,
             message: format!("no link {a}–{b}"),
+            more: Vec::new(),
         })?;
         demo.push((format!("{a}–{b} {} ms", l.rtt.as_millis()), l));
     }

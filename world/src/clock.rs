@@ -52,13 +52,17 @@ impl Clock {
     }
 
     /// A world's clock: its `time_scale`, anchored at `CDNLAB_CLOCK_ANCHOR_MS`
-    /// when set, else now.
+    /// when set (and not in the future), else now. So simulated time never
+    /// runs ahead of wall time × scale, a bound the edge's purge recovery
+    /// relies on.
     pub fn for_scale(scale: f64) -> Self {
+        let now = SystemTime::now();
         let anchor = std::env::var(ANCHOR_ENV)
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
-            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
-            .unwrap_or_else(SystemTime::now);
+            .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+            .filter(|a| *a <= now)
+            .unwrap_or(now);
         Self::scaled(scale, anchor)
     }
 

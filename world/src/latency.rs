@@ -47,7 +47,9 @@ impl World {
             .iter()
             .find(|e| (e.between[0] == a && e.between[1] == b) || (e.between[0] == b && e.between[1] == a))
         {
-            return Some(Duration::from_secs_f64(e.ms / 1e3));
+            // Bounded on load; clamped here too, so no RTT can overflow a Duration.
+            let ms = if e.ms.is_nan() { 0.0 } else { e.ms.clamp(0.0, crate::bounds::MAX_RTT_MS) };
+            return Some(Duration::from_secs_f64(ms / 1e3));
         }
         let (ra, rb) = (self.region(a)?, self.region(b)?);
         Some(rtt_between_points(ra.lat, ra.lon, rb.lat, rb.lon))

@@ -17,14 +17,18 @@
 //! - [`rng`]: a stable seeded generator;
 //! - [`serve`]: the HTTP accept loop the servers share;
 //! - [`logging`]: tracing setup for every binary;
-//! - [`auth`]: the admin APIs' bearer token check;
+//! - [`auth`]: the admin APIs' bearer token check, generated tokens;
+//! - [`bounds`]: the limits of every number in world and scenario files;
+//! - [`listen`]: loopback-only listeners unless explicitly allowed;
 //! - [`toml_file`]: TOML errors with file, line and field.
 
 pub mod auth;
+pub mod bounds;
 pub mod clock;
 pub mod config;
 pub mod latency;
 pub mod link;
+pub mod listen;
 pub mod load;
 pub mod logging;
 pub mod price;

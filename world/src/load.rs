@@ -7,9 +7,13 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use crate::config::{CacheRule, CatalogRule, Edge, EdgeSettings, World};
+use std::time::Duration;
+
+use crate::bounds::{self, *};
+use crate::config::{CacheRule, CatalogRule, Edge, EdgeSettings, SizeModel, World};
 use crate::price::Tier;
-use crate::toml_file::{self, Doc, FileError, Seg};
+use crate::toml_file::{self, Doc, FileError, Problems, Seg};
+use crate::units::{ByteSize, Dur};
 
 /// The built-in demo world (`scenarios/worlds/demo.toml`).
 pub const DEMO_TEXT: &str = include_str!("../../scenarios/worlds/demo.toml");
@@ -50,43 +54,65 @@ impl World {
         Ok(w)
     }
 
+    /// Every check parsing cannot make, in one pass: every problem found is
+    /// reported ([`Problems`]), each at its field.
     fn check(&self, doc: &Doc<'_>) -> Result<(), FileError> {
-        let err = |path: &[Seg<'_>], msg: String| Err(doc.error_at(path, msg));
+        let mut p = Problems::new(doc);
+        let k = |s: &'static str| Seg::Key(s);
         if !is_name(&self.name) {
-            return err(&["name".into()], format!("name `{}` must be letters, digits, `-` or `_`", self.name));
+            p.at(&[k("name")], format!("name `{}` must be letters, digits, `-` or `_`", self.name));
         }
-        if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= 1e6) {
-            return err(&["time_scale".into()], format!("time_scale {} must be > 0 and ≤ 1e6", self.time_scale));
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0 && self.time_scale <= MAX_TIME_SCALE) {
+            p.at(
+                &[k("time_scale")],
+                format!("time_scale {} must be > 0 and ≤ {MAX_TIME_SCALE:e}", num(self.time_scale)),
+            );
+        }
+        if let Some(t) = &self.admin_token
+            && let Err(m) = bounds::check_token(t)
+        {
+            p.at(&[k("admin_token")], m);
         }
         // Regions.
         if self.regions.is_empty() {
-            return err(&[], "a world needs at least one [[region]]".into());
+            p.at(&[], "a world needs at least one [[region]]");
+        }
+        if self.regions.len() > MAX_REGIONS {
+            p.at(&[k("region")], format!("{} regions: at most {MAX_REGIONS}", self.regions.len()));
         }
         let mut regions = HashSet::new();
         for (i, r) in self.regions.iter().enumerate() {
-            let at = |f: &'static str| [Seg::Key("region"), Seg::Index(i), Seg::Key(f)];
+            let at = |f: &'static str| [k("region"), Seg::Index(i), k(f)];
             if !is_name(&r.name) || r.name.chars().any(|c| c.is_ascii_uppercase()) {
-                return err(&at("name"), format!("region name `{}` must be lowercase letters, digits or `-`", r.name));
+                p.at(&at("name"), format!("region name `{}` must be lowercase letters, digits or `-`", r.name));
             }
             if !regions.insert(r.name.as_str()) {
-                return err(&at("name"), format!("region `{}` is defined twice", r.name));
+                p.at(&at("name"), format!("region `{}` is defined twice", r.name));
             }
-            if !(-90.0..=90.0).contains(&r.lat) {
-                return err(&at("lat"), format!("region `{}`: lat {} is not in -90..90", r.name, r.lat));
-            }
-            if !(-180.0..=180.0).contains(&r.lon) {
-                return err(&at("lon"), format!("region `{}`: lon {} is not in -180..180", r.name, r.lon));
+            p.range(&at("lat"), &format!("region `{}`: lat", r.name), r.lat, -90.0, 90.0);
+            p.range(&at("lon"), &format!("region `{}`: lon", r.name), r.lon, -180.0, 180.0);
+            p.range(
+                &at("utc_offset_hours"),
+                &format!("region `{}`: utc_offset_hours", r.name),
+                r.utc_offset_hours,
+                -12.0,
+                14.0,
+            );
+            if r.geoip.len() > MAX_NETWORKS {
+                p.at(
+                    &at("geoip"),
+                    format!("region `{}`: {} geoip networks, at most {MAX_NETWORKS}", r.name, r.geoip.len()),
+                );
             }
             if !r.clients.addr().is_loopback() {
-                return err(
+                p.at(
                     &at("clients"),
                     format!("region `{}`: clients {} must be on loopback (127.0.0.0/8)", r.name, r.clients),
                 );
             }
-            for (j, other) in self.regions[..i].iter().enumerate() {
+            for other in &self.regions[..i] {
                 if other.clients.contains(&r.clients.addr()) || r.clients.contains(&other.clients.addr()) {
-                    let _ = j;
-                    return err(
+                    p.at(
                         &at("clients"),
                         format!(
                             "region `{}`: clients {} overlap region `{}`'s {}",
@@ -95,11 +121,11 @@ impl World {
                     );
                 }
             }
-            if let Some(p) = &r.prices
-                && let Some(t) = &p.egress
+            if let Some(rp) = &r.prices
+                && let Some(t) = &rp.egress
+                && let Err(m) = check_tiers(t)
             {
-                check_tiers(t)
-                    .map_err(|m| doc.error_at(&[Seg::Key("region"), Seg::Index(i), Seg::Key("prices")], m))?;
+                p.at(&[k("region"), Seg::Index(i), k("prices")], m);
             }
         }
         let known = |name: &str| regions.contains(name);
@@ -107,48 +133,59 @@ impl World {
         if let Some(d) = &self.default_region
             && !known(d)
         {
-            return err(
-                &["default_region".into()],
-                format!("default_region `{d}` is not a region (regions: {})", region_list()),
-            );
+            p.at(&[k("default_region")], format!("default_region `{d}` is not a region (regions: {})", region_list()));
         }
+        let rtt_ms = |d: Duration| d.as_secs_f64() * 1e3;
+        p.range(
+            &[k("latency"), k("same_region")],
+            "latency.same_region (ms)",
+            rtt_ms(self.latency.same_region.0),
+            0.0,
+            MAX_RTT_MS,
+        );
         for (i, e) in self.latency.rtt.iter().enumerate() {
-            let at = [Seg::Key("latency"), Seg::Key("rtt"), Seg::Index(i), Seg::Key("between")];
+            let at = |f: &'static str| [k("latency"), k("rtt"), Seg::Index(i), k(f)];
             for r in &e.between {
                 if !known(r) {
-                    return err(&at, format!("latency.rtt: unknown region `{r}` (regions: {})", region_list()));
+                    p.at(&at("between"), format!("latency.rtt: unknown region `{r}` (regions: {})", region_list()));
                 }
             }
             if e.between[0] == e.between[1] {
-                return err(&at, format!("latency.rtt: `{}` to itself is latency.same_region", e.between[0]));
+                p.at(&at("between"), format!("latency.rtt: `{}` to itself is latency.same_region", e.between[0]));
             }
-            if !(e.ms.is_finite() && e.ms >= 0.0) {
-                return err(&at, format!("latency.rtt: {} ms is not a round-trip time", e.ms));
-            }
+            p.range(&at("ms"), "latency.rtt: ms", e.ms, 0.0, MAX_RTT_MS);
         }
-        self.check_links(doc)?;
+        if let Err(e) = self.check_links(doc) {
+            p.add(e);
+        }
         // Origin.
         if !known(&self.origin.region) {
-            return err(
-                &["origin".into(), "region".into()],
+            p.at(
+                &[k("origin"), k("region")],
                 format!("origin region `{}` is not a region (regions: {})", self.origin.region, region_list()),
             );
         }
         // Edges.
         if self.edges.is_empty() {
-            return err(&[], "a world needs at least one [[edge]]".into());
+            p.at(&[], "a world needs at least one [[edge]]");
+        }
+        if self.edges.len() > MAX_EDGES {
+            p.at(&[k("edge")], format!("{} edges: at most {MAX_EDGES}", self.edges.len()));
+        }
+        for (f, m) in check_settings(&self.edge_defaults) {
+            p.at(&[k("edge_defaults"), k(f)], m);
         }
         let mut names = HashSet::new();
         for (i, e) in self.edges.iter().enumerate() {
-            let at = |f: &'static str| [Seg::Key("edge"), Seg::Index(i), Seg::Key(f)];
+            let at = |f: &'static str| [k("edge"), Seg::Index(i), k(f)];
             if !is_name(&e.name) {
-                return err(&at("name"), format!("edge name `{}` must be letters, digits, `-` or `_`", e.name));
+                p.at(&at("name"), format!("edge name `{}` must be letters, digits, `-` or `_`", e.name));
             }
             if !names.insert(e.name.as_str()) {
-                return err(&at("name"), format!("edge `{}` is defined twice", e.name));
+                p.at(&at("name"), format!("edge `{}` is defined twice", e.name));
             }
             if !known(&e.region) {
-                return err(
+                p.at(
                     &at("region"),
                     format!("edge `{}`: unknown region `{}` (regions: {})", e.name, e.region, region_list()),
                 );
@@ -156,64 +193,93 @@ impl World {
             if let Some(v6) = e.ipv6
                 && !(v6.is_loopback() || is_documentation_v6(v6))
             {
-                return err(&at("ipv6"), format!("edge `{}`: ipv6 {v6} must be ::1 or in 2001:db8::/32", e.name));
+                p.at(&at("ipv6"), format!("edge `{}`: ipv6 {v6} must be ::1 or in 2001:db8::/32", e.name));
             }
-            check_settings(&self.settings_of(e))
-                .map_err(|(f, m)| doc.error_at(&at(f), format!("edge `{}`: {m}", e.name)))?;
+            // What the edge inherits was checked once, at edge_defaults.
+            let defaults: Vec<_> = check_settings(&self.edge_defaults);
+            for (f, m) in check_settings(&self.settings_of(e)) {
+                if !defaults.iter().any(|(df, dm)| *df == f && *dm == m) {
+                    p.at(&at(f), format!("edge `{}`: {m}", e.name));
+                }
+            }
         }
-        check_settings(&self.edge_defaults).map_err(|(f, m)| doc.error_at(&["edge_defaults".into(), f.into()], m))?;
         // Addresses: all on loopback, none twice.
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();
         for (path, label, addr) in self.addresses() {
             if !addr.ip().is_loopback() {
-                return err(&path_segs(&path), format!("{label} {addr} must be on loopback (127.0.0.0/8 or ::1)"));
+                p.at(&path_segs(&path), format!("{label} {addr} must be on loopback (127.0.0.0/8 or ::1)"));
             }
             if let Some(prev) = seen.insert(addr, label.clone()) {
-                return err(&path_segs(&path), format!("duplicate address {addr}: {label} and {prev}"));
+                p.at(&path_segs(&path), format!("duplicate address {addr}: {label} and {prev}"));
             }
         }
         // Catalog.
         let c = &self.catalog;
-        let at = |f: &'static str| [Seg::Key("catalog"), Seg::Key("size"), Seg::Key(f)];
-        if !(c.size.sigma.is_finite() && c.size.sigma >= 0.0) {
-            return err(&at("sigma"), format!("catalog.size.sigma {} must be ≥ 0", c.size.sigma));
-        }
-        if !(c.size.min <= c.size.median && c.size.median <= c.size.max) {
-            return err(
-                &at("median"),
-                format!(
-                    "catalog.size needs min ≤ median ≤ max (got {} ≤ {} ≤ {})",
-                    c.size.min, c.size.median, c.size.max
-                ),
+        if c.objects == 0 || c.objects > MAX_CATALOG_OBJECTS {
+            p.at(
+                &[k("catalog"), k("objects")],
+                format!("catalog.objects {} must be 1 to {MAX_CATALOG_OBJECTS}", c.objects),
             );
         }
-        if c.groups == 0 {
-            return err(&["catalog".into(), "groups".into()], "catalog.groups must be at least 1".into());
+        check_size_model(&mut p, &c.size, &[k("catalog"), k("size")]);
+        if c.groups == 0 || c.groups > MAX_GROUPS {
+            p.at(&[k("catalog"), k("groups")], format!("catalog.groups {} must be 1 to {MAX_GROUPS}", c.groups));
+        }
+        if c.rules.len() > MAX_RULES {
+            p.at(&[k("catalog"), k("rule")], format!("{} catalog rules: at most {MAX_RULES}", c.rules.len()));
         }
         for (i, r) in c.rules.iter().enumerate() {
-            check_catalog_rule(r)
-                .map_err(|m| doc.error_at(&[Seg::Key("catalog"), Seg::Key("rule"), Seg::Index(i)], m))?;
+            if let Err(m) = check_catalog_rule(r) {
+                p.at(&[k("catalog"), k("rule"), Seg::Index(i)], m);
+            }
+        }
+        if self.cache.rules.len() > MAX_RULES {
+            p.at(&[k("cache"), k("rule")], format!("{} cache rules: at most {MAX_RULES}", self.cache.rules.len()));
         }
         for (i, r) in self.cache.rules.iter().enumerate() {
-            check_cache_rule(r).map_err(|m| {
-                doc.error_at(&[Seg::Key("cache"), Seg::Key("rule"), Seg::Index(i), Seg::Key("prefix")], m)
-            })?;
+            for (f, m) in check_cache_rule(r) {
+                p.at(&[k("cache"), k("rule"), Seg::Index(i), Seg::Key(f)], m);
+            }
         }
         // GeoDNS.
         let g = &self.geodns;
         if !is_dns_name(&g.zone) {
-            return err(&["geodns".into(), "zone".into()], format!("geodns.zone `{}` is not a DNS name", g.zone));
+            p.at(&[k("geodns"), k("zone")], format!("geodns.zone `{}` is not a DNS name", g.zone));
         }
-        if g.health.fall == 0 || g.health.rise == 0 || g.health.interval.0.is_zero() || g.health.timeout.0.is_zero() {
-            return err(
-                &["geodns".into(), "health".into()],
-                "geodns.health: interval and timeout must be > 0, fall and rise ≥ 1".into(),
+        if g.ttl.0 > MAX_DNS_TTL {
+            p.at(&[k("geodns"), k("ttl")], format!("geodns.ttl {} must be at most {}", g.ttl, Dur(MAX_DNS_TTL)));
+        }
+        let h = &g.health;
+        let hat = |f: &'static str| [k("geodns"), k("health"), k(f)];
+        if h.interval.0.is_zero() || h.interval.0 > MAX_HEALTH_INTERVAL {
+            p.at(
+                &hat("interval"),
+                format!("geodns.health.interval {} must be > 0 and at most {}", h.interval, Dur(MAX_HEALTH_INTERVAL)),
             );
         }
-        check_tiers(&self.prices.egress).map_err(|m| doc.error_at(&["prices".into(), "egress".into()], m))?;
-        check_tiers(&self.prices.origin_egress)
-            .map_err(|m| doc.error_at(&["prices".into(), "origin_egress".into()], m))?;
-        Ok(())
+        if h.timeout.0.is_zero() || h.timeout.0 > MAX_HEALTH_TIMEOUT {
+            p.at(
+                &hat("timeout"),
+                format!("geodns.health.timeout {} must be > 0 and at most {}", h.timeout, Dur(MAX_HEALTH_TIMEOUT)),
+            );
+        }
+        for (f, v) in [("fall", h.fall), ("rise", h.rise)] {
+            if v == 0 || v > MAX_FALL_RISE {
+                p.at(&hat(f), format!("geodns.health.{f} {v} must be 1 to {MAX_FALL_RISE}"));
+            }
+        }
+        if g.trusted_proxies.len() > MAX_NETWORKS {
+            p.at(
+                &[k("geodns"), k("trusted_proxies")],
+                format!("{} trusted proxies: at most {MAX_NETWORKS}", g.trusted_proxies.len()),
+            );
+        }
+        for (f, t) in [("egress", &self.prices.egress), ("origin_egress", &self.prices.origin_egress)] {
+            if let Err(m) = check_tiers(t) {
+                p.at(&[k("prices"), k(f)], m);
+            }
+        }
+        p.finish()
     }
 
     /// Every listening address with a label and its place in the file.
@@ -299,32 +365,62 @@ fn path_segs(p: &[String]) -> Vec<Seg<'_>> {
         .collect()
 }
 
-fn check_settings(s: &EdgeSettings) -> Result<(), (&'static str, String)> {
-    if s.memory.0 < 1 << 20 {
-        return Err(("memory", format!("memory {} is below the 1MiB minimum", s.memory)));
+fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    if let Err(e) = bounds::check_cache_sizes(s.memory.0, s.disk.0, s.max_object.0) {
+        v.push(e);
     }
-    if s.max_object.0 == 0 {
-        return Err(("max_object", "max_object must be > 0".into()));
-    }
-    if s.disk.0 != 0 && s.disk.0 < 4 << 20 {
-        return Err(("disk", format!("disk {} must be 0 (memory only) or at least 4MiB", s.disk)));
-    }
-    if s.slice_size.0 != 0 && s.slice_size.0 < 64 * 1024 {
-        return Err(("slice_size", format!("slice_size {} must be 0 (off) or at least 64KiB", s.slice_size)));
+    if s.slice_size.0 != 0 && !(MIN_SLICE..=MAX_OBJECT).contains(&s.slice_size.0) {
+        v.push((
+            "slice_size",
+            format!(
+                "slice_size {} must be 0 (off) or between {} and {}",
+                s.slice_size,
+                ByteSize(MIN_SLICE),
+                ByteSize(MAX_OBJECT)
+            ),
+        ));
     }
     if s.data_dir.trim().is_empty() {
-        return Err(("data_dir", "data_dir must not be empty".into()));
+        v.push(("data_dir", "data_dir must not be empty".into()));
     }
-    if s.origin_timeout.0.is_zero() || s.connect_timeout.0.is_zero() {
-        return Err(("origin_timeout", "timeouts must be > 0".into()));
+    for (f, d) in [("origin_timeout", s.origin_timeout), ("connect_timeout", s.connect_timeout)] {
+        if d.0.is_zero() || d.0 > MAX_TIMEOUT {
+            v.push((f, format!("{f} {d} must be > 0 and at most {}", Dur(MAX_TIMEOUT))));
+        }
     }
-    if s.min_uses == 0 {
-        return Err(("min_uses", "min_uses must be at least 1 (1 stores at once)".into()));
+    if s.min_uses == 0 || s.min_uses > MAX_MIN_USES {
+        v.push(("min_uses", format!("min_uses {} must be 1 to {MAX_MIN_USES} (1 stores at once)", s.min_uses)));
     }
-    if s.min_uses_window.0.is_zero() {
-        return Err(("min_uses_window", "min_uses_window must be > 0".into()));
+    if s.min_uses_window.0.is_zero() || s.min_uses_window.0 > MAX_WINDOW {
+        v.push((
+            "min_uses_window",
+            format!("min_uses_window {} must be > 0 and at most {}", s.min_uses_window, Dur(MAX_WINDOW)),
+        ));
     }
-    Ok(())
+    v
+}
+
+/// Checks a body size model (the world's catalog or a workload's sizes).
+pub fn check_size_model(p: &mut Problems<'_, '_>, m: &SizeModel, at: &[Seg<'_>]) {
+    let f = |name: &'static str| {
+        let mut v = at.to_vec();
+        v.push(Seg::Key(name));
+        v
+    };
+    p.range(&f("sigma"), "size.sigma", m.sigma, 0.0, MAX_SIGMA);
+    if m.max.0 > MAX_OBJECT {
+        p.at(&f("max"), format!("size.max {} must be at most {}", m.max, ByteSize(MAX_OBJECT)));
+    }
+    if !(m.min <= m.median && m.median <= m.max) {
+        p.at(&f("median"), format!("size needs min ≤ median ≤ max (got {} ≤ {} ≤ {})", m.min, m.median, m.max));
+    }
+    if let Some(t) = m.tail
+        && !(t.is_finite() && t > 0.0 && t <= MAX_TAIL)
+    {
+        p.at(&f("tail"), format!("size.tail {} must be > 0 and at most {MAX_TAIL}", num(t)));
+    }
+    p.range(&f("tail_share"), "size.tail_share", m.tail_share, 0.0, 1.0);
 }
 
 fn check_catalog_rule(r: &CatalogRule) -> Result<(), String> {
@@ -346,27 +442,48 @@ fn check_catalog_rule(r: &CatalogRule) -> Result<(), String> {
     Ok(())
 }
 
-fn check_cache_rule(r: &CacheRule) -> Result<(), String> {
+fn check_cache_rule(r: &CacheRule) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
     if !r.prefix.starts_with('/') {
-        return Err(format!("cache rule prefix `{}` must start with `/`", r.prefix));
+        v.push(("prefix", format!("cache rule prefix `{}` must start with `/`", r.prefix)));
     }
     if let (Some(min), Some(max)) = (r.min_ttl, r.max_ttl)
         && min > max
     {
-        return Err(format!("cache rule `{}`: min_ttl {min} > max_ttl {max}", r.prefix));
+        v.push(("min_ttl", format!("cache rule `{}`: min_ttl {min} > max_ttl {max}", r.prefix)));
     }
-    if r.min_uses == Some(0) {
-        return Err(format!("cache rule `{}`: min_uses must be at least 1", r.prefix));
+    for (f, d) in [
+        ("min_ttl", r.min_ttl),
+        ("default_ttl", r.default_ttl),
+        ("max_ttl", r.max_ttl),
+        ("grace", r.grace),
+        ("stale_if_error", r.stale_if_error),
+        ("negative_ttl", r.negative_ttl),
+    ] {
+        if let Some(d) = d
+            && d.0 > MAX_TTL
+        {
+            v.push((f, format!("cache rule `{}`: {f} {d} must be at most {} (ten years)", r.prefix, Dur(MAX_TTL))));
+        }
     }
-    if r.min_uses_window.is_some_and(|w| w.0.is_zero()) {
-        return Err(format!("cache rule `{}`: min_uses_window must be > 0", r.prefix));
+    if r.min_uses.is_some_and(|n| n == 0 || n > MAX_MIN_USES) {
+        v.push(("min_uses", format!("cache rule `{}`: min_uses must be 1 to {MAX_MIN_USES}", r.prefix)));
     }
-    Ok(())
+    if r.min_uses_window.is_some_and(|w| w.0.is_zero() || w.0 > MAX_WINDOW) {
+        v.push((
+            "min_uses_window",
+            format!("cache rule `{}`: min_uses_window must be > 0 and at most {}", r.prefix, Dur(MAX_WINDOW)),
+        ));
+    }
+    v
 }
 
 fn check_tiers(t: &[Tier]) -> Result<(), String> {
     if t.is_empty() {
         return Err("egress needs at least one tier".into());
+    }
+    if t.len() > MAX_RULES {
+        return Err(format!("{} price tiers: at most {MAX_RULES}", t.len()));
     }
     let mut last = 0;
     for (i, tier) in t.iter().enumerate() {

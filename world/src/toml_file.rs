@@ -1,5 +1,7 @@
 //! Reading TOML files with errors that name the file, line, column and
-//! field, for world and scenario files alike.
+//! field, for world and scenario files alike. A check that finds several
+//! problems reports them all at once ([`Problems`]): the first is the
+//! error's own, the rest ride along in [`FileError::more`].
 
 use std::fmt;
 use std::path::Path;
@@ -16,14 +18,27 @@ pub struct FileError {
     pub at: Option<(usize, usize)>,
     /// What is wrong, naming the field.
     pub message: String,
+    /// Further problems found in the same pass (each with its own place).
+    pub more: Vec<FileError>,
 }
 
 impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.at {
-            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
         }
+        for m in &self.more {
+            write!(f, "\n{m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FileError {
+    /// Every problem: this one, then the others found in the same pass.
+    pub fn all(&self) -> impl Iterator<Item = &FileError> {
+        std::iter::once(self).chain(self.more.iter())
     }
 }
 
@@ -64,6 +79,7 @@ impl<'t> Doc<'t> {
             file: file.to_string(),
             at: e.span().map(|s| line_col(text, s.start)),
             message: e.message().trim().to_string(),
+            more: Vec::new(),
         })?;
         let root = DeTable::parse(text).ok().map(|t| DeValue::Table(t.into_inner()));
         Ok((value, Doc { file: file.to_string(), text, root }))
@@ -71,7 +87,7 @@ impl<'t> Doc<'t> {
 
     /// An error at the field found by `path` (or the file, if not found).
     pub fn error_at(&self, path: &[Seg<'_>], message: impl Into<String>) -> FileError {
-        FileError { file: self.file.clone(), at: self.locate(path), message: message.into() }
+        FileError { file: self.file.clone(), at: self.locate(path), message: message.into(), more: Vec::new() }
     }
 
     /// Line and column of the value at `path`; the deepest existing prefix
@@ -101,12 +117,74 @@ impl<'t> Doc<'t> {
     }
 }
 
+/// Problems found by one checking pass over a file, each located.
+pub struct Problems<'d, 't> {
+    doc: &'d Doc<'t>,
+    found: Vec<FileError>,
+}
+
+impl<'d, 't> Problems<'d, 't> {
+    /// An empty list for `doc`.
+    pub fn new(doc: &'d Doc<'t>) -> Self {
+        Problems { doc, found: Vec::new() }
+    }
+
+    /// Records a problem at the field `path`.
+    pub fn at(&mut self, path: &[Seg<'_>], message: impl Into<String>) {
+        let e = self.doc.error_at(path, message);
+        // The same message at the same place once (inherited settings).
+        if !self.found.iter().any(|f| f.at == e.at && f.message == e.message) {
+            self.found.push(e);
+        }
+    }
+
+    /// Records a problem found by a check of its own (with its place).
+    pub fn add(&mut self, e: FileError) {
+        if !self.found.iter().any(|f| f.at == e.at && f.message == e.message) {
+            self.found.push(e);
+        }
+    }
+
+    /// Records a problem unless `value` is within `lo..=hi` (and finite).
+    pub fn range(&mut self, path: &[Seg<'_>], what: &str, value: f64, lo: f64, hi: f64) {
+        if !(value.is_finite() && (lo..=hi).contains(&value)) {
+            let n = crate::bounds::num;
+            self.at(path, format!("{what} {} is out of range: it must be between {} and {}", n(value), n(lo), n(hi)));
+        }
+    }
+
+    /// Whether nothing was found so far.
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// The document being checked.
+    pub fn doc(&self) -> &'d Doc<'t> {
+        self.doc
+    }
+
+    /// `Ok` when nothing was found; else every problem, in file order.
+    pub fn finish(self) -> Result<(), FileError> {
+        let mut found = self.found;
+        found.sort_by_key(|e| e.at.unwrap_or((0, 0)));
+        let mut it = found.into_iter();
+        match it.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.more = it.collect();
+                Err(first)
+            }
+        }
+    }
+}
+
 /// Reads a file to a string, with a clear error.
 pub fn read(path: &Path) -> Result<String, FileError> {
     std::fs::read_to_string(path).map_err(|e| FileError {
         file: path.display().to_string(),
         at: None,
         message: format!("cannot read: {e}"),
+        more: Vec::new(),
     })
 }
 

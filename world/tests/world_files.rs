@@ -147,3 +147,68 @@ fn a_world_written_back_as_toml_reads_the_same() {
     assert_eq!(again.edges.len(), 3);
     assert_eq!(again.prices_in("seoul").egress.len(), w.prices_in("seoul").egress.len());
 }
+
+// ---- bounds (issue 12, defect 8): every number has limits, reported with
+// the file, the line and the field; never a panic later.
+
+#[test]
+fn an_rtt_of_1e308_ms_is_refused_with_its_line() {
+    let text = demo_text().replace("ms = 30 }", "ms = 1e308 }");
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, "1e308"), "{err}");
+    assert!(err.message.contains("latency.rtt: ms") && err.message.contains("10000"), "{err}");
+}
+
+#[test]
+fn a_1000_tib_disk_tier_is_refused_with_its_line() {
+    let text = demo_text().replace("disk = \"256MiB\"", "disk = \"1000TiB\"");
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, "1000TiB"), "{err}");
+    assert!(err.message.contains("disk 1000TiB"), "{err}");
+}
+
+#[test]
+fn a_memory_tier_of_u64_max_is_refused_with_its_line() {
+    let text = demo_text().replace("memory = \"64MiB\"", &format!("memory = \"{}\"", u64::MAX));
+    let err = refuse(&text);
+    assert_eq!(err.at.unwrap().0, line_of(&text, &u64::MAX.to_string()), "{err}");
+    assert!(err.message.contains("between 1MiB and 1TiB"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_each_at_its_line() {
+    let text = demo_text()
+        .replace("ms = 30 }", "ms = -5 }")
+        .replace("disk = \"256MiB\"", "disk = \"1000TiB\"")
+        .replace("utc_offset_hours = 9\nclients = \"127.2", "utc_offset_hours = 99\nclients = \"127.2")
+        .replace("min_uses = 1  ", "min_uses = 5000");
+    let err = refuse(&text);
+    let lines: Vec<usize> = err.all().map(|e| e.at.unwrap().0).collect();
+    let want =
+        vec![line_of(&text, "= 99"), line_of(&text, "ms = -5"), line_of(&text, "1000TiB"), line_of(&text, "= 5000")];
+    assert_eq!(lines, want, "{err}");
+    assert_eq!(err.to_string().lines().count(), 4, "{err}");
+}
+
+#[test]
+fn timeouts_ttls_and_health_numbers_have_upper_bounds() {
+    for (from, to, field) in [
+        ("origin_timeout = \"10s\"", "origin_timeout = \"30d\"", "origin_timeout"),
+        ("min_uses_window = \"10m\"", "min_uses_window = \"400d\"", "min_uses_window"),
+        ("time_scale = 1.0 ", "time_scale = 1e9 ", "time_scale"),
+        ("admin_token = \"cdnlab-demo-token\"", "admin_token = \"two words\"", "admin_token"),
+        ("objects = 100000", "objects = 0", "catalog.objects"),
+        ("max = \"8MiB\" }", "max = \"2GiB\" }", "size.max"),
+        ("sigma = 1.2,", "sigma = 1e300,", "size.sigma"),
+    ] {
+        assert!(demo_text().contains(from), "{from}");
+        let text = demo_text().replace(from, to);
+        let err = refuse(&text);
+        assert_eq!(err.at.unwrap().0, line_of(&text, to), "{field}: {err}");
+        assert!(err.message.contains(field), "{field}: {err}");
+    }
+    let text = demo_text().replace("ttl = \"20s\"", "ttl = \"2d\"").replace("fall = 2,", "fall = 0,");
+    let err = refuse(&text);
+    let msgs: Vec<&str> = err.all().map(|e| e.message.as_str()).collect();
+    assert!(msgs.iter().any(|m| m.contains("geodns.ttl")) && msgs.iter().any(|m| m.contains("fall 0")), "{err}");
+}

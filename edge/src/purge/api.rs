@@ -6,17 +6,26 @@
 //! {"url": "/obj/7?x=1"} | {"prefix": "/img/"} | {"tag": "product-42"} | {"all": true}   [+ "soft": true]
 //!
 //! 200 {"edge":"seoul","kind":"url","target":"/obj/7?x=1","soft":false,"seq":3,
-//!      "objects":2,"keys":3,"inflight":0,"took_us":412}
+//!      "objects":2,"keys":3,"inflight":0,"took_us":412,"persisted":true}
+//! 507 {… the same, "persisted":false,
+//!      "error":"applied in memory but not persisted: journal write: No space left on device (os error 28)"}
 //! 400 {"error":"…"}   malformed JSON, unknown field, not exactly one kind, bad path or tag
 //! 401 {"error":"…"}   missing or wrong token (WWW-Authenticate: Bearer)
-//! 500 {"error":"…"}   applied but not persisted (retry)
+//! 403 {"error":"…"}   the purge API is off: the edge has no token (its token file could not be written)
 //!
 //! GET /purge  →  {"keys":…, "responses":…, "tags":…, "seq":…, "hard_generation":…, …}
 //! ```
 //!
-//! The token (the world's `admin_token`, or `CDNLAB_ADMIN_TOKEN`) is
-//! compared as SHA-256 digests in constant time. An edge with no token
-//! configured accepts every purge (it listens on loopback only).
+//! A purge is always applied in memory. 507 (Insufficient Storage) says it
+//! could not be persisted (a full disk): it holds for every later request,
+//! but a restart before the journal is written again treats every disk
+//! entry stored before as purged; `cdn purge` reports the edge as not
+//! acknowledged. Retrying does not help until the disk has room.
+//!
+//! The token (the world's `admin_token`, or `CDNLAB_ADMIN_TOKEN`; without
+//! either, the one the edge keeps in `{data_dir}/admin-token`) is compared
+//! as SHA-256 digests in constant time. The purge API is never served
+//! without a token.
 
 use std::sync::Arc;
 
@@ -56,6 +65,16 @@ pub struct PurgeResponse {
     pub inflight: u64,
     /// Time from the request to the durable acknowledgement, µs.
     pub took_us: u64,
+    /// Whether the purge was persisted (false: applied in memory only, 507).
+    #[serde(default = "yes")]
+    pub persisted: bool,
+    /// Why not, when not persisted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The purge routes (merged into the admin router).
@@ -79,8 +98,15 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(why) = world::auth::check_bearer(st.admin_token.as_deref(), &headers) {
-        return error(StatusCode::UNAUTHORIZED, why);
+    if let Err(d) = world::auth::check_bearer(st.admin_token.as_deref(), &headers) {
+        let why = match &st.token_source {
+            crate::TokenSource::Off(e) => format!(
+                "the purge API is off: this edge has no admin token (it could not write {e}); \
+                 set CDNLAB_ADMIN_TOKEN or the world's admin_token"
+            ),
+            _ => d.reason().to_string(),
+        };
+        return error(d.status(), why);
     }
     let req: PurgeRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -102,8 +128,11 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
                 keys: p.keys,
                 inflight: p.inflight,
                 took_us: p.took.as_micros() as u64,
+                persisted: p.not_persisted.is_none(),
+                error: p.not_persisted.map(|why| format!("applied in memory but not persisted: {why}")),
             };
-            let mut resp = axum::Json(r).into_response();
+            let status = if r.persisted { StatusCode::OK } else { StatusCode::INSUFFICIENT_STORAGE };
+            let mut resp = (status, axum::Json(r)).into_response();
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }

@@ -8,13 +8,25 @@
 //! purge/log-0000000008  (the segment being written)
 //! ```
 //!
-//! Every record is framed `[len u32][crc32 u32][payload]`, little endian; a
-//! record that does not check out ends its segment (a torn tail after a
-//! crash), it is never a panic. A purge record is fsynced before the purge
-//! is acknowledged; Add records are written (not fsynced) before the value
-//! goes into the store, so after a process crash the log knows every key
-//! the disk tier may hold. A snapshot is written to a temporary file,
-//! fsynced and renamed, and only then are the segments it covers deleted.
+//! Every record is framed `[len u32][crc32 u32][payload]`, little endian. A
+//! segment whose data ends inside its last record has a *torn tail* (a
+//! crash while writing: that record was never acknowledged) and is read up
+//! to it; a whole record that does not check out is *damage* (a flipped
+//! bit), and then the purge state is not fully recovered ([`Recovered::lost`]):
+//! never a panic, never a refusal to start. A purge record is fsynced
+//! before the purge is acknowledged; Add records are written (not fsynced)
+//! before the value goes into the store, so after a process crash the log
+//! knows every key the disk tier may hold. A write that fails (a full disk)
+//! is cut back off the segment, so later records never follow garbage. A
+//! snapshot is written to a temporary file, fsynced and renamed, and only
+//! then are the segments it covers deleted; a snapshot that cannot be
+//! written leaves the old one and the log as they were.
+//!
+//! `purge/complete` exists while the journal holds every purge this edge
+//! applied: it is created once the journal is known whole, and removed
+//! (an unlink needs no free space) as soon as a purge could not be
+//! persisted. Missing at start while there is earlier state, it means
+//! purges were lost.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -28,6 +40,8 @@ const FORMAT: u32 = 1;
 const MAX_RECORD: usize = 1 << 20;
 const SNAPSHOT: &str = "snapshot";
 const SEGMENT_PREFIX: &str = "log-";
+/// Present while the journal holds every purge applied (see the module docs).
+pub const COMPLETE: &str = "complete";
 
 const T_ADD: u8 = 1;
 const T_PURGE: u8 = 2;
@@ -95,10 +109,6 @@ pub enum JournalError {
         /// What failed.
         err: io::Error,
     },
-    /// The snapshot exists but is damaged (it is written atomically, so this
-    /// is not a crash; refuse rather than forget purges).
-    #[error("purge journal {0}: damaged snapshot ({1}); move it away to start with an empty index")]
-    Damaged(String, String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
@@ -266,30 +276,63 @@ impl Reader<'_> {
     }
 }
 
+/// How framed data ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// After the last whole record.
+    Clean,
+    /// Inside its last record: a write cut short by a crash (that record was
+    /// never acknowledged).
+    Torn(&'static str),
+    /// At a whole record that does not check out: damage, not a crash.
+    Damaged(&'static str),
+}
+
 /// Reads framed records until the end or the first one that does not check
-/// out; says whether the data ended cleanly.
-pub fn decode_all(mut data: &[u8]) -> (Vec<Record>, Option<&'static str>) {
+/// out, and says how the data ended ([`Ending`]).
+pub fn decode_framed(mut data: &[u8]) -> (Vec<Record>, Ending) {
     let mut out = Vec::new();
     while !data.is_empty() {
         if data.len() < 8 {
-            return (out, Some("torn record header"));
+            return (out, Ending::Torn("torn record header"));
         }
         let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize;
         let crc = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
-        if len > MAX_RECORD || data.len() < 8 + len {
-            return (out, Some("torn record"));
+        if len > MAX_RECORD {
+            return (out, Ending::Damaged("record length out of range"));
+        }
+        if data.len() < 8 + len {
+            // A record cut short, unless the rest is a whole record whose
+            // length field was flipped (its checksum says so).
+            if crc32(&data[8..]) == crc {
+                return (out, Ending::Damaged("record length damaged"));
+            }
+            return (out, Ending::Torn("torn record"));
         }
         let p = &data[8..8 + len];
         if crc32(p) != crc {
-            return (out, Some("checksum mismatch"));
+            return (out, Ending::Damaged("checksum mismatch"));
         }
         match Record::decode(p) {
             Ok(r) => out.push(r),
-            Err(e) => return (out, Some(e)),
+            Err(e) => return (out, Ending::Damaged(e)),
         }
         data = &data[8 + len..];
     }
-    (out, None)
+    (out, Ending::Clean)
+}
+
+/// Reads framed records until the end or the first one that does not check
+/// out; says why the data did not end cleanly.
+pub fn decode_all(data: &[u8]) -> (Vec<Record>, Option<&'static str>) {
+    let (out, end) = decode_framed(data);
+    (
+        out,
+        match end {
+            Ending::Clean => None,
+            Ending::Torn(why) | Ending::Damaged(why) => Some(why),
+        },
+    )
 }
 
 /// CRC-32 (IEEE 802.3), for torn-write detection.
@@ -329,6 +372,11 @@ pub struct Recovered {
     pub log_records: usize,
     /// Torn tails found (segment file and why).
     pub torn: Vec<(String, &'static str)>,
+    /// Why the purge state could not be fully recovered (damaged snapshot
+    /// or log, missing snapshot, purges not persisted by the last run).
+    pub lost: Option<String>,
+    /// Highest stamp or generation seen in whatever could be read.
+    pub max_stamp: u64,
 }
 
 /// The open journal: the segment being appended to.
@@ -336,74 +384,166 @@ pub struct Journal {
     dir: PathBuf,
     segment: u64,
     file: Arc<File>,
+    /// Bytes of whole records in the segment.
+    len: u64,
+    /// A failed write could not be cut back: the next append starts a new
+    /// segment.
+    rotate_first: bool,
     /// Records appended since the last snapshot.
     pub since_snapshot: u64,
 }
 
 impl Journal {
     /// Opens `dir` (creating it), reads the snapshot and the segments after
-    /// it, and starts a new segment.
-    pub fn open(dir: &Path) -> Result<(Journal, Recovered), JournalError> {
+    /// it, and starts a new segment. Damage is not an error: it is reported
+    /// in [`Recovered::lost`] (a damaged snapshot is moved aside to
+    /// `snapshot.damaged-<ms>`). `earlier` says whether the data directory
+    /// holds earlier state (disk tier files): without a journal to match,
+    /// that too is a loss. Errors are only I/O errors on the directory.
+    pub fn open(dir: &Path, earlier: bool) -> Result<(Journal, Recovered), JournalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut rec = Recovered::default();
+        let lost = |rec: &mut Recovered, why: String| {
+            rec.lost.get_or_insert(why);
+        };
         let snap = dir.join(SNAPSHOT);
         let mut covers = 0;
+        let mut have_snapshot = false;
         match fs::read(&snap) {
-            Ok(data) => {
-                let (records, bad) = decode_all(&data);
-                let damaged = |why: &str| JournalError::Damaged(snap.display().to_string(), why.to_string());
-                if let Some(why) = bad {
-                    return Err(damaged(why));
+            Ok(data) => match read_snapshot(&data) {
+                Ok((h, adds)) => {
+                    covers = h.covers;
+                    rec.max_stamp = h.last_stamp.max(h.hard_gen).max(h.soft_gen);
+                    rec.header = Some(h);
+                    rec.records = adds;
+                    have_snapshot = true;
                 }
-                let mut it = records.into_iter();
-                let Some(Record::Header(h)) = it.next() else { return Err(damaged("no header")) };
-                let mut adds = Vec::new();
-                let mut end = None;
-                for r in it {
-                    match r {
-                        Record::Add { .. } if end.is_none() => adds.push(r),
-                        Record::End(n) if end.is_none() => end = Some(n),
-                        _ => return Err(damaged("unexpected record")),
+                Err((why, h)) => {
+                    if let Some(h) = h {
+                        rec.max_stamp = h.last_stamp.max(h.hard_gen).max(h.soft_gen);
                     }
+                    let aside = dir.join(format!("{SNAPSHOT}.damaged-{}", unix_ms()));
+                    let moved = match fs::rename(&snap, &aside) {
+                        Ok(()) => format!("moved to {}", aside.display()),
+                        Err(e) => format!("could not move it aside: {e}"),
+                    };
+                    lost(&mut rec, format!("damaged snapshot {} ({why}); {moved}", snap.display()));
                 }
-                if end != Some(adds.len() as u64) {
-                    return Err(damaged("incomplete"));
-                }
-                covers = h.covers;
-                rec.header = Some(h);
-                rec.records = adds;
-            }
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&snap)(e)),
+            Err(e) => lost(&mut rec, format!("cannot read {}: {e}", snap.display())),
         }
+        let complete = dir.join(COMPLETE).exists();
         let segments = segments(dir)?;
+        if !have_snapshot
+            && rec.lost.is_none()
+            && let Some((first, _)) = segments.iter().find(|(n, _)| *n > covers)
+            && *first > 1
+        {
+            lost(&mut rec, format!("snapshot missing (the log starts at segment {first})"));
+        }
         let mut last = covers;
-        for (n, path) in segments {
-            last = last.max(n);
-            if n <= covers {
+        let mut damaged = false;
+        for (n, path) in &segments {
+            last = last.max(*n);
+            if *n <= covers {
                 // Folded into the snapshot; a crash came before the delete.
-                let _ = fs::remove_file(&path);
+                let _ = fs::remove_file(path);
                 continue;
             }
-            let data = fs::read(&path).map_err(io_err(&path))?;
-            let (records, bad) = decode_all(&data);
-            if let Some(why) = bad {
-                rec.torn.push((path.display().to_string(), why));
+            if damaged {
+                continue;
             }
+            let data = match fs::read(path) {
+                Ok(d) => d,
+                Err(e) => {
+                    lost(&mut rec, format!("cannot read {}: {e}", path.display()));
+                    damaged = true;
+                    continue;
+                }
+            };
+            let (records, end) = decode_framed(&data);
             rec.log_records += records.len();
+            for r in &records {
+                rec.max_stamp = rec.max_stamp.max(match r {
+                    Record::Add { stamp, .. } => *stamp,
+                    Record::Purge { generation, .. } => generation.saturating_add(1),
+                    _ => 0,
+                });
+            }
             rec.records.extend(records);
+            match end {
+                Ending::Clean => {}
+                Ending::Torn(why) => rec.torn.push((path.display().to_string(), why)),
+                Ending::Damaged(why) => {
+                    lost(&mut rec, format!("damaged log {} ({why})", path.display()));
+                    damaged = true;
+                }
+            }
+        }
+        let had_state = have_snapshot || !segments.is_empty() || rec.lost.is_some();
+        if !complete && (had_state || earlier) {
+            lost(
+                &mut rec,
+                format!(
+                    "{} is missing: the last run could not persist every purge (full disk?) or the journal was removed",
+                    dir.join(COMPLETE).display()
+                ),
+            );
         }
         let segment = last + 1;
         let file = open_segment(dir, segment)?;
         sync_dir(dir)?;
-        Ok((Journal { dir: dir.to_path_buf(), segment, file: Arc::new(file), since_snapshot: 0 }, rec))
+        let journal = Journal {
+            dir: dir.to_path_buf(),
+            segment,
+            file: Arc::new(file),
+            len: 0,
+            rotate_first: false,
+            since_snapshot: 0,
+        };
+        Ok((journal, rec))
     }
 
-    /// Appends one record (written, not fsynced).
+    /// Marks the journal whole (creates `complete`, fsyncs the directory).
+    pub fn mark_complete(&self) -> Result<(), JournalError> {
+        let p = self.dir.join(COMPLETE);
+        File::create(&p).map_err(io_err(&p))?;
+        sync_dir(&self.dir)
+    }
+
+    /// Marks the journal incomplete: a purge could not be persisted. An
+    /// unlink needs no free space.
+    pub fn mark_incomplete(&self) -> Result<(), JournalError> {
+        let p = self.dir.join(COMPLETE);
+        match fs::remove_file(&p) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err(&p)(e)),
+        }
+    }
+
+    /// Appends one record (written, not fsynced). A write that fails (a
+    /// full disk) is cut back off the segment; if even that fails, the next
+    /// append starts a new segment, so no record ever follows a partial one.
     pub fn append(&mut self, r: &Record) -> io::Result<()> {
+        if self.rotate_first {
+            let next = self.segment + 1;
+            let file = open_segment(&self.dir, next).map_err(|e| io::Error::other(e.to_string()))?;
+            self.segment = next;
+            self.file = Arc::new(file);
+            self.len = 0;
+            self.rotate_first = false;
+        }
         let mut buf = Vec::with_capacity(96);
         r.encode(&mut buf);
-        (&*self.file).write_all(&buf)?;
+        if let Err(e) = (&*self.file).write_all(&buf) {
+            if self.file.set_len(self.len).is_err() {
+                self.rotate_first = true;
+            }
+            return Err(e);
+        }
+        self.len += buf.len() as u64;
         self.since_snapshot += 1;
         Ok(())
     }
@@ -420,6 +560,8 @@ impl Journal {
         let file = open_segment(&self.dir, next)?;
         let old = std::mem::replace(&mut self.segment, next);
         let old_file = std::mem::replace(&mut self.file, Arc::new(file));
+        self.len = 0;
+        self.rotate_first = false;
         self.since_snapshot = 0;
         Ok((old, old_file))
     }
@@ -428,16 +570,30 @@ impl Journal {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Makes the next write fail as on a full disk (it goes to `/dev/full`).
+    #[cfg(test)]
+    pub(crate) fn fill_disk_for_test(&mut self) {
+        if let Ok(f) = OpenOptions::new().append(true).open("/dev/full") {
+            self.file = Arc::new(f);
+        }
+    }
 }
 
 /// Writes a snapshot atomically (temporary file, fsync, rename, fsync the
 /// directory), then deletes the segments it covers. Blocking.
 pub fn write_snapshot(dir: &Path, bytes: &[u8], covers: u64) -> Result<(), JournalError> {
     let tmp = dir.join("snapshot.tmp");
-    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    drop(f);
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        // A full disk: give the space back; the old snapshot and the log
+        // stay as they were.
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(&tmp)(e));
+    }
     let snap = dir.join(SNAPSHOT);
     fs::rename(&tmp, &snap).map_err(io_err(&snap))?;
     sync_dir(dir)?;
@@ -447,6 +603,40 @@ pub fn write_snapshot(dir: &Path, bytes: &[u8], covers: u64) -> Result<(), Journ
         }
     }
     Ok(())
+}
+
+/// Why a snapshot does not check out, and its header if that much did.
+pub type SnapshotDamage = (&'static str, Option<Header>);
+
+/// Decodes a snapshot into its header and Add records; on damage, why
+/// (and the header, if that much was readable).
+pub fn read_snapshot(data: &[u8]) -> Result<(Header, Vec<Record>), SnapshotDamage> {
+    let (records, end) = decode_framed(data);
+    let mut it = records.into_iter();
+    let h = match it.next() {
+        Some(Record::Header(h)) => h,
+        _ => return Err((if let Ending::Clean = end { "no header" } else { "damaged header" }, None)),
+    };
+    if let Ending::Torn(why) | Ending::Damaged(why) = end {
+        return Err((why, Some(h)));
+    }
+    let mut adds = Vec::new();
+    let mut n_end = None;
+    for r in it {
+        match r {
+            Record::Add { .. } if n_end.is_none() => adds.push(r),
+            Record::End(n) if n_end.is_none() => n_end = Some(n),
+            _ => return Err(("unexpected record", Some(h))),
+        }
+    }
+    if n_end != Some(adds.len() as u64) {
+        return Err(("incomplete", Some(h)));
+    }
+    Ok((h, adds))
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Encodes a snapshot: header, one Add per key, end.
@@ -549,11 +739,38 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_off_last_record_is_torn_and_a_flipped_one_is_damage() {
+        let mut buf = Vec::new();
+        for r in [add("/a", 1), purge(1), add("/b", 2)] {
+            r.encode(&mut buf);
+        }
+        let cut = &buf[..buf.len() - 3];
+        assert!(matches!(decode_framed(cut), (r, Ending::Torn(_)) if r.len() == 2));
+        let mut first_two = Vec::new();
+        add("/a", 1).encode(&mut first_two);
+        purge(1).encode(&mut first_two);
+        let last = first_two.len();
+        // a length grown past the end (would look torn), a shrunk one, the checksum, the payload
+        for (at, bit, what) in [
+            (last + 1, 0x40, "length grown"),
+            (last, 0x02, "length shrunk"),
+            (last + 6, 0x40, "checksum"),
+            (buf.len() - 1, 0x40, "payload"),
+        ] {
+            let mut flipped = buf.clone();
+            flipped[at] ^= bit;
+            let (r, end) = decode_framed(&flipped);
+            assert!(matches!(end, Ending::Damaged(_)) && r.len() == 2, "{what}: {end:?}");
+        }
+    }
+
+    #[test]
     fn reopening_replays_the_log_after_the_snapshot_and_drops_covered_segments() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().join("purge");
-        let (mut j, rec) = Journal::open(&d).unwrap();
-        assert!(rec.header.is_none() && rec.records.is_empty());
+        let (mut j, rec) = Journal::open(&d, false).unwrap();
+        assert!(rec.header.is_none() && rec.records.is_empty() && rec.lost.is_none(), "a fresh start lost nothing");
+        j.mark_complete().unwrap();
         j.append(&add("/a", 1)).unwrap();
         j.append(&purge(1)).unwrap();
         let (old, _) = j.rotate().unwrap();
@@ -565,23 +782,85 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&live).unwrap();
         f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
         drop(j);
-        let (_j, rec) = Journal::open(&d).unwrap();
+        let (_j, rec) = Journal::open(&d, true).unwrap();
         assert_eq!(rec.header, Some(h));
         assert_eq!(rec.records, vec![add("/a", 1), add("/b", 2)]);
         assert_eq!(rec.log_records, 1);
         assert_eq!(rec.torn.len(), 1);
+        assert_eq!(rec.lost, None, "a torn tail loses nothing that was acknowledged");
         assert!(!segment_path(&d, old).exists(), "covered segment deleted");
     }
 
+    /// Issue 12, defect 7: a damaged snapshot used to stop the edge from
+    /// starting (and moving it away, as the message advised, forgot every
+    /// purge). Now it is moved aside and reported as lost state.
     #[test]
-    fn a_damaged_snapshot_is_refused_not_ignored() {
+    fn a_damaged_snapshot_is_moved_aside_and_reported_lost() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let h = Header::default();
+        let h = Header { last_stamp: 77, ..Header::default() };
         let mut bytes = encode_snapshot(&h, [add("/a", 1)].into_iter());
         let n = bytes.len();
         bytes[n - 3] ^= 0xFF;
         fs::write(d.join(SNAPSHOT), &bytes).unwrap();
-        assert!(matches!(Journal::open(d), Err(JournalError::Damaged(..))));
+        fs::write(d.join(COMPLETE), b"").unwrap();
+        let (_j, rec) = Journal::open(d, true).unwrap();
+        let why = rec.lost.expect("lost");
+        assert!(why.contains("damaged snapshot") && why.contains("moved to"), "{why}");
+        assert!(rec.header.is_none() && rec.records.is_empty());
+        assert_eq!(rec.max_stamp, 77, "the readable header still bounds the stamps");
+        assert!(!d.join(SNAPSHOT).exists());
+        assert!(
+            fs::read_dir(d)
+                .unwrap()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("snapshot.damaged-"))
+        );
+    }
+
+    #[test]
+    fn missing_state_is_lost_state() {
+        // the snapshot moved away: the log starts after segment 1
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (mut j, _) = Journal::open(d, false).unwrap();
+        j.mark_complete().unwrap();
+        j.append(&add("/a", 1)).unwrap();
+        let (old, _) = j.rotate().unwrap();
+        write_snapshot(d, &encode_snapshot(&Header { covers: old, ..Default::default() }, std::iter::empty()), old)
+            .unwrap();
+        drop(j);
+        fs::rename(d.join(SNAPSHOT), d.join("elsewhere")).unwrap();
+        let (_j, rec) = Journal::open(d, true).unwrap();
+        assert!(rec.lost.as_deref().is_some_and(|w| w.contains("snapshot missing")), "{:?}", rec.lost);
+        // `complete` gone (a purge not persisted), or the journal removed while the disk tier has data
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path(), false).unwrap();
+        j.mark_complete().unwrap();
+        j.mark_incomplete().unwrap();
+        drop(j);
+        let (_j, rec) = Journal::open(dir.path(), false).unwrap();
+        assert!(rec.lost.as_deref().is_some_and(|w| w.contains("complete is missing")), "{:?}", rec.lost);
+        let empty = tempfile::tempdir().unwrap();
+        assert!(Journal::open(empty.path(), true).unwrap().1.lost.is_some(), "disk data without a journal");
+    }
+
+    #[test]
+    fn a_damaged_log_record_is_lost_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (mut j, _) = Journal::open(d, false).unwrap();
+        j.mark_complete().unwrap();
+        for r in [add("/a", 1), purge(1), add("/b", 2)] {
+            j.append(&r).unwrap();
+        }
+        drop(j);
+        let seg = segment_path(d, 1);
+        let mut data = fs::read(&seg).unwrap();
+        let mid = data.len() / 2;
+        data[mid] ^= 0x01;
+        fs::write(&seg, &data).unwrap();
+        let (_j, rec) = Journal::open(d, true).unwrap();
+        assert!(rec.lost.as_deref().is_some_and(|w| w.contains("damaged log")), "{:?}", rec.lost);
     }
 }

@@ -51,6 +51,22 @@
 //! that purge's generation, so a value stored after the purge survives and
 //! a purged one never comes back.
 //!
+//! **Disk faults and lost state.** A purge is always applied in memory;
+//! if its record cannot be written or synced (a full disk) the answer says
+//! so ([`Purged::not_persisted`]) and `purge/complete` is removed, so a
+//! restart before the journal is whole again knows purges are missing. A
+//! fill whose Add record cannot be written is kept in memory only (it
+//! cannot outlive a restart). When the purge state cannot be fully
+//! recovered at start (damaged or missing snapshot, damaged log,
+//! `complete` missing, journal unreadable) the edge starts anyway, with a
+//! hard purge-all at a generation above every stamp the lost state could
+//! hold ([`loss_generation`]): the O(1) purge-all below, so every disk
+//! entry stored before is treated as purged. Whatever the disk holds, a
+//! value read from it is served only if the index holds its key with the
+//! same stamp ([`EdgeState::stored`]): a removal the disk never recorded
+//! (a tombstone lost to a full disk or a flipped bit) cannot bring a
+//! purged value back either.
+//!
 //! **Two foyer subtleties.** (1) A removed key whose value still sits in
 //! foyer's write queue can be read back from that queue until it is
 //! written: a hard purge that removed such a key waits for the queue (a
@@ -77,9 +93,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::entry::{CacheValue, StoredEntry};
+use crate::health::Write;
 use crate::key::CacheKey;
 use crate::state::EdgeState;
-use crate::store::{Entry, StoreConfig};
+use crate::store::{Entry, StoreConfig, Tier};
 
 use self::index::{Index, KeyInfo};
 use self::log::{Header, Journal, JournalError, Record};
@@ -91,8 +108,10 @@ const RECENT: usize = 4096;
 /// Compact the journal when it holds more records than this and than twice
 /// the live keys.
 const COMPACT_AFTER: u64 = 20_000;
-/// How often the maintenance task looks at the journal.
-const MAINTAIN_EVERY: Duration = Duration::from_secs(5);
+/// How often the maintenance task looks at the journal and the free space.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
+/// How often it tries to write the journal whole again after a failure.
+const HEAL_EVERY: Duration = Duration::from_secs(5);
 
 /// The purge count a fill saw when it started ([`EdgeState::purge_mark`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +131,10 @@ pub enum PurgeError {
 /// What a purge did on this edge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Purged {
+    /// Applied in memory but not persisted: why (a full disk). A restart
+    /// before the journal is written again treats every disk entry stored
+    /// before as purged.
+    pub not_persisted: Option<String>,
     /// Its sequence number on this edge.
     pub seq: u64,
     /// Stored responses affected (for purge-all: every indexed response).
@@ -140,8 +163,10 @@ struct Inner {
     soft_at_ms: u64,
     last_stamp: u64,
     journal: Option<Journal>,
-    /// Set when an Add could not be journalled: purges refuse until restart.
-    broken: Option<String>,
+    /// The last journal write failed (a full disk): retried on the next one.
+    journal_failing: bool,
+    /// Purges applied but not persisted since the journal was last whole.
+    unpersisted: u64,
     /// Index size after the last prune.
     pruned_at: usize,
 }
@@ -200,6 +225,8 @@ impl Inner {
 pub struct Redo {
     keys: HashMap<CacheKey, (u64, u64)>,
     replayed: usize,
+    /// The state was lost and purged: compact at once.
+    lost: bool,
 }
 
 /// The purge machinery of one edge.
@@ -216,17 +243,47 @@ pub struct Purger {
     dirs: Option<(PathBuf, PathBuf)>,
 }
 
+/// What opening the purge state found (for the log and `/healthz`).
+#[derive(Debug, Default)]
+pub struct Opened {
+    /// The purge state was not fully recovered: why, and what was done.
+    pub lost: Option<String>,
+    /// The journal could not be opened at all: purges are not persisted.
+    pub journal_off: Option<String>,
+}
+
+/// A purge-all generation above every stamp the lost purge state could
+/// have handed out: above what could still be read (`seen`), the clock
+/// (`now_ms`), and wall-clock ms × [`world::bounds::MAX_TIME_SCALE`] (no
+/// valid world's clock runs faster than that, its anchor is never in the
+/// future, and purges add at most one per generation: far fewer than a
+/// million per ms).
+pub fn loss_generation(seen: u64, now_ms: u64) -> u64 {
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    seen.max(now_ms).max(wall.saturating_mul(world::bounds::MAX_TIME_SCALE as u64))
+}
+
 impl Purger {
     /// Opens the journal of a store with a disk tier (memory-only stores
-    /// keep the index in memory only) and replays it into the index.
-    /// Returns the store effects still to apply ([`EdgeState::recover_purges`]).
-    pub fn open(c: &StoreConfig) -> Result<(Purger, Redo), PurgeError> {
+    /// keep the index in memory only) and replays it into the index; never
+    /// fails: lost state is purged (see the module docs). `earlier`: the
+    /// data directory held disk tier files before the store opened. Returns
+    /// the store effects still to apply ([`EdgeState::recover_purges`]).
+    pub fn open(c: &StoreConfig, now_ms: u64, earlier: bool) -> (Purger, Redo, Opened) {
         let mut inner = Inner::default();
         let mut redo = Redo::default();
+        let mut opened = Opened::default();
         let mut dirs = None;
         if c.disk > 0 {
             let jdir = c.dir.join("purge");
-            let (journal, rec) = Journal::open(&jdir)?;
+            let (journal, rec) = match Journal::open(&jdir, earlier) {
+                Ok((j, rec)) => (Some(j), rec),
+                Err(e) => {
+                    opened.journal_off = Some(e.to_string());
+                    let lost = format!("purge journal cannot be opened: {e}");
+                    (None, log::Recovered { lost: Some(lost), ..Default::default() })
+                }
+            };
             for (file, why) in &rec.torn {
                 tracing::warn!(file = %file, why, "purge journal: torn tail ignored (crash while writing)");
             }
@@ -238,15 +295,39 @@ impl Purger {
                 inner.last_stamp = h.last_stamp;
             }
             redo.replayed = rec.log_records;
+            let seen = rec.max_stamp;
             for r in rec.records {
                 replay(&mut inner, &mut redo, r);
             }
-            inner.journal = Some(journal);
+            inner.journal = journal;
+            if let Some(why) = rec.lost {
+                let generation = loss_generation(seen.max(inner.last_stamp), now_ms);
+                inner.seq += 1;
+                inner.hard_gen = generation;
+                inner.last_stamp = generation + 1;
+                inner.index = Index::default();
+                redo.keys.clear();
+                redo.lost = true;
+                let rec = Record::Purge { seq: inner.seq, generation, at_ms: now_ms, target: Target::All, soft: false };
+                let persisted =
+                    inner.journal.as_mut().is_some_and(|j| j.append(&rec).is_ok() && j.file().sync_data().is_ok());
+                if !persisted {
+                    inner.unpersisted = 1;
+                    inner.journal_failing = inner.journal.is_some();
+                }
+                let msg = format!(
+                    "purge state not fully recovered ({why}): every disk entry stored before this start is treated \
+                     as purged (hard purge-all at generation {generation}){}",
+                    if persisted { "" } else { "; not persisted yet" }
+                );
+                tracing::warn!(dir = %jdir.display(), "{msg}");
+                opened.lost = Some(msg);
+            }
             dirs = Some((c.dir.clone(), jdir));
         }
         let floor = inner.hard_gen.max(inner.soft_gen);
         let applied = inner.seq;
-        Ok((
+        (
             Purger {
                 inner: Mutex::new(inner),
                 applied: AtomicU64::new(applied),
@@ -255,7 +336,8 @@ impl Purger {
                 dirs,
             },
             redo,
-        ))
+            opened,
+        )
     }
 
     /// Whether a value stamped `stored_ms` may be covered by a purge-all
@@ -288,6 +370,7 @@ impl Purger {
             hard_generation: g.hard_gen,
             soft_generation: g.soft_gen,
             journal_records: g.journal.as_ref().map(|j| j.since_snapshot),
+            unpersisted: g.unpersisted,
         }
     }
 }
@@ -309,6 +392,10 @@ pub struct Status {
     pub soft_generation: u64,
     /// Records in the journal since its last snapshot (`None`: memory only).
     pub journal_records: Option<u64>,
+    /// Purges applied but not persisted (a full disk) since the journal
+    /// was last whole.
+    #[serde(default)]
+    pub unpersisted: u64,
 }
 
 fn replay(g: &mut Inner, redo: &mut Redo, r: Record) {
@@ -411,15 +498,31 @@ impl EdgeState {
                 }
                 CacheValue::Variants(s) => s.stored_ms = stamp,
             }
-            if let Some(j) = g.journal.as_mut()
-                && let Err(e) = j.append(&Record::Add { key: key.as_str().into(), stamp, response, tags: tags.clone() })
-            {
-                // Unjournalled values could outlive a purge after a restart: do not store.
-                tracing::error!(error = %e, "purge journal write failed; not storing");
-                g.broken.get_or_insert_with(|| e.to_string());
-                continue;
-            }
-            if on_disk {
+            // An unjournalled value on disk could outlive a purge after a
+            // restart: without its Add record it is kept in memory only.
+            let journaled = match g.journal.as_mut() {
+                Some(j) => {
+                    match j.append(&Record::Add { key: key.as_str().into(), stamp, response, tags: tags.clone() }) {
+                        Ok(()) => {
+                            g.journal_failing = false;
+                            self.health.write_ok();
+                            true
+                        }
+                        Err(e) => {
+                            g.journal_failing = true;
+                            self.health.write_failed(Write::Journal, &e.to_string());
+                            false
+                        }
+                    }
+                }
+                None => self.purge.dirs.is_none(),
+            };
+            if !journaled {
+                if on_disk {
+                    continue; // slices of objects too large for memory
+                }
+                self.store.insert_in_memory(key.clone(), value);
+            } else if on_disk {
                 self.store.insert_on_disk(key.clone(), value);
             } else {
                 self.store.insert(key.clone(), value);
@@ -493,18 +596,22 @@ impl EdgeState {
         let mut disk_reads: Vec<CacheKey> = Vec::new();
         let mut removed: Vec<CacheKey> = Vec::new();
         let mut restaled: Vec<CacheKey> = Vec::new();
-        let (seq, generation, objects, keys, inflight, file) = {
+        let (seq, generation, objects, keys, inflight, file, mut not_persisted) = {
             let mut g = self.purge.inner.lock();
-            if let Some(why) = &g.broken {
-                return Err(PurgeError::NotDurable(format!("purge journal unusable since an earlier error: {why}")));
-            }
             let seq = g.seq + 1;
             let generation = g.next_generation(now);
-            let mut file = None;
-            if let Some(j) = g.journal.as_mut() {
-                let rec = Record::Purge { seq, generation, at_ms: now, target: spec.target.clone(), soft };
-                j.append(&rec).map_err(|e| PurgeError::NotDurable(e.to_string()))?;
-                file = Some(j.file());
+            // Applied whatever the journal says; persisted only if written and synced.
+            let (mut file, mut not_persisted) = (None, None);
+            match g.journal.as_mut() {
+                Some(j) => {
+                    let rec = Record::Purge { seq, generation, at_ms: now, target: spec.target.clone(), soft };
+                    match j.append(&rec) {
+                        Ok(()) => file = Some(j.file()),
+                        Err(e) => not_persisted = Some(format!("journal write: {e}")),
+                    }
+                }
+                None if self.purge.dirs.is_some() => not_persisted = Some("the purge journal is unavailable".into()),
+                None => {}
             }
             g.seq = seq;
             g.recent.push_back(Registered { seq, target: spec.target.clone(), soft });
@@ -551,11 +658,11 @@ impl EdgeState {
                 }
             }
             let inflight = self.flights.detach(|k| spec.target.may_match_fetch(k.as_str())) as u64;
-            (seq, generation, objects, keys, inflight, file)
+            (seq, generation, objects, keys, inflight, file, not_persisted)
         };
         // Soft purge of values only on disk: read, re-store stale unless replaced since.
         for k in disk_reads {
-            let Ok(Some((entry, _))) = self.store.get(&k).await else { continue };
+            let Ok(Some((entry, _))) = self.stored(&k).await else { continue };
             let now = self.now_ms();
             let mut g = self.purge.inner.lock();
             if g.index.get(k.as_str()).is_none_or(|i| i.admitted >= seq) {
@@ -597,27 +704,49 @@ impl EdgeState {
         };
         let sync = async {
             match file {
-                Some(f) => tokio::task::spawn_blocking(move || f.sync_data())
-                    .await
-                    .map_err(|e| PurgeError::NotDurable(e.to_string()))?
-                    .map_err(|e| PurgeError::NotDurable(format!("fsync: {e}"))),
-                None => Ok(()),
+                Some(f) => match tokio::task::spawn_blocking(move || f.sync_data()).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(format!("journal fsync: {e}")),
+                    Err(e) => Some(format!("journal fsync: {e}")),
+                },
+                None => None,
             }
         };
-        let ((), synced) = tokio::join!(barrier, sync);
-        synced?;
+        let ((), sync_err) = tokio::join!(barrier, sync);
+        not_persisted = not_persisted.or(sync_err);
+        if let Some(why) = &not_persisted {
+            self.purge_not_persisted(why);
+        }
         let took = started.elapsed();
         tracing::info!(
             edge = %self.name, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
-            objects, keys, inflight, took_us = took.as_micros() as u64, "purged"
+            objects, keys, inflight, took_us = took.as_micros() as u64, persisted = not_persisted.is_none(), "purged"
         );
-        Ok(Purged { seq, objects, keys, inflight, took })
+        Ok(Purged { seq, objects, keys, inflight, took, not_persisted })
+    }
+
+    /// A purge applied but not persisted: count it, and remove
+    /// `purge/complete` so a restart before the journal is whole again
+    /// purges what it cannot vouch for.
+    fn purge_not_persisted(&self, why: &str) {
+        self.health.write_failed(Write::Journal, why);
+        let mut g = self.purge.inner.lock();
+        g.unpersisted += 1;
+        g.journal_failing = g.journal.is_some();
+        self.health.set_unpersisted(g.unpersisted);
+        if let Some(j) = g.journal.as_ref()
+            && let Err(e) = j.mark_incomplete()
+        {
+            tracing::error!(error = %e, "purge not persisted and the journal cannot be marked incomplete");
+        }
     }
 
     /// Applies the store effects of purges replayed from the journal (a
     /// value stamped at or below a covering purge's generation is removed,
-    /// or re-stored stale), then compacts the journal. Runs before serving.
-    pub async fn recover_purges(&self, redo: Redo) -> Result<(), PurgeError> {
+    /// or re-stored stale), then compacts the journal. Runs before serving;
+    /// a journal that cannot be compacted (a full disk) is left as it was
+    /// and the edge starts degraded.
+    pub async fn recover_purges(&self, redo: Redo) {
         let n = redo.keys.len();
         for (k, (hard, soft)) in redo.keys {
             let Ok(Some((entry, _))) = self.store.get(&k).await else { continue };
@@ -637,11 +766,58 @@ impl EdgeState {
                 g.index.restamp(k.as_str(), new_stamp, seq);
             }
         }
-        if redo.replayed > 0 {
+        if redo.replayed > 0 || redo.lost {
             tracing::info!(edge = %self.name, records = redo.replayed, keys = n, "purge journal replayed");
-            self.compact_purge_journal().await?;
+            if let Err(e) = self.compact_purge_journal().await {
+                tracing::warn!(edge = %self.name, error = %e, "purge journal not compacted at start; starting degraded");
+            }
         }
-        Ok(())
+        self.mark_journal_whole();
+    }
+
+    /// Marks the journal whole (`purge/complete`) when it holds every purge
+    /// applied.
+    fn mark_journal_whole(&self) {
+        let g = self.purge.inner.lock();
+        self.health.set_unpersisted(g.unpersisted);
+        if g.unpersisted > 0 {
+            return;
+        }
+        if let Some(j) = g.journal.as_ref()
+            && let Err(e) = j.mark_complete()
+        {
+            drop(g);
+            self.health.write_failed(Write::Journal, &e.to_string());
+        }
+    }
+
+    /// A value from the store, memory or disk. A value read from disk is
+    /// served only if the index holds its key with the same stamp: the
+    /// index is written (journalled) before the store, so anything else on
+    /// disk is a value whose removal the disk never recorded (a tombstone
+    /// lost to a full disk or a flipped bit, an older copy): it is dropped,
+    /// never served.
+    pub async fn stored(&self, key: &CacheKey) -> Result<Option<(Entry, Tier)>, foyer::Error> {
+        let found = self.store.get(key).await?;
+        let Some((entry, Tier::Disk)) = &found else { return Ok(found) };
+        if self.purge.dirs.is_none() {
+            return Ok(found);
+        }
+        let stamp = stamp_of(entry.value());
+        let g = self.purge.inner.lock();
+        if g.index.get(key.as_str()).is_some_and(|i| i.stamp == stamp) {
+            drop(g);
+            return Ok(found);
+        }
+        // The disk read put it into memory: take it out again (under the
+        // lock, so a fill storing the key meanwhile is not undone).
+        if self.store.get_memory(key.as_str()).is_some_and(|m| stamp_of(m.value()) == stamp) {
+            self.store.remove(key);
+        }
+        drop(g);
+        tracing::debug!(key = %key, stamp, "disk entry not in the purge index: dropped");
+        self.health.dropped_unindexed();
+        Ok(None)
     }
 
     /// Forgets indexed keys the store no longer holds (evicted); returns how many.
@@ -677,23 +853,42 @@ impl EdgeState {
         };
         // Everything the snapshot claims must be on disk first.
         self.store.wait().await;
-        tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             closed.sync_data().map_err(|err| JournalError::Io { path: jdir.display().to_string(), err })?;
             log::sync_files_in(&data_dir, &jdir)?;
             log::write_snapshot(&jdir, &bytes, covers)
         })
         .await
-        .map_err(|e| PurgeError::NotDurable(e.to_string()))??;
+        .map_err(|e| PurgeError::NotDurable(e.to_string()))?;
+        if let Err(e) = written {
+            self.health.write_failed(Write::Snapshot, &e.to_string());
+            return Err(e.into());
+        }
+        // The snapshot holds every purge applied before it (purges wait for
+        // compactions): the journal is whole again.
+        self.purge.inner.lock().unpersisted = 0;
+        self.health.write_ok();
+        self.mark_journal_whole();
         tracing::debug!(edge = %self.name, keys = live, pruned, "purge journal compacted");
         Ok(())
     }
+
+    /// Whether the journal should be written whole again: purges were not
+    /// persisted, or its last write failed.
+    fn needs_heal(&self) -> bool {
+        let g = self.purge.inner.lock();
+        g.journal.is_some() && (g.unpersisted > 0 || g.journal_failing)
+    }
 }
 
-/// Compacts the journal now and then, until `stop`.
+/// Compacts the journal now and then, looks at the free space of the data
+/// directory, and writes the journal whole again once a full disk has room
+/// (at most every [`HEAL_EVERY`]), until `stop`.
 pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(MAINTAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heal: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = &mut stop => return,
@@ -702,7 +897,19 @@ pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
                     let n = st.prune_purge_index();
                     tracing::debug!(edge = %st.name, pruned = n, "purge index pruned");
                 }
-                if st.purge.wants_compaction()
+                let mut roomy = true;
+                if let Some((data_dir, _)) = &st.purge.dirs {
+                    let dir = data_dir.clone();
+                    if let Ok(Ok(free)) = tokio::task::spawn_blocking(move || fs4::available_space(dir)).await {
+                        st.health.free_space(free);
+                        roomy = free >= crate::health::LOW_SPACE;
+                    }
+                }
+                let heal = roomy && st.needs_heal() && last_heal.is_none_or(|t| t.elapsed() >= HEAL_EVERY);
+                if heal {
+                    last_heal = Some(Instant::now());
+                }
+                if (heal || st.purge.wants_compaction())
                     && let Err(e) = st.compact_purge_journal().await
                 {
                     tracing::warn!(edge = %st.name, error = %e, "purge journal compaction failed");
@@ -862,6 +1069,127 @@ mod tests {
         assert!(a.timing.is_fresh(st.now_ms()));
         let status = st.purge.status();
         assert_eq!((status.seq, status.journal_records), (3, Some(0)), "replayed, then compacted: {status:?}");
+    }
+
+    /// What a client would be served for `k`: the value, unless a purge
+    /// (per key or purge-all) covers it.
+    async fn served(st: &EdgeState, k: &str) -> Option<StoredEntry> {
+        let (e, _) = st.stored(&key(k)).await.ok()??;
+        match st.unpurged(e)?.value() {
+            CacheValue::Response(r) => Some(r.clone()),
+            CacheValue::Variants(_) => None,
+        }
+    }
+
+    async fn restart(st: Arc<EdgeState>, c: &crate::Config) -> Arc<EdgeState> {
+        st.store.close().await.unwrap();
+        drop(st);
+        crate::build_state(c.clone()).await.unwrap()
+    }
+
+    /// Issue 12, defect 7: a purge on a full disk answered "applied but not
+    /// persisted" and was not applied at all. Now it is applied, says it is
+    /// not persisted, and a restart before the journal heals does not bring
+    /// the object back.
+    #[tokio::test]
+    async fn a_purge_on_a_full_disk_is_applied_and_reported_not_persisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        let m = st.purge_mark();
+        for k in ["/x", "/y"] {
+            assert!(st.admit(m, vec![(key(k), response(&st, "old", &["t"]))]));
+        }
+        st.store.wait().await;
+        st.purge.inner.lock().journal.as_mut().unwrap().fill_disk_for_test();
+        let p = st.purge(&PurgeSpec { target: Target::Url("/x".into()), soft: false }).await.unwrap();
+        let why = p.not_persisted.expect("reported not persisted");
+        assert!(why.contains("No space left on device"), "{why}");
+        assert!(served(&st, "/x").await.is_none(), "applied in memory at once");
+        assert_eq!(st.purge.status().unpersisted, 1);
+        let h = st.health.report();
+        assert!(h.status == "degraded" && h.problems.iter().any(|p| p.contains("not persisted")), "{h:?}");
+        assert!(!dir.path().join("purge").join(log::COMPLETE).exists(), "the journal says it is not whole");
+        let st = restart(st, &c).await;
+        assert!(served(&st, "/x").await.is_none(), "the purged object does not come back after a restart");
+        assert!(served(&st, "/y").await.is_none(), "nor anything the lost state cannot vouch for");
+        assert!(st.health.report().notes.iter().any(|n| n.contains("not fully recovered")));
+        let m = st.purge_mark();
+        assert!(st.admit(m, vec![(key("/y"), response(&st, "new", &[]))]));
+        assert_eq!(served(&st, "/y").await.unwrap().body, "new", "new values are served");
+        let st = restart(st, &c).await;
+        assert_eq!(served(&st, "/y").await.unwrap().body, "new", "and survive the next restart");
+    }
+
+    /// A fill whose Add record cannot be written is kept in memory only:
+    /// it is served, and gone after a restart (it could not be purged then).
+    #[tokio::test]
+    async fn a_fill_on_a_full_disk_stays_in_memory_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        st.purge.inner.lock().journal.as_mut().unwrap().fill_disk_for_test();
+        let m = st.purge_mark();
+        assert!(st.admit(m, vec![(key("/m"), response(&st, "in memory", &[]))]));
+        assert_eq!(served(&st, "/m").await.unwrap().body, "in memory");
+        assert_eq!(st.health.disk().journal_write_errors, 1);
+        st.store.wait().await;
+        let st = restart(st, &c).await;
+        assert!(served(&st, "/m").await.is_none());
+    }
+
+    /// Issue 12, defect 7: a damaged snapshot stopped the edge from starting;
+    /// moved away as the message advised, the index was empty, later purges
+    /// found nothing and purged objects came back from disk.
+    #[tokio::test]
+    async fn a_damaged_or_missing_snapshot_starts_degraded_and_brings_nothing_back() {
+        for damage in ["flip a bit", "move it away"] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = config(dir.path(), 16 << 20);
+            let st = crate::build_state(c.clone()).await.unwrap();
+            let m = st.purge_mark();
+            assert!(st.admit(m, vec![(key("/t"), response(&st, "tagged", &["group-1"]))]));
+            st.compact_purge_journal().await.unwrap();
+            st.store.close().await.unwrap();
+            drop(st);
+            let snap = dir.path().join("purge").join("snapshot");
+            match damage {
+                "flip a bit" => {
+                    let mut b = std::fs::read(&snap).unwrap();
+                    let n = b.len();
+                    b[n / 2] ^= 0x10;
+                    std::fs::write(&snap, b).unwrap();
+                }
+                _ => std::fs::rename(&snap, dir.path().join("snapshot.moved")).unwrap(),
+            }
+            let st = crate::build_state(c.clone()).await.expect("starts anyway");
+            st.purge(&PurgeSpec { target: Target::Tag("group-1".into()), soft: false }).await.unwrap();
+            assert!(served(&st, "/t").await.is_none(), "{damage}: the tag-purged object stays gone");
+            let notes = st.health.report().notes;
+            assert!(notes.iter().any(|n| n.contains("not fully recovered")), "{damage}: {notes:?}");
+            let st = restart(st, &c).await;
+            assert!(st.health.report().notes.is_empty(), "{damage}: whole again after one start");
+            assert!(served(&st, "/t").await.is_none());
+        }
+    }
+
+    /// A value on disk whose removal the disk never recorded (its tombstone
+    /// lost to a full disk or a flipped bit) is not served: the index,
+    /// written first, does not vouch for it.
+    #[tokio::test]
+    async fn a_disk_value_the_index_does_not_vouch_for_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        let m = st.purge_mark();
+        assert!(st.admit(m, vec![(key("/p"), response(&st, "purged", &[]))]));
+        let old = stored(&st, "/p").await.unwrap();
+        st.purge(&PurgeSpec { target: Target::Url("/p".into()), soft: false }).await.unwrap();
+        st.compact_purge_journal().await.unwrap(); // the purge is folded: no redo at the next start
+        st.store.insert(key("/p"), CacheValue::Response(old)); // the tombstone "lost"
+        let st = restart(st, &c).await;
+        assert!(served(&st, "/p").await.is_none());
+        assert_eq!(st.health.disk().dropped_entries, 1);
     }
 
     #[tokio::test]

@@ -69,6 +69,22 @@ fn missing_or_corrupt_database_is_a_clear_startup_error() {
     }
 }
 
+/// Issue 12, defect 5: GeoDNS listened on any address it was given.
+#[test]
+fn a_non_loopback_address_is_refused_naming_the_flag_that_allows_it() {
+    for (flag, other) in [("--dns", "--http"), ("--http", "--dns")] {
+        let out = Command::new(env!("CARGO_BIN_EXE_geodns"))
+            .args([flag, "0.0.0.0:0", other, "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty(), "printed a ready line anyway");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("{flag} 0.0.0.0:0: not a loopback address")), "{err}");
+        assert!(err.contains("--allow-non-loopback"), "{err}");
+    }
+}
+
 #[tokio::test]
 async fn resolve_command_asks_the_running_geodns_or_decides_offline() {
     let mut w = world();

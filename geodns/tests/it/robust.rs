@@ -95,3 +95,36 @@ async fn malformed_truncated_and_random_packets_do_not_stop_the_server() {
     still_answers(g.dns).await;
     g.shutdown().await.unwrap();
 }
+
+/// Issue 12, defect 8: each malformed EDNS option cost a WARN line (hickory
+/// logs one per query), so anyone could flood the log. The line is now
+/// throttled (world::logging, tested there) and the queries are counted.
+#[tokio::test]
+async fn malformed_edns_options_are_counted_in_metrics() {
+    let g = start(&world(), Mode::Off).await;
+    // An ECS option claiming 6 bytes with 4 left in the record (the shape
+    // hickory warns about), then one whose address has bits past its prefix.
+    let q = |rdata: &[u8]| {
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+        p.extend_from_slice(&[3, b'c', b'd', b'n', 4, b't', b'e', b's', b't', 0, 0, 1, 0, 1]);
+        p.extend_from_slice(&[0, 0, 41, 16, 0, 0, 0, 0, 0, 0, rdata.len() as u8]);
+        p.extend_from_slice(rdata);
+        p
+    };
+    let incomplete = q(&[0, 8, 0, 6, 0, 1, 24, 0]);
+    let bits_past_prefix = q(&[0, 8, 0, 7, 0, 1, 16, 0, 203, 0, 113]);
+    assert!(geodns::udp::edns_malformed(&incomplete) && geodns::udp::edns_malformed(&bits_past_prefix));
+    let good = query("cdn.test.", RecordType::A, Some("198.51.100.0/24"));
+    assert!(!geodns::udp::edns_malformed(&good));
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    for p in [&incomplete, &bits_past_prefix].into_iter().cycle().take(50) {
+        s.send_to(p, g.dns).await.unwrap();
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), s.recv_from(&mut buf)).await.unwrap().unwrap();
+        assert!(n >= 12 && buf[2] & 0x80 != 0, "answered");
+    }
+    let (_, _, metrics) = http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await;
+    assert!(metrics.contains("cdnlab_geodns_dns_malformed_edns_total 50"), "{metrics}");
+    still_answers(g.dns).await;
+    g.shutdown().await.unwrap();
+}

@@ -65,9 +65,12 @@ fn a_busy_address_is_named_in_the_error() {
 fn a_missing_root_or_a_non_loopback_address_exits_2() {
     let out = Command::new(BIN).args(["--root", "/definitely/not/here", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(BIN).args(["--listen", "0.0.0.0:0"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    for flag in ["--listen", "--admin"] {
+        let out = Command::new(BIN).args([flag, "0.0.0.0:0"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("{flag} 0.0.0.0:0")) && err.contains("--allow-non-loopback"), "{err}");
+    }
 }
 
 fn wait(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {

@@ -3,7 +3,7 @@
 //! /api/origin/outage`, and `POST /api/auth` to check a token.
 //!
 //! Every control needs `Authorization: Bearer <token>` with the world's
-//! admin token (when it has one), checked like every admin API
+//! admin token (without one the controls are off: 403), checked like every admin API
 //! ([`world::auth::check_bearer`]); the token is never logged. Each one
 //! calls the function scenario events use ([`crate::events`]): a purge is
 //! the fan-out of `cdn purge`, with the run's integrity bookkeeping. What
@@ -38,7 +38,7 @@ impl IntoResponse for Refusal {
 
 fn authorize(hub: &Hub, headers: &HeaderMap) -> Result<(), Refusal> {
     world::auth::check_bearer(hub.world.admin_token().as_deref(), headers)
-        .map_err(|why| Refusal(StatusCode::UNAUTHORIZED, why.to_string()))
+        .map_err(|d| Refusal(d.status(), d.reason().to_string()))
 }
 
 /// `POST /api/auth`: 204 when the token is right.
