@@ -10,7 +10,8 @@
 //!
 //! **Exposing.** `GET /metrics` on the admin listener renders, in the
 //! Prometheus text format, the same numbers as `/stats` (names below,
-//! labels `edge`, `outcome`, `tier`, `item` only).
+//! labels `edge`, `outcome`, `tier`, `item`, `kind`, `state` only: fixed
+//! sets, never a URL).
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -265,6 +265,13 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
     ] {
         assert_eq!(m.value(name, &edge), v as f64, "{name}");
     }
+    for (state, v) in [("ok", 1.0), ("failing", 0.0), ("off", 0.0)] {
+        assert_eq!(m.value("cdnlab_edge_disk_state", &[("edge", "test"), ("state", state)]), v, "{state}");
+    }
+    for kind in ["journal", "snapshot", "cache"] {
+        assert_eq!(m.value("cdnlab_edge_disk_write_errors_total", &[("edge", "test"), ("kind", kind)]), 0.0, "{kind}");
+    }
+    assert_eq!(m.value("cdnlab_edge_degraded", &edge), 0.0);
     let memory = [("edge", "test"), ("tier", "memory")];
     assert_eq!(m.value("cdnlab_edge_cache_entries", &memory), s.memory_entries as f64);
     assert_eq!(m.value("cdnlab_edge_cache_bytes", &memory), s.memory_bytes as f64);
@@ -286,7 +293,10 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
     for (name, labels) in m.samples.keys() {
         assert!(name.starts_with("cdnlab_edge_"), "{name}");
         for (k, _) in labels {
-            assert!(["edge", "outcome", "tier", "item", "le"].contains(&k.as_str()), "{name}: label {k}");
+            assert!(
+                ["edge", "outcome", "tier", "item", "kind", "state", "le"].contains(&k.as_str()),
+                "{name}: label {k}"
+            );
         }
     }
 }

@@ -359,3 +359,43 @@ async fn bad_purge_requests_get_400_with_the_reason() {
     let r = c.post(&url).bearer_auth(TOKEN).body(vec![b' '; 100 * 1024]).send().await.unwrap();
     assert_eq!(r.status(), 413);
 }
+
+/// Issue 12, defect 5: an edge with no configured token accepted every
+/// purge. Now it uses the token kept in its data directory (created with
+/// mode 0600 on its first start, the same after a restart), and where no
+/// such file can be written the purge API is off, with the reason.
+#[tokio::test]
+async fn an_edge_without_a_configured_token_never_serves_purges_to_all() {
+    use std::os::unix::fs::PermissionsExt;
+    let o = ScriptedOrigin::start().await;
+    let e = start_edge(o.addr, |c| c.admin_token = None).await;
+    let c = client();
+    let url = format!("http://{}/purge", e.handle.admin);
+    let body = json!({"all": true});
+    let r = c.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a purge without a token");
+    let file = e.config.store.dir.join("admin-token");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let token = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert_eq!(e.handle.admin_token().as_deref(), Some(token.as_str()));
+    let r = c.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let e = e.restart().await;
+    assert_eq!(e.handle.admin_token(), Some(token.clone()), "the same token after a restart");
+
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    let off = start_edge(o.addr, |c| {
+        c.admin_token = None;
+        c.store.disk = 0;
+        c.store.dir = not_a_dir.path().join("cache");
+    })
+    .await;
+    let url = format!("http://{}/purge", off.handle.admin);
+    for t in ["", "guess", token.as_str()] {
+        let r = c.post(&url).bearer_auth(t).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{t}");
+        let v: Value = r.json().await.unwrap();
+        let why = v["error"].as_str().unwrap();
+        assert!(why.contains("the purge API is off") && why.contains("CDNLAB_ADMIN_TOKEN"), "{why}");
+    }
+}
