@@ -8,6 +8,15 @@
 //! an admission filter refuses entries larger than a disk block; objects
 //! much larger than a memory shard go straight to disk so they cannot flush
 //! the memory tier; the data directory is locked against a second edge.
+//!
+//! The disk tier's files are *reserved* when it opens ([`reserve`]): foyer
+//! creates them sparse, so a filesystem that fills up later would fail its
+//! writes, and foyer 0.22 panics in its flusher when a tombstone write
+//! fails (the disk tier then stops writing until a restart). Reserved, the
+//! cache's own writes cannot run out of space; a full filesystem only
+//! fails the purge journal, which the edge handles (see [`crate::purge`]).
+//! A tier that cannot be reserved (less free space than its size) does not
+//! run: the edge serves from memory, degraded, and says why.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -83,6 +92,14 @@ pub enum StoreError {
     /// foyer failed.
     #[error("disk cache: {0}")]
     Foyer(#[from] foyer::Error),
+    /// The disk tier's files could not be reserved.
+    #[error("disk tier {dir}: cannot reserve its space: {why}")]
+    Reserve {
+        /// The directory.
+        dir: String,
+        /// What went wrong.
+        why: String,
+    },
 }
 
 /// The cache store.
@@ -140,6 +157,15 @@ impl Store {
                 .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
+        if c.disk > 0 {
+            let dir = c.dir.clone();
+            let reserved =
+                tokio::task::spawn_blocking(move || reserve(&dir)).await.unwrap_or(Err("interrupted".into()));
+            if let Err(why) = reserved {
+                let _ = cache.close().await;
+                return Err(StoreError::Reserve { dir: c.dir.display().to_string(), why });
+            }
+        }
         Ok(Store {
             cache,
             disk_only_above: per_shard / 8,
@@ -279,8 +305,33 @@ pub fn has_disk_data(dir: &std::path::Path) -> bool {
         .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(DEVICE_FILE_PREFIX))))
 }
 
-/// How foyer's file device names its files.
+/// How foyer's file device names its files (numbered in creation order:
+/// the tombstone log first, then the blocks).
 const DEVICE_FILE_PREFIX: &str = "foyer-storage-direct-fs-";
+
+/// Allocates every disk tier file in `dir` (fallocate; data already there
+/// is kept).
+pub fn reserve(dir: &std::path::Path) -> Result<(), String> {
+    use fs4::fs_std::FileExt;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(DEVICE_FILE_PREFIX))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for p in &files {
+        File::options()
+            .write(true)
+            .open(p)
+            .and_then(|f| {
+                let len = f.metadata()?.len();
+                f.allocate(len)
+            })
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}
 
 fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
     let err = |why: String| StoreError::DataDir { dir: dir.display().to_string(), why };

@@ -125,7 +125,7 @@ impl EdgeTarget {
             Ok(Some(tok)) => t.token = Some(tok),
             Ok(None) => {
                 t.no_token = Some(format!(
-                    "no admin token: the world has none, CDNLAB_ADMIN_TOKEN is unset and {} does not exist",
+                    "no admin token: {} does not exist (and neither CDNLAB_ADMIN_TOKEN nor a world admin_token is set)",
                     path.display()
                 ))
             }

@@ -317,8 +317,7 @@ impl Purger {
                 }
                 let msg = format!(
                     "purge state not fully recovered ({why}): every disk entry stored before this start is treated \
-                     as purged (hard purge-all at generation {generation}){}",
-                    if persisted { "" } else { "; not persisted yet" }
+                     as purged (hard purge-all at generation {generation})"
                 );
                 tracing::warn!(dir = %jdir.display(), "{msg}");
                 opened.lost = Some(msg);
