@@ -171,23 +171,10 @@ pub async fn run(ctx: Arc<Ctx>, events: Vec<Event>, end: Duration) -> Vec<EventR
     rows
 }
 
-fn purge_request(e: &Event) -> Option<edge::purge::PurgeRequest> {
-    match e {
-        Event::Purge { url, prefix, tag, all, soft, .. } => Some(edge::purge::PurgeRequest {
-            url: url.clone(),
-            prefix: prefix.clone(),
-            tag: tag.clone(),
-            all: all.then_some(true),
-            soft: *soft,
-        }),
-        _ => None,
-    }
-}
-
 /// What an event asks, as one line.
 fn detail(e: &Event) -> String {
     match e {
-        Event::Purge { .. } => purge_request(e).map(|r| purge_detail(&r)).unwrap_or_default(),
+        Event::Purge { .. } => e.purge_request().map(|r| purge_detail(&r)).unwrap_or_default(),
         Event::Bump { path, prefix, .. } => bump_body(path.as_deref(), prefix.as_deref()).to_string(),
         Event::OriginOutage { duration, mode, .. } => {
             format!("{} for {duration}", mode.as_deref().unwrap_or("reset"))
@@ -210,7 +197,7 @@ async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
     let mut purge_report = None;
     let (ok, effect) = match e {
         Event::Purge { .. } => {
-            let req = purge_request(e).unwrap_or_default();
+            let req = e.purge_request().unwrap_or_default();
             let rep = purge(ctx, &req).await;
             let done = (rep.complete(), purge_effect(&rep));
             purge_report = Some(rep);

@@ -300,6 +300,20 @@ impl Event {
         }
     }
 
+    /// The purge request of a purge event.
+    pub fn purge_request(&self) -> Option<edge::purge::PurgeRequest> {
+        match self {
+            Event::Purge { url, prefix, tag, all, soft, .. } => Some(edge::purge::PurgeRequest {
+                url: url.clone(),
+                prefix: prefix.clone(),
+                tag: tag.clone(),
+                all: all.then_some(true),
+                soft: *soft,
+            }),
+            _ => None,
+        }
+    }
+
     /// Its kind, as written in the file.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -552,28 +566,19 @@ fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
             p.at(&at(f), format!("{f} {d} must be at most {}", Dur(MAX_DURATION)));
         }
         match e {
-            Event::Purge { url, prefix, tag, all, soft, .. } => {
+            Event::Purge { url, prefix, tag, all, .. } => {
                 let kinds = url.is_some() as u8 + prefix.is_some() as u8 + tag.is_some() as u8 + *all as u8;
                 if kinds != 1 {
                     p.at(&at("do"), "a purge needs exactly one of url, prefix, tag, all = true");
-                } else {
-                    let req = edge::purge::PurgeRequest {
-                        url: url.clone(),
-                        prefix: prefix.clone(),
-                        tag: tag.clone(),
-                        all: all.then_some(true),
-                        soft: *soft,
+                } else if let Some(Err(m)) = e.purge_request().map(|r| r.spec()) {
+                    let f = if url.is_some() {
+                        "url"
+                    } else if prefix.is_some() {
+                        "prefix"
+                    } else {
+                        "tag"
                     };
-                    if let Err(m) = req.spec() {
-                        let f = if url.is_some() {
-                            "url"
-                        } else if prefix.is_some() {
-                            "prefix"
-                        } else {
-                            "tag"
-                        };
-                        p.at(&at(f), m.to_string());
-                    }
+                    p.at(&at(f), m.to_string());
                 }
             }
             Event::Bump { path, prefix, .. } if path.is_some() == prefix.is_some() => {
