@@ -19,7 +19,7 @@ cargo build --release -p scenarios --tests --bin cdn >&2
 start=$(date +%s)
 set +e
 CDNLAB_FAULT_ROUNDS="$rounds" cargo test --release -p scenarios --test faults -- --nocapture --test-threads=1 2>&1 \
-  | tee /dev/stderr | grep -E '^fault suite:|^test result' \
+  | tee /dev/stderr | grep -oE 'fault suite:.*|^test result.*' \
   | sed "s/^/[$(date -u +%Y-%m-%dT%H:%MZ) rounds=$rounds] /"
 status=${PIPESTATUS[0]}
 echo "fault-suite: $rounds rounds in $(( $(date +%s) - start )) s, exit $status"
