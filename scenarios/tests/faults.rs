@@ -66,6 +66,15 @@ struct EdgeSpec {
 }
 
 impl EdgeSpec {
+    /// The edge's log (every start appends), beside its data directory.
+    fn log_path(&self) -> PathBuf {
+        self.dir.with_extension("log")
+    }
+
+    fn log(&self) -> std::fs::File {
+        std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap()
+    }
+
     /// Starts the edge and waits for its ready line (the time it took).
     fn start(&self) -> (EdgeProc, Duration) {
         let t = Instant::now();
@@ -78,14 +87,18 @@ impl EdgeSpec {
             .env(world::load::ADMIN_TOKEN_ENV, TOKEN)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(self.log())
             .spawn()
             .unwrap();
         let mut p = EdgeProc { child };
         let mut out = BufReader::new(p.child.stdout.take().unwrap());
         loop {
             let mut l = String::new();
-            assert!(out.read_line(&mut l).unwrap() > 0, "the edge exited before it was ready");
+            if out.read_line(&mut l).unwrap() == 0 {
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                panic!("the edge exited before it was ready; its log ends:\n{}", tail.join("\n"));
+            }
             if l.starts_with("cdnlab-ready ") {
                 break;
             }
