@@ -291,7 +291,16 @@ fn admin_token(c: &Config) -> (Option<String>, TokenSource) {
 /// running from memory, degraded, rather than not at all.
 async fn open_store(c: &mut Config, health: &health::Health) -> Result<Store, EdgeError> {
     match Store::open(&c.store).await {
-        Ok(s) => Ok(s),
+        Ok(s) => {
+            if let Some(why) = &s.unreserved {
+                tracing::warn!(edge = %c.name, error = %why, "disk tier not reserved: its filesystem cannot reserve space");
+                health.note(format!(
+                    "disk tier not reserved ({why}): on a full filesystem its writes fail and foyer stops writing \
+                     until a restart"
+                ));
+            }
+            Ok(s)
+        }
         Err(e @ (StoreError::Locked(_) | StoreError::Sizes(_))) => Err(e.into()),
         Err(e) if c.store.disk > 0 => {
             tracing::error!(edge = %c.name, error = %e, "disk tier cannot open: serving from memory only");

@@ -16,7 +16,9 @@
 //! cache's own writes cannot run out of space; a full filesystem only
 //! fails the purge journal, which the edge handles (see [`crate::purge`]).
 //! A tier that cannot be reserved (less free space than its size) does not
-//! run: the edge serves from memory, degraded, and says why.
+//! run: the edge serves from memory, degraded, and says why. On a
+//! filesystem that cannot reserve space at all (no `fallocate`) the tier
+//! runs sparse, as foyer made it, and the edge says so.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -110,6 +112,8 @@ pub struct Store {
     has_disk: bool,
     /// Held (shared) by every disk read; see [`Store::wait_reads`].
     reads: tokio::sync::RwLock<()>,
+    /// Why the disk tier runs unreserved (its filesystem cannot reserve).
+    pub unreserved: Option<String>,
     _lock: Option<File>,
 }
 
@@ -157,13 +161,19 @@ impl Store {
                 .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
+        let mut unreserved = None;
         if c.disk > 0 {
             let dir = c.dir.clone();
-            let reserved =
-                tokio::task::spawn_blocking(move || reserve(&dir)).await.unwrap_or(Err("interrupted".into()));
-            if let Err(why) = reserved {
-                let _ = cache.close().await;
-                return Err(StoreError::Reserve { dir: c.dir.display().to_string(), why });
+            let reserved = tokio::task::spawn_blocking(move || reserve(&dir))
+                .await
+                .unwrap_or_else(|e| Err(Unreserved::Failed(e.to_string())));
+            match reserved {
+                Ok(()) => {}
+                Err(Unreserved::Unsupported(why)) => unreserved = Some(why),
+                Err(Unreserved::Failed(why)) => {
+                    let _ = cache.close().await;
+                    return Err(StoreError::Reserve { dir: c.dir.display().to_string(), why });
+                }
             }
         }
         Ok(Store {
@@ -171,6 +181,7 @@ impl Store {
             disk_only_above: per_shard / 8,
             has_disk: c.disk > 0,
             reads: tokio::sync::RwLock::new(()),
+            unreserved,
             _lock: lock,
         })
     }
@@ -309,12 +320,21 @@ pub fn has_disk_data(dir: &std::path::Path) -> bool {
 /// the tombstone log first, then the blocks).
 const DEVICE_FILE_PREFIX: &str = "foyer-storage-direct-fs-";
 
+/// Why the disk tier's files are not reserved.
+#[derive(Debug)]
+pub enum Unreserved {
+    /// The filesystem cannot reserve space (no `fallocate`).
+    Unsupported(String),
+    /// It could, but did not (no space, an I/O error).
+    Failed(String),
+}
+
 /// Allocates every disk tier file in `dir` (fallocate; data already there
 /// is kept).
-pub fn reserve(dir: &std::path::Path) -> Result<(), String> {
+pub fn reserve(dir: &std::path::Path) -> Result<(), Unreserved> {
     use fs4::fs_std::FileExt;
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Unreserved::Failed(e.to_string()))?
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with(DEVICE_FILE_PREFIX))
         .map(|e| e.path())
@@ -328,7 +348,14 @@ pub fn reserve(dir: &std::path::Path) -> Result<(), String> {
                 let len = f.metadata()?.len();
                 f.allocate(len)
             })
-            .map_err(|e| format!("{}: {e}", p.display()))?;
+            .map_err(|e| {
+                let why = format!("{}: {e}", p.display());
+                if e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(95) {
+                    Unreserved::Unsupported(why) // EOPNOTSUPP
+                } else {
+                    Unreserved::Failed(why)
+                }
+            })?;
     }
     Ok(())
 }
@@ -344,4 +371,32 @@ fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
         .map_err(|e| err(format!("cannot open LOCK: {e}")))?;
     f.try_lock().map_err(|_| StoreError::Locked(dir.display().to_string()))?;
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// foyer's files are sparse; reserved, every byte has its block, so a
+    /// filesystem filling up later cannot fail the disk tier's writes.
+    #[test]
+    fn reserving_allocates_every_block_of_the_disk_tier_files_and_keeps_their_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(format!("{DEVICE_FILE_PREFIX}00000000"));
+        let f = File::create(&p).unwrap();
+        f.set_len(4 << 20).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"kept", 1 << 20).unwrap();
+        drop(f);
+        std::fs::write(dir.path().join("LOCK"), b"").unwrap();
+        assert!(std::fs::metadata(&p).unwrap().blocks() * 512 < 4 << 20, "sparse before");
+        reserve(dir.path()).unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        assert!(m.blocks() * 512 >= 4 << 20, "{} bytes allocated", m.blocks() * 512);
+        assert_eq!(m.len(), 4 << 20);
+        let mut buf = [0u8; 4];
+        std::os::unix::fs::FileExt::read_exact_at(&File::open(&p).unwrap(), &mut buf, 1 << 20).unwrap();
+        assert_eq!(&buf, b"kept");
+        assert_eq!(std::fs::metadata(dir.path().join("LOCK")).unwrap().len(), 0, "other files untouched");
+    }
 }

@@ -555,5 +555,19 @@ async fn a_disk_that_fills_up_and_frees() {
     let tally = load.finish().await;
     println!("fault suite: the disk freed: healthy again after {:.1} s", healed.as_secs_f64());
     report("a disk that fills up and frees", &tally, &recovered);
+    // The disk tier writes again: what is stored now is read from disk
+    // after a restart (foyer's writer survived the full disk).
+    let fresh: Vec<String> = (0..20).map(|i| format!("/obj/{}", 260 + i)).collect();
+    for p in &fresh {
+        lab.http.get(format!("http://{}{p}", lab.spec.public)).send().await.unwrap().bytes().await.unwrap();
+    }
     assert!(edge.stop().success());
+    let (_edge, _) = lab.spec.start();
+    let mut from_disk = 0;
+    for p in &fresh {
+        let r = lab.http.get(format!("http://{}{p}", lab.spec.public)).send().await.unwrap();
+        let cs = r.headers().get("cache-status").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        from_disk += usize::from(cs.contains("; hit;") && cs.ends_with("detail=disk"));
+    }
+    assert!(from_disk >= 15, "only {from_disk} of 20 objects stored after the disk freed were read back from disk");
 }
