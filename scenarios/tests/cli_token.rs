@@ -103,6 +103,13 @@ fn non_loopback_listeners_are_refused_naming_the_flag() {
         assert!(err.contains(&format!("{flag} 0.0.0.0:0: not a loopback address")), "{err}");
         assert!(err.contains("--allow-non-loopback"), "{err}");
     }
+    // The dashboard (its controls purge, bump and kill) has no such flag.
+    for args in [vec!["up", "--dashboard", "0.0.0.0:0"], vec!["run", "--dashboard", "0.0.0.0:0", "none.toml"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_cdn")).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--dashboard 0.0.0.0:0: not a loopback address"), "{args:?}: {err}");
+    }
     for (what, args) in
         [("origin", vec!["origin", "--admin", "0.0.0.0:0"]), ("geodns", vec!["geodns", "--dns", "0.0.0.0:0"])]
     {
