@@ -193,6 +193,9 @@ fn worker(dns: Arc<Dns>, socket: &std::net::UdpSocket, gso: bool, quit: &AtomicB
                 k += 1;
             }
         }
+        // Counted before they leave: a client that reads /metrics after its
+        // answer must find it counted.
+        dns.metrics.add_fast(&mut tally);
         tally.segmented += send_batch(fd, &mut tx, &outbufs, &lens[..k], &addrs[..k]) as u64;
         dns.metrics.add_fast(&mut tally);
     }
