@@ -12,7 +12,8 @@
 //!
 //! Load and rounds are bounded; `CDNLAB_FAULT_ROUNDS` scales the rounds and
 //! `scripts/fault-suite.sh` runs this file with more of them and prints the
-//! summaries. Each fault prints one summary line (`--nocapture` shows them).
+//! summaries. Each fault prints one summary line (`--nocapture` shows them);
+//! `CDNLAB_FAULT_DEBUG=1` also prints the first failed answers of each.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
