@@ -15,7 +15,9 @@ const GB: i128 = 1 << 30;
 
 /// A world with objects of exactly 20 KiB and tiny volume tiers, so a few
 /// requests cross a tier boundary.
-fn world_text(origin: (SocketAddr, SocketAddr), edges: &[(SocketAddr, SocketAddr)]) -> String {
+/// Edge data (and the admin tokens edges generate there) go under `data`,
+/// a temporary directory, never into the source tree.
+fn world_text(origin: (SocketAddr, SocketAddr), edges: &[(SocketAddr, SocketAddr)], data: &Path) -> String {
     let mut t = format!(
         r#"
 name = "stats-test"
@@ -62,6 +64,7 @@ size = {{ median = "20KiB", sigma = 0.0, min = "1KiB", max = "64KiB" }}
 [edge_defaults]
 memory = "8MiB"
 disk = 0
+data_dir = "{}/{{world}}/{{edge}}"
 
 [prices]
 egress = [{{ up_to = "50KiB", usd_per_gb = 0.12 }}, {{ usd_per_gb = 0.10 }}]
@@ -69,7 +72,7 @@ requests_usd_per_10k = 0.01
 origin_egress = [{{ up_to = "50KiB", usd_per_gb = 0.09 }}, {{ usd_per_gb = 0.05 }}]
 fill_usd_per_gb = 0.02
 "#,
-        origin.0, origin.1
+        origin.0, origin.1, data.display()
     );
     for ((name, region), (public, admin)) in
         [("seoul", "seoul"), ("tokyo", "tokyo"), ("newyork", "newyork")].iter().zip(edges)
@@ -128,7 +131,7 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     let edge_addrs: Vec<_> =
         edge_listeners.iter().map(|(p, a)| (p.local_addr().unwrap(), a.local_addr().unwrap())).collect();
     let path = dir.path().join("world.toml");
-    std::fs::write(&path, world_text(origin_addrs, &edge_addrs)).unwrap();
+    std::fs::write(&path, world_text(origin_addrs, &edge_addrs, dir.path())).unwrap();
     let w = world::World::load(&path).unwrap();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -248,7 +251,7 @@ async fn with_nothing_running_it_says_which_edges_are_unreachable_and_fails() {
     let addrs: Vec<SocketAddr> = held.iter().map(|l| l.local_addr().unwrap()).collect();
     let edges: Vec<_> = addrs[2..].chunks(2).map(|c| (c[0], c[1])).collect();
     let path = dir.path().join("world.toml");
-    std::fs::write(&path, world_text((addrs[0], addrs[1]), &edges)).unwrap();
+    std::fs::write(&path, world_text((addrs[0], addrs[1]), &edges, dir.path())).unwrap();
     drop(held); // nobody listens any more
     let r = cdn_stats(&path, false).await;
     assert!(!r.status.success());
