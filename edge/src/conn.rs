@@ -36,7 +36,7 @@ const NOT_RAW: [&str; 6] = ["connection", "transfer-encoding", "content-length",
 
 /// A fast answer: the response head (in the connection's write buffer) and
 /// the body to send after it.
-enum Raw {
+pub(crate) enum Raw {
     /// Answered; `consumed` request bytes, then this body (if any).
     Answered { consumed: usize, body: Bytes },
     /// The request head is not complete yet.
@@ -112,7 +112,7 @@ impl EdgeState {
     /// Parses one buffered request; if it is a plain HTTP/1.1 GET/HEAD
     /// with one valid `Host`, for a fresh entry of the memory tier, writes
     /// the response head into `out`.
-    fn raw_hit(&self, buf: &[u8], out: &mut BytesMut) -> Raw {
+    pub(crate) fn raw_hit(&self, buf: &[u8], out: &mut BytesMut) -> Raw {
         if buf.is_empty() {
             return Raw::Partial;
         }

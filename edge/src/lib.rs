@@ -31,6 +31,8 @@ pub mod entry;
 pub mod fetch;
 pub mod flight;
 pub mod freshness;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 pub mod health;
 pub mod inbound;

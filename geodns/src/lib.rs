@@ -23,6 +23,8 @@ pub mod choice;
 pub mod cli;
 pub mod dns;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geoip;
 pub mod health;
 pub mod http;

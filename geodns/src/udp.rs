@@ -588,7 +588,13 @@ fn options_well_formed(rdata: &[u8]) -> bool {
 
 /// Everything the fast path declined: hickory's parser and the handler.
 /// Writes the answer (if any) into `out`.
-async fn slow_answer(dns: &Dns, handler: &Handler, q: &[u8], src: SocketAddr, out: &mut [u8]) -> Option<usize> {
+pub(crate) async fn slow_answer(
+    dns: &Dns,
+    handler: &Handler,
+    q: &[u8],
+    src: SocketAddr,
+    out: &mut [u8],
+) -> Option<usize> {
     if edns_malformed(q) {
         dns.metrics.malformed_edns();
     }

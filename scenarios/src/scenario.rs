@@ -453,6 +453,15 @@ pub fn load(path: &Path) -> Result<Loaded, FileError> {
     Ok(Loaded { scenario: s, world, base, path: path.to_path_buf() })
 }
 
+/// Parses and checks scenario text against `world` (what [`load`] does
+/// after reading the files); for the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn parse_text(label: &str, text: &str, world: &World) -> Result<Scenario, FileError> {
+    let (s, doc) = Doc::parse::<Scenario>(label, text)?;
+    check(&s, world, &doc)?;
+    Ok(s)
+}
+
 /// Every check parsing cannot make, in one pass: every problem is
 /// reported ([`Problems`]), each at its field, with the bounds of
 /// [`world::bounds`].
