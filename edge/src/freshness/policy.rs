@@ -130,8 +130,10 @@ impl Timing {
     }
     /// Remaining freshness in seconds (negative once stale).
     pub fn ttl_secs(&self, now_ms: u64) -> i64 {
-        let ttl = self.fresh_until_ms() as i64 - now_ms as i64;
-        ttl.div_euclid(1000)
+        // Both times may be anywhere in u64 (a world rule's TTL can be
+        // huge); their difference in seconds always fits an i64.
+        let ttl = i128::from(self.fresh_until_ms()) - i128::from(now_ms);
+        ttl.div_euclid(1000) as i64
     }
     /// Whether fresh at `now_ms`.
     pub fn is_fresh(&self, now_ms: u64) -> bool {
@@ -630,5 +632,20 @@ mod tests {
         assert_eq!(life(200, None), 300);
         assert_eq!(life(404, None), 60, "negative_ttl 20, raised by min_ttl 60");
         assert_eq!(life(200, Some("no-cache, max-age=5")), 5, "no-cache is not stretched");
+    }
+
+    /// Found by `fuzz/fuzz_targets/http_fields.rs`: a world rule's TTL (any
+    /// whole number of seconds) can put the end of freshness past 2^63 ms,
+    /// where the remaining TTL overflowed an i64.
+    #[test]
+    fn remaining_ttl_of_a_huge_rule_lifetime_does_not_overflow() {
+        let rule =
+            CacheRule { prefix: "/".into(), min_ttl: Some(Dur::secs(9_223_372_036_854_775)), ..CacheRule::default() };
+        let e = eval_with(200, &[("cache-control", s("max-age=60"))], &[], Some(&rule));
+        assert_eq!(e.timing.lifetime_ms, 9_223_372_036_854_775_000);
+        let now = T0 * 1000;
+        assert_eq!(e.timing.ttl_secs(now), 9_223_372_036_854_775);
+        let t = Timing { birth_ms: 0, lifetime_ms: 1000, swr_ms: 0, sie_ms: 0 };
+        assert_eq!(t.ttl_secs(u64::MAX), -18_446_744_073_709_551);
     }
 }
