@@ -232,6 +232,8 @@ mod tests {
         assert_eq!(spec(r#"{"url":"http://cdn.test/a?"}"#).unwrap().target, Target::Url("/a".into()));
         assert_eq!(spec(r#"{"prefix":"/img/"}"#).unwrap().target, Target::Prefix("/img/".into()));
         assert_eq!(spec(r#"{"prefix":"/a?"}"#).unwrap().target, Target::Prefix("/a?".into()));
+        assert_eq!(spec(r#"{"prefix":"/a??"}"#).unwrap().target, Target::Prefix("/a??".into()));
+        assert_eq!(spec(r#"{"url":"/a??"}"#).unwrap().target, Target::Url("/a??".into()));
         assert_eq!(
             spec(r#"{"tag":"product-42","soft":true}"#).unwrap(),
             PurgeSpec { target: Target::Tag("product-42".into()), soft: true }
