@@ -84,3 +84,24 @@ pub async fn memory_edge(objects: &[(&str, &[u8])]) -> Result<Arc<EdgeState>, cr
     }
     Ok(st)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The edge the `raw_hit` fuzz target runs against answers a plain GET
+    /// on the raw path, so the fuzzer reaches the answer code too.
+    #[tokio::test]
+    async fn the_memory_edge_answers_a_plain_get_on_the_raw_path() {
+        let st = memory_edge(&[("/obj/1", b"hello")]).await.unwrap();
+        let mut out = BytesMut::new();
+        let req: &[u8] = b"GET /obj/1 HTTP/1.1\r\nHost: cdn.test\r\n\r\nGET /obj/1 HTTP/1.1\r\nHost: cdn.test\r\nRange: bytes=0-1\r\n\r\n";
+        let RawDecision::Answered { consumed, body } = raw_hit(&st, req, &mut out) else { panic!("not answered") };
+        assert_eq!(&body[..], b"hello");
+        assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\n"), "{out:?}");
+        out.clear();
+        assert_eq!(raw_hit(&st, &req[consumed..], &mut out), RawDecision::Other, "a range goes to the full path");
+        assert_eq!(raw_hit(&st, b"GET /obj/1 HTTP/1.1\r\nHo", &mut out), RawDecision::Partial);
+        assert!(out.is_empty());
+    }
+}
