@@ -164,12 +164,19 @@ fn read_u32(r: &mut impl Read) -> foyer::Result<u32> {
 fn read_u64(r: &mut impl Read) -> foyer::Result<u64> {
     Ok(u64::from_le_bytes(read_arr(r)?))
 }
+/// Most bytes reserved for a field before its data is read: a damaged
+/// length must not allocate what the entry does not hold.
+const PREALLOC: usize = 1 << 20;
+
 fn read_vec(r: &mut impl Read, len: usize, max: usize) -> foyer::Result<Vec<u8>> {
     if len > max {
         return Err(parse_err("field too long"));
     }
-    let mut v = vec![0u8; len];
-    r.read_exact(&mut v).map_err(FoyerError::io_error)?;
+    let mut v = Vec::with_capacity(len.min(PREALLOC));
+    r.take(len as u64).read_to_end(&mut v).map_err(FoyerError::io_error)?;
+    if v.len() != len {
+        return Err(parse_err("truncated field"));
+    }
     Ok(v)
 }
 
@@ -394,5 +401,36 @@ mod tests {
         let at = 4 + 1 + 2 + 40 + 1 + 16;
         huge[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(CacheValue::decode(&mut huge.as_slice()).is_err());
+    }
+
+    /// Found by `fuzz/fuzz_targets/disk_formats.rs` (an out-of-memory at a
+    /// 4 GiB allocation): a damaged body length made the decoder allocate
+    /// the claimed size before reading, up to 16 GiB for an entry of a few
+    /// bytes (an abort where the allocation fails). Reads now ask for at
+    /// most what is there, in steps of at most [`PREALLOC`].
+    #[test]
+    fn a_damaged_length_does_not_allocate_what_the_entry_does_not_hold() {
+        /// A reader that remembers the largest read it was asked for.
+        struct Largest<'a>(&'a [u8], usize);
+        impl Read for Largest<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.1 = self.1.max(buf.len());
+                self.0.read(buf)
+            }
+        }
+        let mut buf = Vec::new();
+        sample().encode(&mut buf).unwrap();
+        let at = buf.len() - 11 - 8; // the body length, before "hello world"
+        buf[at..at + 8].copy_from_slice(&(1u64 << 32).to_le_bytes());
+        let mut r = Largest(&buf, 0);
+        assert!(CacheValue::decode(&mut r).is_err());
+        assert!(r.1 <= PREALLOC, "asked for a {} byte read", r.1);
+        // A large body that is there still decodes.
+        let CacheValue::Response(mut e) = sample() else { unreachable!() };
+        e.body = Bytes::from(vec![7u8; 3 * PREALLOC + 5]);
+        let mut big = Vec::new();
+        CacheValue::Response(e.clone()).encode(&mut big).unwrap();
+        let CacheValue::Response(d) = CacheValue::decode(&mut big.as_slice()).unwrap() else { panic!("kind") };
+        assert_eq!(d.body, e.body);
     }
 }
