@@ -24,16 +24,8 @@ use geodns::udp::fast_answer;
 use hickory_proto::op::Message;
 use libfuzzer_sys::fuzz_target;
 
-const SOURCES: [&str; 8] = [
-    "127.1.0.5",
-    "127.2.0.7",
-    "127.3.1.9",
-    "127.0.0.1",
-    "198.51.100.4",
-    "2001:db8:1::9",
-    "2001:db8:2:77::1",
-    "::1",
-];
+const SOURCES: [&str; 8] =
+    ["127.1.0.5", "127.2.0.7", "127.3.1.9", "127.0.0.1", "198.51.100.4", "2001:db8:1::9", "2001:db8:2:77::1", "::1"];
 
 struct Fixture {
     rt: tokio::runtime::Runtime,
