@@ -77,13 +77,16 @@ for t in "${targets[@]}"; do
         failed+=("$t")
         grep -E "^(==[0-9]+==ERROR|thread .* panicked|SUMMARY|artifact_prefix|Test unit written)" "$log" | head -8 >&2 || true
     fi
-    took=$((SECONDS - t0))
+    # libFuzzer's own count ("Done N runs in S second(s)"), else the wall time.
+    took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+    took=${took:-$((SECONDS - t0))}
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
-    corpus=$(find "corpus/$t" -type f | wc -l)
+    # libFuzzer's corpus at the end (the directory also keeps replaced inputs).
+    corpus=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     line=$(printf '%-14s %-6s %4ss  execs %-11s exec/s %-7s corpus %-6s peak %sMB  (%s, log fuzz/%s)' \
-        "$t" "$status" "$took" "${execs:-?}" "${rate:-?}" "$corpus" "${rss:-?}" "$started" "$log")
+        "$t" "$status" "$took" "${execs:-?}" "${rate:-?}" "${corpus:-?}" "${rss:-?}" "$started" "$log")
     echo "$line"
     summary+=("$line")
 done

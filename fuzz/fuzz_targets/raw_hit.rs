@@ -5,7 +5,8 @@
 //! other, as a connection does.
 //!
 //! Properties: never a panic; an answer is for a complete GET/HEAD
-//! HTTP/1.1 head without any field that must go to the full path, whose
+//! HTTP/1.1 head with exactly one `Host` and without any field that must
+//! go to the full path, whose
 //! target is exactly a stored key in normal form (the key is what the
 //! origin would be sent); the answer is one well-formed response head
 //! (status line, header lines, one blank line at the end) and the stored
@@ -75,6 +76,8 @@ fn check_answer(req: &[u8], head: &[u8], body: &[u8]) {
     for h in r.headers.iter() {
         assert!(!NEVER_RAW.iter().any(|n| h.name.eq_ignore_ascii_case(n)), "answered despite `{}`", h.name);
     }
+    let hosts = r.headers.iter().filter(|h| h.name.eq_ignore_ascii_case("host")).count();
+    assert_eq!(hosts, 1, "answered a request with {hosts} Host fields (RFC 9112 §3.2: 400)");
     let target = r.path.expect("target");
     let (_, stored) = OBJECTS.iter().find(|(t, _)| *t == target).unwrap_or_else(|| panic!("answered {target:?}"));
     assert_eq!(CacheKey::from_target(target).map(|k| k.as_str() == target), Ok(true), "{target:?} not normal");
