@@ -491,7 +491,11 @@ impl Journal {
                 ),
             );
         }
-        let segment = last + 1;
+        // Numbers this high come only from damaged files; a wrapped one
+        // would replay later records before earlier ones.
+        let exhausted =
+            || JournalError::Damaged(dir.display().to_string(), format!("segment number {last} has no next"));
+        let segment = last.checked_add(1).ok_or_else(exhausted)?;
         let file = open_segment(dir, segment)?;
         sync_dir(dir)?;
         let journal = Journal {
@@ -556,7 +560,10 @@ impl Journal {
     /// Starts a new segment; returns the number and file of the one closed
     /// (for the caller to fsync off its lock).
     pub fn rotate(&mut self) -> Result<(u64, Arc<File>), JournalError> {
-        let next = self.segment + 1;
+        let next = self
+            .segment
+            .checked_add(1)
+            .ok_or_else(|| JournalError::Damaged(self.dir.display().to_string(), "segment numbers exhausted".into()))?;
         let file = open_segment(&self.dir, next)?;
         let old = std::mem::replace(&mut self.segment, next);
         let old_file = std::mem::replace(&mut self.file, Arc::new(file));
@@ -862,5 +869,25 @@ mod tests {
         fs::write(&seg, &data).unwrap();
         let (_j, rec) = Journal::open(d, true).unwrap();
         assert!(rec.lost.as_deref().is_some_and(|w| w.contains("damaged log")), "{:?}", rec.lost);
+    }
+
+    /// Found by `fuzz/fuzz_targets/disk_formats.rs`: a segment named with
+    /// the largest number (or a snapshot covering it) made the next segment
+    /// number overflow: a panic in debug builds, and in release a wrap to
+    /// segment 0, whose records a later start would replay first.
+    #[test]
+    fn segment_numbers_at_the_end_of_u64_are_refused_not_wrapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::write(segment_path(d, u64::MAX), b"").unwrap();
+        assert!(matches!(Journal::open(d), Err(JournalError::Damaged(..))));
+        fs::remove_file(segment_path(d, u64::MAX)).unwrap();
+        let h = Header { covers: u64::MAX, ..Default::default() };
+        fs::write(d.join(SNAPSHOT), encode_snapshot(&h, std::iter::empty())).unwrap();
+        assert!(matches!(Journal::open(d), Err(JournalError::Damaged(..))));
+        fs::remove_file(d.join(SNAPSHOT)).unwrap();
+        fs::write(segment_path(d, u64::MAX - 1), b"").unwrap();
+        let (mut j, _) = Journal::open(d).unwrap();
+        assert!(matches!(j.rotate(), Err(JournalError::Damaged(..))));
     }
 }
