@@ -405,7 +405,7 @@ fn replay(g: &mut Inner, redo: &mut Redo, r: Record) {
         }
         Record::Purge { seq, generation, at_ms, target, soft } => {
             g.seq = g.seq.max(seq);
-            g.last_stamp = g.last_stamp.max(generation + 1);
+            g.last_stamp = g.last_stamp.max(generation.saturating_add(1));
             match (&target, soft) {
                 (Target::All, true) => {
                     g.soft_gen = g.soft_gen.max(generation);
@@ -927,6 +927,18 @@ mod tests {
         g.seq += 1;
         let seq = g.seq;
         g.recent.push_back(Registered { seq, target, soft });
+    }
+
+    /// Found by reading what `fuzz/fuzz_targets/disk_formats.rs` reaches: a
+    /// checksummed journal record with the largest generation overflowed
+    /// the replay (a panic in debug builds, a stamp wrapped to 0 in release).
+    #[test]
+    fn replaying_the_largest_generation_does_not_overflow() {
+        let mut g = Inner::default();
+        let mut redo = Redo::default();
+        let r = Record::Purge { seq: 1, generation: u64::MAX, at_ms: 0, target: Target::Url("/a".into()), soft: false };
+        replay(&mut g, &mut redo, r);
+        assert_eq!(g.last_stamp, u64::MAX);
     }
 
     #[test]
