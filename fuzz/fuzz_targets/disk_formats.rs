@@ -10,7 +10,8 @@
 //!   re-encode to the same records;
 //! - 2: a journal directory (a snapshot and up to three segments, framed
 //!   as in 1 when the second byte is even), opened and replayed as an
-//!   edge does at start;
+//!   edge does at start (`Purger::open`, which starts degraded on lost
+//!   state rather than refusing);
 //! - 3: a stored entry (behind a valid magic number when the second byte
 //!   is even); a decoded entry must re-encode to the same bytes.
 //!
@@ -94,7 +95,10 @@ fn journal(frame: bool, data: &[u8]) {
         eviction: Default::default(),
         dir: root.to_path_buf(),
     };
-    let _ = Purger::open(&c);
+    // A start after a clean stop and a first start; the journal's clock
+    // near the present.
+    let _ = Purger::open(&c, 1_800_000_000_000, false);
+    let _ = Purger::open(&c, 1_800_000_000_000, true);
 }
 
 fn split2(d: &[u8]) -> Vec<&[u8]> {
