@@ -72,7 +72,9 @@ requests_usd_per_10k = 0.01
 origin_egress = [{{ up_to = "50KiB", usd_per_gb = 0.09 }}, {{ usd_per_gb = 0.05 }}]
 fill_usd_per_gb = 0.02
 "#,
-        origin.0, origin.1, data.display()
+        origin.0,
+        origin.1,
+        data.display()
     );
     for ((name, region), (public, admin)) in
         [("seoul", "seoul"), ("tokyo", "tokyo"), ("newyork", "newyork")].iter().zip(edges)
