@@ -302,9 +302,9 @@ impl Purger {
             inner.journal = journal;
             if let Some(why) = rec.lost {
                 let generation = loss_generation(seen.max(inner.last_stamp), now_ms);
-                inner.seq += 1;
+                inner.seq = inner.seq.saturating_add(1);
                 inner.hard_gen = generation;
-                inner.last_stamp = generation + 1;
+                inner.last_stamp = generation.saturating_add(1);
                 inner.index = Index::default();
                 redo.keys.clear();
                 redo.lost = true;
@@ -939,6 +939,22 @@ mod tests {
         let r = Record::Purge { seq: 1, generation: u64::MAX, at_ms: 0, target: Target::Url("/a".into()), soft: false };
         replay(&mut g, &mut redo, r);
         assert_eq!(g.last_stamp, u64::MAX);
+    }
+
+    /// Found by `fuzz/fuzz_targets/disk_formats.rs`: lost state whose
+    /// records carry the largest stamp overflowed the purge-all that
+    /// replaces it (`generation + 1`).
+    #[test]
+    fn lost_state_with_the_largest_stamp_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let jdir = c.store.dir.join("purge");
+        std::fs::create_dir_all(&jdir).unwrap();
+        let mut seg = Vec::new();
+        Record::Add { key: "/a".into(), stamp: u64::MAX, response: true, tags: vec![] }.encode(&mut seg);
+        std::fs::write(jdir.join("log-0000000001"), seg).unwrap();
+        let (p, _, _) = Purger::open(&c.store, 1_800_000_000_000, true);
+        assert_eq!(p.status().hard_generation, u64::MAX);
     }
 
     #[test]
