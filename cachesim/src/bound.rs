@@ -102,7 +102,7 @@ mod tests {
         let mut x = 7u64;
         let pairs: Vec<(u64, u32)> = (0..5000)
             .map(|_| {
-                x = crate::trace::mix64(x);
+                x = world::rng::mix(x);
                 ((x % 1000) * (x % 7) / 6, 1)
             })
             .collect();

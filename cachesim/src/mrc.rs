@@ -134,9 +134,9 @@ mod tests {
         let mut size_of = std::collections::HashMap::new();
         let pairs: Vec<(u64, u32)> = (0..20_000)
             .map(|_| {
-                x = crate::trace::mix64(x);
+                x = world::rng::mix(x);
                 let k = (x % 3000) * (x % 5) / 4;
-                let s = *size_of.entry(k).or_insert(1 + (crate::trace::mix64(k) % 5000) as u32);
+                let s = *size_of.entry(k).or_insert(1 + (world::rng::mix(k) % 5000) as u32);
                 (k, s)
             })
             .collect();

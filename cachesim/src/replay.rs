@@ -128,7 +128,7 @@ mod tests {
     fn counts_add_up_and_belady_is_no_worse_than_any_policy_with_unit_sizes() {
         let mut x = 3u64;
         let t = Trace::from_pairs((0..30_000).map(|_| {
-            x = crate::trace::mix64(x);
+            x = world::rng::mix(x);
             ((x % 4000) * (x % 9) / 8, 1)
         }));
         let next = t.next_use();

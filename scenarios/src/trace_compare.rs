@@ -76,7 +76,7 @@ fn model(kind: Kind, cap: u64, reqs: &[(u64, u32)]) -> (u64, f64) {
 /// model is a hash of the whole path, as the edge keys on it.
 fn request_of(path: &str) -> Option<(u64, u32)> {
     let (_, size) = path.strip_prefix("/t/")?.split_once('/')?;
-    Some((cachesim::trace::hash64(path.as_bytes()), size.parse().ok()?))
+    Some((world::rng::hash64(path.as_bytes()), size.parse().ok()?))
 }
 
 /// The comparison for a finished run: `paths[i]` is planned request i,

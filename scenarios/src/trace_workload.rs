@@ -19,8 +19,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cachesim::trace::{Format, Op, Reader, mix64};
+use cachesim::trace::{Format, Op, Reader};
 use world::World;
+use world::rng::mix as mix64;
 
 use crate::scenario::{Scenario, Workload};
 use crate::workload::Planned;

@@ -46,7 +46,7 @@ impl Sketch {
 
     #[inline]
     fn index(&self, key: u64, row: u64) -> (usize, u32) {
-        let h = crate::trace::mix64(key ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let h = world::rng::mix(key ^ row.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         ((h & self.mask) as usize, ((h >> 60) as u32) * 4)
     }
 

@@ -21,7 +21,9 @@ use std::io::BufRead;
 use serde::Deserialize;
 
 use super::lines::Lines;
-use super::{Op, Request, TraceError, hash64};
+use world::rng::hash64;
+
+use super::{Op, Request, TraceError};
 
 #[derive(Deserialize)]
 struct Line<'a> {

@@ -251,7 +251,7 @@ impl<R: Read> Read for Counted<R> {
 /// The 64-bit key of a textual key field: the number itself when the field
 /// is a decimal integer (signed ones as their two's-complement bits, as the
 /// Wikimedia traces write their hashes), otherwise a stable hash of its
-/// bytes (FNV-1a, mixed; the same function as `world::rng::hash64`).
+/// bytes ([`world::rng::hash64`]: FNV-1a, mixed).
 pub fn key_of(field: &str) -> u64 {
     if let Ok(n) = field.parse::<u64>() {
         return n;
@@ -259,24 +259,7 @@ pub fn key_of(field: &str) -> u64 {
     if let Ok(n) = field.parse::<i64>() {
         return n as u64;
     }
-    hash64(field.as_bytes())
-}
-
-/// FNV-1a over the bytes, then a SplitMix64 finaliser.
-pub fn hash64(s: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    mix64(h)
-}
-
-/// SplitMix64's finaliser: a bijection that spreads every input bit.
-pub fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    world::rng::hash64(field.as_bytes())
 }
 
 /// A decimal time in `unit`s (fractions allowed: `12.5`) as milliseconds.
@@ -296,7 +279,7 @@ mod tests {
     fn keys_are_numbers_when_they_are_numbers() {
         assert_eq!(key_of("42"), 42);
         assert_eq!(key_of("-1"), u64::MAX);
-        assert_eq!(key_of("/obj/1"), hash64(b"/obj/1"));
+        assert_eq!(key_of("/obj/1"), world::rng::hash64(b"/obj/1"));
         assert_ne!(key_of("/obj/1"), key_of("/obj/2"));
     }
 
