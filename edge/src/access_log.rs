@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use http::{Method, Response, Uri};
-use world::serve::Peer;
+use runtime::serve::Peer;
 
 use crate::body::Body;
 use crate::headers::CACHE_STATUS;

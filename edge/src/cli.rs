@@ -152,14 +152,13 @@ impl Args {
 /// Runs the edge until Ctrl-C or SIGTERM.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let c = args.config()?;
-    world::logging::init(args.log_json || c.access_log);
-    let public = world::serve::bind(&format!("edge {} public", c.name), c.listen).await?;
-    let admin = world::serve::bind(&format!("edge {} admin", c.name), c.admin).await?;
-    let (p, a) = (public.local_addr()?, admin.local_addr()?);
-    tracing::info!(edge = %c.name, public = %p, admin = %a, origin = %c.origin, origin_host = %c.origin_host, data = %c.store.dir.display(), "edge starting");
+    runtime::logging::init(args.log_json || c.access_log);
     let name = c.name.clone();
-    let edge = crate::Edge::open(c).await?;
-    match edge.token() {
+    let (origin, origin_host, data) = (c.origin, c.origin_host.clone(), c.store.dir.clone());
+    let bound = crate::bind(c).await?;
+    let (p, a) = (bound.public_addr, bound.admin_addr);
+    tracing::info!(edge = %name, public = %p, admin = %a, origin = %origin, origin_host = %origin_host, data = %data.display(), "edge starting");
+    match bound.token() {
         (Some(t), crate::TokenSource::Generated(path)) => println!(
             "edge {name}: admin token {t} (generated once; kept in {} with mode 0600, where `cdn purge` reads it)",
             path.display()
@@ -172,8 +171,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => {}
     }
-    println!("{}", world::serve::ready_line("edge", &name, &[("public", p), ("admin", a)]));
-    edge.serve(public, admin, world::serve::ctrl_c_or_term()).await?;
+    println!("{}", runtime::server::ready_line("edge", &name, &[("public", p), ("admin", a)]));
+    bound.serve(runtime::Shutdown::on(runtime::shutdown::ctrl_c_or_term())).await?;
     tracing::info!(edge = %name, "edge stopped");
     Ok(())
 }
@@ -215,7 +214,7 @@ mod tests {
     #[test]
     fn connection_limits_come_from_flags() {
         let d = config(&STANDALONE).unwrap().limits;
-        assert_eq!(d, world::serve::ConnLimits::default());
+        assert_eq!(d, runtime::serve::ConnLimits::default());
         let flags = [&STANDALONE[..], &["--max-connections", "7", "--idle-timeout", "2s"]].concat();
         let c = config(&flags).unwrap().limits;
         assert_eq!((c.max_connections, c.idle_timeout), (7, Duration::from_secs(2)));

@@ -10,7 +10,7 @@
 //! must be refused ([`crate::inbound`]), so the raw path never needs to.
 //!
 //! A request head must be complete `idle_timeout` after the connection
-//! opened or answered its last request ([`world::serve::ConnLimits`]; on
+//! opened or answered its last request ([`runtime::serve::ConnLimits`]; on
 //! a busy connection between ¾ and all of it, see `serve`): one deadline
 //! per request, not restarted by each read, so neither a silent keep-alive
 //! connection nor a client trickling a head holds a connection longer.
@@ -20,9 +20,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
+use runtime::metered::Metered;
+use runtime::net::write_all_vectored;
+use runtime::serve::{MAX_HEAD_BYTES, Peer, serve_hyper_timed};
+use runtime::shutdown::Shutdown;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use world::serve::{MAX_HEAD_BYTES, Metered, Peer, Shutdown, serve_hyper_timed, write_all_vectored};
 
 use crate::inbound::valid_host;
 use crate::meter::Outcome;

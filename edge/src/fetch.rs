@@ -131,7 +131,7 @@ impl EdgeState {
                 headers.insert(IF_MODIFIED_SINCE, lm.clone());
             }
         }
-        self.clock.sleep(self.rtt_to_origin).await;
+        runtime::time::sleep(&self.clock, self.rtt_to_origin).await;
         let request_time = self.clock.now();
         let mut req = Request::new(Body::Empty);
         if f.head {
@@ -480,7 +480,7 @@ impl EdgeState {
         *req.method_mut() = method;
         *req.uri_mut() = self.upstream.uri(target.as_str())?;
         *req.headers_mut() = sent;
-        self.clock.sleep(self.rtt_to_origin).await;
+        runtime::time::sleep(&self.clock, self.rtt_to_origin).await;
         self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = self.upstream.send(req).await?;
         let (mut parts, body) = resp.into_parts();

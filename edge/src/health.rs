@@ -11,7 +11,7 @@
 //! Disk write failures are counted by kind: `journal` (the purge journal,
 //! written on every fill), `snapshot` (its compaction), `cache` (foyer's
 //! own writes of the disk tier, which foyer only logs: counted from its log
-//! lines, see [`world::logging::foyer_write_errors`], so only in a process
+//! lines, see [`runtime::logging::foyer_write_errors`], so only in a process
 //! that installed the logger, as the `edge` binary does).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -153,7 +153,7 @@ impl Health {
             journal_errors: AtomicU64::new(0),
             snapshot_errors: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            cache_base: world::logging::foyer_write_errors(),
+            cache_base: runtime::logging::foyer_write_errors(),
         }
     }
 
@@ -261,7 +261,7 @@ impl Health {
     }
 
     fn cache_errors(&self) -> u64 {
-        world::logging::foyer_write_errors().saturating_sub(self.cache_base)
+        runtime::logging::foyer_write_errors().saturating_sub(self.cache_base)
     }
 
     /// The disk part of `/stats`.

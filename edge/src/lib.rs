@@ -16,8 +16,9 @@
 //! hard or soft) and the index and journal behind them are in [`purge`].
 //!
 //! Entry points: [`Config`] (from a world, or standalone in front of any
-//! loopback origin), [`serve`] on bound listeners, [`spawn`] for tests, and
-//! [`cli`] for the `edge` binary and `cdn edge`.
+//! loopback origin), the server shape every cdnlab server has ([`bind`] →
+//! [`Bound`] → [`Bound::serve`] or [`Bound::spawn`] → [`Handle`]), [`spawn`]
+//! for tests, and [`cli`] for the `edge` binary and `cdn edge`.
 
 pub mod access_log;
 pub mod admin;
@@ -49,16 +50,16 @@ pub mod store;
 pub mod upstream;
 pub mod vary;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::service::TowerToHyperService;
+use runtime::Shutdown;
+use runtime::metered::Traffic;
+use runtime::serve::{serve_connections_limited, serve_http};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use world::serve::{Traffic, serve_connections_limited, serve_http};
 use world::{CacheRule, Clock, EdgeSettings, World};
 
 use crate::flight::Flights;
@@ -116,7 +117,7 @@ pub struct Config {
     /// 503 and closed), and closed when a complete request head has not
     /// arrived this long after the connection opened or its last response
     /// (idle keep-alive connections and slow heads alike).
-    pub limits: world::serve::ConnLimits,
+    pub limits: runtime::serve::ConnLimits,
 }
 
 /// A world does not describe the requested edge.
@@ -163,7 +164,7 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
-            limits: world::serve::ConnLimits::default(),
+            limits: runtime::serve::ConnLimits::default(),
         })
     }
 
@@ -191,7 +192,7 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
-            limits: world::serve::ConnLimits::default(),
+            limits: runtime::serve::ConnLimits::default(),
         }
     }
 }
@@ -280,8 +281,8 @@ fn admin_token(c: &Config) -> (Option<String>, TokenSource) {
     if let Some(t) = &c.admin_token {
         return (Some(t.clone()), TokenSource::Configured);
     }
-    let path = world::auth::token_file(&c.store.dir);
-    match world::auth::load_or_create_token(&c.store.dir) {
+    let path = runtime::auth::token_file(&c.store.dir);
+    match runtime::auth::load_or_create_token(&c.store.dir) {
         Ok((t, true)) => (Some(t), TokenSource::Generated(path)),
         Ok((t, false)) => (Some(t), TokenSource::File(path)),
         Err(e) => (None, TokenSource::Off(format!("{}: {e}", path.display()))),
@@ -368,71 +369,79 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     Ok(st)
 }
 
-/// An opened edge (cache recovered, origin client ready), not yet serving.
-pub struct Edge(Arc<EdgeState>);
+/// An edge with its listeners bound and its cache opened (recovered from
+/// disk, purges replayed), not serving yet: the binary prints its token
+/// and ready line in between.
+pub struct Bound {
+    st: Arc<EdgeState>,
+    public: TcpListener,
+    admin: TcpListener,
+    /// The public address actually bound.
+    pub public_addr: SocketAddr,
+    /// The admin address actually bound.
+    pub admin_addr: SocketAddr,
+}
 
-impl Edge {
-    /// Opens the cache (recovering the disk tier) and builds the edge.
-    pub async fn open(config: Config) -> Result<Edge, EdgeError> {
-        build_state(config).await.map(Edge)
+/// Binds the config's public and admin addresses (port 0 picks one) and
+/// opens the edge.
+pub async fn bind(config: Config) -> Result<Bound, EdgeError> {
+    let public = runtime::net::bind(&format!("edge {} public", config.name), config.listen).await?;
+    let admin = runtime::net::bind(&format!("edge {} admin", config.name), config.admin).await?;
+    Bound::on(config, public, admin).await
+}
+
+impl Bound {
+    /// Opens the edge on already-bound listeners.
+    pub async fn on(config: Config, public: TcpListener, admin: TcpListener) -> Result<Bound, EdgeError> {
+        let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+        let st = build_state(config).await?;
+        Ok(Bound { st, public, admin, public_addr, admin_addr })
     }
 
     /// Where its admin token came from (a generated one is printed once).
     pub fn token(&self) -> (Option<&str>, &TokenSource) {
-        (self.0.admin_token.as_deref(), &self.0.token_source)
+        (self.st.admin_token.as_deref(), &self.st.token_source)
     }
 
-    /// Serves on bound listeners until `shutdown` resolves; then drains
-    /// requests in flight and flushes the cache to disk.
-    pub async fn serve(
-        self,
-        public: TcpListener,
-        admin: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), EdgeError> {
-        run(self.0, public, admin, shutdown).await
+    /// Serves until `shutdown` fires; then drains requests in flight and
+    /// flushes the cache to disk.
+    pub async fn serve(self, shutdown: Shutdown) -> Result<(), EdgeError> {
+        run(self.st, self.public, self.admin, shutdown).await
+    }
+
+    /// Serves in a task of this process; the handle stops it.
+    pub fn spawn(self) -> Handle {
+        let (public, admin, state) = (self.public_addr, self.admin_addr, self.st.clone());
+        Handle { public, admin, state, server: runtime::Handle::spawn(|shutdown| self.serve(shutdown)) }
     }
 }
 
-/// Opens and runs an edge on bound listeners until `shutdown` resolves.
+/// Opens and runs an edge on bound listeners until `shutdown` fires.
 pub async fn serve(
     config: Config,
     public: TcpListener,
     admin: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: Shutdown,
 ) -> Result<(), EdgeError> {
-    Edge::open(config).await?.serve(public, admin, shutdown).await
+    Bound::on(config, public, admin).await?.serve(shutdown).await
 }
 
-async fn run(
-    st: Arc<EdgeState>,
-    public: TcpListener,
-    admin: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), EdgeError> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = tx.send(true);
-    });
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdown: Shutdown) -> Result<(), EdgeError> {
     let pst = st.clone();
     let p = tokio::spawn(serve_connections_limited(
         public,
         st.meter.clients.clone(),
         st.limits,
         move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
-        stopped(rx.clone()),
+        shutdown.clone(),
     ));
     let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));
-    let maintain = tokio::spawn(purge::maintain(st.clone(), stopped(rx.clone())));
+    let maintain = tokio::spawn(purge::maintain(st.clone(), shutdown.stopped()));
     let a = tokio::spawn(serve_http(
         admin,
         Arc::new(Traffic::default()),
         move |_| TowerToHyperService::new(router.clone()),
-        stopped(rx),
+        shutdown,
     ));
     let _ = p.await;
     let _ = a.await;
@@ -453,21 +462,12 @@ pub struct Handle {
     /// Admin address.
     pub admin: SocketAddr,
     state: Arc<EdgeState>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), EdgeError>>>,
+    server: runtime::Handle<EdgeError>,
 }
 
 /// Starts an edge in this process on the config's addresses (port 0 picks one).
 pub async fn spawn(config: Config) -> Result<Handle, EdgeError> {
-    let public = world::serve::bind("edge public", config.listen).await?;
-    let admin = world::serve::bind("edge admin", config.admin).await?;
-    let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
-    let st = build_state(config).await?;
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(st.clone(), public, admin, async move {
-        let _ = rx.await;
-    }));
-    Ok(Handle { public: public_addr, admin: admin_addr, state: st, stop: Some(stop), task: Some(task) })
+    Ok(bind(config).await?.spawn())
 }
 
 impl Handle {
@@ -487,21 +487,7 @@ impl Handle {
     }
 
     /// Stops the edge, waits for requests in flight and the disk flush.
-    pub async fn shutdown(mut self) -> Result<(), EdgeError> {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        match self.task.take() {
-            Some(t) => t.await.unwrap_or(Ok(())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn shutdown(self) -> Result<(), EdgeError> {
+        self.server.shutdown().await
     }
 }

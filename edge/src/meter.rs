@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use world::prom::{Histogram, HistogramSnapshot};
-use world::serve::Traffic;
+use runtime::metered::Traffic;
+use runtime::prom::{Histogram, HistogramSnapshot};
 
 /// What became of a request. The same words reach `/stats`, metric labels
 /// and logs.

@@ -25,8 +25,8 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response};
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
-use world::prom::{Encoder, Kind};
-use world::serve::Peer;
+use runtime::prom::{Encoder, Kind};
+use runtime::serve::Peer;
 
 use crate::access_log::Line;
 use crate::body::{Body, BoxError};
@@ -266,7 +266,7 @@ impl EdgeState {
 
 /// `GET /metrics`.
 pub async fn handler(State(st): State<Arc<EdgeState>>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, HeaderValue::from_static(world::prom::CONTENT_TYPE))], st.prometheus())
+    ([(CONTENT_TYPE, HeaderValue::from_static(runtime::prom::CONTENT_TYPE))], st.prometheus())
 }
 
 /// A streamed response body that counts its chunks as they are polled.

@@ -31,7 +31,7 @@ use http::header::{AGE, CONTENT_LOCATION, IF_MATCH, IF_UNMODIFIED_SINCE, LOCATIO
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request};
 use hyper::body::Incoming;
 use hyper::service::Service;
-use world::serve::Peer;
+use runtime::serve::Peer;
 
 use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};

@@ -57,7 +57,7 @@ pub struct EdgeState {
     /// Whether every request is logged.
     pub access_log: bool,
     /// Client connection limits (the public listener's).
-    pub limits: world::serve::ConnLimits,
+    pub limits: runtime::serve::ConnLimits,
 }
 
 impl EdgeState {

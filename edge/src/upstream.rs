@@ -13,9 +13,9 @@ use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use runtime::metered::{Metered, Traffic};
+use runtime::prom::Histogram;
 use tokio::net::TcpStream;
-use world::prom::Histogram;
-use world::serve::{Metered, Traffic};
 
 use crate::body::Body;
 
@@ -66,7 +66,7 @@ impl tower::Service<Uri> for Connector {
     fn call(&mut self, _: Uri) -> Self::Future {
         let (addr, timeout, traffic) = (self.addr, self.timeout, self.traffic.clone());
         Box::pin(async move {
-            let s = world::serve::connect(addr, timeout).await?;
+            let s = runtime::net::connect(addr, timeout).await?;
             let _ = s.set_nodelay(true);
             Ok(TokioIo::new(Metered::new(s, traffic)))
         })

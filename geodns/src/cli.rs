@@ -103,9 +103,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(n) = args.udp_workers {
         config.udp_workers = n.max(1);
     }
-    let bound = crate::Bound::new(config).await?;
+    let bound = crate::bind(config).await?;
     let addrs = [("dns", bound.dns_addr), ("http", bound.http_addr)];
-    println!("{}", world::serve::ready_line("geodns", "geodns", &addrs));
-    bound.run(world::serve::ctrl_c_or_term()).await?;
+    println!("{}", runtime::server::ready_line("geodns", "geodns", &addrs));
+    bound.serve(runtime::Shutdown::on(runtime::shutdown::ctrl_c_or_term())).await?;
     Ok(())
 }

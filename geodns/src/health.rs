@@ -15,7 +15,6 @@ use std::time::{Duration, SystemTime};
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::choice::EdgeInfo;
 
@@ -233,26 +232,26 @@ impl Health {
     }
 }
 
-/// Checks every edge each `interval` (wall time) until `stop`.
+/// Checks every edge each `interval` (wall time) until `shutdown` fires.
 pub async fn run(
     health: Arc<Health>,
     edges: Vec<EdgeInfo>,
     interval: Duration,
     timeout: Duration,
-    stop: CancellationToken,
+    shutdown: runtime::Shutdown,
 ) {
     if !health.checking() {
         return;
     }
     let mut tasks = tokio::task::JoinSet::new();
     for (i, edge) in edges.into_iter().enumerate() {
-        let (health, stop) = (health.clone(), stop.clone());
+        let (health, mut shutdown) = (health.clone(), shutdown.clone());
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = shutdown.wait() => return,
                     _ = tick.tick() => {}
                 }
                 let t0 = std::time::Instant::now();

@@ -17,8 +17,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ipnet::IpNet;
+use runtime::serve::Peer;
 use serde::Deserialize;
-use world::serve::Peer;
 
 use crate::dns::Dns;
 use crate::metrics::HttpRoute;
@@ -44,7 +44,7 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// The per-connection service for [`world::serve::serve_http`].
+/// The per-connection service for [`runtime::serve::serve_http`].
 pub fn service(
     router: Router,
     peer: Peer,
@@ -171,7 +171,7 @@ async fn edges(State(app): State<Arc<App>>) -> Response {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     app.dns.metrics.http(HttpRoute::Metrics);
     let body = app.dns.metrics.render(&app.dns.chooser);
-    ([(header::CONTENT_TYPE, world::prom::CONTENT_TYPE)], body).into_response()
+    ([(header::CONTENT_TYPE, runtime::prom::CONTENT_TYPE)], body).into_response()
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> &'static str {

@@ -21,7 +21,7 @@ pub async fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(Sta
 }
 
 async fn exchange(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(StatusCode, Bytes), String> {
-    let stream = world::serve::connect(addr, timeout).await.map_err(|e| e.to_string())?;
+    let stream = runtime::net::connect(addr, timeout).await.map_err(|e| e.to_string())?;
     let (mut send, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     let conn = tokio::spawn(conn);

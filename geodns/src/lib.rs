@@ -16,8 +16,9 @@
 //! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
 //! - [`metrics`]: counters; [`cli`]: the `geodns` command; [`resolve`]: `cdn resolve`.
 //!
-//! Entry points: [`spawn`] to bind and run in-process (tests),
-//! [`cli::run`] for the binary.
+//! Entry points: the server shape every cdnlab server has ([`bind`] →
+//! [`Bound`] → [`Bound::serve`] or [`Bound::spawn`] → [`Handle`]), [`spawn`]
+//! to bind and run in-process (tests), [`cli::run`] for the binary.
 
 pub mod choice;
 pub mod cli;
@@ -34,15 +35,13 @@ pub mod mmdb_build;
 pub mod resolve;
 pub mod udp;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtime::Shutdown;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
 use world::{Clock, World};
 
 pub use error::{Error, Result};
@@ -119,31 +118,37 @@ pub(crate) fn build_dns(config: &Config, dns_addr: SocketAddr) -> Result<Arc<dns
 
 /// A geodns with its sockets bound and its configuration checked, not
 /// answering yet (so the binary can print its ready line in between).
-pub(crate) struct Bound {
+pub struct Bound {
     config: Config,
     dns: Arc<dns::Dns>,
     udp: UdpSocket,
     tcp: TcpListener,
     http: TcpListener,
     /// The DNS address (UDP and TCP).
-    pub(crate) dns_addr: SocketAddr,
+    pub dns_addr: SocketAddr,
     /// The HTTP address.
-    pub(crate) http_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+}
+
+/// Binds the world's DNS and HTTP addresses (port 0 is fine) and builds
+/// the answer path.
+pub async fn bind(config: Config) -> Result<Bound> {
+    let (udp, tcp) = bind_dns(config.world.geodns.dns).await?;
+    let http = runtime::net::bind("geodns http", config.world.geodns.http).await?;
+    let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
+    let dns = build_dns(&config, dns_addr)?;
+    Ok(Bound { config, dns, udp, tcp, http, dns_addr, http_addr })
 }
 
 impl Bound {
-    /// Binds the world's DNS and HTTP addresses (port 0 is fine) and
-    /// builds the answer path.
-    pub(crate) async fn new(config: Config) -> Result<Bound> {
-        let (udp, tcp) = bind_dns(config.world.geodns.dns).await?;
-        let http = world::serve::bind("geodns http", config.world.geodns.http).await?;
-        let (dns_addr, http_addr) = (udp.local_addr()?, http.local_addr()?);
-        let dns = build_dns(&config, dns_addr)?;
-        Ok(Bound { config, dns, udp, tcp, http, dns_addr, http_addr })
+    /// Serves in a task of this process; the handle stops it.
+    pub fn spawn(self) -> Handle {
+        let (dns, http) = (self.dns_addr, self.http_addr);
+        Handle { dns, http, server: runtime::Handle::spawn(|shutdown| self.serve(shutdown)) }
     }
 
-    /// Answers until `shutdown` resolves.
-    pub(crate) async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    /// Answers until `shutdown` fires.
+    pub async fn serve(self, shutdown: Shutdown) -> Result<()> {
         let Bound { config, dns, udp, tcp, http, dns_addr, http_addr } = self;
         let (w, clock) = (&config.world, &config.clock);
         tracing::info!(
@@ -155,11 +160,13 @@ impl Bound {
             udp = ?config.udp_engine,
             "geodns serving"
         );
-        let stop = CancellationToken::new();
+        // Everything below stops on `inner`: when `shutdown` fires, or when
+        // the DNS server stops by itself.
+        let (stop, inner) = runtime::shutdown::channel();
         let mut server = hickory_server::Server::new(dns::Handler(dns.clone()));
         let udp_task = match config.udp_engine {
             udp::Engine::Fast => {
-                Some(tokio::spawn(udp::serve(dns.clone(), udp, config.udp_workers, config.udp_gso, stop.clone())))
+                Some(tokio::spawn(udp::serve(dns.clone(), udp, config.udp_workers, config.udp_gso, inner.clone())))
             }
             udp::Engine::Hickory => {
                 server.register_socket(udp);
@@ -174,22 +181,22 @@ impl Bound {
             dns.chooser.routes.edges.clone(),
             clock.to_wall(w.geodns.health.interval.0),
             clock.to_wall(w.geodns.health.timeout.0),
-            stop.clone(),
+            inner.clone(),
         ));
         let router = http::router(Arc::new(http::App { dns, trusted: w.geodns.trusted_proxies.clone() }));
-        let http_task = tokio::spawn(world::serve::serve_http(
+        let http_task = tokio::spawn(runtime::serve::serve_http(
             http,
-            Arc::new(world::serve::Traffic::default()),
+            Arc::new(runtime::metered::Traffic::default()),
             move |peer| http::service(router.clone(), peer),
-            stop.clone().cancelled_owned(),
+            inner,
         ));
 
-        tokio::pin!(shutdown);
+        // hickory's server stops on its own token: cancelled when ours fires.
         let result = tokio::select! {
-            _ = &mut shutdown => Ok(()),
+            _ = shutdown.stopped() => Ok(()),
             r = server.block_until_done() => r.map_err(|e| Error::Io(format!("DNS server stopped: {e}"))),
         };
-        stop.cancel();
+        stop.stop();
         dns_stop.cancel();
         let _ = server.block_until_done().await;
         if let Some(t) = udp_task {
@@ -208,7 +215,7 @@ pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn,hickory_net=warn,
 
 /// Sets up logging (`RUST_LOG` overrides [`DEFAULT_LOG_FILTER`]).
 pub fn init_logging(json: bool) {
-    world::logging::init_with_default(json, DEFAULT_LOG_FILTER);
+    runtime::logging::init_with_default(json, DEFAULT_LOG_FILTER);
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same
@@ -221,7 +228,7 @@ pub async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener)> {
         let udp = udp::bind_reuse_port(addr)
             .map_err(|e| Error::Io(format!("geodns dns: cannot listen on {addr}/udp: {e}")))?;
         let bound = udp.local_addr()?;
-        match world::serve::bind("geodns dns", bound).await {
+        match runtime::net::bind("geodns dns", bound).await {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) if addr.port() == 0 && e.kind() == std::io::ErrorKind::AddrInUse => continue,
             Err(e) => return Err(Error::Io(format!("{e} (tcp)"))),
@@ -254,41 +261,20 @@ pub struct Handle {
     pub dns: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<()>>>,
+    server: runtime::Handle<Error>,
 }
 
 impl Handle {
     /// Stops it and waits until it has stopped.
-    pub async fn shutdown(mut self) -> Result<()> {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        match self.task.take() {
-            Some(t) => t.await.map_err(|e| Error::Io(format!("geodns task: {e}")))?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn shutdown(self) -> Result<()> {
+        self.server.shutdown().await
     }
 }
 
 /// Binds the world's DNS and HTTP addresses (port 0 is fine) and runs
 /// geodns in a task; checks the configuration before returning.
 pub async fn spawn(config: Config) -> Result<Handle> {
-    let bound = Bound::new(config).await?;
-    let (dns, http) = (bound.dns_addr, bound.http_addr);
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(bound.run(async move {
-        let _ = rx.await;
-    }));
-    Ok(Handle { dns, http, stop: Some(tx), task: Some(task) })
+    Ok(bind(config).await?.spawn())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use world::prom::{Encoder, Kind};
+use runtime::prom::{Encoder, Kind};
 
 use crate::choice::Chooser;
 

@@ -44,7 +44,6 @@ use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg, setsockopt, sockopt,
 };
 use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 
 use crate::choice::located;
 use crate::dns::{Dns, EDNS_PAYLOAD, Handler};
@@ -80,8 +79,8 @@ pub fn bind_reuse_port(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(s.into())
 }
 
-/// Serves `socket` with `workers` threads until `stop`.
-pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, gso: bool, stop: CancellationToken) {
+/// Serves `socket` with `workers` threads until `shutdown` fires.
+pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, gso: bool, mut shutdown: runtime::Shutdown) {
     let local = socket.local_addr();
     let socket = match prepare(socket) {
         Ok(s) => s,
@@ -124,7 +123,7 @@ pub async fn serve(dns: Arc<Dns>, socket: UdpSocket, workers: usize, gso: bool, 
             Err(e) => tracing::error!(error = %e, "cannot start a UDP thread"),
         }
     }
-    stop.cancelled().await;
+    shutdown.wait().await;
     quit.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || {
         for t in threads {
@@ -534,7 +533,7 @@ fn parse_ecs(d: &[u8]) -> Option<Ecs> {
 /// Whether the message's OPT record carries options that do not parse: an
 /// option running past the record, or an ECS option RFC 7871 refuses.
 /// hickory logs a warning for some of them (throttled by
-/// [`world::logging`]); they are counted in `/metrics`.
+/// [`runtime::logging`]); they are counted in `/metrics`.
 pub fn edns_malformed(q: &[u8]) -> bool {
     let Some(h) = q.get(..12) else { return false };
     let count = |i: usize| usize::from(u16::from_be_bytes([h[i], h[i + 1]]));

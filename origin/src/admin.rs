@@ -91,7 +91,7 @@ async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Bod
 
 /// Checks the bearer token; without one configured, mutating routes are off.
 fn authorize(st: &State, headers: &HeaderMap) -> Result<(), Reject> {
-    world::auth::check_bearer(st.admin_token.as_deref(), headers).map_err(|d| {
+    runtime::auth::check_bearer(st.admin_token.as_deref(), headers).map_err(|d| {
         let r = Reject::new(d.status(), d.reason());
         if d.status() == StatusCode::UNAUTHORIZED {
             r.with(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"cdnlab-origin\""))

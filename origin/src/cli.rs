@@ -5,8 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use runtime::Shutdown;
+use runtime::server::ready_line;
+use runtime::shutdown::ctrl_c_or_term;
 use world::World;
-use world::serve::{bind, ctrl_c_or_term, ready_line};
 
 use crate::Config;
 
@@ -43,7 +45,7 @@ pub struct ConfigError(pub String);
 /// Runs the origin until Ctrl-C or SIGTERM. Prints the ready line on stdout
 /// once both listeners are bound.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    world::logging::init(args.log_json);
+    runtime::logging::init(args.log_json);
     let world = World::load_or_demo(args.world.as_deref())?;
     let mut config = Config::from_world(&world);
     config.root = args.root.clone();
@@ -53,14 +55,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (flag, a) in [("--listen", public_addr), ("--admin", admin_addr)] {
         world::listen::check(flag, a, args.allow_non_loopback).map_err(ConfigError)?;
     }
-    let public = bind("origin public", public_addr).await?;
-    let admin = bind("origin admin", admin_addr).await?;
-    let line = ready_line("origin", "origin", &[("public", public.local_addr()?), ("admin", admin.local_addr()?)]);
+    let bound = crate::bind(config, public_addr, admin_addr).await?;
+    let line = ready_line("origin", "origin", &[("public", bound.public_addr), ("admin", bound.admin_addr)]);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;
     drop(out);
-    crate::serve(config, public, admin, ctrl_c_or_term()).await?;
+    bound.serve(Shutdown::on(ctrl_c_or_term())).await;
     Ok(())
 }
 

@@ -20,13 +20,14 @@
 //!   streaming), [`rules`], [`versions`] (bumps), [`faults`], [`stats`];
 //! - `body` (the response body type), `reject` (errors → statuses).
 
-use std::future::Future;
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::task::JoinHandle;
+use runtime::Shutdown;
+use tokio::net::TcpListener;
 use world::Clock;
 
 mod admin;
@@ -118,29 +119,66 @@ impl Config {
     }
 }
 
-/// Serves the public and admin listeners until `shutdown` resolves, then
-/// lets requests in flight finish. Fails at once on an invalid config.
-pub async fn serve(
-    config: Config,
-    public: tokio::net::TcpListener,
-    admin: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> io::Result<()> {
-    let st = Arc::new(State::new(config)?);
-    server::run(st, public, admin, shutdown).await;
+/// An origin with its listeners bound and its configuration checked, not
+/// serving yet (so a binary can print its ready line in between).
+#[derive(Debug)]
+pub struct Bound {
+    st: Arc<State>,
+    public: TcpListener,
+    admin: TcpListener,
+    /// The public address actually bound.
+    pub public_addr: SocketAddr,
+    /// The admin address actually bound.
+    pub admin_addr: SocketAddr,
+}
+
+/// Checks the configuration and binds both addresses (port 0 allowed).
+pub async fn bind(config: Config, public: SocketAddr, admin: SocketAddr) -> io::Result<Bound> {
+    let st = State::new(config)?;
+    let public = runtime::net::bind("origin public", public).await?;
+    let admin = runtime::net::bind("origin admin", admin).await?;
+    Bound::with(st, public, admin)
+}
+
+impl Bound {
+    /// An origin on already-bound listeners; fails on an invalid config.
+    pub fn on(config: Config, public: TcpListener, admin: TcpListener) -> io::Result<Bound> {
+        Bound::with(State::new(config)?, public, admin)
+    }
+
+    fn with(st: State, public: TcpListener, admin: TcpListener) -> io::Result<Bound> {
+        let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
+        Ok(Bound { st: Arc::new(st), public, admin, public_addr, admin_addr })
+    }
+
+    /// Serves both listeners until `shutdown` fires, then lets requests in
+    /// flight finish.
+    pub async fn serve(self, shutdown: Shutdown) {
+        server::run(self.st, self.public, self.admin, shutdown).await;
+    }
+
+    /// Serves in a task of this process; the handle stops it.
+    pub fn spawn(self) -> Handle {
+        let (public, admin, state) = (self.public_addr, self.admin_addr, self.st.clone());
+        let server = runtime::Handle::spawn(|shutdown| async move {
+            self.serve(shutdown).await;
+            Ok(())
+        });
+        Handle { public, admin, state, server }
+    }
+}
+
+/// Serves on already-bound listeners until `shutdown` fires. Fails at
+/// once on an invalid config.
+pub async fn serve(config: Config, public: TcpListener, admin: TcpListener, shutdown: Shutdown) -> io::Result<()> {
+    Bound::on(config, public, admin)?.serve(shutdown).await;
     Ok(())
 }
 
 /// Starts an origin in this process (for tests): binds both addresses
 /// (port 0 allowed) and returns at once. Dropping the handle stops it.
 pub async fn spawn(config: Config, public: SocketAddr, admin: SocketAddr) -> io::Result<Handle> {
-    let st = Arc::new(State::new(config)?);
-    let public = world::serve::bind("origin public", public).await?;
-    let admin = world::serve::bind("origin admin", admin).await?;
-    let handle_public = public.local_addr()?;
-    let handle_admin = admin.local_addr()?;
-    let task = tokio::spawn(server::run(st.clone(), public, admin, std::future::pending()));
-    Ok(Handle { public: handle_public, admin: handle_admin, state: st, task: Some(task) })
+    Ok(bind(config, public, admin).await?.spawn())
 }
 
 /// A running in-process origin.
@@ -151,7 +189,7 @@ pub struct Handle {
     /// The admin address actually bound.
     pub admin: SocketAddr,
     state: Arc<State>,
-    task: Option<JoinHandle<()>>,
+    server: runtime::Handle<Infallible>,
 }
 
 impl Handle {
@@ -210,16 +248,7 @@ impl Handle {
     }
 
     /// Stops the origin and waits until requests in flight are done.
-    pub async fn shutdown(mut self) {
-        self.state.stop();
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.state.stop();
+    pub async fn shutdown(self) {
+        let Ok(()) = self.server.shutdown().await;
     }
 }

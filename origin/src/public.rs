@@ -32,8 +32,8 @@ pub const ECHO_MAX_BODY: u64 = 64 * 1024 * 1024;
 const GET_HEAD: &str = "GET, HEAD";
 const ECHO_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, PATCH";
 
-/// Answers one public request.
-pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+/// Answers one public request; a `hang` outage holds it until `shutdown`.
+pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>, shutdown: runtime::Shutdown) -> Response<Body> {
     st.stats.request(req.uri().path());
     let faults = st.faults.get();
     match faults.outage {
@@ -43,13 +43,13 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<B
         }
         Outage::Hang => {
             st.stats.hang();
-            st.stopped().await;
+            shutdown.stopped().await;
             return reset();
         }
         Outage::Off | Outage::Status => {}
     }
     if faults.latency_ms > 0 {
-        st.clock.sleep(faults.latency()).await;
+        runtime::time::sleep(&st.clock, faults.latency()).await;
     }
     let injected = if faults.outage == Outage::Status {
         Some(StatusCode::SERVICE_UNAVAILABLE)

@@ -1,18 +1,18 @@
 //! Wiring: the shared state, and the two listeners served through
-//! [`world::serve::serve_http`] (bytes metered at the socket) until
-//! shutdown.
+//! [`runtime::serve::serve_http`] (bytes metered at the socket) until
+//! the server's [`Shutdown`] fires.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
+use runtime::Shutdown;
+use runtime::metered::Traffic;
+use runtime::serve::{Peer, serve_http};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tracing::Instrument as _;
 use world::Clock;
-use world::serve::{Peer, Traffic, serve_http};
 
 use crate::catalog::BodyCache;
 use crate::faults::FaultState;
@@ -36,8 +36,6 @@ pub(crate) struct State {
     pub admin_token: Option<String>,
     pub public_traffic: Arc<Traffic>,
     pub admin_traffic: Arc<Traffic>,
-    stop_tx: watch::Sender<bool>,
-    stop_rx: watch::Receiver<bool>,
 }
 
 impl State {
@@ -58,7 +56,6 @@ impl State {
             None => None,
         };
         let admin_token = config.admin_token.clone().filter(|t| !t.is_empty());
-        let (stop_tx, stop_rx) = watch::channel(false);
         Ok(State {
             versions: Versions::new(config.clock.now()),
             clock: config.clock,
@@ -71,22 +68,7 @@ impl State {
             public_traffic: Arc::new(Traffic::default()),
             admin_traffic: Arc::new(Traffic::default()),
             catalog: config.catalog,
-            stop_tx,
-            stop_rx,
         })
-    }
-
-    /// Asks both listeners to stop (idempotent).
-    pub fn stop(&self) {
-        self.stop_tx.send_replace(true);
-    }
-
-    /// Resolves once [`State::stop`] has been called.
-    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut rx = self.stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stopped| *stopped).await;
-        }
     }
 
     /// A copy of every counter.
@@ -101,39 +83,25 @@ impl State {
     }
 }
 
-/// Serves both listeners until `shutdown` resolves or the state is
-/// stopped, then drains requests in flight.
-pub(crate) async fn run(
-    st: Arc<State>,
-    public: TcpListener,
-    admin: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
+/// Serves both listeners until `shutdown` fires, then drains requests in
+/// flight.
+pub(crate) async fn run(st: Arc<State>, public: TcpListener, admin: TcpListener, shutdown: Shutdown) {
     if let (Ok(p), Ok(a)) = (public.local_addr(), admin.local_addr()) {
         tracing::info!(public = %p, admin = %a, objects = st.catalog.objects, root = ?st.files.as_ref().map(|f| f.root().to_path_buf()), "origin listening");
     }
-    let trigger = {
-        let st = st.clone();
-        async move {
-            tokio::select! {
-                _ = shutdown => st.stop(),
-                _ = st.stopped() => {}
-            }
-        }
-    };
-    let public_st = st.clone();
+    let (public_st, hang) = (st.clone(), shutdown.clone());
     let public = serve_http(
         public,
         st.public_traffic.clone(),
         move |_: Peer| {
-            let st = public_st.clone();
+            let (st, hang) = (public_st.clone(), hang.clone());
             service_fn(move |req| {
-                let st = st.clone();
+                let (st, hang) = (st.clone(), hang.clone());
                 let span = tracing::debug_span!("public", method = %req.method(), path = req.uri().path());
-                async move { Ok::<_, Infallible>(public::handle(st, req).instrument(span).await) }
+                async move { Ok::<_, Infallible>(public::handle(st, req, hang).instrument(span).await) }
             })
         },
-        st.stopped(),
+        shutdown.clone(),
     );
     let admin_st = st.clone();
     let admin = serve_http(
@@ -147,8 +115,8 @@ pub(crate) async fn run(
                 async move { Ok::<_, Infallible>(admin::handle(st, req).instrument(span).await) }
             })
         },
-        st.stopped(),
+        shutdown,
     );
-    tokio::join!(trigger, public, admin);
+    tokio::join!(public, admin);
     tracing::info!("origin stopped");
 }

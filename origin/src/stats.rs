@@ -1,5 +1,5 @@
 //! Counters of the public listener: requests, responses by status, bytes
-//! at the socket (from [`world::serve::Traffic`]), per-path request counts
+//! at the socket (from [`runtime::metered::Traffic`]), per-path request counts
 //! for tests, and the Prometheus rendering of it all.
 
 use std::collections::{BTreeMap, HashMap};

@@ -119,9 +119,9 @@ impl EdgeTarget {
 
     /// An edge whose token is in `{data_dir}/admin-token`.
     pub fn with_token_in(name: &str, admin: SocketAddr, data_dir: &std::path::Path) -> EdgeTarget {
-        let path = world::auth::token_file(data_dir);
+        let path = runtime::auth::token_file(data_dir);
         let mut t = EdgeTarget::new(name, admin);
-        match world::auth::read_token_file(&path) {
+        match runtime::auth::read_token_file(&path) {
             Ok(Some(tok)) => t.token = Some(tok),
             Ok(None) => {
                 t.no_token = Some(format!(

@@ -72,7 +72,7 @@ pub async fn run_once(
     if w.admin_token().is_none() {
         // The world has no token: the run's components share a fresh one,
         // so its events can purge, bump and inject faults (never open APIs).
-        let token = world::auth::generate_token().context("cannot generate an admin token")?;
+        let token = runtime::auth::generate_token().context("cannot generate an admin token")?;
         if dashboard.is_some() {
             eprintln!(
                 "cdn run: the world has no admin token; this run's is {token} (the dashboard's controls ask for it)"

@@ -67,7 +67,7 @@ impl Supervisor {
         let mut child = Command::new(exe)
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env(world::serve::EXIT_WITH_PARENT_ENV, "1")
+            .env(runtime::shutdown::EXIT_WITH_PARENT_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

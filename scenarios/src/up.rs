@@ -183,7 +183,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         None => None,
     };
     println!("{}", summary(&w, args.origin.as_deref(), dashboard.as_ref().map(|d| d.url()).as_deref()));
-    let shutdown = world::serve::ctrl_c_or_term();
+    let shutdown = runtime::shutdown::ctrl_c_or_term();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {

@@ -24,7 +24,7 @@ async fn edge(dir: &std::path::Path, extra: &[&str]) -> (Child, SocketAddr) {
         .args(["--memory", "8MiB", "--disk", "0", "--data-dir"])
         .arg(dir)
         .args(extra)
-        .env(world::serve::EXIT_WITH_PARENT_ENV, "1")
+        .env(runtime::shutdown::EXIT_WITH_PARENT_ENV, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

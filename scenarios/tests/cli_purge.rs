@@ -312,7 +312,7 @@ async fn an_edge_killed_right_after_a_purge_does_not_bring_the_object_back() {
             .arg("--data-dir")
             .arg(&data)
             .env(world::load::ADMIN_TOKEN_ENV, TOKEN)
-            .env(world::serve::EXIT_WITH_PARENT_ENV, "1")
+            .env(runtime::shutdown::EXIT_WITH_PARENT_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -136,19 +136,16 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     std::fs::write(&path, world_text(origin_addrs, &edge_addrs, dir.path())).unwrap();
     let w = world::World::load(&path).unwrap();
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    let (stop, stopped) = runtime::shutdown::channel();
     let mut oc = origin::Config::from_world(&w);
     oc.admin_token = None;
-    tokio::spawn(origin::serve(oc, op, oa, until(stopped.clone())));
+    tokio::spawn(origin::serve(oc, op, oa, stopped.clone()));
     for (e, (p, a)) in w.edges.iter().zip(edge_listeners) {
         let mut c = edge::Config::from_world(&w, &e.name).unwrap();
         c.rtt_to_origin = Duration::ZERO;
         c.admin_token = None;
-        let edge = edge::Edge::open(c).await.unwrap();
-        tokio::spawn(edge.serve(p, a, until(stopped.clone())));
+        let edge = edge::Bound::on(c, p, a).await.unwrap();
+        tokio::spawn(edge.serve(stopped.clone()));
     }
 
     // The mix: seoul 4 requests (2 hits), tokyo 3 (2 hits), newyork 1 miss,
@@ -240,7 +237,7 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     for name in ["seoul", "tokyo", "newyork"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} row\n{text}");
     }
-    let _ = stop.send(true);
+    stop.stop();
 }
 
 #[tokio::test]

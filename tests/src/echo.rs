@@ -56,16 +56,16 @@ impl EchoOrigin {
             delay,
         });
         let l = log.clone();
-        tokio::spawn(world::serve::serve_http(
+        tokio::spawn(runtime::serve::serve_http(
             listener,
             Arc::default(),
             move |_| {
                 let (l, cfg) = (l.clone(), cfg.clone());
                 hyper::service::service_fn(move |req| answer(l.clone(), cfg.clone(), req))
             },
-            async move {
+            runtime::Shutdown::on(async move {
                 let _ = rx.await;
-            },
+            }),
         ));
         EchoOrigin { addr, log, stop: Some(stop) }
     }

@@ -128,16 +128,16 @@ impl ScriptedOrigin {
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
         let s = script.clone();
-        let task = tokio::spawn(world::serve::serve_http(
+        let task = tokio::spawn(runtime::serve::serve_http(
             listener,
             Arc::default(),
             move |_| {
                 let s = s.clone();
                 hyper::service::service_fn(move |req| answer(s.clone(), req))
             },
-            async move {
+            runtime::Shutdown::on(async move {
                 let _ = rx.await;
-            },
+            }),
         ));
         ScriptedOrigin { addr, script, stop: Some(stop), task: Some(task) }
     }

@@ -117,16 +117,6 @@ impl Clock {
         simulated.div_f64(self.scale())
     }
 
-    /// Sleeps for a simulated duration. A manual clock does not sleep (tests
-    /// advance it explicitly); it only yields.
-    pub async fn sleep(&self, simulated: Duration) {
-        if self.is_manual() {
-            tokio::task::yield_now().await;
-        } else if !simulated.is_zero() {
-            tokio::time::sleep(self.to_wall(simulated)).await;
-        }
-    }
-
     /// `Date` header value for now, in IMF-fixdate (RFC 9110 §5.6.7),
     /// formatted once per second per thread.
     pub fn http_date(&self) -> HeaderValue {

@@ -1,4 +1,6 @@
-//! The world model every cdnlab binary reads.
+//! The world model every cdnlab binary reads. Pure: no sockets, no async
+//! runtime, no HTTP server (those are in the `runtime` crate), so offline
+//! tools (`cdn replay`, the trace lab) use it without any I/O.
 //!
 //! A *world* (a TOML file under `scenarios/worlds/`) is the single source of
 //! truth for regions, their loopback addresses, the origin, the edges and
@@ -11,18 +13,13 @@
 //! - [`link`]: what each pair of places is like (jitter, loss, bandwidth, TLS, TCP);
 //! - [`transfer`]: the transfer-time model: when each response byte may arrive;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
-//! - [`prom`]: Prometheus text exposition and lock-free histograms;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
 //! - [`rng`]: a stable seeded generator;
-//! - [`serve`]: the HTTP accept loop the servers share;
-//! - [`logging`]: tracing setup for every binary;
-//! - [`auth`]: the admin APIs' bearer token check, generated tokens;
 //! - [`bounds`]: the limits of every number in world and scenario files;
 //! - [`listen`]: loopback-only listeners unless explicitly allowed;
 //! - [`toml_file`]: TOML errors with file, line and field.
 
-pub mod auth;
 pub mod bounds;
 pub mod clock;
 pub mod config;
@@ -30,11 +27,8 @@ pub mod latency;
 pub mod link;
 pub mod listen;
 pub mod load;
-pub mod logging;
 pub mod price;
-pub mod prom;
 pub mod rng;
-pub mod serve;
 pub mod toml_file;
 pub mod transfer;
 pub mod units;

@@ -98,7 +98,7 @@ fn error(status: StatusCode, msg: impl Into<String>) -> Response {
 }
 
 async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(d) = world::auth::check_bearer(st.admin_token.as_deref(), &headers) {
+    if let Err(d) = runtime::auth::check_bearer(st.admin_token.as_deref(), &headers) {
         let why = match &st.token_source {
             crate::TokenSource::Off(e) => format!(
                 "the purge API is off: this edge has no admin token (it could not write {e}); \

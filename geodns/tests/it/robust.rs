@@ -98,7 +98,7 @@ async fn malformed_truncated_and_random_packets_do_not_stop_the_server() {
 
 /// Issue 12, defect 8: each malformed EDNS option cost a WARN line (hickory
 /// logs one per query), so anyone could flood the log. The line is now
-/// throttled (world::logging, tested there) and the queries are counted.
+/// throttled (runtime::logging, tested there) and the queries are counted.
 #[tokio::test]
 async fn malformed_edns_options_are_counted_in_metrics() {
     let g = start(&world(), Mode::Off).await;

@@ -4,7 +4,7 @@
 //!
 //! Every control needs `Authorization: Bearer <token>` with the world's
 //! admin token (without one the controls are off: 403), checked like every admin API
-//! ([`world::auth::check_bearer`]); the token is never logged. Each one
+//! ([`runtime::auth::check_bearer`]); the token is never logged. Each one
 //! calls the function scenario events use ([`crate::events`]): a purge is
 //! the fan-out of `cdn purge`, with the run's integrity bookkeeping. What
 //! it did is written to the journal, which the page shows.
@@ -37,7 +37,7 @@ impl IntoResponse for Refusal {
 }
 
 fn authorize(hub: &Hub, headers: &HeaderMap) -> Result<(), Refusal> {
-    world::auth::check_bearer(hub.world.admin_token().as_deref(), headers)
+    runtime::auth::check_bearer(hub.world.admin_token().as_deref(), headers)
         .map_err(|d| Refusal(d.status(), d.reason().to_string()))
 }
 

@@ -35,7 +35,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hyper_util::service::TowerToHyperService;
-use tokio::task::JoinHandle;
 
 pub use feed::RunFeed;
 pub use hub::Hub;
@@ -54,7 +53,7 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 pub struct Dashboard {
     /// Where it listens.
     pub addr: SocketAddr,
-    tasks: Vec<JoinHandle<()>>,
+    _server: runtime::Handle<std::convert::Infallible>,
 }
 
 impl Dashboard {
@@ -64,24 +63,16 @@ impl Dashboard {
     }
 }
 
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-    }
-}
-
 /// Binds `listen` and starts serving the page and polling the world of
 /// `ctx` (with `run`'s feed during `cdn run`).
 pub async fn start(listen: SocketAddr, ctx: Arc<Ctx>, run: Option<Arc<RunFeed>>) -> anyhow::Result<Dashboard> {
-    let listener = world::serve::bind("dashboard", listen).await?;
+    let listener = runtime::net::bind("dashboard", listen).await?;
     let addr = listener.local_addr()?;
     let hub = Arc::new(Hub::new(ctx.world.clone(), ctx, run));
     let http = poll::client()?;
     let poller = {
         let hub = hub.clone();
-        tokio::spawn(async move {
+        async move {
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -89,16 +80,27 @@ pub async fn start(listen: SocketAddr, ctx: Arc<Ctx>, run: Option<Arc<RunFeed>>)
                 let r = poll::round(&http, &hub.world, hub.run.is_none()).await;
                 hub.apply(r);
             }
-        })
+        }
     };
     let router = router(hub);
-    let server = tokio::spawn(world::serve::serve_http(
-        listener,
-        Arc::new(world::serve::Traffic::default()),
-        move |_| TowerToHyperService::new(router.clone()),
-        std::future::pending(),
-    ));
-    Ok(Dashboard { addr, tasks: vec![poller, server] })
+    let server = runtime::Handle::spawn(|shutdown| async move {
+        let serve = runtime::serve::serve_http(
+            listener,
+            Arc::new(runtime::metered::Traffic::default()),
+            move |_| TowerToHyperService::new(router.clone()),
+            shutdown.clone(),
+        );
+        // The page is served while the poller runs; both end at shutdown.
+        let polling = async {
+            tokio::select! {
+                () = poller => {}
+                () = shutdown.stopped() => {}
+            }
+        };
+        tokio::join!(serve, polling);
+        Ok(())
+    });
+    Ok(Dashboard { addr, _server: server })
 }
 
 /// The routes.

@@ -235,7 +235,7 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
     let settled = stats_when(&e, |s| s.requests.total == 6).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let r = http.get(format!("http://{}/metrics", e.handle.admin)).send().await.unwrap();
-    assert_eq!(header(&r, "content-type"), world::prom::CONTENT_TYPE);
+    assert_eq!(header(&r, "content-type"), runtime::prom::CONTENT_TYPE);
     let text = r.text().await.unwrap();
     let m = tests::prom::parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
     let s: Stats = http.get(format!("http://{}/stats", e.handle.admin)).send().await.unwrap().json().await.unwrap();

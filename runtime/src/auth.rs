@@ -101,7 +101,7 @@ pub fn read_token_file(path: &Path) -> io::Result<Option<String>> {
         )));
     }
     let t = text.trim();
-    crate::bounds::check_token(t).map_err(|_| io::Error::other(format!("{} does not hold a token", path.display())))?;
+    world::bounds::check_token(t).map_err(|_| io::Error::other(format!("{} does not hold a token", path.display())))?;
     Ok(Some(t.to_string()))
 }
 

@@ -172,7 +172,7 @@ impl Value for Seconds {
 }
 
 /// Nano-dollars written exactly as decimal dollars.
-impl Value for crate::Money {
+impl Value for world::Money {
     fn write(&self, out: &mut String) {
         out.push_str(&self.to_decimal());
     }
@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn money_is_written_exactly() {
         let mut e = Encoder::new();
-        e.single("cdnlab_test_dollars_total", Kind::Counter, "$.", &[], crate::Money(123_456));
+        e.single("cdnlab_test_dollars_total", Kind::Counter, "$.", &[], world::Money(123_456));
         assert!(e.finish().ends_with("cdnlab_test_dollars_total 0.000123456\n"));
     }
 

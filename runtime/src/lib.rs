@@ -1,0 +1,28 @@
+//! What every cdnlab server runs on, apart from the world model: `world`
+//! is pure (no sockets, no async), this crate holds the I/O the servers
+//! share, so the servers depend on it and never on each other.
+//!
+//! - [`server`]: the one server shape (bind → `Bound` → `serve(shutdown)`
+//!   → [`Handle`]) and the ready line;
+//! - [`shutdown`]: the one way to stop a server ([`Stop`], [`Shutdown`]),
+//!   and the signals a binary stops on;
+//! - [`serve`]: the accept loop, connection limits, hyper connections;
+//! - [`metered`]: bytes and connections counted at the socket;
+//! - [`net`]: binding, connecting, vectored writes;
+//! - [`time`]: sleeping on the world's clock;
+//! - [`prom`]: Prometheus text exposition and lock-free histograms;
+//! - [`auth`]: the admin APIs' bearer token check, generated tokens;
+//! - [`logging`]: tracing setup for every binary, library log throttling.
+
+pub mod auth;
+pub mod logging;
+pub mod metered;
+pub mod net;
+pub mod prom;
+pub mod serve;
+pub mod server;
+pub mod shutdown;
+pub mod time;
+
+pub use server::Handle;
+pub use shutdown::{Shutdown, Stop};
