@@ -12,7 +12,7 @@
 //! - [`cli`]: flags, the world file, binding, the ready line (`main.rs` and
 //!   `cdn origin` both call [`cli::run`]);
 //! - this file: [`Config`], [`serve`], [`spawn`] and the test [`Handle`];
-//! - `server`: shared state and the two listeners on `world::serve`;
+//! - `server`: shared state and the two listeners on `runtime::serve`;
 //! - `public` (the request path) and `admin` (the admin routes);
 //! - `respond` (one representation → 200/206/304/412/416), built on
 //!   [`conditional`] and [`range`];

@@ -22,7 +22,7 @@
 //!
 //! Every time here is *simulated* (network) time, as [`crate::Clock::now`]
 //! gives it; [`Round::to_wall`] divides by the world's `time_scale` for a
-//! sender that sleeps on the wall clock ([`crate::Clock::sleep`] does that
+//! sender that sleeps on the wall clock (`runtime::time::sleep` does that
 //! itself). A round's times are when its bytes reach the receiver: on
 //! loopback the wire adds nothing, so that is also when the sender should
 //! write them.
