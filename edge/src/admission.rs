@@ -18,14 +18,11 @@
 //! some rule uses.
 
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use world::CacheRule;
-
-use crate::key::CacheKey;
-use crate::state::EdgeState;
 
 const DEPTH: usize = 4;
 const WIDTH_BITS: u32 = 20;
@@ -38,12 +35,14 @@ pub struct Admission {
     /// Window of the uses, where no rule says otherwise.
     pub window: Duration,
     sketches: Mutex<Vec<Windowed>>,
+    /// Storable fills refused so far.
+    refused: AtomicU64,
 }
 
 impl Admission {
     /// The edge-wide setting (rules may override it per path).
     pub fn new(min_uses: u32, window: Duration) -> Admission {
-        Admission { min_uses: min_uses.max(1), window, sketches: Mutex::new(Vec::new()) }
+        Admission { min_uses: min_uses.max(1), window, sketches: Mutex::new(Vec::new()), refused: AtomicU64::new(0) }
     }
 
     /// The uses needed and their window for a path under `rule`.
@@ -51,6 +50,21 @@ impl Admission {
         let min = rule.and_then(|r| r.min_uses).unwrap_or(self.min_uses).max(1);
         let window = rule.and_then(|r| r.min_uses_window).map_or(self.window, |d| d.0);
         (min, window)
+    }
+
+    /// Counts one origin fill of `key` against its rule; false (and
+    /// counted as refused) when it should not be stored yet.
+    pub fn admit_fill(&self, key: &str, rule: Option<&CacheRule>, now_ms: u64) -> bool {
+        let ok = self.admit(key, rule, now_ms);
+        if !ok {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Storable fills refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Counts one use of `key` at `now_ms` and says whether it may be
@@ -152,18 +166,6 @@ fn hash(key: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     key.hash(&mut h);
     h.finish()
-}
-
-impl EdgeState {
-    /// Counts one origin fill of `key` against its admission rule; false
-    /// (and counted as refused) when it should not be stored yet.
-    pub fn admit_fill(&self, key: &CacheKey) -> bool {
-        let ok = self.admission.admit(key.as_str(), self.rule(key.path()), self.now_ms());
-        if !ok {
-            self.meter.admission_refused.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
-    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::body::{Body, Prefixed};
 use crate::entry::{CacheValue, SliceInfo, StoredEntry, VarySpec};
+use crate::fill::{Fetched, Fill, Ready};
 use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::headers;
@@ -26,81 +27,7 @@ use crate::purge::Mark;
 use crate::state::EdgeState;
 use crate::store::Entry;
 use crate::upstream::FetchError;
-use crate::vary::{normalised, variant_key};
-
-/// What a fill produced.
-pub enum Fetched {
-    /// A complete response.
-    Ready(Box<Ready>),
-    /// Too big to buffer: streamed to the client that started the fill;
-    /// others fetch for themselves.
-    Streamed(Mutex<Option<Response<Body>>>),
-    /// The origin could not be reached or failed mid-response.
-    Failed(FetchError),
-}
-
-/// A complete response from a fill.
-pub struct Ready {
-    /// Status.
-    pub status: StatusCode,
-    /// Headers for the client that started the fill.
-    pub headers: HeaderMap,
-    /// Headers for other clients, when they differ (no `Set-Cookie`, …).
-    pub shared_headers: Option<HeaderMap>,
-    /// The body.
-    pub body: Bytes,
-    /// Freshness.
-    pub timing: Timing,
-    /// Reuse restrictions.
-    pub flags: Flags,
-    /// Whether it was stored.
-    pub stored: bool,
-    /// Why not, if not.
-    pub not_stored: Option<NotStored>,
-    /// Whether clients other than the starter may receive it.
-    pub shareable: bool,
-    /// Whether a stale entry was validated (origin answered 304).
-    pub revalidated: bool,
-    /// Status the origin answered.
-    pub origin_status: u16,
-    /// The response's `Vary` field names.
-    pub vary: Vec<HeaderName>,
-    /// What the fill sent the origin (waiters are matched against `Vary` on it).
-    pub req_headers: HeaderMap,
-    /// Set when the body is stored as slices (then `body` is empty).
-    pub slices: Option<SliceInfo>,
-    /// Where the response is stored (the URL's key or a variant key).
-    pub storage_key: Option<CacheKey>,
-    /// Its surrogate keys.
-    pub tags: Vec<String>,
-}
-
-impl Ready {
-    /// Whether a waiting request selects the same variant as the starter;
-    /// `sent` is what the waiter's own fill would have sent the origin.
-    pub fn vary_matches(&self, sent: &HeaderMap) -> bool {
-        self.vary.iter().all(|n| normalised(n, sent) == normalised(n, &self.req_headers))
-    }
-}
-
-/// One cache fill.
-pub struct Fill {
-    /// The URL's key, which is also the target sent to the origin.
-    pub key: CacheKey,
-    /// The key of the flight this fill runs in (the URL's key, or a
-    /// derived one for a HEAD validation); the fill ends that flight.
-    pub flight: CacheKey,
-    /// Headers to send (already rewritten for the origin,
-    /// [`headers::to_origin`]); variants are selected from them.
-    pub headers: HeaderMap,
-    /// The stale entry to revalidate, if any.
-    pub stale: Option<Entry>,
-    /// The client asked `no-store`.
-    pub no_store: bool,
-    /// Validate the stale entry with `HEAD` (the client sent `HEAD`,
-    /// RFC 9111 §4.3.5) instead of a conditional `GET`.
-    pub head: bool,
-}
+use crate::vary::variant_key;
 
 /// The stored response inside an entry.
 pub fn response(e: &Entry) -> Option<&StoredEntry> {
@@ -120,7 +47,7 @@ impl EdgeState {
 
     async fn fill_inner(&self, f: &Fill) -> Fetched {
         // Before asking the origin: a purge after this point overtakes the fill.
-        let mark = self.purge_mark();
+        let mark = self.purge.mark();
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
         let mut headers = f.headers.clone();
         if let Some((_, s)) = stale {
@@ -201,7 +128,10 @@ impl EdgeState {
         if not_stored.is_none() && f.no_store {
             not_stored = Some(NotStored::RequestNoStore);
         }
-        if not_stored.is_none() && f.stale.is_none() && !self.admit_fill(&f.key) {
+        if not_stored.is_none()
+            && f.stale.is_none()
+            && !self.admission.admit_fill(f.key.as_str(), self.rule(f.key.path()), self.now_ms())
+        {
             // crate::admission: not used often enough yet (an entry being refreshed was admitted before)
             not_stored = Some(NotStored::Admission);
         }
@@ -312,7 +242,7 @@ impl EdgeState {
                 hit_headers: HeaderMap::new(),
                 head_block: Bytes::new(),
             };
-            if !self.admit(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
+            if !self.purging().store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
             }
         } else {
@@ -359,11 +289,11 @@ impl EdgeState {
         entry: StoredEntry,
     ) -> Option<CacheKey> {
         if vary.is_empty() {
-            self.admit(mark, vec![(key.clone(), CacheValue::Response(entry))]).then(|| key.clone())
+            self.purging().store_fill(mark, vec![(key.clone(), CacheValue::Response(entry))]).then(|| key.clone())
         } else {
             let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
             let variant = variant_key(key, vary, req);
-            let stored = self.admit(
+            let stored = self.purging().store_fill(
                 mark,
                 vec![(key.clone(), CacheValue::Variants(spec)), (variant.clone(), CacheValue::Response(entry))],
             );
@@ -454,7 +384,7 @@ impl EdgeState {
     /// indexed, durable, safe against fills and disk reads in flight.
     pub async fn invalidate(&self, url: &str) {
         let spec = crate::purge::PurgeSpec { target: crate::purge::Target::Url(url.to_string()), soft: false };
-        if let Err(e) = self.purge(&spec).await {
+        if let Err(e) = self.purging().purge(&spec).await {
             tracing::warn!(url, error = %e, "invalidation failed");
         }
     }

@@ -79,8 +79,8 @@ pub async fn memory_edge(objects: &[(&str, &[u8])]) -> Result<Arc<EdgeState>, cr
             hit_headers: HeaderMap::new(),
             head_block: Bytes::new(),
         });
-        let mark = st.purge_mark();
-        st.admit(mark, vec![(key, value)]);
+        let mark = st.purge.mark();
+        st.purging().store_fill(mark, vec![(key, value)]);
     }
     Ok(st)
 }

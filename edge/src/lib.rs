@@ -30,6 +30,7 @@ pub mod conditional;
 pub mod conn;
 pub mod entry;
 pub mod fetch;
+pub mod fill;
 pub mod flight;
 pub mod freshness;
 #[doc(hidden)]
@@ -62,11 +63,12 @@ use runtime::serve::{serve_connections_limited, serve_http};
 use tokio::net::TcpListener;
 use world::{CacheRule, Clock, EdgeSettings, World};
 
+use crate::fill::Fetched;
 use crate::flight::Flights;
 use crate::meter::Meter;
 use crate::state::EdgeState;
 use crate::store::{Store, StoreConfig, StoreError};
-use crate::upstream::Upstream;
+use crate::upstream::{FetchError, Upstream};
 
 /// Everything an edge needs to run.
 #[derive(Debug, Clone)]
@@ -350,7 +352,7 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         clock: c.clock,
         store,
         upstream,
-        flights: Flights::default(),
+        flights: Flights::new(|e| Arc::new(Fetched::Failed(FetchError::Broken(format!("fetch task: {e}"))))),
         meter,
         rules: c.rules,
         max_object: c.store.max_object,
@@ -365,7 +367,7 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         access_log: c.access_log,
         limits: c.limits,
     });
-    st.recover_purges(redo).await;
+    st.purging().recover(redo).await;
     Ok(st)
 }
 
@@ -436,7 +438,7 @@ async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdo
         shutdown.clone(),
     ));
     let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));
-    let maintain = tokio::spawn(purge::maintain(st.clone(), shutdown.stopped()));
+    let maintain = tokio::spawn(purge::maintain(st.clone(), EdgeState::purging, shutdown.stopped()));
     let a = tokio::spawn(serve_http(
         admin,
         Arc::new(Traffic::default()),
@@ -446,7 +448,7 @@ async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdo
     let _ = p.await;
     let _ = a.await;
     let _ = maintain.await;
-    if let Err(e) = st.compact_purge_journal().await {
+    if let Err(e) = st.purging().compact_journal().await {
         tracing::warn!(error = %e, "purge journal not compacted at shutdown");
     }
     if let Err(e) = st.store.close().await {

@@ -1,5 +1,6 @@
 //! Counters of one edge: requests by outcome, bytes at the client and origin
-//! sockets, body bytes and durations by outcome, stores and admission.
+//! sockets, body bytes and durations by outcome, stores (admission counts
+//! its refusals itself, [`crate::admission`]).
 //! Lock-free atomics; read by `/stats` and `/metrics`.
 //!
 //! Two kinds of byte counts, kept apart on purpose:
@@ -96,8 +97,6 @@ pub struct Meter {
     pub stored: AtomicU64,
     /// Responses not stored (uncacheable, too big, refused by admission).
     pub not_stored: AtomicU64,
-    /// Storable responses refused by admission (not used often enough yet).
-    pub admission_refused: AtomicU64,
 }
 
 impl Meter {

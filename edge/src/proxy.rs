@@ -36,7 +36,8 @@ use runtime::serve::Peer;
 use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};
 use crate::entry::{CacheValue, StoredEntry};
-use crate::fetch::{Fetched, Fill, response};
+use crate::fetch::response;
+use crate::fill::{Fetched, Fill};
 use crate::freshness::{Flags, RequestDirectives, Reuse, reuse};
 use crate::headers::{self, CACHE_STATUS};
 use crate::inbound;
@@ -394,7 +395,7 @@ impl EdgeState {
     /// The stored response for `key`, its variant selected by `sent` (the
     /// headers a fill would send the origin).
     async fn lookup(&self, key: &CacheKey, sent: &HeaderMap) -> Lookup {
-        let (entry, tier) = match self.stored(key).await {
+        let (entry, tier) = match self.purging().stored(key).await {
             Ok(Some(x)) => x,
             Ok(None) => return Lookup::Miss,
             Err(e) => {
@@ -402,13 +403,13 @@ impl EdgeState {
                 return Lookup::Miss;
             }
         };
-        let Some(entry) = self.unpurged(entry) else { return Lookup::Miss };
+        let Some(entry) = self.purging().unpurged(entry) else { return Lookup::Miss };
         let names = match entry.value() {
             CacheValue::Response(_) => return Lookup::Hit(entry, tier),
             CacheValue::Variants(spec) => spec.names.clone(),
         };
-        match self.stored(&variant_key(key, &names, sent)).await {
-            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.unpurged(e) {
+        match self.purging().stored(&variant_key(key, &names, sent)).await {
+            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.purging().unpurged(e) {
                 Some(e) => Lookup::Hit(e, t),
                 None => Lookup::VaryMiss,
             },

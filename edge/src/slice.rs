@@ -24,7 +24,8 @@ use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd};
 use crate::conditional::{self, RangeAnswer};
 use crate::entry::{CacheValue, SliceInfo, StoredEntry};
-use crate::fetch::{Fetched, Ready, response};
+use crate::fetch::response;
+use crate::fill::{Fetched, Ready};
 use crate::freshness::Timing;
 use crate::headers::CACHE_STATUS;
 use crate::key::CacheKey;
@@ -203,7 +204,7 @@ impl EdgeState {
         let key = meta.slice_key(i);
         let (start, end) = meta.info.bounds(i);
         let want = end - start + 1;
-        if let Ok(Some((e, _))) = self.stored(&key).await
+        if let Ok(Some((e, _))) = self.purging().stored(&key).await
             && let Some(r) = response(&e)
             && meta.matches(&r.headers)
             && r.body.len() as u64 == want
@@ -245,7 +246,7 @@ impl EdgeState {
         headers: &mut HeaderMap,
     ) -> Fetched {
         // A purge after this point overtakes the slice fetch.
-        let mark = self.purge_mark();
+        let mark = self.purge.mark();
         let (start, end) = meta.info.bounds(i);
         headers.insert(RANGE, header(format!("bytes={start}-{end}")));
         if let Some(v) = meta.validator() {
@@ -304,7 +305,7 @@ impl EdgeState {
         };
         let value = CacheValue::Response(entry);
         let on_disk = meta.info.total as usize > self.store.memory_capacity() / 4;
-        if self.admit_placed(mark, vec![(meta.slice_key(i), value)], on_disk) {
+        if self.purging().store_fill_placed(mark, vec![(meta.slice_key(i), value)], on_disk) {
             self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Fetched::Ready(Box::new(Ready {

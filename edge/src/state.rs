@@ -1,13 +1,16 @@
 //! The state every request of one edge shares.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderValue;
 use world::{CacheRule, Clock};
 
 use crate::admission::Admission;
+use crate::fill::Fetched;
 use crate::flight::Flights;
 use crate::meter::Meter;
+use crate::purge::Purging;
 use crate::store::Store;
 use crate::upstream::Upstream;
 
@@ -30,7 +33,7 @@ pub struct EdgeState {
     /// The origin client.
     pub upstream: Upstream,
     /// Origin fetches in progress, one per key.
-    pub flights: Flights,
+    pub flights: Flights<Arc<Fetched>>,
     /// Counters.
     pub meter: Meter,
     /// Per-path caching rules from the world.
@@ -64,7 +67,20 @@ impl EdgeState {
     /// Now, Unix milliseconds on the edge's clock.
     #[inline]
     pub fn now_ms(&self) -> u64 {
-        self.clock.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+        self.clock.unix_ms()
+    }
+
+    /// The purger with the parts a purge acts on (see [`crate::purge`]).
+    #[inline]
+    pub fn purging(&self) -> Purging<'_, Arc<Fetched>> {
+        Purging {
+            purger: &self.purge,
+            store: &self.store,
+            flights: &self.flights,
+            health: &self.health,
+            clock: &self.clock,
+            edge: &self.name,
+        }
     }
 
     /// The caching rule for a path (longest prefix).

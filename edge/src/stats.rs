@@ -202,7 +202,7 @@ impl EdgeState {
             admission: AdmissionStats {
                 min_uses: self.admission.min_uses,
                 window_secs: self.admission.window.as_secs(),
-                refused: m.admission_refused.load(Ordering::Relaxed),
+                refused: self.admission.refused(),
             },
             inflight: self.flights.len(),
             memory_bytes: self.store.memory_usage(),

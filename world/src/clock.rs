@@ -92,6 +92,12 @@ impl Clock {
         self.now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()
     }
 
+    /// Current time in whole milliseconds since the Unix epoch (0 before it).
+    #[inline]
+    pub fn unix_ms(&self) -> u64 {
+        self.now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    }
+
     /// Moves a manual clock forward; other clocks ignore it.
     pub fn advance(&self, d: Duration) {
         if let Inner::Manual { nanos } = &*self.inner {

@@ -116,7 +116,7 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    match st.purge(&spec).await {
+    match st.purging().purge(&spec).await {
         Ok(p) => {
             let r = PurgeResponse {
                 edge: st.name.clone(),

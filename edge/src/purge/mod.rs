@@ -8,11 +8,12 @@
 //! key → tags and ordered-key index, since foyer cannot list keys),
 //! [`log`] (the journal that makes index and purges survive restarts),
 //! [`api`] (`POST /purge` on the admin listener). This file holds the
-//! [`Purger`] and its hooks into the request path:
+//! [`Purger`] and, on [`Purging`] (the purger with the store and the
+//! fills it acts on), its hooks into the request path:
 //!
 //! ```text
-//! fill start ──► purge_mark()                         (one atomic load)
-//! fill store ──► admit(mark, values)                  index lock: overtaken by a purge since mark?
+//! fill start ──► mark()                               (one atomic load)
+//! fill store ──► store_fill(mark, values)            index lock: overtaken by a purge since mark?
 //!                                                     hard → not stored; soft → stored stale; else stored
 //!                                                     stamp stored_ms, journal Add, store.insert, index.add
 //! fast hit   ──► may_cover(stored_ms)                 (one atomic load: purge-all generations)
@@ -63,7 +64,7 @@
 //! hold ([`loss_generation`]): the O(1) purge-all below, so every disk
 //! entry stored before is treated as purged. Whatever the disk holds, a
 //! value read from it is served only if the index holds its key with the
-//! same stamp ([`EdgeState::stored`]): a removal the disk never recorded
+//! same stamp ([`Purging::stored`]): a removal the disk never recorded
 //! (a tombstone lost to a full disk or a flipped bit) cannot bring a
 //! purged value back either.
 //!
@@ -91,12 +92,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use world::Clock;
 
 use crate::entry::{CacheValue, StoredEntry};
+use crate::flight::Flights;
+use crate::health::Health;
 use crate::health::Write;
 use crate::key::CacheKey;
-use crate::state::EdgeState;
-use crate::store::{Entry, StoreConfig, Tier};
+use crate::store::{Entry, Store, StoreConfig, Tier};
 
 use self::index::{Index, KeyInfo};
 use self::log::{Header, Journal, JournalError, Record};
@@ -113,7 +116,7 @@ const MAINTAIN_EVERY: Duration = Duration::from_secs(1);
 /// How often it tries to write the journal whole again after a failure.
 const HEAL_EVERY: Duration = Duration::from_secs(5);
 
-/// The purge count a fill saw when it started ([`EdgeState::purge_mark`]).
+/// The purge count a fill saw when it started ([`Purger::mark`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mark(u64);
 
@@ -264,6 +267,12 @@ pub fn loss_generation(seen: u64, now_ms: u64) -> u64 {
 }
 
 impl Purger {
+    /// The purge count now; a fill takes it before asking the origin.
+    #[inline]
+    pub fn mark(&self) -> Mark {
+        Mark(self.applied.load(Ordering::Acquire))
+    }
+
     /// Opens the journal of a store with a disk tier (memory-only stores
     /// keep the index in memory only) and replays it into the index; never
     /// fails: lost state is purged (see the module docs). `earlier`: the
@@ -450,28 +459,42 @@ fn stamp_of(v: &CacheValue) -> u64 {
     }
 }
 
-impl EdgeState {
-    /// The purge count now; a fill takes it before asking the origin.
-    #[inline]
-    pub fn purge_mark(&self) -> Mark {
-        Mark(self.purge.applied.load(Ordering::Acquire))
-    }
+/// The purger with the parts a purge acts on: the store it removes from
+/// and re-stales in, the fills in flight it detaches, where disk faults
+/// are counted, the clock its stamps come from. It borrows and owns
+/// nothing: the edge makes one where it needs one (`EdgeState::purging`),
+/// and this module never sees the edge's state.
+pub struct Purging<'a, T> {
+    /// Purge index, journal and generations.
+    pub purger: &'a Purger,
+    /// The cache.
+    pub store: &'a Store,
+    /// Fills in flight.
+    pub flights: &'a Flights<T>,
+    /// Disk faults and purge persistence.
+    pub health: &'a Health,
+    /// The edge's clock.
+    pub clock: &'a Clock,
+    /// The edge's name, for logs.
+    pub edge: &'a str,
+}
 
+impl<T> Purging<'_, T> {
     /// Stores the values of one fill (a response, or a `VarySpec` and a
     /// variant) unless a purge registered since `mark` covers them; every
     /// store insert of a fill goes through here, so the index knows every
     /// key the store holds. Returns whether the response was stored (fresh,
     /// or stale after a soft purge overtook the fill).
-    pub fn admit(&self, mark: Mark, values: Vec<(CacheKey, CacheValue)>) -> bool {
-        self.admit_placed(mark, values, false)
+    pub fn store_fill(&self, mark: Mark, values: Vec<(CacheKey, CacheValue)>) -> bool {
+        self.store_fill_placed(mark, values, false)
     }
 
-    /// [`EdgeState::admit`], with the values placed on disk only when
+    /// [`Purging::store_fill`], with the values placed on disk only when
     /// `on_disk` (slices of objects too large for the memory tier).
-    pub fn admit_placed(&self, mark: Mark, values: Vec<(CacheKey, CacheValue)>, on_disk: bool) -> bool {
-        let now = self.now_ms();
+    pub fn store_fill_placed(&self, mark: Mark, values: Vec<(CacheKey, CacheValue)>, on_disk: bool) -> bool {
+        let now = self.clock.unix_ms();
         let mut stored = false;
-        let mut g = self.purge.inner.lock();
+        let mut g = self.purger.inner.lock();
         for (key, mut value) in values {
             let tags = match &value {
                 CacheValue::Response(e) => e.tags.clone(),
@@ -514,7 +537,7 @@ impl EdgeState {
                         }
                     }
                 }
-                None => self.purge.dirs.is_none(),
+                None => self.purger.dirs.is_none(),
             };
             if !journaled {
                 if on_disk {
@@ -537,11 +560,11 @@ impl EdgeState {
     /// one; after a soft one, a stale copy (stored in its place).
     pub fn unpurged(&self, entry: Entry) -> Option<Entry> {
         let stamp = stamp_of(entry.value());
-        if !self.purge.may_cover(stamp) {
+        if !self.purger.may_cover(stamp) {
             return Some(entry);
         }
-        let now = self.now_ms();
-        let mut g = self.purge.inner.lock();
+        let now = self.clock.unix_ms();
+        let mut g = self.purger.inner.lock();
         if stamp <= g.hard_gen {
             return None;
         }
@@ -589,14 +612,14 @@ impl EdgeState {
     /// later request and durable.
     pub async fn purge(&self, spec: &PurgeSpec) -> Result<Purged, PurgeError> {
         let started = Instant::now();
-        let _one = self.purge.serial.lock().await;
-        let now = self.now_ms();
+        let _one = self.purger.serial.lock().await;
+        let now = self.clock.unix_ms();
         let soft = spec.soft;
         let mut disk_reads: Vec<CacheKey> = Vec::new();
         let mut removed: Vec<CacheKey> = Vec::new();
         let mut restaled: Vec<CacheKey> = Vec::new();
         let (seq, generation, objects, keys, inflight, file, mut not_persisted) = {
-            let mut g = self.purge.inner.lock();
+            let mut g = self.purger.inner.lock();
             let seq = g.seq + 1;
             let generation = g.next_generation(now);
             // Applied whatever the journal says; persisted only if written and synced.
@@ -609,7 +632,7 @@ impl EdgeState {
                         Err(e) => not_persisted = Some(format!("journal write: {e}")),
                     }
                 }
-                None if self.purge.dirs.is_some() => not_persisted = Some("the purge journal is unavailable".into()),
+                None if self.purger.dirs.is_some() => not_persisted = Some("the purge journal is unavailable".into()),
                 None => {}
             }
             g.seq = seq;
@@ -617,7 +640,7 @@ impl EdgeState {
             if g.recent.len() > RECENT {
                 g.recent.pop_front();
             }
-            self.purge.applied.store(seq, Ordering::Release);
+            self.purger.applied.store(seq, Ordering::Release);
             let (mut objects, mut keys) = (0u64, 0u64);
             match &spec.target {
                 Target::All => {
@@ -632,7 +655,7 @@ impl EdgeState {
                         // Dropping a large index takes time: not under the lock.
                         tokio::task::spawn_blocking(move || drop(old));
                     }
-                    self.purge.floor.store(g.hard_gen.max(g.soft_gen), Ordering::Release);
+                    self.purger.floor.store(g.hard_gen.max(g.soft_gen), Ordering::Release);
                 }
                 target => {
                     for (k, info) in g.index.matching(target) {
@@ -662,8 +685,8 @@ impl EdgeState {
         // Soft purge of values only on disk: read, re-store stale unless replaced since.
         for k in disk_reads {
             let Ok(Some((entry, _))) = self.stored(&k).await else { continue };
-            let now = self.now_ms();
-            let mut g = self.purge.inner.lock();
+            let now = self.clock.unix_ms();
+            let mut g = self.purger.inner.lock();
             if g.index.get(k.as_str()).is_none_or(|i| i.admitted >= seq) {
                 continue;
             }
@@ -676,8 +699,8 @@ impl EdgeState {
         // memory when they end: wait for them, then take it out again.
         if !removed.is_empty() || !restaled.is_empty() {
             self.store.wait_reads().await;
-            let now = self.now_ms();
-            let mut g = self.purge.inner.lock();
+            let now = self.clock.unix_ms();
+            let mut g = self.purger.inner.lock();
             for k in removed.iter().chain(&restaled) {
                 let Some(entry) = self.store.get_memory(k.as_str()) else { continue };
                 if stamp_of(entry.value()) > generation {
@@ -718,7 +741,7 @@ impl EdgeState {
         }
         let took = started.elapsed();
         tracing::info!(
-            edge = %self.name, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
+            edge = %self.edge, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
             objects, keys, inflight, took_us = took.as_micros() as u64, persisted = not_persisted.is_none(), "purged"
         );
         Ok(Purged { seq, objects, keys, inflight, took, not_persisted })
@@ -729,7 +752,7 @@ impl EdgeState {
     /// purges what it cannot vouch for.
     fn purge_not_persisted(&self, why: &str) {
         self.health.write_failed(Write::Journal, why);
-        let mut g = self.purge.inner.lock();
+        let mut g = self.purger.inner.lock();
         g.unpersisted += 1;
         g.journal_failing = g.journal.is_some();
         self.health.set_unpersisted(g.unpersisted);
@@ -745,7 +768,7 @@ impl EdgeState {
     /// or re-stored stale), then compacts the journal. Runs before serving;
     /// a journal that cannot be compacted (a full disk) is left as it was
     /// and the edge starts degraded.
-    pub async fn recover_purges(&self, redo: Redo) {
+    pub async fn recover(&self, redo: Redo) {
         let n = redo.keys.len();
         for (k, (hard, soft)) in redo.keys {
             let Ok(Some((entry, _))) = self.store.get(&k).await else { continue };
@@ -755,8 +778,8 @@ impl EdgeState {
             } else if stamp <= soft
                 && let CacheValue::Response(e) = entry.value()
             {
-                let now = self.now_ms();
-                let mut g = self.purge.inner.lock();
+                let now = self.clock.unix_ms();
+                let mut g = self.purger.inner.lock();
                 let new_stamp = g.stamp(now);
                 let copy = stale_copy(e, now, new_stamp);
                 self.store.remove(&k);
@@ -766,9 +789,9 @@ impl EdgeState {
             }
         }
         if redo.replayed > 0 || redo.lost {
-            tracing::info!(edge = %self.name, records = redo.replayed, keys = n, "purge journal replayed");
-            if let Err(e) = self.compact_purge_journal().await {
-                tracing::warn!(edge = %self.name, error = %e, "purge journal not compacted at start; starting degraded");
+            tracing::info!(edge = %self.edge, records = redo.replayed, keys = n, "purge journal replayed");
+            if let Err(e) = self.compact_journal().await {
+                tracing::warn!(edge = %self.edge, error = %e, "purge journal not compacted at start; starting degraded");
             }
         }
         self.mark_journal_whole();
@@ -777,7 +800,7 @@ impl EdgeState {
     /// Marks the journal whole (`purge/complete`) when it holds every purge
     /// applied.
     fn mark_journal_whole(&self) {
-        let g = self.purge.inner.lock();
+        let g = self.purger.inner.lock();
         self.health.set_unpersisted(g.unpersisted);
         if g.unpersisted > 0 {
             return;
@@ -799,11 +822,11 @@ impl EdgeState {
     pub async fn stored(&self, key: &CacheKey) -> Result<Option<(Entry, Tier)>, foyer::Error> {
         let found = self.store.get(key).await?;
         let Some((entry, Tier::Disk)) = &found else { return Ok(found) };
-        if self.purge.dirs.is_none() {
+        if self.purger.dirs.is_none() {
             return Ok(found);
         }
         let stamp = stamp_of(entry.value());
-        let g = self.purge.inner.lock();
+        let g = self.purger.inner.lock();
         if g.index.get(key.as_str()).is_some_and(|i| i.stamp == stamp) {
             drop(g);
             return Ok(found);
@@ -820,8 +843,8 @@ impl EdgeState {
     }
 
     /// Forgets indexed keys the store no longer holds (evicted); returns how many.
-    pub fn prune_purge_index(&self) -> usize {
-        let mut g = self.purge.inner.lock();
+    pub fn prune_index(&self) -> usize {
+        let mut g = self.purger.inner.lock();
         let pruned = g.index.retain(|k| self.store.contains(k.as_str()));
         g.pruned_at = g.index.len();
         pruned
@@ -829,14 +852,14 @@ impl EdgeState {
 
     /// Writes a snapshot of the index and drops the log it covers; forgets
     /// keys the store no longer holds (evicted), so the index stays bounded.
-    pub async fn compact_purge_journal(&self) -> Result<(), PurgeError> {
-        let Some((data_dir, jdir)) = self.purge.dirs.clone() else {
-            self.prune_purge_index();
+    pub async fn compact_journal(&self) -> Result<(), PurgeError> {
+        let Some((data_dir, jdir)) = self.purger.dirs.clone() else {
+            self.prune_index();
             return Ok(());
         };
-        let _one = self.purge.serial.lock().await;
+        let _one = self.purger.serial.lock().await;
         let (bytes, covers, closed, pruned, live) = {
-            let mut g = self.purge.inner.lock();
+            let mut g = self.purger.inner.lock();
             let pruned = g.index.retain(|k| self.store.contains(k.as_str()));
             g.pruned_at = g.index.len();
             let Some(j) = g.journal.as_mut() else { return Ok(()) };
@@ -865,17 +888,17 @@ impl EdgeState {
         }
         // The snapshot holds every purge applied before it (purges wait for
         // compactions): the journal is whole again.
-        self.purge.inner.lock().unpersisted = 0;
+        self.purger.inner.lock().unpersisted = 0;
         self.health.write_ok();
         self.mark_journal_whole();
-        tracing::debug!(edge = %self.name, keys = live, pruned, "purge journal compacted");
+        tracing::debug!(edge = %self.edge, keys = live, pruned, "purge journal compacted");
         Ok(())
     }
 
     /// Whether the journal should be written whole again: purges were not
     /// persisted, or its last write failed.
     fn needs_heal(&self) -> bool {
-        let g = self.purge.inner.lock();
+        let g = self.purger.inner.lock();
         g.journal.is_some() && (g.unpersisted > 0 || g.journal_failing)
     }
 }
@@ -883,7 +906,7 @@ impl EdgeState {
 /// Compacts the journal now and then, looks at the free space of the data
 /// directory, and writes the journal whole again once a full disk has room
 /// (at most every [`HEAL_EVERY`]), until `stop`.
-pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
+pub async fn maintain<S, T>(st: Arc<S>, parts: for<'a> fn(&'a S) -> Purging<'a, T>, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(MAINTAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -892,26 +915,27 @@ pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
         tokio::select! {
             _ = &mut stop => return,
             _ = tick.tick() => {
-                if st.purge.wants_prune() {
-                    let n = st.prune_purge_index();
-                    tracing::debug!(edge = %st.name, pruned = n, "purge index pruned");
+                let p = parts(&st);
+                if p.purger.wants_prune() {
+                    let n = p.prune_index();
+                    tracing::debug!(edge = %p.edge, pruned = n, "purge index pruned");
                 }
                 let mut roomy = true;
-                if let Some((data_dir, _)) = &st.purge.dirs {
+                if let Some((data_dir, _)) = &p.purger.dirs {
                     let dir = data_dir.clone();
                     if let Ok(Ok(free)) = tokio::task::spawn_blocking(move || fs4::available_space(dir)).await {
-                        st.health.free_space(free);
+                        p.health.free_space(free);
                         roomy = free >= crate::health::LOW_SPACE;
                     }
                 }
-                let heal = roomy && st.needs_heal() && last_heal.is_none_or(|t| t.elapsed() >= HEAL_EVERY);
+                let heal = roomy && p.needs_heal() && last_heal.is_none_or(|t| t.elapsed() >= HEAL_EVERY);
                 if heal {
                     last_heal = Some(Instant::now());
                 }
-                if (heal || st.purge.wants_compaction())
-                    && let Err(e) = st.compact_purge_journal().await
+                if (heal || p.purger.wants_compaction())
+                    && let Err(e) = p.compact_journal().await
                 {
-                    tracing::warn!(edge = %st.name, error = %e, "purge journal compaction failed");
+                    tracing::warn!(edge = %p.edge, error = %e, "purge journal compaction failed");
                 }
             }
         }
@@ -922,6 +946,7 @@ pub async fn maintain(st: Arc<EdgeState>, stop: impl Future<Output = ()>) {
 mod tests {
     use super::*;
     use crate::freshness::{Flags, Timing};
+    use crate::state::EdgeState;
 
     fn register(g: &mut Inner, target: Target, soft: bool) {
         g.seq += 1;
@@ -1066,20 +1091,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path(), 16 << 20);
         let st = crate::build_state(c.clone()).await.unwrap();
-        let m = st.purge_mark();
+        let m = st.purge.mark();
         for (k, tag) in [("/gone", "a"), ("/stale", "b"), ("/again", "c")] {
-            assert!(st.admit(m, vec![(key(k), response(&st, "old", &[tag]))]));
+            assert!(st.purging().store_fill(m, vec![(key(k), response(&st, "old", &[tag]))]));
         }
         let old: Vec<StoredEntry> = futures_util::future::join_all(["/gone", "/stale"].map(|k| stored(&st, k)))
             .await
             .into_iter()
             .flatten()
             .collect();
-        st.purge(&PurgeSpec { target: Target::Url("/gone".into()), soft: false }).await.unwrap();
-        st.purge(&PurgeSpec { target: Target::Tag("b".into()), soft: true }).await.unwrap();
-        st.purge(&PurgeSpec { target: Target::Prefix("/ag".into()), soft: false }).await.unwrap();
-        let m = st.purge_mark();
-        assert!(st.admit(m, vec![(key("/again"), response(&st, "new", &["c"]))]), "stored after the purge");
+        st.purging().purge(&PurgeSpec { target: Target::Url("/gone".into()), soft: false }).await.unwrap();
+        st.purging().purge(&PurgeSpec { target: Target::Tag("b".into()), soft: true }).await.unwrap();
+        st.purging().purge(&PurgeSpec { target: Target::Prefix("/ag".into()), soft: false }).await.unwrap();
+        let m = st.purge.mark();
+        assert!(
+            st.purging().store_fill(m, vec![(key("/again"), response(&st, "new", &["c"]))]),
+            "stored after the purge"
+        );
         // the crash: the old values are back on disk
         for (k, v) in ["/gone", "/stale"].iter().zip(old) {
             st.store.insert(key(k), CacheValue::Response(v));
@@ -1101,8 +1129,8 @@ mod tests {
     /// What a client would be served for `k`: the value, unless a purge
     /// (per key or purge-all) covers it.
     async fn served(st: &EdgeState, k: &str) -> Option<StoredEntry> {
-        let (e, _) = st.stored(&key(k)).await.ok()??;
-        match st.unpurged(e)?.value() {
+        let (e, _) = st.purging().stored(&key(k)).await.ok()??;
+        match st.purging().unpurged(e)?.value() {
             CacheValue::Response(r) => Some(r.clone()),
             CacheValue::Variants(_) => None,
         }
@@ -1123,13 +1151,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path(), 16 << 20);
         let st = crate::build_state(c.clone()).await.unwrap();
-        let m = st.purge_mark();
+        let m = st.purge.mark();
         for k in ["/x", "/y"] {
-            assert!(st.admit(m, vec![(key(k), response(&st, "old", &["t"]))]));
+            assert!(st.purging().store_fill(m, vec![(key(k), response(&st, "old", &["t"]))]));
         }
         st.store.wait().await;
         st.purge.inner.lock().journal.as_mut().unwrap().fill_disk_for_test();
-        let p = st.purge(&PurgeSpec { target: Target::Url("/x".into()), soft: false }).await.unwrap();
+        let p = st.purging().purge(&PurgeSpec { target: Target::Url("/x".into()), soft: false }).await.unwrap();
         let why = p.not_persisted.expect("reported not persisted");
         assert!(why.contains("No space left on device"), "{why}");
         assert!(served(&st, "/x").await.is_none(), "applied in memory at once");
@@ -1141,8 +1169,8 @@ mod tests {
         assert!(served(&st, "/x").await.is_none(), "the purged object does not come back after a restart");
         assert!(served(&st, "/y").await.is_none(), "nor anything the lost state cannot vouch for");
         assert!(st.health.report().notes.iter().any(|n| n.contains("not fully recovered")));
-        let m = st.purge_mark();
-        assert!(st.admit(m, vec![(key("/y"), response(&st, "new", &[]))]));
+        let m = st.purge.mark();
+        assert!(st.purging().store_fill(m, vec![(key("/y"), response(&st, "new", &[]))]));
         assert_eq!(served(&st, "/y").await.unwrap().body, "new", "new values are served");
         let st = restart(st, &c).await;
         assert_eq!(served(&st, "/y").await.unwrap().body, "new", "and survive the next restart");
@@ -1156,8 +1184,8 @@ mod tests {
         let c = config(dir.path(), 16 << 20);
         let st = crate::build_state(c.clone()).await.unwrap();
         st.purge.inner.lock().journal.as_mut().unwrap().fill_disk_for_test();
-        let m = st.purge_mark();
-        assert!(st.admit(m, vec![(key("/m"), response(&st, "in memory", &[]))]));
+        let m = st.purge.mark();
+        assert!(st.purging().store_fill(m, vec![(key("/m"), response(&st, "in memory", &[]))]));
         assert_eq!(served(&st, "/m").await.unwrap().body, "in memory");
         assert_eq!(st.health.disk().journal_write_errors, 1);
         st.store.wait().await;
@@ -1174,9 +1202,9 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let c = config(dir.path(), 16 << 20);
             let st = crate::build_state(c.clone()).await.unwrap();
-            let m = st.purge_mark();
-            assert!(st.admit(m, vec![(key("/t"), response(&st, "tagged", &["group-1"]))]));
-            st.compact_purge_journal().await.unwrap();
+            let m = st.purge.mark();
+            assert!(st.purging().store_fill(m, vec![(key("/t"), response(&st, "tagged", &["group-1"]))]));
+            st.purging().compact_journal().await.unwrap();
             st.store.close().await.unwrap();
             drop(st);
             let snap = dir.path().join("purge").join("snapshot");
@@ -1190,7 +1218,7 @@ mod tests {
                 _ => std::fs::rename(&snap, dir.path().join("snapshot.moved")).unwrap(),
             }
             let st = crate::build_state(c.clone()).await.expect("starts anyway");
-            st.purge(&PurgeSpec { target: Target::Tag("group-1".into()), soft: false }).await.unwrap();
+            st.purging().purge(&PurgeSpec { target: Target::Tag("group-1".into()), soft: false }).await.unwrap();
             assert!(served(&st, "/t").await.is_none(), "{damage}: the tag-purged object stays gone");
             let notes = st.health.report().notes;
             assert!(notes.iter().any(|n| n.contains("not fully recovered")), "{damage}: {notes:?}");
@@ -1208,11 +1236,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = config(dir.path(), 16 << 20);
         let st = crate::build_state(c.clone()).await.unwrap();
-        let m = st.purge_mark();
-        assert!(st.admit(m, vec![(key("/p"), response(&st, "purged", &[]))]));
+        let m = st.purge.mark();
+        assert!(st.purging().store_fill(m, vec![(key("/p"), response(&st, "purged", &[]))]));
         let old = stored(&st, "/p").await.unwrap();
-        st.purge(&PurgeSpec { target: Target::Url("/p".into()), soft: false }).await.unwrap();
-        st.compact_purge_journal().await.unwrap(); // the purge is folded: no redo at the next start
+        st.purging().purge(&PurgeSpec { target: Target::Url("/p".into()), soft: false }).await.unwrap();
+        st.purging().compact_journal().await.unwrap(); // the purge is folded: no redo at the next start
         st.store.insert(key("/p"), CacheValue::Response(old)); // the tombstone "lost"
         let st = restart(st, &c).await;
         assert!(served(&st, "/p").await.is_none());
@@ -1225,14 +1253,14 @@ mod tests {
         let st = crate::build_state(config(dir.path(), 0)).await.unwrap();
         let body = "x".repeat(32 << 10);
         for i in 0..100 {
-            let m = st.purge_mark();
-            st.admit(m, vec![(key(&format!("/o/{i}")), response(&st, &body, &["all"]))]);
+            let m = st.purge.mark();
+            st.purging().store_fill(m, vec![(key(&format!("/o/{i}")), response(&st, &body, &["all"]))]);
         }
         assert_eq!(st.purge.status().keys, 100);
-        let pruned = st.prune_purge_index();
+        let pruned = st.purging().prune_index();
         let left = st.purge.status();
         assert!(pruned > 50 && left.keys as usize == 100 - pruned, "1 MiB holds < 32 of 100: {pruned} pruned");
-        let p = st.purge(&PurgeSpec { target: Target::Tag("all".into()), soft: false }).await.unwrap();
+        let p = st.purging().purge(&PurgeSpec { target: Target::Tag("all".into()), soft: false }).await.unwrap();
         assert_eq!(p.objects, left.responses, "a tag purge touches only what is still there");
     }
 
@@ -1244,9 +1272,9 @@ mod tests {
         let st = crate::build_state(config(dir.path(), 16 << 20)).await.unwrap();
         for i in 0..50 {
             let k = format!("/q/{i}");
-            let m = st.purge_mark();
-            st.admit(m, vec![(key(&k), response(&st, &"y".repeat(64 << 10), &[]))]);
-            st.purge(&PurgeSpec { target: Target::Url(k.clone()), soft: false }).await.unwrap();
+            let m = st.purge.mark();
+            st.purging().store_fill(m, vec![(key(&k), response(&st, &"y".repeat(64 << 10), &[]))]);
+            st.purging().purge(&PurgeSpec { target: Target::Url(k.clone()), soft: false }).await.unwrap();
             assert!(stored(&st, &k).await.is_none(), "{k} read back after its purge");
         }
     }
@@ -1261,8 +1289,8 @@ mod tests {
         let st = crate::build_state(c.clone()).await.unwrap();
         let n = 60;
         for i in 0..n {
-            let m = st.purge_mark();
-            st.admit(m, vec![(key(&format!("/d/{i}")), response(&st, &"z".repeat(16 << 10), &[]))]);
+            let m = st.purge.mark();
+            st.purging().store_fill(m, vec![(key(&format!("/d/{i}")), response(&st, &"z".repeat(16 << 10), &[]))]);
         }
         st.store.close().await.unwrap();
         drop(st);
@@ -1277,7 +1305,7 @@ mod tests {
             };
             tokio::task::yield_now().await;
             let soft = i % 2 == 1;
-            st.purge(&PurgeSpec { target: Target::Url(k.clone()), soft }).await.unwrap();
+            st.purging().purge(&PurgeSpec { target: Target::Url(k.clone()), soft }).await.unwrap();
             let fresh = |e: Entry| match e.value() {
                 CacheValue::Response(r) => r.timing.is_fresh(st.now_ms()),
                 CacheValue::Variants(_) => false,
