@@ -437,7 +437,7 @@ async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdo
         move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
         shutdown.clone(),
     ));
-    let router = admin::router(st.clone()).merge(purge::api::router(st.clone()));
+    let router = admin::router(st.clone());
     let maintain = tokio::spawn(purge::maintain(st.clone(), EdgeState::purging, shutdown.stopped()));
     let a = tokio::spawn(serve_http(
         admin,

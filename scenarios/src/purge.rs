@@ -27,8 +27,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{ArgGroup, Parser};
+use edge::admin::purge::PurgeResponse;
 use edge::purge::PurgeRequest;
-use edge::purge::api::PurgeResponse;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use world::World;

@@ -7,7 +7,7 @@
 //! Layout: [`spec`] (what a purge asks for), [`index`] (the edge's own
 //! key → tags and ordered-key index, since foyer cannot list keys),
 //! [`log`] (the journal that makes index and purges survive restarts),
-//! [`api`] (`POST /purge` on the admin listener). This file holds the
+//! [`crate::admin::purge`] (`POST /purge` on the admin listener). This file holds the
 //! [`Purger`] and, on [`Purging`] (the purger with the store and the
 //! fills it acts on), its hooks into the request path:
 //!
@@ -79,7 +79,6 @@
 //!
 //! [`Store::wait_reads`]: crate::store::Store::wait_reads
 
-pub mod api;
 pub mod index;
 pub mod log;
 pub mod spec;

@@ -1,7 +1,9 @@
 //! The admin listener (axum): `/healthz` (`ok` or `degraded` and why,
 //! [`crate::health`]; 200 either way: a degraded edge still serves),
 //! `/stats` (JSON, [`crate::stats`]), `/metrics` (Prometheus,
-//! [`crate::metrics`]).
+//! [`crate::metrics`]), and `POST /purge` ([`purge`]).
+
+pub mod purge;
 
 use std::sync::Arc;
 
@@ -18,7 +20,8 @@ pub fn router(st: Arc<EdgeState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/stats", get(stats))
         .route("/metrics", get(crate::metrics::handler))
-        .with_state(st)
+        .with_state(st.clone())
+        .merge(purge::router(st))
 }
 
 async fn healthz(State(st): State<Arc<EdgeState>>) -> String {

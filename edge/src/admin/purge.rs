@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
-use super::spec::PurgeRequest;
+use crate::purge::spec::PurgeRequest;
 use crate::state::EdgeState;
 
 /// Largest purge request body.
@@ -83,7 +83,7 @@ pub fn router(st: Arc<EdgeState>) -> Router {
 }
 
 /// `GET /purge`: the index and journal at a glance (no token needed).
-async fn status(State(st): State<Arc<EdgeState>>) -> axum::Json<super::Status> {
+async fn status(State(st): State<Arc<EdgeState>>) -> axum::Json<crate::purge::Status> {
     axum::Json(st.purge.status())
 }
 
