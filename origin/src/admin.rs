@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use crate::body::Body;
 use crate::faults::{Faults, FaultsPatch};
 use crate::reject::Reject;
-use crate::server::State;
+use crate::state::State;
 use crate::versions::Bump;
 
 /// Largest admin request body.

@@ -12,7 +12,8 @@
 //! - [`cli`]: flags, the world file, binding, the ready line (`main.rs` and
 //!   `cdn origin` both call [`cli::run`]);
 //! - this file: [`Config`], [`serve`], [`spawn`] and the test [`Handle`];
-//! - `server`: shared state and the two listeners on `runtime::serve`;
+//! - `state`: what every request shares; `server`: the two listeners on
+//!   `runtime::serve`;
 //! - `public` (the request path) and `admin` (the admin routes);
 //! - `respond` (one representation → 200/206/304/412/416), built on
 //!   [`conditional`] and [`range`];
@@ -43,6 +44,7 @@ mod reject;
 mod respond;
 pub mod rules;
 mod server;
+mod state;
 pub mod stats;
 pub mod versions;
 
@@ -50,7 +52,7 @@ pub use faults::{Faults, FaultsPatch, Outage};
 pub use stats::StatsSnapshot;
 pub use versions::{Bump, BumpError, Bumped};
 
-use server::State;
+use state::State;
 
 /// Default bytes of generated bodies kept in memory.
 pub const DEFAULT_BODY_CACHE: u64 = 64 * 1024 * 1024;

@@ -23,7 +23,7 @@ use crate::faults::Outage;
 use crate::reject::Reject;
 use crate::respond::{Content, Representation, SURROGATE_KEY, respond};
 use crate::rules::Rule;
-use crate::server::State;
+use crate::state::State;
 use crate::versions::Bump;
 
 /// Largest request body `/echo/` accepts.
