@@ -58,8 +58,6 @@ impl EdgeState {
                 headers.insert(IF_MODIFIED_SINCE, lm.clone());
             }
         }
-        runtime::time::sleep(&self.clock, self.rtt_to_origin).await;
-        let request_time = self.clock.now();
         let mut req = Request::new(Body::Empty);
         if f.head {
             *req.method_mut() = Method::HEAD;
@@ -69,8 +67,7 @@ impl EdgeState {
             Err(e) => return Fetched::Failed(e),
         };
         *req.headers_mut() = headers;
-        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let resp = match self.upstream.send(req).await {
+        let (request_time, resp) = match self.upstream.send(req).await {
             Ok(r) => r,
             Err(e) => return Fetched::Failed(e),
         };
@@ -410,9 +407,7 @@ impl EdgeState {
         *req.method_mut() = method;
         *req.uri_mut() = self.upstream.uri(target.as_str())?;
         *req.headers_mut() = sent;
-        runtime::time::sleep(&self.clock, self.rtt_to_origin).await;
-        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let resp = self.upstream.send(req).await?;
+        let (_, resp) = self.upstream.send(req).await?;
         let (mut parts, body) = resp.into_parts();
         parts.headers = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
         Ok(Response::from_parts(parts, Body::stream(body)))

@@ -338,7 +338,8 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let (admin_token, token_source) = admin_token(&c);
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone())
-        .timed(meter.origin_fetch.clone());
+        .timed(meter.origin_fetch.clone())
+        .modelled(c.clock.clone(), c.rtt_to_origin);
     let label = format!("edge-{}", c.name);
     let bad_host = || ConfigError::OriginHost(c.origin_host.clone());
     let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
@@ -357,7 +358,6 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         rules: c.rules,
         max_object: c.store.max_object,
         slice_size: c.slice_size,
-        rtt_to_origin: c.rtt_to_origin,
         admin_token,
         token_source,
         health,

@@ -89,8 +89,6 @@ pub struct Meter {
     pub clients: Arc<Traffic>,
     /// Bytes to and from the origin, at the origin connections' sockets.
     pub origin: Arc<Traffic>,
-    /// Requests sent to the origin.
-    pub origin_requests: AtomicU64,
     /// Time from sending an origin request to its response head (or failure).
     pub origin_fetch: Arc<Histogram>,
     /// Responses stored.

@@ -258,10 +258,8 @@ impl EdgeState {
             Err(e) => return Fetched::Failed(e),
         };
         *req.headers_mut() = std::mem::take(headers);
-        runtime::time::sleep(&self.clock, self.rtt_to_origin).await;
-        self.meter.origin_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = match self.upstream.send(req).await {
-            Ok(r) => r,
+            Ok((_, r)) => r,
             Err(e) => return Fetched::Failed(e),
         };
         let (parts, body) = resp.into_parts();

@@ -1,7 +1,6 @@
 //! The state every request of one edge shares.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::HeaderValue;
 use world::{CacheRule, Clock};
@@ -42,8 +41,6 @@ pub struct EdgeState {
     pub max_object: u64,
     /// Slice size for larger objects (0: stream them through uncached).
     pub slice_size: u64,
-    /// Modelled RTT to the origin, waited before each origin request.
-    pub rtt_to_origin: Duration,
     /// Admin bearer token (`None`: the purge API is off).
     pub admin_token: Option<String>,
     /// Where it came from.

@@ -196,7 +196,7 @@ impl EdgeState {
             client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
             bytes_from_origin: usage.bytes_from_origin,
             bytes_to_origin: m.origin.out(),
-            origin_requests: m.origin_requests.load(Ordering::Relaxed),
+            origin_requests: self.upstream.requests(),
             stored: m.stored.load(Ordering::Relaxed),
             not_stored: m.not_stored.load(Ordering::Relaxed),
             admission: AdmissionStats {
@@ -211,7 +211,7 @@ impl EdgeState {
             disk_capacity: self.store.disk_capacity(),
             disk_written,
             disk_read,
-            rtt_to_origin_ms: self.rtt_to_origin.as_secs_f64() * 1000.0,
+            rtt_to_origin_ms: self.upstream.rtt().as_secs_f64() * 1000.0,
             cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
             disk: self.health.disk(),
             health: self.health.report(),

@@ -1,13 +1,19 @@
-//! The edge's HTTP client to its origin: pooled keep-alive connections,
-//! metered at the socket, with connect and response timeouts, and errors
-//! classified into what the client should be told (502 or 504).
+//! The edge's way to its origin, the one part every origin request goes
+//! through (fills, slices, revalidations, passes; a shield, peer or
+//! replica next): pooled keep-alive connections metered at the socket,
+//! the modelled round trip waited before each request (on the world's
+//! clock), the count of requests sent, the time to each response head,
+//! connect and response timeouts, and errors classified into what the
+//! client should be told (502 or 504). Nothing else sleeps for the
+//! network model or counts origin requests.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
@@ -16,6 +22,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use runtime::metered::{Metered, Traffic};
 use runtime::prom::Histogram;
 use tokio::net::TcpStream;
+use world::Clock;
 
 use crate::body::Body;
 
@@ -79,6 +86,11 @@ pub struct Upstream {
     addr: SocketAddr,
     timeout: Duration,
     fetch_time: Option<Arc<Histogram>>,
+    clock: Clock,
+    /// Modelled round trip, waited (on `clock`) before each request.
+    rtt: Duration,
+    /// Requests sent.
+    requests: AtomicU64,
 }
 
 impl Upstream {
@@ -89,7 +101,24 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Upstream { client, addr, timeout, fetch_time: None }
+        Upstream {
+            client,
+            addr,
+            timeout,
+            fetch_time: None,
+            clock: Clock::wall(),
+            rtt: Duration::ZERO,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits `rtt` of `clock` before each request: the network model's
+    /// round trip to the origin (a world's `time_scale` applies; a manual
+    /// clock only yields).
+    pub fn modelled(mut self, clock: Clock, rtt: Duration) -> Upstream {
+        self.clock = clock;
+        self.rtt = rtt;
+        self
     }
 
     /// Records the time of every [`Upstream::send`] (to the response head or failure) in `h`.
@@ -117,8 +146,23 @@ impl Upstream {
         self.timeout
     }
 
-    /// Sends a request; resolves when the response head arrives.
-    pub async fn send(&self, req: Request<Body>) -> Result<Response<Incoming>, FetchError> {
+    /// The modelled round trip waited before each request.
+    pub fn rtt(&self) -> Duration {
+        self.rtt
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Waits the modelled round trip, counts the request and sends it;
+    /// resolves when the response head arrives, with the time (on the
+    /// clock) the request left after the wait: a fill's `request_time`.
+    pub async fn send(&self, req: Request<Body>) -> Result<(SystemTime, Response<Incoming>), FetchError> {
+        runtime::time::sleep(&self.clock, self.rtt).await;
+        let sent_at = self.clock.now();
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let r = match tokio::time::timeout(self.timeout, self.client.request(req)).await {
             Err(_) => Err(FetchError::Timeout(self.timeout)),
@@ -128,7 +172,7 @@ impl Upstream {
         if let Some(h) = &self.fetch_time {
             h.record(started.elapsed());
         }
-        r
+        r.map(|r| (sent_at, r))
     }
 }
 
