@@ -1,5 +1,6 @@
 //! Logging setup shared by every binary: `tracing` to stderr, filtered by
-//! `RUST_LOG` (default `info`, foyer at `warn`), optionally as JSON lines.
+//! `RUST_LOG` (default `info`, foyer at `warn`), optionally as JSON lines,
+//! in colour only when stderr is a terminal.
 //!
 //! Libraries log per event: foyer one ERROR per failed disk write (a full
 //! disk means one per fill), hickory one WARN per malformed EDNS option (a
@@ -49,7 +50,10 @@ pub fn init(json: bool) {
 /// off the hot path).
 pub fn init_with_default(json: bool, default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);
+    // Colour only for a terminal: a log written to a file or a pipe (`cdn
+    // up` reads its children's) must not carry escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false).with_ansi(ansi);
     let filter = filter.and(Throttle::default());
     let _ = if json {
         tracing_subscriber::registry().with(fmt.json().with_filter(filter)).try_init()
