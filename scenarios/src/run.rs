@@ -40,8 +40,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     args.dashboard.check()?;
     let loaded = scenario::load(&args.file)?;
     let out = args.out.clone().unwrap_or_else(|| {
-        let stamp = world::clock::httpdate_fmt(std::time::SystemTime::now());
-        let t: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let t = world::clock::file_stamp(std::time::SystemTime::now());
         PathBuf::from("reports").join(format!("{}-{t}", loaded.scenario.name))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;

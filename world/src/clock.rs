@@ -147,6 +147,15 @@ pub fn http_date_at(secs: u64) -> HeaderValue {
     })
 }
 
+/// Formats a time as a sortable UTC stamp for file names (ISO 8601 basic
+/// format): `19941106T084937Z`. Names with it sort in time order.
+pub fn file_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let rem = secs % 86400;
+    let (y, mo, d) = civil_from_days((secs / 86400) as i64);
+    format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
 /// Formats a time as IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
 pub fn httpdate_fmt(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
@@ -204,6 +213,19 @@ mod tests {
     fn http_date_is_imf_fixdate() {
         assert_eq!(httpdate_fmt(UNIX_EPOCH + Duration::from_secs(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(httpdate_fmt(UNIX_EPOCH + Duration::from_secs(951_782_400)), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn file_stamps_are_utc_and_sort_in_time_order() {
+        let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(file_stamp(at(784_111_777)), "19941106T084937Z");
+        assert_eq!(file_stamp(at(951_782_400)), "20000229T000000Z");
+        // Sunday 2026-12-06 before Monday 2027-01-04: the day-name stamps
+        // used before (`Sun06Dec2026…`, `Mon04Jan2027…`) sorted these the
+        // wrong way round.
+        let (sun, mon) = (file_stamp(at(1_796_538_523)), file_stamp(at(1_799_020_800)));
+        assert_eq!(sun, "20261206T062843Z");
+        assert!(sun < mon, "{sun} {mon}");
         assert_eq!(http_date_at(0).to_str().unwrap(), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

@@ -304,8 +304,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<()> {
     let replay_s = t1.elapsed().as_secs_f64();
     let rep = ReplayReport::build(&args.trace, &format, &trace, &world, &capacities, &cells, load_s, replay_s);
     let out = args.out.clone().unwrap_or_else(|| {
-        let stamp = world::clock::httpdate_fmt(std::time::SystemTime::now());
-        let t: String = stamp.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let t = world::clock::file_stamp(std::time::SystemTime::now());
         let name = args.trace.file_stem().map_or("trace".into(), |s| s.to_string_lossy().to_string());
         PathBuf::from("reports").join(format!("replay-{name}-{t}"))
     });
