@@ -237,24 +237,6 @@ pub async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener)> {
     Err(Error::Io(format!("geodns dns: no port free for both UDP and TCP on {}", addr.ip())))
 }
 
-/// The two lines `cdn up` prints to try geodns: a `dig` from a client
-/// address of the world's second region (the first if there is one) and a
-/// `curl -L` through `/r/` from the same address.
-pub fn tour_lines(world: &World) -> [String; 2] {
-    let g = &world.geodns;
-    let region = world.regions.get(1).or(world.regions.first());
-    let client = region
-        .and_then(|r| match r.clients {
-            ipnet::IpNet::V4(n) => Some(std::net::Ipv4Addr::from(u32::from(n.network()) + 9).to_string()),
-            ipnet::IpNet::V6(_) => None,
-        })
-        .unwrap_or_else(|| "127.0.0.1".into());
-    [
-        format!("dig @{} -p {} -b {client} {} A +short", g.dns.ip(), g.dns.port(), g.zone),
-        format!("curl --interface {client} -sIL http://{}/r/obj/1", g.http),
-    ]
-}
-
 /// A geodns running in this process.
 pub struct Handle {
     /// DNS address (UDP and TCP).
@@ -275,19 +257,4 @@ impl Handle {
 /// geodns in a task; checks the configuration before returning.
 pub async fn spawn(config: Config) -> Result<Handle> {
     Ok(bind(config).await?.spawn())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tour_lines_for_the_demo_world() {
-        let w = world::World::demo().unwrap();
-        assert_eq!(
-            super::tour_lines(&w),
-            [
-                "dig @127.0.0.1 -p 1053 -b 127.2.0.9 cdn.test A +short",
-                "curl --interface 127.2.0.9 -sIL http://127.0.0.1:8053/r/obj/1",
-            ]
-        );
-    }
 }

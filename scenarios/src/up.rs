@@ -139,7 +139,7 @@ pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> Stri
             first.listen
         ));
         s.push_str(&format!("  curl -s http://{}/stats    # the {} edge's counters\n", first.admin, first.name));
-        let [dig, curl] = geodns::tour_lines(w);
+        let [dig, curl] = geodns_lines(w);
         s.push_str(&format!("  {dig}   # GeoDNS: the edge for a Tokyo client\n"));
         s.push_str(&format!("  {curl}   # the same, by HTTP redirect\n"));
         s.push_str("  cdn purge --url /obj/1          # purge every edge; cdn stats for the bill\n");
@@ -202,4 +202,37 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     eprintln!("cdn up: stopping {} components", sup.procs().len());
     sup.stop_all(Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// The two lines `cdn up` prints to try geodns: a `dig` from a client
+/// address of the world's second region (the first if there is one) and a
+/// `curl -L` through `/r/` from the same address.
+fn geodns_lines(world: &World) -> [String; 2] {
+    let g = &world.geodns;
+    let region = world.regions.get(1).or(world.regions.first());
+    let client = region
+        .and_then(|r| match r.clients.network() {
+            std::net::IpAddr::V4(n) => Some(std::net::Ipv4Addr::from(u32::from(n) + 9).to_string()),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .unwrap_or_else(|| "127.0.0.1".into());
+    [
+        format!("dig @{} -p {} -b {client} {} A +short", g.dns.ip(), g.dns.port(), g.zone),
+        format!("curl --interface {client} -sIL http://{}/r/obj/1", g.http),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn geodns_lines_for_the_demo_world() {
+        let w = world::World::demo().unwrap();
+        assert_eq!(
+            super::geodns_lines(&w),
+            [
+                "dig @127.0.0.1 -p 1053 -b 127.2.0.9 cdn.test A +short",
+                "curl --interface 127.2.0.9 -sIL http://127.0.0.1:8053/r/obj/1",
+            ]
+        );
+    }
 }
