@@ -19,22 +19,8 @@ use world::World;
 use world::latency::distance_km;
 
 use crate::geoip::{GeoIp, Place};
+pub use crate::health::EdgeInfo;
 use crate::health::Health;
-
-/// One edge as routing sees it.
-#[derive(Debug, Clone)]
-pub struct EdgeInfo {
-    /// Edge name.
-    pub name: String,
-    /// Region name.
-    pub region: String,
-    /// Public HTTP address (the answer).
-    pub listen: SocketAddr,
-    /// Admin address (`/healthz`).
-    pub admin: SocketAddr,
-    /// AAAA answer, if the edge has one.
-    pub ipv6: Option<Ipv6Addr>,
-}
 
 /// Every edge ordered by modelled RTT from one location (ties: world order).
 #[derive(Debug, Clone, PartialEq)]

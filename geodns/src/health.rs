@@ -9,6 +9,7 @@
 //! distance alone; `/resolve` says `health: unknown`. Once armed, only up
 //! edges are answered, and when none is up clients go to the origin.
 
+use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -16,7 +17,20 @@ use std::time::{Duration, SystemTime};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::choice::EdgeInfo;
+/// One edge as routing sees it.
+#[derive(Debug, Clone)]
+pub struct EdgeInfo {
+    /// Edge name.
+    pub name: String,
+    /// Region name.
+    pub region: String,
+    /// Public HTTP address (the answer).
+    pub listen: SocketAddr,
+    /// Admin address (`/healthz`).
+    pub admin: SocketAddr,
+    /// AAAA answer, if the edge has one.
+    pub ipv6: Option<Ipv6Addr>,
+}
 
 /// An edge's health as last decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,7 +28,6 @@ const ACYCLIC: &[&str] = &["world", "runtime", "edge", "origin", "geodns", "cach
 const KNOWN: &[(&str, &[&str])] = &[
     ("world", &["config", "latency", "link"]),
     ("origin", &["files", "respond"]),
-    ("geodns", &["choice", "health"]),
     ("scenarios", &["charts", "driver", "replay", "report", "scenario", "trace_compare", "trace_workload", "workload"]),
     ("scenarios", &["run", "sweep"]),
 ];
