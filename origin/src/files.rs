@@ -23,8 +23,26 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::body::Body;
 use crate::catalog::{content_digest, digest_value};
+use crate::range::ByteRange;
 use crate::reject::Reject;
-use crate::respond::{Content, Piece};
+
+/// Where the bytes of a representation are.
+#[derive(Debug, Clone)]
+pub enum Content {
+    /// In memory.
+    Bytes(Bytes),
+    /// In a file (streamed), `len` bytes long.
+    File(PathBuf),
+}
+
+/// A piece of a response body: literal bytes, or a range of the file.
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Bytes sent as they are.
+    Bytes(Bytes),
+    /// A byte range of the representation's file.
+    File(ByteRange),
+}
 
 /// Most (path, length, mtime) digests remembered; the table is cleared when full.
 pub const MAX_DIGESTS: usize = 10_000;

@@ -7,7 +7,6 @@
 //! the whole representation). A 206 carries `Repr-Digest` only, because
 //! `Content-Digest` would have to cover just the part sent (RFC 9530 §2).
 
-use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,6 +15,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 use crate::body::Body;
 use crate::conditional::{self, Precondition, Validators};
 use crate::files;
+pub use crate::files::{Content, Piece};
 use crate::range::{self, ByteRange, Selection};
 use crate::reject::Reject;
 
@@ -25,15 +25,6 @@ pub static REPR_DIGEST: HeaderName = HeaderName::from_static("repr-digest");
 pub static CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
 /// `Surrogate-Key`: space-separated purge tags.
 pub static SURROGATE_KEY: HeaderName = HeaderName::from_static("surrogate-key");
-
-/// Where the bytes of a representation are.
-#[derive(Debug, Clone)]
-pub enum Content {
-    /// In memory.
-    Bytes(Bytes),
-    /// In a file (streamed), `len` bytes long.
-    File(PathBuf),
-}
 
 /// What [`respond`] needs to know about the selected representation.
 #[derive(Debug, Clone)]
@@ -147,15 +138,6 @@ fn single(rep: Representation, br: ByteRange) -> Response<Body> {
         Content::File(path) => files::stream(path, vec![Piece::File(br)], br.len()),
     };
     r
-}
-
-/// A piece of a response body: literal bytes, or a range of the file.
-#[derive(Debug, Clone)]
-pub enum Piece {
-    /// Bytes sent as they are.
-    Bytes(Bytes),
-    /// A byte range of the representation's file.
-    File(ByteRange),
 }
 
 fn multipart(rep: Representation, ranges: &[ByteRange]) -> Response<Body> {

@@ -27,7 +27,6 @@ const ACYCLIC: &[&str] = &["world", "runtime", "edge", "origin", "geodns", "cach
 /// appears. The edge crate has none.
 const KNOWN: &[(&str, &[&str])] = &[
     ("world", &["config", "latency", "link"]),
-    ("origin", &["files", "respond"]),
     ("scenarios", &["charts", "driver", "replay", "report", "scenario", "trace_compare", "trace_workload", "workload"]),
     ("scenarios", &["run", "sweep"]),
 ];
