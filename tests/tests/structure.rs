@@ -26,7 +26,6 @@ const ACYCLIC: &[&str] = &["world", "runtime", "edge", "origin", "geodns", "cach
 /// shrink. The test fails if one disappears (remove it here) or a new one
 /// appears. The edge crate has none.
 const KNOWN: &[(&str, &[&str])] = &[
-    ("world", &["config", "latency", "link"]),
     ("scenarios", &["charts", "driver", "replay", "report", "scenario", "trace_compare", "trace_workload", "workload"]),
     ("scenarios", &["run", "sweep"]),
 ];

@@ -11,6 +11,7 @@
 //! - [`load`]: reading a file and checking cross-references and addresses;
 //! - [`latency`]: RTT between regions and from a GeoIP location;
 //! - [`link`]: what each pair of places is like (jitter, loss, bandwidth, TLS, TCP);
+//! - [`network`]: the world's link between two of its places, and its checks;
 //! - [`transfer`]: the transfer-time model: when each response byte may arrive;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
@@ -27,6 +28,7 @@ pub mod latency;
 pub mod link;
 pub mod listen;
 pub mod load;
+pub mod network;
 pub mod price;
 pub mod rng;
 pub mod toml_file;

@@ -6,7 +6,8 @@
 //! its `same_region` overrides, and per-pair `[[link]]` overrides, and the
 //! TCP settings of every host (`[network.tcp]`). "Clients of region X
 //! talking to a node in region Y" is the link between X and Y, like any other
-//! pair. [`crate::transfer`] turns a link into a transfer plan.
+//! pair. [`crate::transfer`] turns a link into a transfer plan; the
+//! world's link between two of its places is found in [`crate::network`].
 //!
 //! ```toml
 //! [network]                      # every link, unless overridden
@@ -32,10 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::World;
-use crate::latency::distance_km;
 use crate::rng::Rng;
-use crate::toml_file::{Doc, FileError, Seg};
 use crate::units::{Bandwidth, ByteSize, Dur};
 
 /// What one pair of places is like: everything the transfer model needs.
@@ -64,7 +62,7 @@ impl Link {
     }
 
     /// This link with `settings` laid over it (only the fields they set).
-    fn with(mut self, s: &LinkSettings) -> Self {
+    pub(crate) fn with(mut self, s: &LinkSettings) -> Self {
         if let Some(j) = s.jitter {
             self.jitter = j;
         }
@@ -137,7 +135,7 @@ impl Jitter {
         matches!(self, Jitter::None)
     }
 
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         match *self {
             Jitter::None => Ok(()),
             Jitter::Normal { sigma } if sigma.0 > Duration::from_secs(1) => {
@@ -225,7 +223,7 @@ impl Default for Tcp {
 }
 
 impl Tcp {
-    fn check(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
         if !(1..=1000).contains(&self.init_cwnd) {
             return Err(("init_cwnd", format!("init_cwnd {} must be 1..=1000 segments", self.init_cwnd)));
         }
@@ -335,11 +333,11 @@ pub struct LinkEntry {
 }
 
 impl LinkEntry {
-    fn settings(&self) -> LinkSettings {
+    pub(crate) fn settings(&self) -> LinkSettings {
         LinkSettings { jitter: self.jitter, loss: self.loss, bandwidth: self.bandwidth, tls: self.tls }
     }
 
-    fn joins(&self, a: &str, b: &str) -> bool {
+    pub(crate) fn joins(&self, a: &str, b: &str) -> bool {
         (self.between[0] == a && self.between[1] == b) || (self.between[0] == b && self.between[1] == a)
     }
 }
@@ -347,104 +345,6 @@ impl LinkEntry {
 /// Largest loss probability a world may set: above it TCP barely moves
 /// (model such a path as an outage instead).
 pub const MAX_LOSS: f64 = 0.2;
-
-impl World {
-    /// The link between regions `a` and `b` (either order; `a == b` is
-    /// within a region): `[network]`, then `network.same_region` when
-    /// `a == b`, then the pair's `[[link]]`. `None` for an unknown region.
-    pub fn link(&self, a: &str, b: &str) -> Option<Link> {
-        let rtt = self.rtt(a, b)?;
-        Some(self.link_settings(a, b, rtt))
-    }
-
-    /// The link from a point (a client's GeoIP location) to a region: the
-    /// home region's link when the point is within 50 km of a region's city
-    /// (as [`World::rtt_from_point`] does), else the `[network]` defaults
-    /// over the great-circle RTT.
-    pub fn link_from_point(&self, lat: f64, lon: f64, region: &str) -> Option<Link> {
-        let target = self.region(region)?;
-        if let Some(home) = self.regions.iter().find(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0) {
-            return self.link(&home.name, &target.name);
-        }
-        let rtt = self.rtt_from_point(lat, lon, region)?;
-        Some(self.defaults(rtt))
-    }
-
-    fn defaults(&self, rtt: Duration) -> Link {
-        let n = &self.network;
-        Link { rtt, jitter: n.jitter, loss: n.loss, bandwidth: n.bandwidth, tls: n.tls, tcp: n.tcp }
-    }
-
-    fn link_settings(&self, a: &str, b: &str, rtt: Duration) -> Link {
-        let mut l = self.defaults(rtt);
-        if a == b {
-            l = l.with(&self.network.same_region);
-        }
-        if let Some(e) = self.links.iter().find(|e| e.joins(a, b)) {
-            l = l.with(&e.settings());
-        }
-        l
-    }
-
-    /// Checks `[network]` and every `[[link]]`: known regions, no pair
-    /// twice, values in bounds. Errors point at the offending field.
-    pub(crate) fn check_links(&self, doc: &Doc<'_>) -> Result<(), FileError> {
-        let n = &self.network;
-        let net = |f: &'static str| [Seg::Key("network"), Seg::Key(f)];
-        check_settings(&LinkSettings {
-            jitter: Some(n.jitter),
-            loss: Some(n.loss),
-            bandwidth: Some(n.bandwidth),
-            tls: Some(n.tls),
-        })
-        .map_err(|(f, m)| doc.error_at(&net(f), format!("network.{f}: {m}")))?;
-        check_settings(&n.same_region).map_err(|(f, m)| {
-            doc.error_at(
-                &[Seg::Key("network"), Seg::Key("same_region"), Seg::Key(f)],
-                format!("network.same_region: {m}"),
-            )
-        })?;
-        n.tcp.check().map_err(|(f, m)| {
-            doc.error_at(&[Seg::Key("network"), Seg::Key("tcp"), Seg::Key(f)], format!("network.tcp.{f}: {m}"))
-        })?;
-        let region_list = || self.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
-        for (i, e) in self.links.iter().enumerate() {
-            let at = |f: &'static str| [Seg::Key("link"), Seg::Index(i), Seg::Key(f)];
-            let name = format!("link {} ↔ {}", e.between[0], e.between[1]);
-            for r in &e.between {
-                if self.region(r).is_none() {
-                    return Err(doc.error_at(
-                        &at("between"),
-                        format!("{name}: unknown region `{r}` (regions: {})", region_list()),
-                    ));
-                }
-            }
-            if let Some(j) = self.links[..i].iter().position(|o| o.joins(&e.between[0], &e.between[1])) {
-                return Err(doc.error_at(&at("between"), format!("{name} is already given by [[link]] #{}", j + 1)));
-            }
-            check_settings(&e.settings()).map_err(|(f, m)| doc.error_at(&at(f), format!("{name}: {m}")))?;
-        }
-        Ok(())
-    }
-}
-
-fn check_settings(s: &LinkSettings) -> Result<(), (&'static str, String)> {
-    if let Some(l) = s.loss
-        && !(l.is_finite() && (0.0..=MAX_LOSS).contains(&l))
-    {
-        return Err(("loss", format!("loss {l} must be a probability per segment in 0..={MAX_LOSS}")));
-    }
-    if let Some(b) = s.bandwidth
-        && !b.is_unlimited()
-        && !(56_000..=1_000_000_000_000).contains(&b.0)
-    {
-        return Err(("bandwidth", format!("bandwidth {b} must be 56kbit..=1Tbit, or \"unlimited\"")));
-    }
-    if let Some(j) = &s.jitter {
-        j.check().map_err(|m| ("jitter", m))?;
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
