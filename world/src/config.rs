@@ -338,133 +338,108 @@ impl Eviction {
     }
 }
 
-/// Cache settings of an edge ([`World::edge_defaults`], and per edge
-/// overrides in [`Edge`]).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgeSettings {
+/// Declares the edge settings once: [`EdgeSettings`] (every setting, with
+/// its default), [`EdgeOverrides`] (every setting optional: a layer over
+/// the defaults), and [`Edge`] (an edge's place and its own layer). The
+/// layers are merged by one function, [`EdgeSettings::apply`], whatever
+/// sets them: `[edge_defaults]`, an `[[edge]]`, a scenario's overrides or
+/// the `edge` command's flags. A setting added here is settable in each.
+macro_rules! edge_settings {
+    (
+        $(#[$edge_meta:meta])* pub struct Edge { $($edge_fields:tt)* }
+        $( $(#[doc = $doc:expr])* $name:ident : $ty:ty = $default:expr ; )*
+    ) => {
+        /// Cache settings of an edge ([`World::edge_defaults`], with each
+        /// edge's own [`EdgeOverrides`] over them).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct EdgeSettings {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Default for EdgeSettings {
+            fn default() -> Self {
+                EdgeSettings { $( $name: $default, )* }
+            }
+        }
+
+        /// Any of the [`EdgeSettings`], each optional: a layer of overrides.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct EdgeOverrides {
+            $( $(#[doc = $doc])* #[serde(skip_serializing_if = "Option::is_none")] pub $name: Option<$ty>, )*
+        }
+
+        impl EdgeSettings {
+            /// The names of every setting, in order (the docs test reads them).
+            pub const FIELDS: &[&str] = &[$( stringify!($name), )*];
+
+            /// These settings with a layer of overrides over them.
+            pub fn apply(&mut self, o: &EdgeOverrides) {
+                $( if let Some(v) = &o.$name { self.$name = v.clone(); } )*
+            }
+        }
+
+        $(#[$edge_meta])*
+        pub struct Edge {
+            $($edge_fields)*
+            $( $(#[doc = $doc])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $name: Option<$ty>, )*
+        }
+
+        impl Edge {
+            /// This edge's own layer of settings.
+            pub fn overrides(&self) -> EdgeOverrides {
+                EdgeOverrides { $( $name: self.$name.clone(), )* }
+            }
+        }
+    };
+}
+
+edge_settings! {
+    /// One edge server: where it is, and any [`EdgeSettings`] of its own
+    /// (over `[edge_defaults]`).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Edge {
+        /// Name (`seoul`), used in `Cache-Status` as `edge-{name}`.
+        pub name: String,
+        /// Region the edge sits in.
+        pub region: String,
+        /// Public HTTP address.
+        pub listen: SocketAddr,
+        /// Admin HTTP address (purge, stats, metrics, healthz).
+        pub admin: SocketAddr,
+        /// IPv6 address GeoDNS may answer in AAAA records.
+        #[serde(default)]
+        pub ipv6: Option<Ipv6Addr>,
+    }
     /// Memory tier capacity (bytes of entries).
-    #[serde(default = "memory_default")]
-    pub memory: ByteSize,
-    /// Disk tier capacity.
-    #[serde(default = "disk_default")]
-    pub disk: ByteSize,
+    memory: ByteSize = ByteSize::mib(64);
+    /// Disk tier capacity ("0": memory only).
+    disk: ByteSize = ByteSize::mib(256);
     /// Largest object stored whole; bigger ones stream through (or are sliced).
-    #[serde(default = "max_object_default")]
-    pub max_object: ByteSize,
-    /// Memory-tier eviction policy.
-    #[serde(default)]
-    pub eviction: Eviction,
+    max_object: ByteSize = ByteSize::mib(8);
+    /// Memory-tier eviction policy: lru, lfu, s3fifo, sieve or fifo.
+    eviction: Eviction = Eviction::default();
     /// Objects larger than `max_object` are cached as slices of this size
     /// (at most `max_object`), fetched from the origin with range requests
     /// ("0" turns slicing off: such objects stream through uncached).
-    #[serde(default = "slice_size_default")]
-    pub slice_size: ByteSize,
+    slice_size: ByteSize = ByteSize::mib(1);
     /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are
     /// relative to the current directory.
-    #[serde(default = "data_dir_default")]
-    pub data_dir: String,
+    data_dir: String = "data/{world}/{edge}".into();
     /// Give up on an origin response after this long (504).
-    #[serde(default = "origin_timeout_default")]
-    pub origin_timeout: Dur,
+    origin_timeout: Dur = Dur::secs(10);
     /// Give up connecting to the origin after this long (502).
-    #[serde(default = "connect_timeout_default")]
-    pub connect_timeout: Dur,
+    connect_timeout: Dur = Dur::secs(2);
     /// Admission: store a response only from the `min_uses`-th origin fill
     /// of its URL within `min_uses_window` (nginx's `proxy_cache_min_uses`);
     /// 1 stores at once. `[[cache.rule]]` may override both by path.
-    #[serde(default = "min_uses_default")]
-    pub min_uses: u32,
-    /// The window in which uses are counted (see [`EdgeSettings::min_uses`]).
-    #[serde(default = "min_uses_window_default")]
-    pub min_uses_window: Dur,
+    min_uses: u32 = 1;
+    /// The window in which uses are counted (see `min_uses`).
+    min_uses_window: Dur = Dur::secs(600);
     /// Log one structured line per request (target `cdnlab::access`).
-    #[serde(default)]
-    pub access_log: bool,
-}
-
-fn memory_default() -> ByteSize {
-    ByteSize::mib(64)
-}
-fn disk_default() -> ByteSize {
-    ByteSize::mib(256)
-}
-fn max_object_default() -> ByteSize {
-    ByteSize::mib(8)
-}
-fn slice_size_default() -> ByteSize {
-    ByteSize::mib(1)
-}
-fn data_dir_default() -> String {
-    "data/{world}/{edge}".into()
-}
-fn origin_timeout_default() -> Dur {
-    Dur::secs(10)
-}
-fn connect_timeout_default() -> Dur {
-    Dur::secs(2)
-}
-fn min_uses_default() -> u32 {
-    1
-}
-fn min_uses_window_default() -> Dur {
-    Dur::secs(600)
-}
-
-impl Default for EdgeSettings {
-    fn default() -> Self {
-        Self {
-            memory: memory_default(),
-            disk: disk_default(),
-            max_object: max_object_default(),
-            eviction: Eviction::default(),
-            slice_size: slice_size_default(),
-            data_dir: data_dir_default(),
-            origin_timeout: origin_timeout_default(),
-            connect_timeout: connect_timeout_default(),
-            min_uses: min_uses_default(),
-            min_uses_window: min_uses_window_default(),
-            access_log: false,
-        }
-    }
-}
-
-/// One edge server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Edge {
-    /// Name (`seoul`), used in `Cache-Status` as `edge-{name}`.
-    pub name: String,
-    /// Region the edge sits in.
-    pub region: String,
-    /// Public HTTP address.
-    pub listen: SocketAddr,
-    /// Admin HTTP address (purge, stats, metrics, healthz).
-    pub admin: SocketAddr,
-    /// IPv6 address GeoDNS may answer in AAAA records.
-    #[serde(default)]
-    pub ipv6: Option<Ipv6Addr>,
-    /// Override of [`EdgeSettings::memory`].
-    #[serde(default)]
-    pub memory: Option<ByteSize>,
-    /// Override of [`EdgeSettings::disk`].
-    #[serde(default)]
-    pub disk: Option<ByteSize>,
-    /// Override of [`EdgeSettings::max_object`].
-    #[serde(default)]
-    pub max_object: Option<ByteSize>,
-    /// Override of [`EdgeSettings::eviction`].
-    #[serde(default)]
-    pub eviction: Option<Eviction>,
-    /// Override of [`EdgeSettings::data_dir`].
-    #[serde(default)]
-    pub data_dir: Option<String>,
-    /// Override of [`EdgeSettings::min_uses`].
-    #[serde(default)]
-    pub min_uses: Option<u32>,
-    /// Override of [`EdgeSettings::access_log`].
-    #[serde(default)]
-    pub access_log: Option<bool>,
+    access_log: bool = false;
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.

@@ -23,11 +23,14 @@ pub const DEMO_LABEL: &str = "scenarios/worlds/demo.toml (built in)";
 /// Environment variable that overrides the world's admin token.
 pub const ADMIN_TOKEN_ENV: &str = "CDNLAB_ADMIN_TOKEN";
 
+/// How many worlds deep `extends` may go.
+const MAX_EXTENDS: usize = 8;
+
 impl World {
-    /// Reads and checks a world file.
+    /// Reads and checks a world file (and the worlds it `extends`).
     pub fn load(path: &Path) -> Result<World, FileError> {
-        let text = toml_file::read(path)?;
-        let mut w = World::parse(&path.display().to_string(), &text)?;
+        let (table, doc) = read_doc(path, 0)?;
+        let mut w = World::from_doc(table, &doc)?;
         w.source = path.to_path_buf();
         Ok(w)
     }
@@ -47,16 +50,23 @@ impl World {
         Ok(w)
     }
 
-    /// Parses and checks world text; `file` labels error messages.
+    /// Parses and checks world text; `file` labels error messages (a
+    /// relative `extends` is relative to the current directory).
     pub fn parse(file: &str, text: &str) -> Result<World, FileError> {
-        let (w, doc) = Doc::parse::<World>(file, text)?;
-        w.check(&doc)?;
+        let (table, doc) = parse_doc(file, text, Path::new("."), 0)?;
+        World::from_doc(table, &doc)
+    }
+
+    /// A world document (every layer merged) as a checked world.
+    pub fn from_doc(table: toml::Table, doc: &Doc) -> Result<World, FileError> {
+        let w: World = doc.deserialize(table)?;
+        w.check(doc)?;
         Ok(w)
     }
 
     /// Every check parsing cannot make, in one pass: every problem found is
     /// reported ([`Problems`]), each at its field.
-    fn check(&self, doc: &Doc<'_>) -> Result<(), FileError> {
+    fn check(&self, doc: &Doc) -> Result<(), FileError> {
         let mut p = Problems::new(doc);
         let k = |s: &'static str| Seg::Key(s);
         if !is_name(&self.name) {
@@ -307,22 +317,11 @@ impl World {
         self.edges.iter().find(|e| e.name == name)
     }
 
-    /// An edge's cache settings: its overrides over `edge_defaults`.
+    /// An edge's cache settings: its own layer over `edge_defaults`.
     pub fn settings_of(&self, e: &Edge) -> EdgeSettings {
-        let d = &self.edge_defaults;
-        EdgeSettings {
-            memory: e.memory.unwrap_or(d.memory),
-            disk: e.disk.unwrap_or(d.disk),
-            max_object: e.max_object.unwrap_or(d.max_object),
-            eviction: e.eviction.unwrap_or(d.eviction),
-            slice_size: d.slice_size,
-            data_dir: e.data_dir.clone().unwrap_or_else(|| d.data_dir.clone()),
-            origin_timeout: d.origin_timeout,
-            connect_timeout: d.connect_timeout,
-            min_uses: e.min_uses.unwrap_or(d.min_uses),
-            min_uses_window: d.min_uses_window,
-            access_log: e.access_log.unwrap_or(d.access_log),
-        }
+        let mut s = self.edge_defaults.clone();
+        s.apply(&e.overrides());
+        s
     }
 
     /// An edge's data directory, with `{world}` and `{edge}` filled in.
@@ -354,6 +353,40 @@ impl World {
     pub fn cache_rule(&self, path: &str) -> Option<&CacheRule> {
         self.cache.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
     }
+}
+
+/// Reads a world file as a document, with the worlds it extends merged
+/// under it.
+pub fn read_doc(path: &Path, depth: usize) -> Result<(toml::Table, Doc), FileError> {
+    let text = toml_file::read(path)?;
+    parse_doc(&path.display().to_string(), &text, path.parent().unwrap_or(Path::new(".")), depth)
+}
+
+/// World text as a document: `extends = "demo"` (the built-in demo world)
+/// or `extends = "FILE"` (relative to `dir`) starts from that world, and
+/// this text is merged over it ([`Doc::overlay`]: tables key by key, edges
+/// and regions by name, anything else replaced).
+pub fn parse_doc(file: &str, text: &str, dir: &Path, depth: usize) -> Result<(toml::Table, Doc), FileError> {
+    let (mut table, doc) = Doc::parse_table(file, text)?;
+    let Some(ext) = table.remove("extends") else { return Ok((table, doc)) };
+    let at = [Seg::Key("extends")];
+    let toml::Value::String(base) = ext else {
+        return Err(doc.error_at(&at, "extends: give a world file or \"demo\""));
+    };
+    if depth >= MAX_EXTENDS {
+        return Err(doc.error_at(&at, format!("extends: more than {MAX_EXTENDS} worlds deep (a loop?)")));
+    }
+    let (mut merged, mut base_doc) = if base == "demo" {
+        parse_doc(DEMO_LABEL, DEMO_TEXT, Path::new("."), depth + 1)?
+    } else {
+        let p = dir.join(&base);
+        read_doc(&p, depth + 1).map_err(|e| match e.at {
+            None => doc.error_at(&at, format!("extends `{base}`: {}", e.message)),
+            Some(_) => e,
+        })?
+    };
+    base_doc.overlay(&mut merged, &[], &table, &doc, &[]);
+    Ok((merged, base_doc))
 }
 
 fn path_segs(p: &[String]) -> Vec<Seg<'_>> {
@@ -402,7 +435,7 @@ fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
 }
 
 /// Checks a body size model (the world's catalog or a workload's sizes).
-pub fn check_size_model(p: &mut Problems<'_, '_>, m: &SizeModel, at: &[Seg<'_>]) {
+pub fn check_size_model(p: &mut Problems<'_>, m: &SizeModel, at: &[Seg<'_>]) {
     let f = |name: &'static str| {
         let mut v = at.to_vec();
         v.push(Seg::Key(name));

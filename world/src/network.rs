@@ -51,7 +51,7 @@ impl World {
 
     /// Checks `[network]` and every `[[link]]`: known regions, no pair
     /// twice, values in bounds. Errors point at the offending field.
-    pub(crate) fn check_links(&self, doc: &Doc<'_>) -> Result<(), FileError> {
+    pub(crate) fn check_links(&self, doc: &Doc) -> Result<(), FileError> {
         let n = &self.network;
         let net = |f: &'static str| [Seg::Key("network"), Seg::Key(f)];
         check_settings(&LinkSettings {

@@ -65,50 +65,198 @@ impl From<usize> for Seg<'_> {
     }
 }
 
-/// A parsed TOML text that can locate fields for error messages.
-pub struct Doc<'t> {
-    file: String,
-    text: &'t str,
-    root: Option<DeValue<'t>>,
+/// One step of a path into a TOML document, owned (see [`Seg`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// A table key.
+    Name(String),
+    /// An array index.
+    Index(usize),
 }
 
-impl<'t> Doc<'t> {
+impl Key {
+    fn matches(&self, s: &Seg<'_>) -> bool {
+        match (self, s) {
+            (Key::Name(a), Seg::Key(b)) => a == b,
+            (Key::Index(a), Seg::Index(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    fn seg(&self) -> Seg<'_> {
+        match self {
+            Key::Name(n) => Seg::Key(n),
+            Key::Index(i) => Seg::Index(*i),
+        }
+    }
+}
+
+impl From<&Seg<'_>> for Key {
+    fn from(s: &Seg<'_>) -> Key {
+        match s {
+            Seg::Key(k) => Key::Name(k.to_string()),
+            Seg::Index(i) => Key::Index(*i),
+        }
+    }
+}
+
+/// Where each table, array and value of a TOML text starts (byte offsets):
+/// an owned copy of the parser's spans, so a [`Doc`] needs no borrow.
+#[derive(Debug, Clone)]
+struct Node {
+    start: usize,
+    kids: Kids,
+}
+
+#[derive(Debug, Clone)]
+enum Kids {
+    Leaf,
+    /// Key and value.
+    Table(Vec<(String, Node)>),
+    Array(Vec<Node>),
+}
+
+impl Node {
+    fn of(v: &toml::Spanned<DeValue<'_>>) -> Node {
+        let kids = match v.get_ref() {
+            DeValue::Table(t) => Kids::Table(t.iter().map(|(k, v)| (k.get_ref().to_string(), Node::of(v))).collect()),
+            DeValue::Array(a) => Kids::Array(a.iter().map(Node::of).collect()),
+            _ => Kids::Leaf,
+        };
+        Node { start: v.span().start, kids }
+    }
+}
+
+/// A parsed TOML text that can locate fields for error messages.
+///
+/// A document may be *layered*: a base text with other documents merged
+/// over parts of it ([`Doc::overlay`]: a world that `extends` another, a
+/// scenario's overrides of its world, a scenario arm). Each merged value
+/// remembers the document and path it came from, so a problem found in the
+/// merged result is reported at the line of the file that set it.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    file: String,
+    text: String,
+    root: Option<Node>,
+    layers: Vec<Doc>,
+    /// Merged values, in the order they were set: the path in the merged
+    /// document, the layer, the path in that layer.
+    set: Vec<(Vec<Key>, usize, Vec<Key>)>,
+}
+
+impl Doc {
     /// Deserializes `text` into `T`; on failure the error carries the line.
-    pub fn parse<T: DeserializeOwned>(file: &str, text: &'t str) -> Result<(T, Doc<'t>), FileError> {
+    pub fn parse<T: DeserializeOwned>(file: &str, text: &str) -> Result<(T, Doc), FileError> {
         let value: T = toml::from_str(text).map_err(|e| FileError {
             file: file.to_string(),
             at: e.span().map(|s| line_col(text, s.start)),
             message: e.message().trim().to_string(),
             more: Vec::new(),
         })?;
-        let root = DeTable::parse(text).ok().map(|t| DeValue::Table(t.into_inner()));
-        Ok((value, Doc { file: file.to_string(), text, root }))
+        Ok((value, Doc::located(file, text)))
+    }
+
+    /// Parses `text` as a table, without a schema (syntax errors only): a
+    /// document to merge or to [`Doc::deserialize`] later.
+    pub fn parse_table(file: &str, text: &str) -> Result<(toml::Table, Doc), FileError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| FileError {
+            file: file.to_string(),
+            at: e.span().map(|s| line_col(text, s.start)),
+            message: e.message().trim().to_string(),
+            more: Vec::new(),
+        })?;
+        Ok((table, Doc::located(file, text)))
+    }
+
+    fn located(file: &str, text: &str) -> Doc {
+        let root = DeTable::parse(text).ok().map(|t| {
+            let span = t.span();
+            Node::of(&toml::Spanned::new(span, DeValue::Table(t.into_inner())))
+        });
+        Doc { file: file.to_string(), text: text.to_string(), root, layers: Vec::new(), set: Vec::new() }
+    }
+
+    /// Deserializes a (merged) table into `T`; an error is located at the
+    /// field it names, in whichever layer set it.
+    pub fn deserialize<T: DeserializeOwned>(&self, table: toml::Table) -> Result<T, FileError> {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let mut path: Vec<Key> = e
+                .path()
+                .iter()
+                .filter_map(|s| match s {
+                    serde_path_to_error::Segment::Map { key } => Some(Key::Name(key.clone())),
+                    serde_path_to_error::Segment::Seq { index } => Some(Key::Index(*index)),
+                    _ => None,
+                })
+                .collect();
+            let message = e.inner().message().trim().to_string();
+            // An unknown field is reported at its table: point at the key.
+            if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
+                && path.last() != Some(&Key::Name(name.to_string()))
+            {
+                path.push(Key::Name(name.to_string()));
+            }
+            let segs: Vec<Seg<'_>> = path.iter().map(Key::seg).collect();
+            self.error_at(&segs, message)
+        })
+    }
+
+    /// Merges `patch` (the table at `patch_at` in `layer`) into `base`, the
+    /// table at `at` in this document: tables merge key by key, an array of
+    /// named tables (`[[edge]]`, `[[region]]`) merges with a table keyed by
+    /// name (`edge.seoul.memory = …`; an unknown name adds an element),
+    /// anything else replaces. Every value set remembers where it came from.
+    pub fn overlay(&mut self, base: &mut toml::Table, at: &[Key], patch: &toml::Table, layer: &Doc, patch_at: &[Key]) {
+        let i = self.layers.len();
+        self.layers.push(layer.clone());
+        let mut at = at.to_vec();
+        let mut from = patch_at.to_vec();
+        merge_into(base, patch, &mut at, &mut from, &mut |path, src| self.set.push((path.to_vec(), i, src.to_vec())));
     }
 
     /// An error at the field found by `path` (or the file, if not found).
     pub fn error_at(&self, path: &[Seg<'_>], message: impl Into<String>) -> FileError {
-        FileError { file: self.file.clone(), at: self.locate(path), message: message.into(), more: Vec::new() }
+        let (file, at) = self.place(path);
+        FileError { file: file.to_string(), at, message: message.into(), more: Vec::new() }
     }
 
     /// Line and column of the value at `path`; the deepest existing prefix
     /// of the path when the full path is absent (a missing key).
     pub fn locate(&self, path: &[Seg<'_>]) -> Option<(usize, usize)> {
-        let mut cur = self.root.as_ref()?;
-        let mut span = None;
+        self.place(path).1
+    }
+
+    /// The file and the place of `path`, through the layers.
+    fn place(&self, path: &[Seg<'_>]) -> (&str, Option<(usize, usize)>) {
+        let best = self
+            .set
+            .iter()
+            .rev()
+            .filter(|(p, _, _)| p.len() <= path.len() && p.iter().zip(path).all(|(k, s)| k.matches(s)))
+            .max_by_key(|(p, _, _)| p.len());
+        if let Some((p, layer, src)) = best {
+            let mut inner: Vec<Seg<'_>> = src.iter().map(Key::seg).collect();
+            inner.extend_from_slice(&path[p.len()..]);
+            return self.layers[*layer].place(&inner);
+        }
+        let Some(mut cur) = self.root.as_ref() else { return (&self.file, None) };
+        let mut at = None;
         for seg in path {
-            let next = match seg {
-                Seg::Key(k) => cur.get(*k),
-                Seg::Index(i) => cur.get(*i),
+            let next = match (&cur.kids, seg) {
+                (Kids::Table(t), Seg::Key(k)) => t.iter().find(|(n, _)| n == k).map(|(_, v)| v),
+                (Kids::Array(a), Seg::Index(i)) => a.get(*i),
+                _ => None,
             };
             match next {
                 Some(v) => {
-                    span = Some(v.span());
-                    cur = v.get_ref();
+                    at = Some(v.start);
+                    cur = v;
                 }
                 None => break,
             }
         }
-        span.map(|s| line_col(self.text, s.start))
+        (&self.file, at.map(|a| line_col(&self.text, a)))
     }
 
     /// The file label.
@@ -117,15 +265,74 @@ impl<'t> Doc<'t> {
     }
 }
 
+/// The merge of [`Doc::overlay`]; `set(path, source)` for every value set.
+fn merge_into(
+    base: &mut toml::Table,
+    patch: &toml::Table,
+    at: &mut Vec<Key>,
+    from: &mut Vec<Key>,
+    set: &mut dyn FnMut(&[Key], &[Key]),
+) {
+    for (k, v) in patch {
+        at.push(Key::Name(k.clone()));
+        from.push(Key::Name(k.clone()));
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) => merge_into(b, p, at, from, set),
+            (Some(toml::Value::Array(items)), toml::Value::Table(p)) if is_named(items) => {
+                for (name, pv) in p {
+                    let i = match items.iter().position(|x| name_of(x) == Some(name)) {
+                        Some(i) => i,
+                        None => {
+                            let mut t = toml::Table::new();
+                            t.insert("name".into(), toml::Value::String(name.clone()));
+                            items.push(toml::Value::Table(t));
+                            items.len() - 1
+                        }
+                    };
+                    at.push(Key::Index(i));
+                    from.push(Key::Name(name.clone()));
+                    match (&mut items[i], pv) {
+                        (toml::Value::Table(b), toml::Value::Table(p)) => merge_into(b, p, at, from, set),
+                        (slot, pv) => {
+                            *slot = pv.clone();
+                            set(at, from);
+                        }
+                    }
+                    at.pop();
+                    from.pop();
+                }
+            }
+            (_, v) => {
+                base.insert(k.clone(), v.clone());
+                set(at, from);
+            }
+        }
+        at.pop();
+        from.pop();
+    }
+}
+
+/// An array of tables that each have a string `name`.
+fn is_named(items: &[toml::Value]) -> bool {
+    !items.is_empty() && items.iter().all(|x| name_of(x).is_some())
+}
+
+fn name_of(v: &toml::Value) -> Option<&String> {
+    match v.as_table()?.get("name")? {
+        toml::Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// Problems found by one checking pass over a file, each located.
-pub struct Problems<'d, 't> {
-    doc: &'d Doc<'t>,
+pub struct Problems<'d> {
+    doc: &'d Doc,
     found: Vec<FileError>,
 }
 
-impl<'d, 't> Problems<'d, 't> {
+impl<'d> Problems<'d> {
     /// An empty list for `doc`.
-    pub fn new(doc: &'d Doc<'t>) -> Self {
+    pub fn new(doc: &'d Doc) -> Self {
         Problems { doc, found: Vec::new() }
     }
 
@@ -159,7 +366,7 @@ impl<'d, 't> Problems<'d, 't> {
     }
 
     /// The document being checked.
-    pub fn doc(&self) -> &'d Doc<'t> {
+    pub fn doc(&self) -> &'d Doc {
         self.doc
     }
 
