@@ -58,10 +58,20 @@ impl World {
     }
 
     /// A world document (every layer merged) as a checked world.
+    /// Every problem is reported at once: each bad field (wrong type,
+    /// unknown name) and, for what could be read, every failed check.
     pub fn from_doc(table: toml::Table, doc: &Doc) -> Result<World, FileError> {
-        let w: World = doc.deserialize(table)?;
-        w.check(doc)?;
-        Ok(w)
+        let (w, mut found) = doc.deserialize_all::<World>(table);
+        if let Some(w) = &w
+            && let Err(e) = w.check(doc)
+        {
+            found.extend(e.all().map(|e| FileError { more: Vec::new(), ..e.clone() }));
+        }
+        match (w, toml_file::combine(found)) {
+            (Some(w), None) => Ok(w),
+            (_, Some(e)) => Err(e),
+            (None, None) => Err(doc.error_at(&[], "cannot be read")),
+        }
     }
 
     /// Every check parsing cannot make, in one pass: every problem found is
@@ -385,7 +395,8 @@ pub fn parse_doc(file: &str, text: &str, dir: &Path, depth: usize) -> Result<(to
             Some(_) => e,
         })?
     };
-    base_doc.overlay(&mut merged, &[], &table, &doc, &[]);
+    let layer = base_doc.add_layer(doc);
+    base_doc.overlay(&mut merged, &[], &toml::Value::Table(table), layer, &[]);
     Ok((merged, base_doc))
 }
 

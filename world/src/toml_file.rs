@@ -178,9 +178,28 @@ impl Doc {
     }
 
     /// Deserializes a (merged) table into `T`; an error is located at the
-    /// field it names, in whichever layer set it.
+    /// field it names, in whichever layer set it. Every bad field is
+    /// reported at once (see [`Doc::deserialize_all`]).
     pub fn deserialize<T: DeserializeOwned>(&self, table: toml::Table) -> Result<T, FileError> {
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let (value, found) = self.deserialize_all(table);
+        match (value, combine(found)) {
+            (Some(v), None) => Ok(v),
+            (_, Some(e)) => Err(e),
+            (None, None) => Err(self.error_at(&[], "cannot be read")),
+        }
+    }
+
+    /// Deserializes a table into `T`, collecting every bad field: a field
+    /// with a wrong type or an unknown name is recorded, taken out, and the
+    /// rest read again, so one pass finds them all. The value, when the rest
+    /// could be read (a missing required field stops it), and the problems.
+    pub fn deserialize_all<T: DeserializeOwned>(&self, mut table: toml::Table) -> (Option<T>, Vec<FileError>) {
+        let mut found = Vec::new();
+        for _ in 0..64 {
+            let e = match serde_path_to_error::deserialize(toml::Value::Table(table.clone())) {
+                Ok(v) => return (Some(v), found),
+                Err(e) => e,
+            };
             let mut path: Vec<Key> = e
                 .path()
                 .iter()
@@ -191,6 +210,14 @@ impl Doc {
                 })
                 .collect();
             let message = e.inner().message().trim().to_string();
+            if message.starts_with("missing field") {
+                // after a bad field was taken out, a missing one is its echo
+                if found.is_empty() {
+                    let segs: Vec<Seg<'_>> = path.iter().map(Key::seg).collect();
+                    found.push(self.error_at(&segs, message));
+                }
+                return (None, found);
+            }
             // An unknown field is reported at its table: point at the key.
             if let Some(name) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next())
                 && path.last() != Some(&Key::Name(name.to_string()))
@@ -198,21 +225,50 @@ impl Doc {
                 path.push(Key::Name(name.to_string()));
             }
             let segs: Vec<Seg<'_>> = path.iter().map(Key::seg).collect();
-            self.error_at(&segs, message)
-        })
+            found.push(self.error_at(&segs, message));
+            if !remove(&mut table, &path) {
+                return (None, found);
+            }
+        }
+        (None, found)
     }
 
-    /// Merges `patch` (the table at `patch_at` in `layer`) into `base`, the
-    /// table at `at` in this document: tables merge key by key, an array of
-    /// named tables (`[[edge]]`, `[[region]]`) merges with a table keyed by
-    /// name (`edge.seoul.memory = …`; an unknown name adds an element),
-    /// anything else replaces. Every value set remembers where it came from.
-    pub fn overlay(&mut self, base: &mut toml::Table, at: &[Key], patch: &toml::Table, layer: &Doc, patch_at: &[Key]) {
-        let i = self.layers.len();
-        self.layers.push(layer.clone());
-        let mut at = at.to_vec();
-        let mut from = patch_at.to_vec();
-        merge_into(base, patch, &mut at, &mut from, &mut |path, src| self.set.push((path.to_vec(), i, src.to_vec())));
+    /// Adds `layer` (another document) that values can come from; its index
+    /// for [`Doc::overlay`].
+    pub fn add_layer(&mut self, layer: Doc) -> usize {
+        self.layers.push(layer);
+        self.layers.len() - 1
+    }
+
+    /// Merges `patch` (the value at `from` in layer `layer`) into `root`, this
+    /// document's table, at the path `at`: tables merge key by key, an array
+    /// of named tables (`[[edge]]`, `[[region]]`) merges with a table keyed
+    /// by name (`edge.seoul.memory = …`; an unknown name adds an element),
+    /// anything else replaces. Every value set remembers where it came
+    /// from, so [`Doc::error_at`] finds it in the layer's file. With `at`
+    /// empty, `patch` must be a table (merged at the root).
+    pub fn overlay(&mut self, root: &mut toml::Table, at: &[&str], patch: &toml::Value, layer: usize, from: &[Key]) {
+        let mut wrapped = patch.clone();
+        for k in at.iter().rev() {
+            let mut t = toml::Table::new();
+            t.insert(k.to_string(), wrapped);
+            wrapped = toml::Value::Table(t);
+        }
+        let toml::Value::Table(wrapped) = wrapped else { return };
+        let depth = at.len();
+        let mut path = Vec::new();
+        let mut rel = Vec::new();
+        let set = &mut self.set;
+        merge_into(root, &wrapped, &mut path, &mut rel, &mut |p, r| {
+            let mut src = from.to_vec();
+            src.extend_from_slice(r.get(depth..).unwrap_or(&[]));
+            set.push((p.to_vec(), layer, src));
+        });
+    }
+
+    /// A document with no text (values merged into it come from layers).
+    pub fn empty(file: &str) -> Doc {
+        Doc { file: file.to_string(), text: String::new(), root: None, layers: Vec::new(), set: Vec::new() }
     }
 
     /// An error at the field found by `path` (or the file, if not found).
@@ -310,6 +366,39 @@ fn merge_into(
         at.pop();
         from.pop();
     }
+}
+
+/// Takes the value at `path` out of `table` (the last step a table key:
+/// taking an array element would renumber the rest); whether it was there.
+fn remove(table: &mut toml::Table, path: &[Key]) -> bool {
+    let Some((Key::Name(last), parents)) = path.split_last() else { return false };
+    let mut root = toml::Value::Table(std::mem::take(table));
+    let mut cur = Some(&mut root);
+    for k in parents {
+        cur = match (cur, k) {
+            (Some(toml::Value::Table(t)), Key::Name(n)) => t.get_mut(n),
+            (Some(toml::Value::Array(a)), Key::Index(i)) => a.get_mut(*i),
+            _ => None,
+        };
+    }
+    let removed = match cur {
+        Some(toml::Value::Table(t)) => t.remove(last).is_some(),
+        _ => false,
+    };
+    if let toml::Value::Table(t) = root {
+        *table = t;
+    }
+    removed
+}
+
+/// Problems as one error: the first, the rest in `more`, in file order.
+pub fn combine(mut found: Vec<FileError>) -> Option<FileError> {
+    found.sort_by(|a, b| (a.at.is_none(), &a.file, a.at).cmp(&(b.at.is_none(), &b.file, b.at)));
+    found.dedup();
+    let mut it = found.into_iter();
+    let mut first = it.next()?;
+    first.more = it.collect();
+    Some(first)
 }
 
 /// An array of tables that each have a string `name`.
