@@ -17,7 +17,6 @@
 //! round trip to the edge in the client's region, plus the edge–origin
 //! round trip for requests the cache did not answer).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +25,7 @@ use clap::Parser;
 use edge::admin::Stats;
 use origin::StatsSnapshot;
 use serde::{Deserialize, Serialize};
-use world::price::{Bill, GB, Usage, decimal, tiered_cost, tiered_cost_range};
+use world::price::{Bill, GB, decimal};
 use world::{Money, World};
 
 /// Flags of `cdn stats`.
@@ -151,34 +150,34 @@ fn ms(d: Option<Duration>) -> f64 {
 impl Report {
     /// Prices the counters of every edge (`Err`: unreachable) and the origin.
     pub fn build(w: &World, edges: &[(String, Result<Stats, String>)], origin: Option<&StatsSnapshot>) -> Report {
-        let mut rows = Vec::new();
         let mut unreachable = Vec::new();
-        let mut region_before: HashMap<String, Usage> = HashMap::new();
-        let mut fills_before = 0u64;
-        let mut clients_before = 0u64;
+        let mut answered: Vec<(String, String, &Stats)> = Vec::new();
+        for (name, got) in edges {
+            match got {
+                Ok(s) => {
+                    let region = w
+                        .edge(name)
+                        .map(|e| e.region.clone())
+                        .or_else(|| s.region.clone())
+                        .unwrap_or_else(|| "?".into());
+                    answered.push((name.clone(), region, s));
+                }
+                Err(e) => unreachable.push(Unreachable { edge: name.clone(), error: e.clone() }),
+            }
+        }
+        let usage: Vec<(&str, world::price::Usage)> =
+            answered.iter().map(|(_, r, s)| (r.as_str(), s.usage())).collect();
+        let fetched: u64 = usage.iter().map(|(_, u)| u.bytes_from_origin).sum();
+        let direct = origin.map_or(0, |o| o.bytes_out.saturating_sub(fetched));
+        let bills = w.roll_up(&usage, direct);
+        let origin_region = w.origin.region.clone();
         let (mut cached, mut cached_body, mut body) = (0u64, 0u64, 0u64);
         let (mut rtt_sum, mut rtt_without_sum) = (0.0, 0.0);
-        let origin_region = w.origin.region.clone();
-        for (name, got) in edges {
-            let s = match got {
-                Ok(s) => s,
-                Err(e) => {
-                    unreachable.push(Unreachable { edge: name.clone(), error: e.clone() });
-                    continue;
-                }
-            };
-            let region =
-                w.edge(name).map(|e| e.region.clone()).or_else(|| s.region.clone()).unwrap_or_else(|| "?".into());
-            let prices = w.prices_in(&region);
+        let mut rows = Vec::new();
+        for (i, (name, region, s)) in answered.iter().enumerate() {
             let u = s.usage();
-            let before = region_before.entry(region.clone()).or_default();
-            let bill = prices.bill(&u, before, fills_before);
-            *before = *before + u;
-            fills_before += u.bytes_from_origin;
-            let without_cdn = prices.without_cdn(clients_before, clients_before + u.bytes_to_clients);
-            clients_before += u.bytes_to_clients;
-            let to_edge = ms(w.rtt(&region, &region));
-            let edge_to_origin = ms(w.rtt(&region, &origin_region));
+            let to_edge = ms(w.rtt(region, region));
+            let edge_to_origin = ms(w.rtt(region, &origin_region));
             let rtt_ms = to_edge + (1.0 - s.hit_ratio) * edge_to_origin;
             cached += s.requests.hit + s.requests.stale;
             cached_body += s.body_bytes.hit + s.body_bytes.stale;
@@ -187,51 +186,37 @@ impl Report {
             rtt_without_sum += edge_to_origin * s.requests.total as f64;
             rows.push(EdgeRow {
                 edge: name.clone(),
-                region,
+                region: region.clone(),
                 requests: s.requests.total,
                 hit_ratio: s.hit_ratio,
                 byte_hit_ratio: s.byte_hit_ratio,
                 bytes_to_clients: u.bytes_to_clients,
                 bytes_from_origin: u.bytes_from_origin,
-                bill,
-                without_cdn,
+                bill: bills.edges[i],
+                without_cdn: bills.edges_without_cdn[i],
                 rtt_ms,
                 rtt_without_cdn_ms: edge_to_origin,
             });
         }
         let requests: u64 = rows.iter().map(|r| r.requests).sum();
         let bytes_to_clients: u64 = rows.iter().map(|r| r.bytes_to_clients).sum();
-        let bytes_from_origin: u64 = rows.iter().map(|r| r.bytes_from_origin).sum();
-        let bill = rows.iter().fold(Bill::default(), |a, r| a + r.bill);
-        let origin_prices = &w.prices;
-        let origin = origin.map(|o| {
-            let direct = o.bytes_out.saturating_sub(bytes_from_origin);
-            OriginRow {
-                region: origin_region.clone(),
-                requests: o.requests,
-                bytes_out: o.bytes_out,
-                bytes_direct: direct,
-                direct_cost: tiered_cost_range(
-                    bytes_from_origin,
-                    bytes_from_origin + direct,
-                    &origin_prices.origin_egress,
-                ),
-            }
+        let origin = origin.map(|o| OriginRow {
+            region: origin_region.clone(),
+            requests: o.requests,
+            bytes_out: o.bytes_out,
+            bytes_direct: direct,
+            direct_cost: bills.direct,
         });
-        let direct = origin.as_ref().map_or(0, |o| o.bytes_direct);
-        let direct_cost = origin.as_ref().map_or(Money::ZERO, |o| o.direct_cost);
-        let with_cdn = bill.total + direct_cost;
-        let without_cdn = tiered_cost(bytes_to_clients + direct, &origin_prices.origin_egress);
         let total = Totals {
             requests,
             hit_ratio: ratio(cached, requests),
             byte_hit_ratio: ratio(cached_body, body),
             bytes_to_clients,
-            bytes_from_origin,
-            bill,
-            with_cdn,
-            without_cdn,
-            savings: Money(without_cdn.0 - with_cdn.0),
+            bytes_from_origin: fetched,
+            bill: bills.total,
+            with_cdn: bills.with_cdn,
+            without_cdn: bills.without_cdn,
+            savings: bills.savings(),
             rtt_ms: if requests == 0 { 0.0 } else { rtt_sum / requests as f64 },
             rtt_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
         };
@@ -297,7 +282,10 @@ impl Report {
                     o.direct_cost
                 );
             }
-            None => s.push_str("\norigin: unreachable (its direct egress is not counted)\n"),
+            None => s.push_str(
+                "\norigin: no stats (its admin /stats did not answer: cdnlab's origin is down, or the origin is your own \
+                 server, which has none); bytes it sent clients directly are not counted\n",
+            ),
         }
         let _ = writeln!(s, "\nWithout the CDN: every client byte from the origin in {}", self.origin_region);
         let _ = writeln!(

@@ -369,6 +369,71 @@ impl crate::World {
     }
 }
 
+/// The bill of a whole world's traffic, with and without the CDN: the one
+/// roll-up `cdn stats` and the run reports make.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RollUp {
+    /// Each edge's bill, in the order given: edges of one region share that
+    /// region's CDN volume tiers, and every fill shares the origin's egress
+    /// tiers (each share priced after the previous ones, so they add up
+    /// exactly).
+    pub edges: Vec<Bill>,
+    /// The edges' bills summed.
+    pub total: Bill,
+    /// The origin's egress for bytes it sent clients directly (not through
+    /// an edge), priced after the fills in its tiers.
+    pub direct: Money,
+    /// With the CDN, all in: `total.total + direct`.
+    pub with_cdn: Money,
+    /// Each edge's client bytes served from the origin instead (its share
+    /// of the origin's tiers): the counterfactual.
+    pub edges_without_cdn: Vec<Money>,
+    /// Without the CDN: every client byte (through edges or direct) at the
+    /// origin's egress price.
+    pub without_cdn: Money,
+}
+
+impl RollUp {
+    /// `without_cdn - with_cdn` (negative: the CDN costs more).
+    pub fn savings(&self) -> Money {
+        self.without_cdn - self.with_cdn
+    }
+}
+
+impl crate::World {
+    /// Prices the usage of each edge (`(region, usage)`, in world order) and
+    /// `direct` bytes the origin sent clients itself.
+    pub fn roll_up(&self, edges: &[(&str, Usage)], direct: u64) -> RollUp {
+        let mut r = RollUp::default();
+        let mut region_before: std::collections::HashMap<&str, Usage> = std::collections::HashMap::new();
+        let (mut fills, mut clients) = (0u64, 0u64);
+        for (region, u) in edges {
+            let prices = self.prices_in(region);
+            let before = region_before.entry(region).or_default();
+            let b = prices.bill(u, before, fills);
+            *before = *before + *u;
+            fills += u.bytes_from_origin;
+            r.edges_without_cdn.push(prices.without_cdn(clients, clients + u.bytes_to_clients));
+            clients += u.bytes_to_clients;
+            r.total = r.total + b;
+            r.edges.push(b);
+        }
+        r.direct = tiered_cost_range(fills, fills + direct, &self.prices.origin_egress);
+        r.with_cdn = r.total.total + r.direct;
+        r.without_cdn = tiered_cost(clients + direct, &self.prices.origin_egress);
+        r
+    }
+
+    /// The volume tier `bytes` of CDN egress in `region` reaches (a month's
+    /// worth: tiers are monthly), as `(tier index, its price per GB)`.
+    pub fn egress_tier(&self, region: &str, bytes: u64) -> (usize, Money) {
+        let tiers = self.prices_in(region).egress;
+        let i =
+            tiers.iter().position(|t| t.up_to.is_none_or(|b| bytes <= b.0)).unwrap_or(tiers.len().saturating_sub(1));
+        (i, tiers.get(i).map_or(Money::ZERO, |t| t.usd_per_gb))
+    }
+}
+
 /// The counters a bill is made from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
