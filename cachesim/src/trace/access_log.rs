@@ -55,12 +55,18 @@ struct Fields {
 pub struct AccessLogReader<R> {
     lines: Lines<R>,
     label: String,
+    path: String,
 }
 
 impl<R: BufRead> AccessLogReader<R> {
     /// A reader over `inner`.
     pub fn new(inner: R, label: &str) -> Self {
-        AccessLogReader { lines: Lines::new(inner, label), label: label.to_string() }
+        AccessLogReader { lines: Lines::new(inner, label), label: label.to_string(), path: String::new() }
+    }
+
+    /// The path of the last request read.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 }
 
@@ -102,6 +108,8 @@ impl<R: BufRead> Iterator for AccessLogReader<R> {
                 return err(Some("status"), "missing".into());
             };
             let read = f.method.as_deref() == Some("GET") && status == 200 && f.bytes.is_some();
+            self.path.clear();
+            self.path.push_str(&path);
             return Some(Ok(Request {
                 time_ms,
                 key: hash64(path.as_bytes()),
@@ -147,7 +155,15 @@ pub fn rfc3339_ms(s: &str) -> Option<u64> {
     if !matches!(rest, "Z" | "z" | "+00:00") {
         return None;
     }
-    // days from civil (Howard Hinnant's algorithm)
+    civil_ms(y, mo, d, h, mi, sec).map(|t| t + ms)
+}
+
+/// Milliseconds since the Unix epoch of a UTC civil time (Howard
+/// Hinnant's days-from-civil algorithm); `None` before 1970.
+pub(crate) fn civil_ms(y: u64, mo: u64, d: u64, h: u64, mi: u64, sec: u64) -> Option<u64> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
     let (y, m) = if mo <= 2 { (y as i64 - 1, mo + 9) } else { (y as i64, mo - 3) };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -155,7 +171,7 @@ pub fn rfc3339_ms(s: &str) -> Option<u64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + (h * 3600 + mi * 60 + sec) as i64;
-    (secs >= 0).then(|| secs as u64 * 1000 + ms)
+    (secs >= 0).then(|| secs as u64 * 1000)
 }
 
 #[cfg(test)]

@@ -144,6 +144,14 @@ pub struct CsvReader<R> {
     pos: Option<Pos>,
     fields: Vec<(usize, usize)>,
     unquoted: String,
+    key: String,
+}
+
+impl<R> CsvReader<R> {
+    /// The key field of the last request read, as written (unquoted).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
 }
 
 impl<R: BufRead> CsvReader<R> {
@@ -162,6 +170,7 @@ impl<R: BufRead> CsvReader<R> {
             pos,
             fields: Vec::new(),
             unquoted: String::new(),
+            key: String::new(),
         }
     }
 }
@@ -268,8 +277,12 @@ impl<R: BufRead> Iterator for CsvReader<R> {
                 return err(None, format!("{} fields, the mapping needs at least {}", self.fields.len(), pos.max + 1));
             }
             let mut scratch = std::mem::take(&mut self.unquoted);
+            let key_text = &mut self.key;
             let result = (|| {
-                let key = key_of(field(line, self.fields[pos.key], &mut scratch));
+                let k = field(line, self.fields[pos.key], &mut scratch);
+                key_text.clear();
+                key_text.push_str(k);
+                let key = key_of(k);
                 let time_ms = match pos.time {
                     None => n * 1000,
                     Some(i) => {

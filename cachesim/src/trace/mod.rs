@@ -9,16 +9,24 @@
 //!   records `u32 time, u64 id, u32 size, i64 next-access` ([`oracle`]);
 //! - `csv`: any delimited text with a column mapping ([`csv`]);
 //! - `wiki-upload` / `wiki-text`: the Wikimedia 2019 CDN traces ([`wiki`]);
-//! - `access-log`: cdnlab's edge access log, JSON lines ([`access_log`]).
+//! - `access-log`: cdnlab's edge access log, JSON lines ([`access_log`]);
+//! - `common-log`: a web server's Common or Combined Log Format ([`common_log`]).
+//!
+//! [`urls`] reads a URL list (a site's objects with weights and sizes, no
+//! times) for a scenario's workload. Textual formats also give each
+//! request's key as written ([`Reader::key_text`]: the path of a log line),
+//! so a live replay can request the same URLs from a real origin.
 //!
 //! A reader reports what the file says; what the models make of it
 //! (size-0 requests, writes, non-200 responses are skipped) is decided by
 //! [`crate::Trace::load`].
 
 pub mod access_log;
+pub mod common_log;
 pub mod csv;
 mod lines;
 pub mod oracle;
+pub mod urls;
 pub mod wiki;
 
 use std::fmt;
@@ -142,6 +150,8 @@ pub enum Format {
     Wiki(wiki::Variant),
     /// cdnlab's JSON access log.
     AccessLog,
+    /// Common or Combined Log Format.
+    CommonLog,
 }
 
 impl Format {
@@ -154,14 +164,19 @@ impl Format {
             "wiki-upload" => Format::Wiki(wiki::Variant::Upload),
             "wiki-text" => Format::Wiki(wiki::Variant::Text),
             "access-log" => Format::AccessLog,
+            "common-log" | "combined-log" => Format::CommonLog,
             _ => {
-                return Err(format!("unknown trace format `{word}` (oracle, csv, wiki-upload, wiki-text, access-log)"));
+                return Err(format!(
+                    "unknown trace format `{word}` (oracle, csv, wiki-upload, wiki-text, access-log, common-log)"
+                ));
             }
         })
     }
 
     /// The format a file name suggests (`.oracleGeneral`/`.bin` → oracle,
-    /// `.csv` → csv with key in column 1, `.tsv` → wiki-upload, `.log`/`.jsonl` → access-log).
+    /// `.csv` → csv with key in column 1, `.tsv` → wiki-upload, `.jsonl` →
+    /// access-log, `.log` → access-log or common-log by its first line: see
+    /// [`Format::sniff`]).
     pub fn guess(path: &Path) -> Option<Format> {
         let name = path.file_name()?.to_str()?;
         let ext = name.rsplit('.').next()?;
@@ -171,9 +186,31 @@ impl Format {
             "tsv" => {
                 Some(Format::Wiki(if name.contains("cache-t") { wiki::Variant::Text } else { wiki::Variant::Upload }))
             }
-            "log" | "jsonl" => Some(Format::AccessLog),
+            "jsonl" => Some(Format::AccessLog),
+            "log" => Some(Format::sniff(path)),
             _ => None,
         }
+    }
+
+    /// A `.log` file's format by its first line that is not blank: a JSON
+    /// object is cdnlab's access log, anything else a common or combined
+    /// log (unreadable: access-log, whose reader then says why).
+    pub fn sniff(path: &Path) -> Format {
+        use std::io::BufRead;
+        let Ok(f) = File::open(path) else { return Format::AccessLog };
+        let first = BufReader::new(f.take(1 << 16))
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| !l.trim().is_empty() && !l.starts_with("cdnlab-ready"));
+        match first {
+            Some(l) if !l.trim_start().starts_with('{') => Format::CommonLog,
+            _ => Format::AccessLog,
+        }
+    }
+
+    /// Whether the format's keys are URLs ([`Reader::key_text`]).
+    pub fn has_paths(&self) -> bool {
+        matches!(self, Format::AccessLog | Format::CommonLog | Format::Csv(_))
     }
 
     /// The format's name as written on the command line.
@@ -184,13 +221,40 @@ impl Format {
             Format::Wiki(wiki::Variant::Upload) => "wiki-upload",
             Format::Wiki(wiki::Variant::Text) => "wiki-text",
             Format::AccessLog => "access-log",
+            Format::CommonLog => "common-log",
         }
+    }
+}
+
+/// A reader of one format: requests, and the last key as written.
+trait Source: Iterator<Item = Result<Request, TraceError>> + Send {
+    /// The key of the last request as written, for textual formats.
+    fn key_text(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<R: Read + Send> Source for oracle::OracleReader<R> {}
+impl<R: std::io::BufRead + Send> Source for wiki::WikiReader<R> {}
+impl<R: std::io::BufRead + Send> Source for csv::CsvReader<R> {
+    fn key_text(&self) -> Option<&str> {
+        Some(self.key())
+    }
+}
+impl<R: std::io::BufRead + Send> Source for access_log::AccessLogReader<R> {
+    fn key_text(&self) -> Option<&str> {
+        Some(self.path())
+    }
+}
+impl<R: std::io::BufRead + Send> Source for common_log::CommonLogReader<R> {
+    fn key_text(&self) -> Option<&str> {
+        Some(self.target())
     }
 }
 
 /// A streaming reader of one trace.
 pub struct Reader {
-    inner: Box<dyn Iterator<Item = Result<Request, TraceError>> + Send>,
+    inner: Box<dyn Source>,
     read: std::sync::Arc<std::sync::atomic::AtomicU64>,
     label: String,
 }
@@ -208,11 +272,12 @@ impl Reader {
         let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = Counted { inner: r, read: read.clone() };
         let buf = BufReader::with_capacity(1 << 16, counted);
-        let inner: Box<dyn Iterator<Item = Result<Request, TraceError>> + Send> = match format {
+        let inner: Box<dyn Source> = match format {
             Format::Oracle => Box::new(oracle::OracleReader::new(buf, label)),
             Format::Csv(c) => Box::new(csv::CsvReader::new(buf, label, c.clone())),
             Format::Wiki(v) => Box::new(wiki::WikiReader::new(buf, label, *v)),
             Format::AccessLog => Box::new(access_log::AccessLogReader::new(buf, label)),
+            Format::CommonLog => Box::new(common_log::CommonLogReader::new(buf, label)),
         };
         Reader { inner, read, label: label.to_string() }
     }
@@ -220,6 +285,12 @@ impl Reader {
     /// The name of the source in errors (the file's path).
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The key of the last request read as the trace wrote it (a log
+    /// line's path, a csv key field); `None` for binary formats.
+    pub fn key_text(&self) -> Option<&str> {
+        self.inner.key_text()
     }
 
     /// Bytes read from the source so far (for progress bars).

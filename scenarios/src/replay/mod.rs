@@ -177,7 +177,7 @@ pub fn resolve_format(path: &Path, format: Option<&str>, csv: Option<&str>) -> a
         None => {
             let mut f = Format::guess(path).with_context(|| {
                 format!(
-                    "{}: say the format with --format (oracle, csv, wiki-upload, wiki-text, access-log)",
+                    "{}: say the format with --format (oracle, csv, wiki-upload, wiki-text, access-log, common-log)",
                     path.display()
                 )
             })?;
