@@ -1,6 +1,6 @@
 //! Scenario files from arbitrary TOML text (`scenarios/src/scenario.rs`:
-//! parsing, the checks against the demo world, expectations, then the
-//! scenario's overrides applied to the world).
+//! parsing, the scenario's overrides merged into the demo world, the
+//! checks, expectations, every arm).
 //!
 //! Properties: never a panic; an error names a line within the text; a
 //! scenario that loads yields a world and events that can be used.
@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use scenarios::scenario::{apply_overrides, parse_expectation, parse_text};
+use scenarios::scenario::{parse_expectation, parse_text};
 use world::World;
 
 fn demo() -> &'static World {
@@ -19,8 +19,8 @@ fn demo() -> &'static World {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let s = match parse_text("fuzz.toml", text, demo()) {
-        Ok(s) => s,
+    let (s, w) = match parse_text("fuzz.toml", text, demo()) {
+        Ok(sw) => sw,
         Err(e) => {
             if let Some((line, col)) = e.at {
                 assert!(line >= 1 && col >= 1 && line <= text.lines().count().max(1) + 1, "{e}");
@@ -35,7 +35,6 @@ fuzz_target!(|data: &[u8]| {
     for v in s.expect.values() {
         parse_expectation(v).expect("checked at load");
     }
-    let w = apply_overrides(&s, demo().clone());
     for e in &w.edges {
         let _ = w.settings_of(e);
     }

@@ -6,6 +6,7 @@
 //! `cdn replay` runs a trace against offline cache models ([`replay`]).
 //! `cdn up` and `cdn run` serve a live page of the world ([`dashboard`]).
 
+pub mod arms;
 pub mod charts;
 pub mod dashboard;
 pub mod driver;
@@ -17,7 +18,6 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod supervisor;
-pub mod sweep;
 pub mod trace_compare;
 pub mod trace_workload;
 pub mod up;

@@ -1,45 +1,73 @@
-//! The report of a run: totals, per edge, per client region, a per-second
-//! time series, what each event did, cost with and without the CDN, and the
-//! scenario's expectations. Written as `report.json`, `report.md` and SVG
-//! charts; summarised on the terminal.
+//! The report of a run: the answer up front (latency with and without the
+//! CDN per client region, origin offload, cost with and without it line by
+//! line, a month at this rate, a verdict in words), then totals, per edge,
+//! per client region, a per-second time series, what each event did, notes
+//! that reconcile the tables, and the scenario's expectations. Written as
+//! `report.json`, `report.md` and SVG charts; summarised on the terminal.
+//!
+//! Warm-up: requests planned before the warm-up ends (`warmup = "20s"` or
+//! a count) are left out of every statistic but the time series, and the
+//! edges' counters (hence the bill) count from the poll at its end.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::Serialize;
-use world::World;
+use world::price::Usage;
+use world::{ByteSize, World};
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
 use crate::scenario::{Scenario, parse_expectation};
+
+/// Seconds in the month a run is projected to (30 days).
+pub const MONTH_S: f64 = 30.0 * 86_400.0;
 
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
     /// Scenario name.
     pub scenario: String,
+    /// The arm (side-by-side runs), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arm: Option<String>,
     /// Its question.
     pub question: Option<String>,
     /// World name.
     pub world: String,
+    /// The origin: `cdnlab` (the synthetic one) or your URL.
+    pub origin: String,
+    /// The origin's region.
+    pub origin_region: String,
     /// Seed.
     pub seed: u64,
     /// Simulated seconds per wall second.
     pub time_scale: f64,
-    /// Wall seconds of traffic.
+    /// Wall seconds of traffic (warm-up included).
     pub duration_s: f64,
-    /// Client-side totals.
+    /// The warm-up left out of the statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupRow>,
+    /// Client-side totals (after the warm-up).
     pub totals: Totals,
     /// Per edge (from the edges' own counters).
     pub edges: Vec<EdgeRow>,
     /// Per client region.
     pub regions: Vec<RegionRow>,
-    /// One row per second.
+    /// One row per second (warm-up included).
     pub series: Vec<Second>,
     /// What each event did.
     pub events: Vec<EventRow>,
-    /// Money.
+    /// Money, this run.
     pub cost: Cost,
+    /// A month of traffic at this run's rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<Month>,
+    /// What this run says, in words, from the numbers above.
+    pub verdict: String,
+    /// What a reader should know to read the tables (why counts differ,
+    /// an edge that stopped answering, a cache still warming up).
+    pub notes: Vec<String>,
     /// The scenario's expectations and their outcome.
     pub expectations: Vec<Check>,
     /// The load driver's own CPU use.
@@ -48,6 +76,15 @@ pub struct Report {
     /// model of the same requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<crate::trace_compare::TraceComparison>,
+}
+
+/// The warm-up.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct WarmupRow {
+    /// It ended this many seconds after the start.
+    pub until_s: f64,
+    /// Requests it held (left out of the statistics).
+    pub requests: u64,
 }
 
 /// Client-side totals.
@@ -61,7 +98,9 @@ pub struct Totals {
     pub hit_ratio: f64,
     /// Bytes served from edge caches / all bytes received.
     pub byte_hit_ratio: f64,
-    /// 1 − bytes the edges fetched from the origin / bytes they sent to clients.
+    /// Origin offload: the share of the bytes the edges sent clients that
+    /// the origin did not have to send (1 − bytes fetched from the origin
+    /// / bytes sent to clients, edge counters).
     pub origin_offload: f64,
     /// Failed requests.
     pub errors: u64,
@@ -79,7 +118,12 @@ pub struct Totals {
     pub p95_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
-    /// Requests completed per wall second.
+    /// Latency without the CDN (modelled: one round trip from the
+    /// client's region to the origin's), median, ms.
+    pub origin_only_p50_ms: f64,
+    /// The same, 95th percentile.
+    pub origin_only_p95_ms: f64,
+    /// Requests completed per wall second (after the warm-up).
     pub achieved_rps: f64,
 }
 
@@ -90,7 +134,7 @@ pub struct EdgeRow {
     pub name: String,
     /// Region.
     pub region: String,
-    /// Requests the edge counted.
+    /// Requests the edge counted (requests that reached it).
     pub requests: u64,
     /// Its hit ratio.
     pub hit_ratio: f64,
@@ -100,7 +144,7 @@ pub struct EdgeRow {
     pub bytes_from_origin: u64,
     /// Origin requests.
     pub origin_requests: u64,
-    /// CDN egress + requests + fill, in dollars.
+    /// CDN egress + requests + origin egress for its fills + fill, dollars.
     pub cost_usd: f64,
 }
 
@@ -109,17 +153,24 @@ pub struct EdgeRow {
 pub struct RegionRow {
     /// Name.
     pub name: String,
-    /// Requests.
+    /// Requests its clients sent.
     pub requests: u64,
+    /// Of those, failed.
+    pub errors: u64,
     /// Hit ratio seen by these clients.
     pub hit_ratio: f64,
-    /// Latency percentiles, ms.
+    /// Latency percentiles with the CDN, ms.
     pub p50_ms: f64,
     /// 95th.
     pub p95_ms: f64,
     /// 99th.
     pub p99_ms: f64,
-    /// Which servers answered: name → requests.
+    /// Without the CDN (one modelled round trip to the origin's region), median, ms.
+    pub without_cdn_p50_ms: f64,
+    /// The same, 95th percentile.
+    pub without_cdn_p95_ms: f64,
+    /// Where its requests were sent (the server the client's DNS answer
+    /// named, failed requests included): name → requests.
     pub served_by: BTreeMap<String, u64>,
 }
 
@@ -155,7 +206,7 @@ pub struct EventRow {
     pub effect: String,
 }
 
-/// Money, with and without the CDN.
+/// Money, with and without the CDN, by line item.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Cost {
     /// CDN egress to clients.
@@ -166,14 +217,43 @@ pub struct Cost {
     pub origin_egress_usd: f64,
     /// Fill fee charged by the CDN.
     pub fill_usd: f64,
+    /// Origin egress for what it served clients directly (no edge healthy).
+    pub origin_direct_usd: f64,
     /// Total with the CDN.
     pub total_usd: f64,
-    /// The same client traffic straight from the origin.
+    /// The same client traffic straight from the origin (its egress).
     pub origin_only_usd: f64,
-    /// origin_only − total.
+    /// origin_only − total (negative: the CDN costs more).
     pub savings_usd: f64,
-    /// Median latency if every client went to the origin region, ms (modelled RTT).
-    pub origin_only_p50_ms: f64,
+}
+
+/// A month of the run's traffic (its per-second rate after the warm-up,
+/// times 30 days), priced through the volume tiers that volume reaches.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Month {
+    /// Requests in the month.
+    pub requests: u64,
+    /// Bytes the edges send clients in the month.
+    pub bytes_to_clients: u64,
+    /// The month's bill with the CDN, by line item, and without it.
+    pub cost: Cost,
+    /// origin_only − total, dollars.
+    pub savings_usd: f64,
+    /// The CDN egress tier each region's volume reaches.
+    pub tiers: Vec<TierReached>,
+}
+
+/// The egress tier a region's month of traffic reaches.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TierReached {
+    /// Region.
+    pub region: String,
+    /// Its CDN egress in the month.
+    pub bytes: u64,
+    /// The tier, from 1.
+    pub tier: usize,
+    /// Its price, dollars per GB (2^30 bytes).
+    pub usd_per_gb: f64,
 }
 
 /// An expectation and its outcome.
@@ -198,7 +278,7 @@ pub struct DriverCpu {
     pub share: f64,
 }
 
-/// Counters of one edge between the start and the end of a run.
+/// Counters of one edge between two moments of a run.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeDelta {
     /// Requests.
@@ -211,6 +291,28 @@ pub struct EdgeDelta {
     pub bytes_from_origin: u64,
     /// Origin requests.
     pub origin_requests: u64,
+}
+
+impl EdgeDelta {
+    /// What the bill is made of.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            bytes_to_clients: self.bytes_to_clients,
+            requests: self.requests,
+            bytes_from_origin: self.bytes_from_origin,
+        }
+    }
+
+    /// `self − earlier`, counter by counter.
+    pub fn since(&self, earlier: &EdgeDelta) -> EdgeDelta {
+        EdgeDelta {
+            requests: self.requests.saturating_sub(earlier.requests),
+            hits: self.hits.saturating_sub(earlier.hits),
+            bytes_to_clients: self.bytes_to_clients.saturating_sub(earlier.bytes_to_clients),
+            bytes_from_origin: self.bytes_from_origin.saturating_sub(earlier.bytes_from_origin),
+            origin_requests: self.origin_requests.saturating_sub(earlier.origin_requests),
+        }
+    }
 }
 
 fn percentile(sorted: &[u32], q: f64) -> f64 {
@@ -235,9 +337,9 @@ pub struct Inputs<'a> {
     pub scenario: &'a Scenario,
     /// Its world.
     pub world: &'a World,
-    /// Client samples.
+    /// Client samples (all, warm-up included).
     pub samples: &'a [Sample],
-    /// Edge counter deltas, by edge index.
+    /// Edge counter deltas after the warm-up, by edge index.
     pub edges: &'a [EdgeDelta],
     /// Origin requests per second of the run.
     pub origin_per_second: &'a [u64],
@@ -245,16 +347,38 @@ pub struct Inputs<'a> {
     pub events: Vec<EventRow>,
     /// Wall seconds of traffic.
     pub duration_s: f64,
+    /// When the warm-up ended (seconds since the start) and how many
+    /// requests it held; none: no warm-up.
+    pub warmup: Option<WarmupRow>,
     /// Driver CPU.
     pub driver: DriverCpu,
 }
 
+/// The cost rows of a roll-up.
+fn cost_of(r: &world::price::RollUp) -> Cost {
+    Cost {
+        cdn_egress_usd: r.total.cdn_egress.as_usd(),
+        cdn_requests_usd: r.total.requests.as_usd(),
+        origin_egress_usd: r.total.origin_egress.as_usd(),
+        fill_usd: r.total.fill.as_usd(),
+        origin_direct_usd: r.direct.as_usd(),
+        total_usd: r.with_cdn.as_usd(),
+        origin_only_usd: r.without_cdn.as_usd(),
+        savings_usd: r.savings().as_usd(),
+    }
+}
+
 /// Builds the report.
 pub fn build(i: Inputs<'_>) -> Report {
-    let (s, w, samples) = (i.scenario, i.world, i.samples);
+    let (s, w, all) = (i.scenario, i.world, i.samples);
+    let from_ms = i.warmup.as_ref().map_or(0, |x| (x.until_s * 1000.0) as u32);
+    let samples: Vec<Sample> = all.iter().filter(|x| x.at_ms >= from_ms).copied().collect();
+    let samples = &samples[..];
+    let measured_s = (i.duration_s - i.warmup.as_ref().map_or(0.0, |x| x.until_s)).max(1e-9);
     let mut t = Totals { requests: samples.len() as u64, ..Default::default() };
     let mut lat: Vec<u32> = Vec::with_capacity(samples.len());
     let mut cache_bytes = 0u64;
+    let mut direct_bytes = 0u64;
     for x in samples {
         *t.by_kind.entry(format!("{:?}", x.kind).to_lowercase()).or_default() += 1;
         t.errors += (x.kind == Kind::Error) as u64;
@@ -263,6 +387,9 @@ pub fn build(i: Inputs<'_>) -> Report {
         t.bytes += x.bytes as u64;
         if matches!(x.kind, Kind::Hit | Kind::Stale) {
             cache_bytes += x.bytes as u64;
+        }
+        if x.kind == Kind::Origin {
+            direct_bytes += x.bytes as u64;
         }
         if x.kind != Kind::Error {
             lat.push(x.latency_us);
@@ -275,60 +402,83 @@ pub fn build(i: Inputs<'_>) -> Report {
     t.error_ratio = t.errors as f64 / n;
     lat.sort_unstable();
     (t.p50_ms, t.p95_ms, t.p99_ms) = (percentile(&lat, 0.5), percentile(&lat, 0.95), percentile(&lat, 0.99));
-    t.achieved_rps = t.requests as f64 / i.duration_s.max(1e-9);
+    t.achieved_rps = t.requests as f64 / measured_s;
     let sent: u64 = i.edges.iter().map(|e| e.bytes_to_clients).sum();
     let fetched: u64 = i.edges.iter().map(|e| e.bytes_from_origin).sum();
     t.origin_offload = if sent == 0 { 0.0 } else { 1.0 - fetched as f64 / sent as f64 };
-
-    // Per edge, with its region's prices: edges of one region share that
-    // region's volume tiers, every fill shares the origin's (the same bill
-    // `cdn stats` makes, in integer nano-dollars).
-    let mut bill = world::price::Bill::default();
-    let mut edges = Vec::new();
-    let mut used: BTreeMap<String, world::price::Usage> = BTreeMap::new();
-    let mut origin_before = 0u64;
-    for (idx, e) in w.edges.iter().enumerate() {
-        let d = i.edges.get(idx).cloned().unwrap_or_default();
-        let u = world::price::Usage {
-            bytes_to_clients: d.bytes_to_clients,
-            requests: d.requests,
-            bytes_from_origin: d.bytes_from_origin,
-        };
-        let before = used.entry(e.region.clone()).or_default();
-        let b = w.prices_in(&e.region).bill(&u, before, origin_before);
-        *before = *before + u;
-        origin_before += d.bytes_from_origin;
-        bill = bill + b;
-        edges.push(EdgeRow {
-            name: e.name.clone(),
-            region: e.region.clone(),
-            requests: d.requests,
-            hit_ratio: d.hits as f64 / d.requests.max(1) as f64,
-            bytes_to_clients: d.bytes_to_clients,
-            bytes_from_origin: d.bytes_from_origin,
-            origin_requests: d.origin_requests,
-            cost_usd: b.total.as_usd(),
-        });
-    }
-    let origin_only = w.prices.without_cdn(0, sent.max(t.bytes));
-    let cost = Cost {
-        cdn_egress_usd: bill.cdn_egress.as_usd(),
-        cdn_requests_usd: bill.requests.as_usd(),
-        origin_egress_usd: bill.origin_egress.as_usd(),
-        fill_usd: bill.fill.as_usd(),
-        total_usd: bill.total.as_usd(),
-        origin_only_usd: origin_only.as_usd(),
-        savings_usd: (origin_only - bill.total).as_usd(),
-        origin_only_p50_ms: 0.0,
-    };
-    let mut cost = cost;
-    let mut origin_rtts: Vec<u32> = samples
-        .iter()
-        .filter_map(|x| w.rtt(&w.regions[x.region as usize].name, &w.origin.region))
-        .map(|d| d.as_micros() as u32)
-        .collect();
+    let to_origin =
+        |region: usize| w.rtt(&w.regions[region].name, &w.origin.region).map_or(0, |d| d.as_micros() as u32);
+    let mut origin_rtts: Vec<u32> = samples.iter().map(|x| to_origin(x.region as usize)).collect();
     origin_rtts.sort_unstable();
-    cost.origin_only_p50_ms = percentile(&origin_rtts, 0.5);
+    (t.origin_only_p50_ms, t.origin_only_p95_ms) = (percentile(&origin_rtts, 0.5), percentile(&origin_rtts, 0.95));
+
+    // The bill: one roll-up (world::price), the same `cdn stats` makes.
+    let usage: Vec<(&str, Usage)> = w
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.region.as_str(), i.edges.get(k).cloned().unwrap_or_default().usage()))
+        .collect();
+    let bills = w.roll_up(&usage, direct_bytes);
+    let edges: Vec<EdgeRow> = w
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let d = i.edges.get(k).cloned().unwrap_or_default();
+            EdgeRow {
+                name: e.name.clone(),
+                region: e.region.clone(),
+                requests: d.requests,
+                hit_ratio: d.hits as f64 / d.requests.max(1) as f64,
+                bytes_to_clients: d.bytes_to_clients,
+                bytes_from_origin: d.bytes_from_origin,
+                origin_requests: d.origin_requests,
+                cost_usd: bills.edges[k].total.as_usd(),
+            }
+        })
+        .collect();
+    let cost = cost_of(&bills);
+
+    // A month at this rate, through the tiers that volume reaches.
+    let scale = MONTH_S / measured_s;
+    let month = (t.requests > 0).then(|| {
+        let scaled: Vec<(&str, Usage)> = usage
+            .iter()
+            .map(|(r, u)| {
+                let x = |v: u64| (v as f64 * scale).round() as u64;
+                (
+                    *r,
+                    Usage {
+                        bytes_to_clients: x(u.bytes_to_clients),
+                        requests: x(u.requests),
+                        bytes_from_origin: x(u.bytes_from_origin),
+                    },
+                )
+            })
+            .collect();
+        let m = w.roll_up(&scaled, (direct_bytes as f64 * scale) as u64);
+        let mut per_region: BTreeMap<&str, u64> = BTreeMap::new();
+        for (r, u) in &scaled {
+            *per_region.entry(r).or_default() += u.bytes_to_clients;
+        }
+        let tiers = w
+            .regions
+            .iter()
+            .filter_map(|r| {
+                let bytes = *per_region.get(r.name.as_str())?;
+                let (tier, price) = w.egress_tier(&r.name, bytes);
+                Some(TierReached { region: r.name.clone(), bytes, tier: tier + 1, usd_per_gb: price.as_usd() })
+            })
+            .collect();
+        Month {
+            requests: (t.requests as f64 * scale).round() as u64,
+            bytes_to_clients: scaled.iter().map(|(_, u)| u.bytes_to_clients).sum(),
+            cost: cost_of(&m),
+            savings_usd: m.savings().as_usd(),
+            tiers,
+        }
+    });
 
     // Per client region.
     let mut regions = Vec::new();
@@ -344,25 +494,28 @@ pub fn build(i: Inputs<'_>) -> Report {
             *served_by.entry(server_name(w, x.edge)).or_default() += 1;
         }
         let h = mine.iter().filter(|x| matches!(x.kind, Kind::Hit | Kind::Stale)).count();
+        let without = to_origin(ri) as f64 / 1000.0;
         regions.push(RegionRow {
             name: r.name.clone(),
             requests: mine.len() as u64,
+            errors: mine.iter().filter(|x| x.kind == Kind::Error).count() as u64,
             hit_ratio: h as f64 / mine.len() as f64,
             p50_ms: percentile(&l, 0.5),
             p95_ms: percentile(&l, 0.95),
             p99_ms: percentile(&l, 0.99),
+            without_cdn_p50_ms: without,
+            without_cdn_p95_ms: without,
             served_by,
         });
     }
 
-    // Per second.
-    let secs =
-        (i.duration_s.ceil() as usize).max(samples.iter().map(|x| x.at_ms as usize / 1000 + 1).max().unwrap_or(0));
+    // Per second, warm-up included.
+    let secs = (i.duration_s.ceil() as usize).max(all.iter().map(|x| x.at_ms as usize / 1000 + 1).max().unwrap_or(0));
     let mut series: Vec<Second> = (0..secs).map(|t| Second { t: t as u32, ..Default::default() }).collect();
     let mut hits_by: Vec<BTreeMap<String, (u64, u64)>> = vec![BTreeMap::new(); secs];
     let mut lat_by: Vec<Vec<u32>> = vec![Vec::new(); secs];
     let mut hit_count = vec![0u64; secs];
-    for x in samples {
+    for x in all {
         let b = (x.at_ms / 1000) as usize;
         if b >= secs {
             continue;
@@ -371,9 +524,11 @@ pub fn build(i: Inputs<'_>) -> Report {
         series[b].errors += (x.kind == Kind::Error) as u64;
         let hit = matches!(x.kind, Kind::Hit | Kind::Stale);
         hit_count[b] += hit as u64;
-        let e = hits_by[b].entry(server_name(w, x.edge)).or_default();
-        e.0 += hit as u64;
-        e.1 += 1;
+        if x.kind != Kind::Error {
+            let e = hits_by[b].entry(server_name(w, x.edge)).or_default();
+            e.0 += hit as u64;
+            e.1 += 1;
+        }
         lat_by[b].push(x.latency_us);
     }
     for (b, row) in series.iter_mut().enumerate() {
@@ -386,23 +541,178 @@ pub fn build(i: Inputs<'_>) -> Report {
 
     let mut r = Report {
         scenario: s.name.clone(),
+        arm: None,
         question: s.question.clone(),
         world: w.name.clone(),
+        origin: s.origin.url.clone().unwrap_or_else(|| "cdnlab".into()),
+        origin_region: w.origin.region.clone(),
         seed: s.seed,
         time_scale: w.time_scale,
         duration_s: i.duration_s,
+        warmup: i.warmup,
         totals: t,
         edges,
         regions,
         series,
         events: i.events,
         cost,
+        month,
+        verdict: String::new(),
+        notes: Vec::new(),
         expectations: Vec::new(),
         driver: i.driver,
         trace: None,
     };
+    r.notes = notes(&r, w);
+    r.verdict = verdict(&r);
     r.expectations = check_expectations(s, &r);
     r
+}
+
+/// Notes that explain what the tables show.
+fn notes(r: &Report, w: &World) -> Vec<String> {
+    let mut v = Vec::new();
+    // Requests a region sent to an edge against what the edge counted.
+    for e in &r.edges {
+        let sent: u64 = r.regions.iter().map(|g| g.served_by.get(&e.name).copied().unwrap_or(0)).sum();
+        if sent != e.requests {
+            v.push(format!(
+                "edge {}: clients sent it {} requests (the client-regions table, by the edge their DNS answer named) and it \
+                 counted {} (the edges table: requests that reached it{}){}.",
+                e.name,
+                group(sent),
+                group(e.requests),
+                if r.warmup.is_some() { ", counted from the first poll after the warm-up" } else { "" },
+                if sent > e.requests { "; the difference failed before reaching it (a killed or restarting edge)" } else { "" }
+            ));
+        }
+    }
+    // An edge that stopped answering for a while.
+    for e in &w.edges {
+        let served: Vec<bool> = r.series.iter().map(|s| s.edge_hit_ratio.contains_key(&e.name)).collect();
+        let (Some(first), Some(last)) = (served.iter().position(|b| *b), served.iter().rposition(|b| *b)) else {
+            continue;
+        };
+        let mut t = first;
+        while t < last {
+            if !served[t] {
+                let end = t + served[t..].iter().position(|b| *b).unwrap_or(0);
+                v.push(format!(
+                    "edge {} answered no request from {t} s to {end} s (its line in the hit-ratio chart stops there): its \
+                     clients were sent elsewhere until GeoDNS saw it healthy again and their cached answers expired \
+                     (DNS TTL {}).",
+                    e.name, w.geodns.ttl
+                ));
+                t = end;
+            }
+            t += 1;
+        }
+    }
+    // A cache still warming up at the end.
+    let n = r.series.len();
+    if n >= 10 {
+        let ratio = |a: usize, b: usize| {
+            let (h, q) = r.series[a..b]
+                .iter()
+                .fold((0.0, 0u64), |(h, q), s| (h + s.hit_ratio * s.requests as f64, q + s.requests));
+            h / q.max(1) as f64
+        };
+        let (a, b) = (ratio(n * 6 / 10, n * 8 / 10), ratio(n * 8 / 10, n));
+        if b - a > 0.03 {
+            v.push(format!(
+                "the hit ratio was still climbing at the end ({a:.3} → {b:.3} over the last 40% of the run): the cache was \
+                 not warm yet; a longer run, or a `warmup`, measures a warmer one."
+            ));
+        }
+    }
+    v
+}
+
+/// A count with thousands separators: `12,345`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Dollars as a person reads them: `$1,234`, `$12.34`, `$0.0123`.
+pub fn usd(v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "" };
+    let a = v.abs();
+    if a >= 1000.0 {
+        format!("{sign}${}", group(a.round() as u64))
+    } else if a >= 1.0 {
+        format!("{sign}${a:.2}")
+    } else {
+        format!("{sign}${a:.4}")
+    }
+}
+
+/// What this run says, in a few sentences computed from the numbers.
+fn verdict(r: &Report) -> String {
+    let t = &r.totals;
+    let mut s = String::new();
+    let mut faster = Vec::new();
+    let mut same = Vec::new();
+    for g in &r.regions {
+        let (with, without) = (g.p50_ms, g.without_cdn_p50_ms);
+        if without - with >= 10.0 && with < 0.8 * without {
+            faster.push(format!("{} {with:.1} ms instead of {without:.1} ms", g.name));
+        } else {
+            same.push(format!("{} {with:.1} ms against {without:.1} ms", g.name));
+        }
+    }
+    if !faster.is_empty() {
+        let _ = write!(s, "With the CDN, the median request is faster for {}", faster.join(", "));
+        if !same.is_empty() {
+            let _ = write!(s, "; no faster for {} (near the origin)", same.join(", "));
+        }
+        s.push_str(". ");
+    } else if !same.is_empty() {
+        let _ = write!(s, "The CDN does not make the median request faster: {}. ", same.join(", "));
+    }
+    let _ = write!(
+        s,
+        "The edges answered {:.0}% of requests from their caches and spared the origin {:.0}% of the bytes clients received (origin offload {:.3}). ",
+        t.hit_ratio * 100.0,
+        t.origin_offload.max(0.0) * 100.0,
+        t.origin_offload
+    );
+    if t.errors > 0 {
+        let _ = write!(s, "{} requests ({:.1}%) failed. ", group(t.errors), t.error_ratio * 100.0);
+    }
+    if let Some(m) = &r.month {
+        let what = if m.savings_usd >= 0.0 {
+            format!("saves {}", usd(m.savings_usd))
+        } else {
+            format!("costs {} more", usd(-m.savings_usd))
+        };
+        let _ = write!(
+            s,
+            "At list prices a month of this traffic ({} requests, {}) costs {} with the CDN and {} without: the CDN {what} a month",
+            group(m.requests),
+            ByteSize(m.bytes_to_clients),
+            usd(m.cost.total_usd),
+            usd(m.cost.origin_only_usd),
+        );
+        if m.savings_usd < 0.0 {
+            s.push_str(
+                " (CDN egress is priced above the origin's own egress at these volumes; it pays in latency, offload and \
+                 resilience, not in dollars: docs/cost.md)",
+            );
+        }
+        s.push('.');
+    }
+    if r.notes.iter().any(|n| n.contains("still climbing")) {
+        s.push_str(" The cache was still warming up at the end: a longer run would show more hits.");
+    }
+    s
 }
 
 /// The scenario's expectations judged on `r`; a field the run did not
@@ -418,28 +728,80 @@ pub fn check_expectations(s: &Scenario, r: &Report) -> Vec<Check> {
         .collect()
 }
 
+/// A report field an expectation may name: its name, what it is, and how
+/// to read it. The one list: `[expect]` is checked against it, the docs
+/// list it, [`Report::field`] reads through it.
+pub struct Expectable {
+    /// The name in `[expect]`.
+    pub name: &'static str,
+    /// What it measures.
+    pub doc: &'static str,
+    /// Its value in a report (`None`: the run did not produce it).
+    pub get: fn(&Report) -> Option<f64>,
+}
+
+/// Every field an expectation may name.
+pub const EXPECTABLE: &[Expectable] = &[
+    Expectable { name: "requests", doc: "requests sent (after the warm-up)", get: |r| Some(r.totals.requests as f64) },
+    Expectable { name: "hit_ratio", doc: "fresh and stale hits / requests", get: |r| Some(r.totals.hit_ratio) },
+    Expectable {
+        name: "byte_hit_ratio",
+        doc: "body bytes from edge caches / all body bytes",
+        get: |r| Some(r.totals.byte_hit_ratio),
+    },
+    Expectable {
+        name: "origin_offload",
+        doc: "1 − bytes the edges fetched from the origin / bytes they sent to clients",
+        get: |r| Some(r.totals.origin_offload),
+    },
+    Expectable { name: "errors", doc: "failed requests", get: |r| Some(r.totals.errors as f64) },
+    Expectable { name: "error_ratio", doc: "errors / requests", get: |r| Some(r.totals.error_ratio) },
+    Expectable {
+        name: "corrupt",
+        doc: "bodies that did not match their Content-Digest",
+        get: |r| Some(r.totals.corrupt as f64),
+    },
+    Expectable {
+        name: "served_after_purge",
+        doc: "responses older than a purge acknowledged before their request",
+        get: |r| Some(r.totals.served_after_purge as f64),
+    },
+    Expectable { name: "p50_ms", doc: "median latency with the CDN, ms", get: |r| Some(r.totals.p50_ms) },
+    Expectable { name: "p95_ms", doc: "95th percentile latency with the CDN, ms", get: |r| Some(r.totals.p95_ms) },
+    Expectable { name: "p99_ms", doc: "99th percentile latency with the CDN, ms", get: |r| Some(r.totals.p99_ms) },
+    Expectable {
+        name: "origin_only_p50_ms",
+        doc: "median latency without the CDN (modelled: every request to the origin), ms",
+        get: |r| Some(r.totals.origin_only_p50_ms),
+    },
+    Expectable { name: "cost_usd", doc: "dollars with the CDN, this run", get: |r| Some(r.cost.total_usd) },
+    Expectable {
+        name: "origin_only_cost_usd",
+        doc: "dollars without the CDN (every client byte from the origin), this run",
+        get: |r| Some(r.cost.origin_only_usd),
+    },
+    Expectable { name: "savings_usd", doc: "origin_only_cost_usd − cost_usd", get: |r| Some(r.cost.savings_usd) },
+    Expectable {
+        name: "monthly_savings_usd",
+        doc: "the savings of a month at this run's request rate",
+        get: |r| r.month.as_ref().map(|m| m.savings_usd),
+    },
+    Expectable {
+        name: "model_hit_ratio_gap",
+        doc: "largest |live − modelled| hit ratio over the edges (trace workloads)",
+        get: |r| r.model_gap(),
+    },
+];
+
+/// The expectable field called `name`.
+pub fn expectable(name: &str) -> Option<&'static Expectable> {
+    EXPECTABLE.iter().find(|f| f.name == name)
+}
+
 impl Report {
     /// The value of an expectable field.
     pub fn field(&self, name: &str) -> Option<f64> {
-        let t = &self.totals;
-        Some(match name {
-            "requests" => t.requests as f64,
-            "hit_ratio" => t.hit_ratio,
-            "byte_hit_ratio" => t.byte_hit_ratio,
-            "origin_offload" => t.origin_offload,
-            "errors" => t.errors as f64,
-            "error_ratio" => t.error_ratio,
-            "corrupt" => t.corrupt as f64,
-            "served_after_purge" => t.served_after_purge as f64,
-            "p50_ms" => t.p50_ms,
-            "p95_ms" => t.p95_ms,
-            "p99_ms" => t.p99_ms,
-            "cost_usd" => self.cost.total_usd,
-            "origin_only_cost_usd" => self.cost.origin_only_usd,
-            "savings_usd" => self.cost.savings_usd,
-            "model_hit_ratio_gap" => self.model_gap()?,
-            _ => return None,
-        })
+        (expectable(name)?.get)(self)
     }
 
     /// The largest difference between an edge's live hit ratio and its
@@ -478,47 +840,88 @@ impl Report {
         self.expectations.iter().all(|c| c.ok)
     }
 
+    /// The cost lines: with the CDN by line item, and without.
+    fn cost_line(c: &Cost) -> String {
+        let mut s = format!(
+            "with the CDN {} (CDN egress {}, requests {}, origin egress for fills {}, fill fee {}",
+            usd(c.total_usd),
+            usd(c.cdn_egress_usd),
+            usd(c.cdn_requests_usd),
+            usd(c.origin_egress_usd),
+            usd(c.fill_usd)
+        );
+        if c.origin_direct_usd > 0.0 {
+            let _ = write!(s, ", origin egress to clients served directly {}", usd(c.origin_direct_usd));
+        }
+        let verdict = if c.savings_usd >= 0.0 {
+            format!("the CDN saves {}", usd(c.savings_usd))
+        } else {
+            format!("the CDN costs {} more", usd(-c.savings_usd))
+        };
+        let _ = write!(s, "); without the CDN {} (origin egress for every byte): {verdict}", usd(c.origin_only_usd));
+        s
+    }
+
     /// The terminal summary.
     pub fn summary(&self) -> String {
         let t = &self.totals;
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "\n{}: {} requests in {:.1}s ({:.0}/s)",
-            self.scenario, t.requests, self.duration_s, t.achieved_rps
-        );
+        let name = match &self.arm {
+            Some(a) => format!("{} [{a}]", self.scenario),
+            None => self.scenario.clone(),
+        };
+        let _ = writeln!(s, "\n{name}: {} requests in {:.1}s ({:.0}/s)", t.requests, self.duration_s, t.achieved_rps);
         if let Some(q) = &self.question {
             let _ = writeln!(s, "  question: {q}");
+        }
+        if let Some(w) = &self.warmup {
+            let _ = writeln!(
+                s,
+                "  warm-up: the first {:.1} s ({} requests) left out of every number below",
+                w.until_s, w.requests
+            );
         }
         let _ = writeln!(
             s,
             "  hit ratio {:.3}   byte hit ratio {:.3}   origin offload {:.3}   errors {} ({:.4})",
             t.hit_ratio, t.byte_hit_ratio, t.origin_offload, t.errors, t.error_ratio
         );
-        let _ = writeln!(s, "  latency p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms", t.p50_ms, t.p95_ms, t.p99_ms);
-        let _ = writeln!(s, "  integrity: {} corrupt, {} served after a purge", t.corrupt, t.served_after_purge);
-        let c = &self.cost;
         let _ = writeln!(
             s,
-            "  cost with CDN ${:.6} (egress {:.6}, requests {:.6}, fill {:.6}, origin egress {:.6}); origin only ${:.6}; saved ${:.6}",
-            c.total_usd,
-            c.cdn_egress_usd,
-            c.cdn_requests_usd,
-            c.fill_usd,
-            c.origin_egress_usd,
-            c.origin_only_usd,
-            c.savings_usd
+            "  (origin offload: the share of the bytes the edges sent clients that the origin did not send)"
         );
         let _ = writeln!(
             s,
-            "  {:<10} {:>9} {:>8} {:>9} {:>9} {:>9}",
-            "region", "requests", "hit", "p50 ms", "p95 ms", "p99 ms"
+            "  latency p50 {:.1} ms   p95 {:.1} ms   p99 {:.1} ms   without the CDN p50 {:.1} ms   p95 {:.1} ms",
+            t.p50_ms, t.p95_ms, t.p99_ms, t.origin_only_p50_ms, t.origin_only_p95_ms
+        );
+        let _ = writeln!(s, "  integrity: {} corrupt, {} served after a purge", t.corrupt, t.served_after_purge);
+        let _ = writeln!(s, "  cost of this run: {}", Self::cost_line(&self.cost));
+        if let Some(m) = &self.month {
+            let tiers: Vec<String> = m
+                .tiers
+                .iter()
+                .map(|x| format!("{} {} in tier {} (${}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  a month at this rate ({} requests, {} to clients; CDN egress {}): {}",
+                group(m.requests),
+                ByteSize(m.bytes_to_clients),
+                tiers.join(", "),
+                Self::cost_line(&m.cost)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  {:<10} {:>9} {:>7} {:>8} {:>8} {:>8} {:>8}   {:>16}",
+            "region", "requests", "errors", "hit", "p50 ms", "p95 ms", "p99 ms", "without CDN p50"
         );
         for r in &self.regions {
             let _ = writeln!(
                 s,
-                "  {:<10} {:>9} {:>8.3} {:>9.1} {:>9.1} {:>9.1}",
-                r.name, r.requests, r.hit_ratio, r.p50_ms, r.p95_ms, r.p99_ms
+                "  {:<10} {:>9} {:>7} {:>8.3} {:>8.1} {:>8.1} {:>8.1}   {:>13.1} ms",
+                r.name, r.requests, r.errors, r.hit_ratio, r.p50_ms, r.p95_ms, r.p99_ms, r.without_cdn_p50_ms
             );
         }
         for e in &self.events {
@@ -531,6 +934,10 @@ impl Report {
                 let _ = writeln!(s, "    {l}");
             }
         }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note: {n}");
+        }
+        let _ = writeln!(s, "  what this run says: {}", self.verdict);
         if !self.expectations.is_empty() {
             let _ = writeln!(s, "  expectations:");
             for c in &self.expectations {
@@ -550,27 +957,122 @@ impl Report {
     /// `report.md`.
     pub fn markdown(&self) -> String {
         let t = &self.totals;
-        let mut s = format!("# {}\n\n", self.scenario);
+        let mut s = match &self.arm {
+            Some(a) => format!("# {} — arm `{a}`\n\n", self.scenario),
+            None => format!("# {}\n\n", self.scenario),
+        };
         if let Some(q) = &self.question {
             let _ = writeln!(s, "**Question.** {q}\n");
         }
         let _ = writeln!(
             s,
-            "World `{}`, seed {}, time scale {}, {:.1} s of traffic, {} requests ({:.0}/s).\n",
-            self.world, self.seed, self.time_scale, self.duration_s, t.requests, t.achieved_rps
+            "World `{}`, origin {} in {}, seed {}, time scale {}, {:.1} s of traffic, {} requests ({:.0}/s).{}\n",
+            self.world,
+            self.origin,
+            self.origin_region,
+            self.seed,
+            self.time_scale,
+            self.duration_s,
+            group(t.requests),
+            t.achieved_rps,
+            self.warmup.as_ref().map_or(String::new(), |w| format!(
+                " The first {:.1} s ({} requests) were a warm-up, left out of every number below.",
+                w.until_s,
+                group(w.requests)
+            ))
         );
-        let _ = writeln!(s, "| measure | value |\n| --- | ---: |");
+        let _ = writeln!(s, "## What this run says\n\n{}\n", self.verdict);
+        let _ = writeln!(
+            s,
+            "## With and without the CDN\n\nLatency without the CDN is modelled: one round trip from the client's region to the origin's ({}).\n",
+            self.origin_region
+        );
+        let _ = writeln!(
+            s,
+            "| client region | requests | hit ratio | p50 with | p50 without | p95 with | p95 without |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for r in &self.regions {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.3} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+                r.name,
+                group(r.requests),
+                r.hit_ratio,
+                r.p50_ms,
+                r.without_cdn_p50_ms,
+                r.p95_ms,
+                r.without_cdn_p95_ms
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| all | {} | {:.3} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |\n",
+            group(t.requests),
+            t.hit_ratio,
+            t.p50_ms,
+            t.origin_only_p50_ms,
+            t.p95_ms,
+            t.origin_only_p95_ms
+        );
+        let _ = writeln!(
+            s,
+            "**Origin offload** {:.3}: the share of the bytes the edges sent clients that the origin did not have to send (1 − bytes the edges fetched / bytes they sent).\n",
+            t.origin_offload
+        );
+        let money = |c: &Cost| {
+            [
+                ("CDN egress to clients", c.cdn_egress_usd, 0.0),
+                ("CDN request fees", c.cdn_requests_usd, 0.0),
+                ("origin egress for the edges' fills", c.origin_egress_usd, 0.0),
+                ("CDN fill fee", c.fill_usd, 0.0),
+                ("origin egress to clients served directly", c.origin_direct_usd, 0.0),
+                ("origin egress for every client byte", 0.0, c.origin_only_usd),
+            ]
+        };
+        let _ = writeln!(
+            s,
+            "| dollars | this run, with | this run, without |{}\n| --- | ---: | ---: |{}",
+            if self.month.is_some() { " a month, with | a month, without |" } else { "" },
+            if self.month.is_some() { " ---: | ---: |" } else { "" }
+        );
+        let month = self.month.as_ref().map(|m| money(&m.cost));
+        for (k, (name, with, without)) in money(&self.cost).iter().enumerate() {
+            let cell = |v: f64| if v == 0.0 { "—".to_string() } else { usd(v) };
+            let _ = write!(s, "| {name} | {} | {} |", cell(*with), cell(*without));
+            if let Some(m) = &month {
+                let _ = write!(s, " {} | {} |", cell(m[k].1), cell(m[k].2));
+            }
+            s.push('\n');
+        }
+        let _ = write!(s, "| **total** | **{}** | **{}** |", usd(self.cost.total_usd), usd(self.cost.origin_only_usd));
+        if let Some(m) = &self.month {
+            let _ = write!(s, " **{}** | **{}** |", usd(m.cost.total_usd), usd(m.cost.origin_only_usd));
+        }
+        s.push('\n');
+        if let Some(m) = &self.month {
+            let tiers: Vec<String> = m
+                .tiers
+                .iter()
+                .map(|x| format!("{}: {} a month, tier {} (${}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb))
+                .collect();
+            let _ = writeln!(
+                s,
+                "\nA month is this run's rate after the warm-up for 30 days: {} requests, {} to clients. CDN egress tiers reached: {}. (GB = 2^30 bytes; sizes binary: KiB, MiB, GiB, TiB.)",
+                group(m.requests),
+                ByteSize(m.bytes_to_clients),
+                tiers.join("; ")
+            );
+        }
+        let _ = writeln!(s, "\n## Totals\n\n| measure | value |\n| --- | ---: |");
         let rows = [
             ("hit ratio", format!("{:.3}", t.hit_ratio)),
             ("byte hit ratio", format!("{:.3}", t.byte_hit_ratio)),
             ("origin offload", format!("{:.3}", t.origin_offload)),
-            ("errors", format!("{} ({:.4})", t.errors, t.error_ratio)),
+            ("errors", format!("{} ({:.4})", group(t.errors), t.error_ratio)),
             ("corrupt bodies", t.corrupt.to_string()),
             ("served after a purge", t.served_after_purge.to_string()),
             ("latency p50 / p95 / p99", format!("{:.1} / {:.1} / {:.1} ms", t.p50_ms, t.p95_ms, t.p99_ms)),
-            ("cost with the CDN", format!("${:.6}", self.cost.total_usd)),
-            ("cost from the origin alone", format!("${:.6}", self.cost.origin_only_usd)),
-            ("savings", format!("${:.6}", self.cost.savings_usd)),
+            ("body bytes received by clients", ByteSize(t.bytes).to_string()),
             ("driver CPU", format!("{:.1} s ({:.0}% of the machine)", self.driver.cpu_s, self.driver.share * 100.0)),
         ];
         for (k, v) in rows {
@@ -578,39 +1080,47 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n## Edges\n\n| edge | region | requests | hit ratio | bytes out | from origin | origin requests | $ |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "\n## Edges\n\nRequests that reached each edge, from its own counters{}.\n\n| edge | region | requests | hit ratio | to clients | from origin | origin requests | $ |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            if self.warmup.is_some() { " (from the first poll after the warm-up)" } else { "" }
         );
         for e in &self.edges {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {:.3} | {} | {} | {} | {:.6} |",
+                "| {} | {} | {} | {:.3} | {} | {} | {} | {} |",
                 e.name,
                 e.region,
-                e.requests,
+                group(e.requests),
                 e.hit_ratio,
-                e.bytes_to_clients,
-                e.bytes_from_origin,
-                e.origin_requests,
-                e.cost_usd
+                ByteSize(e.bytes_to_clients),
+                ByteSize(e.bytes_from_origin),
+                group(e.origin_requests),
+                usd(e.cost_usd)
             );
         }
         let _ = writeln!(
             s,
-            "\n## Client regions\n\n| region | requests | hit ratio | p50 ms | p95 ms | p99 ms | served by |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+            "\n## Client regions\n\nRequests each region's clients sent, and where: the server their DNS answer named (failed requests included, so a request to a dead edge counts here and not in the edges table).\n\n| region | requests | errors | hit ratio | p50 ms | p95 ms | p99 ms | sent to |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
         for r in &self.regions {
-            let by: Vec<String> = r.served_by.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let by: Vec<String> = r.served_by.iter().map(|(k, v)| format!("{k} {}", group(*v))).collect();
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.3} | {:.1} | {:.1} | {:.1} | {} |",
+                "| {} | {} | {} | {:.3} | {:.1} | {:.1} | {:.1} | {} |",
                 r.name,
-                r.requests,
+                group(r.requests),
+                group(r.errors),
                 r.hit_ratio,
                 r.p50_ms,
                 r.p95_ms,
                 r.p99_ms,
                 by.join(", ")
             );
+        }
+        if !self.notes.is_empty() {
+            let _ = writeln!(s, "\n## Notes\n");
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
         }
         if !self.events.is_empty() {
             let _ = writeln!(s, "\n## Events\n\n| at (s) | event | what | effect |\n| ---: | --- | --- | --- |");
@@ -630,11 +1140,11 @@ impl Report {
                     e.edge,
                     e.requests,
                     e.policy,
-                    world::ByteSize(e.memory),
+                    ByteSize(e.memory),
                     e.live_hit_ratio,
                     e.model_hit_ratio,
-                    e.live_mean_entry.map_or("—".into(), |b| world::ByteSize(b).to_string()),
-                    world::ByteSize(e.model_mean_body),
+                    e.live_mean_entry.map_or("—".into(), |b| ByteSize(b).to_string()),
+                    ByteSize(e.model_mean_body),
                     e.model_hit_ratio_with_disk.map_or("—".into(), |h| format!("{h:.3}"))
                 );
             }
@@ -654,7 +1164,7 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n## Charts\n\n![hit ratio](hit-ratio.svg)\n![latency](latency.svg)\n![origin requests](origin.svg)\n![cost](cost.svg)"
+            "\n## Charts\n\n![with and without the CDN](answer.svg)\n![hit ratio](hit-ratio.svg)\n![latency](latency.svg)\n![requests, origin requests and errors per second](origin.svg)\n![cost](cost.svg)"
         );
         s
     }

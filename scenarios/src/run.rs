@@ -1,8 +1,9 @@
 //! `cdn run FILE`: start the scenario's world (child processes of this
 //! binary, fresh data directories), drive its workload from every region,
 //! fire its events, collect the edges' and origin's counters, write the
-//! report, and exit non-zero when an expectation fails. With `[sweep]`,
-//! once per value.
+//! report, and exit non-zero when an expectation fails. With `[[arm]]`s
+//! (or a `[sweep]`), once per arm, side by side ([`crate::arms`]).
+//! `cdn run --check FILE` loads and checks everything without running.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +32,10 @@ pub struct RunArgs {
     /// No progress bar, no component logs.
     #[arg(long)]
     pub quiet: bool,
+    /// Check the scenario, its world and every arm, report every problem,
+    /// and exit without running anything.
+    #[arg(long)]
+    pub check: bool,
     #[command(flatten)]
     pub dashboard: crate::up::DashboardArgs,
 }
@@ -39,20 +44,32 @@ pub struct RunArgs {
 pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     args.dashboard.check()?;
     let loaded = scenario::load(&args.file)?;
+    if args.check {
+        let what = match loaded.arms.len() {
+            0 => String::new(),
+            n => format!(", {n} arms ({})", loaded.arms.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")),
+        };
+        println!(
+            "{}: ok (world `{}`, {} edges{what})",
+            args.file.display(),
+            loaded.world.name,
+            loaded.world.edges.len()
+        );
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
     let out = args.out.clone().unwrap_or_else(|| {
         let t = world::clock::file_stamp(std::time::SystemTime::now());
         PathBuf::from("reports").join(format!("{}-{t}", loaded.scenario.name))
     });
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let ok = match loaded.scenario.sweep.clone() {
-        None => {
-            let dashboard = args.dashboard.listen(&loaded.world);
-            let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet, dashboard).await?;
-            println!("{}", r.summary());
-            println!("report: {}", out.join("report.md").display());
-            r.passed()
-        }
-        Some(sw) => crate::sweep::run(&loaded, &sw, &out, args.quiet, &args.dashboard).await?,
+    let ok = if loaded.arms.is_empty() {
+        let dashboard = args.dashboard.listen(&loaded.world);
+        let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet, dashboard, None).await?;
+        println!("{}", r.summary());
+        println!("report: {}", out.join("report.md").display());
+        r.passed()
+    } else {
+        crate::arms::run(&loaded, &out, args.quiet, &args.dashboard).await?
     };
     Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
@@ -65,6 +82,7 @@ pub async fn run_once(
     out: &Path,
     quiet: bool,
     dashboard: Option<std::net::SocketAddr>,
+    arm: Option<&str>,
 ) -> anyhow::Result<Report> {
     // Fresh caches for every run: data directories inside the report directory.
     let mut w = w.clone();
@@ -91,12 +109,13 @@ pub async fn run_once(
     let mut sup = Supervisor::new(quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let anchor = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
     sup.env(world::clock::ANCHOR_ENV, &anchor.to_string());
-    if let Err(e) = crate::up::start_world(&w, Some(&world_file), None, None, &mut sup).await {
+    let (origin, host) = (s.origin.url.as_deref(), s.origin.host.as_deref());
+    if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }
     let sup = Arc::new(Mutex::new(sup));
-    let result = drive(s, w.clone(), sup.clone(), &out, quiet, dashboard).await;
+    let result = drive(s, w.clone(), sup.clone(), &out, quiet, dashboard, arm).await;
     sup.lock().await.stop_all(Duration::from_secs(10)).await;
     let _ = std::fs::remove_dir_all(out.join("data"));
     result
@@ -109,6 +128,7 @@ async fn drive(
     out: &Path,
     quiet: bool,
     dashboard: Option<std::net::SocketAddr>,
+    arm: Option<&str>,
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
     let mut edges = EdgeTally::new(edge_stats(&http, &w).await);
@@ -119,6 +139,13 @@ async fn drive(
         if s.workload.trace.is_some() { plan.iter().map(|p| p.path.clone()).collect() } else { Vec::new() };
     let total = plan.len() as u64;
     let end = plan.last().map_or(Duration::ZERO, |p| p.at) + Duration::from_millis(1);
+    // The warm-up ends at a time, or at the time of its last request.
+    let warm_end: Option<Duration> = match s.warmup {
+        None => None,
+        Some(scenario::Warmup::Time(d)) => Some(d.0),
+        Some(scenario::Warmup::Requests(n)) => plan.get(n as usize).map(|p| p.at),
+    };
+    let warm_requests = warm_end.map_or(0, |t| plan.iter().filter(|p| p.at < t).count() as u64);
     let start = Instant::now() + Duration::from_millis(300);
     let cpu0 = process_cpu();
 
@@ -153,11 +180,17 @@ async fn drive(
     // edge killed during the run keeps what it counted before.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let poll_http = http.clone();
-    let origin_admin = w.origin.admin;
+    // your own origin has no counters: the edges' origin requests stand in
+    let origin_admin = s.origin.url.is_none().then_some(w.origin.admin);
     let poll_world = w.clone();
     let poller = tokio::spawn(async move {
         let mut per_second = Vec::new();
-        let mut last = origin_requests(&poll_http, origin_admin).await.unwrap_or(0);
+        let origin_count = |edges: &EdgeTally| edges.totals.iter().map(|d| d.origin_requests).sum::<u64>();
+        let mut last = match origin_admin {
+            Some(a) => origin_requests(&poll_http, a).await.unwrap_or(0),
+            None => origin_count(&edges),
+        };
+        let mut warm: Option<Vec<EdgeDelta>> = None;
         tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -165,31 +198,49 @@ async fn drive(
                 _ = tick.tick() => {}
                 _ = stop_rx.changed() => break,
             }
-            let now = origin_requests(&poll_http, origin_admin).await.unwrap_or(last);
+            edges.add(edge_stats(&poll_http, &poll_world).await);
+            let now = match origin_admin {
+                Some(a) => origin_requests(&poll_http, a).await.unwrap_or(last),
+                None => origin_count(&edges),
+            };
             per_second.push(now.saturating_sub(last));
             last = now;
-            edges.add(edge_stats(&poll_http, &poll_world).await);
+            if warm.is_none() && warm_end.is_some_and(|t| Instant::now() >= start + t) {
+                warm = Some(edges.totals.clone());
+            }
         }
-        (per_second, edges)
+        (per_second, edges, warm)
     });
 
-    // Progress.
+    // Progress: the rate over the last second, beside the planned one.
+    let planned_rate =
+        if s.workload.rate > 0.0 { format!(" (planned {:.0}/s)", s.workload.rate) } else { String::new() };
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     let live = driver.live.clone();
     let bar2 = bar.clone();
     let progress = tokio::spawn(async move {
+        let mut window: std::collections::VecDeque<(Instant, u64)> = std::collections::VecDeque::new();
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let done = live.done.load(Ordering::Relaxed);
             let hits = live.hits.load(Ordering::Relaxed);
+            let now = Instant::now();
+            window.push_back((now, done));
+            while window.front().is_some_and(|(t, _)| now.duration_since(*t) > Duration::from_secs(1)) {
+                window.pop_front();
+            }
+            let rate = match window.front() {
+                Some((t, d)) if now > *t => (done - d) as f64 / now.duration_since(*t).as_secs_f64(),
+                _ => 0.0,
+            };
             bar2.set_position(done);
             bar2.set_message(format!(
-                "hit {:.3} err {} corrupt {}",
+                "{rate:.0}/s now{planned_rate}  hit {:.3} err {} corrupt {}",
                 hits as f64 / done.max(1) as f64,
                 live.errors.load(Ordering::Relaxed),
                 live.corrupt.load(Ordering::Relaxed)
@@ -219,10 +270,13 @@ async fn drive(
     progress.abort();
     bar.finish_and_clear();
     let _ = stop_tx.send(true);
-    let (origin_per_second, mut edges) = poller.await.context("edge poller")?;
+    let (origin_per_second, mut edges, warm) = poller.await.context("edge poller")?;
     let event_rows = events.await.unwrap_or_default();
     edges.add(edge_stats(&http, &w).await);
-    let deltas = edges.totals;
+    let deltas: Vec<EdgeDelta> = match &warm {
+        Some(at) => edges.totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
+        None => edges.totals.clone(),
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let report = report::build(report::Inputs {
         scenario: s,
@@ -232,9 +286,11 @@ async fn drive(
         origin_per_second: &origin_per_second,
         events: event_rows,
         duration_s,
+        warmup: warm_end.map(|t| report::WarmupRow { until_s: t.as_secs_f64(), requests: warm_requests }),
         driver: DriverCpu { cpu_s: cpu, share: cpu / (duration_s.max(1e-9) * cores) },
     });
     let mut report = report;
+    report.arm = arm.map(str::to_string);
     if s.workload.trace.is_some() {
         report.trace = Some(crate::trace_compare::compare(&w, &paths, &samples, &edges.last));
         // expectations on the comparison are judged now that it exists

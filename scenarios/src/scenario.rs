@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use world::bounds::*;
-use world::config::{CacheRule, CatalogRule, SizeModel};
-use world::toml_file::{Doc, FileError, Problems, Seg};
-use world::{ByteSize, Dur, Eviction, World};
+use world::config::SizeModel;
+use world::toml_file::{Doc, FileError, Key, Problems, Seg};
+use world::{Dur, World};
 
 /// A scenario.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub struct Scenario {
     /// World file, relative to the scenario file (default: the demo world).
     #[serde(default)]
     pub world: Option<PathBuf>,
+    /// Your own origin, and where the origin is.
+    #[serde(default)]
+    pub origin: OriginSpec,
     /// How long to drive traffic (wall clock).
     #[serde(default)]
     pub duration: Option<Dur>,
@@ -36,9 +39,13 @@ pub struct Scenario {
     /// Simulated seconds per wall second (overrides the world's).
     #[serde(default)]
     pub time_scale: Option<f64>,
-    /// Changes to the world for this scenario.
+    /// The start of the run left out of the statistics (a cold cache):
+    /// a duration (`"20s"`) or a number of requests.
     #[serde(default)]
-    pub overrides: Overrides,
+    pub warmup: Option<Warmup>,
+    /// Changes to the world for this scenario (see [`Overrides`]).
+    #[serde(default)]
+    pub overrides: toml::Table,
     /// The traffic.
     pub workload: Workload,
     /// Timed events.
@@ -47,38 +54,53 @@ pub struct Scenario {
     /// Assertions on report fields: `hit_ratio = ">= 0.85"`.
     #[serde(default)]
     pub expect: BTreeMap<String, String>,
-    /// Run once per value of one parameter and chart the result.
+    /// Run once per value of one setting and chart the result.
     #[serde(default)]
     pub sweep: Option<Sweep>,
+    /// Side-by-side runs: each arm a `name` and changes to this scenario
+    /// (any field, `overrides` included), with the same seed and workload.
+    #[serde(default, rename = "arm")]
+    pub arms: Vec<toml::Table>,
 }
 
 fn seed_default() -> u64 {
     1
 }
 
-/// World changes a scenario makes.
+/// Where the origin is, and whose it is.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Overrides {
-    /// Memory tier of every edge.
+pub struct OriginSpec {
+    /// Your own server behind the edges instead of cdnlab's synthetic
+    /// origin, e.g. `http://127.0.0.1:3000` (loopback only).
     #[serde(default)]
-    pub memory: Option<ByteSize>,
-    /// Disk tier of every edge.
+    pub url: Option<String>,
+    /// `Host` the edges send it (default: the URL's authority).
     #[serde(default)]
-    pub disk: Option<ByteSize>,
-    /// Largest object an edge stores whole.
+    pub host: Option<String>,
+    /// The region the origin is in (default: the world's `origin.region`):
+    /// every miss pays the round trip from the edge's region to it.
     #[serde(default)]
-    pub max_object: Option<ByteSize>,
-    /// Memory eviction policy of every edge.
-    #[serde(default)]
-    pub eviction: Option<Eviction>,
-    /// Edge TTL rules (replace the world's).
-    #[serde(default, rename = "cache_rule")]
-    pub cache_rules: Option<Vec<CacheRule>>,
-    /// Origin header rules (replace the world's), e.g. shorter max-age.
-    #[serde(default, rename = "origin_rule")]
-    pub origin_rules: Option<Vec<CatalogRule>>,
+    pub region: Option<String>,
 }
+
+/// The start of a run left out of the statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Warmup {
+    /// The first requests, by count.
+    Requests(u64),
+    /// The first seconds (wall clock).
+    Time(Dur),
+}
+
+/// What `[overrides]` may hold, besides any edge setting
+/// ([`world::EdgeSettings::FIELDS`], applied to every edge).
+pub const OVERRIDE_TABLES: [&str; 5] = ["edge", "region", "world", "cache_rule", "origin_rule"];
+
+/// Keys an `[[arm]]` may not change: arms share the seed (and so the
+/// workload's draws); a sweep and arms are one or the other.
+pub const NOT_ARMABLE: [&str; 3] = ["seed", "arm", "sweep"];
 
 /// The traffic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +119,13 @@ pub struct Workload {
     /// a trace sets its own pace).
     #[serde(default)]
     pub rate: f64,
+    /// Request the URLs of this list instead of `/obj/N` (relative to the
+    /// scenario file): one per line, `PATH [WEIGHT [SIZE]]` (weights:
+    /// shares of requests, default by Zipf over the list's order; sizes in
+    /// bytes, needed with cdnlab's origin, which serves each path as an
+    /// object of that size). `#` starts a comment.
+    #[serde(default)]
+    pub urls: Option<PathBuf>,
     /// Replay this request trace instead of the synthetic generator
     /// (relative to the scenario file): its keys and sizes become origin
     /// objects `/t/{key}/{size}`, its timestamps (simulated time, divided
@@ -329,34 +358,29 @@ impl Event {
     }
 }
 
-/// A parameter sweep.
+/// A parameter sweep: one arm per value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sweep {
-    /// `memory` (edge memory tier), `zipf`, or `rate`.
+    /// The setting: `memory` (every edge's memory tier), `zipf`, `rate`,
+    /// or the dotted path of any scenario field
+    /// (`overrides.edge.seoul.memory`, `workload.popularity.one_hit_wonders`).
     pub param: String,
-    /// The values, in order (sizes as strings for `memory`).
+    /// The values, in order (sizes as strings: `"16MiB"`).
     pub values: Vec<toml::Value>,
 }
 
-/// Report fields an expectation may name.
-pub const EXPECTABLE: [&str; 15] = [
-    "requests",
-    "hit_ratio",
-    "byte_hit_ratio",
-    "origin_offload",
-    "errors",
-    "error_ratio",
-    "corrupt",
-    "served_after_purge",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "cost_usd",
-    "origin_only_cost_usd",
-    "savings_usd",
-    "model_hit_ratio_gap",
-];
+impl Sweep {
+    /// The dotted path `param` stands for.
+    pub fn path(&self) -> String {
+        match self.param.as_str() {
+            "memory" => "overrides.memory".into(),
+            "zipf" => "workload.popularity.zipf".into(),
+            "rate" => "workload.rate".into(),
+            p => p.into(),
+        }
+    }
+}
 
 /// A comparison in an expectation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -417,56 +441,336 @@ impl Cmp {
     }
 }
 
-/// A scenario and the world it runs in.
-pub struct Loaded {
-    /// The scenario.
+/// One run of a scenario: the scenario with an arm's changes, and its world.
+#[derive(Debug, Clone)]
+pub struct Arm {
+    /// The arm's name (the scenario's name when it has no arms).
+    pub name: String,
+    /// The scenario, the arm's changes applied.
     pub scenario: Scenario,
-    /// Its world, overrides applied.
+    /// Its world, every override applied.
     pub world: World,
-    /// Its world before the overrides (for sweeps).
-    pub base: World,
+    /// The swept value as a number, for a sweep's chart.
+    pub x: Option<f64>,
+}
+
+/// A scenario file, resolved.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The scenario as written (no arm applied).
+    pub scenario: Scenario,
+    /// Its world, the scenario's overrides applied.
+    pub world: World,
+    /// The arms (or the sweep's values), each resolved; empty without.
+    pub arms: Vec<Arm>,
     /// The scenario file.
     pub path: PathBuf,
 }
 
-/// Reads and checks a scenario file and its world.
+/// Reads and checks a scenario file, its world and every arm; every
+/// problem is reported at once, each at the file and line that set it.
 pub fn load(path: &Path) -> Result<Loaded, FileError> {
     let text = world::toml_file::read(path)?;
     let label = path.display().to_string();
-    let (s, doc) = Doc::parse::<Scenario>(&label, &text)?;
-    let world = match &s.world {
-        Some(w) => {
-            let p = path.parent().unwrap_or(Path::new(".")).join(w);
-            World::load(&p).map_err(|e| FileError { message: format!("world {}: {}", p.display(), e.message), ..e })?
-        }
-        None => World::demo()?,
-    };
-    let mut s = s;
-    if let Some(t) = &s.workload.trace
-        && t.is_relative()
-    {
-        s.workload.trace = Some(path.parent().unwrap_or(Path::new(".")).join(t));
-    }
-    check(&s, &world, &doc)?;
-    let base = world.clone();
-    let world = apply_overrides(&s, world);
-    Ok(Loaded { scenario: s, world, base, path: path.to_path_buf() })
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let (table, doc) = Doc::parse_table(&label, &text)?;
+    let base = WorldSource::File(dir);
+    let (scenario, world) = resolve(table.clone(), &doc, &base, dir)?;
+    let arms = arms(&scenario, &table, &doc, &base, dir)?;
+    Ok(Loaded { scenario, world, arms, path: path.to_path_buf() })
 }
 
 /// Parses and checks scenario text against `world` (what [`load`] does
 /// after reading the files); for the fuzz targets in `fuzz/`.
 #[doc(hidden)]
-pub fn parse_text(label: &str, text: &str, world: &World) -> Result<Scenario, FileError> {
-    let (s, doc) = Doc::parse::<Scenario>(label, text)?;
-    check(&s, world, &doc)?;
-    Ok(s)
+pub fn parse_text(label: &str, text: &str, world: &World) -> Result<(Scenario, World), FileError> {
+    let (table, doc) = Doc::parse_table(label, text)?;
+    let src = WorldSource::Given(world);
+    let (s, w) = resolve(table.clone(), &doc, &src, Path::new("."))?;
+    arms(&s, &table, &doc, &src, Path::new("."))?;
+    Ok((s, w))
+}
+
+/// Where a scenario's world comes from.
+enum WorldSource<'a> {
+    /// The scenario's `world` file (relative to this folder) or the demo.
+    File(&'a Path),
+    /// This world (tests and fuzzing).
+    Given(&'a World),
+}
+
+/// The scenario in `table` and its world with every override applied,
+/// checked.
+fn resolve(table: toml::Table, doc: &Doc, src: &WorldSource<'_>, dir: &Path) -> Result<(Scenario, World), FileError> {
+    let (s, bad_fields) = doc.deserialize_all::<Scenario>(table);
+    let Some(mut s) = s else {
+        return Err(world::toml_file::combine(bad_fields).unwrap_or_else(|| doc.error_at(&[], "cannot be read")));
+    };
+    for p in [&mut s.workload.trace, &mut s.workload.urls].into_iter().flatten() {
+        if p.is_relative() {
+            *p = dir.join(&*p);
+        }
+    }
+    let (mut wtable, mut wdoc) = match (src, &s.world) {
+        (WorldSource::Given(w), _) => {
+            let t = toml::Table::try_from(*w).map_err(|e| doc.error_at(&[], format!("world: {e}")))?;
+            (t, Doc::empty(&format!("world `{}`", w.name)))
+        }
+        (WorldSource::File(d), Some(w)) => world::load::read_doc(&d.join(w), 0).map_err(|e| match e.at {
+            None => doc.error_at(&[Seg::Key("world")], format!("world: {}", e.message)),
+            Some(_) => e,
+        })?,
+        (WorldSource::File(_), None) => {
+            world::load::parse_doc(world::load::DEMO_LABEL, world::load::DEMO_TEXT, Path::new("."), 0)?
+        }
+    };
+    let mut p = Problems::new(doc);
+    for e in bad_fields {
+        p.add(e);
+    }
+    apply_overrides(&s, &mut wtable, &mut wdoc, doc, &mut p);
+    let world = World::from_doc(wtable, &wdoc);
+    let mut world = match world {
+        Ok(w) => w,
+        Err(e) => {
+            for e in e.all() {
+                p.add(FileError { more: Vec::new(), ..e.clone() });
+            }
+            // the scenario's own checks, against the world as it was
+            match src {
+                WorldSource::Given(w) => check(&s, w, &mut p),
+                WorldSource::File(_) => {}
+            }
+            p.finish()?;
+            unreachable!("problems were recorded")
+        }
+    };
+    if let WorldSource::Given(w) = src {
+        world.source = w.source.clone();
+    } else if let Some(w) = &s.world {
+        world.source = dir.join(w);
+    } else {
+        world.source = PathBuf::from("scenarios/worlds/demo.toml");
+    }
+    check(&s, &world, &mut p);
+    p.finish()?;
+    // Room for one-hit wonders above the popular objects.
+    world.catalog.objects = s.workload.objects.saturating_mul(1 + 64).max(world.catalog.objects);
+    Ok((s, world))
+}
+
+/// The scenario's changes to its world, merged into the world's document
+/// ([`Doc::overlay`], the merge `extends` uses) so that a bad value is
+/// reported at the scenario's line:
+///
+/// - `[overrides]` edge settings (`memory = "16MiB"`): every edge;
+/// - `[overrides.region.NAME]`: every edge in region NAME;
+/// - `[overrides.edge.NAME]`: edge NAME;
+/// - `[overrides.world]`: anything in the world file (`origin.region`,
+///   `latency`, `prices`, …);
+/// - `cache_rule` / `origin_rule`: the world's `[[cache.rule]]` /
+///   `[[catalog.rule]]`, replaced;
+/// - `time_scale`, `origin.region`, `origin.host`, `workload.sizes`.
+pub fn apply_overrides(s: &Scenario, w: &mut toml::Table, wdoc: &mut Doc, sdoc: &Doc, p: &mut Problems<'_>) {
+    let layer = wdoc.add_layer(sdoc.clone());
+    let key = |k: &str| Key::Name(k.to_string());
+    let named = |w: &toml::Table, array: &str, field: &str, value: &str| -> Vec<String> {
+        w.get(array)
+            .and_then(|e| e.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_table())
+                    .filter(|e| field.is_empty() || e.get(field).and_then(|v| v.as_str()) == Some(value))
+                    .filter_map(|e| e.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let edges = named(w, "edge", "", "");
+    let regions = named(w, "region", "", "");
+    // every edge, then the rules, then a region's edges, then one edge,
+    // then anything else: the narrower wins
+    let rank = |k: &str| match k {
+        "cache_rule" | "origin_rule" => 1,
+        "region" => 2,
+        "edge" => 3,
+        "world" => 4,
+        _ => 0,
+    };
+    let mut ordered: Vec<(&String, &toml::Value)> = s.overrides.iter().collect();
+    ordered.sort_by_key(|(k, _)| rank(k));
+    for (k, v) in ordered {
+        let from = [key("overrides"), key(k)];
+        match k.as_str() {
+            "edge" | "region" => {
+                let Some(t) = v.as_table() else {
+                    p.at(&[Seg::Key("overrides"), Seg::Key(k)], format!("overrides.{k}: a table of names"));
+                    continue;
+                };
+                for (name, settings) in t {
+                    let at = [Seg::Key("overrides"), Seg::Key(k), Seg::Key(name)];
+                    let targets = if k == "edge" {
+                        if !edges.contains(name) {
+                            p.at(&at, format!("unknown edge `{name}` (edges: {})", edges.join(", ")));
+                            continue;
+                        }
+                        vec![name.clone()]
+                    } else {
+                        if !regions.contains(name) {
+                            p.at(&at, format!("unknown region `{name}` (regions: {})", regions.join(", ")));
+                            continue;
+                        }
+                        named(w, "edge", "region", name)
+                    };
+                    if !settings.is_table() {
+                        p.at(&at, format!("overrides.{k}.{name}: a table of edge settings"));
+                        continue;
+                    }
+                    let from = [key("overrides"), key(k), key(name)];
+                    for e in targets {
+                        wdoc.overlay(w, &["edge", &e], settings, layer, &from);
+                    }
+                }
+            }
+            "world" => match v {
+                toml::Value::Table(_) => wdoc.overlay(w, &[], v, layer, &from),
+                _ => p.at(&[Seg::Key("overrides"), Seg::Key(k)], "overrides.world: a table, as in a world file"),
+            },
+            "cache_rule" => wdoc.overlay(w, &["cache", "rule"], v, layer, &from),
+            "origin_rule" => wdoc.overlay(w, &["catalog", "rule"], v, layer, &from),
+            _ => {
+                // an edge setting, for every edge (an unknown one is refused
+                // where the world's edge_defaults are read)
+                wdoc.overlay(w, &["edge_defaults", k], v, layer, &from);
+                for e in &edges {
+                    wdoc.overlay(w, &["edge", e, k], v, layer, &from);
+                }
+            }
+        }
+    }
+    let Ok(scenario) = toml::Table::try_from(s) else { return };
+    for (at, from) in [
+        (&["time_scale"][..], &["time_scale"][..]),
+        (&["origin", "region"], &["origin", "region"]),
+        (&["origin", "host"], &["origin", "host"]),
+        (&["catalog", "size"], &["workload", "sizes"]),
+    ] {
+        let mut v = scenario.get(from[0]);
+        for f in &from[1..] {
+            v = v.and_then(|v| v.get(f));
+        }
+        if let Some(v) = v {
+            let from: Vec<Key> = from.iter().map(|f| key(f)).collect();
+            wdoc.overlay(w, at, v, layer, &from);
+        }
+    }
+}
+
+/// The arms of a scenario (its `[[arm]]`s, or one per `[sweep]` value),
+/// each applied to the scenario's document and resolved like the scenario.
+fn arms(
+    s: &Scenario,
+    table: &toml::Table,
+    doc: &Doc,
+    src: &WorldSource<'_>,
+    dir: &Path,
+) -> Result<Vec<Arm>, FileError> {
+    let mut p = Problems::new(doc);
+    let mut patches: Vec<(String, toml::Table, Vec<Key>, Option<f64>)> = Vec::new();
+    let key = |k: &str| Key::Name(k.to_string());
+    if s.sweep.is_some() && !s.arms.is_empty() {
+        p.at(&[Seg::Key("sweep")], "a scenario has a [sweep] or [[arm]]s, not both");
+    }
+    if let Some(sw) = &s.sweep {
+        if sw.values.is_empty() || sw.values.len() > MAX_SWEEP_VALUES {
+            p.at(&[Seg::Key("sweep"), Seg::Key("values")], format!("sweep needs 1 to {MAX_SWEEP_VALUES} values"));
+        }
+        let path = sw.path();
+        let segs: Vec<&str> = path.split('.').collect();
+        if segs.iter().any(|x| x.is_empty()) || NOT_ARMABLE.contains(&segs[0]) || segs[0] == "name" {
+            p.at(&[Seg::Key("sweep"), Seg::Key("param")], format!("sweep param `{}` cannot be swept", sw.param));
+        }
+        for (i, v) in sw.values.iter().enumerate() {
+            let mut patch = v.clone();
+            for k in segs.iter().rev() {
+                let mut t = toml::Table::new();
+                t.insert(k.to_string(), patch);
+                patch = toml::Value::Table(t);
+            }
+            let toml::Value::Table(patch) = patch else { continue };
+            let (label, x) = match v {
+                toml::Value::String(t) => {
+                    (t.clone(), world::units::parse_bytes(t).ok().map(|b| b.0 as f64 / 1048576.0))
+                }
+                toml::Value::Integer(n) => (n.to_string(), Some(*n as f64)),
+                toml::Value::Float(f) => (f.to_string(), Some(*f)),
+                other => (other.to_string(), None),
+            };
+            patches.push((label, patch, vec![key("sweep"), key("values"), Key::Index(i)], x));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, a) in s.arms.iter().enumerate() {
+        let at = |f: &'static str| [Seg::Key("arm"), Seg::Index(i), Seg::Key(f)];
+        let name = match a.get("name") {
+            Some(toml::Value::String(n)) if is_arm_name(n) => n.clone(),
+            _ => {
+                p.at(&at("name"), "an arm needs a `name`: letters, digits, `-`, `_` or `.`, at most 63");
+                continue;
+            }
+        };
+        if !names.insert(name.clone()) {
+            p.at(&at("name"), format!("arm `{name}` is named twice"));
+        }
+        for k in a.keys() {
+            if NOT_ARMABLE.contains(&k.as_str()) {
+                p.at(
+                    &[Seg::Key("arm"), Seg::Index(i), Seg::Key(k)],
+                    format!("an arm cannot change `{k}`: arms share it"),
+                );
+            }
+        }
+        let mut patch = a.clone();
+        patch.remove("name");
+        patches.push((name, patch, vec![key("arm"), Key::Index(i)], None));
+    }
+    if s.arms.len() > MAX_SWEEP_VALUES {
+        p.at(&[Seg::Key("arm")], format!("{} arms: at most {MAX_SWEEP_VALUES}", s.arms.len()));
+    }
+    p.finish()?;
+    let mut found: Vec<FileError> = Vec::new();
+    let mut out = Vec::new();
+    for (name, patch, from, x) in patches {
+        let mut t = table.clone();
+        let mut adoc = doc.clone();
+        let layer = adoc.add_layer(doc.clone());
+        adoc.overlay(&mut t, &[], &toml::Value::Table(patch), layer, &from);
+        t.remove("arm");
+        t.remove("sweep");
+        match resolve(t, &adoc, src, dir) {
+            Ok((scenario, world)) => out.push(Arm { name, scenario, world, x }),
+            Err(e) => found.extend(e.all().map(|e| FileError { more: Vec::new(), ..e.clone() })),
+        }
+    }
+    let mut it = found.into_iter();
+    match it.next() {
+        None => Ok(out),
+        Some(mut first) => {
+            first.more = it.filter(|e| *e != first).collect();
+            first.more.dedup();
+            Err(first)
+        }
+    }
+}
+
+fn is_arm_name(n: &str) -> bool {
+    !n.is_empty() && n.len() <= 63 && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// Every check parsing cannot make, in one pass: every problem is
 /// reported ([`Problems`]), each at its field, with the bounds of
 /// [`world::bounds`].
-fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
-    let mut p = Problems::new(doc);
+fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
     let k = Seg::Key;
     let regions = || w.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ");
     if s.duration.is_none() && s.requests.is_none() && s.workload.trace.is_none() {
@@ -487,22 +791,74 @@ fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
     {
         p.at(&[k("time_scale")], format!("time_scale {} must be > 0 and ≤ {MAX_TIME_SCALE:e}", num(ts)));
     }
-    let o = &s.overrides;
-    if o.memory.is_some() || o.disk.is_some() || o.max_object.is_some() {
-        let d = &w.edge_defaults;
-        let (m, dk, mo) =
-            (o.memory.unwrap_or(d.memory), o.disk.unwrap_or(d.disk), o.max_object.unwrap_or(d.max_object));
-        if let Err((f, msg)) = world::bounds::check_cache_sizes(m.0, dk.0, mo.0) {
-            p.at(&[k("overrides"), k(f)], msg);
-        }
+    if let Some(u) = &s.origin.url
+        && let Err(e) = edge::parse_origin_url(u)
+    {
+        p.at(&[k("origin"), k("url")], e.to_string());
+    }
+    if let Some(h) = &s.origin.host
+        && let Err(e) = edge::checked_host(h.clone())
+    {
+        p.at(&[k("origin"), k("host")], e.to_string());
+    }
+    if let Some(Warmup::Time(d)) = s.warmup
+        && s.duration.is_some_and(|all| d.0 >= all.0)
+    {
+        p.at(&[k("warmup")], format!("warmup {d} must be shorter than the duration"));
+    }
+    if let Some(Warmup::Requests(n)) = s.warmup
+        && s.requests.is_some_and(|all| n >= all)
+    {
+        p.at(&[k("warmup")], format!("warmup {n} must be fewer requests than `requests`"));
     }
     let wl = &s.workload;
     let wk = |f: &'static str| [k("workload"), k(f)];
+    let own = s.origin.url.is_some();
+    if wl.trace.is_some() && wl.urls.is_some() {
+        p.at(&wk("urls"), "a workload replays a trace or requests a URL list, not both");
+    }
+    if let Some(u) = &wl.urls {
+        match cachesim::trace::urls::UrlList::read(u, MAX_WORKLOAD_OBJECTS as usize) {
+            Err(e) => p.at(&wk("urls"), e.to_string()),
+            Ok(list) if !own && list.entries.iter().any(|e| e.size.is_none()) => p.at(
+                &wk("urls"),
+                format!(
+                    "{}: give every URL a size (`PATH WEIGHT SIZE`): cdnlab's origin serves each path as an object of \
+                     that size; or set origin.url to request your own server",
+                    u.display()
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
+    if own {
+        for (i, e) in s.events.iter().enumerate() {
+            if matches!(
+                e,
+                Event::Bump { .. }
+                    | Event::OriginOutage { .. }
+                    | Event::OriginSlow { .. }
+                    | Event::OriginErrors { .. }
+                    | Event::OriginCorrupt { .. }
+            ) {
+                p.at(
+                    &[k("event"), Seg::Index(i), k("do")],
+                    format!("`{}` acts on cdnlab's origin; this scenario uses yours (origin.url)", e.kind()),
+                );
+            }
+        }
+    }
     if let Some(t) = &wl.trace {
+        if own
+            && let Ok(f) = crate::trace_workload::format(t, wl)
+            && !f.has_paths()
+        {
+            p.at(&wk("trace"), format!("a {} trace has no URLs to request from your origin", f.name()));
+        }
         if wl.rate != 0.0 {
             p.at(&wk("rate"), "a trace sets its own pace: remove `rate` (speed it up with `time_scale`)");
         }
-        if let Err(m) = crate::trace_workload::check(t, wl) {
+        if let Err(m) = crate::trace_workload::check(t, wl, own) {
             p.at(&wk("trace"), m);
         }
     } else if !(wl.rate.is_finite() && wl.rate > 0.0 && wl.rate <= MAX_RATE) {
@@ -512,11 +868,14 @@ fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
         p.at(&wk("objects"), format!("objects {} must be 1 to {MAX_WORKLOAD_OBJECTS}", wl.objects));
     }
     if let Some(sz) = &wl.sizes {
-        world::load::check_size_model(&mut p, sz, &wk("sizes"));
+        world::load::check_size_model(p, sz, &wk("sizes"));
     }
     let pop = [k("workload"), k("popularity")];
     p.range(&[pop[0], pop[1], k("zipf")], "zipf", wl.popularity.zipf, 0.0, MAX_ZIPF);
     p.range(&[pop[0], pop[1], k("one_hit_wonders")], "one_hit_wonders", wl.popularity.one_hit_wonders, 0.0, 1.0);
+    if wl.urls.is_some() && wl.popularity.one_hit_wonders > 0.0 {
+        p.at(&[pop[0], pop[1], k("one_hit_wonders")], "one_hit_wonders: a URL list has no objects beyond its URLs");
+    }
     let mut peak = 1.0f64;
     if let Some(d) = &wl.diurnal {
         let at = |f: &'static str| [k("workload"), k("diurnal"), k(f)];
@@ -635,101 +994,14 @@ fn check(s: &Scenario, w: &World, doc: &Doc<'_>) -> Result<(), FileError> {
     }
     for (key, v) in &s.expect {
         let at = [k("expect"), Seg::Key(key)];
-        if !EXPECTABLE.contains(&key.as_str()) {
-            p.at(&at, format!("unknown report field `{key}` (known: {})", EXPECTABLE.join(", ")));
+        if crate::report::expectable(key).is_none() {
+            let known: Vec<&str> = crate::report::EXPECTABLE.iter().map(|f| f.name).collect();
+            p.at(&at, format!("unknown report field `{key}` (known: {})", known.join(", ")));
         }
         if let Err(m) = parse_expectation(v) {
             p.at(&at, m);
         }
     }
-    if let Some(sw) = &s.sweep {
-        if !["memory", "zipf", "rate"].contains(&sw.param.as_str()) {
-            p.at(&[k("sweep"), k("param")], format!("sweep param `{}`: use memory, zipf or rate", sw.param));
-        }
-        let at = [k("sweep"), k("values")];
-        if sw.values.is_empty() || sw.values.len() > MAX_SWEEP_VALUES {
-            p.at(&at, format!("sweep needs 1 to {MAX_SWEEP_VALUES} values"));
-        }
-        for (i, v) in sw.values.iter().enumerate() {
-            if let Err(m) = sweep_value(&sw.param, v, w) {
-                p.at(&[at[0], at[1], Seg::Index(i)], m);
-            }
-        }
-    }
-    p.finish()
-}
-
-/// A sweep value as the parameter needs it: a memory size in bounds (the
-/// world's disk and max_object kept), a Zipf exponent, a rate.
-pub fn sweep_value(param: &str, v: &toml::Value, w: &World) -> Result<SweepValue, String> {
-    let num = || v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
-    match param {
-        "memory" => {
-            let b = match v {
-                toml::Value::String(t) => world::units::parse_bytes(t)?,
-                toml::Value::Integer(n) if *n >= 0 => ByteSize(*n as u64),
-                _ => return Err(format!("sweep memory value {v} must be a size like \"16MiB\"")),
-            };
-            let d = &w.edge_defaults;
-            world::bounds::check_cache_sizes(b.0, d.disk.0, d.max_object.0).map_err(|(_, m)| m)?;
-            Ok(SweepValue::Memory(b))
-        }
-        "zipf" => match num() {
-            Some(a) if a.is_finite() && (0.0..=MAX_ZIPF).contains(&a) => Ok(SweepValue::Zipf(a)),
-            _ => Err(format!("sweep zipf value {v} must be a number from 0 to {MAX_ZIPF}")),
-        },
-        _ => match num() {
-            Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(SweepValue::Rate(r)),
-            _ => Err(format!("sweep rate value {v} must be > 0 and at most {MAX_RATE} requests/s")),
-        },
-    }
-}
-
-/// One checked sweep value.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SweepValue {
-    /// Edge memory tier.
-    Memory(ByteSize),
-    /// Zipf exponent.
-    Zipf(f64),
-    /// Requests per second.
-    Rate(f64),
-}
-
-/// The world with the scenario's changes applied.
-pub fn apply_overrides(s: &Scenario, mut w: World) -> World {
-    let o = &s.overrides;
-    if let Some(m) = o.memory {
-        w.edge_defaults.memory = m;
-        w.edges.iter_mut().for_each(|e| e.memory = None);
-    }
-    if let Some(d) = o.disk {
-        w.edge_defaults.disk = d;
-        w.edges.iter_mut().for_each(|e| e.disk = None);
-    }
-    if let Some(m) = o.max_object {
-        w.edge_defaults.max_object = m;
-        w.edges.iter_mut().for_each(|e| e.max_object = None);
-    }
-    if let Some(ev) = o.eviction {
-        w.edge_defaults.eviction = ev;
-        w.edges.iter_mut().for_each(|e| e.eviction = None);
-    }
-    if let Some(r) = &o.cache_rules {
-        w.cache.rules = r.clone();
-    }
-    if let Some(r) = &o.origin_rules {
-        w.catalog.rules = r.clone();
-    }
-    if let Some(ts) = s.time_scale {
-        w.time_scale = ts;
-    }
-    if let Some(sz) = &s.workload.sizes {
-        w.catalog.size = sz.clone();
-    }
-    // Room for one-hit wonders above the popular objects.
-    w.catalog.objects = s.workload.objects.saturating_mul(1 + 64).max(w.catalog.objects);
-    w
 }
 
 #[cfg(test)]
@@ -762,9 +1034,7 @@ hit_ratio = ">= 0.5"
 "#;
 
     fn parse(text: &str) -> Result<Scenario, FileError> {
-        let (s, doc) = Doc::parse::<Scenario>("s.toml", text)?;
-        check(&s, &World::demo().unwrap(), &doc)?;
-        Ok(s)
+        Ok(parse_text("s.toml", text, &World::demo().unwrap())?.0)
     }
 
     fn line(text: &str, needle: &str) -> usize {
@@ -792,7 +1062,7 @@ hit_ratio = ">= 0.5"
         ];
         for (text, needle) in cases {
             let e = parse(&text).expect_err(needle);
-            assert_eq!(e.at.map(|a| a.0), Some(line(&text, needle)), "{needle}: {e}");
+            assert!(e.all().any(|e| e.at.map(|a| a.0) == Some(line(&text, needle))), "{needle}: {e}");
         }
     }
 
@@ -852,18 +1122,94 @@ hit_ratio = ">= 0.5"
     }
 
     #[test]
-    fn sweep_values_are_checked_on_load() {
+    fn sweep_values_are_checked_on_load_at_their_line() {
         let sweep = |param: &str, values: &str| format!("{GOOD}\n[sweep]\nparam = \"{param}\"\nvalues = {values}\n");
         assert!(parse(&sweep("memory", "[\"16MiB\", \"64MiB\"]")).is_ok());
         for (param, values, msg) in [
             ("memory", "[\"16MiB\", \"2TiB\"]", "memory 2TiB"),
-            ("memory", "[true]", "must be a size"),
-            ("zipf", "[0.5, 1e9]", "zipf value"),
-            ("rate", "[100, 0]", "rate value 0"),
+            ("memory", "[true]", "invalid type"),
+            ("zipf", "[0.5, 1e9]", "zipf 1e9"),
+            ("rate", "[100, 0]", "rate 0"),
+            ("overrides.edge.seoul.memory", "[\"8MiB\", \"2TiB\"]", "memory 2TiB"),
         ] {
-            let e = parse(&sweep(param, values)).expect_err(values);
+            let text = sweep(param, values);
+            let e = parse(&text).expect_err(values);
             assert!(e.message.contains(msg), "{values}: {e}");
+            assert_eq!(e.at.map(|a| a.0), Some(line(&text, "values =")), "{values}: {e}");
         }
+    }
+
+    fn load_text(text: &str) -> Result<Loaded, FileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.toml");
+        std::fs::write(&p, text).unwrap();
+        load(&p)
+    }
+
+    #[test]
+    fn overrides_reach_every_edge_one_region_one_edge_or_any_world_setting() {
+        let text = format!(
+            "{GOOD}\n[overrides]\nmemory = \"8MiB\"\nmin_uses = 2\n[overrides.region.tokyo]\nmemory = \"16MiB\"\n\
+             [overrides.edge.seoul]\nmemory = \"32MiB\"\n[overrides.world]\norigin = {{ region = \"seoul\" }}\n\
+             geodns = {{ ttl = \"5s\" }}\n"
+        );
+        let (_, w) = parse_text("s.toml", &text, &World::demo().unwrap()).unwrap();
+        let mem = |e: &str| w.settings_of(w.edge(e).unwrap()).memory.0 >> 20;
+        assert_eq!((mem("seoul"), mem("tokyo"), mem("newyork")), (32, 16, 8), "edge over region over every edge");
+        assert!(w.edges.iter().all(|e| w.settings_of(e).min_uses == 2), "any edge setting, every edge");
+        assert_eq!(w.origin.region, "seoul");
+        assert_eq!(w.geodns.ttl, world::Dur::secs(5));
+    }
+
+    #[test]
+    fn bad_overrides_are_reported_at_the_scenario_line_all_at_once() {
+        let text = format!(
+            "{GOOD}\n[overrides]\nmemroy = \"8MiB\"\n[overrides.edge.seol]\nmemory = \"16MiB\"\n\
+             [overrides.edge.tokyo]\ndisk = \"1000TiB\"\n[overrides.world]\norigin = {{ region = \"mars\" }}\n"
+        );
+        let e = parse(&text).unwrap_err();
+        let got: Vec<usize> = e.all().map(|e| e.at.unwrap().0).collect();
+        let want = vec![line(&text, "memroy"), line(&text, "seol"), line(&text, "1000TiB"), line(&text, "mars")];
+        for w in &want {
+            assert!(got.contains(w), "line {w} missing from {got:?}:\n{e}");
+        }
+        assert!(e.all().all(|e| e.file == "s.toml"), "{e}");
+    }
+
+    #[test]
+    fn arms_apply_any_change_with_the_same_seed_and_report_mistakes_at_their_line() {
+        let text = format!(
+            "{GOOD}\n[[arm]]\nname = \"small\"\noverrides = {{ memory = \"4MiB\" }}\n\
+             [[arm]]\nname = \"shield-less-seoul-origin\"\n[arm.overrides.world.origin]\nregion = \"seoul\"\n\
+             [[arm]]\nname = \"faster\"\nworkload = {{ rate = 200 }}\n"
+        );
+        let l = load_text(&text).unwrap();
+        let names: Vec<&str> = l.arms.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["small", "shield-less-seoul-origin", "faster"]);
+        assert_eq!(l.arms[0].world.edge_defaults.memory.0, 4 << 20);
+        assert_eq!(l.arms[1].world.origin.region, "seoul");
+        assert_eq!(l.arms[2].scenario.workload.rate, 200.0);
+        assert!(
+            l.arms.iter().all(|a| a.scenario.seed == 3 && a.scenario.workload.clients == l.scenario.workload.clients)
+        );
+        let bad = text.replace("memory = \"4MiB\"", "memory = \"2TiB\"").replace("rate = 200", "rate = -1");
+        let e = load_text(&bad).unwrap_err();
+        let got: Vec<usize> = e.all().map(|e| e.at.unwrap().0).collect();
+        assert_eq!(got, vec![line(&bad, "2TiB"), line(&bad, "rate = -1")], "{e}");
+        let seeded = format!("{GOOD}\n[[arm]]\nname = \"x\"\nseed = 9\n");
+        let e = load_text(&seeded).unwrap_err();
+        assert_eq!(e.at.unwrap().0, line(&seeded, "seed = 9"), "{e}");
+    }
+
+    #[test]
+    fn your_own_origin_refuses_events_on_cdnlabs_origin() {
+        let text = format!(
+            "{GOOD}\n[origin]\nurl = \"http://127.0.0.1:3000\"\n[[event]]\nat = \"1s\"\ndo = \"bump\"\npath = \"/a\"\n"
+        );
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("acts on cdnlab's origin"), "{e}");
+        let far = format!("{GOOD}\n[origin]\nurl = \"http://192.0.2.1:3000\"\n");
+        assert!(parse(&far).unwrap_err().message.contains("loopback"), "only loopback origins");
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //!   salted with the scenario seed. The source address in the region comes
 //!   from the same hash.
 //! - Only reads of size > 0 are sent (as `cdn replay` replays them).
+//! - With your own origin (`origin.url`), each request is for the trace's
+//!   own URL ([`Reader::key_text`]: a log line's path, a csv key), sent as
+//!   written; a trace without URLs (oracle, Wikimedia) is refused.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,21 +34,38 @@ pub fn format(path: &Path, wl: &Workload) -> Result<Format, String> {
     crate::replay::resolve_format(path, wl.trace_format.as_deref(), wl.trace_csv.as_deref()).map_err(|e| e.to_string())
 }
 
+/// Whether a trace request is sent: a read, of a size cdnlab's origin
+/// can serve (any size from your own origin).
+fn sent(r: &cachesim::trace::Request, own: bool) -> bool {
+    r.op == Op::Read && (own || r.size > 0)
+}
+
 /// Reads the whole trace once: every record must parse and every object
-/// must be one the origin can serve.
-pub fn check(path: &Path, wl: &Workload) -> Result<(), String> {
+/// must be one the origin can serve (with your own origin: every URL a path).
+pub fn check(path: &Path, wl: &Workload, own: bool) -> Result<(), String> {
     let f = format(path, wl)?;
-    let reader = Reader::open(path, &f).map_err(|e| e.to_string())?;
+    let mut reader = Reader::open(path, &f).map_err(|e| e.to_string())?;
     let mut reads = 0u64;
-    for (i, r) in reader.enumerate() {
+    let mut i = 0u64;
+    while let Some(r) = reader.next() {
+        i += 1;
         let r = r.map_err(|e| e.to_string())?;
-        if r.op == Op::Read && r.size > 0 {
+        if own && sent(&r, own) {
+            reads += 1;
+            let key = reader.key_text().unwrap_or_default();
+            if !key.starts_with('/') || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+                return Err(format!(
+                    "{}: request {i}: `{key}` is not a path to request from your origin",
+                    path.display()
+                ));
+            }
+        } else if sent(&r, own) {
             reads += 1;
             if r.size > origin::catalog::TRACE_MAX_SIZE {
                 return Err(format!(
                     "{}: request {} asks for {} bytes; the origin serves trace objects up to {}",
                     path.display(),
-                    i + 1,
+                    i,
                     r.size,
                     world::ByteSize(origin::catalog::TRACE_MAX_SIZE)
                 ));
@@ -83,22 +103,28 @@ pub fn plan(path: &Path, s: &Scenario, w: &World) -> impl Iterator<Item = Planne
         .filter_map(|(name, share)| Some((w.regions.iter().position(|r| &r.name == name)?, *share)))
         .filter(|s| s.1 > 0.0)
         .collect();
-    let reader = format(path, wl).ok().and_then(|f| Reader::open(path, &f).ok());
+    let mut reader = format(path, wl).ok().and_then(|f| Reader::open(path, &f).ok());
     let (seed, sources, scale) = (s.seed, wl.sources_per_region, w.time_scale.max(1e-9));
+    let own = s.origin.url.is_some();
     let mut t0 = None;
     let mut index = 0u64;
-    reader.into_iter().flatten().map_while(Result::ok).filter(|r| r.op == Op::Read && r.size > 0).map(move |r| {
-        let t0 = *t0.get_or_insert(r.time_ms);
-        let h = mix64(seed ^ r.client.map_or_else(|| mix64(index), |c| mix64(c ^ 0x5bd1_e995)));
-        index += 1;
-        let (region, source) = place(h, &shares, sources);
-        let sim_s = r.time_ms.saturating_sub(t0) as f64 / 1000.0;
-        Planned {
-            at: Duration::from_secs_f64(sim_s / scale),
-            region,
-            source,
-            path: origin::catalog::trace_path(r.key, r.size),
-            flash: false,
+    std::iter::from_fn(move || {
+        let reader = reader.as_mut()?;
+        loop {
+            let r = reader.next()?.ok()?;
+            if !sent(&r, own) {
+                continue;
+            }
+            let t0 = *t0.get_or_insert(r.time_ms);
+            let h = mix64(seed ^ r.client.map_or_else(|| mix64(index), |c| mix64(c ^ 0x5bd1_e995)));
+            index += 1;
+            let (region, source) = place(h, &shares, sources);
+            let sim_s = r.time_ms.saturating_sub(t0) as f64 / 1000.0;
+            let path = match reader.key_text() {
+                Some(k) if own => k.to_string(),
+                _ => origin::catalog::trace_path(r.key, r.size),
+            };
+            return Some(Planned { at: Duration::from_secs_f64(sim_s / scale), region, source, path, flash: false });
         }
     })
 }

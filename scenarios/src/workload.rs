@@ -1,12 +1,15 @@
 //! The request sequence of a scenario: arrival times (a Poisson process,
 //! shaped by each region's local time of day when the workload is diurnal),
 //! the client region and source address, and the object (Zipf popularity,
-//! plus one-hit wonders). Flash crowds add their own arrivals. Everything is
-//! drawn from the scenario's seed, so the same seed gives the same requests.
+//! plus one-hit wonders; or a URL list, by its weights). Flash crowds add
+//! their own arrivals. Everything is drawn from the scenario's seed, so the
+//! same seed gives the same requests.
 
 use std::time::Duration;
 
+use cachesim::trace::urls::UrlList;
 use world::World;
+use world::bounds::MAX_WORKLOAD_OBJECTS;
 use world::rng::Rng;
 
 use crate::scenario::{Diurnal, Event, Scenario};
@@ -42,6 +45,22 @@ impl Zipf {
         }
         for c in &mut cdf {
             *c /= sum;
+        }
+        Zipf { cdf }
+    }
+
+    /// The law of ranks `0..n` in proportion to `weights`.
+    pub fn from_weights(weights: &[f64]) -> Zipf {
+        let mut sum = 0.0;
+        let mut cdf: Vec<f64> = weights
+            .iter()
+            .map(|w| {
+                sum += w;
+                sum
+            })
+            .collect();
+        for c in &mut cdf {
+            *c /= sum.max(f64::MIN_POSITIVE);
         }
         Zipf { cdf }
     }
@@ -84,6 +103,8 @@ struct Main {
     next_unique: u64,
     sources: u32,
     t: f64,
+    /// The URL list's paths (rank → path), instead of `/obj/{rank}`.
+    paths: Option<Vec<String>>,
 }
 
 impl Main {
@@ -124,11 +145,15 @@ impl Iterator for Main {
             } else {
                 self.zipf.sample(&mut self.rng)
             };
+            let path = match &self.paths {
+                Some(p) => p[id as usize % p.len()].clone(),
+                None => format!("/obj/{id}"),
+            };
             return Some(Planned {
                 at: Duration::from_secs_f64(self.t),
                 region: region.index,
                 source: self.rng.below(self.sources as u64) as u32,
-                path: format!("/obj/{id}"),
+                path,
                 flash: false,
             });
         }
@@ -191,9 +216,34 @@ fn synthetic(s: &Scenario, w: &World) -> Main {
         Some(d) => d.peak.max(d.trough).max(1e-9) * share_sum,
         None => share_sum,
     };
+    // A URL list: its weights (a URL without one weighs 1), or Zipf over
+    // its order when it gives none; paths as listed for your own origin,
+    // else the origin's objects of the listed sizes.
+    let list = wl.urls.as_ref().and_then(|p| UrlList::read(p, MAX_WORKLOAD_OBJECTS as usize).ok());
+    let (zipf, paths) = match &list {
+        Some(l) => {
+            let zipf = if l.entries.iter().any(|e| e.weight.is_some()) {
+                Zipf::from_weights(&l.entries.iter().map(|e| e.weight.unwrap_or(1.0)).collect::<Vec<_>>())
+            } else {
+                Zipf::new(l.entries.len() as u64, wl.popularity.zipf)
+            };
+            let own = s.origin.url.is_some();
+            let paths = l
+                .entries
+                .iter()
+                .map(|e| match e.size {
+                    Some(size) if !own => origin::catalog::trace_path(world::rng::hash64(e.path.as_bytes()), size),
+                    _ => e.path.clone(),
+                })
+                .collect();
+            (zipf, Some(paths))
+        }
+        None => (Zipf::new(wl.objects, wl.popularity.zipf), None),
+    };
     Main {
         rng: Rng::new(s.seed),
-        zipf: Zipf::new(wl.objects, wl.popularity.zipf),
+        zipf,
+        paths,
         regions,
         rate: wl.rate / share_sum.max(1e-12),
         max_factor,
@@ -285,6 +335,9 @@ mod tests {
             requests: None,
             seed,
             time_scale: None,
+            origin: Default::default(),
+            warmup: None,
+            arms: Vec::new(),
             overrides: Default::default(),
             workload: Workload {
                 objects: 1000,
@@ -295,6 +348,7 @@ mod tests {
                 clients: [("seoul".to_string(), 3.0), ("newyork".to_string(), 1.0)].into(),
                 concurrency: 64,
                 sources_per_region: 4,
+                urls: None,
                 trace: None,
                 trace_format: None,
                 trace_csv: None,

@@ -1,0 +1,237 @@
+//! Side-by-side runs: one run per arm (`[[arm]]`, or one per `[sweep]`
+//! value), each with its own report in `NN-<arm>/`, then the comparison:
+//! `arms.md` (one table of every measure, one of latency per client region
+//! with and without the CDN), `arms.json`, and one chart per measure
+//! (`arms-<measure>.svg`; a sweep over numbers also gets `sweep.svg`, the
+//! measures against the value).
+//!
+//! An arm is a set of changes to the scenario, merged like everything else
+//! ([`crate::scenario`]): any scenario field, and through `overrides` any
+//! world setting, with the scenario's seed, so every arm gets the same
+//! requests. Nothing here knows what an arm changes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde::Serialize;
+
+use crate::charts::{COLORS, err, legend};
+use crate::report::{Report, usd};
+use crate::scenario::Loaded;
+
+/// A measure compared across arms.
+pub struct Measure {
+    /// File-name key (`arms-<key>.svg`).
+    pub key: &'static str,
+    /// Column and chart title.
+    pub label: &'static str,
+    /// Its value in a report.
+    pub get: fn(&Report) -> f64,
+    /// How a value is shown.
+    pub show: fn(f64) -> String,
+}
+
+fn ratio(v: f64) -> String {
+    format!("{v:.3}")
+}
+fn ms(v: f64) -> String {
+    format!("{v:.1} ms")
+}
+
+/// The measures of the comparison, in table order.
+pub const MEASURES: &[Measure] = &[
+    Measure { key: "hit-ratio", label: "hit ratio", get: |r| r.totals.hit_ratio, show: ratio },
+    Measure { key: "origin-offload", label: "origin offload", get: |r| r.totals.origin_offload, show: ratio },
+    Measure { key: "p50", label: "p50 latency", get: |r| r.totals.p50_ms, show: ms },
+    Measure { key: "p95", label: "p95 latency", get: |r| r.totals.p95_ms, show: ms },
+    Measure { key: "error-ratio", label: "error ratio", get: |r| r.totals.error_ratio, show: |v| format!("{v:.4}") },
+    Measure { key: "cost", label: "cost with the CDN (run)", get: |r| r.cost.total_usd, show: usd },
+    Measure {
+        key: "monthly-with",
+        label: "a month with the CDN",
+        get: |r| r.month.as_ref().map_or(0.0, |m| m.cost.total_usd),
+        show: usd,
+    },
+    Measure {
+        key: "monthly-without",
+        label: "a month without",
+        get: |r| r.month.as_ref().map_or(0.0, |m| m.cost.origin_only_usd),
+        show: usd,
+    },
+];
+
+/// One arm's line in `arms.json`.
+#[derive(Debug, Serialize)]
+struct ArmRow<'a> {
+    arm: &'a str,
+    x: Option<f64>,
+    passed: bool,
+    report: &'a Report,
+}
+
+/// Runs every arm; true when every run met its expectations.
+pub async fn run(l: &Loaded, out: &Path, quiet: bool, dashboard: &crate::up::DashboardArgs) -> anyhow::Result<bool> {
+    let mut rows: Vec<(String, Option<f64>, Report)> = Vec::new();
+    let n = l.arms.len();
+    for (i, a) in l.arms.iter().enumerate() {
+        let dir = out.join(format!("{:02}-{}", i + 1, a.name));
+        eprintln!("arm {}/{n}: {}", i + 1, a.name);
+        let r =
+            crate::run::run_once(&a.scenario, &a.world, &dir, quiet, dashboard.listen(&a.world), Some(&a.name)).await?;
+        println!("{}", r.summary());
+        rows.push((a.name.clone(), a.x, r));
+    }
+    let md = markdown(l, &rows);
+    std::fs::write(out.join("arms.md"), &md)?;
+    let json: Vec<ArmRow<'_>> =
+        rows.iter().map(|(a, x, r)| ArmRow { arm: a, x: *x, passed: r.passed(), report: r }).collect();
+    std::fs::write(out.join("arms.json"), serde_json::to_string_pretty(&json)?)?;
+    for m in MEASURES {
+        bars(&rows, m, &out.join(format!("arms-{}.svg", m.key)))?;
+    }
+    if let Some(sw) = &l.scenario.sweep
+        && rows.iter().all(|r| r.1.is_some())
+    {
+        sweep_chart(&rows, &sw.param, &out.join("sweep.svg"))?;
+    }
+    println!("{md}");
+    println!("comparison: {}", out.join("arms.md").display());
+    Ok(rows.iter().all(|(_, _, r)| r.passed()))
+}
+
+/// `arms.md`: one table of every measure, one of latency per region.
+pub fn markdown(l: &Loaded, rows: &[(String, Option<f64>, Report)]) -> String {
+    let s0 = &l.scenario;
+    let mut md = format!("# {} — side by side\n\n", s0.name);
+    if let Some(q) = &s0.question {
+        let _ = writeln!(md, "**Question.** {q}\n");
+    }
+    let what = match &s0.sweep {
+        Some(sw) => format!("one arm per value of `{}`", sw.param),
+        None => "the scenario's `[[arm]]`s".into(),
+    };
+    let _ = writeln!(
+        md,
+        "Arms: {what}; each the same seed ({}) and workload. Each arm's report is in its folder.\n",
+        s0.seed
+    );
+    let _ = write!(md, "| arm |");
+    for m in MEASURES {
+        let _ = write!(md, " {} |", m.label);
+    }
+    let _ = write!(md, " expectations |\n| --- |");
+    for _ in MEASURES {
+        md.push_str(" ---: |");
+    }
+    md.push_str(" --- |\n");
+    for (i, (a, _, r)) in rows.iter().enumerate() {
+        let _ = write!(md, "| [{a}]({:02}-{a}/report.md) |", i + 1);
+        for m in MEASURES {
+            let _ = write!(md, " {} |", (m.show)((m.get)(r)));
+        }
+        let _ = writeln!(md, " {} |", if r.passed() { "pass" } else { "FAIL" });
+    }
+    let regions: Vec<String> =
+        rows.first().map(|r| r.2.regions.iter().map(|g| g.name.clone()).collect()).unwrap_or_default();
+    if !regions.is_empty() {
+        let _ = write!(md, "\n## p50 latency per client region (with the CDN / without)\n\n| arm |");
+        for g in &regions {
+            let _ = write!(md, " {g} |");
+        }
+        md.push_str("\n| --- |");
+        for _ in &regions {
+            md.push_str(" ---: |");
+        }
+        md.push('\n');
+        for (a, _, r) in rows {
+            let _ = write!(md, "| {a} |");
+            for g in &regions {
+                match r.regions.iter().find(|x| &x.name == g) {
+                    Some(x) => {
+                        let _ = write!(md, " {:.1} / {:.1} ms |", x.p50_ms, x.without_cdn_p50_ms);
+                    }
+                    None => md.push_str(" — |"),
+                }
+            }
+            md.push('\n');
+        }
+    }
+    let _ = writeln!(md, "\n## What each arm says\n");
+    for (a, _, r) in rows {
+        let _ = writeln!(md, "- **{a}**: {}", r.verdict);
+    }
+    md.push_str("\n## Charts\n\n");
+    for m in MEASURES {
+        let _ = writeln!(md, "![{}](arms-{}.svg)", m.label, m.key);
+    }
+    if s0.sweep.is_some() && rows.iter().all(|r| r.1.is_some()) {
+        md.push_str("![against the swept value](sweep.svg)\n");
+    }
+    md
+}
+
+/// One bar per arm for one measure.
+fn bars(rows: &[(String, Option<f64>, Report)], m: &Measure, path: &Path) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (720, 360)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let vals: Vec<f64> = rows.iter().map(|r| (m.get)(&r.2)).collect();
+    let top = vals.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.2;
+    let n = rows.len().max(1) as f64;
+    let names: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(format!("{} per arm", m.label), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0f64..n, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(names.len() + 1)
+        .x_label_formatter(&|x| names.get(x.floor() as usize).filter(|_| x.fract() > 0.3).cloned().unwrap_or_default())
+        .y_label_formatter(&|v| (m.show)(*v))
+        .draw()
+        .map_err(err)?;
+    for (i, v) in vals.iter().enumerate() {
+        let x = i as f64;
+        let c = COLORS[i % COLORS.len()];
+        chart.draw_series([Rectangle::new([(x + 0.2, 0.0), (x + 0.8, *v)], c.filled())]).map_err(err)?;
+        chart
+            .draw_series([Text::new((m.show)(*v), (x + 0.22, v + top * 0.03), ("sans-serif", 12).into_font())])
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Hit ratio and origin offload against a swept number.
+fn sweep_chart(rows: &[(String, Option<f64>, Report)], param: &str, path: &Path) -> anyhow::Result<()> {
+    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let (plot, side) = root.split_horizontally(730);
+    let xs: Vec<f64> = rows.iter().filter_map(|r| r.1).collect();
+    let (lo, hi) = (xs.iter().cloned().fold(f64::MAX, f64::min), xs.iter().cloned().fold(f64::MIN, f64::max));
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(format!("hit ratio and origin offload against {param}"), ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(48)
+        .build_cartesian_2d((lo - pad)..(hi + pad), 0f64..1.05f64)
+        .map_err(err)?;
+    let unit = if param == "memory" { format!("{param} (MiB)") } else { param.to_string() };
+    chart.configure_mesh().x_desc(unit).y_desc("ratio").draw().map_err(err)?;
+    let lines = [
+        ("hit ratio", COLORS[0], rows.iter().filter_map(|r| Some((r.1?, r.2.totals.hit_ratio))).collect::<Vec<_>>()),
+        ("origin offload", COLORS[3], rows.iter().filter_map(|r| Some((r.1?, r.2.totals.origin_offload))).collect()),
+    ];
+    for (_, c, pts) in &lines {
+        chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2))).map_err(err)?;
+        chart.draw_series(pts.iter().map(|p| Circle::new(*p, 4, c.filled()))).map_err(err)?;
+    }
+    legend(&side, &lines.iter().map(|(l, c, _)| (l.to_string(), *c)).collect::<Vec<_>>())?;
+    root.present().map_err(err)?;
+    Ok(())
+}
