@@ -163,6 +163,11 @@ impl ScriptedOrigin {
         self.script.lock().log.iter().filter(|r| r.target == target).count()
     }
 
+    /// Every request's target, in the order received.
+    pub fn targets(&self) -> Vec<String> {
+        self.script.lock().log.iter().map(|r| r.target.clone()).collect()
+    }
+
     /// The last request for `target`.
     pub fn last(&self, target: &str) -> Option<Received> {
         self.script.lock().log.iter().rev().find(|r| r.target == target).cloned()
