@@ -175,7 +175,11 @@ pub async fn run(ctx: Arc<Ctx>, events: Vec<Event>, end: Duration) -> Vec<EventR
 fn detail(e: &Event) -> String {
     match e {
         Event::Purge { .. } => e.purge_request().map(|r| purge_detail(&r)).unwrap_or_default(),
-        Event::Bump { path, prefix, .. } => bump_body(path.as_deref(), prefix.as_deref()).to_string(),
+        Event::Bump { path, prefix, .. } => match (path, prefix) {
+            (Some(p), _) => p.clone(),
+            (_, Some(p)) => format!("prefix {p}"),
+            _ => "everything".into(),
+        },
         Event::OriginOutage { duration, mode, .. } => {
             format!("{} for {duration}", mode.as_deref().unwrap_or("reset"))
         }
@@ -250,7 +254,9 @@ pub fn purge_detail(req: &edge::purge::PurgeRequest) -> String {
 /// What a purge fan-out did, as one line.
 pub fn purge_effect(rep: &crate::purge::Report) -> String {
     match rep.all_acknowledged_ms {
-        Some(ms) => format!("all {} edges acknowledged in {ms:.1} ms, {} objects", rep.acknowledged, rep.objects),
+        Some(ms) => {
+            format!("all {} edges acknowledged in {ms:.1} ms, {}", rep.acknowledged, count(rep.objects, "object"))
+        }
         None => format!("{} acknowledged; not: {}", rep.acknowledged, rep.failed.join(", ")),
     }
 }
@@ -283,11 +289,30 @@ fn bump_body(path: Option<&str>, prefix: Option<&str>) -> serde_json::Value {
     }
 }
 
+/// `1 object`, `3 objects`.
+pub fn count(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The origin's answer to a bump ([`origin::versions::Bumped`]) in words:
+/// `/obj/1 is now version 2, Last-Modified Wed, 25 Nov 2026 18:03:10 GMT`.
+pub fn bump_effect(answer: &str) -> String {
+    let Ok(b) = serde_json::from_str::<origin::versions::Bumped>(answer) else { return answer.to_string() };
+    let when = world::clock::httpdate_fmt(std::time::UNIX_EPOCH + Duration::from_secs(b.at));
+    match (&b.path, &b.prefix, b.version) {
+        (Some(p), _, Some(v)) => format!("{p} is now version {v}, Last-Modified {when}"),
+        (_, Some(p), _) => {
+            format!("every object under {p} has a new version ({}), Last-Modified {when}", count(b.bumps, "bump"))
+        }
+        _ => format!("every object has a new version ({}), Last-Modified {when}", count(b.bumps, "bump")),
+    }
+}
+
 /// Bumps the version of one object (`path`), of every object under
-/// `prefix`, or of everything, at the origin; the answer's first line.
+/// `prefix`, or of everything, at the origin; what it did, in words.
 pub async fn bump(ctx: &Ctx, path: Option<&str>, prefix: Option<&str>) -> Result<String, String> {
     let url = format!("http://{}/bump", ctx.world.origin.admin);
-    let r = post(ctx, &url, bump_body(path, prefix)).await;
+    let r = post(ctx, &url, bump_body(path, prefix)).await.map(|a| bump_effect(&a));
     if r.is_ok() {
         let scope = match (path, prefix) {
             (Some(p), _) => Scope::Url(p.into()),
@@ -373,6 +398,20 @@ async fn post(ctx: &Ctx, url: &str, body: serde_json::Value) -> Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bump_is_told_in_words() {
+        assert_eq!(
+            bump_effect(r#"{"path":"/obj/1","version":2,"bumps":1,"at":1795637480}"#),
+            "/obj/1 is now version 2, Last-Modified Wed, 25 Nov 2026 20:11:20 GMT"
+        );
+        assert_eq!(
+            bump_effect(r#"{"prefix":"/obj/","bumps":1,"at":0}"#),
+            "every object under /obj/ has a new version (1 bump), Last-Modified Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(bump_effect("not json"), "not json");
+        assert_eq!((count(1, "object"), count(3, "object")), ("1 object".to_string(), "3 objects".to_string()));
+    }
 
     #[test]
     fn the_journal_reports_entries_new_or_changed_since_a_revision() {

@@ -397,9 +397,9 @@ pub fn render(r: &Report, world: &str) -> String {
     }
     match r.all_acknowledged_ms {
         Some(ms) => s.push_str(&format!(
-            "all {} edges acknowledged; the last after {ms:.1} ms; {} objects affected\n",
+            "all {} edges acknowledged; the last after {ms:.1} ms; {} affected\n",
             r.edges.len(),
-            r.objects
+            crate::events::count(r.objects, "object")
         )),
         None => s.push_str(&format!(
             "{} of {} edges acknowledged; NOT acknowledged: {}\n",

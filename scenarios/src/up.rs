@@ -142,7 +142,7 @@ pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> Stri
         let [dig, curl] = geodns_lines(w);
         s.push_str(&format!("  {dig}   # GeoDNS: the edge for a Tokyo client\n"));
         s.push_str(&format!("  {curl}   # the same, by HTTP redirect\n"));
-        s.push_str("  cdn purge --url /obj/1          # purge every edge; cdn stats for the bill\n");
+        s.push_str(&format!("  cdn purge --url {path}          # purge every edge; cdn stats for the bill\n"));
     }
     s.push_str("\nCtrl-C stops everything.\n");
     s
