@@ -1070,15 +1070,17 @@ hit_ratio = ">= 0.5"
     fn every_shipped_scenario_loads() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut n = 0;
-        for f in std::fs::read_dir(dir).unwrap() {
-            let p = f.unwrap().path();
-            if p.extension().is_some_and(|e| e == "toml") && p.file_name().is_some_and(|n| n != "Cargo.toml") {
-                let l = load(&p).unwrap_or_else(|e| panic!("{e}"));
-                assert!(l.scenario.question.is_some(), "{}: say what question it answers", p.display());
-                n += 1;
+        for d in [dir.to_path_buf(), dir.join("own-site")] {
+            for f in std::fs::read_dir(d).unwrap() {
+                let p = f.unwrap().path();
+                if p.extension().is_some_and(|e| e == "toml") && p.file_name().is_some_and(|n| n != "Cargo.toml") {
+                    let l = load(&p).unwrap_or_else(|e| panic!("{e}"));
+                    assert!(l.scenario.question.is_some(), "{}: say what question it answers", p.display());
+                    n += 1;
+                }
             }
         }
-        assert_eq!(n, 9, "the scenarios shipped in scenarios/*.toml");
+        assert_eq!(n, 11, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
     }
 
     /// Issue 12, defect 8: a rate of 1e12 aborted the driver on allocation
