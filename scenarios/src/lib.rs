@@ -14,6 +14,7 @@ pub mod events;
 pub mod purge;
 pub mod replay;
 pub mod report;
+pub mod restart;
 pub mod run;
 pub mod scenario;
 pub mod stats;

@@ -16,6 +16,8 @@ struct Cli {
 enum Cmd {
     /// Start the origin and every edge of a world; Ctrl-C stops them.
     Up(scenarios::up::UpArgs),
+    /// Start again an edge of a running `cdn up` that crashed or was killed.
+    Restart(scenarios::restart::RestartArgs),
     /// Print every edge's traffic and bill, and the same traffic without the CDN.
     Stats(scenarios::stats::StatsArgs),
     /// Run one edge server (same as the `edge` binary).
@@ -54,6 +56,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Up(a) => scenarios::up::run(a).await,
+        Cmd::Restart(a) => scenarios::restart::run(a).await,
         Cmd::Stats(a) => scenarios::stats::run(a).await,
         Cmd::Edge(a) => edge::cli::run(a).await,
         Cmd::Geodns(a) => geodns::cli::run(a).await,

@@ -44,7 +44,8 @@ pub struct Supervisor {
     pub exited: mpsc::UnboundedReceiver<Exited>,
     quiet: bool,
     env: Vec<(String, String)>,
-    /// Children killed on purpose, by name: their arguments, to start them again.
+    /// Children killed on purpose or found dead, by name: their arguments,
+    /// to start them again.
     killed: HashMap<String, Vec<String>>,
 }
 
@@ -159,6 +160,21 @@ impl Supervisor {
         let _ = p.child.wait().await;
         self.killed.insert(p.name, p.args.clone());
         Some(p.args)
+    }
+
+    /// Takes a child that ended on its own (crashed, or killed from
+    /// outside) off the list of running ones and remembers its arguments,
+    /// so [`Supervisor::restart`] can start it again; false if no such
+    /// child is running or it has not ended.
+    pub async fn reap(&mut self, name: &str) -> bool {
+        let Some(i) = self.procs.iter().position(|p| p.name == name) else { return false };
+        // its output closed: it has ended, or is about to
+        if tokio::time::timeout(Duration::from_secs(2), self.procs[i].child.wait()).await.is_err() {
+            return false;
+        }
+        let p = self.procs.remove(i);
+        self.killed.insert(p.name, p.args);
+        true
     }
 
     /// Whether `name` was killed by [`Supervisor::kill_one`] and not restarted.

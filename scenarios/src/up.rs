@@ -29,6 +29,11 @@ pub struct UpArgs {
     /// Do not show the components' log lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Start an edge that exits unexpectedly (crashed, or killed from
+    /// outside) again after this long, e.g. 2s (default: report it and
+    /// wait for `cdn restart NAME`).
+    #[arg(long, value_name = "DELAY", value_parser = world::units::parse_duration)]
+    pub restart_after: Option<Duration>,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
 }
@@ -189,10 +194,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         tokio::select! {
             _ = &mut shutdown => break,
             Some(ex) = exited.recv() => {
-                if sup.lock().await.was_killed(&ex.name) {
+                let mut s = sup.lock().await;
+                if s.was_killed(&ex.name) {
                     eprintln!("cdn up: {} was killed on request", ex.name);
-                } else {
-                    eprintln!("cdn up: {} exited unexpectedly; its last lines:\n    {}", ex.name, ex.tail.join("\n    "));
+                    continue;
+                }
+                let reaped = s.reap(&ex.name).await;
+                drop(s);
+                eprintln!("cdn up: {} exited unexpectedly; its last lines:\n    {}", ex.name, ex.tail.join("\n    "));
+                let Some(edge) = ex.name.strip_prefix("edge ").filter(|_| reaped) else { continue };
+                match args.restart_after {
+                    None => eprintln!("cdn up: `cdn restart {edge}` starts it again"),
+                    Some(d) => {
+                        eprintln!("cdn up: starting edge {edge} again in {d:?} (--restart-after)");
+                        let (sup, name) = (sup.clone(), ex.name.clone());
+                        tokio::spawn(async move {
+                            tokio::time::sleep(d).await;
+                            match sup.lock().await.restart(&name, Duration::from_secs(60)).await {
+                                Ok(_) => eprintln!("cdn up: {name} is back"),
+                                Err(e) => eprintln!("cdn up: {name} did not start again: {e:#}"),
+                            }
+                        });
+                    }
                 }
             }
         }

@@ -206,3 +206,112 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     assert!(up.terminate().success());
     assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
 }
+
+/// Lines of a child's stderr, read on a thread.
+fn stderr_lines(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// Waits (60 s at most) for a line containing `needle`.
+fn wait_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+            && l.contains(needle)
+        {
+            return l;
+        }
+    }
+    panic!("no line with `{needle}` within 60 s");
+}
+
+/// Kills the Tokyo edge of the world in `needle` as a crash would.
+fn kill_tokyo(needle: &str) {
+    let tokyo: Vec<u32> = processes_with(needle).into_iter().filter(|p| is_tokyo_edge(*p)).collect();
+    assert_eq!(tokyo.len(), 1, "one tokyo edge");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(tokyo[0] as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+}
+
+fn is_tokyo_edge(pid: u32) -> bool {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+    args.windows(2).any(|w| w[0] == b"--name" && w[1] == b"tokyo") && args.iter().any(|a| *a == b"edge")
+}
+
+/// Polls `url` until it answers 200 (60 s at most).
+fn wait_answering(url: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if c.get(url).send().await.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{url} did not answer within 60 s");
+    })
+}
+
+#[test]
+fn a_crashed_edge_is_reported_and_cdn_restart_brings_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 205);
+    let mut up = Up::start(
+        cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).stderr(Stdio::piped()),
+    );
+    let errs = stderr_lines(&mut up.0);
+    wait_for_up(&mut up.0);
+    let needle = world.display().to_string();
+    // restarting an edge that runs is refused, with the reason
+    let o = cdn().arg("restart").arg("tokyo").arg("--world").arg(&world).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is running"), "{}", String::from_utf8_lossy(&o.stderr));
+    kill_tokyo(&needle);
+    wait_line(&errs, "edge tokyo exited unexpectedly");
+    wait_line(&errs, "`cdn restart tokyo` starts it again");
+    let o = cdn().arg("restart").arg("tokyo").arg("--world").arg(&world).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("edge tokyo: started again, ready in"), "{out}");
+    assert_eq!(get("http://127.205.2.1:8080/obj/1").0, 200, "the Tokyo edge answers again");
+    assert_eq!(processes_with(&needle).len(), 6, "cdn up + origin + 3 edges + geodns");
+    let o = cdn().arg("restart").arg("osaka").arg("--world").arg(&world).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no edge `osaka`"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(up.terminate().success());
+    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+}
+
+#[test]
+fn with_restart_after_a_crashed_edge_comes_back_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 206);
+    let mut up = Up::start(
+        cdn()
+            .arg("up")
+            .arg("--world")
+            .arg(&world)
+            .arg("--quiet")
+            .arg("--restart-after")
+            .arg("500ms")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let errs = stderr_lines(&mut up.0);
+    wait_for_up(&mut up.0);
+    let needle = world.display().to_string();
+    kill_tokyo(&needle);
+    wait_line(&errs, "edge tokyo exited unexpectedly");
+    wait_line(&errs, "edge tokyo is back");
+    wait_answering("http://127.206.2.1:8080/obj/1");
+    assert!(up.terminate().success());
+    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+}
