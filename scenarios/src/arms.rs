@@ -16,7 +16,7 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::charts::{COLORS, err, legend};
+use crate::charts::{COLORS, bar_labels, err, legend};
 use crate::report::{Report, usd};
 use crate::scenario::Loaded;
 
@@ -186,14 +186,9 @@ fn bars(rows: &[(String, Option<f64>, Report)], m: &Measure, path: &Path) -> any
         .y_label_area_size(72)
         .build_cartesian_2d(0f64..n, 0f64..top)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(names.len() + 1)
-        .x_label_formatter(&|x| names.get(x.floor() as usize).filter(|_| x.fract() > 0.3).cloned().unwrap_or_default())
-        .y_label_formatter(&|v| (m.show)(*v))
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().disable_x_mesh().x_labels(0).y_label_formatter(&|v| (m.show)(*v)).draw().map_err(err)?;
+    let labels: Vec<(f64, String)> = names.iter().enumerate().map(|(i, a)| (i as f64 + 0.5, a.clone())).collect();
+    bar_labels(&root, &chart, &labels)?;
     for (i, v) in vals.iter().enumerate() {
         let x = i as f64;
         let c = COLORS[i % COLORS.len()];

@@ -73,6 +73,21 @@ pub(crate) fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Names under bars, centred at data positions `x` (a numeric axis would
+/// put its labels at round numbers, between the bars).
+pub(crate) fn bar_labels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart<'_, DB>,
+    labels: &[(f64, String)],
+) -> anyhow::Result<()> {
+    for (x, label) in labels {
+        let (px, py) = chart.backend_coord(&(*x, 0.0));
+        let half = (label.chars().count() as f64 * 3.4) as i32;
+        root.draw(&Text::new(label.clone(), (px - half, py + 10), ("sans-serif", 13).into_font())).map_err(err)?;
+    }
+    Ok(())
+}
+
 /// The warm-up, shaded.
 fn warmup<DB: DrawingBackend>(chart: &mut Chart<'_, DB>, r: &Report, top: f64) -> anyhow::Result<()> {
     if let Some(w) = &r.warmup {
@@ -137,15 +152,10 @@ fn answer(r: &Report, path: &Path) -> anyhow::Result<()> {
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..n, 0f64..top)
         .map_err(err)?;
-    let names: Vec<String> = r.regions.iter().map(|g| g.name.clone()).collect();
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(names.len() + 1)
-        .x_label_formatter(&|x| names.get(x.floor() as usize).filter(|_| x.fract() > 0.3).cloned().unwrap_or_default())
-        .y_desc("ms")
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().disable_x_mesh().x_labels(0).y_desc("ms").draw().map_err(err)?;
+    let names: Vec<(f64, String)> =
+        r.regions.iter().enumerate().map(|(i, g)| (i as f64 + 0.5, g.name.clone())).collect();
+    bar_labels(&root, &chart, &names)?;
     let bars = [
         ("p50 with the CDN", COLORS[0]),
         ("p95 with the CDN", lighter(COLORS[0])),
@@ -294,18 +304,8 @@ fn cost(r: &Report, path: &Path) -> anyhow::Result<()> {
         .y_label_area_size(72)
         .build_cartesian_2d(0f64..2f64, 0f64..top)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(3)
-        .x_label_formatter(&|x| match x.round() as i64 {
-            0 if x.fract() > 0.3 => "with the CDN".into(),
-            1 if x.fract() > 0.3 => "without".into(),
-            _ => String::new(),
-        })
-        .y_label_formatter(&|v| usd(*v))
-        .draw()
-        .map_err(err)?;
+    chart.configure_mesh().disable_x_mesh().x_labels(0).y_label_formatter(&|v| usd(*v)).draw().map_err(err)?;
+    bar_labels(&root, &chart, &[(0.5, "with the CDN".into()), (1.5, "without".into())])?;
     let items = [
         ("CDN egress", c.cdn_egress_usd, COLORS[0]),
         ("CDN requests", c.cdn_requests_usd, COLORS[1]),
@@ -324,7 +324,7 @@ fn cost(r: &Report, path: &Path) -> anyhow::Result<()> {
     }
     let mut legend_items: Vec<(String, RGBColor)> =
         items.iter().filter(|(_, v, _)| *v > 0.0).map(|(l, _, c)| (l.to_string(), *c)).collect();
-    legend_items.push(("origin egress, all bytes (without)".into(), COLORS[3]));
+    legend_items.push(("without: origin egress".into(), COLORS[3]));
     legend(&side, &legend_items)?;
     root.present().map_err(err)?;
     Ok(())
@@ -347,6 +347,29 @@ mod tests {
                     assert!(a.0 * 10.0 + a.1 as f64 * 6.5 + 6.0 <= b.0 * 10.0, "{i} and {j} overlap");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn bars_are_named_under_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Report::default();
+        for (name, p50, without) in [("seoul", 2.0, 185.0), ("tokyo", 2.1, 162.0)] {
+            r.regions.push(crate::report::RegionRow {
+                name: name.into(),
+                p50_ms: p50,
+                without_cdn_p50_ms: without,
+                ..Default::default()
+            });
+        }
+        r.cost =
+            crate::report::Cost { cdn_egress_usd: 0.06, total_usd: 0.06, origin_only_usd: 0.05, ..Default::default() };
+        answer(&r, &dir.path().join("a.svg")).unwrap();
+        cost(&r, &dir.path().join("c.svg")).unwrap();
+        let a = std::fs::read_to_string(dir.path().join("a.svg")).unwrap();
+        let c = std::fs::read_to_string(dir.path().join("c.svg")).unwrap();
+        for (svg, label) in [(&a, "seoul"), (&a, "tokyo"), (&c, "with the CDN"), (&c, "without")] {
+            assert!(svg.contains(&format!(">\n{label}\n</text>")), "{label} missing");
         }
     }
 }

@@ -901,7 +901,7 @@ impl Report {
             let tiers: Vec<String> = m
                 .tiers
                 .iter()
-                .map(|x| format!("{} {} in tier {} (${}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb))
+                .map(|x| format!("{} {} in tier {} (${:.3}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb))
                 .collect();
             let _ = writeln!(
                 s,
@@ -1053,7 +1053,9 @@ impl Report {
             let tiers: Vec<String> = m
                 .tiers
                 .iter()
-                .map(|x| format!("{}: {} a month, tier {} (${}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb))
+                .map(|x| {
+                    format!("{}: {} a month, tier {} (${:.3}/GB)", x.region, ByteSize(x.bytes), x.tier, x.usd_per_gb)
+                })
                 .collect();
             let _ = writeln!(
                 s,
