@@ -607,6 +607,19 @@ fn notes(r: &Report, w: &World) -> Vec<String> {
             }
             t += 1;
         }
+        // stopped for good (the last second or so may hold no request by chance)
+        if last + 2 < served.len() {
+            v.push(format!(
+                "edge {} answered no request from {} s to the end of the run (its line in the hit-ratio chart stops \
+                 there): its clients were sent elsewhere; they come back only once GeoDNS sees it healthy again ({} \
+                 good checks, every {}) and their cached answers expire (DNS TTL {}).",
+                e.name,
+                last + 1,
+                w.geodns.health.rise,
+                w.geodns.health.interval,
+                w.geodns.ttl
+            ));
+        }
     }
     // A cache still warming up at the end.
     let n = r.series.len();
@@ -1178,5 +1191,40 @@ impl Report {
         std::fs::write(dir.join("report.md"), self.markdown())?;
         crate::charts::write_all(self, samples, w, dir)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report whose series has `tokyo` answering in the seconds `on`.
+    fn with_tokyo(on: impl Fn(usize) -> bool) -> Report {
+        let mut r = Report::default();
+        for t in 0..20 {
+            let mut s = Second { t: t as u32, requests: 100, ..Default::default() };
+            s.edge_hit_ratio.insert("seoul".into(), 0.9);
+            if on(t) {
+                s.edge_hit_ratio.insert("tokyo".into(), 0.9);
+            }
+            r.series.push(s);
+        }
+        r
+    }
+
+    #[test]
+    fn an_edge_that_stops_answering_is_noted_with_the_dns_ttl_whether_or_not_it_comes_back() {
+        let w = World::demo().unwrap();
+        let back = notes(&with_tokyo(|t| !(8..14).contains(&t)), &w);
+        assert!(back.iter().any(|n| n.starts_with("edge tokyo answered no request from 8 s to 14 s")), "{back:?}");
+        let gone = notes(&with_tokyo(|t| t < 12), &w);
+        assert!(
+            gone.iter()
+                .any(|n| n.starts_with("edge tokyo answered no request from 12 s to the end")
+                    && n.contains("DNS TTL 20s")),
+            "{gone:?}"
+        );
+        let always = notes(&with_tokyo(|_| true), &w);
+        assert!(!always.iter().any(|n| n.contains("tokyo")), "{always:?}");
     }
 }
