@@ -147,4 +147,38 @@ mod tests {
         assert!((first - 0.75).abs() < 0.01, "{first}");
         assert_eq!(place(mix64(7), &shares, 8), place(mix64(7), &shares, 8));
     }
+
+    #[test]
+    fn an_access_log_replayed_against_your_origin_requests_its_own_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("access.log");
+        std::fs::write(
+            &log,
+            "192.0.2.1 - - [06/Dec/2026:10:00:00 +0000] \"GET /a.css?v=2 HTTP/1.1\" 200 512 \"-\" \"curl\"\n\
+             192.0.2.2 - - [06/Dec/2026:10:00:01 +0000] \"POST /form HTTP/1.1\" 200 10 \"-\" \"curl\"\n\
+             192.0.2.1 - - [06/Dec/2026:10:00:02 +0000] \"GET /img/b.png HTTP/1.1\" 200 2048 \"-\" \"curl\"\n",
+        )
+        .unwrap();
+        let text = |origin: &str| {
+            format!(
+                "name = \"t\"\nseed = 2\n{origin}\n[workload]\ntrace = \"{}\"\nclients = {{ seoul = 1.0 }}\n",
+                log.display()
+            )
+        };
+        let w = World::demo().unwrap();
+        let (s, w2) =
+            crate::scenario::parse_text("s.toml", &text("[origin]\nurl = \"http://127.0.0.1:3000\""), &w).unwrap();
+        let got: Vec<(String, u64)> = plan(&log, &s, &w2).map(|p| (p.path, p.at.as_secs())).collect();
+        assert_eq!(
+            got,
+            [("/a.css?v=2".to_string(), 0), ("/img/b.png".to_string(), 2)],
+            "reads only, at the log's pace"
+        );
+        let (s, w2) = crate::scenario::parse_text("s.toml", &text(""), &w).unwrap();
+        let got: Vec<String> = plan(&log, &s, &w2).map(|p| p.path).collect();
+        assert!(
+            got.len() == 2 && got.iter().all(|p| p.starts_with("/t/")),
+            "cdnlab's origin serves trace objects: {got:?}"
+        );
+    }
 }
