@@ -16,10 +16,12 @@ use crate::driver::{Kind, Live, NONE, ORIGIN as SAMPLE_ORIGIN, Sample};
 use crate::report::{Report, Totals};
 use crate::scenario::{Scenario, parse_expectation};
 
-/// Report fields ([`crate::scenario::EXPECTABLE`]) that need the edges'
-/// and origin's final counters (cost, offload): judged at the end; the
+/// Report fields ([`crate::report::EXPECTABLE`]) that need the edges'
+/// and origin's final counters (cost, offload) or the whole run (latency
+/// without the CDN, a month at the run's rate): judged at the end; the
 /// others come from the clients' samples and are judged as the run goes on.
-const AT_THE_END: [&str; 4] = ["origin_offload", "cost_usd", "origin_only_cost_usd", "savings_usd"];
+const AT_THE_END: [&str; 6] =
+    ["origin_offload", "cost_usd", "origin_only_cost_usd", "savings_usd", "origin_only_p50_ms", "monthly_savings_usd"];
 
 /// A latency histogram with buckets 5% apart (percentiles within ±2.5%).
 #[derive(Debug, Clone)]
