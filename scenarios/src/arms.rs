@@ -1,5 +1,5 @@
-//! Side-by-side runs: one run per arm (`[[arm]]`, or one per `[sweep]`
-//! value), each with its own report in `NN-<arm>/`, then the comparison:
+//! Side-by-side runs: `cdn run` runs each arm (`[[arm]]`, or one per
+//! `[sweep]` value) with its own report in `NN-<arm>/`; this is the comparison:
 //! `arms.md` (one table of every measure, one of latency per client region
 //! with and without the CDN), `arms.json`, and one chart per measure
 //! (`arms-<measure>.svg`; a sweep over numbers also gets `sweep.svg`, the
@@ -70,38 +70,31 @@ struct ArmRow<'a> {
     report: &'a Report,
 }
 
-/// Runs every arm; true when every run met its expectations.
-pub async fn run(l: &Loaded, out: &Path, quiet: bool, dashboard: &crate::up::DashboardArgs) -> anyhow::Result<bool> {
-    let mut rows: Vec<(String, Option<f64>, Report)> = Vec::new();
-    let n = l.arms.len();
-    for (i, a) in l.arms.iter().enumerate() {
-        let dir = out.join(format!("{:02}-{}", i + 1, a.name));
-        eprintln!("arm {}/{n}: {}", i + 1, a.name);
-        let r =
-            crate::run::run_once(&a.scenario, &a.world, &dir, quiet, dashboard.listen(&a.world), Some(&a.name)).await?;
-        println!("{}", r.summary());
-        rows.push((a.name.clone(), a.x, r));
-    }
-    let md = markdown(l, &rows);
+/// One arm's run: its name, the swept value (a sweep over numbers), its report.
+pub type Row = (String, Option<f64>, Report);
+
+/// Writes the comparison of the arms' runs (`rows`, in arm order) into
+/// `out`: `arms.md` (returned), `arms.json`, one chart per measure, and
+/// `sweep.svg` for a sweep over numbers.
+pub fn compare(l: &Loaded, rows: &[Row], out: &Path) -> anyhow::Result<String> {
+    let md = markdown(l, rows);
     std::fs::write(out.join("arms.md"), &md)?;
     let json: Vec<ArmRow<'_>> =
         rows.iter().map(|(a, x, r)| ArmRow { arm: a, x: *x, passed: r.passed(), report: r }).collect();
     std::fs::write(out.join("arms.json"), serde_json::to_string_pretty(&json)?)?;
     for m in MEASURES {
-        bars(&rows, m, &out.join(format!("arms-{}.svg", m.key)))?;
+        bars(rows, m, &out.join(format!("arms-{}.svg", m.key)))?;
     }
     if let Some(sw) = &l.scenario.sweep
         && rows.iter().all(|r| r.1.is_some())
     {
-        sweep_chart(&rows, &sw.param, &out.join("sweep.svg"))?;
+        sweep_chart(rows, &sw.param, &out.join("sweep.svg"))?;
     }
-    println!("{md}");
-    println!("comparison: {}", out.join("arms.md").display());
-    Ok(rows.iter().all(|(_, _, r)| r.passed()))
+    Ok(md)
 }
 
 /// `arms.md`: one table of every measure, one of latency per region.
-pub fn markdown(l: &Loaded, rows: &[(String, Option<f64>, Report)]) -> String {
+pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
     let s0 = &l.scenario;
     let mut md = format!("# {} — side by side\n\n", s0.name);
     if let Some(q) = &s0.question {
@@ -172,7 +165,7 @@ pub fn markdown(l: &Loaded, rows: &[(String, Option<f64>, Report)]) -> String {
 }
 
 /// One bar per arm for one measure.
-fn bars(rows: &[(String, Option<f64>, Report)], m: &Measure, path: &Path) -> anyhow::Result<()> {
+fn bars(rows: &[Row], m: &Measure, path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (720, 360)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let vals: Vec<f64> = rows.iter().map(|r| (m.get)(&r.2)).collect();
@@ -202,7 +195,7 @@ fn bars(rows: &[(String, Option<f64>, Report)], m: &Measure, path: &Path) -> any
 }
 
 /// Hit ratio and origin offload against a swept number.
-fn sweep_chart(rows: &[(String, Option<f64>, Report)], param: &str, path: &Path) -> anyhow::Result<()> {
+fn sweep_chart(rows: &[Row], param: &str, path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let (plot, side) = root.split_horizontally(730);

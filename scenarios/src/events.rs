@@ -255,7 +255,11 @@ pub fn purge_detail(req: &edge::purge::PurgeRequest) -> String {
 pub fn purge_effect(rep: &crate::purge::Report) -> String {
     match rep.all_acknowledged_ms {
         Some(ms) => {
-            format!("all {} edges acknowledged in {ms:.1} ms, {}", rep.acknowledged, count(rep.objects, "object"))
+            format!(
+                "all {} edges acknowledged in {ms:.1} ms, {}",
+                rep.acknowledged,
+                crate::purge::count(rep.objects, "object")
+            )
         }
         None => format!("{} acknowledged; not: {}", rep.acknowledged, rep.failed.join(", ")),
     }
@@ -289,11 +293,6 @@ fn bump_body(path: Option<&str>, prefix: Option<&str>) -> serde_json::Value {
     }
 }
 
-/// `1 object`, `3 objects`.
-pub fn count(n: u64, thing: &str) -> String {
-    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
-}
-
 /// The origin's answer to a bump ([`origin::versions::Bumped`]) in words:
 /// `/obj/1 is now version 2, Last-Modified Wed, 25 Nov 2026 18:03:10 GMT`.
 pub fn bump_effect(answer: &str) -> String {
@@ -302,9 +301,12 @@ pub fn bump_effect(answer: &str) -> String {
     match (&b.path, &b.prefix, b.version) {
         (Some(p), _, Some(v)) => format!("{p} is now version {v}, Last-Modified {when}"),
         (_, Some(p), _) => {
-            format!("every object under {p} has a new version ({}), Last-Modified {when}", count(b.bumps, "bump"))
+            format!(
+                "every object under {p} has a new version ({}), Last-Modified {when}",
+                crate::purge::count(b.bumps, "bump")
+            )
         }
-        _ => format!("every object has a new version ({}), Last-Modified {when}", count(b.bumps, "bump")),
+        _ => format!("every object has a new version ({}), Last-Modified {when}", crate::purge::count(b.bumps, "bump")),
     }
 }
 
@@ -410,7 +412,10 @@ mod tests {
             "every object under /obj/ has a new version (1 bump), Last-Modified Thu, 01 Jan 1970 00:00:00 GMT"
         );
         assert_eq!(bump_effect("not json"), "not json");
-        assert_eq!((count(1, "object"), count(3, "object")), ("1 object".to_string(), "3 objects".to_string()));
+        assert_eq!(
+            (crate::purge::count(1, "object"), crate::purge::count(3, "object")),
+            ("1 object".to_string(), "3 objects".to_string())
+        );
     }
 
     #[test]

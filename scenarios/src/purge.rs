@@ -365,6 +365,11 @@ pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeReque
     }
 }
 
+/// `1 object`, `3 objects`.
+pub fn count(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The report as text, one line per edge.
 pub fn render(r: &Report, world: &str) -> String {
     let what = if r.kind == "all" { "everything".to_string() } else { format!("{} {}", r.kind, r.target) };
@@ -399,7 +404,7 @@ pub fn render(r: &Report, world: &str) -> String {
         Some(ms) => s.push_str(&format!(
             "all {} edges acknowledged; the last after {ms:.1} ms; {} affected\n",
             r.edges.len(),
-            crate::events::count(r.objects, "object")
+            count(r.objects, "object")
         )),
         None => s.push_str(&format!(
             "{} of {} edges acknowledged; NOT acknowledged: {}\n",

@@ -69,7 +69,20 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
         println!("report: {}", out.join("report.md").display());
         r.passed()
     } else {
-        crate::arms::run(&loaded, &out, args.quiet, &args.dashboard).await?
+        let mut rows: Vec<crate::arms::Row> = Vec::new();
+        let n = loaded.arms.len();
+        for (i, a) in loaded.arms.iter().enumerate() {
+            let dir = out.join(format!("{:02}-{}", i + 1, a.name));
+            eprintln!("arm {}/{n}: {}", i + 1, a.name);
+            let dashboard = args.dashboard.listen(&a.world);
+            let r = run_once(&a.scenario, &a.world, &dir, args.quiet, dashboard, Some(&a.name)).await?;
+            println!("{}", r.summary());
+            rows.push((a.name.clone(), a.x, r));
+        }
+        let md = crate::arms::compare(&loaded, &rows, &out)?;
+        println!("{md}");
+        println!("comparison: {}", out.join("arms.md").display());
+        rows.iter().all(|(_, _, r)| r.passed())
     };
     Ok(if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(1) })
 }
