@@ -55,8 +55,47 @@ pub struct StoredEntry {
 
 impl StoredEntry {
     /// Fills `hit_headers` and `head_block` (done when the entry enters the
-    /// store or comes back from disk, so every stored entry has both).
+    /// store or comes back from disk, so every stored entry has both), and
+    /// makes the entry own its header values.
+    ///
+    /// Memory: hyper parses an origin's header values as slices of the
+    /// connection's read buffer (8 KiB to 400 KiB), so a stored entry that
+    /// kept them would keep that whole buffer alive, several times the
+    /// entry's weight (docs/memory.md measured +100 MiB over a 128 MiB
+    /// tier). Here every value becomes a slice of `head_block`, which holds
+    /// them all anyway: one exact-size allocation per entry.
     pub fn prepare(&mut self) {
+        let mut b = bytes::BytesMut::with_capacity(
+            32 + self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>(),
+        );
+        b.extend_from_slice(b"HTTP/1.1 ");
+        b.extend_from_slice(self.status.as_str().as_bytes());
+        b.extend_from_slice(b" ");
+        b.extend_from_slice(self.status.canonical_reason().unwrap_or("").as_bytes());
+        b.extend_from_slice(b"\r\n");
+        let mut spans = Vec::with_capacity(self.headers.len());
+        for (n, v) in &self.headers {
+            b.extend_from_slice(n.as_str().as_bytes());
+            b.extend_from_slice(b": ");
+            spans.push(b.len()..b.len() + v.len());
+            b.extend_from_slice(v.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        self.head_block = b.freeze();
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        let mut name: Option<HeaderName> = None;
+        for ((n, v), span) in std::mem::take(&mut self.headers).into_iter().zip(spans) {
+            // `into_iter` names only the first of a repeated field's values.
+            if n.is_some() {
+                name = n;
+            }
+            let Some(name) = &name else { continue };
+            let sensitive = v.is_sensitive();
+            let mut owned = HeaderValue::from_maybe_shared(self.head_block.slice(span)).unwrap_or(v);
+            owned.set_sensitive(sensitive);
+            headers.append(name.clone(), owned);
+        }
+        self.headers = headers;
         // Headroom matters: HeaderMap reserves a slot before every insert,
         // even one that replaces a value, and a full map would grow (and
         // reallocate) on every hit.
@@ -67,21 +106,6 @@ impl StoredEntry {
         h.insert(http::header::AGE, HeaderValue::from_static("0"));
         h.insert(crate::headers::CACHE_STATUS, HeaderValue::from_static("-"));
         self.hit_headers = h;
-        let mut b = bytes::BytesMut::with_capacity(
-            64 + self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>(),
-        );
-        b.extend_from_slice(b"HTTP/1.1 ");
-        b.extend_from_slice(self.status.as_str().as_bytes());
-        b.extend_from_slice(b" ");
-        b.extend_from_slice(self.status.canonical_reason().unwrap_or("").as_bytes());
-        b.extend_from_slice(b"\r\n");
-        for (n, v) in &self.headers {
-            b.extend_from_slice(n.as_str().as_bytes());
-            b.extend_from_slice(b": ");
-            b.extend_from_slice(v.as_bytes());
-            b.extend_from_slice(b"\r\n");
-        }
-        self.head_block = b.freeze();
     }
 }
 
@@ -125,14 +149,27 @@ pub enum CacheValue {
     Variants(VarySpec),
 }
 
+/// Heap bytes of one `HeaderMap` slot: its bucket (hash, name, value and
+/// links, 112 bytes on 64-bit) and its share of the index, rounded up.
+const MAP_SLOT: usize = 128;
+/// What a stored response costs besides its parts: the entry itself inside
+/// foyer's record (with the key and foyer's hash and eviction links), its
+/// tags vector, and the allocator's chunk headers. Checked against a
+/// counting allocator by `edge/tests/memory.rs`.
+const ENTRY_OVERHEAD: usize = 640;
+
 impl CacheValue {
-    /// Bytes of memory this value accounts for (body + headers + overhead).
+    /// Bytes of memory this value holds once prepared ([`StoredEntry::prepare`]):
+    /// the memory tier's capacity is a bound on resident memory only if
+    /// every entry weighs what it holds (docs/memory.md).
     pub fn weight(&self) -> usize {
         match self {
             CacheValue::Response(e) => {
-                let headers: usize = e.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum();
-                let tags: usize = e.tags.iter().map(|t| t.len() + 24).sum();
-                e.body.len() + 2 * headers + tags + 160
+                let maps = (e.headers.capacity() + e.hit_headers.capacity()) * MAP_SLOT;
+                // Field names outside the standard set own their bytes.
+                let names: usize = e.headers.keys().map(|n| n.as_str().len()).sum();
+                let tags: usize = e.tags.iter().map(|t| t.len() + 32).sum();
+                e.body.len() + e.head_block.len() + maps + names + tags + ENTRY_OVERHEAD
             }
             CacheValue::Variants(v) => v.names.iter().map(|n| n.as_str().len() + 24).sum::<usize>() + 64,
         }
@@ -177,6 +214,9 @@ fn read_vec(r: &mut impl Read, len: usize, max: usize) -> foyer::Result<Vec<u8>>
     if v.len() != len {
         return Err(parse_err("truncated field"));
     }
+    // Past PREALLOC the vector grew by doubling: a body kept in memory
+    // must not keep that slack (`Bytes::from` keeps the capacity).
+    v.shrink_to_fit();
     Ok(v)
 }
 
@@ -432,5 +472,44 @@ mod tests {
         CacheValue::Response(e.clone()).encode(&mut big).unwrap();
         let CacheValue::Response(d) = CacheValue::decode(&mut big.as_slice()).unwrap() else { panic!("kind") };
         assert_eq!(d.body, e.body);
+    }
+
+    /// A body read back from disk is kept in memory: it must hold exactly
+    /// its bytes, not the doubled vector it was read into.
+    #[test]
+    fn a_body_read_from_disk_holds_exactly_its_bytes() {
+        let CacheValue::Response(mut e) = sample() else { unreachable!() };
+        let len = 3 * PREALLOC + 5;
+        e.body = Bytes::from(vec![7u8; len]);
+        let mut buf = Vec::new();
+        CacheValue::Response(e).encode(&mut buf).unwrap();
+        let CacheValue::Response(d) = CacheValue::decode(&mut buf.as_slice()).unwrap() else { panic!("kind") };
+        let owned = d.body.try_into_mut().expect("unique");
+        assert_eq!(owned.capacity(), len);
+    }
+
+    /// Preparing rewrites the headers as slices of `head_block`: the same
+    /// fields, values, order and repeats, and the hit headers with them.
+    #[test]
+    fn preparing_keeps_every_field_in_order_and_owns_the_values() {
+        let read_buffer = Bytes::from(vec![b'x'; 4096]);
+        let CacheValue::Response(mut e) = sample() else { unreachable!() };
+        e.headers.append("x-multi", HeaderValue::from_maybe_shared(read_buffer.slice(..3)).unwrap());
+        let mut secret = HeaderValue::from_static("s");
+        secret.set_sensitive(true);
+        e.headers.insert("x-secret", secret);
+        let before: Vec<(String, Vec<u8>)> =
+            e.headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
+        e.prepare();
+        let after: Vec<(String, Vec<u8>)> =
+            e.headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
+        assert_eq!(after, before);
+        assert_eq!(e.headers.get_all("x-multi").iter().count(), 3);
+        assert!(e.headers["x-secret"].is_sensitive());
+        assert!(read_buffer.is_unique(), "a header value still points into the read buffer");
+        assert_eq!(e.hit_headers.get_all("x-multi").iter().count(), 3);
+        assert!(e.hit_headers.contains_key(http::header::AGE));
+        let block = std::str::from_utf8(&e.head_block).unwrap();
+        assert!(block.starts_with("HTTP/1.1 200 OK\r\n") && block.contains("x-multi: xxx\r\n"), "{block}");
     }
 }

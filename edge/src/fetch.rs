@@ -455,9 +455,12 @@ async fn collect(mut body: Incoming, limit: u64) -> Result<Collected, hyper::Err
             }
         }
     }
+    // Always a copy, of exactly the body's size: a chunk is a slice of the
+    // origin connection's read buffer (up to 400 KiB), which a stored body
+    // would otherwise keep alive for as long as it is cached
+    // (docs/memory.md).
     Ok(Collected::Whole(match chunks.len() {
         0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
         _ => {
             let mut b = BytesMut::with_capacity(total as usize);
             for c in chunks {
@@ -480,4 +483,40 @@ pub fn tags_of(h: &HeaderMap) -> Vec<String> {
         }
     }
     tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A body that arrives in one chunk is a slice of the origin
+    /// connection's read buffer (8 KiB and up); stored as it is, it would
+    /// keep that whole buffer alive for as long as it is cached
+    /// (docs/memory.md). The collected body must own exactly its bytes.
+    #[tokio::test]
+    async fn a_collected_body_does_not_share_the_connections_read_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let origin = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 1024];
+            let _ = s.read(&mut head).await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello").await.unwrap();
+            s // kept open: the connection stays pooled-alive
+        });
+        let io = TokioIo::new(tokio::net::TcpStream::connect(addr).await.unwrap());
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        let driver = tokio::spawn(conn);
+        let req = http::Request::get("/").body(http_body_util::Empty::<Bytes>::new()).unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let Collected::Whole(body) = collect(resp.into_body(), 1 << 20).await.unwrap() else { panic!("over") };
+        assert_eq!(&body[..], b"hello");
+        // Unique, and no larger than itself: not a slice of a bigger buffer.
+        let owned = body.try_into_mut().expect("the body shares its allocation");
+        assert_eq!(owned.capacity(), 5, "the body holds a {} byte allocation", owned.capacity());
+        let _socket = origin.await.unwrap();
+        driver.abort();
+    }
 }

@@ -1,0 +1,143 @@
+//! Memory bounds (docs/memory.md), checked with a counting allocator: a
+//! full memory tier holds no more heap than its capacity, whatever its
+//! entries are made of, and the purge index costs a bounded amount per key.
+//! Counts, not timings: this binary's allocator counts every allocation
+//! (`stats_alloc`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::alloc::System;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use edge::entry::{CacheValue, StoredEntry};
+use edge::freshness::{Flags, Timing};
+use edge::key::CacheKey;
+use edge::purge::index::{Index, KeyInfo};
+use edge::store::{Store, StoreConfig};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// One measurement at a time (the counters are process-wide).
+static ONE: Mutex<()> = Mutex::new(());
+
+/// Heap held since `region` began, as glibc malloc spends it: the bytes
+/// asked for plus 16 bytes (chunk header and rounding, on average) for
+/// each allocation still live.
+fn held(region: &Region<'_, System>) -> isize {
+    let c = region.change();
+    // (a reallocation's growth or shrink is in these two already)
+    let bytes = c.bytes_allocated as isize - c.bytes_deallocated as isize;
+    bytes + 16 * (c.allocations as isize - c.deallocations as isize)
+}
+
+/// A response as a fill stores it: the demo origin's header set as it
+/// leaves [`edge::headers::to_client`], every value a slice of the buffer
+/// the head was read into (as hyper parses them), and an exact-size body.
+fn filled(i: u64, body_len: usize) -> StoredEntry {
+    let read_buffer = Bytes::from(vec![b'v'; 16 << 10]);
+    let v = |len: usize| HeaderValue::from_maybe_shared(read_buffer.slice(..len)).unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, len) in [
+        ("content-type", 24),
+        ("content-length", 5),
+        ("accept-ranges", 5),
+        ("etag", 16),
+        ("last-modified", 29),
+        ("cache-control", 20),
+        ("repr-digest", 53),
+        ("content-digest", 53),
+        ("surrogate-key", 16),
+        ("date", 29),
+        ("via", 24),
+    ] {
+        headers.append(HeaderName::from_static(name), v(len));
+    }
+    StoredEntry {
+        status: StatusCode::OK,
+        headers,
+        body: Bytes::from(vec![(i % 251) as u8; body_len]),
+        timing: Timing { birth_ms: 1, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
+        flags: Flags(0),
+        tags: vec![format!("obj-{i}"), format!("group-{}", i % 100)],
+        stored_ms: 1,
+        slices: None,
+        hit_headers: HeaderMap::new(),
+        head_block: Bytes::new(),
+    }
+}
+
+/// The memory tier's capacity bounds its heap: each entry weighs what it
+/// holds, and holds nothing of the buffers its fill was read from. Small
+/// bodies make the per-entry cost count; before the fix, every entry kept
+/// its 16 KiB read buffer alive and headers weighed half their cost.
+#[test]
+fn a_full_memory_tier_holds_no_more_heap_than_its_capacity() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let capacity: u64 = 8 << 20;
+        let c = StoreConfig {
+            name: "memory-test".into(),
+            memory: capacity,
+            disk: 0,
+            max_object: 64 << 10,
+            write_buffer: 1 << 20,
+            eviction: Default::default(),
+            dir: std::env::temp_dir().join("cdnlab-memory-test-unused"),
+        };
+        let store = Store::open(&c).await.unwrap();
+        let region = Region::new(GLOBAL);
+        let sizes = [64, 700, 3_000, 24_000];
+        let mut i = 0u64;
+        let mut offered = 0usize;
+        while offered < 3 * capacity as usize {
+            let len = sizes[i as usize % sizes.len()];
+            let key = CacheKey::from_target(&format!("/obj/{i}")).unwrap();
+            store.insert(key, CacheValue::Response(filled(i, len)));
+            offered += len;
+            i += 1;
+        }
+        let held = held(&region);
+        let used = store.memory_usage() as u64;
+        assert!(used > capacity * 9 / 10, "the tier is full: {used} of {capacity} bytes");
+        let slack = 256 << 10; // the store's own tables, not per entry
+        assert!(
+            held <= (capacity + slack) as isize,
+            "{i} entries offered, {} held: the tier's heap is {held} bytes for a capacity of {capacity}",
+            store.memory_entries()
+        );
+        // and the weights are not padding: the heap is most of the capacity
+        assert!(held >= (capacity * 3 / 4) as isize, "heap {held} bytes, far below the weights");
+    });
+}
+
+/// The purge index (every stored key, in both tiers) costs a bounded
+/// amount per key: docs/memory.md's formula uses this figure.
+#[test]
+fn the_purge_index_costs_a_bounded_amount_per_key() {
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 20_000u64;
+    let keys: Vec<(CacheKey, KeyInfo)> = (0..n)
+        .map(|i| {
+            let key = CacheKey::from_target(&format!("/obj/{i}")).unwrap();
+            let tags = vec![format!("obj-{i}"), format!("group-{}", i % 100)];
+            (key, KeyInfo { tags, stamp: i, admitted: 0, response: true })
+        })
+        .collect();
+    let given: usize =
+        keys.iter().map(|(k, info)| k.as_str().len() + info.tags.iter().map(String::len).sum::<usize>()).sum();
+    let mut index = Index::default();
+    let region = Region::new(GLOBAL);
+    for (k, info) in keys {
+        index.add(k, info);
+    }
+    let per_key = held(&region) as f64 / n as f64;
+    let lengths = given as f64 / n as f64;
+    assert_eq!(index.len(), n as usize);
+    // PURGE_INDEX_PER_KEY in docs/memory.md: 400 bytes + 3 × the key and tag lengths
+    assert!(per_key <= 400.0 + 3.0 * lengths, "{per_key:.0} bytes per key ({lengths:.0} bytes of key and tags)");
+}
