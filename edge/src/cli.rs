@@ -52,6 +52,11 @@ pub struct Args {
     /// Memory eviction policy: lru, lfu, s3fifo, sieve, fifo.
     #[arg(long)]
     pub eviction: Option<String>,
+    /// Disk tier write buffer, e.g. 16MiB (default and least: max-object +
+    /// 256KiB, at least 4MiB); resident memory grows by up to three times it
+    /// (docs/memory.md).
+    #[arg(long, value_parser = parse_bytes)]
+    pub disk_write_buffer: Option<ByteSize>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
@@ -120,6 +125,11 @@ impl Args {
         }
         if let Some(m) = self.max_object {
             c.store.max_object = m.0;
+            // A write buffer must hold one block of the largest object.
+            c.store.write_buffer = c.store.write_buffer.max(world::bounds::write_buffer(None, m.0));
+        }
+        if let Some(b) = self.disk_write_buffer {
+            c.store.write_buffer = b.0;
         }
         if self.access_log {
             c.access_log = true;
@@ -142,6 +152,8 @@ impl Args {
         }
         world::bounds::check_cache_sizes(c.store.memory, c.store.disk, c.store.max_object)
             .map_err(|(f, m)| anyhow::anyhow!("--{}: {m}", f.replace('_', "-")))?;
+        world::bounds::check_write_buffer(c.store.write_buffer, c.store.max_object)
+            .map_err(|m| anyhow::anyhow!("--disk-write-buffer: {m}"))?;
         for (flag, a) in [("--listen", c.listen), ("--admin", c.admin)] {
             world::listen::check(flag, a, self.allow_non_loopback).map_err(anyhow::Error::msg)?;
         }
@@ -209,6 +221,19 @@ mod tests {
         assert!(Config::from_world(&w, "seoul").is_err());
         let replaced = config(&["--name", "seoul", "--origin", "http://127.0.0.1:3000"]).unwrap();
         assert_eq!(replaced.origin_host, "127.0.0.1:3000", "--origin replaces the world's origin and its host");
+    }
+
+    #[test]
+    fn the_disk_write_buffer_follows_the_largest_object_unless_set() {
+        let room = |m: u64| m + (256 << 10);
+        assert_eq!(config(&STANDALONE).unwrap().store.write_buffer, room(8 << 20), "the default 8 MiB object");
+        let set = [&STANDALONE[..], &["--disk-write-buffer", "32MiB"]].concat();
+        assert_eq!(config(&set).unwrap().store.write_buffer, 32 << 20);
+        let big = [&STANDALONE[..], &["--max-object", "40MiB"]].concat();
+        assert_eq!(config(&big).unwrap().store.write_buffer, room(40 << 20), "raised to hold a 40 MiB object");
+        let small = [&STANDALONE[..], &["--disk-write-buffer", "4MiB"]].concat();
+        let e = config(&small).unwrap_err().to_string();
+        assert!(e.contains("--disk-write-buffer") && e.contains("between 8448KiB"), "{e}");
     }
 
     #[test]

@@ -220,6 +220,7 @@ fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
         memory: s.memory.0,
         disk: s.disk.0,
         max_object: s.max_object.0,
+        write_buffer: world::bounds::write_buffer(s.disk_write_buffer.map(|b| b.0), s.max_object.0),
         eviction: s.eviction,
         dir,
     }

@@ -67,6 +67,10 @@ pub struct StoreConfig {
     pub disk: u64,
     /// Largest object stored.
     pub max_object: u64,
+    /// The disk tier's write buffer (foyer's flush buffer pool and submit
+    /// queue limit; room for the largest entry at least:
+    /// [`world::bounds::write_buffer`]).
+    pub write_buffer: u64,
     /// Memory eviction policy.
     pub eviction: Eviction,
     /// Data directory.
@@ -155,10 +159,7 @@ impl Store {
                 )));
             }
             let device = FsDeviceBuilder::new(&c.dir).with_capacity(c.disk as usize).build()?;
-            let engine = BlockEngineConfig::new(device)
-                .with_block_size(block as usize)
-                .with_tombstone_log(true)
-                .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)));
+            let engine = engine_config(device, block, c.write_buffer);
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
         let mut unreserved = None;
@@ -310,6 +311,26 @@ impl Store {
     }
 }
 
+/// The disk tier's engine: blocks of `block` bytes, the tombstone log on,
+/// entries larger than a block refused, and the write buffer bounding what
+/// foyer holds for the disk. With one flusher, foyer keeps two buffers of
+/// `buffer_pool_size` (one being filled, one being written) and drops
+/// entries once `submit_queue_size_threshold` bytes wait: resident memory
+/// for the disk tier is at most three times `write_buffer` (docs/memory.md).
+fn engine_config(
+    device: std::sync::Arc<dyn foyer::Device>,
+    block: u64,
+    write_buffer: u64,
+) -> BlockEngineConfig<CacheKey, CacheValue, HybridCacheProperties> {
+    BlockEngineConfig::new(device)
+        .with_block_size(block as usize)
+        .with_tombstone_log(true)
+        .with_flushers(1)
+        .with_buffer_pool_size(write_buffer as usize)
+        .with_submit_queue_size_threshold(write_buffer as usize)
+        .with_admission_filter(StorageFilter::new().with_condition(EstimatedSize::new(..block as usize)))
+}
+
 /// Whether `dir` holds disk tier files from an earlier run.
 pub fn has_disk_data(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir)
@@ -398,5 +419,18 @@ mod tests {
         std::os::unix::fs::FileExt::read_exact_at(&File::open(&p).unwrap(), &mut buf, 1 << 20).unwrap();
         assert_eq!(&buf, b"kept");
         assert_eq!(std::fs::metadata(dir.path().join("LOCK")).unwrap().len(), 0, "other files untouched");
+    }
+
+    /// The write buffer bounds foyer's disk-side memory: it must reach
+    /// foyer as both the flush buffer pool and the submit queue limit
+    /// (foyer's own default, 16 MiB each, would hold whatever the edge says).
+    #[test]
+    fn the_write_buffer_setting_reaches_foyers_flusher_and_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = FsDeviceBuilder::new(dir.path()).with_capacity(64 << 20).build().unwrap();
+        let shown = format!("{:?}", engine_config(device.clone(), 2 << 20, 6 << 20));
+        for field in ["buffer_pool_size: 6291456", "submit_queue_size_threshold: 6291456", "flushers: 1"] {
+            assert!(shown.contains(field), "{field} not in {shown}");
+        }
     }
 }

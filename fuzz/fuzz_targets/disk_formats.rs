@@ -92,6 +92,7 @@ fn journal(frame: bool, data: &[u8]) {
         memory: 1 << 20,
         disk: 1 << 20,
         max_object: 1 << 16,
+        write_buffer: 1 << 20,
         eviction: Default::default(),
         dir: root.to_path_buf(),
     };

@@ -106,6 +106,40 @@ pub fn disk_block(max_object: u64) -> u64 {
     max_object.saturating_add(256 * 1024).checked_next_power_of_two().unwrap_or(u64::MAX).max(1 << 20)
 }
 
+/// Largest disk write buffer (resident up to three times over).
+pub const MAX_WRITE_BUFFER: u64 = 4 << 30;
+
+/// Room for the largest entry of an edge whose objects are up to
+/// `max_object`: the body and its headers, key and entry header (the disk
+/// block leaves the same 256 KiB).
+pub fn entry_room(max_object: u64) -> u64 {
+    max_object.saturating_add(256 * 1024)
+}
+
+/// The disk tier's write buffer unless set: room for the largest entry
+/// (a smaller buffer could never write it), at least 4 MiB so small
+/// objects are batched.
+pub fn write_buffer(set: Option<u64>, max_object: u64) -> u64 {
+    set.unwrap_or_else(|| entry_room(max_object).max(4 << 20))
+}
+
+/// Checks a disk write buffer: room for the largest entry, at most
+/// [`MAX_WRITE_BUFFER`].
+pub fn check_write_buffer(buffer: u64, max_object: u64) -> Result<(), String> {
+    use crate::ByteSize as B;
+    let room = entry_room(max_object);
+    if !(room..=MAX_WRITE_BUFFER).contains(&buffer) {
+        return Err(format!(
+            "disk_write_buffer {} must be between {} (max_object {} and 256KiB of headers) and {}",
+            B(buffer),
+            B(room),
+            B(max_object),
+            B(MAX_WRITE_BUFFER)
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an edge's cache sizes (from a world, a scenario override or
 /// `edge` flags): the field at fault and why.
 pub fn check_cache_sizes(memory: u64, disk: u64, max_object: u64) -> Result<(), (&'static str, String)> {
@@ -163,6 +197,18 @@ mod tests {
         let (f, m) = check_cache_sizes(64 << 20, 2 << 40, 8 << 20).unwrap_err();
         assert!(f == "disk" && m.contains("131072 blocks"), "{m}");
         assert_eq!(check_cache_sizes(64 << 20, 0, 0).unwrap_err().0, "max_object");
+    }
+
+    #[test]
+    fn a_write_buffer_holds_the_largest_entry() {
+        assert_eq!(write_buffer(None, 8 << 20), (8 << 20) + (256 << 10), "default: room for the largest entry");
+        assert_eq!(write_buffer(None, 64 << 10), 4 << 20, "at least 4 MiB");
+        assert_eq!(write_buffer(Some(64 << 20), 8 << 20), 64 << 20);
+        assert_eq!(check_write_buffer((8 << 20) + (256 << 10), 8 << 20), Ok(()));
+        let m = check_write_buffer(8 << 20, 8 << 20).unwrap_err();
+        assert!(m.contains("between 8448KiB (max_object 8MiB"), "{m}");
+        assert!(check_write_buffer(MAX_WRITE_BUFFER + 1, 1).is_err());
+        assert_eq!(check_write_buffer(write_buffer(None, MAX_OBJECT), MAX_OBJECT), Ok(()), "the largest default fits");
     }
 
     #[test]

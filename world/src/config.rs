@@ -425,6 +425,12 @@ edge_settings! {
     /// (at most `max_object`), fetched from the origin with range requests
     /// ("0" turns slicing off: such objects stream through uncached).
     slice_size: ByteSize = ByteSize::mib(1);
+    /// The disk tier's write buffer: what foyer's flusher batches before a
+    /// write, and the most that may wait for it. Resident memory grows by up
+    /// to three times this (two flush buffers and the queue; docs/memory.md).
+    /// At least `max_object` + 256 KiB (room for the largest entry), which
+    /// is the default (but no less than 4 MiB).
+    disk_write_buffer: Option<ByteSize> = None;
     /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are
     /// relative to the current directory.
     data_dir: String = "data/{world}/{edge}".into();

@@ -414,6 +414,11 @@ fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
     if let Err(e) = bounds::check_cache_sizes(s.memory.0, s.disk.0, s.max_object.0) {
         v.push(e);
     }
+    if let Some(b) = s.disk_write_buffer
+        && let Err(m) = bounds::check_write_buffer(b.0, s.max_object.0)
+    {
+        v.push(("disk_write_buffer", m));
+    }
     if s.slice_size.0 != 0 && !(MIN_SLICE..=MAX_OBJECT).contains(&s.slice_size.0) {
         v.push((
             "slice_size",
