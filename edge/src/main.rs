@@ -2,8 +2,14 @@
 
 use clap::Parser;
 
+fn main() -> std::process::ExitCode {
+    // Before any thread: glibc's malloc settings (docs/memory.md).
+    runtime::malloc::reexec_with_defaults();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn run() -> std::process::ExitCode {
     let args = edge::cli::Args::parse();
     match edge::cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -141,3 +141,32 @@ fn the_purge_index_costs_a_bounded_amount_per_key() {
     // PURGE_INDEX_PER_KEY in docs/memory.md: 400 bytes + 3 × the key and tag lengths
     assert!(per_key <= 400.0 + 3.0 * lengths, "{per_key:.0} bytes per key ({lengths:.0} bytes of key and tags)");
 }
+
+/// The edge binary runs with glibc's mmap threshold fixed (it re-executes
+/// itself with `MALLOC_MMAP_THRESHOLD_` set when it is not), so freed
+/// bodies go back to the system (docs/memory.md, runtime::malloc).
+#[test]
+fn the_edge_binary_runs_with_a_fixed_mmap_threshold() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edge"))
+        .args(["--origin", "http://127.0.0.1:9", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--disk", "0"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
+        .env_remove("GLIBC_TUNABLES")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let ready = BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.starts_with("cdnlab-ready "));
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ready, "the edge did not start");
+    let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+    assert!(vars.contains(&&b"MALLOC_MMAP_THRESHOLD_=131072"[..]), "not in the edge's environment");
+}

@@ -12,10 +12,12 @@
 //! - [`time`]: sleeping on the world's clock;
 //! - [`prom`]: Prometheus text exposition and lock-free histograms;
 //! - [`auth`]: the admin APIs' bearer token check, generated tokens;
-//! - [`logging`]: tracing setup for every binary, library log throttling.
+//! - [`logging`]: tracing setup for every binary, library log throttling;
+//! - [`malloc`]: glibc's malloc settings, fixed before a binary starts.
 
 pub mod auth;
 pub mod logging;
+pub mod malloc;
 pub mod metered;
 pub mod net;
 pub mod prom;

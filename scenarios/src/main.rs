@@ -51,8 +51,15 @@ struct ResolveArgs {
     json: bool,
 }
 
+fn main() -> ExitCode {
+    // Before any thread: glibc's malloc settings for this process and the
+    // edges it starts (docs/memory.md).
+    runtime::malloc::reexec_with_defaults();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Up(a) => scenarios::up::run(a).await,
