@@ -14,12 +14,10 @@
 //!   the byte hit ratio is made of. A client that leaves mid-body may have
 //!   been counted for bytes it never received.
 //!
-//! [`Meter::count`] also notes the outcome for the request being served, so
-//! the public service can time it and log it without every branch of the
-//! request path handing the outcome back ([`scoped`]).
+//! The outcome of a request is what the request path returns
+//! ([`crate::proxy::Served`]); it is counted once, where the request is
+//! observed ([`crate::metrics`]), or where a fast hit is answered.
 
-use std::cell::Cell;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -63,22 +61,6 @@ impl Outcome {
     }
 }
 
-tokio::task_local! {
-    /// The outcome of the request the current task is serving.
-    static CURRENT: Cell<Option<Outcome>>;
-}
-
-/// Runs `f` (one request's handling) and returns its output with the
-/// outcome [`Meter::count`] noted while it ran.
-pub async fn scoped<F: Future>(f: F) -> (F::Output, Option<Outcome>) {
-    CURRENT
-        .scope(Cell::new(None), async move {
-            let out = f.await;
-            (out, CURRENT.try_with(Cell::get).ok().flatten())
-        })
-        .await
-}
-
 /// The counters.
 #[derive(Debug, Default)]
 pub struct Meter {
@@ -102,7 +84,6 @@ impl Meter {
     #[inline]
     pub fn count(&self, o: Outcome) {
         self.requests[o as usize].fetch_add(1, Ordering::Relaxed);
-        let _ = CURRENT.try_with(|c| c.set(Some(o)));
     }
 
     /// Requests with outcome `o` so far.
@@ -137,26 +118,5 @@ impl Meter {
     /// The duration histogram of outcome `o`.
     pub fn durations(&self, o: Outcome) -> HistogramSnapshot {
         self.durations[o as usize].snapshot()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn scoped_sees_the_outcome_counted_inside_and_nothing_leaks_outside() {
-        let m = Arc::new(Meter::default());
-        let m2 = m.clone();
-        let ((), o) = scoped(async move {
-            tokio::task::yield_now().await;
-            m2.count(Outcome::Stale);
-        })
-        .await;
-        assert_eq!(o, Some(Outcome::Stale));
-        m.count(Outcome::Hit); // outside any scope: counted, not noted
-        let ((), none) = scoped(async {}).await;
-        assert_eq!(none, None);
-        assert_eq!((m.requests(Outcome::Stale), m.requests(Outcome::Hit), m.total()), (1, 1, 2));
     }
 }

@@ -3,10 +3,10 @@
 //! **Observing.** The public service wraps every request: the fast hit path
 //! calls [`EdgeState::observe_fast_hit`] (one clock read, three relaxed
 //! atomic adds, no allocation; the access log costs a bool test when off),
-//! every other request runs through [`EdgeState::observed`], which learns
-//! the outcome from [`crate::meter::scoped`], counts the body bytes (a
-//! stream is wrapped to count chunks as they go out) and records the time
-//! to the response head.
+//! every other request runs through [`EdgeState::observed`], which counts
+//! the outcome the request path returns ([`Served`]), its body bytes (a
+//! stream is wrapped to count chunks as they go out) and the time to the
+//! response head.
 //!
 //! **Exposing.** `GET /metrics` on the admin listener renders, in the
 //! Prometheus text format, the same numbers as `/stats` (names below,
@@ -30,7 +30,8 @@ use runtime::serve::Peer;
 
 use crate::access_log::Line;
 use crate::body::{Body, BoxError};
-use crate::meter::{Outcome, scoped};
+use crate::meter::Outcome;
+use crate::proxy::Served;
 use crate::state::EdgeState;
 
 /// Requests by outcome (counter; `edge`, `outcome`).
@@ -113,10 +114,8 @@ impl EdgeState {
     /// bytes and time by outcome; logs it if asked.
     pub async fn observed(self: Arc<Self>, req: Request<Incoming>, peer: Peer, started: Instant) -> Response<Body> {
         let logged = self.access_log.then(|| (req.method().clone(), req.uri().clone()));
-        let (mut r, outcome) = scoped(self.clone().handle(req, peer.remote.ip())).await;
-        // Every branch of the request path counts an outcome; were one to
-        // forget, its bytes and time land under `error` rather than nowhere.
-        let outcome = outcome.unwrap_or(Outcome::Error);
+        let Served { response: mut r, outcome } = self.clone().handle(req, peer.remote.ip()).await;
+        self.meter.count(outcome);
         let bytes = match r.body() {
             Body::Stream(_) => {
                 let inner = std::mem::replace(r.body_mut(), Body::Empty);

@@ -92,6 +92,28 @@ enum Lookup {
     Miss,
 }
 
+/// What the request path made of a request: the response, and what became
+/// of the request ([`Outcome`]: the `outcome` label of the metrics, the
+/// word in the access log). Every branch of the path below returns one;
+/// [`EdgeState::observed`] counts it once. (The fast hits count themselves:
+/// [`EdgeState::fresh_memory_hit`].)
+pub struct Served {
+    /// The response, head and body.
+    pub response: Response<Body>,
+    /// What became of the request.
+    pub outcome: Outcome,
+}
+
+impl Served {
+    fn new(outcome: Outcome, response: Response<Body>) -> Served {
+        Served { response, outcome }
+    }
+
+    fn error(response: Response<Body>) -> Served {
+        Served { response, outcome: Outcome::Error }
+    }
+}
+
 /// Request fields that keep a GET/HEAD off both fast hit paths (this one
 /// and [`crate::conn`]'s): client cache directives, conditionals, ranges.
 pub(crate) const NOT_FAST: [&str; 8] = [
@@ -160,24 +182,22 @@ impl EdgeState {
     }
 
     /// Every request the fast path did not answer.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: IpAddr) -> Served {
         if let Err(refusal) = inbound::check(&req) {
-            self.meter.count(Outcome::Error);
             let mut r = self.error(refusal.status(), &refusal.to_string(), &CacheStatus::fwd(Fwd::Bypass));
             let (name, value) = inbound::CLOSE;
             r.headers_mut().insert(name, value);
-            return r;
+            return Served::error(r);
         }
         let (parts, body) = req.into_parts();
         let key = match CacheKey::from_uri(&parts.uri) {
             Ok(k) => k,
             Err(e) => {
-                self.meter.count(Outcome::Error);
                 let status = match e {
                     KeyError::TooLong => StatusCode::URI_TOO_LONG,
                     KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
                 };
-                return self.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass));
+                return Served::error(self.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass)));
             }
         };
         match parts.method {
@@ -186,7 +206,7 @@ impl EdgeState {
         }
     }
 
-    async fn cacheable(self: &Arc<Self>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Response<Body> {
+    async fn cacheable(self: &Arc<Self>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Served {
         let h = &parts.headers;
         if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
             // Preconditions for state-changing semantics: the origin decides.
@@ -201,9 +221,8 @@ impl EdgeState {
             Err(Retry) => match self.cacheable_once(&key, &parts, &fwd, peer).await {
                 Ok(r) => r,
                 Err(Retry) => {
-                    self.meter.count(Outcome::Error);
                     let cs = CacheStatus::fwd(Fwd::Miss);
-                    self.error(StatusCode::BAD_GATEWAY, "the object kept changing at the origin", &cs)
+                    Served::error(self.error(StatusCode::BAD_GATEWAY, "the object kept changing at the origin", &cs))
                 }
             },
         }
@@ -216,7 +235,7 @@ impl EdgeState {
         parts: &request::Parts,
         sent: &HeaderMap,
         peer: IpAddr,
-    ) -> Result<Response<Body>, Retry> {
+    ) -> Result<Served, Retry> {
         let h = &parts.headers;
         let rd = RequestDirectives::from_headers(h);
         let now = self.now_ms();
@@ -235,11 +254,10 @@ impl EdgeState {
                     Reuse::Revalidate => None,
                 };
                 if let Some((outcome, cs)) = served {
-                    self.meter.count(outcome);
                     if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
-                        return self.serve_slices(parts, key, sent, meta, cs, age).await;
+                        return self.serve_slices(parts, key, sent, meta, outcome, cs, age).await;
                     }
-                    return Ok(self.respond(parts, Rep::of(e), age, &cs));
+                    return Ok(Served::new(outcome, self.respond(parts, Rep::of(e), age, &cs)));
                 }
                 let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
                 let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
@@ -249,9 +267,9 @@ impl EdgeState {
             Lookup::Miss => (None, Fwd::UriMiss),
         };
         if rd.only_if_cached {
-            self.meter.count(Outcome::Error);
             let cs = CacheStatus::fwd(fwd);
-            return Ok(self.error(StatusCode::GATEWAY_TIMEOUT, "only-if-cached, and no usable stored response", &cs));
+            let why = "only-if-cached, and no usable stored response";
+            return Ok(Served::error(self.error(StatusCode::GATEWAY_TIMEOUT, why, &cs)));
         }
         // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
         // flight of its own so GET waiters never get a body-less answer.
@@ -274,9 +292,9 @@ impl EdgeState {
                     return Ok(self.pass_get(parts.clone(), key, peer).await);
                 }
                 if r.status.is_server_error()
-                    && let Some(resp) = self.stale_if_error(parts, stale.as_ref(), r.origin_status)
+                    && let Some(served) = self.stale_if_error(parts, stale.as_ref(), r.origin_status)
                 {
-                    return Ok(resp);
+                    return Ok(served);
                 }
                 let now = self.now_ms();
                 let cs = CacheStatus {
@@ -288,20 +306,21 @@ impl EdgeState {
                     detail: r.not_stored.map(|n| n.as_str()),
                     ..Default::default()
                 };
-                self.meter.count(if r.revalidated {
+                let outcome = if r.revalidated {
                     Outcome::Revalidated
                 } else if r.shareable {
                     Outcome::Miss
                 } else {
                     Outcome::Pass
-                });
+                };
                 let age = r.timing.age_ms(now) / 1000;
                 let age = (age > 0 || r.revalidated).then_some(age);
                 if let Some(meta) = SlicedMeta::of_ready(r) {
-                    return self.serve_slices(parts, key, sent, meta, cs, age).await;
+                    return self.serve_slices(parts, key, sent, meta, outcome, cs, age).await;
                 }
                 let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
-                Ok(self.respond(parts, Rep { status: r.status, headers: hdrs, body: &r.body }, age, &cs))
+                let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
+                Ok(Served::new(outcome, self.respond(parts, rep, age, &cs)))
             }
             Fetched::Streamed(slot) => {
                 // Too big to store: the starter gets the stream, unless it
@@ -309,64 +328,57 @@ impl EdgeState {
                 let taken = if leader && !h.contains_key(RANGE) { slot.lock().take() } else { None };
                 match taken {
                     Some(mut resp) => {
-                        self.meter.count(Outcome::Pass);
                         let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::fwd(fwd) };
                         resp.headers_mut().insert(CACHE_STATUS, cs.render(&self.label));
                         if parts.method == Method::HEAD {
                             *resp.body_mut() = Body::Empty;
                         }
-                        Ok(resp)
+                        Ok(Served::new(Outcome::Pass, resp))
                     }
                     None => Ok(self.pass_get(parts.clone(), key, peer).await),
                 }
             }
             Fetched::Failed(FetchError::Changed(_)) => Err(Retry),
             Fetched::Failed(err) => {
-                if let Some(resp) = self.stale_if_error(parts, stale.as_ref(), err.status().as_u16()) {
-                    return Ok(resp);
+                if let Some(served) = self.stale_if_error(parts, stale.as_ref(), err.status().as_u16()) {
+                    return Ok(served);
                 }
-                self.meter.count(Outcome::Error);
                 tracing::debug!(key = %key, error = %err, "origin fetch failed");
-                Ok(self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd)))
+                Ok(Served::error(self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))))
             }
         }
     }
 
-    /// Serves a sliced object of URL `key`; a changed object means starting over.
+    /// Serves a sliced object of URL `key` (`outcome` when it can be
+    /// served, an error when a slice cannot); a changed object means
+    /// starting over.
+    #[allow(clippy::too_many_arguments)]
     async fn serve_slices(
         self: &Arc<Self>,
         parts: &request::Parts,
         key: &CacheKey,
         sent: &HeaderMap,
         meta: SlicedMeta,
+        outcome: Outcome,
         cs: CacheStatus,
         age: Option<u64>,
-    ) -> Result<Response<Body>, Retry> {
+    ) -> Result<Served, Retry> {
         let how = SliceFetch { target: key.clone(), headers: sent.clone() };
         match self.serve_sliced(parts, meta, how, cs.clone(), age).await {
-            Ok(r) => Ok(r),
+            Ok(r) => Ok(Served::new(outcome, r)),
             Err(FetchError::Changed(_)) => Err(Retry),
-            Err(e) => {
-                self.meter.count(Outcome::Error);
-                Ok(self.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))
-            }
+            Err(e) => Ok(Served::error(self.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))),
         }
     }
 
     /// Serves a stale entry after an origin failure, within its
     /// stale-if-error window.
-    fn stale_if_error(
-        &self,
-        parts: &request::Parts,
-        stale: Option<&Entry>,
-        origin_status: u16,
-    ) -> Option<Response<Body>> {
+    fn stale_if_error(&self, parts: &request::Parts, stale: Option<&Entry>, origin_status: u16) -> Option<Served> {
         let e = response(stale?)?;
         let now = self.now_ms();
         if now >= e.timing.fresh_until_ms().saturating_add(e.timing.sie_ms) {
             return None;
         }
-        self.meter.count(Outcome::Stale);
         let cs = CacheStatus {
             fwd: Some(Fwd::Stale),
             fwd_status: Some(origin_status),
@@ -375,7 +387,7 @@ impl EdgeState {
             ..Default::default()
         };
         let age = Some(e.timing.age_ms(now) / 1000);
-        Some(self.respond(parts, Rep::of(e), age, &cs))
+        Some(Served::new(Outcome::Stale, self.respond(parts, Rep::of(e), age, &cs)))
     }
 
     /// Starts one background revalidation of `key`, unless one is running.
@@ -419,34 +431,29 @@ impl EdgeState {
 
     /// GET/HEAD sent to the origin as the client asked (its preconditions
     /// and range included; never a body), not stored.
-    async fn pass_get(&self, parts: request::Parts, key: &CacheKey, peer: IpAddr) -> Response<Body> {
+    async fn pass_get(&self, parts: request::Parts, key: &CacheKey, peer: IpAddr) -> Served {
         let head = parts.method == Method::HEAD;
         let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
         match self.pass(parts.method, key, sent, Body::Empty).await {
             Ok(mut r) => {
-                self.meter.count(Outcome::Pass);
                 r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
                 if head {
                     *r.body_mut() = Body::Empty;
                 }
-                r
+                Served::new(Outcome::Pass, r)
             }
-            Err(e) => {
-                self.meter.count(Outcome::Error);
-                self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))
-            }
+            Err(e) => Served::error(self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
         }
     }
 
     /// Methods other than GET/HEAD: through to the origin; a non-error
     /// answer to an unsafe method invalidates the URL and the same-origin
     /// `Location` / `Content-Location` (RFC 9111 §4.4).
-    async fn pass_other(&self, parts: request::Parts, key: CacheKey, body: Body, peer: IpAddr) -> Response<Body> {
+    async fn pass_other(&self, parts: request::Parts, key: CacheKey, body: Body, peer: IpAddr) -> Served {
         let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
         let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
         match self.pass(parts.method, &key, sent, body).await {
             Ok(mut r) => {
-                self.meter.count(Outcome::Pass);
                 let ok = r.status().is_success() || r.status().is_redirection();
                 if unsafe_method && ok {
                     self.invalidate(key.as_str()).await;
@@ -458,12 +465,9 @@ impl EdgeState {
                     }
                 }
                 r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
-                r
+                Served::new(Outcome::Pass, r)
             }
-            Err(e) => {
-                self.meter.count(Outcome::Error);
-                self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))
-            }
+            Err(e) => Served::error(self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
         }
     }
 }

@@ -122,6 +122,28 @@ async fn socket_and_body_bytes_equal_what_a_client_reads_for_every_kind_of_respo
     assert_eq!(o.count("/big"), 2, "the large object streamed through each time");
 }
 
+/// A request is counted once, under what finally became of it: a sliced
+/// object found in the cache whose missing slice the origin then fails to
+/// give is one error, not a hit and an error.
+#[tokio::test]
+async fn a_request_is_counted_once_when_a_slice_fails_after_the_lookup() {
+    let o = ScriptedOrigin::start().await;
+    let big = Bytes::from((0..3_000_000u32).map(|i| (i % 253) as u8).collect::<Vec<_>>());
+    o.set("/sliced", Reply::ok(big.clone()).cc("max-age=600").header("etag", "\"s1\"").ranges());
+    let e = start_edge(o.addr, |c| c.store.max_object = 1 << 20).await;
+    let (_, raw) = exchange(e.handle.public, "GET", "/sliced", "Range: bytes=0-9\r\n").await;
+    assert_eq!(split(&raw).0, 206, "the object's head and its first slice are stored");
+    o.set("/sliced", Reply::status(500, "down"));
+    let before = e.handle.stats();
+    let (_, raw) = exchange(e.handle.public, "GET", "/sliced", "Range: bytes=2097152-2097161\r\n").await;
+    let (status, head, _) = split(&raw);
+    assert_eq!(status, 502, "{head}");
+    let after = stats_when(&e, |s| s.bytes_to_clients - before.bytes_to_clients >= raw.len() as u64).await;
+    assert_eq!(after.requests.total - before.requests.total, 1, "one request");
+    assert_eq!(after.requests.error - before.requests.error, 1, "counted as an error");
+    assert_eq!(after.requests.hit, before.requests.hit, "not also as a hit");
+}
+
 #[tokio::test]
 async fn errors_are_counted_at_the_socket_whether_or_not_they_reach_the_cache() {
     let e = start_edge(dead_addr().await, |_| {}).await;
