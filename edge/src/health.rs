@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
 /// At most one ERROR line about failing disk writes per this interval.
 pub const LOG_EVERY: Duration = Duration::from_secs(30);
@@ -35,85 +34,7 @@ pub enum Write {
     Snapshot,
 }
 
-/// The disk tier's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum DiskState {
-    /// Writes succeed.
-    #[default]
-    Ok,
-    /// Writes fail or the filesystem is full: new entries stay in memory.
-    Failing,
-    /// No disk tier (memory only, configured or because it could not open).
-    Off,
-}
-
-impl DiskState {
-    /// Every state, in gauge order.
-    pub const ALL: [DiskState; 3] = [DiskState::Ok, DiskState::Failing, DiskState::Off];
-
-    /// The name in JSON and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DiskState::Ok => "ok",
-            DiskState::Failing => "failing",
-            DiskState::Off => "off",
-        }
-    }
-}
-
-/// The disk part of `/stats`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct DiskHealth {
-    /// `ok`, `failing` or `off`.
-    pub state: DiskState,
-    /// Why, when not `ok`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Failed disk writes since start: purge journal.
-    pub journal_write_errors: u64,
-    /// Failed disk writes since start: journal snapshots.
-    pub snapshot_write_errors: u64,
-    /// Failed disk writes since start: the disk tier itself (from foyer's log).
-    pub cache_write_errors: u64,
-    /// Free bytes on the data directory's filesystem, at the last look.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub free_bytes: Option<u64>,
-    /// Purges applied in memory but not persisted (until the journal is
-    /// compacted again).
-    pub unpersisted_purges: u64,
-    /// Values read from disk that the purge index did not vouch for,
-    /// dropped instead of served.
-    #[serde(default)]
-    pub dropped_entries: u64,
-}
-
-/// `/healthz` and the `health` part of `/stats`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Report {
-    /// `ok` or `degraded`.
-    pub status: String,
-    /// What is wrong now.
-    #[serde(default)]
-    pub problems: Vec<String>,
-    /// What start-up had to recover (stays until the next start).
-    #[serde(default)]
-    pub notes: Vec<String>,
-}
-
-impl Report {
-    /// The text of `/healthz`: the status, then one line per problem and note.
-    pub fn text(&self) -> String {
-        let mut s = format!("{}\n", self.status);
-        for p in &self.problems {
-            s.push_str(&format!("problem: {p}\n"));
-        }
-        for n in &self.notes {
-            s.push_str(&format!("note: {n}\n"));
-        }
-        s
-    }
-}
+pub use api::edge::{DiskHealth, DiskState, HealthReport as Report};
 
 #[derive(Default)]
 struct Inner {

@@ -25,41 +25,7 @@ use std::time::Duration;
 use runtime::metered::Traffic;
 use runtime::prom::{Histogram, HistogramSnapshot};
 
-/// What became of a request. The same words reach `/stats`, metric labels
-/// and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Served fresh from the cache.
-    Hit,
-    /// Fetched from the origin (stored or not).
-    Miss,
-    /// Served stale (stale-while-revalidate, stale-if-error, max-stale).
-    Stale,
-    /// Validated with the origin (304) and served from the cache.
-    Revalidated,
-    /// Passed through (uncacheable method or response).
-    Pass,
-    /// Answered with an error by the edge (bad request, origin failure).
-    Error,
-}
-
-impl Outcome {
-    /// Every outcome, in display order.
-    pub const ALL: [Outcome; 6] =
-        [Outcome::Hit, Outcome::Miss, Outcome::Stale, Outcome::Revalidated, Outcome::Pass, Outcome::Error];
-
-    /// The label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Hit => "hit",
-            Outcome::Miss => "miss",
-            Outcome::Stale => "stale",
-            Outcome::Revalidated => "revalidated",
-            Outcome::Pass => "pass",
-            Outcome::Error => "error",
-        }
-    }
-}
+pub use api::edge::Outcome;
 
 /// The counters.
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@
 
 use arbitrary::Arbitrary;
 use edge::key::{CacheKey, is_normal};
-use edge::purge::spec::{PurgeRequest, Target};
+use edge::purge::spec::{PurgeRequest, PurgeSpec, Target};
 use edge::vary::{normalised, variant_key};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
@@ -74,12 +74,12 @@ fn vary(fields: &[(u8, &[u8])]) {
 }
 
 fn purge(r: PurgeRequest) {
-    let Ok(spec) = r.spec() else { return };
-    let back = PurgeRequest::from_spec(&spec).spec();
+    let Ok(spec) = PurgeSpec::try_from(&r) else { return };
+    let back = PurgeSpec::try_from(&PurgeRequest::from(&spec));
     assert_eq!(back.as_ref().ok(), Some(&spec), "purge spec {spec:?} does not survive a round trip: {back:?}");
-    let json = serde_json::to_vec(&PurgeRequest::from_spec(&spec)).expect("json");
+    let json = serde_json::to_vec(&PurgeRequest::from(&spec)).expect("json");
     let parsed: PurgeRequest = serde_json::from_slice(&json).expect("our own json");
-    assert_eq!(parsed.spec().ok(), Some(spec.clone()));
+    assert_eq!(PurgeSpec::try_from(&parsed).ok(), Some(spec.clone()));
     if let Target::Url(u) = &spec.target {
         assert_eq!(CacheKey::from_target(u).map(|k| k.as_str() == u), Ok(true), "purge url {u:?} is not a key");
     }

@@ -55,7 +55,9 @@ async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Bod
             let path = query(parts, "path")?;
             json(&serde_json::json!({ "path": path, "requests": st.stats.requests_for(&path) }))
         }
-        "/metrics" if get => Ok(text(st.snapshot().to_prometheus(), "text/plain; version=0.0.4; charset=utf-8")),
+        "/metrics" if get => {
+            Ok(text(crate::stats::prometheus(&st.snapshot()), "text/plain; version=0.0.4; charset=utf-8"))
+        }
         "/version" if get => {
             let path = query(parts, "path")?;
             let v = st.versions.of(&path);

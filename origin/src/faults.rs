@@ -7,115 +7,11 @@
 //! request order fails the same requests.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 use world::rng::Rng;
 
-/// Longest latency that may be injected.
-pub const MAX_LATENCY_MS: u64 = 600_000;
-
-/// An outage mode.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outage {
-    /// No outage.
-    #[default]
-    Off,
-    /// Accept and close the connection at once, without a response.
-    Reset,
-    /// Never answer (until the origin stops).
-    Hang,
-    /// Answer 503 to every public request.
-    Status,
-}
-
-impl Outage {
-    /// The name used in JSON and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outage::Off => "off",
-            Outage::Reset => "reset",
-            Outage::Hang => "hang",
-            Outage::Status => "status",
-        }
-    }
-}
-
-/// The faults in force.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Faults {
-    /// Added before every public response (simulated milliseconds).
-    pub latency_ms: u64,
-    /// Fraction (0..=1) of public requests answered `error_status`.
-    pub error_rate: f64,
-    /// Status of injected errors (4xx or 5xx).
-    pub error_status: u16,
-    /// Outage mode.
-    pub outage: Outage,
-    /// Flip a byte in every 200 body while keeping its `Content-Digest`
-    /// (for testing integrity checks: every client must notice).
-    pub corrupt: bool,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self { latency_ms: 0, error_rate: 0.0, error_status: 503, outage: Outage::Off, corrupt: false }
-    }
-}
-
-impl Faults {
-    /// Checks the values; the error says which one is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.error_rate.is_finite() && (0.0..=1.0).contains(&self.error_rate)) {
-            return Err(format!("error_rate {} must be between 0 and 1", self.error_rate));
-        }
-        if !(400..=599).contains(&self.error_status) {
-            return Err(format!("error_status {} must be a 4xx or 5xx status", self.error_status));
-        }
-        if self.latency_ms > MAX_LATENCY_MS {
-            return Err(format!("latency_ms {} is above the {MAX_LATENCY_MS} ms limit", self.latency_ms));
-        }
-        Ok(())
-    }
-
-    /// The added latency.
-    pub fn latency(&self) -> Duration {
-        Duration::from_millis(self.latency_ms)
-    }
-}
-
-/// A change to the faults in force (`POST /faults`): fields given replace
-/// the current ones, fields left out stay.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultsPatch {
-    /// New `latency_ms`.
-    pub latency_ms: Option<u64>,
-    /// New `error_rate`.
-    pub error_rate: Option<f64>,
-    /// New `error_status`.
-    pub error_status: Option<u16>,
-    /// New `outage`.
-    pub outage: Option<Outage>,
-    /// New `corrupt`.
-    pub corrupt: Option<bool>,
-}
-
-impl FaultsPatch {
-    /// `base` with this patch applied.
-    pub fn apply(&self, base: Faults) -> Faults {
-        Faults {
-            latency_ms: self.latency_ms.unwrap_or(base.latency_ms),
-            error_rate: self.error_rate.unwrap_or(base.error_rate),
-            error_status: self.error_status.unwrap_or(base.error_status),
-            outage: self.outage.unwrap_or(base.outage),
-            corrupt: self.corrupt.unwrap_or(base.corrupt),
-        }
-    }
-}
+pub use api::origin::{Faults, FaultsPatch, MAX_LATENCY_MS, Outage};
 
 /// The faults in force and the error-rate draw counter.
 #[derive(Debug)]

@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
 /// Public requests received.
 pub const REQUESTS_TOTAL: &str = "cdnlab_origin_requests_total";
@@ -50,42 +49,7 @@ pub struct Stats {
     untracked: AtomicU64,
 }
 
-/// A copy of the counters (`GET /stats`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatsSnapshot {
-    /// Public requests received (every method, faulted ones included).
-    pub requests: u64,
-    /// Bytes written to public clients, at the socket.
-    pub bytes_out: u64,
-    /// Bytes read from public clients, at the socket.
-    pub bytes_in: u64,
-    /// Public connections accepted.
-    pub connections: u64,
-    /// Responses by status code.
-    pub responses: BTreeMap<u16, u64>,
-    /// Responses by class (`"2xx"` …).
-    pub responses_by_class: BTreeMap<String, u64>,
-    /// 304 responses.
-    pub not_modified: u64,
-    /// 206 responses.
-    pub partial: u64,
-    /// Injected error responses.
-    pub errors_injected: u64,
-    /// Connections reset by the `reset` outage.
-    pub resets: u64,
-    /// Requests held by the `hang` outage.
-    pub hangs: u64,
-    /// Bytes of generated bodies held in memory.
-    pub body_cache_bytes: u64,
-    /// Body cache lookups that found the body.
-    pub body_cache_hits: u64,
-    /// Body cache lookups that generated it.
-    pub body_cache_misses: u64,
-    /// Distinct paths counted.
-    pub paths_tracked: u64,
-    /// Requests to paths not counted because the path map was full.
-    pub paths_untracked: u64,
-}
+pub use api::origin::StatsSnapshot;
 
 /// Socket-level and cache numbers that live outside [`Stats`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -196,34 +160,31 @@ impl Stats {
     }
 }
 
-impl StatsSnapshot {
-    /// Prometheus text exposition (version 0.0.4).
-    pub fn to_prometheus(&self) -> String {
-        let mut s = String::with_capacity(2048);
-        let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        counter(REQUESTS_TOTAL, "Public requests received.", self.requests);
-        counter(BYTES_OUT_TOTAL, "Bytes written to public clients at the socket.", self.bytes_out);
-        counter(BYTES_IN_TOTAL, "Bytes read from public clients at the socket.", self.bytes_in);
-        counter(CONNECTIONS_TOTAL, "Public connections accepted.", self.connections);
-        counter(NOT_MODIFIED_TOTAL, "304 responses.", self.not_modified);
-        counter(PARTIAL_TOTAL, "206 responses.", self.partial);
-        counter(ERRORS_INJECTED_TOTAL, "Injected error responses.", self.errors_injected);
-        counter(RESETS_TOTAL, "Connections closed without a response by the reset outage.", self.resets);
-        counter(HANGS_TOTAL, "Requests held by the hang outage.", self.hangs);
-        let _ =
-            writeln!(s, "# HELP {RESPONSES_TOTAL} Public responses by status code.\n# TYPE {RESPONSES_TOTAL} counter");
-        for (code, n) in &self.responses {
-            let _ = writeln!(s, "{RESPONSES_TOTAL}{{code=\"{code}\"}} {n}");
-        }
-        let _ = writeln!(
-            s,
-            "# HELP {BODY_CACHE_BYTES} Bytes of generated bodies held in memory.\n# TYPE {BODY_CACHE_BYTES} gauge\n{BODY_CACHE_BYTES} {}",
-            self.body_cache_bytes
-        );
-        s
+/// `snap` in the Prometheus text exposition (version 0.0.4).
+pub fn prometheus(snap: &StatsSnapshot) -> String {
+    let mut s = String::with_capacity(2048);
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    };
+    counter(REQUESTS_TOTAL, "Public requests received.", snap.requests);
+    counter(BYTES_OUT_TOTAL, "Bytes written to public clients at the socket.", snap.bytes_out);
+    counter(BYTES_IN_TOTAL, "Bytes read from public clients at the socket.", snap.bytes_in);
+    counter(CONNECTIONS_TOTAL, "Public connections accepted.", snap.connections);
+    counter(NOT_MODIFIED_TOTAL, "304 responses.", snap.not_modified);
+    counter(PARTIAL_TOTAL, "206 responses.", snap.partial);
+    counter(ERRORS_INJECTED_TOTAL, "Injected error responses.", snap.errors_injected);
+    counter(RESETS_TOTAL, "Connections closed without a response by the reset outage.", snap.resets);
+    counter(HANGS_TOTAL, "Requests held by the hang outage.", snap.hangs);
+    let _ = writeln!(s, "# HELP {RESPONSES_TOTAL} Public responses by status code.\n# TYPE {RESPONSES_TOTAL} counter");
+    for (code, n) in &snap.responses {
+        let _ = writeln!(s, "{RESPONSES_TOTAL}{{code=\"{code}\"}} {n}");
     }
+    let _ = writeln!(
+        s,
+        "# HELP {BODY_CACHE_BYTES} Bytes of generated bodies held in memory.\n# TYPE {BODY_CACHE_BYTES} gauge\n{BODY_CACHE_BYTES} {}",
+        snap.body_cache_bytes
+    );
+    s
 }
 
 #[cfg(test)]
@@ -240,7 +201,7 @@ mod tests {
         assert_eq!(snap.responses.get(&200), Some(&2));
         assert_eq!(snap.responses_by_class.get("2xx"), Some(&3));
         assert_eq!((snap.not_modified, snap.partial), (1, 1));
-        let text = snap.to_prometheus();
+        let text = prometheus(&snap);
         assert!(text.contains("cdnlab_origin_responses_total{code=\"200\"} 2"), "{text}");
         assert!(text.contains("cdnlab_origin_requests_total 0"));
     }

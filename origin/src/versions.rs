@@ -7,40 +7,13 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 
 /// Most distinct exact paths that may be bumped.
 pub const MAX_BUMPED_PATHS: usize = 1_000_000;
 /// Most distinct prefixes that may be bumped.
 pub const MAX_BUMPED_PREFIXES: usize = 10_000;
 
-/// What to bump: JSON `{"path": "/obj/7"}` or `{"prefix": "/obj/"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum Bump {
-    /// One path.
-    Path(String),
-    /// Every path starting with this prefix.
-    Prefix(String),
-}
-
-/// What a bump did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bumped {
-    /// The path bumped, for an exact bump.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// The prefix bumped, for a prefix bump.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// The path's version now, for an exact bump.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<u64>,
-    /// How many times this path or prefix has been bumped.
-    pub bumps: u64,
-    /// When (Unix seconds of the world clock): the new `Last-Modified`.
-    pub at: u64,
-}
+pub use api::origin::{Bump, Bumped};
 
 /// Why a bump was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

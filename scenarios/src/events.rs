@@ -241,7 +241,7 @@ async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
 }
 
 /// `soft url /obj/1`: a purge as one line.
-pub fn purge_detail(req: &edge::purge::PurgeRequest) -> String {
+pub fn purge_detail(req: &api::edge::PurgeRequest) -> String {
     let scope = purge_scope(req);
     format!(
         "{}{} {}",
@@ -265,7 +265,7 @@ pub fn purge_effect(rep: &crate::purge::Report) -> String {
     }
 }
 
-fn purge_scope(req: &edge::purge::PurgeRequest) -> Scope {
+fn purge_scope(req: &api::edge::PurgeRequest) -> Scope {
     match (&req.url, &req.prefix, &req.tag) {
         (Some(u), _, _) => Scope::Url(u.clone()),
         (_, Some(p), _) => Scope::Prefix(p.clone()),
@@ -276,7 +276,7 @@ fn purge_scope(req: &edge::purge::PurgeRequest) -> Scope {
 
 /// Purges every edge of the world (the fan-out `cdn purge` does) and, when
 /// every edge acknowledged, tells the driver's integrity check.
-pub async fn purge(ctx: &Ctx, req: &edge::purge::PurgeRequest) -> crate::purge::Report {
+pub async fn purge(ctx: &Ctx, req: &api::edge::PurgeRequest) -> crate::purge::Report {
     let opts = FanOut { token: ctx.world.admin_token(), ..FanOut::default() };
     let rep = fan_out(&ctx.http, &EdgeTarget::of_world(&ctx.world), req, &opts).await;
     if rep.complete() {

@@ -26,9 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use api::edge::PurgeRequest;
+use api::edge::PurgeResponse;
 use clap::{ArgGroup, Parser};
-use edge::admin::purge::PurgeResponse;
-use edge::purge::PurgeRequest;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use world::World;
@@ -431,7 +431,7 @@ pub async fn main(args: PurgeArgs) -> ExitCode {
 async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
     let req = args.request();
     // Refuse a bad URL here rather than once per edge.
-    req.spec().map_err(|e| anyhow::anyhow!("{e}"))?;
+    edge::purge::PurgeSpec::try_from(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (targets, label) = if args.edge.is_empty() {
         let w = World::load_or_demo(args.world.as_deref())?;
         (EdgeTarget::of_world(&w), format!("world `{}`", w.name))

@@ -316,21 +316,21 @@ async fn drive(
 /// Edge counters added up over the run, across restarts: a counter that
 /// went down means the edge started again from zero.
 struct EdgeTally {
-    last: Vec<Option<edge::admin::Stats>>,
+    last: Vec<Option<api::edge::Stats>>,
     totals: Vec<EdgeDelta>,
 }
 
 impl EdgeTally {
-    fn new(first: Vec<Option<edge::admin::Stats>>) -> Self {
+    fn new(first: Vec<Option<api::edge::Stats>>) -> Self {
         EdgeTally { totals: vec![EdgeDelta::default(); first.len()], last: first }
     }
 
-    fn add(&mut self, now: Vec<Option<edge::admin::Stats>>) {
+    fn add(&mut self, now: Vec<Option<api::edge::Stats>>) {
         for (i, n) in now.into_iter().enumerate() {
             let Some(n) = n else { continue }; // down: keep the last reading
             // The previous reading of the same process, if any.
             let prev = self.last[i].as_ref().filter(|p| p.requests.total <= n.requests.total);
-            let base = |f: fn(&edge::admin::Stats) -> u64| prev.map_or(0, f);
+            let base = |f: fn(&api::edge::Stats) -> u64| prev.map_or(0, f);
             let d = &mut self.totals[i];
             d.requests += n.requests.total - base(|s| s.requests.total);
             d.hits += (n.requests.hit + n.requests.stale).saturating_sub(base(|s| s.requests.hit + s.requests.stale));
@@ -342,7 +342,7 @@ impl EdgeTally {
     }
 }
 
-async fn edge_stats(http: &reqwest::Client, w: &World) -> Vec<Option<edge::admin::Stats>> {
+async fn edge_stats(http: &reqwest::Client, w: &World) -> Vec<Option<api::edge::Stats>> {
     let mut v = Vec::new();
     for e in &w.edges {
         let r = async { http.get(format!("http://{}/stats", e.admin)).send().await.ok()?.json().await.ok() }.await;

@@ -330,9 +330,9 @@ impl Event {
     }
 
     /// The purge request of a purge event.
-    pub fn purge_request(&self) -> Option<edge::purge::PurgeRequest> {
+    pub fn purge_request(&self) -> Option<api::edge::PurgeRequest> {
         match self {
-            Event::Purge { url, prefix, tag, all, soft, .. } => Some(edge::purge::PurgeRequest {
+            Event::Purge { url, prefix, tag, all, soft, .. } => Some(api::edge::PurgeRequest {
                 url: url.clone(),
                 prefix: prefix.clone(),
                 tag: tag.clone(),
@@ -938,7 +938,7 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
                 let kinds = url.is_some() as u8 + prefix.is_some() as u8 + tag.is_some() as u8 + *all as u8;
                 if kinds != 1 {
                     p.at(&at("do"), "a purge needs exactly one of url, prefix, tag, all = true");
-                } else if let Some(Err(m)) = e.purge_request().map(|r| r.spec()) {
+                } else if let Some(Err(m)) = e.purge_request().map(|r| edge::purge::PurgeSpec::try_from(&r)) {
                     let f = if url.is_some() {
                         "url"
                     } else if prefix.is_some() {

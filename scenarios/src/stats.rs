@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use api::edge::Stats;
+use api::origin::StatsSnapshot;
 use clap::Parser;
-use edge::admin::Stats;
-use origin::StatsSnapshot;
 use serde::{Deserialize, Serialize};
 use world::price::{Bill, GB, decimal};
 use world::{Money, World};

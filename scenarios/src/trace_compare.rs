@@ -81,12 +81,7 @@ fn request_of(path: &str) -> Option<(u64, u32)> {
 
 /// The comparison for a finished run: `paths[i]` is planned request i,
 /// `stats[e]` the last `/stats` of edge e.
-pub fn compare(
-    w: &World,
-    paths: &[String],
-    samples: &[Sample],
-    stats: &[Option<edge::admin::Stats>],
-) -> TraceComparison {
+pub fn compare(w: &World, paths: &[String], samples: &[Sample], stats: &[Option<api::edge::Stats>]) -> TraceComparison {
     let mut edges = Vec::new();
     for (ei, e) in w.edges.iter().enumerate() {
         let mut mine: Vec<&Sample> =

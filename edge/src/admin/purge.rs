@@ -29,53 +29,20 @@
 
 use std::sync::Arc;
 
+use api::edge::PurgeRequest;
+pub use api::edge::PurgeResponse;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::{Deserialize, Serialize};
 
-use crate::purge::spec::PurgeRequest;
+use crate::purge::spec::PurgeSpec;
 use crate::state::EdgeState;
 
 /// Largest purge request body.
 pub const MAX_BODY: usize = 64 * 1024;
-
-/// The answer to a purge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PurgeResponse {
-    /// Edge name.
-    pub edge: String,
-    /// `url`, `prefix`, `tag` or `all`.
-    pub kind: String,
-    /// The normalised URL, prefix or tag ("" for all).
-    pub target: String,
-    /// Soft purge.
-    pub soft: bool,
-    /// Sequence number of this purge on this edge.
-    pub seq: u64,
-    /// Stored responses affected (variants and slices count one each;
-    /// for `all`: every response the edge had indexed).
-    pub objects: u64,
-    /// Store keys affected (responses plus `Vary` pointers).
-    pub keys: u64,
-    /// Origin fetches in flight that later requests will no longer join.
-    pub inflight: u64,
-    /// Time from the request to the durable acknowledgement, µs.
-    pub took_us: u64,
-    /// Whether the purge was persisted (false: applied in memory only, 507).
-    #[serde(default = "yes")]
-    pub persisted: bool,
-    /// Why not, when not persisted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
 
 /// The purge routes (merged into the admin router).
 pub fn router(st: Arc<EdgeState>) -> Router {
@@ -112,7 +79,7 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid purge request: {e}")),
     };
-    let spec = match req.spec() {
+    let spec = match PurgeSpec::try_from(&req) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };

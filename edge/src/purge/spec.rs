@@ -9,7 +9,7 @@
 //! every key that starts with the prefix, variants and slices included, by
 //! construction.
 
-use serde::{Deserialize, Serialize};
+pub use api::edge::PurgeRequest;
 
 use crate::key::CacheKey;
 
@@ -91,28 +91,6 @@ impl PurgeSpec {
     }
 }
 
-/// The JSON body of `POST /purge`: exactly one of `url`, `prefix`, `tag`,
-/// `all: true`; optionally `soft: true`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PurgeRequest {
-    /// An exact URL: `/obj/7?x=1` (or `http://host/obj/7?x=1`: the host is ignored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// A key prefix: `/img/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    /// A surrogate key: `product-42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// `true`: everything.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub all: Option<bool>,
-    /// Mark stale instead of removing.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub soft: bool,
-}
-
 /// Why a purge request is refused (answered 400 with this text).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -130,9 +108,9 @@ pub enum SpecError {
     Tag(String, &'static str),
 }
 
-impl PurgeRequest {
+impl From<&PurgeSpec> for PurgeRequest {
     /// A request for a spec (what the CLI sends).
-    pub fn from_spec(s: &PurgeSpec) -> PurgeRequest {
+    fn from(s: &PurgeSpec) -> PurgeRequest {
         let mut r = PurgeRequest { soft: s.soft, ..Default::default() };
         match &s.target {
             Target::Url(u) => r.url = Some(u.clone()),
@@ -142,14 +120,18 @@ impl PurgeRequest {
         }
         r
     }
+}
+
+impl TryFrom<&PurgeRequest> for PurgeSpec {
+    type Error = SpecError;
 
     /// Checks and normalises the request.
-    pub fn spec(&self) -> Result<PurgeSpec, SpecError> {
+    fn try_from(r: &PurgeRequest) -> Result<PurgeSpec, SpecError> {
         let given: Vec<&str> = [
-            self.url.as_ref().map(|_| "url"),
-            self.prefix.as_ref().map(|_| "prefix"),
-            self.tag.as_ref().map(|_| "tag"),
-            self.all.map(|_| "all"),
+            r.url.as_ref().map(|_| "url"),
+            r.prefix.as_ref().map(|_| "prefix"),
+            r.tag.as_ref().map(|_| "tag"),
+            r.all.map(|_| "all"),
         ]
         .into_iter()
         .flatten()
@@ -158,18 +140,18 @@ impl PurgeRequest {
             let got = if given.is_empty() { "none".to_string() } else { given.join(" and ") };
             return Err(SpecError::Kinds(got));
         }
-        let target = if let Some(u) = &self.url {
+        let target = if let Some(u) = &r.url {
             Target::Url(normal_path("url", u, true)?)
-        } else if let Some(p) = &self.prefix {
+        } else if let Some(p) = &r.prefix {
             Target::Prefix(normal_path("prefix", p, false)?)
-        } else if let Some(t) = &self.tag {
+        } else if let Some(t) = &r.tag {
             Target::Tag(check_tag(t)?)
-        } else if self.all == Some(true) {
+        } else if r.all == Some(true) {
             Target::All
         } else {
             return Err(SpecError::AllFalse);
         };
-        Ok(PurgeSpec { target, soft: self.soft })
+        Ok(PurgeSpec { target, soft: r.soft })
     }
 }
 
@@ -223,7 +205,7 @@ mod tests {
 
     fn spec(json: &str) -> Result<PurgeSpec, String> {
         let r: PurgeRequest = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        r.spec().map_err(|e| e.to_string())
+        PurgeSpec::try_from(&r).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -295,9 +277,9 @@ mod tests {
             PurgeSpec { target: Target::Tag("t".into()), soft: false },
             PurgeSpec { target: Target::All, soft: true },
         ] {
-            let json = serde_json::to_string(&PurgeRequest::from_spec(&s)).unwrap();
+            let json = serde_json::to_string(&PurgeRequest::from(&s)).unwrap();
             let back: PurgeRequest = serde_json::from_str(&json).unwrap();
-            assert_eq!(back.spec().unwrap(), s, "{json}");
+            assert_eq!(PurgeSpec::try_from(&back).unwrap(), s, "{json}");
         }
     }
 }

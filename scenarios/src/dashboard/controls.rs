@@ -56,8 +56,8 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
 /// `{"prefix": …}`, `{"tag": …}`, `{"all": true}`): every edge's answer.
 pub async fn purge(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::body::Bytes) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
-    let req: edge::purge::PurgeRequest = body(&b)?;
-    req.spec().map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let req: api::edge::PurgeRequest = body(&b)?;
+    edge::purge::PurgeSpec::try_from(&req).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
     let detail = events::purge_detail(&req);
     let seq = hub.ctx.journal.begin(Source::Dashboard, "purge", &detail);
     let rep = events::purge(&hub.ctx, &req).await;
@@ -70,10 +70,10 @@ pub async fn purge(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::bod
 /// `POST /api/bump` with `{"path": "/obj/7"}` or `{"prefix": "/obj/"}`.
 pub async fn bump(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::body::Bytes) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
-    let what: origin::Bump = body(&b)?;
+    let what: api::origin::Bump = body(&b)?;
     let (path, prefix) = match &what {
-        origin::Bump::Path(p) => (Some(p.as_str()), None),
-        origin::Bump::Prefix(p) => (None, Some(p.as_str())),
+        api::origin::Bump::Path(p) => (Some(p.as_str()), None),
+        api::origin::Bump::Prefix(p) => (None, Some(p.as_str())),
     };
     let detail = serde_json::to_string(&what).unwrap_or_default();
     let seq = hub.ctx.journal.begin(Source::Dashboard, "bump", &detail);
@@ -132,7 +132,7 @@ pub async fn restart(
 #[serde(deny_unknown_fields)]
 pub struct OutageRequest {
     /// `reset`, `hang` or `status`.
-    pub mode: origin::Outage,
+    pub mode: api::origin::Outage,
 }
 
 /// `POST /api/origin/outage` with `{"mode": "reset"}`: until stopped.
@@ -143,7 +143,7 @@ pub async fn outage_start(
 ) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
     let req: OutageRequest = body(&b)?;
-    if req.mode == origin::Outage::Off {
+    if req.mode == api::origin::Outage::Off {
         let why = "mode must be reset, hang or status (DELETE stops an outage)";
         return Err(Refusal(StatusCode::BAD_REQUEST, why.into()));
     }

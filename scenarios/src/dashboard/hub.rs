@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use edge::admin::Stats;
+use api::edge::Stats;
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -309,7 +309,7 @@ impl Hub {
         // Origin.
         let (mut health, mut why) = probe_health(&r.origin_health);
         if let Some(f) = &r.origin_faults
-            && *f != origin::Faults::default()
+            && *f != api::origin::Faults::default()
             && health == Health::Up
         {
             health = Health::Degraded;
@@ -462,9 +462,9 @@ fn body(st: &State, t: u64) -> TickBody<'_> {
     }
 }
 
-fn fault_words(f: &origin::Faults) -> String {
+fn fault_words(f: &api::origin::Faults) -> String {
     let mut w = Vec::new();
-    if f.outage != origin::Outage::Off {
+    if f.outage != api::origin::Outage::Off {
         w.push(format!("outage {}", f.outage.as_str()));
     }
     if f.latency_ms > 0 {

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use edge::admin::Stats;
+use api::edge::Stats;
+use api::origin::{Faults, StatsSnapshot};
 use futures_util::future::join_all;
-use origin::{Faults, StatsSnapshot};
 use world::World;
 
 /// How a `/healthz` answered: status and body, or why it did not.

@@ -1,0 +1,340 @@
+//! What an edge's admin listener speaks: `/stats` ([`Stats`]), the
+//! `health` in it and `/healthz` ([`HealthReport`]), and `POST /purge`
+//! ([`PurgeRequest`] in, [`PurgeResponse`] out); and the outcome words
+//! ([`Outcome`]) that `/stats`, the metric labels and the access log share.
+//!
+//! Money is a decimal string of dollars with nine decimals (exact
+//! nano-dollars, never a float).
+
+use serde::{Deserialize, Serialize};
+use world::Money;
+use world::price::{Bill, Usage, decimal};
+
+/// What became of a request. The same words reach `/stats`, metric labels
+/// and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served fresh from the cache.
+    Hit,
+    /// Fetched from the origin (stored or not).
+    Miss,
+    /// Served stale (stale-while-revalidate, stale-if-error, max-stale).
+    Stale,
+    /// Validated with the origin (304) and served from the cache.
+    Revalidated,
+    /// Passed through (uncacheable method or response).
+    Pass,
+    /// Answered with an error by the edge (bad request, origin failure).
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome, in display order.
+    pub const ALL: [Outcome; 6] =
+        [Outcome::Hit, Outcome::Miss, Outcome::Stale, Outcome::Revalidated, Outcome::Pass, Outcome::Error];
+
+    /// The label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Hit => "hit",
+            Outcome::Miss => "miss",
+            Outcome::Stale => "stale",
+            Outcome::Revalidated => "revalidated",
+            Outcome::Pass => "pass",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// `/stats`: counters of this edge.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
+pub struct Stats {
+    /// Edge name.
+    pub edge: String,
+    /// Region, if in a world.
+    pub region: Option<String>,
+    /// Requests by outcome.
+    pub requests: Requests,
+    /// Requests answered from the cache without the origin (fresh and stale
+    /// hits) / all requests.
+    pub hit_ratio: f64,
+    /// Body bytes of those requests / body bytes of all responses.
+    pub byte_hit_ratio: f64,
+    /// Response body bytes handed to client connections, by outcome (see
+    /// the edge's `meter` module for how they differ from socket bytes).
+    pub body_bytes: ByOutcome,
+    /// Bytes written to clients at the socket (heads and bodies): what CDN
+    /// egress is billed on.
+    pub bytes_to_clients: u64,
+    /// Bytes read from clients.
+    pub bytes_from_clients: u64,
+    /// Client connections accepted.
+    pub client_connections: u64,
+    /// Of those, refused (503) at the connection limit.
+    #[serde(default)]
+    pub client_connections_refused: u64,
+    /// Bytes read from the origin at the socket: what fill is billed on.
+    pub bytes_from_origin: u64,
+    /// Bytes written to the origin.
+    pub bytes_to_origin: u64,
+    /// Requests sent to the origin.
+    pub origin_requests: u64,
+    /// Responses stored.
+    pub stored: u64,
+    /// Responses not stored (any reason, admission included).
+    pub not_stored: u64,
+    /// Admission: the edge's setting and what it refused.
+    pub admission: AdmissionStats,
+    /// Origin fetches in progress.
+    pub inflight: usize,
+    /// Memory tier bytes used.
+    pub memory_bytes: usize,
+    /// Memory tier capacity.
+    pub memory_capacity: usize,
+    /// Entries in the memory tier.
+    pub memory_entries: usize,
+    /// Disk tier capacity (0: none).
+    pub disk_capacity: u64,
+    /// Bytes written to the disk tier.
+    pub disk_written: u64,
+    /// Bytes read from the disk tier.
+    pub disk_read: u64,
+    /// Modelled round trip to the origin, waited before each origin request.
+    pub rtt_to_origin_ms: f64,
+    /// Dollars by line item, and without the CDN.
+    pub cost: Cost,
+    /// The disk tier: state, write failures, free space.
+    #[serde(default)]
+    pub disk: DiskHealth,
+    /// `/healthz` as JSON: `ok` or `degraded`, and why.
+    #[serde(default)]
+    pub health: HealthReport,
+}
+
+/// A count per outcome, and their sum.
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByOutcome {
+    /// Fresh hits.
+    pub hit: u64,
+    /// Misses.
+    pub miss: u64,
+    /// Served stale.
+    pub stale: u64,
+    /// Revalidated with a 304.
+    pub revalidated: u64,
+    /// Passed through.
+    pub pass: u64,
+    /// Edge-generated errors.
+    pub error: u64,
+    /// All of them.
+    pub total: u64,
+}
+
+/// Requests by outcome.
+pub type Requests = ByOutcome;
+
+impl ByOutcome {
+    /// From a count per outcome.
+    pub fn of(f: impl Fn(Outcome) -> u64) -> ByOutcome {
+        let mut b = ByOutcome {
+            hit: f(Outcome::Hit),
+            miss: f(Outcome::Miss),
+            stale: f(Outcome::Stale),
+            revalidated: f(Outcome::Revalidated),
+            pass: f(Outcome::Pass),
+            error: f(Outcome::Error),
+            total: 0,
+        };
+        b.total = b.hit + b.miss + b.stale + b.revalidated + b.pass + b.error;
+        b
+    }
+
+    /// The count of one outcome.
+    pub fn get(&self, o: Outcome) -> u64 {
+        match o {
+            Outcome::Hit => self.hit,
+            Outcome::Miss => self.miss,
+            Outcome::Stale => self.stale,
+            Outcome::Revalidated => self.revalidated,
+            Outcome::Pass => self.pass,
+            Outcome::Error => self.error,
+        }
+    }
+
+    /// Hits and stale hits over the total (0 when there is nothing).
+    pub fn cached_ratio(&self) -> f64 {
+        if self.total == 0 { 0.0 } else { (self.hit + self.stale) as f64 / self.total as f64 }
+    }
+}
+
+/// Admission setting and effect.
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdmissionStats {
+    /// Fills of a URL needed before it is stored (edge default; rules may differ).
+    pub min_uses: u32,
+    /// Window of those fills, seconds.
+    pub window_secs: u64,
+    /// Storable responses not stored because they were not used often enough.
+    pub refused: u64,
+}
+
+/// What this edge's traffic costs.
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cost {
+    /// CDN egress, request fees, origin egress for fills, the fill fee, and their total.
+    #[serde(flatten)]
+    pub bill: Bill,
+    /// The same client bytes served by the origin at its egress price.
+    #[serde(with = "decimal")]
+    pub without_cdn: Money,
+    /// `without_cdn - total` (negative when the CDN costs more).
+    #[serde(with = "decimal")]
+    pub savings: Money,
+}
+
+impl Stats {
+    /// The counters a bill is made from.
+    pub fn usage(&self) -> Usage {
+        Usage {
+            bytes_to_clients: self.bytes_to_clients,
+            requests: self.requests.total,
+            bytes_from_origin: self.bytes_from_origin,
+        }
+    }
+}
+
+/// The disk tier's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DiskState {
+    /// Writes succeed.
+    #[default]
+    Ok,
+    /// Writes fail or the filesystem is full: new entries stay in memory.
+    Failing,
+    /// No disk tier (memory only, configured or because it could not open).
+    Off,
+}
+
+impl DiskState {
+    /// Every state, in gauge order.
+    pub const ALL: [DiskState; 3] = [DiskState::Ok, DiskState::Failing, DiskState::Off];
+
+    /// The name in JSON and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskState::Ok => "ok",
+            DiskState::Failing => "failing",
+            DiskState::Off => "off",
+        }
+    }
+}
+
+/// The disk part of `/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DiskHealth {
+    /// `ok`, `failing` or `off`.
+    pub state: DiskState,
+    /// Why, when not `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Failed disk writes since start: purge journal.
+    pub journal_write_errors: u64,
+    /// Failed disk writes since start: journal snapshots.
+    pub snapshot_write_errors: u64,
+    /// Failed disk writes since start: the disk tier itself (from foyer's log).
+    pub cache_write_errors: u64,
+    /// Free bytes on the data directory's filesystem, at the last look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// Purges applied in memory but not persisted (until the journal is
+    /// compacted again).
+    pub unpersisted_purges: u64,
+    /// Values read from disk that the purge index did not vouch for,
+    /// dropped instead of served.
+    #[serde(default)]
+    pub dropped_entries: u64,
+}
+
+/// `/healthz` and the `health` part of `/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HealthReport {
+    /// `ok` or `degraded`.
+    pub status: String,
+    /// What is wrong now.
+    #[serde(default)]
+    pub problems: Vec<String>,
+    /// What start-up had to recover (stays until the next start).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl HealthReport {
+    /// The text of `/healthz`: the status, then one line per problem and note.
+    pub fn text(&self) -> String {
+        let mut s = format!("{}\n", self.status);
+        for p in &self.problems {
+            s.push_str(&format!("problem: {p}\n"));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        s
+    }
+}
+
+/// The JSON body of `POST /purge`: exactly one of `url`, `prefix`, `tag`,
+/// `all: true`; optionally `soft: true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    /// An exact URL: `/obj/7?x=1` (or `http://host/obj/7?x=1`: the host is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A key prefix: `/img/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// A surrogate key: `product-42`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `true`: everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all: Option<bool>,
+    /// Mark stale instead of removing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub soft: bool,
+}
+
+/// The answer to a purge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeResponse {
+    /// Edge name.
+    pub edge: String,
+    /// `url`, `prefix`, `tag` or `all`.
+    pub kind: String,
+    /// The normalised URL, prefix or tag ("" for all).
+    pub target: String,
+    /// Soft purge.
+    pub soft: bool,
+    /// Sequence number of this purge on this edge.
+    pub seq: u64,
+    /// Stored responses affected (variants and slices count one each;
+    /// for `all`: every response the edge had indexed).
+    pub objects: u64,
+    /// Store keys affected (responses plus `Vary` pointers).
+    pub keys: u64,
+    /// Origin fetches in flight that later requests will no longer join.
+    pub inflight: u64,
+    /// Time from the request to the durable acknowledgement, µs.
+    pub took_us: u64,
+    /// Whether the purge was persisted (false: applied in memory only, 507).
+    #[serde(default = "yes")]
+    pub persisted: bool,
+    /// Why not, when not persisted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}

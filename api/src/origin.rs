@@ -1,0 +1,177 @@
+//! What the origin's admin listener speaks: `GET /stats`
+//! ([`StatsSnapshot`]), `/faults` ([`Faults`], changed with a
+//! [`FaultsPatch`]), and `POST /bump` ([`Bump`] in, [`Bumped`] out).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest latency that may be injected.
+pub const MAX_LATENCY_MS: u64 = 600_000;
+
+/// An outage mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outage {
+    /// No outage.
+    #[default]
+    Off,
+    /// Accept and close the connection at once, without a response.
+    Reset,
+    /// Never answer (until the origin stops).
+    Hang,
+    /// Answer 503 to every public request.
+    Status,
+}
+
+impl Outage {
+    /// The name used in JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outage::Off => "off",
+            Outage::Reset => "reset",
+            Outage::Hang => "hang",
+            Outage::Status => "status",
+        }
+    }
+}
+
+/// The faults in force.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Added before every public response (simulated milliseconds).
+    pub latency_ms: u64,
+    /// Fraction (0..=1) of public requests answered `error_status`.
+    pub error_rate: f64,
+    /// Status of injected errors (4xx or 5xx).
+    pub error_status: u16,
+    /// Outage mode.
+    pub outage: Outage,
+    /// Flip a byte in every 200 body while keeping its `Content-Digest`
+    /// (for testing integrity checks: every client must notice).
+    pub corrupt: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self { latency_ms: 0, error_rate: 0.0, error_status: 503, outage: Outage::Off, corrupt: false }
+    }
+}
+
+impl Faults {
+    /// Checks the values; the error says which one is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.error_rate.is_finite() && (0.0..=1.0).contains(&self.error_rate)) {
+            return Err(format!("error_rate {} must be between 0 and 1", self.error_rate));
+        }
+        if !(400..=599).contains(&self.error_status) {
+            return Err(format!("error_status {} must be a 4xx or 5xx status", self.error_status));
+        }
+        if self.latency_ms > MAX_LATENCY_MS {
+            return Err(format!("latency_ms {} is above the {MAX_LATENCY_MS} ms limit", self.latency_ms));
+        }
+        Ok(())
+    }
+
+    /// The added latency.
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.latency_ms)
+    }
+}
+
+/// A change to the faults in force (`POST /faults`): fields given replace
+/// the current ones, fields left out stay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsPatch {
+    /// New `latency_ms`.
+    pub latency_ms: Option<u64>,
+    /// New `error_rate`.
+    pub error_rate: Option<f64>,
+    /// New `error_status`.
+    pub error_status: Option<u16>,
+    /// New `outage`.
+    pub outage: Option<Outage>,
+    /// New `corrupt`.
+    pub corrupt: Option<bool>,
+}
+
+impl FaultsPatch {
+    /// `base` with this patch applied.
+    pub fn apply(&self, base: Faults) -> Faults {
+        Faults {
+            latency_ms: self.latency_ms.unwrap_or(base.latency_ms),
+            error_rate: self.error_rate.unwrap_or(base.error_rate),
+            error_status: self.error_status.unwrap_or(base.error_status),
+            outage: self.outage.unwrap_or(base.outage),
+            corrupt: self.corrupt.unwrap_or(base.corrupt),
+        }
+    }
+}
+
+/// What to bump: JSON `{"path": "/obj/7"}` or `{"prefix": "/obj/"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Bump {
+    /// One path.
+    Path(String),
+    /// Every path starting with this prefix.
+    Prefix(String),
+}
+
+/// What a bump did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bumped {
+    /// The path bumped, for an exact bump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The prefix bumped, for a prefix bump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The path's version now, for an exact bump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    /// How many times this path or prefix has been bumped.
+    pub bumps: u64,
+    /// When (Unix seconds of the world clock): the new `Last-Modified`.
+    pub at: u64,
+}
+
+/// A copy of the counters (`GET /stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsSnapshot {
+    /// Public requests received (every method, faulted ones included).
+    pub requests: u64,
+    /// Bytes written to public clients, at the socket.
+    pub bytes_out: u64,
+    /// Bytes read from public clients, at the socket.
+    pub bytes_in: u64,
+    /// Public connections accepted.
+    pub connections: u64,
+    /// Responses by status code.
+    pub responses: BTreeMap<u16, u64>,
+    /// Responses by class (`"2xx"` …).
+    pub responses_by_class: BTreeMap<String, u64>,
+    /// 304 responses.
+    pub not_modified: u64,
+    /// 206 responses.
+    pub partial: u64,
+    /// Injected error responses.
+    pub errors_injected: u64,
+    /// Connections reset by the `reset` outage.
+    pub resets: u64,
+    /// Requests held by the `hang` outage.
+    pub hangs: u64,
+    /// Bytes of generated bodies held in memory.
+    pub body_cache_bytes: u64,
+    /// Body cache lookups that found the body.
+    pub body_cache_hits: u64,
+    /// Body cache lookups that generated it.
+    pub body_cache_misses: u64,
+    /// Distinct paths counted.
+    pub paths_tracked: u64,
+    /// Requests to paths not counted because the path map was full.
+    pub paths_untracked: u64,
+}
