@@ -18,7 +18,7 @@ use world::price::Usage;
 use world::{ByteSize, World};
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
-use crate::scenario::{Scenario, parse_expectation};
+use crate::scenario::{Field, Scenario, parse_expectation};
 
 /// Seconds in the month a run is projected to (30 days).
 pub const MONTH_S: f64 = 30.0 * 86_400.0;
@@ -741,80 +741,34 @@ pub fn check_expectations(s: &Scenario, r: &Report) -> Vec<Check> {
         .collect()
 }
 
-/// A report field an expectation may name: its name, what it is, and how
-/// to read it. The one list: `[expect]` is checked against it, the docs
-/// list it, [`Report::field`] reads through it.
-pub struct Expectable {
-    /// The name in `[expect]`.
-    pub name: &'static str,
-    /// What it measures.
-    pub doc: &'static str,
-    /// Its value in a report (`None`: the run did not produce it).
-    pub get: fn(&Report) -> Option<f64>,
-}
-
-/// Every field an expectation may name.
-pub const EXPECTABLE: &[Expectable] = &[
-    Expectable { name: "requests", doc: "requests sent (after the warm-up)", get: |r| Some(r.totals.requests as f64) },
-    Expectable { name: "hit_ratio", doc: "fresh and stale hits / requests", get: |r| Some(r.totals.hit_ratio) },
-    Expectable {
-        name: "byte_hit_ratio",
-        doc: "body bytes from edge caches / all body bytes",
-        get: |r| Some(r.totals.byte_hit_ratio),
-    },
-    Expectable {
-        name: "origin_offload",
-        doc: "1 − bytes the edges fetched from the origin / bytes they sent to clients",
-        get: |r| Some(r.totals.origin_offload),
-    },
-    Expectable { name: "errors", doc: "failed requests", get: |r| Some(r.totals.errors as f64) },
-    Expectable { name: "error_ratio", doc: "errors / requests", get: |r| Some(r.totals.error_ratio) },
-    Expectable {
-        name: "corrupt",
-        doc: "bodies that did not match their Content-Digest",
-        get: |r| Some(r.totals.corrupt as f64),
-    },
-    Expectable {
-        name: "served_after_purge",
-        doc: "responses older than a purge acknowledged before their request",
-        get: |r| Some(r.totals.served_after_purge as f64),
-    },
-    Expectable { name: "p50_ms", doc: "median latency with the CDN, ms", get: |r| Some(r.totals.p50_ms) },
-    Expectable { name: "p95_ms", doc: "95th percentile latency with the CDN, ms", get: |r| Some(r.totals.p95_ms) },
-    Expectable { name: "p99_ms", doc: "99th percentile latency with the CDN, ms", get: |r| Some(r.totals.p99_ms) },
-    Expectable {
-        name: "origin_only_p50_ms",
-        doc: "median latency without the CDN (modelled: every request to the origin), ms",
-        get: |r| Some(r.totals.origin_only_p50_ms),
-    },
-    Expectable { name: "cost_usd", doc: "dollars with the CDN, this run", get: |r| Some(r.cost.total_usd) },
-    Expectable {
-        name: "origin_only_cost_usd",
-        doc: "dollars without the CDN (every client byte from the origin), this run",
-        get: |r| Some(r.cost.origin_only_usd),
-    },
-    Expectable { name: "savings_usd", doc: "origin_only_cost_usd − cost_usd", get: |r| Some(r.cost.savings_usd) },
-    Expectable {
-        name: "monthly_savings_usd",
-        doc: "the savings of a month at this run's request rate",
-        get: |r| r.month.as_ref().map(|m| m.savings_usd),
-    },
-    Expectable {
-        name: "model_hit_ratio_gap",
-        doc: "largest |live − modelled| hit ratio over the edges (trace workloads)",
-        get: |r| r.model_gap(),
-    },
-];
-
-/// The expectable field called `name`.
-pub fn expectable(name: &str) -> Option<&'static Expectable> {
-    EXPECTABLE.iter().find(|f| f.name == name)
-}
-
 impl Report {
-    /// The value of an expectable field.
+    /// The value of the expectable field called `name` (`None`: no such
+    /// field, or the run did not produce it).
     pub fn field(&self, name: &str) -> Option<f64> {
-        (expectable(name)?.get)(self)
+        self.value(Field::named(name)?)
+    }
+
+    /// The value of field `f` (`None`: the run did not produce it).
+    pub fn value(&self, f: Field) -> Option<f64> {
+        match f {
+            Field::Requests => Some(self.totals.requests as f64),
+            Field::HitRatio => Some(self.totals.hit_ratio),
+            Field::ByteHitRatio => Some(self.totals.byte_hit_ratio),
+            Field::OriginOffload => Some(self.totals.origin_offload),
+            Field::Errors => Some(self.totals.errors as f64),
+            Field::ErrorRatio => Some(self.totals.error_ratio),
+            Field::Corrupt => Some(self.totals.corrupt as f64),
+            Field::ServedAfterPurge => Some(self.totals.served_after_purge as f64),
+            Field::P50Ms => Some(self.totals.p50_ms),
+            Field::P95Ms => Some(self.totals.p95_ms),
+            Field::P99Ms => Some(self.totals.p99_ms),
+            Field::OriginOnlyP50Ms => Some(self.totals.origin_only_p50_ms),
+            Field::CostUsd => Some(self.cost.total_usd),
+            Field::OriginOnlyCostUsd => Some(self.cost.origin_only_usd),
+            Field::SavingsUsd => Some(self.cost.savings_usd),
+            Field::MonthlySavingsUsd => self.month.as_ref().map(|m| m.savings_usd),
+            Field::ModelHitRatioGap => self.model_gap(),
+        }
     }
 
     /// The largest difference between an edge's live hit ratio and its

@@ -382,6 +382,66 @@ impl Sweep {
     }
 }
 
+/// Declares [`Field`]: the report fields an expectation may name, each
+/// once, with its name in `[expect]` and what it measures. The report
+/// reads them in one exhaustive `match` (`Report::value`), so a field
+/// declared here and not read there does not compile.
+macro_rules! expectable {
+    ($($field:ident = $name:literal: $doc:literal),* $(,)?) => {
+        /// A report field an expectation may name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Field {
+            $(#[doc = $doc] $field),*
+        }
+
+        impl Field {
+            /// Every field, in the order the docs list them.
+            pub const ALL: &[Field] = &[$(Field::$field),*];
+
+            /// The name in `[expect]`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Field::$field => $name),*
+                }
+            }
+
+            /// What it measures.
+            pub fn doc(self) -> &'static str {
+                match self {
+                    $(Field::$field => $doc),*
+                }
+            }
+        }
+    };
+}
+
+expectable! {
+    Requests = "requests": "requests sent (after the warm-up)",
+    HitRatio = "hit_ratio": "fresh and stale hits / requests",
+    ByteHitRatio = "byte_hit_ratio": "body bytes from edge caches / all body bytes",
+    OriginOffload = "origin_offload": "1 − bytes the edges fetched from the origin / bytes they sent to clients",
+    Errors = "errors": "failed requests",
+    ErrorRatio = "error_ratio": "errors / requests",
+    Corrupt = "corrupt": "bodies that did not match their Content-Digest",
+    ServedAfterPurge = "served_after_purge": "responses older than a purge acknowledged before their request",
+    P50Ms = "p50_ms": "median latency with the CDN, ms",
+    P95Ms = "p95_ms": "95th percentile latency with the CDN, ms",
+    P99Ms = "p99_ms": "99th percentile latency with the CDN, ms",
+    OriginOnlyP50Ms = "origin_only_p50_ms": "median latency without the CDN (modelled: every request to the origin), ms",
+    CostUsd = "cost_usd": "dollars with the CDN, this run",
+    OriginOnlyCostUsd = "origin_only_cost_usd": "dollars without the CDN (every client byte from the origin), this run",
+    SavingsUsd = "savings_usd": "origin_only_cost_usd − cost_usd",
+    MonthlySavingsUsd = "monthly_savings_usd": "the savings of a month at this run's request rate",
+    ModelHitRatioGap = "model_hit_ratio_gap": "largest |live − modelled| hit ratio over the edges (trace workloads)",
+}
+
+impl Field {
+    /// The field called `name` in `[expect]`.
+    pub fn named(name: &str) -> Option<Field> {
+        Field::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
 /// A comparison in an expectation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cmp {
@@ -994,8 +1054,8 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
     }
     for (key, v) in &s.expect {
         let at = [k("expect"), Seg::Key(key)];
-        if crate::report::expectable(key).is_none() {
-            let known: Vec<&str> = crate::report::EXPECTABLE.iter().map(|f| f.name).collect();
+        if Field::named(key).is_none() {
+            let known: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
             p.at(&at, format!("unknown report field `{key}` (known: {})", known.join(", ")));
         }
         if let Err(m) = parse_expectation(v) {

@@ -62,7 +62,7 @@ fn docs_scenarios_md_lists_every_field_of_the_scenario_schema() {
     same(&doc, file, "`[sweep]`", fields_of::<Sweep>(""));
     same(&doc, file, "`[[arm]]`", set(&["name"]));
     same(&doc, file, "`[overrides]`", set(&OVERRIDE_TABLES));
-    same(&doc, file, "`[expect]`", scenarios::report::EXPECTABLE.iter().map(|f| f.name.to_string()).collect());
+    same(&doc, file, "`[expect]`", scenarios::scenario::Field::ALL.iter().map(|f| f.name().to_string()).collect());
     // events: `at`, `do` and every field of every kind
     let kinds = {
         let e = toml::from_str::<Event>("do = \"zz\"\nat = \"1s\"\n").unwrap_err().to_string();

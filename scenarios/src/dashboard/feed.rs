@@ -16,7 +16,7 @@ use crate::driver::{Kind, Live, NONE, ORIGIN as SAMPLE_ORIGIN, Sample};
 use crate::report::{Report, Totals};
 use crate::scenario::{Scenario, parse_expectation};
 
-/// Report fields ([`crate::report::EXPECTABLE`]) that need the edges'
+/// Report fields ([`crate::scenario::Field`]) that need the edges'
 /// and origin's final counters (cost, offload) or the whole run (latency
 /// without the CDN, a month at the run's rate): judged at the end; the
 /// others come from the clients' samples and are judged as the run goes on.
