@@ -16,7 +16,7 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::charts::{COLORS, bar_labels, err, legend};
+use crate::plot::{COLORS, bar_labels, err, legend};
 use crate::report::{Report, usd};
 use crate::scenario::Loaded;
 

@@ -7,10 +7,10 @@
 //! `cdn up` and `cdn run` serve a live page of the world ([`dashboard`]).
 
 pub mod arms;
-pub mod charts;
 pub mod dashboard;
 pub mod driver;
 pub mod events;
+pub mod plot;
 pub mod purge;
 pub mod replay;
 pub mod report;
@@ -20,6 +20,5 @@ pub mod scenario;
 pub mod stats;
 pub mod supervisor;
 pub mod trace_compare;
-pub mod trace_workload;
 pub mod up;
 pub mod workload;

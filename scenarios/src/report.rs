@@ -17,6 +17,8 @@ use serde::Serialize;
 use world::price::Usage;
 use world::{ByteSize, World};
 
+pub mod charts;
+
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
 use crate::scenario::{Field, Scenario, parse_expectation};
 
@@ -1143,7 +1145,7 @@ impl Report {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(self)?)?;
         std::fs::write(dir.join("report.md"), self.markdown())?;
-        crate::charts::write_all(self, samples, w, dir)?;
+        charts::write_all(self, samples, w, dir)?;
         Ok(())
     }
 }

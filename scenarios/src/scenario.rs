@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use cachesim::trace::{Format, Op, Reader};
 use serde::{Deserialize, Serialize};
 use world::bounds::*;
 use world::config::SizeModel;
@@ -152,6 +153,15 @@ pub struct Workload {
     /// Source addresses per region (clients 127.k.1.1, 127.k.1.2, …).
     #[serde(default = "sources_default")]
     pub sources_per_region: u32,
+}
+
+impl Workload {
+    /// The format of this workload's trace file `path` (named, or guessed
+    /// from the file: `cdn replay`'s rules).
+    pub fn trace_format(&self, path: &Path) -> Result<Format, String> {
+        crate::replay::resolve_format(path, self.trace_format.as_deref(), self.trace_csv.as_deref())
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn objects_default() -> u64 {
@@ -440,6 +450,50 @@ impl Field {
     pub fn named(name: &str) -> Option<Field> {
         Field::ALL.iter().copied().find(|f| f.name() == name)
     }
+}
+
+/// Whether a trace workload sends request `r`: a read, of a size cdnlab's origin
+/// can serve (any size from your own origin).
+pub fn trace_sends(r: &cachesim::trace::Request, own: bool) -> bool {
+    r.op == Op::Read && (own || r.size > 0)
+}
+
+/// Reads a trace workload's whole file once: every record must parse and every object
+/// must be one the origin can serve (with your own origin: every URL a path).
+fn check_trace(path: &Path, wl: &Workload, own: bool) -> Result<(), String> {
+    let f = wl.trace_format(path)?;
+    let mut reader = Reader::open(path, &f).map_err(|e| e.to_string())?;
+    let mut reads = 0u64;
+    let mut i = 0u64;
+    while let Some(r) = reader.next() {
+        i += 1;
+        let r = r.map_err(|e| e.to_string())?;
+        if own && trace_sends(&r, own) {
+            reads += 1;
+            let key = reader.key_text().unwrap_or_default();
+            if !key.starts_with('/') || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+                return Err(format!(
+                    "{}: request {i}: `{key}` is not a path to request from your origin",
+                    path.display()
+                ));
+            }
+        } else if trace_sends(&r, own) {
+            reads += 1;
+            if r.size > origin::catalog::TRACE_MAX_SIZE {
+                return Err(format!(
+                    "{}: request {} asks for {} bytes; the origin serves trace objects up to {}",
+                    path.display(),
+                    i,
+                    r.size,
+                    world::ByteSize(origin::catalog::TRACE_MAX_SIZE)
+                ));
+            }
+        }
+    }
+    if reads == 0 {
+        return Err(format!("{}: no reads of size > 0 to replay", path.display()));
+    }
+    Ok(())
 }
 
 /// A comparison in an expectation.
@@ -910,7 +964,7 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
     }
     if let Some(t) = &wl.trace {
         if own
-            && let Ok(f) = crate::trace_workload::format(t, wl)
+            && let Ok(f) = wl.trace_format(t)
             && !f.has_paths()
         {
             p.at(&wk("trace"), format!("a {} trace has no URLs to request from your origin", f.name()));
@@ -918,7 +972,7 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
         if wl.rate != 0.0 {
             p.at(&wk("rate"), "a trace sets its own pace: remove `rate` (speed it up with `time_scale`)");
         }
-        if let Err(m) = crate::trace_workload::check(t, wl, own) {
+        if let Err(m) = check_trace(t, wl, own) {
             p.at(&wk("trace"), m);
         }
     } else if !(wl.rate.is_finite() && wl.rate > 0.0 && wl.rate <= MAX_RATE) {

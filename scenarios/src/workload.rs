@@ -12,6 +12,8 @@ use world::World;
 use world::bounds::MAX_WORKLOAD_OBJECTS;
 use world::rng::Rng;
 
+pub mod trace;
+
 use crate::scenario::{Diurnal, Event, Scenario};
 
 /// One planned request.
@@ -261,7 +263,7 @@ fn synthetic(s: &Scenario, w: &World) -> Main {
 pub fn plan(s: &Scenario, w: &World) -> impl Iterator<Item = Planned> + Send + use<> {
     let wl = &s.workload;
     let main: Box<dyn Iterator<Item = Planned> + Send> = match &wl.trace {
-        Some(path) => Box::new(crate::trace_workload::plan(path, s, w)),
+        Some(path) => Box::new(trace::plan(path, s, w)),
         None => Box::new(synthetic(s, w)),
     };
     let mut streams: Vec<Box<dyn Iterator<Item = Planned> + Send>> = vec![main];

@@ -1,4 +1,4 @@
-//! SVG curves of a replay (plotters, the style of [`crate::charts`]): miss
+//! SVG curves of a replay (plotters, the style of [`crate::report::charts`]): miss
 //! ratio, byte miss ratio and origin dollars against cache size (log
 //! scale), one line per model; Belady and the bound in thin lines.
 
@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::report::ReplayReport;
 
-use crate::charts::{COLORS, err};
+use crate::plot::{COLORS, err};
 
 const W: u32 = 900;
 const H: u32 = 480;

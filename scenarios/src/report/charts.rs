@@ -9,37 +9,17 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use world::World;
 
 use crate::driver::{Kind, Sample};
+use crate::plot::{COLORS, Chart, bar_labels, err, legend};
 use crate::report::{Report, usd};
 
 const W: u32 = 960;
 const H: u32 = 420;
 /// Width of the legend beside a plot.
 const LEGEND_W: u32 = 170;
-/// The palette of every chart (also `cdn replay`'s).
-pub(crate) const COLORS: [RGBColor; 9] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(0, 0, 0),
-    RGBColor(127, 127, 127),
-];
-
-/// A plotters error as an anyhow one.
-pub(crate) fn err(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!("chart: {e}")
-}
-
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
 /// Writes every chart of `r` into `dir`.
 pub fn write_all(r: &Report, samples: &[Sample], w: &World, dir: &Path) -> anyhow::Result<()> {
     answer(r, &dir.join("answer.svg"))?;
@@ -58,34 +38,6 @@ fn secs(r: &Report) -> f64 {
 fn split<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
     let (w, _) = root.dim_in_pixel();
     root.split_horizontally(w.saturating_sub(LEGEND_W))
-}
-
-/// A legend: one line per item, in its colour, beside the plot.
-pub(crate) fn legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    items: &[(String, RGBColor)],
-) -> anyhow::Result<()> {
-    for (i, (label, c)) in items.iter().enumerate() {
-        let y = 48 + i as i32 * 20;
-        area.draw(&PathElement::new([(8, y), (28, y)], c.stroke_width(3))).map_err(err)?;
-        area.draw(&Text::new(label.clone(), (34, y - 7), ("sans-serif", 13).into_font())).map_err(err)?;
-    }
-    Ok(())
-}
-
-/// Names under bars, centred at data positions `x` (a numeric axis would
-/// put its labels at round numbers, between the bars).
-pub(crate) fn bar_labels<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    chart: &Chart<'_, DB>,
-    labels: &[(f64, String)],
-) -> anyhow::Result<()> {
-    for (x, label) in labels {
-        let (px, py) = chart.backend_coord(&(*x, 0.0));
-        let half = (label.chars().count() as f64 * 3.4) as i32;
-        root.draw(&Text::new(label.clone(), (px - half, py + 10), ("sans-serif", 13).into_font())).map_err(err)?;
-    }
-    Ok(())
 }
 
 /// The warm-up, shaded.

@@ -22,61 +22,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cachesim::trace::{Format, Op, Reader};
+use cachesim::trace::Reader;
 use world::World;
 use world::rng::mix as mix64;
 
-use crate::scenario::{Scenario, Workload};
+use crate::scenario::{Scenario, trace_sends};
 use crate::workload::Planned;
-
-/// The format of a trace workload.
-pub fn format(path: &Path, wl: &Workload) -> Result<Format, String> {
-    crate::replay::resolve_format(path, wl.trace_format.as_deref(), wl.trace_csv.as_deref()).map_err(|e| e.to_string())
-}
-
-/// Whether a trace request is sent: a read, of a size cdnlab's origin
-/// can serve (any size from your own origin).
-fn sent(r: &cachesim::trace::Request, own: bool) -> bool {
-    r.op == Op::Read && (own || r.size > 0)
-}
-
-/// Reads the whole trace once: every record must parse and every object
-/// must be one the origin can serve (with your own origin: every URL a path).
-pub fn check(path: &Path, wl: &Workload, own: bool) -> Result<(), String> {
-    let f = format(path, wl)?;
-    let mut reader = Reader::open(path, &f).map_err(|e| e.to_string())?;
-    let mut reads = 0u64;
-    let mut i = 0u64;
-    while let Some(r) = reader.next() {
-        i += 1;
-        let r = r.map_err(|e| e.to_string())?;
-        if own && sent(&r, own) {
-            reads += 1;
-            let key = reader.key_text().unwrap_or_default();
-            if !key.starts_with('/') || !key.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-                return Err(format!(
-                    "{}: request {i}: `{key}` is not a path to request from your origin",
-                    path.display()
-                ));
-            }
-        } else if sent(&r, own) {
-            reads += 1;
-            if r.size > origin::catalog::TRACE_MAX_SIZE {
-                return Err(format!(
-                    "{}: request {} asks for {} bytes; the origin serves trace objects up to {}",
-                    path.display(),
-                    i,
-                    r.size,
-                    world::ByteSize(origin::catalog::TRACE_MAX_SIZE)
-                ));
-            }
-        }
-    }
-    if reads == 0 {
-        return Err(format!("{}: no reads of size > 0 to replay", path.display()));
-    }
-    Ok(())
-}
 
 /// The region index (in the world) and source slot of a request: `h` is
 /// the request's hash, `shares` the regions' (index, share) in order.
@@ -103,7 +54,7 @@ pub fn plan(path: &Path, s: &Scenario, w: &World) -> impl Iterator<Item = Planne
         .filter_map(|(name, share)| Some((w.regions.iter().position(|r| &r.name == name)?, *share)))
         .filter(|s| s.1 > 0.0)
         .collect();
-    let mut reader = format(path, wl).ok().and_then(|f| Reader::open(path, &f).ok());
+    let mut reader = wl.trace_format(path).ok().and_then(|f| Reader::open(path, &f).ok());
     let (seed, sources, scale) = (s.seed, wl.sources_per_region, w.time_scale.max(1e-9));
     let own = s.origin.url.is_some();
     let mut t0 = None;
@@ -112,7 +63,7 @@ pub fn plan(path: &Path, s: &Scenario, w: &World) -> impl Iterator<Item = Planne
         let reader = reader.as_mut()?;
         loop {
             let r = reader.next()?.ok()?;
-            if !sent(&r, own) {
+            if !trace_sends(&r, own) {
                 continue;
             }
             let t0 = *t0.get_or_insert(r.time_ms);
