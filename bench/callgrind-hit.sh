@@ -10,6 +10,10 @@
 # e.g. bench/callgrind-hit.sh 9100 /files/1k.bin 5000 -- target/release/edge \
 #        --origin http://127.0.0.1:9000 --listen 127.0.0.1:9100 --memory 64MiB --disk 0
 set -euo pipefail
+# The edge and cdn re-execute themselves to set glibc's mmap threshold
+# unless it is already set (runtime/src/malloc.rs); valgrind would then
+# measure the process that left, not the server. Set it (to the same value).
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-131072}
 [ $# -ge 5 ] && [ "$4" = -- ] || { echo "usage: $0 PORT PATH N -- SERVER-COMMAND..." >&2; exit 2; }
 port=$1 path=$2 n=$3; shift 4
 for t in valgrind callgrind_control python3 curl; do
