@@ -1,8 +1,10 @@
 //! Helpers for cdnlab's end-to-end tests: a scriptable origin, edges on
-//! ephemeral ports with throw-away data directories, an HTTP client.
+//! ephemeral ports with throw-away data directories, an HTTP client,
+//! reserved ports, and waiting for a condition instead of sleeping.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod echo;
+pub mod net;
 pub mod prom;
 pub mod raw;
 pub mod scripted;
@@ -15,7 +17,27 @@ use tempfile::TempDir;
 
 pub use echo::{EchoOrigin, NaiveOrigin};
 pub use raw::{RawConn, RawResponse};
-pub use scripted::{Reply, ScriptedOrigin};
+pub use scripted::{Gate, Reply, ScriptedOrigin};
+
+/// How long a test waits for a condition before it fails: far longer than
+/// anything takes on an idle machine, so a loaded one (two cores shared
+/// with compilers and other test runs) does not fail a correct test.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `cond` every 10 ms until it holds; panics naming `what` after
+/// [`PATIENCE`]. For conditions a test cannot be told about directly (a
+/// counter another task bumps, a background refresh landing).
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// An edge in this process, with its data directory.
 pub struct TestEdge {

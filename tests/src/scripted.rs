@@ -1,6 +1,7 @@
 //! A scriptable origin for cache tests: each path answers what the test
 //! says (status, headers, body, delay, a queue of replies), answers
-//! `If-None-Match` with 304 when asked to, and records every request.
+//! `If-None-Match` with 304 when asked to, holds a reply until the test
+//! opens its [`Gate`], and records every request.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -14,7 +15,38 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use parking_lot::Mutex;
 
+use crate::net::Reserved;
+
 type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// Holds the replies that carry it (see [`Reply::hold`]) until the test
+/// opens it: a fill the test needs in flight stays in flight exactly as long
+/// as the test says, however slow the machine.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Lets every held reply (and every later one) go.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    async fn passed(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
 
 /// One scripted response.
 #[derive(Clone, Debug)]
@@ -34,6 +66,8 @@ pub struct Reply {
     /// Answer single byte ranges with 206 (`Accept-Ranges: bytes`; `If-Range`
     /// compared with the reply's `ETag`).
     pub ranges: bool,
+    /// Wait for this gate before answering (after the request is recorded).
+    pub hold: Option<Gate>,
 }
 
 impl Reply {
@@ -47,6 +81,7 @@ impl Reply {
             auto_304: false,
             chunked: None,
             ranges: false,
+            hold: None,
         }
     }
     /// Any status with a body.
@@ -65,6 +100,12 @@ impl Reply {
     /// Waits before answering.
     pub fn delay(mut self, d: Duration) -> Reply {
         self.delay = d;
+        self
+    }
+    /// Holds the answer until `gate` opens (the request is recorded, and so
+    /// visible to [`ScriptedOrigin::wait_for`], at once).
+    pub fn hold(mut self, gate: &Gate) -> Reply {
+        self.hold = Some(gate.clone());
         self
     }
     /// Answers matching `If-None-Match` with 304.
@@ -107,23 +148,38 @@ struct Script {
 pub struct ScriptedOrigin {
     /// Its address.
     pub addr: SocketAddr,
+    /// Keeps the port ours while stopped (see [`crate::net`]).
+    reserved: Option<Arc<Reserved>>,
     script: Arc<Mutex<Script>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ScriptedOrigin {
-    /// Starts on 127.0.0.1 on a free port.
+    /// Starts on 127.0.0.1 on a port the kernel picks, reserved for it
+    /// until it is dropped: after [`ScriptedOrigin::stop`] connections are
+    /// refused and nothing else can take the port, so
+    /// [`ScriptedOrigin::resume`] finds it free.
     pub async fn start() -> ScriptedOrigin {
-        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+        Self::start_reserved(Arc::new(crate::net::reserve())).await
     }
 
-    /// Starts on a given address (to come back after [`ScriptedOrigin::stop`]).
+    /// Starts on a reserved address (a stand-in that must answer where the
+    /// test said something would).
+    pub async fn start_reserved(reserved: Arc<Reserved>) -> ScriptedOrigin {
+        Self::start_with(reserved.addr(), Some(reserved), Arc::default()).await
+    }
+
+    /// Starts on a given address.
     pub async fn start_on(addr: SocketAddr) -> ScriptedOrigin {
-        Self::start_with(addr, Arc::default()).await
+        Self::start_with(addr, None, Arc::default()).await
     }
 
-    async fn start_with(addr: SocketAddr, script: Arc<Mutex<Script>>) -> ScriptedOrigin {
+    async fn start_with(
+        addr: SocketAddr,
+        reserved: Option<Arc<Reserved>>,
+        script: Arc<Mutex<Script>>,
+    ) -> ScriptedOrigin {
         let listener = tokio::net::TcpListener::bind(addr).await.expect("bind scripted origin");
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -139,7 +195,7 @@ impl ScriptedOrigin {
                 let _ = rx.await;
             }),
         ));
-        ScriptedOrigin { addr, script, stop: Some(stop), task: Some(task) }
+        ScriptedOrigin { addr, reserved, script, stop: Some(stop), task: Some(task) }
     }
 
     /// The default reply for `path` (answered whenever the queue is empty).
@@ -168,6 +224,14 @@ impl ScriptedOrigin {
         self.script.lock().log.iter().map(|r| r.target.clone()).collect()
     }
 
+    /// Waits until `target` has been requested at least `n` times (a held
+    /// reply's request counts as soon as it arrived); panics after
+    /// [`crate::PATIENCE`].
+    pub async fn wait_for(&self, target: &str, n: usize) {
+        crate::eventually(&format!("{n} request(s) for {target} at the origin"), || async { self.count(target) >= n })
+            .await;
+    }
+
     /// The last request for `target`.
     pub fn last(&self, target: &str) -> Option<Received> {
         self.script.lock().log.iter().rev().find(|r| r.target == target).cloned()
@@ -185,7 +249,7 @@ impl ScriptedOrigin {
 
     /// Starts again on the same address, with the same script and log.
     pub async fn resume(&mut self) {
-        let again = Self::start_with(self.addr, self.script.clone()).await;
+        let again = Self::start_with(self.addr, self.reserved.clone(), self.script.clone()).await;
         *self = again;
     }
 }
@@ -217,6 +281,9 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
         *r.status_mut() = StatusCode::NOT_FOUND;
         return Ok(r);
     };
+    if let Some(gate) = &reply.hold {
+        gate.passed().await;
+    }
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use edge::admin::Stats;
 use edge::meter::Outcome;
-use tests::{Reply, ScriptedOrigin, TestEdge, client, header, start_edge};
+use tests::{Reply, ScriptedOrigin, TestEdge, client, header, start_edge, start_edge_manual_clock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use world::Money;
 use world::price::{Prices, Tier};
@@ -54,9 +54,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// The edge's counters once `ok` holds (a socket counter is bumped just
 /// after the write returns, so it may trail the client by a moment), or
-/// after three seconds.
+/// after [`tests::PATIENCE`] (the caller's assertions then say what is off).
 async fn stats_when(e: &TestEdge, ok: impl Fn(&Stats) -> bool) -> Stats {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + tests::PATIENCE;
     loop {
         let s = e.handle.stats();
         if ok(&s) || Instant::now() > deadline {
@@ -64,12 +64,6 @@ async fn stats_when(e: &TestEdge, ok: impl Fn(&Stats) -> bool) -> Stats {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-}
-
-/// A loopback address nobody listens on.
-async fn dead_addr() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
 }
 
 #[tokio::test]
@@ -146,7 +140,8 @@ async fn a_request_is_counted_once_when_a_slice_fails_after_the_lookup() {
 
 #[tokio::test]
 async fn errors_are_counted_at_the_socket_whether_or_not_they_reach_the_cache() {
-    let e = start_edge(dead_addr().await, |_| {}).await;
+    let dead = tests::net::reserve(); // nobody listens there, nobody can start to
+    let e = start_edge(dead.addr(), |_| {}).await;
     // The origin is unreachable: the edge answers 502 itself.
     let before = e.handle.stats();
     let (_, raw) = exchange(e.handle.public, "GET", "/x", "").await;
@@ -185,7 +180,7 @@ async fn bytes_from_the_origin_equal_what_the_origin_sent() {
         r.send().await.unwrap().bytes().await.unwrap();
     }
     http.head(e.url("/obj/4")).send().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + tests::PATIENCE;
     let (s, os) = loop {
         let (s, os) = (e.handle.stats(), o.stats());
         if (s.bytes_from_origin == os.bytes_out && s.bytes_to_origin == os.bytes_in) || Instant::now() > deadline {
@@ -255,12 +250,33 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
     }
     http.post(e.url("/a")).body("x").send().await.unwrap().bytes().await.unwrap();
     let settled = stats_when(&e, |s| s.requests.total == 6).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let r = http.get(format!("http://{}/metrics", e.handle.admin)).send().await.unwrap();
-    assert_eq!(header(&r, "content-type"), runtime::prom::CONTENT_TYPE);
-    let text = r.text().await.unwrap();
-    let m = tests::prom::parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
-    let s: Stats = http.get(format!("http://{}/stats", e.handle.admin)).send().await.unwrap().json().await.unwrap();
+    // A request is counted when its outcome is known and timed once its
+    // response head is ready, and socket bytes are counted after each
+    // write: compare /metrics with /stats once nothing moves, that is when
+    // every request is timed and /stats reads the same before and after.
+    let stats = || async {
+        let v: serde_json::Value =
+            http.get(format!("http://{}/stats", e.handle.admin)).send().await.unwrap().json().await.unwrap();
+        v
+    };
+    let deadline = Instant::now() + tests::PATIENCE;
+    let (text, m, s) = loop {
+        let before = stats().await;
+        let r = http.get(format!("http://{}/metrics", e.handle.admin)).send().await.unwrap();
+        assert_eq!(header(&r, "content-type"), runtime::prom::CONTENT_TYPE);
+        let text = r.text().await.unwrap();
+        let m = tests::prom::parse(&text).unwrap_or_else(|err| panic!("{err}\n{text}"));
+        let after = stats().await;
+        let s: Stats = serde_json::from_value(after.clone()).unwrap();
+        let timed = Outcome::ALL.iter().all(|o| {
+            let l = [("edge", "test"), ("outcome", o.as_str())];
+            m.value("cdnlab_edge_request_duration_seconds_count", &l) == s.requests.get(*o) as f64
+        });
+        if (timed && before == after) || Instant::now() > deadline {
+            break (text, m, s);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(s.requests, settled.requests);
     let edge = [("edge", "test")];
     for o in Outcome::ALL {
@@ -328,13 +344,14 @@ async fn admission_stores_only_from_the_nth_fill_and_says_why() {
     let o = ScriptedOrigin::start().await;
     o.set("/a", Reply::ok("popular").cc("max-age=600"));
     o.set("/rare/x", Reply::ok("rare").cc("max-age=600"));
-    let e = start_edge(o.addr, |c| {
+    let (e, clock) = start_edge_manual_clock(o.addr, |c| {
         c.min_uses = 2;
         let rare = serde_json::json!({ "prefix": "/rare/", "min_uses": 3, "min_uses_window": "60s" });
         let stale = serde_json::json!({ "prefix": "/stale", "min_uses": 2, "min_uses_window": "400ms" });
         c.rules = vec![serde_json::from_value(rare).unwrap(), serde_json::from_value(stale).unwrap()];
     })
     .await;
+    o.set_clock(clock.clone());
     let http = client();
     let get = |p: &'static str| {
         let (http, url) = (http.clone(), e.url(p));
@@ -366,7 +383,7 @@ async fn admission_stores_only_from_the_nth_fill_and_says_why() {
     o.set("/stale", Reply::ok("changes").cc("max-age=0").header("etag", "\"s1\""));
     assert!(get("/stale").await.ends_with("detail=admission"));
     assert!(get("/stale").await.contains("; stored"));
-    tokio::time::sleep(Duration::from_millis(900)).await; // two windows: the uses are forgotten
+    clock.advance(Duration::from_millis(900)); // two windows: the uses are forgotten
     let refreshed = get("/stale").await;
     assert!(refreshed.contains("fwd=stale") && refreshed.contains("; stored"), "{refreshed}");
     assert_eq!(e.handle.stats().admission.refused, 4);

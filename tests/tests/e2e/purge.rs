@@ -3,10 +3,8 @@
 //! requests. (Fan-out to every edge and purges under load: the `cdn purge`
 //! tests in `scenarios/tests/cli_purge.rs`.)
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use tests::{Reply, ScriptedOrigin, TestEdge, client, header, start_edge};
+use tests::{Gate, Reply, ScriptedOrigin, TestEdge, client, eventually, header, start_edge};
 
 const TOKEN: &str = "purge-test-token";
 
@@ -155,16 +153,12 @@ async fn a_soft_purge_serves_stale_while_revalidate_allows() {
     let (cs, body) = get(&e, "/swr").await;
     assert!(cs.contains("detail=stale-while-revalidate") && body == "v1", "served stale at once: {cs}");
     // the background refresh brings v2
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
+    eventually("the background refresh to bring v2", || async {
         let (cs, body) = get(&e, "/swr").await;
-        if body == "v2" {
-            assert!(is_hit(&cs), "{cs}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no refresh: {cs}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        assert!(body != "v2" || is_hit(&cs), "v2 is stored fresh: {cs}");
+        body == "v2"
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -202,7 +196,8 @@ async fn a_url_purge_takes_every_vary_variant() {
 #[tokio::test]
 async fn a_fill_in_flight_when_a_hard_purge_lands_is_not_served_afterwards() {
     let o = ScriptedOrigin::start().await;
-    o.push("/race", Reply::ok("v1").cc("max-age=600").delay(Duration::from_millis(600)));
+    let old = Gate::new();
+    o.push("/race", Reply::ok("v1").cc("max-age=600").hold(&old));
     o.set("/race", Reply::ok("v2").cc("max-age=600"));
     let e = edge(o.addr).await;
     let url = e.url("/race");
@@ -210,11 +205,12 @@ async fn a_fill_in_flight_when_a_hard_purge_lands_is_not_served_afterwards() {
         let r = client().get(url).send().await.unwrap();
         (header(&r, "cache-status"), r.text().await.unwrap())
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    o.wait_for("/race", 1).await; // the old fill is at the origin, held there
     let r = purge(&e, json!({"url": "/race"})).await;
     assert_eq!(r["inflight"], 1, "{r}");
     let (cs_b, b) = get(&e, "/race").await;
     assert_eq!(b, "v2", "after the ack: a fetch of its own ({cs_b})");
+    old.open();
     let (cs_a, a) = a.await.unwrap();
     assert_eq!(a, "v1", "the client that started the old fetch gets its answer");
     assert!(cs_a.contains("detail=purged-in-flight") && !cs_a.contains("stored"), "{cs_a}");
@@ -226,9 +222,10 @@ async fn a_fill_in_flight_when_a_hard_purge_lands_is_not_served_afterwards() {
 #[tokio::test]
 async fn fills_in_flight_under_soft_and_tag_purges_are_stored_stale_or_not_at_all() {
     let o = ScriptedOrigin::start().await;
-    o.push("/soft", Reply::ok("v1").cc("max-age=600").header("etag", "\"v1\"").delay(Duration::from_millis(500)));
+    let old = Gate::new();
+    o.push("/soft", Reply::ok("v1").cc("max-age=600").header("etag", "\"v1\"").hold(&old));
     o.set("/soft", Reply::ok("v2").cc("max-age=600").header("etag", "\"v2\""));
-    o.push("/tagged", tagged("t1", "sale").delay(Duration::from_millis(500)));
+    o.push("/tagged", tagged("t1", "sale").hold(&old));
     o.set("/tagged", tagged("t2", "sale"));
     let e = edge(o.addr).await;
     let spawn_get = |path: &str| {
@@ -236,10 +233,12 @@ async fn fills_in_flight_under_soft_and_tag_purges_are_stored_stale_or_not_at_al
         tokio::spawn(async move { client().get(url).send().await.unwrap().text().await.unwrap() })
     };
     let (a, b) = (spawn_get("/soft"), spawn_get("/tagged"));
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    o.wait_for("/soft", 1).await;
+    o.wait_for("/tagged", 1).await;
     purge(&e, json!({"url": "/soft", "soft": true})).await;
     let r = purge(&e, json!({"tag": "sale"})).await;
     assert_eq!(r["inflight"], 1, "a tag purge detaches every fill in flight ({r})");
+    old.open();
     assert_eq!((a.await.unwrap(), b.await.unwrap()), ("v1".to_string(), "t1".to_string()));
     // soft: stored, but stale → revalidated, and the origin has v2 now
     let (cs, body) = get(&e, "/soft").await;

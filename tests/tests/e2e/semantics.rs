@@ -6,10 +6,13 @@
 use std::time::Duration;
 
 use http::Method;
-use tests::{Reply, ScriptedOrigin, client, header, http_date, start_edge_manual_clock};
+use tests::{Gate, Reply, ScriptedOrigin, client, eventually, header, http_date, start_edge_manual_clock};
 use world::{CacheRule, Clock, Dur};
 
 type MakeReply = Box<dyn Fn(&Clock) -> Reply + Send + Sync>;
+
+/// A fixed `Last-Modified`, so steps can name what the origin must be sent.
+const LM: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 
 /// One request of a case.
 struct Step {
@@ -24,6 +27,9 @@ struct Step {
     has: Vec<(&'static str, String)>,
     lacks: Vec<&'static str>,
     body: Option<String>,
+    sent: Vec<(&'static str, String)>,
+    unsent: Vec<&'static str>,
+    sent_method: Option<Method>,
 }
 
 fn get() -> Step {
@@ -39,6 +45,9 @@ fn get() -> Step {
         has: Vec::new(),
         lacks: Vec::new(),
         body: None,
+        sent: Vec::new(),
+        unsent: Vec::new(),
+        sent_method: None,
     }
 }
 
@@ -94,6 +103,21 @@ impl Step {
         self.body = Some(b.to_string());
         self
     }
+    /// The origin's last request for the path carried `n: v`.
+    fn sent(mut self, n: &'static str, v: &str) -> Self {
+        self.sent.push((n, v.to_string()));
+        self
+    }
+    /// The origin's last request for the path did not carry `n`.
+    fn unsent(mut self, n: &'static str) -> Self {
+        self.unsent.push(n);
+        self
+    }
+    /// The origin's last request for the path used method `m`.
+    fn sent_method(mut self, m: Method) -> Self {
+        self.sent_method = Some(m);
+        self
+    }
     fn hit(self) -> Self {
         self.cs("; hit")
     }
@@ -146,6 +170,19 @@ async fn run_with(cases: Vec<(&'static str, Vec<Step>)>, tweak: impl Fn(&mut edg
             }
             if let Some(n) = s.origin {
                 assert_eq!(o.count(&path), n, "{at}: origin requests (cache-status: {cs})");
+            }
+            if !s.sent.is_empty() || !s.unsent.is_empty() || s.sent_method.is_some() {
+                let last = o.last(&path).unwrap_or_else(|| panic!("{at}: the origin saw no request"));
+                for (n, v) in &s.sent {
+                    let got = last.headers.get(*n).map(|h| h.to_str().unwrap().to_string());
+                    assert_eq!(got.as_ref(), Some(v), "{at}: the origin got {n} (cache-status: {cs})");
+                }
+                for n in &s.unsent {
+                    assert!(last.headers.get(*n).is_none(), "{at}: the origin got {n} (cache-status: {cs})");
+                }
+                if let Some(m) = &s.sent_method {
+                    assert_eq!(&last.method, m, "{at}: method the origin got");
+                }
             }
         }
     }
@@ -288,7 +325,6 @@ async fn freshness_lifetime_follows_rfc_9111() {
                 get().hit().lacks("x-secret").has("x-kept", "k").origin(1),
             ],
         ),
-        ("immutable-is-stored", vec![get().reply(ok("max-age=100, immutable")), get().hit().origin(1)]),
     ])
     .await;
 }
@@ -443,6 +479,27 @@ async fn serving_honours_age_date_and_request_directives() {
             "only-if-cached-present-hits",
             vec![get().reply(ok("max-age=100")), get().req("cache-control", "only-if-cached").hit().origin(1)],
         ),
+        // RFC 8246: a fresh immutable response is not revalidated on a
+        // reload (browsers send `max-age=0`); a forced reload (`no-cache`)
+        // and staleness still go to the origin.
+        (
+            "immutable-fresh-served-on-reload",
+            vec![
+                get().reply(|_| Reply::ok("x").cc("max-age=100, immutable").header("etag", "\"i\"").auto_304()),
+                get().after(10).req("cache-control", "max-age=0").hit().has("age", "10").origin(1),
+                get().req("cache-control", "max-age=5, min-fresh=1").hit().origin(1),
+            ],
+        ),
+        (
+            "immutable-forced-reload-and-staleness-revalidate",
+            vec![
+                get().reply(|_| Reply::ok("x").cc("max-age=100, immutable").header("etag", "\"i\"").auto_304()),
+                get().after(10).req("cache-control", "no-cache").cs("fwd=request").origin(2),
+                get().req("pragma", "no-cache").cs("fwd=request").origin(3),
+                get().after(200).req("cache-control", "max-age=0").cs("fwd=stale").origin(4),
+                get().after(200).cs("fwd=stale").sent("if-none-match", "\"i\"").origin(5),
+            ],
+        ),
         (
             "if-none-match-304-from-cache",
             vec![
@@ -505,13 +562,54 @@ async fn revalidation_updates_on_304_and_replaces_on_200() {
         (
             "validators-sent-on-revalidation",
             vec![
-                get().reply(|c| {
-                    Reply::ok("x")
-                        .cc("max-age=10")
-                        .header("etag", "\"e1\"")
-                        .header("last-modified", &http_date(c, -500))
-                }),
-                get().after(20).cs("fwd=stale").cs("fwd-status=200").origin(2),
+                get().reply(|_| Reply::ok("x").cc("max-age=10").header("etag", "\"e1\"").header("last-modified", LM)),
+                get()
+                    .after(20)
+                    .cs("fwd=stale")
+                    .cs("fwd-status=200")
+                    .sent_method(Method::GET)
+                    .sent("if-none-match", "\"e1\"")
+                    .sent("if-modified-since", LM)
+                    .origin(2),
+            ],
+        ),
+        (
+            "head-validators-sent-on-revalidation",
+            vec![
+                get()
+                    .reply(|_| Reply::ok("x").cc("max-age=10").header("etag", "\"e1\"").header("last-modified", LM))
+                    .unsent("if-none-match")
+                    .unsent("if-modified-since"),
+                head()
+                    .after(20)
+                    .cs("fwd=stale")
+                    .sent_method(Method::HEAD)
+                    .sent("if-none-match", "\"e1\"")
+                    .sent("if-modified-since", LM)
+                    .origin(2),
+            ],
+        ),
+        (
+            "etag-alone-sends-if-none-match-alone",
+            vec![
+                get().reply(|_| Reply::ok("x").cc("max-age=10").header("etag", "W/\"w1\"").auto_304()),
+                get().after(20).cs("fwd-status=304").sent("if-none-match", "W/\"w1\"").unsent("if-modified-since"),
+                head().after(20).cs("fwd-status=304").sent("if-none-match", "W/\"w1\"").unsent("if-modified-since"),
+            ],
+        ),
+        (
+            "last-modified-alone-sends-if-modified-since-alone",
+            vec![
+                get().reply(|_| Reply::ok("x").cc("max-age=10").header("last-modified", LM)),
+                get().after(20).cs("fwd=stale").sent("if-modified-since", LM).unsent("if-none-match"),
+                head().after(20).cs("fwd=stale").sent("if-modified-since", LM).unsent("if-none-match"),
+            ],
+        ),
+        (
+            "no-validators-no-conditional",
+            vec![
+                get().reply(ok("max-age=10")),
+                get().after(20).miss().unsent("if-none-match").unsent("if-modified-since").origin(2),
             ],
         ),
         (
@@ -554,25 +652,6 @@ async fn revalidation_updates_on_304_and_replaces_on_200() {
         ),
     ])
     .await;
-    // the origin saw the validators and the HEAD method
-    let o = ScriptedOrigin::start().await;
-    let (e, clock) = start_edge_manual_clock(o.addr, |_| {}).await;
-    o.set_clock(clock.clone());
-    o.set(
-        "/v",
-        Reply::ok("x")
-            .cc("max-age=10")
-            .header("etag", "\"e1\"")
-            .header("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"),
-    );
-    let c = client();
-    c.get(e.url("/v")).send().await.unwrap();
-    clock.advance(Duration::from_secs(20));
-    c.head(e.url("/v")).send().await.unwrap();
-    let last = o.last("/v").unwrap();
-    assert_eq!(last.method, Method::HEAD, "a HEAD validates with HEAD");
-    assert_eq!(last.headers.get("if-none-match").unwrap(), "\"e1\"");
-    assert_eq!(last.headers.get("if-modified-since").unwrap(), "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
 #[tokio::test]
@@ -584,13 +663,9 @@ async fn stale_while_revalidate_serves_stale_with_exactly_one_background_refresh
     let c = client();
     c.get(e.url("/swr")).send().await.unwrap();
     clock.advance(Duration::from_secs(20));
-    o.set(
-        "/swr",
-        Reply::ok("v2")
-            .cc("max-age=10, stale-while-revalidate=100")
-            .header("x-gen", "2")
-            .delay(Duration::from_millis(300)),
-    );
+    // The refresh is held at the origin until all 20 clients have their answer.
+    let refresh = Gate::new();
+    o.set("/swr", Reply::ok("v2").cc("max-age=10, stale-while-revalidate=100").header("x-gen", "2").hold(&refresh));
     let all = futures_util::future::join_all((0..20).map(|_| {
         let (c, url) = (c.clone(), e.url("/swr"));
         async move {
@@ -604,16 +679,15 @@ async fn stale_while_revalidate_serves_stale_with_exactly_one_background_refresh
         assert_eq!(body, "v1", "stale content served at once");
     }
     // exactly one background refresh, then fresh content
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
+    o.wait_for("/swr", 2).await; // the one refresh the 20 stale hits started
+    refresh.open();
+    eventually("the background refresh to land", || async {
         let r = c.get(e.url("/swr")).send().await.unwrap();
-        if header(&r, "x-gen") == "2" {
-            assert!(header(&r, "cache-status").contains("; hit"));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the background refresh never landed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        let fresh = header(&r, "x-gen") == "2";
+        assert!(!fresh || header(&r, "cache-status").contains("; hit"));
+        fresh
+    })
+    .await;
     assert_eq!(o.count("/swr"), 2, "one fill, one background refresh");
     // beyond the window: a normal revalidation
     clock.advance(Duration::from_secs(500));
@@ -642,11 +716,13 @@ async fn stale_if_error_covers_5xx_refused_and_timeouts_within_its_window() {
     assert_eq!(r.text().await.unwrap(), "kept");
     let r = c.get(e.url("/strict")).send().await.unwrap();
     assert_eq!(r.status(), 503, "no stale-if-error: the error passes");
-    // timeout
-    o.set("/sie", Reply::ok("late").delay(Duration::from_secs(3)));
+    // timeout: the origin answers only after the edge gave up
+    let late = Gate::new();
+    o.set("/sie", Reply::ok("late").hold(&late));
     let r = c.get(e.url("/sie")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(header(&r, "cache-status").contains("fwd-status=504"));
+    late.open();
     // connection refused
     o.stop().await;
     let r = c.get(e.url("/sie")).send().await.unwrap();

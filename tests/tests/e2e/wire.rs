@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tests::{Reply, ScriptedOrigin, TestEdge, client, start_edge};
+use tests::{Reply, ScriptedOrigin, TestEdge, client, eventually, start_edge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -80,9 +80,13 @@ async fn pipelined_hits_and_a_miss_on_one_connection_come_back_in_order() {
 async fn a_request_split_across_writes_is_answered() {
     let (_o, e) = edge_with_hit("/s", "split").await;
     let mut s = TcpStream::connect(e.handle.public).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    // Each piece is read by the edge before the next is sent.
+    let mut read = e.handle.stats().bytes_from_clients;
     for part in ["GE", "T /s HT", "TP/1.1\r\nHo", "st: t\r\n", "\r\n"] {
         s.write_all(part.as_bytes()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        read += part.len() as u64;
+        eventually("the edge to read the piece", || async { e.handle.stats().bytes_from_clients == read }).await;
     }
     let r = responses(&mut s, 1, false).await;
     assert_eq!(r[0].1, b"split");
