@@ -776,15 +776,13 @@ mod tests {
         assert_eq!(Plan::new(&[], &[], true).messages, 0);
     }
 
-    /// Real sockets: a segmented send reaches each client as separate
-    /// datagrams, byte for byte, in order.
-    #[test]
-    fn segmented_sends_arrive_as_separate_datagrams() {
-        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    /// Sends one batch from `tx`'s socket to two clients (client 0 gets
+    /// five full-size answers, client 1 two and a short one), checks that
+    /// each client receives its answers as separate datagrams, byte for
+    /// byte, in order, and nothing else; returns what `send_batch` said
+    /// went segmented.
+    fn send_and_receive(server: &std::net::UdpSocket, tx: &mut Sender) -> usize {
         let clients: Vec<_> = (0..2).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
-        let mut tx = Sender::new(&server, true);
-        assert!(tx.gso, "this kernel refused UDP_SEGMENT (needs Linux 4.18+)");
-        // Client 0 gets five full-size answers, client 1 two and a short one.
         let to = [0, 1, 0, 0, 1, 1, 0, 0];
         let lens = [60, 60, 60, 60, 60, 40, 60, 60];
         let mut outbufs = Box::new([[0u8; DGRAM]; BATCH]);
@@ -792,10 +790,11 @@ mod tests {
             buf[..lens[j]].iter_mut().enumerate().for_each(|(i, b)| *b = (j * 31 + i) as u8);
         }
         let addrs: Vec<_> = to.iter().map(|&c| Some(SockaddrStorage::from(clients[c].local_addr().unwrap()))).collect();
-        let sent = send_batch(server.as_raw_fd(), &mut tx, &outbufs, &lens, &addrs);
-        assert_eq!(sent, 7, "all full-size answers shared a message with others to the same client");
+        let sent = send_batch(server.as_raw_fd(), tx, &outbufs, &lens, &addrs);
         for (c, client) in clients.iter().enumerate() {
-            client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            // Loopback delivers during the send: everything is queued already;
+            // the timeout only bounds a broken send.
+            client.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
             let want: Vec<&[u8]> = (0..lens.len()).filter(|&j| to[j] == c).map(|j| &outbufs[j][..lens[j]]).collect();
             let mut got = Vec::new();
             let mut buf = [0u8; 4096];
@@ -808,6 +807,37 @@ mod tests {
             assert!(client.recv_from(&mut buf).is_err(), "client {c} got an extra datagram");
             assert_eq!(got, want, "client {c}");
         }
+        sent
+    }
+
+    /// Real sockets: a segmented send reaches each client as separate
+    /// datagrams. Skipped (with a message) where the kernel refuses
+    /// `UDP_SEGMENT`; the path such kernels take is the next test's.
+    #[test]
+    fn segmented_sends_arrive_as_separate_datagrams() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut tx = Sender::new(&server, true);
+        if !tx.gso {
+            eprintln!(
+                "skipped segmented_sends_arrive_as_separate_datagrams: this kernel refused UDP_SEGMENT \
+                 (UDP GSO needs Linux 4.18+); answers go one datagram each, as \
+                 sends_without_gso_are_one_datagram_per_answer tests"
+            );
+            return;
+        }
+        let sent = send_and_receive(&server, &mut tx);
+        assert_eq!(sent, 7, "all full-size answers shared a message with others to the same client");
+        assert!(tx.gso, "still segmenting");
+    }
+
+    /// The path of `--no-udp-gso` and of kernels without UDP GSO: every
+    /// answer is its own datagram, nothing is counted as segmented.
+    #[test]
+    fn sends_without_gso_are_one_datagram_per_answer() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut tx = Sender::new(&server, false);
+        assert!(!tx.gso);
+        assert_eq!(send_and_receive(&server, &mut tx), 0);
     }
 
     #[tokio::test]

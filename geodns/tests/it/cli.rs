@@ -87,9 +87,13 @@ fn a_non_loopback_address_is_refused_naming_the_flag_that_allows_it() {
 
 #[tokio::test]
 async fn resolve_command_asks_the_running_geodns_or_decides_offline() {
+    // Its HTTP side on a port the test keeps, so that once it stops nothing
+    // answers there.
+    let http = tests::net::reserve();
     let mut w = world();
+    w.geodns.http = http.addr();
     let g = start(&w, geodns::health::Mode::Off).await;
-    w.geodns.http = g.http;
+    assert_eq!(g.http, http.addr());
     // Asked: the running geodns decides (its health checks are off).
     let (v, note) = geodns::resolve::decision(&w, ip("203.0.113.9")).await.unwrap();
     assert_eq!((v["edge"].as_str(), v["health"].as_str(), note), (Some("seoul"), Some("off"), None));
