@@ -200,12 +200,18 @@ mod tests {
         let anchor = SystemTime::now() - Duration::from_secs(10);
         let a = Clock::scaled(60.0, anchor);
         let b = Clock::scaled(60.0, anchor);
+        // Read between two wall readings: each simulated time must be the
+        // anchor plus 60 × the wall time since it, at some moment between
+        // them, however long this thread was descheduled.
+        let w0 = SystemTime::now();
         let (ta, tb) = (a.now(), b.now());
-        let diff = tb.duration_since(ta).unwrap_or_default();
-        assert!(diff < Duration::from_secs(1), "two processes' clocks differ by {diff:?}");
-        // 10 wall seconds since the anchor are about 600 simulated seconds.
-        let sim = ta.duration_since(anchor).unwrap();
-        assert!(sim >= Duration::from_secs(600) && sim < Duration::from_secs(660), "{sim:?}");
+        let w1 = SystemTime::now();
+        let sim = |w: SystemTime| anchor + w.duration_since(anchor).unwrap().mul_f64(60.0);
+        for t in [ta, tb] {
+            assert!(sim(w0) <= t && t <= sim(w1), "{t:?} outside [{:?}, {:?}]", sim(w0), sim(w1));
+        }
+        // 10 wall seconds since the anchor are at least 600 simulated seconds.
+        assert!(ta.duration_since(anchor).unwrap() >= Duration::from_secs(600));
         assert_eq!(a.to_wall(Duration::from_secs(60)), Duration::from_secs(1));
     }
 

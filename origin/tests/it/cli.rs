@@ -31,7 +31,7 @@ async fn the_binary_prints_one_ready_line_serves_and_stops_on_sigterm() {
 
     let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(term.success());
-    let status = wait(&mut child, Duration::from_secs(10));
+    let status = wait(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
