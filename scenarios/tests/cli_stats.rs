@@ -165,21 +165,35 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
         out[i] += raw(edge_addrs[i].0, m, p).await.len() as u64;
     }
     let direct = raw(origin_addrs.0, "GET", "/obj/9").await.len() as u64;
-    tokio::time::sleep(Duration::from_millis(100)).await;
 
     // Fills as each edge counted them; together they are what the origin
-    // sent, less what it sent the direct client.
+    // sent, less what it sent the direct client. A socket counter is bumped
+    // just after its write returns, so wait until every edge counted what
+    // its client read and the origin what it wrote (or fail after
+    // PATIENCE, showing the counts).
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut fills = [0u64; 3];
-    for (i, (_, admin)) in edge_addrs.iter().enumerate() {
-        let s: serde_json::Value =
-            http.get(format!("http://{admin}/stats")).send().await.unwrap().json().await.unwrap();
-        fills[i] = s["bytes_from_origin"].as_u64().unwrap();
-        assert_eq!(s["bytes_to_clients"].as_u64().unwrap(), out[i], "edge {i} counted what the client read");
-    }
-    let o: serde_json::Value =
-        http.get(format!("http://{}/stats", origin_addrs.1)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(fills.iter().sum::<u64>() + direct, o["bytes_out"].as_u64().unwrap());
+    let json = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let deadline = std::time::Instant::now() + tests::PATIENCE;
+    let (fills, sent, origin_out) = loop {
+        let mut fills = [0u64; 3];
+        let mut sent = [0u64; 3];
+        for (i, (_, admin)) in edge_addrs.iter().enumerate() {
+            let s = json(format!("http://{admin}/stats")).await;
+            fills[i] = s["bytes_from_origin"].as_u64().unwrap();
+            sent[i] = s["bytes_to_clients"].as_u64().unwrap();
+        }
+        let origin_out = json(format!("http://{}/stats", origin_addrs.1)).await["bytes_out"].as_u64().unwrap();
+        let settled = sent == out && fills.iter().sum::<u64>() + direct == origin_out;
+        if settled || std::time::Instant::now() > deadline {
+            break (fills, sent, origin_out);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(sent, out, "each edge counted what its client read");
+    assert_eq!(fills.iter().sum::<u64>() + direct, origin_out);
 
     // Expected dollars, in nano-dollars.
     let seoul = [(30 << 10, 200_000_000), (u64::MAX, 150_000_000)];
@@ -243,15 +257,12 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
 #[tokio::test]
 async fn with_nothing_running_it_says_which_edges_are_unreachable_and_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let mut held = Vec::new();
-    for _ in 0..8 {
-        held.push(listener().await);
-    }
-    let addrs: Vec<SocketAddr> = held.iter().map(|l| l.local_addr().unwrap()).collect();
+    // Ports held without listening: nobody answers, nobody else takes them.
+    let held: Vec<_> = (0..8).map(|_| tests::net::reserve()).collect();
+    let addrs: Vec<SocketAddr> = held.iter().map(|r| r.addr()).collect();
     let edges: Vec<_> = addrs[2..].chunks(2).map(|c| (c[0], c[1])).collect();
     let path = dir.path().join("world.toml");
     std::fs::write(&path, world_text((addrs[0], addrs[1]), &edges, dir.path())).unwrap();
-    drop(held); // nobody listens any more
     let r = cdn_stats(&path, false).await;
     assert!(!r.status.success());
     let text = String::from_utf8_lossy(&r.stdout);

@@ -7,7 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::test_world;
+use common::{Slot, test_world};
+use tests::PATIENCE;
 use tests::scripted::{Reply, ScriptedOrigin};
 
 fn cdn() -> Command {
@@ -63,7 +64,7 @@ fn wait_for_up(child: &mut Child) -> Vec<String> {
             let _ = tx.send(line);
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + 2 * PATIENCE;
     let mut lines = Vec::new();
     while Instant::now() < deadline {
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
@@ -104,42 +105,48 @@ fn wait_gone(needle: &str, within: Duration) -> Vec<u32> {
 #[test]
 fn up_starts_answers_and_stops_with_no_child_left() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 201);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let mut up = Up::start(cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()));
     let lines = wait_for_up(&mut up.0);
-    assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains("127.201.2.1:8080")), "{lines:?}");
+    let tokyo = format!("{}:8080", slot.ip(2));
+    assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains(&tokyo)), "{lines:?}");
     assert!(lines.iter().filter(|l| l.contains("curl ")).count() >= 3, "three curl lines: {lines:?}");
     let needle = world.display().to_string();
     assert_eq!(processes_with(&needle).len(), 6, "cdn up + origin + 3 edges + geodns");
 
-    let (s1, cs1) = get("http://127.201.1.1:8080/obj/1");
-    let (s2, cs2) = get("http://127.201.1.1:8080/obj/1");
+    let seoul = format!("http://{}:8080/obj/1", slot.ip(1));
+    let (s1, cs1) = get(&seoul);
+    let (s2, cs2) = get(&seoul);
     assert_eq!((s1, s2), (200, 200));
     assert!(cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
     assert!(cs2.contains("; hit;"), "{cs2}");
 
     let status = up.terminate();
     assert!(status.success(), "{status}");
-    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
 
 #[test]
 fn children_exit_when_cdn_up_is_killed() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 202);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let mut up = Up::start(cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()));
     wait_for_up(&mut up.0);
     up.0.kill().unwrap(); // SIGKILL: no chance to clean up
     up.0.wait().unwrap();
     let needle = world.display().to_string();
-    assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "orphans after kill -9");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "orphans after kill -9");
 }
 
 #[test]
 fn an_address_in_use_is_reported_with_component_and_address() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 203);
-    let _squatter = std::net::TcpListener::bind("127.203.2.1:8080").unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let tokyo = format!("{}:8080", slot.ip(2));
+    let _squatter = std::net::TcpListener::bind(&tokyo).unwrap();
     let mut up = Up::start(
         cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::null()).stderr(Stdio::piped()),
     );
@@ -147,8 +154,8 @@ fn an_address_in_use_is_reported_with_component_and_address() {
     up.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     let status = up.0.wait().unwrap();
     assert!(!status.success());
-    assert!(err.contains("edge tokyo") && err.contains("127.203.2.1:8080") && err.contains("in use"), "{err}");
-    assert_eq!(wait_gone(&world.display().to_string(), Duration::from_secs(5)), Vec::<u32>::new());
+    assert!(err.contains("edge tokyo") && err.contains(&tokyo) && err.contains("in use"), "{err}");
+    assert_eq!(wait_gone(&world.display().to_string(), PATIENCE), Vec::<u32>::new());
 }
 
 #[test]
@@ -166,7 +173,8 @@ fn a_bad_world_file_is_refused_with_file_line_and_field() {
 #[test]
 fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 204);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     // "Your own server": the project's scripted origin, headers deciding
     // what the edges keep.
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -183,28 +191,29 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let needle = world.display().to_string();
     assert_eq!(processes_with(&needle).len(), 5, "cdn up + 3 edges + geodns, no synthetic origin");
 
-    let (s1, cs1) = get("http://127.204.1.1:8080/mine");
-    let (s2, cs2) = get("http://127.204.1.1:8080/mine");
-    let (s3, cs3) = get("http://127.204.2.1:8080/mine");
-    let (s4, cs4) = get("http://127.204.3.1:8080/mine");
+    let at = |k: u8, path: &str| format!("http://{}:8080{path}", slot.ip(k));
+    let (s1, cs1) = get(&at(1, "/mine"));
+    let (s2, cs2) = get(&at(1, "/mine"));
+    let (s3, cs3) = get(&at(2, "/mine"));
+    let (s4, cs4) = get(&at(3, "/mine"));
     assert_eq!((s1, s2, s3, s4), (200, 200, 200, 200));
     assert!(cs1.contains("edge-seoul") && cs1.contains("fwd=uri-miss") && cs1.contains("stored"), "{cs1}");
     assert!(cs2.contains("edge-seoul; hit;"), "{cs2}");
     assert!(cs3.contains("edge-tokyo") && cs3.contains("fwd=uri-miss"), "{cs3}");
     assert!(cs4.contains("edge-newyork") && cs4.contains("fwd=uri-miss"), "{cs4}");
     assert_eq!(yours.count("/mine"), 3, "one fill per edge, the hit stayed at the edge");
-    let (s5, cs5) = get("http://127.204.1.1:8080/other");
+    let (s5, cs5) = get(&at(1, "/other"));
     assert_eq!(s5, 404);
     assert!(
         !cs5.contains("stored") && cs5.contains("detail=no-store"),
         "no-store from your server is not stored: {cs5}"
     );
-    let (s6, _) = get("http://127.204.1.1:8080/other");
+    let (s6, _) = get(&at(1, "/other"));
     assert_eq!(s6, 404);
     assert_eq!(yours.count("/other"), 2, "nothing stored, so the second GET went to your server too");
 
     assert!(up.terminate().success());
-    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
 
 /// Lines of a child's stderr, read on a thread.

@@ -1,22 +1,73 @@
 //! Helpers shared by the tests of the real `cdn` binary.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A copy of the demo world on addresses of its own (127.<base>.k.1) and a
-/// data directory in `dir`, so the test neither collides with a running
-/// `cdn up` nor leaves files behind.
-pub fn test_world(dir: &Path, base: u8) -> std::path::PathBuf {
+/// Loopback addresses no other test (in this process or any other, such as
+/// a second `cargo test` at the same time) uses while this value lives.
+///
+/// `cdn up` and `cdn run` start their servers as child processes on the
+/// fixed addresses of a world file, so their tests cannot take ports from
+/// the kernel; instead each test claims a slot, four addresses
+/// `127.X.Y.1` … `127.X.Y.4` (X in 64–127, Y in 0–255, away from the demo
+/// world's 127.0–3 and the 50-edge world's 127.4–50), by holding an
+/// exclusive lock on the slot's file in the temporary directory. The lock
+/// goes with the process, however it ends, so a crashed run never blocks
+/// a slot. The first slot tried comes from the process id, so parallel runs
+/// rarely even meet on a lock.
+pub struct Slot {
+    n: u32,
+    _lock: File,
+}
+
+const SLOTS: u32 = 64 * 256;
+
+impl Slot {
+    /// Claims a free slot.
+    pub fn claim() -> Slot {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join("cdnlab-test-slots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = std::process::id().wrapping_mul(64).wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+        for i in 0..SLOTS {
+            let n = first.wrapping_add(i) % SLOTS;
+            let f = File::create(dir.join(format!("slot-{n}"))).unwrap();
+            if f.try_lock().is_ok() {
+                return Slot { n, _lock: f };
+            }
+        }
+        panic!("every test address slot in {} is taken", dir.display());
+    }
+
+    /// Address `k` of the slot: 0 for the origin and GeoDNS, 1–3 for the
+    /// edges of Seoul, Tokyo and New York.
+    pub fn ip(&self, k: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, 64 + (self.n / 256) as u8, (self.n % 256) as u8, k + 1)
+    }
+}
+
+/// A copy of the demo world on the slot's addresses (origin and GeoDNS on
+/// address 0, edge k on address k, the demo's ports), with its data
+/// directory in `dir` and patient health checks (a busy machine must not
+/// make an edge look down), so the test neither collides with anything
+/// else running nor leaves files behind.
+pub fn test_world(dir: &Path, slot: &Slot) -> PathBuf {
+    let o = slot.ip(0);
     let text = world::load::DEMO_TEXT
-        .replace("127.0.0.1:8080", &format!("127.{base}.0.1:8080"))
-        .replace("127.0.0.1:9080", &format!("127.{base}.0.1:9080"))
-        .replace("127.0.0.1:1053", &format!("127.{base}.0.1:1053"))
-        .replace("127.0.0.1:8053", &format!("127.{base}.0.1:8053"))
-        .replace("127.0.0.1:8060", &format!("127.{base}.0.1:8060"))
-        .replace("127.1.0.1:", &format!("127.{base}.1.1:"))
-        .replace("127.2.0.1:", &format!("127.{base}.2.1:"))
-        .replace("127.3.0.1:", &format!("127.{base}.3.1:"))
+        .replace("127.0.0.1:8080", &format!("{o}:8080"))
+        .replace("127.0.0.1:9080", &format!("{o}:9080"))
+        .replace("127.0.0.1:1053", &format!("{o}:1053"))
+        .replace("127.0.0.1:8053", &format!("{o}:8053"))
+        .replace("127.0.0.1:8060", &format!("{o}:8060"))
+        .replace("127.1.0.1:", &format!("{}:", slot.ip(1)))
+        .replace("127.2.0.1:", &format!("{}:", slot.ip(2)))
+        .replace("127.3.0.1:", &format!("{}:", slot.ip(3)))
+        .replace("timeout = \"500ms\", fall = 2", "timeout = \"10s\", fall = 2")
         .replace("data/{world}/{edge}", &format!("{}/{{edge}}", dir.display()));
+    assert!(text.contains("timeout = \"10s\", fall = 2"), "the demo world's health line changed");
     let p = dir.join("world.toml");
     std::fs::write(&p, text).unwrap();
     p
