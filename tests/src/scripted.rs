@@ -97,7 +97,9 @@ impl Reply {
     pub fn cc(self, v: &str) -> Reply {
         self.header("cache-control", v)
     }
-    /// Waits before answering.
+    /// Waits before answering (a latency to measure, never an ordering
+    /// to rely on: a test that needs a fill in flight holds it with
+    /// [`Reply::hold`], which no busy machine can outrun).
     pub fn delay(mut self, d: Duration) -> Reply {
         self.delay = d;
         self
