@@ -3,22 +3,31 @@
 # http-cache-tests) through a cdnlab edge on loopback and scores it beside
 # the suite's published results for Varnish, Apache httpd, nginx, ATS, Squid.
 #
-#   tests/conformance/run.sh [--edge PATH_TO_CDN_BINARY] [--id TEST_ID]
+#   tests/conformance/run.sh [--edge PATH_TO_CDN_BINARY] [--id TEST_ID] [--check BASELINE]
 #
-# Needs node and npm. Everything listens on 127.0.0.1 only. Scratch files in
-# /tmp/cdnlab-conformance; the result JSON is printed there.
+# --check BASELINE (tests/conformance/baseline.txt): exit 1 when fewer
+# required tests pass than the baseline records, or when a required test
+# fails that the baseline does not list, naming those tests (.ci/run does
+# this).
+#
+# Needs node and npm. Everything listens on 127.0.0.1 on ports the kernel
+# picks, so runs at the same time do not collide. The suite's package is
+# kept in $CONFORMANCE_DIR (default /tmp/cdnlab-conformance); each run's
+# files (the result JSON, logs, the edge's data) in a directory of its own
+# there, printed at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 WORK=${CONFORMANCE_DIR:-/tmp/cdnlab-conformance}
 CDN="$ROOT/target/release/cdn"
 ID=""
-ORIGIN_PORT=18000 EDGE_PORT=18001 ADMIN_PORT=18002
+CHECK=""
 while (($#)); do
   case $1 in
     --edge) CDN=$2; shift 2 ;;
     --id) ID=$2; shift 2 ;;
-    *) echo "usage: $0 [--edge PATH] [--id TEST_ID]" >&2; exit 2 ;;
+    --check) CHECK=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    *) echo "usage: $0 [--edge PATH] [--id TEST_ID] [--check BASELINE]" >&2; exit 2 ;;
   esac
 done
 [[ -x $CDN ]] || { echo "no cdn binary at $CDN (cargo build --release --bin cdn, or pass --edge)" >&2; exit 2; }
@@ -26,39 +35,64 @@ command -v npm >/dev/null || { echo "needs node and npm" >&2; exit 2; }
 
 mkdir -p "$WORK"
 PKG=$WORK/package
-if [[ ! -f $PKG/cli.mjs ]]; then
-  (cd "$WORK" && npm pack --silent http-cache-tests@0.4.5 >/dev/null && tar xzf http-cache-tests-0.4.5.tgz)
-  (cd "$PKG" && npm install --silent --no-audit --no-fund --no-save liquidjs@9 node-fetch@2 >/dev/null)
-  # listen on loopback only
-  sed -i "s/^server.listen(port)$/server.listen(port, '127.0.0.1')/" "$PKG/server/server.mjs"
-fi
-cp "$HERE/score.mjs" "$PKG/score.mjs"
+# One setup at a time; later runs reuse it.
+(
+  flock 9
+  if [[ ! -f $PKG/.cdnlab-ready ]]; then
+    if [[ ! -f $PKG/cli.mjs ]]; then
+      (cd "$WORK" && npm pack --silent http-cache-tests@0.4.5 >/dev/null && tar xzf http-cache-tests-0.4.5.tgz)
+    fi
+    (cd "$PKG" && npm install --silent --no-audit --no-fund --no-save liquidjs@9 node-fetch@2 >/dev/null)
+    # listen on loopback only
+    sed -i "s/^server.listen(port)$/server.listen(port, '127.0.0.1')/" "$PKG/server/server.mjs"
+    grep -q "server.listen(port, '127.0.0.1')" "$PKG/server/server.mjs" || { echo "cannot bind the suite's server to loopback" >&2; exit 2; }
+    touch "$PKG/.cdnlab-ready"
+  fi
+) 9>"$WORK/.setup.lock"
+RUN=$(mktemp -d "$WORK/run.XXXXXX")
+cp "$HERE/score.mjs" "$RUN/score.mjs"
+ln -s "$PKG/tests" "$RUN/tests"
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-(cd "$PKG" && npm_package_config_protocol=http npm_package_config_port=$ORIGIN_PORT \
-  npm_package_config_pidfile="$WORK/server.pid" exec node server/server.mjs >"$WORK/server.log" 2>&1) &
+# Waits (up to a minute) for a line starting with $2 in file $1; prints it.
+wait_line() {
+  local line
+  for _ in $(seq 1 600); do
+    line=$(grep -m1 "^$2" "$1" 2>/dev/null || true)
+    [[ -n $line ]] && { echo "$line"; return 0; }
+    sleep 0.1
+  done
+  echo "no '$2' line in $1 after a minute:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+(cd "$PKG" && npm_package_config_protocol=http npm_package_config_port=0 \
+  npm_package_config_pidfile="$RUN/server.pid" exec node server/server.mjs >"$RUN/server.log" 2>&1) &
 PIDS+=($!)
-rm -rf "$WORK/edge-data"
-"$CDN" edge --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$EDGE_PORT" \
-  --admin "127.0.0.1:$ADMIN_PORT" --data-dir "$WORK/edge-data" >"$WORK/edge.log" 2>&1 &
+ORIGIN=$(wait_line "$RUN/server.log" "Listening on " | sed -E 's#^Listening on http://([0-9.]+:[0-9]+)/.*#\1#')
+"$CDN" edge --origin "http://$ORIGIN" --listen 127.0.0.1:0 --admin 127.0.0.1:0 \
+  --data-dir "$RUN/edge-data" >"$RUN/edge.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$EDGE_PORT") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$ORIGIN_PORT") 2>/dev/null && break
-  sleep 0.1
-done
+EDGE=$(wait_line "$RUN/edge.log" "cdnlab-ready " | tr ' ' '\n' | sed -n 's/^public=//p')
+[[ -n $EDGE ]] || { echo "no public address in the edge's ready line" >&2; exit 2; }
 
 cd "$PKG"
 if [[ -n $ID ]]; then
-  npm_config_base="http://127.0.0.1:$EDGE_PORT" npm_package_config_id="$ID" node --no-warnings cli.mjs
+  npm_config_base="http://$EDGE" npm_package_config_id="$ID" node --no-warnings cli.mjs
   exit 0
 fi
-npm_config_base="http://127.0.0.1:$EDGE_PORT" npm_package_config_id="" node --no-warnings cli.mjs >"$WORK/cdnlab.json"
-echo "results: $WORK/cdnlab.json"
-node score.mjs results/varnish.json results/apache.json results/nginx.json results/trafficserver.json \
-  results/squid.json results/fastly.json "$WORK/cdnlab.json"
+npm_config_base="http://$EDGE" npm_package_config_id="" node --no-warnings cli.mjs >"$RUN/cdnlab.json"
+echo "results: $RUN/cdnlab.json"
+cd "$RUN"
+node score.mjs "$PKG"/results/{varnish,apache,nginx,trafficserver,squid,fastly}.json "$RUN/cdnlab.json"
 echo
 echo "cdnlab's failing required tests:"
-node score.mjs --failures "$WORK/cdnlab.json" | sed '$d'
+node score.mjs --failures "$RUN/cdnlab.json" | sed '$d'
+if [[ -n $CHECK ]]; then
+  echo
+  node score.mjs --check "$CHECK" "$RUN/cdnlab.json"
+fi
