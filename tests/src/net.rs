@@ -36,11 +36,17 @@ impl Reserved {
 
 /// Reserves a port the kernel picks on `ip`.
 pub fn reserve_on(ip: IpAddr) -> Reserved {
-    let socket = Socket::new(Domain::for_address(SocketAddr::new(ip, 0)), Type::STREAM, None).expect("a TCP socket");
-    socket.set_reuse_address(true).expect("SO_REUSEADDR");
-    socket.bind(&SocketAddr::new(ip, 0).into()).expect("bind a reserved port");
-    let addr = socket.local_addr().expect("its address").as_socket().expect("an IP address");
-    Reserved { _socket: socket, addr }
+    try_reserve(SocketAddr::new(ip, 0)).expect("reserve a port")
+}
+
+/// Reserves `addr` as it is (port 0: one the kernel picks); fails when
+/// something listens there.
+pub fn try_reserve(addr: SocketAddr) -> std::io::Result<Reserved> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    let addr = socket.local_addr()?.as_socket().ok_or_else(|| std::io::Error::other("not an IP address"))?;
+    Ok(Reserved { _socket: socket, addr })
 }
 
 /// Reserves a port on 127.0.0.1.

@@ -17,10 +17,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// exclusive lock on the slot's file in the temporary directory. The lock
 /// goes with the process, however it ends, so a crashed run never blocks
 /// a slot. The first slot tried comes from the process id, so parallel runs
-/// rarely even meet on a lock.
+/// rarely even meet on a lock. The slot's TCP ports are also reserved
+/// ([`tests::net`]): a slot where something else already listens (a
+/// program that does not know about the locks) is passed over, and nothing
+/// else can start listening there while the test runs; the test's own
+/// servers still can.
 pub struct Slot {
     n: u32,
     _lock: File,
+    _ports: Vec<tests::net::Reserved>,
 }
 
 const SLOTS: u32 = 64 * 256;
@@ -35,8 +40,18 @@ impl Slot {
         for i in 0..SLOTS {
             let n = first.wrapping_add(i) % SLOTS;
             let f = File::create(dir.join(format!("slot-{n}"))).unwrap();
-            if f.try_lock().is_ok() {
-                return Slot { n, _lock: f };
+            if f.try_lock().is_err() {
+                continue;
+            }
+            let ip = |k: u8| std::net::IpAddr::V4(Self::ip_of(n, k));
+            let tcp = [(0, 8080), (0, 9080), (0, 1053), (0, 8053)]
+                .into_iter()
+                .chain((1..=3).flat_map(|k| [(k, 8080), (k, 9080)]))
+                .map(|(k, port)| tests::net::try_reserve(std::net::SocketAddr::new(ip(k), port)))
+                .collect::<Result<Vec<_>, _>>();
+            let udp_free = std::net::UdpSocket::bind((ip(0), 1053)).is_ok();
+            if let (Ok(ports), true) = (tcp, udp_free) {
+                return Slot { n, _lock: f, _ports: ports };
             }
         }
         panic!("every test address slot in {} is taken", dir.display());
@@ -45,7 +60,11 @@ impl Slot {
     /// Address `k` of the slot: 0 for the origin and GeoDNS, 1–3 for the
     /// edges of Seoul, Tokyo and New York.
     pub fn ip(&self, k: u8) -> Ipv4Addr {
-        Ipv4Addr::new(127, 64 + (self.n / 256) as u8, (self.n % 256) as u8, k + 1)
+        Self::ip_of(self.n, k)
+    }
+
+    fn ip_of(n: u32, k: u8) -> Ipv4Addr {
+        Ipv4Addr::new(127, 64 + (n / 256) as u8, (n % 256) as u8, k + 1)
     }
 }
 
