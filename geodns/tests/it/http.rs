@@ -75,9 +75,16 @@ async fn edges_table_metrics_and_not_found() {
     }
     tcp(g.dns, ip("127.1.0.3"), &query("nope.cdn.test.", RecordType::A, None)).await;
     assert_eq!(http_get(g.http, ip("127.0.0.1"), "/healthz", &[]).await.0, 200);
+    // The UDP loop counts a batch just after sending it: a client can hold
+    // its answer before the count lands.
+    let udp3 = "cdnlab_geodns_dns_responses_total{transport=\"udp\",rcode=\"noerror\"} 3";
+    tests::eventually("three UDP answers counted", || async {
+        http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await.2.contains(udp3)
+    })
+    .await;
     let (status, _, m) = http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await;
     assert_eq!(status, 200);
-    assert!(m.contains("cdnlab_geodns_dns_responses_total{transport=\"udp\",rcode=\"noerror\"} 3"), "{m}");
+    assert!(m.contains(udp3), "{m}");
     assert!(m.contains("cdnlab_geodns_dns_responses_total{transport=\"tcp\",rcode=\"nxdomain\"} 1"), "{m}");
     assert!(m.contains("cdnlab_geodns_dns_answers_total{edge=\"seoul\"} 3"), "{m}");
     assert!(m.contains("cdnlab_geodns_dns_ecs_queries_total 3"), "{m}");
