@@ -394,7 +394,14 @@ async fn an_edge_killed_right_after_a_purge_does_not_bring_the_object_back() {
     let cs3 = cache_status(&url("/obj/3")).await;
     let cs4 = cache_status(&url("/obj/4")).await;
     let cs6 = cache_status(&url("/obj/6")).await;
-    assert!(cs3.contains("fwd=stale"), "soft-purged: revalidated, not a fresh hit: {cs3}");
+    // Soft: the stale copy the purge stored may or may not have reached the
+    // disk before the kill. If not, either the fresh copy is still there and
+    // the journal replay re-stales it (a revalidation), or its removal got
+    // there first and the object is fetched again. Never a fresh hit.
+    assert!(
+        !cs3.contains("; hit") && (cs3.contains("fwd=stale") || cs3.contains("fwd=uri-miss")),
+        "soft-purged: revalidated (or fetched again), not a fresh hit: {cs3}"
+    );
     assert!(cs4.contains("fwd=uri-miss"), "hard-purged: a miss: {cs4}");
     assert!(cs6.contains("; hit;") && cs6.ends_with("detail=disk"), "untouched: from disk: {cs6}");
 }
