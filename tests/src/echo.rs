@@ -27,7 +27,7 @@ use hyper::body::Incoming;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::scripted::Received;
+use crate::scripted::{Gate, Received};
 
 /// The echo origin.
 pub struct EchoOrigin {
@@ -46,6 +46,17 @@ impl EchoOrigin {
 
     /// [`EchoOrigin::start`], answering each request after `delay`.
     pub async fn start_delayed(vary: &[&str], cache_control: &str, delay: Duration) -> EchoOrigin {
+        Self::start_with(vary, cache_control, delay, None).await
+    }
+
+    /// [`EchoOrigin::start`], holding every answer until `gate` opens (a
+    /// fill the test needs in flight stays there; requests are logged as
+    /// they arrive).
+    pub async fn start_held(vary: &[&str], cache_control: &str, gate: &Gate) -> EchoOrigin {
+        Self::start_with(vary, cache_control, Duration::ZERO, Some(gate.clone())).await
+    }
+
+    async fn start_with(vary: &[&str], cache_control: &str, delay: Duration, hold: Option<Gate>) -> EchoOrigin {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind echo origin");
         let addr = listener.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -54,6 +65,7 @@ impl EchoOrigin {
             vary: vary.iter().map(|s| s.to_ascii_lowercase()).collect(),
             cache_control: cache_control.to_string(),
             delay,
+            hold,
         });
         let l = log.clone();
         tokio::spawn(runtime::serve::serve_http(
@@ -88,6 +100,7 @@ struct Cfg {
     vary: Vec<String>,
     cache_control: String,
     delay: Duration,
+    hold: Option<Gate>,
 }
 
 /// The body the echo origin answers: what it was sent, in one line.
@@ -129,6 +142,9 @@ async fn answer(
     log.lock().push(Received { method: req.method().clone(), target, headers: req.headers().clone() });
     let (parts, body) = req.into_parts();
     let _ = body.collect().await;
+    if let Some(gate) = &cfg.hold {
+        gate.passed().await;
+    }
     if !cfg.delay.is_zero() {
         tokio::time::sleep(cfg.delay).await;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::json;
 use tests::echo::echo_line;
 use tests::raw::{exchange, exchange_as};
-use tests::{EchoOrigin, Reply, ScriptedOrigin, client, header, start_edge, start_edge_manual_clock};
+use tests::{EchoOrigin, Gate, Reply, ScriptedOrigin, client, eventually, header, start_edge, start_edge_manual_clock};
 
 /// A small seeded generator (xorshift64), so a failure names a request
 /// that fails again.
@@ -178,19 +178,23 @@ async fn connection_listed_fields_do_not_select_variants() {
 /// would have sent the origin the same selecting fields.
 #[tokio::test]
 async fn a_waiter_shares_a_fill_only_if_it_would_have_sent_the_same_variant() {
-    let o = EchoOrigin::start_delayed(&["x-lang"], "max-age=600", Duration::from_millis(300)).await;
+    let fill = Gate::new();
+    let o = EchoOrigin::start_held(&["x-lang"], "max-age=600", &fill).await;
     let e = start_edge(o.addr, |_| {}).await;
     let c = client();
-    let first = c.get(e.url("/slow")).header("x-lang", "fr").header("connection", "x-lang").send();
-    let second = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        c.get(e.url("/slow")).header("x-lang", "fr").send().await
-    };
-    let (first, second) = tokio::join!(first, second);
+    // The first request's fill is held at the origin until the second
+    // request has reached the edge and waits on it.
+    let first = tokio::spawn(c.get(e.url("/slow")).header("x-lang", "fr").header("connection", "x-lang").send());
+    eventually("the first fill at the origin", || async { o.log().len() == 1 }).await;
+    const SECOND: &[u8] = b"GET /slow HTTP/1.1\r\nHost: t\r\nX-Lang: fr\r\nConnection: close\r\n\r\n";
+    let read = e.handle.stats().bytes_from_clients + SECOND.len() as u64;
+    let second = tokio::spawn(tests::raw::exchange(e.handle.public, SECOND, 1));
+    eventually("the edge to read the second request", || async { e.handle.stats().bytes_from_clients >= read }).await;
+    fill.open();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap().remove(0));
     assert!(first.unwrap().text().await.unwrap().ends_with("x-lang=<absent>"));
-    let second = second.unwrap();
-    let cs = header(&second, "cache-status");
-    assert!(second.text().await.unwrap().ends_with("x-lang=fr"), "the waiter got its own variant ({cs})");
+    let cs = second.header("cache-status");
+    assert!(second.text().ends_with("x-lang=fr"), "the waiter got its own variant ({cs})");
 }
 
 /// Issue 23: a client's Host neither fills, nor reads, nor invalidates
