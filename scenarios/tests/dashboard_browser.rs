@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: Debian's Chromium driven through
 //! chromedriver (WebDriver, with the `fantoccini` client), against the real
 //! `cdn up` binary on generated worlds whose addresses collide with nothing
-//! else (127.23x.…). What a user would check by looking: the page loads
+//! else (a claimed [`Slot`] each). What a user would check by looking: the page loads
 //! with no console error, shows every node, shows the numbers `/stats`
 //! says; a purge from the page reaches every edge; a wrong token is refused
 //! visibly; killing an edge turns it red and GeoDNS (asked over real DNS)
@@ -25,46 +25,39 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RData, RecordType};
 use serde_json::{Value, json};
 
+mod common;
+use common::{Slot, test_world};
+
 const TOKEN: &str = "cdnlab-demo-token";
 
 // ---------- worlds ----------
 
-/// The demo world (three edges, the demo's client ranges) on 127.<base>.k.1.
-fn demo_world(dir: &Path, base: u8) -> PathBuf {
-    let mut text = world::load::DEMO_TEXT.to_string();
-    for (from, to) in [
-        ("127.0.0.1:8080", format!("127.{base}.0.1:8080")),
-        ("127.0.0.1:9080", format!("127.{base}.0.1:9080")),
-        ("127.0.0.1:1053", format!("127.{base}.0.1:1053")),
-        ("127.0.0.1:8053", format!("127.{base}.0.1:8053")),
-        ("127.0.0.1:8060", format!("127.{base}.0.1:8060")),
-        ("127.1.0.1:", format!("127.{base}.1.1:")),
-        ("127.2.0.1:", format!("127.{base}.2.1:")),
-        ("127.3.0.1:", format!("127.{base}.3.1:")),
-        ("data/{world}/{edge}", format!("{}/{{edge}}", dir.display())),
-    ] {
-        text = text.replace(from, &to);
-    }
-    assert!(text.contains(&format!("127.{base}.0.1:8060")), "the demo world names its dashboard address");
-    let p = dir.join("world.toml");
-    std::fs::write(&p, text).unwrap();
+/// The demo world (three edges, the demo's client ranges) on the slot's
+/// addresses.
+fn demo_world(dir: &Path, slot: &Slot) -> PathBuf {
+    let p = test_world(dir, slot);
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.contains(&format!("{}:8060", slot.ip(0))), "the demo world names its dashboard address");
     p
 }
 
-/// `n` regions spread over the globe, one small edge each, on 127.k.<base>.1.
-fn wide_world(dir: &Path, base: u8, n: u8) -> PathBuf {
+/// `n` regions spread over the globe, one small edge each, edge k on the
+/// slot's address k (the origin, GeoDNS and the dashboard on address 0).
+fn wide_world(dir: &Path, slot: &Slot, n: u8) -> PathBuf {
+    let o = slot.ip(0);
     let mut t = format!(
-        "name = \"wide\"\nadmin_token = \"{TOKEN}\"\n\n[origin]\nregion = \"r01\"\nlisten = \"127.{base}.0.1:8080\"\nadmin = \"127.{base}.0.1:9080\"\n\n\
+        "name = \"wide\"\nadmin_token = \"{TOKEN}\"\n\n[origin]\nregion = \"r01\"\nlisten = \"{o}:8080\"\nadmin = \"{o}:9080\"\n\n\
          [edge_defaults]\nmemory = \"4MiB\"\ndisk = \"8MiB\"\nmax_object = \"256KiB\"\ndata_dir = \"{}/{{edge}}\"\n\n\
-         [geodns]\ndns = \"127.{base}.0.1:1053\"\nhttp = \"127.{base}.0.1:8053\"\n\n[dashboard]\nlisten = \"127.{base}.0.1:8060\"\n",
+         [geodns]\ndns = \"{o}:1053\"\nhttp = \"{o}:8053\"\n\n[dashboard]\nlisten = \"{o}:8060\"\n",
         dir.display()
     );
-    for k in 1..=n as u32 {
-        let lat = -55.0 + ((k * 37) % 110) as f64;
-        let lon = -175.0 + ((k * 73) % 350) as f64;
+    for k in 1..=n {
+        let lat = -55.0 + ((k as u32 * 37) % 110) as f64;
+        let lon = -175.0 + ((k as u32 * 73) % 350) as f64;
+        let ip = slot.ip(k);
         t.push_str(&format!(
             "\n[[region]]\nname = \"r{k:02}\"\ncity = \"City {k:02}\"\nlat = {lat}\nlon = {lon}\nclients = \"127.{k}.0.0/16\"\n\n\
-             [[edge]]\nname = \"e{k:02}\"\nregion = \"r{k:02}\"\nlisten = \"127.{k}.{base}.1:8080\"\nadmin = \"127.{k}.{base}.1:9080\"\n"
+             [[edge]]\nname = \"e{k:02}\"\nregion = \"r{k:02}\"\nlisten = \"{ip}:8080\"\nadmin = \"{ip}:9080\"\n"
         ));
     }
     let p = dir.join("world.toml");
@@ -163,19 +156,32 @@ fn chromedriver() -> Option<PathBuf> {
 
 impl Browser {
     async fn start(driver_path: &Path) -> Browser {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         // Its own process group: the browsers it starts go with it, even
         // when a failed assertion leaves no chance to close the session.
-        let driver = Command::new(driver_path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // On a port the kernel picks (`--port=0`), which it then names.
+        let mut driver = Command::new(driver_path)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = driver.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line); // and keep draining, so it never blocks on a full pipe
+            }
+        });
+        let port: u16 = loop {
+            let l = rx.recv_timeout(tests::PATIENCE).expect("chromedriver says on which port it started");
+            if let Some(p) = l.strip_prefix("ChromeDriver was started successfully on port ") {
+                break p.trim_end_matches('.').parse().unwrap();
+            }
+        };
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + tests::PATIENCE;
         while http.get(format!("{url}/status")).send().await.is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -258,24 +264,26 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
 // ---------- helpers ----------
 
-/// Polls `f` until it returns `Some`, up to `secs` seconds.
+/// Polls `f` until it returns `Some`, up to `secs` seconds and never less
+/// than [`tests::PATIENCE`] (a busy machine must not fail a correct page).
 async fn until<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let limit = Duration::from_secs(secs).max(tests::PATIENCE);
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = f().await {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for: {what}");
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 fn http() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap()
+    reqwest::Client::builder().no_proxy().timeout(tests::PATIENCE).build().unwrap()
 }
 
 async fn stats(admin: SocketAddr) -> edge::admin::Stats {
@@ -339,7 +347,8 @@ fn world_of(path: &Path) -> world::World {
 async fn the_page_loads_clean_shows_every_node_and_the_numbers_of_stats() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = demo_world(dir.path(), 231);
+    let slot = Slot::claim();
+    let wf = demo_world(dir.path(), &slot);
     let w = world_of(&wf);
     let up = Up::start(&wf);
     // Some traffic first: misses then hits, so the numbers are not all zero.
@@ -412,7 +421,8 @@ async fn the_page_loads_clean_shows_every_node_and_the_numbers_of_stats() {
 async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = demo_world(dir.path(), 232);
+    let slot = Slot::claim();
+    let wf = demo_world(dir.path(), &slot);
     let w = world_of(&wf);
     let up = Up::start(&wf);
     for e in &w.edges {
@@ -470,7 +480,8 @@ async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused()
 async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = demo_world(dir.path(), 233);
+    let slot = Slot::claim();
+    let wf = demo_world(dir.path(), &slot);
     let w = world_of(&wf);
     let up = Up::start(&wf);
     let tokyo = w.edge("tokyo").unwrap().listen.ip();
@@ -536,7 +547,8 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
 async fn fifty_edges_load_in_well_under_a_second_and_render_quickly() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = wide_world(dir.path(), 234, 50);
+    let slot = Slot::claim();
+    let wf = wide_world(dir.path(), &slot, 50);
     let up = Up::start(&wf);
     let b = Browser::start(&driver).await;
     let t = Instant::now();

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 mod common;
 
@@ -67,7 +66,8 @@ async fn every_metric_the_grafana_dashboard_queries_is_served() {
     assert!(wanted.len() > 20, "{wanted:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let wf = common::test_world(dir.path(), 235);
+    let slot = common::Slot::claim();
+    let wf = common::test_world(dir.path(), &slot);
     let w = world::World::load(&wf).unwrap();
     let mut up = Command::new(env!("CARGO_BIN_EXE_cdn"))
         .args(["up", "--quiet", "--no-dashboard", "--world"])
@@ -85,8 +85,8 @@ async fn every_metric_the_grafana_dashboard_queries_is_served() {
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(120)).expect("cdn up came up");
-    let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
+    rx.recv_timeout(4 * tests::PATIENCE).expect("cdn up came up");
+    let c = reqwest::Client::builder().no_proxy().timeout(tests::PATIENCE).build().unwrap();
     let get = |url: String| {
         let c = c.clone();
         async move { c.get(url).send().await.unwrap().text().await.unwrap() }

@@ -11,14 +11,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 ///
 /// `cdn up` and `cdn run` start their servers as child processes on the
 /// fixed addresses of a world file, so their tests cannot take ports from
-/// the kernel; instead each test claims a slot, four addresses
-/// `127.X.Y.1` … `127.X.Y.4` (X in 64–127, Y in 0–255, away from the demo
+/// the kernel; instead each test claims a slot, the 254 addresses
+/// `127.X.Y.1` … `127.X.Y.254` (X in 64–127, Y in 0–255, away from the demo
 /// world's 127.0–3 and the 50-edge world's 127.4–50), by holding an
 /// exclusive lock on the slot's file in the temporary directory. The lock
 /// goes with the process, however it ends, so a crashed run never blocks
 /// a slot. The first slot tried comes from the process id, so parallel runs
-/// rarely even meet on a lock. The slot's TCP ports are also reserved
-/// ([`tests::net`]): a slot where something else already listens (a
+/// rarely even meet on a lock. The TCP ports of the demo layout (the first
+/// four addresses) are also reserved ([`tests::net`]): a slot where
+/// something else already listens (a
 /// program that does not know about the locks) is passed over, and nothing
 /// else can start listening there while the test runs; the test's own
 /// servers still can.
@@ -44,7 +45,7 @@ impl Slot {
                 continue;
             }
             let ip = |k: u8| std::net::IpAddr::V4(Self::ip_of(n, k));
-            let tcp = [(0, 8080), (0, 9080), (0, 1053), (0, 8053)]
+            let tcp = [(0, 8080), (0, 9080), (0, 1053), (0, 8053), (0, 8060)]
                 .into_iter()
                 .chain((1..=3).flat_map(|k| [(k, 8080), (k, 9080)]))
                 .map(|(k, port)| tests::net::try_reserve(std::net::SocketAddr::new(ip(k), port)))
@@ -57,9 +58,11 @@ impl Slot {
         panic!("every test address slot in {} is taken", dir.display());
     }
 
-    /// Address `k` of the slot: 0 for the origin and GeoDNS, 1–3 for the
-    /// edges of Seoul, Tokyo and New York.
+    /// Address `k` (0–253) of the slot; in the demo layout 0 is the origin's,
+    /// GeoDNS's and the dashboard's, 1–3 the edges' of Seoul, Tokyo and New
+    /// York.
     pub fn ip(&self, k: u8) -> Ipv4Addr {
+        assert!(k < 254, "a slot has 254 addresses");
         Self::ip_of(self.n, k)
     }
 
@@ -68,8 +71,8 @@ impl Slot {
     }
 }
 
-/// A copy of the demo world on the slot's addresses (origin and GeoDNS on
-/// address 0, edge k on address k, the demo's ports), with its data
+/// A copy of the demo world on the slot's addresses (origin, GeoDNS and
+/// dashboard on address 0, edge k on address k, the demo's ports), with its data
 /// directory in `dir` and patient health checks (a busy machine must not
 /// make an edge look down), so the test neither collides with anything
 /// else running nor leaves files behind.
