@@ -39,10 +39,11 @@ fn rounds() -> usize {
     std::env::var("CDNLAB_FAULT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
 }
 
-/// A free port on 127.0.0.1 (bound, then released), so a restarted edge
-/// keeps its addresses.
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+/// A port on 127.0.0.1 kept for the edge (reserved, see `tests::net`), so
+/// a restarted edge finds its addresses free and nothing else takes them
+/// while it is down.
+fn port() -> tests::net::Reserved {
+    tests::net::reserve()
 }
 
 /// A `cdn edge` child process, killed (and reaped) when dropped.
@@ -193,9 +194,9 @@ impl Load {
     /// Waits until at least `n` more answers came back.
     async fn answers(&self, n: u64) {
         let start = self.tally.ok.load(Ordering::Relaxed);
-        let deadline = Instant::now() + RECOVERY;
+        let deadline = Instant::now() + tests::PATIENCE;
         while self.tally.ok.load(Ordering::Relaxed) < start + n {
-            assert!(Instant::now() < deadline, "fewer than {n} answers in {RECOVERY:?}");
+            assert!(Instant::now() < deadline, "fewer than {n} answers in {:?}", tests::PATIENCE);
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -249,6 +250,7 @@ struct Lab {
     origin: origin::Handle,
     http: reqwest::Client,
     spec: EdgeSpec,
+    _ports: (tests::net::Reserved, tests::net::Reserved),
 }
 
 /// What a purge got.
@@ -266,9 +268,10 @@ impl Lab {
         oc.catalog.size.max = world::ByteSize::kib(64);
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let origin = origin::spawn(oc, any, any).await.unwrap();
-        let spec = EdgeSpec { origin: origin.public, public: free_port(), admin: free_port(), dir, disk };
-        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build().unwrap();
-        Lab { origin, http, spec }
+        let ports = (port(), port());
+        let spec = EdgeSpec { origin: origin.public, public: ports.0.addr(), admin: ports.1.addr(), dir, disk };
+        let http = reqwest::Client::builder().no_proxy().timeout(tests::PATIENCE).build().unwrap();
+        Lab { origin, http, spec, _ports: ports }
     }
 
     /// Bumps `path` at the origin, purges it at the edge; on an answer the
@@ -430,7 +433,12 @@ async fn crashes_bit_flips_and_origin_resets_under_load() {
     let r = lab.http.post(&faults).bearer_auth(TOKEN).json(&serde_json::json!({"outage": "reset"})).send().await;
     assert_eq!(r.unwrap().status(), 200);
     let errors = load.tally.errors.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Until the resets reach the clients (misses answered 502).
+    let deadline = Instant::now() + tests::PATIENCE;
+    while load.tally.errors.load(Ordering::Relaxed) <= errors {
+        assert!(Instant::now() < deadline, "the resets never reached the clients");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     lab.bump_and_purge(&load, "/obj/200").await;
     let t = Instant::now();
     assert_eq!(lab.http.delete(&faults).bearer_auth(TOKEN).send().await.unwrap().status(), 200);
