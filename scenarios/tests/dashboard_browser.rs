@@ -154,31 +154,57 @@ fn chromedriver() -> Option<PathBuf> {
     found
 }
 
-impl Browser {
-    async fn start(driver_path: &Path) -> Browser {
-        // Its own process group: the browsers it starts go with it, even
-        // when a failed assertion leaves no chance to close the session.
-        // On a port the kernel picks (`--port=0`), which it then names.
-        let mut driver = Command::new(driver_path)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let out = driver.stdout.take().unwrap();
+/// Starts chromedriver on a port the kernel picks (`--port=0`; it names
+/// the port) in its own process group, so the browsers it starts go with
+/// it even when a failed assertion leaves no chance to close the session.
+/// `None` (after printing its output) when it exits before it listens:
+/// given port 0 it takes a free IPv4 port and then wants the same port on
+/// IPv6, which something else may hold; another try gets another port.
+fn spawn_driver(driver_path: &Path) -> Option<(Child, u16)> {
+    let mut driver = Command::new(driver_path)
+        .arg("--port=0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for out in [
+        Box::new(driver.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(driver.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let _ = tx.send(line); // and keep draining, so it never blocks on a full pipe
             }
         });
-        let port: u16 = loop {
-            let l = rx.recv_timeout(tests::PATIENCE).expect("chromedriver says on which port it started");
-            if let Some(p) = l.strip_prefix("ChromeDriver was started successfully on port ") {
-                break p.trim_end_matches('.').parse().unwrap();
+    }
+    drop(tx);
+    let mut said = Vec::new();
+    loop {
+        match rx.recv_timeout(tests::PATIENCE) {
+            Ok(l) => {
+                if let Some(p) = l.strip_prefix("ChromeDriver was started successfully on port ") {
+                    return Some((driver, p.trim_end_matches('.').parse().unwrap()));
+                }
+                said.push(l);
             }
-        };
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = driver.wait().unwrap();
+                eprintln!("chromedriver exited ({status}) before it listened:\n{}", said.join("\n"));
+                return None;
+            }
+            Err(e) => panic!("chromedriver did not say on which port it listens ({e}): {said:?}"),
+        }
+    }
+}
+
+impl Browser {
+    async fn start(driver_path: &Path) -> Browser {
+        let (driver, port) = (0..5)
+            .find_map(|_| spawn_driver(driver_path))
+            .expect("chromedriver exited before it listened, five times (its output is above)");
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let deadline = Instant::now() + tests::PATIENCE;
