@@ -96,7 +96,7 @@ async fn raw(addr: SocketAddr, method: &str, path: &str) -> Vec<u8> {
     let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(tests::PATIENCE, s.read_to_end(&mut out)).await.unwrap().unwrap();
     assert!(out.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&out[..out.len().min(200)]));
     out
 }

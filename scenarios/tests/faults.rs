@@ -559,7 +559,7 @@ async fn a_disk_that_fills_up_and_frees() {
         if h.starts_with("ok\n") {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(15), "still degraded after the disk freed: {h}");
+        assert!(t.elapsed() < tests::PATIENCE, "still degraded after the disk freed: {h}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let healed = t.elapsed();

@@ -6,11 +6,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::PATIENCE;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// How long a test waits for a response or for the peer to close.
-pub const PATIENCE: Duration = Duration::from_secs(5);
 
 /// One response as read from the wire.
 #[derive(Debug, Clone)]
@@ -60,8 +59,10 @@ impl RawConn {
     }
 
     /// Reads the next response (to a HEAD when `head_only`); `None` when
-    /// the connection ends first (closed, reset, or nothing within
-    /// [`PATIENCE`]).
+    /// the connection ends first (closed or reset). Nothing within
+    /// [`PATIENCE`] also gives `None`, but that is a generous bound for a
+    /// busy machine, not a way to tell "no answer": a test that expects
+    /// none has the peer close (`Connection: close`, a refusal).
     pub async fn response(&mut self, head_only: bool) -> Option<RawResponse> {
         loop {
             if let Some((r, used)) = parse(&self.buf, head_only) {

@@ -57,17 +57,18 @@ fn rand_id() -> u16 {
 }
 
 /// Sends `q` over UDP from `from` and waits for the answer (asking again
-/// every second, as a resolver would, for up to ten seconds).
+/// every second, as a resolver would, for up to [`T`]).
 pub async fn udp(server: SocketAddr, from: IpAddr, q: &[u8]) -> Message {
     let s = UdpSocket::bind(SocketAddr::new(from, 0)).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    for _ in 0..10 {
+    let deadline = tokio::time::Instant::now() + T;
+    while tokio::time::Instant::now() < deadline {
         s.send_to(q, server).await.unwrap();
         if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_secs(1), s.recv_from(&mut buf)).await {
             return Message::from_vec(&buf[..n]).unwrap();
         }
     }
-    panic!("no UDP answer from {server}");
+    panic!("no UDP answer from {server} in {T:?}");
 }
 
 /// Sends `q` over TCP from `from` and reads the answer.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use origin::{Faults, Outage};
 
-use crate::util::{TOKEN, client, raw, start};
+use crate::util::{PATIENCE, TOKEN, client, raw, start};
 
 #[tokio::test]
 async fn latency_is_added_before_every_response() {
@@ -75,7 +75,7 @@ async fn outage_hang_never_answers_until_shutdown() {
     // once, not cut off when the drain timeout ends.
     let url = o.url("/obj/2");
     let pending = tokio::spawn(async move { client().get(url).send().await });
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + PATIENCE;
     while o.stats().hangs < 2 {
         assert!(Instant::now() < deadline, "the second request never arrived");
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -22,7 +22,7 @@ async fn exchange(addr: SocketAddr, method: &str, path: &str, extra: &str) -> (u
     let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(tests::PATIENCE, s.read_to_end(&mut out)).await.unwrap().unwrap();
     (req.len(), out)
 }
 
@@ -156,7 +156,7 @@ async fn errors_are_counted_at_the_socket_whether_or_not_they_reach_the_cache() 
     let mut sock = tokio::net::TcpStream::connect(e.handle.public).await.unwrap();
     sock.write_all(b"\x16\x03\x01 not http\r\n\r\n").await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut raw)).await.unwrap().unwrap();
+    tokio::time::timeout(tests::PATIENCE, sock.read_to_end(&mut raw)).await.unwrap().unwrap();
     assert!(raw.starts_with(b"HTTP/1.1 400"));
     let s = stats_when(&e, |s| s.bytes_to_clients - before.bytes_to_clients >= raw.len() as u64).await;
     assert_eq!(s.bytes_to_clients - before.bytes_to_clients, raw.len() as u64);

@@ -178,7 +178,7 @@ async fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(bytes).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    let _ = tokio::time::timeout(tests::PATIENCE, s.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).to_string()
 }
 

@@ -2,8 +2,6 @@
 //! pipelining, split reads, and the hand-over to the full path for
 //! everything else on the same connection.
 
-use std::time::Duration;
-
 use tests::{Reply, ScriptedOrigin, TestEdge, client, eventually, start_edge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -32,8 +30,7 @@ async fn responses(s: &mut TcpStream, n: usize, head_only: bool) -> Vec<(String,
                 continue;
             }
         }
-        let k =
-            tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await.expect("response in time").unwrap();
+        let k = tokio::time::timeout(tests::PATIENCE, s.read(&mut chunk)).await.expect("response in time").unwrap();
         assert!(k > 0, "connection closed after {} responses", out.len());
         buf.extend_from_slice(&chunk[..k]);
     }
@@ -128,7 +125,7 @@ async fn connection_close_and_http_1_0_go_through_the_full_path() {
         let mut s = TcpStream::connect(e.handle.public).await.unwrap();
         s.write_all(req.as_bytes()).await.unwrap();
         let mut all = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut all)).await.unwrap().unwrap();
+        tokio::time::timeout(tests::PATIENCE, s.read_to_end(&mut all)).await.unwrap().unwrap();
         let text = String::from_utf8_lossy(&all);
         assert!(text.contains("; hit;") && text.ends_with("close"), "{req:?}: {text}");
         assert!(text.contains(only_hyper), "{req:?} answered by hyper: {text}");
