@@ -123,7 +123,7 @@ async fn at_a_small_fd_limit_the_edge_refuses_with_a_503_and_logs_accept_failure
     }
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
-    let accept_lines = tokio::time::timeout(world::serve::ACCEPT_LOG_EVERY + tests::PATIENCE, async {
+    let accept_lines = tokio::time::timeout(runtime::serve::ACCEPT_LOG_EVERY + tests::PATIENCE, async {
         let mut found: Vec<serde_json::Value> = Vec::new();
         while found.len() < 2 {
             let Some(l) = err.next_line().await.unwrap() else { break };

@@ -11,7 +11,7 @@ use std::process::Command;
 use tests::{Reply, ScriptedOrigin};
 
 mod common;
-use common::test_world;
+use common::{Slot, test_world};
 
 const URLS: &str = "# path            weight
 /                 40
@@ -27,7 +27,8 @@ async fn a_scenario_against_your_origin_reports_latency_with_and_without_the_cdn
         origin.set(path, Reply::ok(vec![b'x'; size]).cc("public, max-age=3600"));
     }
     let dir = tempfile::tempdir().unwrap();
-    let world_file = test_world(dir.path(), 217);
+    let slot = Slot::claim();
+    let world_file = test_world(dir.path(), &slot);
     std::fs::write(dir.path().join("urls.txt"), URLS).unwrap();
     let url = format!("http://{}", origin.addr);
     let text = format!(

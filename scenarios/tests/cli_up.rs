@@ -273,7 +273,8 @@ fn wait_answering(url: &str) {
 #[test]
 fn a_crashed_edge_is_reported_and_cdn_restart_brings_it_back() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 205);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let mut up = Up::start(
         cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()).stderr(Stdio::piped()),
     );
@@ -291,18 +292,19 @@ fn a_crashed_edge_is_reported_and_cdn_restart_brings_it_back() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("edge tokyo: started again, ready in"), "{out}");
-    assert_eq!(get("http://127.205.2.1:8080/obj/1").0, 200, "the Tokyo edge answers again");
+    assert_eq!(get(&format!("http://{}:8080/obj/1", slot.ip(2))).0, 200, "the Tokyo edge answers again");
     assert_eq!(processes_with(&needle).len(), 6, "cdn up + origin + 3 edges + geodns");
     let o = cdn().arg("restart").arg("osaka").arg("--world").arg(&world).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("no edge `osaka`"), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(up.terminate().success());
-    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
 
 #[test]
 fn with_restart_after_a_crashed_edge_comes_back_by_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 206);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let mut up = Up::start(
         cdn()
             .arg("up")
@@ -320,7 +322,7 @@ fn with_restart_after_a_crashed_edge_comes_back_by_itself() {
     kill_tokyo(&needle);
     wait_line(&errs, "edge tokyo exited unexpectedly");
     wait_line(&errs, "edge tokyo is back");
-    wait_answering("http://127.206.2.1:8080/obj/1");
+    wait_answering(&format!("http://{}:8080/obj/1", slot.ip(2)));
     assert!(up.terminate().success());
-    assert_eq!(wait_gone(&needle, Duration::from_secs(5)), Vec::<u32>::new(), "children left behind");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
