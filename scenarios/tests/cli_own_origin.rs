@@ -97,11 +97,13 @@ error_ratio = "== 0"
             let with = g["p50_ms"].as_f64().unwrap();
             let in_region = w.rtt(name, name).unwrap().as_secs_f64() * 1000.0;
             // four URLs cached by every edge after the warm-up: the median
-            // request is a hit, one round trip to the region's own edge
-            assert!(
-                with >= in_region && with < in_region + 20.0,
-                "{dir_name} {name}: p50 {with} ms, in-region RTT {in_region} ms"
-            );
+            // request is a hit, one round trip to the region's own edge.
+            // Shown by the hit ratio and the modelled floor, not by a
+            // measured ceiling: a busy machine (another core at 100%) made
+            // that p50 42 ms against a 2 ms round trip.
+            let hit = g["hit_ratio"].as_f64().unwrap();
+            assert!(hit > 0.5, "{dir_name} {name}: hit ratio {hit}, so the median request is not a hit");
+            assert!(with >= in_region, "{dir_name} {name}: p50 {with} ms, in-region RTT {in_region} ms");
             if to_origin > 100.0 {
                 assert!(with < without / 2.0, "{dir_name} {name}: {with} ms with the CDN against {without} without");
             }
