@@ -32,6 +32,9 @@ pub struct Ctx {
     pub announce: bool,
     /// What was done to the world, for the dashboard.
     pub journal: Arc<Journal>,
+    /// Your own origin (`cdn up --origin URL`, a scenario's `[origin] url`):
+    /// no cdnlab origin and no origin admin API.
+    pub origin_url: Option<String>,
 }
 
 /// Who did something to the world.
@@ -90,13 +93,19 @@ impl Journal {
     /// Starts an entry (effect still empty); returns its `seq`.
     pub fn begin(&self, source: Source, kind: &str, detail: &str) -> u64 {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        self.begin_at(source, kind, detail, now.as_millis() as u64)
+    }
+
+    /// Starts an entry for something that started at `at_unix_ms` (seen
+    /// after the fact, like a purge read from the edges).
+    pub fn begin_at(&self, source: Source, kind: &str, detail: &str, at_unix_ms: u64) -> u64 {
         let mut j = self.inner.lock();
         j.rev += 1;
         let (seq, rev) = (j.entries.len() as u64 + 1, j.rev);
         j.entries.push(Entry {
             seq,
             rev,
-            at_unix_ms: now.as_millis() as u64,
+            at_unix_ms,
             source,
             kind: kind.into(),
             detail: detail.into(),

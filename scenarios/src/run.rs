@@ -171,6 +171,7 @@ async fn drive(
         start,
         announce: quiet,
         journal: Default::default(),
+        origin_url: s.origin.url.clone(),
     });
     // The live page, fed with every sample the clients record.
     let feed = dashboard.map(|_| {

@@ -176,6 +176,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         start: std::time::Instant::now(),
         announce: false,
         journal: Default::default(),
+        origin_url: args.origin.clone(),
     });
     let dashboard = match args.dashboard.listen(&w) {
         Some(addr) => match crate::dashboard::start(addr, ctx, None).await {

@@ -75,9 +75,15 @@ struct Up {
 
 impl Up {
     fn start(world: &Path) -> Up {
+        Up::start_with(world, &[])
+    }
+
+    /// `cdn up` with more arguments (`--origin URL`).
+    fn start_with(world: &Path, more: &[&str]) -> Up {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cdn"))
             .args(["up", "--quiet", "--world"])
             .arg(world)
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -499,6 +505,38 @@ async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused()
     for e in &w.edges {
         assert!(acks.contains(&(e.name.clone(), "true".into())), "{acks:?}");
     }
+
+    // A purge the page did not send (`cdn purge`, the CLI) is on the
+    // timeline too, with every edge's acknowledgement; the page's own purge
+    // is there once (not again as seen at the edges).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdn"))
+        .args(["purge", "--world"])
+        .arg(&wf)
+        .args(["--prefix", "/obj/"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cdn purge: {}", String::from_utf8_lossy(&out.stderr));
+    let seen = until(10, "the CLI's purge in the timeline with every edge", || async {
+        let v = b
+            .js("return [...document.querySelectorAll('#purges li[data-source=observed]')].map(li => \
+                 [li.firstChild.textContent, [...li.querySelectorAll('.bar')].map(e => [e.dataset.edge, e.dataset.ok])])")
+            .await;
+        let v: Vec<(String, Vec<(String, String)>)> = serde_json::from_value(v).unwrap();
+        v.into_iter().find(|(_, bars)| bars.iter().filter(|(_, ok)| ok == "true").count() == w.edges.len())
+    })
+    .await;
+    assert!(seen.0.contains("observed: prefix /obj/"), "{seen:?}");
+    let mut edges: Vec<String> = seen.1.into_iter().map(|(e, _)| e).collect();
+    edges.sort();
+    let mut want: Vec<String> = w.edges.iter().map(|e| e.name.clone()).collect();
+    want.sort();
+    assert_eq!(edges, want);
+    let n = |src: &'static str| {
+        let b = &b;
+        async move { b.js(&format!("return document.querySelectorAll('#purges li[data-source={src}]').length")).await }
+    };
+    assert_eq!(n("dashboard").await.as_u64(), Some(1));
+    assert_eq!(n("observed").await.as_u64(), Some(1), "the page's purge was not shown again as seen at the edges");
     b.close().await;
 }
 
@@ -565,6 +603,40 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
         dns_a(w.geodns.dns, client, &w.geodns.zone).await.filter(|a| *a == tokyo)
     })
     .await;
+    assert_eq!(b.console_errors().await, Vec::<String>::new());
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn your_own_origin_is_shown_as_yours_up_while_it_answers_and_down_when_it_does_not() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let wf = demo_world(dir.path(), 235);
+    // Your origin: any HTTP server, with no cdnlab admin API.
+    let listener = tokio::net::TcpListener::bind("127.235.0.7:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = axum::Router::new().fallback(|| async { "hello from your origin" });
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let up = Up::start_with(&wf, &["--origin", &url]);
+    let b = Browser::start(&driver).await;
+    open(&b, &up).await;
+    let health = || async { b.js("return document.querySelector('#map [data-node=\"origin\"]').dataset.health").await };
+    until(5, "your origin drawn up", || async { (health().await == "up").then_some(()) }).await;
+    let label = b.text("#map [data-node=\"origin\"] text").await;
+    assert_eq!(label, "origin (yours)");
+    let name = b.text("#nodes tr[data-node=\"origin\"] [data-field=name]").await;
+    assert_eq!(name, "origin (yours)");
+    // It stops answering: down.
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    until(10, "your origin drawn down", || async { (health().await == "down").then_some(()) }).await;
     assert_eq!(b.console_errors().await, Vec::<String>::new());
     b.close().await;
 }

@@ -14,7 +14,13 @@
 //! 403 {"error":"…"}   the purge API is off: the edge has no token (its token file could not be written)
 //!
 //! GET /purge  →  {"keys":…, "responses":…, "tags":…, "seq":…, "hard_generation":…, …}
+//! GET /purge/recent?after=SEQ  →  {"edge":"seoul","seq":4,"purges":[{"seq":4,"kind":"url",…,
+//!                                  "received_unix_ms":…,"acked_unix_ms":…,"took_us":412}]}
 //! ```
+//!
+//! `/purge/recent` (no token needed, like `GET /purge`) lists the last
+//! purges applied here, whoever sent them ([`crate::purge::recent`]): the
+//! dashboard's purge timeline reads it.
 //!
 //! A purge is always applied in memory. 507 (Insufficient Storage) says it
 //! could not be persisted (a full disk): it holds for every later request,
@@ -36,7 +42,8 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
+use serde::Deserialize;
 
 use crate::purge::spec::PurgeSpec;
 use crate::state::EdgeState;
@@ -46,12 +53,44 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The purge routes (merged into the admin router).
 pub fn router(st: Arc<EdgeState>) -> Router {
-    Router::new().route("/purge", post(purge).get(status)).layer(DefaultBodyLimit::max(MAX_BODY)).with_state(st)
+    Router::new()
+        .route("/purge", post(purge).get(status))
+        .route("/purge/recent", get(recent))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(st)
 }
 
 /// `GET /purge`: the index and journal at a glance (no token needed).
 async fn status(State(st): State<Arc<EdgeState>>) -> axum::Json<crate::purge::Status> {
     axum::Json(st.purge.status())
+}
+
+/// `?after=SEQ` of `GET /purge/recent`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct After {
+    #[serde(default)]
+    after: u64,
+}
+
+/// `GET /purge/recent[?after=SEQ]`: the last purges applied here, with
+/// their wall-clock arrival and acknowledgement times.
+async fn recent(
+    State(st): State<Arc<EdgeState>>,
+    q: Result<axum::extract::Query<After>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let after = match q {
+        Ok(q) => q.0.after,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad query: {e}")),
+    };
+    let r = crate::purge::recent::Recent {
+        edge: st.name.clone(),
+        seq: st.purge.status().seq,
+        purges: st.purge.recent.after(after),
+    };
+    let mut resp = axum::Json(r).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {

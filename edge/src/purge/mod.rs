@@ -81,6 +81,7 @@
 
 pub mod index;
 pub mod log;
+pub mod recent;
 pub mod spec;
 
 use std::collections::{HashMap, VecDeque};
@@ -243,6 +244,8 @@ pub struct Purger {
     serial: tokio::sync::Mutex<()>,
     /// The data directory (disk tier) and the journal's, when persistent.
     dirs: Option<(PathBuf, PathBuf)>,
+    /// The last purges applied, with wall-clock times (`GET /purge/recent`).
+    pub recent: recent::Log,
 }
 
 /// What opening the purge state found (for the log and `/healthz`).
@@ -341,6 +344,7 @@ impl Purger {
                 floor: AtomicU64::new(floor),
                 serial: tokio::sync::Mutex::new(()),
                 dirs,
+                recent: recent::Log::default(),
             },
             redo,
             opened,
@@ -743,6 +747,20 @@ impl<T> Purging<'_, T> {
             edge = %self.edge, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
             objects, keys, inflight, took_us = took.as_micros() as u64, persisted = not_persisted.is_none(), "purged"
         );
+        let applied = recent::Applied {
+            seq,
+            kind: spec.target.kind().into(),
+            target: spec.target.pattern().into(),
+            soft,
+            objects,
+            keys,
+            inflight,
+            persisted: not_persisted.is_none(),
+            received_unix_ms: 0,
+            acked_unix_ms: 0,
+            took_us: 0,
+        };
+        self.purger.recent.record(applied, took);
         Ok(Purged { seq, objects, keys, inflight, took, not_persisted })
     }
 

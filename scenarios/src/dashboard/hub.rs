@@ -22,6 +22,7 @@ use crate::dashboard::model::{
 };
 use crate::dashboard::poll::{Probe, Readings};
 use crate::dashboard::prom_text::{self, Buckets};
+use crate::dashboard::purges::Observed;
 use crate::events::{Ctx, Entry, Source};
 
 /// Points kept for the charts (15 minutes at one a second).
@@ -66,6 +67,8 @@ struct State {
     run: Option<RunNow>,
     /// Where each region's clients went last round.
     routed: HashMap<String, String>,
+    /// Purges the page did not send, read from the edges.
+    observed: Observed,
 }
 
 /// The static part of the run, for `init`.
@@ -144,6 +147,16 @@ fn probe_health(p: &Probe) -> (Health, Option<String>) {
     }
 }
 
+/// Your own origin's health: any answer below 500 is up (it answers; it
+/// has no `/healthz` to say more), a 5xx is degraded, no answer is down.
+fn external_health(p: &Probe) -> (Health, Option<String>) {
+    match p {
+        Ok((s, _)) if *s < 500 => (Health::Up, None),
+        Ok((s, _)) => (Health::Degraded, Some(format!("your origin answered {s}"))),
+        Err(e) => (Health::Down, Some(e.clone())),
+    }
+}
+
 fn rate(now: u64, before: Option<u64>, dt: f64) -> f64 {
     match before {
         // A counter that went down: the process started again from zero.
@@ -156,7 +169,8 @@ fn rate(now: u64, before: Option<u64>, dt: f64) -> f64 {
 impl Hub {
     /// A hub for `world`.
     pub fn new(world: Arc<World>, ctx: Arc<Ctx>, run: Option<Arc<RunFeed>>) -> Hub {
-        let topo = Topology::of_world(&world);
+        let topo = Topology::of_world(&world).with_origin_url(ctx.origin_url.as_deref());
+        let observed = Observed::new(world.edges.iter().map(|e| (e.name.clone(), e.admin)).collect());
         let (ticks, _) = broadcast::channel(16);
         Hub {
             routes: geodns::choice::Routes::new(&world),
@@ -179,9 +193,15 @@ impl Hub {
                 journal_rev: 0,
                 run: None,
                 routed: HashMap::new(),
+                observed,
             }),
             ticks,
         }
+    }
+
+    /// Per edge, the last purge read from its `/purge/recent`.
+    pub fn purge_cursors(&self) -> Vec<u64> {
+        self.state.lock().observed.cursors()
     }
 
     /// Subscribes to ticks and returns the `init` message, atomically.
@@ -306,33 +326,45 @@ impl Hub {
             }
         }
 
-        // Origin.
-        let (mut health, mut why) = probe_health(&r.origin_health);
-        if let Some(f) = &r.origin_faults
-            && *f != api::origin::Faults::default()
-            && health == Health::Up
-        {
-            health = Health::Degraded;
-            why = Some(fault_words(f));
-        }
-        let o = r.origin.clone().unwrap_or_default();
-        let origin_before = before(ORIGIN, |c| c.0);
-        point.origin_rps = if r.origin.is_some() { rate(o.requests, origin_before, dt) } else { 0.0 };
-        let old = st.nodes.get(ORIGIN).cloned().unwrap_or_default();
-        let origin_now = if r.origin.is_some() {
-            counters.insert(ORIGIN.into(), (o.requests, o.bytes_out, 0, 0));
-            NodeNow {
-                health: Some(health),
-                why,
-                requests: o.requests,
-                rps: point.origin_rps,
-                bytes_out: o.bytes_out,
-                bytes_out_ps: rate(o.bytes_out, before(ORIGIN, |c| c.1), dt),
-                usd: bill.origin.as_ref().map_or(0.0, |x| x.direct_cost.as_usd()),
-                ..Default::default()
-            }
+        // Origin: cdnlab's (its /healthz, /stats, /faults), or yours (only
+        // whether it answers; the edges' origin fetches stand in for its count).
+        let origin_now = if self.ctx.origin_url.is_some() {
+            let (health, why) = external_health(&r.origin_health);
+            point.origin_rps = st
+                .nodes
+                .iter()
+                .filter(|(id, n)| id.starts_with("edge:") && !n.stale)
+                .map(|(_, n)| n.origin_fetches_ps)
+                .sum();
+            NodeNow { health: Some(health), why, rps: point.origin_rps, ..Default::default() }
         } else {
-            NodeNow { health: Some(health), why, stale: true, ..old }
+            let (mut health, mut why) = probe_health(&r.origin_health);
+            if let Some(f) = &r.origin_faults
+                && *f != api::origin::Faults::default()
+                && health == Health::Up
+            {
+                health = Health::Degraded;
+                why = Some(fault_words(f));
+            }
+            let o = r.origin.clone().unwrap_or_default();
+            let origin_before = before(ORIGIN, |c| c.0);
+            point.origin_rps = if r.origin.is_some() { rate(o.requests, origin_before, dt) } else { 0.0 };
+            let old = st.nodes.get(ORIGIN).cloned().unwrap_or_default();
+            if r.origin.is_some() {
+                counters.insert(ORIGIN.into(), (o.requests, o.bytes_out, 0, 0));
+                NodeNow {
+                    health: Some(health),
+                    why,
+                    requests: o.requests,
+                    rps: point.origin_rps,
+                    bytes_out: o.bytes_out,
+                    bytes_out_ps: rate(o.bytes_out, before(ORIGIN, |c| c.1), dt),
+                    usd: bill.origin.as_ref().map_or(0.0, |x| x.direct_cost.as_usd()),
+                    ..Default::default()
+                }
+            } else {
+                NodeNow { health: Some(health), why, stale: true, ..old }
+            }
         };
         st.nodes.insert(ORIGIN.into(), origin_now);
 
@@ -416,13 +448,25 @@ impl Hub {
         }
         st.history.push_back(point);
 
-        // Journal: entries new or changed since the last round.
+        // Journal: entries new or changed since the last round; then the
+        // purges others sent, seen at the edges (ours are claimed first).
         let (changed, rev) = self.ctx.journal.changed_since(st.journal_rev);
-        st.journal_rev = rev;
-        let seqs: Vec<u64> = changed.iter().map(|e| e.seq).collect();
+        let mut seqs: Vec<u64> = changed.iter().map(|e| e.seq).collect();
         for e in changed {
+            st.observed.claim(&e);
             st.journal.insert(e.seq, e);
         }
+        let busy = st.journal.values().any(|e| e.kind == "purge" && e.source != Source::Observed && !e.done);
+        st.observed.take(&r.edge_purges);
+        st.observed.settle(busy, t, &self.ctx.journal);
+        let (changed, rev) = self.ctx.journal.changed_since(rev);
+        st.journal_rev = rev;
+        for e in changed {
+            seqs.push(e.seq);
+            st.journal.insert(e.seq, e);
+        }
+        seqs.sort_unstable();
+        seqs.dedup();
         let tick = Tick {
             r#type: "tick",
             body: body(st, t),
@@ -491,6 +535,15 @@ mod tests {
         assert_eq!((h, why.as_deref()), (Health::Degraded, Some("/healthz answered 503: no")));
         let (h, why) = probe_health(&Err("connection refused".into()));
         assert_eq!((h, why.as_deref()), (Health::Down, Some("connection refused")));
+    }
+
+    #[test]
+    fn your_origin_is_up_when_it_answers() {
+        assert_eq!(external_health(&Ok((404, String::new()))).0, Health::Up);
+        assert_eq!(external_health(&Ok((200, String::new()))).0, Health::Up);
+        let (h, why) = external_health(&Ok((502, String::new())));
+        assert_eq!((h, why.as_deref()), (Health::Degraded, Some("your origin answered 502")));
+        assert_eq!(external_health(&Err("connection refused".into())).0, Health::Down);
     }
 
     #[test]

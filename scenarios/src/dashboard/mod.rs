@@ -11,6 +11,7 @@
 //! | [`sse`] | `GET /api/stream`: server-sent events, `init` then one `tick` a second |
 //! | [`controls`] | `POST /api/…`: the controls, behind the world's admin token |
 //! | [`feed`] | what `cdn run` adds: the scenario, progress, the clients' latency |
+//! | [`purges`] | purges sent by others (`cdn purge`, scripts), read from the edges |
 //! | `assets/` | the page: hand-written HTML, CSS and JS, compiled into the binary |
 //!
 //! One poller per dashboard reads every component once a second and
@@ -24,6 +25,7 @@ pub mod hub;
 pub mod model;
 pub mod poll;
 pub mod prom_text;
+pub mod purges;
 pub mod sse;
 
 use std::net::SocketAddr;
@@ -77,7 +79,8 @@ pub async fn start(listen: SocketAddr, ctx: Arc<Ctx>, run: Option<Arc<RunFeed>>)
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let r = poll::round(&http, &hub.world, hub.run.is_none()).await;
+                let origin_url = hub.ctx.origin_url.as_deref();
+                let r = poll::round(&http, &hub.world, hub.run.is_none(), &hub.purge_cursors(), origin_url).await;
                 hub.apply(r);
             }
         }

@@ -75,6 +75,9 @@ pub struct Node {
     pub public: SocketAddr,
     /// Admin address.
     pub admin: SocketAddr,
+    /// Your own origin's URL (it is not cdnlab's: no admin API, no counters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<String>,
 }
 
 /// A path bytes take between two nodes.
@@ -129,6 +132,7 @@ impl Topology {
             pop: Some(w.origin.region.clone()),
             public: w.origin.listen,
             admin: w.origin.admin,
+            external: None,
         }];
         let mut links = Vec::new();
         for e in &w.edges {
@@ -142,6 +146,7 @@ impl Topology {
                 pop: Some(e.region.clone()),
                 public: e.listen,
                 admin: e.admin,
+                external: None,
             });
         }
         nodes.push(Node {
@@ -152,8 +157,18 @@ impl Topology {
             pop: None,
             public: w.geodns.dns,
             admin: w.geodns.http,
+            external: None,
         });
         Topology { world: w.name.clone(), regions, nodes, links }
+    }
+
+    /// The same with your own origin (`url`) in place of cdnlab's.
+    pub fn with_origin_url(mut self, url: Option<&str>) -> Topology {
+        if let (Some(url), Some(o)) = (url, self.nodes.iter_mut().find(|n| n.role == Role::Origin)) {
+            o.name = "origin (yours)".into();
+            o.external = Some(url.to_string());
+        }
+        self
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Readings {
     pub edge_health: Vec<Probe>,
     /// Per edge: `/metrics` (only when asked for).
     pub edge_metrics: Vec<Option<String>>,
+    /// Per edge: `/purge/recent` after the cursor asked for.
+    pub edge_purges: Vec<Option<edge::purge::recent::Recent>>,
     /// The origin's `/stats`.
     pub origin: Option<StatsSnapshot>,
     /// The origin's `/healthz`.
@@ -59,15 +61,43 @@ async fn ok_text(http: &reqwest::Client, url: String) -> Option<String> {
     }
 }
 
-/// Reads everything once.
-pub async fn round(http: &reqwest::Client, w: &World, edge_metrics: bool) -> Readings {
+/// How your own origin answered a `GET` of its URL: the status (the body
+/// is not read), or why it did not.
+async fn answers(http: &reqwest::Client, url: &str) -> Probe {
+    let r = http.get(url).send().await.map_err(|e| crate::stats::short(&e))?;
+    Ok((r.status().as_u16(), String::new()))
+}
+
+/// Reads everything once; `purges_after`: per edge, the last purge
+/// already read from its `/purge/recent`; `origin_url`: your own origin
+/// (it has no admin API: only whether it answers is read).
+pub async fn round(
+    http: &reqwest::Client,
+    w: &World,
+    edge_metrics: bool,
+    purges_after: &[u64],
+    origin_url: Option<&str>,
+) -> Readings {
     let stats = crate::stats::collect_with(http, w);
     let health = join_all(w.edges.iter().map(|e| text(http, format!("http://{}/healthz", e.admin))));
     let metrics = join_all(w.edges.iter().map(|e| async move {
         if edge_metrics { ok_text(http, format!("http://{}/metrics", e.admin)).await } else { None }
     }));
-    let origin_health = text(http, format!("http://{}/healthz", w.origin.admin));
+    let purges = join_all(w.edges.iter().enumerate().map(|(i, e)| async move {
+        let after = purges_after.get(i).copied().unwrap_or(0);
+        let b = ok_text(http, format!("http://{}/purge/recent?after={after}", e.admin)).await?;
+        serde_json::from_str::<edge::purge::recent::Recent>(&b).ok()
+    }));
+    let origin_health = async {
+        match origin_url {
+            Some(u) => answers(http, u).await,
+            None => text(http, format!("http://{}/healthz", w.origin.admin)).await,
+        }
+    };
     let origin_faults = async {
+        if origin_url.is_some() {
+            return None;
+        }
         let b = ok_text(http, format!("http://{}/faults", w.origin.admin)).await?;
         serde_json::from_str::<Faults>(&b).ok()
     };
@@ -81,16 +111,28 @@ pub async fn round(http: &reqwest::Client, w: &World, edge_metrics: bool) -> Rea
         (edges, origin),
         edge_health,
         edge_metrics,
+        edge_purges,
         origin_health,
         origin_faults,
         geodns_health,
         geodns_edges,
         geodns_metrics,
-    ) = tokio::join!(stats, health, metrics, origin_health, origin_faults, geodns_health, geodns_edges, geodns_metrics);
+    ) = tokio::join!(
+        stats,
+        health,
+        metrics,
+        purges,
+        origin_health,
+        origin_faults,
+        geodns_health,
+        geodns_edges,
+        geodns_metrics
+    );
     Readings {
         edges,
         edge_health,
         edge_metrics,
+        edge_purges,
         origin,
         origin_health,
         origin_faults,

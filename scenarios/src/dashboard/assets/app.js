@@ -147,7 +147,7 @@ function buildMap() {
     const title = sv('title', {}, '');
     ng.appendChild(title);
     if (n.role !== 'edge' || S.topo.nodes.length <= 20) {
-      ng.appendChild(sv('text', { x: 9, y: 3 }, n.role === 'edge' ? n.name : n.role));
+      ng.appendChild(sv('text', { x: 9, y: 3 }, n.role === 'edge' ? n.name : (n.external ? 'origin (yours)' : n.role)));
     }
     nodeG.appendChild(ng);
   }
@@ -177,7 +177,7 @@ function renderMap(m) {
     if (!g) continue;
     const h = now.health || 'unknown';
     if (g.dataset.health !== h) g.dataset.health = h;
-    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}): ${h}`;
+    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}${n.external ? ', ' + n.external + ': not cdnlab\'s, up when it answers' : ''}): ${h}`;
     if (now.why) tip += ' — ' + now.why;
     if (n.role === 'edge') tip += `\n${rate(now.rps || 0)} req/s, hit ${pct(now.hit_ratio)}`;
     set(g.querySelector('title'), tip);
@@ -336,7 +336,7 @@ function renderJournal() {
   const pl = $('#purges');
   pl.replaceChildren();
   for (const e of entries.filter((x) => x.kind === 'purge').slice(0, 30)) {
-    const li = el('li', { 'data-seq': e.seq });
+    const li = el('li', { 'data-seq': e.seq, 'data-source': e.source });
     li.appendChild(el('div', {}, `${clock(e.at_unix_ms)} ${e.source}: ${e.detail} — ${e.effect || 'in progress…'}`));
     if (e.purge) {
       const max = Math.max(1, ...e.purge.edges.map((x) => x.latency_ms));
