@@ -29,6 +29,9 @@ pub struct Ranking {
     pub order: Vec<(usize, Duration)>,
     /// Modelled RTT from the location to the origin (for the fallback).
     pub origin_rtt: Duration,
+    /// The clients' region (world order), for the answer counts; `None`
+    /// when they are located between regions or not at all.
+    pub region: Option<usize>,
 }
 
 impl Ranking {
@@ -69,6 +72,9 @@ pub struct Routes {
     /// The edges, in world order.
     pub edges: Vec<EdgeInfo>,
     by_region: Vec<Arc<Ranking>>,
+    /// The default region's ranking, for clients of unknown location
+    /// (counted in no region).
+    unknown: Arc<Ranking>,
     default_region: usize,
 }
 
@@ -89,14 +95,17 @@ impl Routes {
         let by_region = world
             .regions
             .iter()
-            .map(|r| {
-                Arc::new(rank(&edges, &world.origin.region, |region| {
-                    world.rtt(&r.name, region).unwrap_or(Duration::MAX)
-                }))
+            .enumerate()
+            .map(|(i, r)| {
+                let mut ranking =
+                    rank(&edges, &world.origin.region, |region| world.rtt(&r.name, region).unwrap_or(Duration::MAX));
+                ranking.region = Some(i);
+                Arc::new(ranking)
             })
-            .collect();
+            .collect::<Vec<_>>();
         let default_region = world.regions.iter().position(|r| r.name == world.default_region()).unwrap_or(0);
-        Routes { world: world.clone(), edges, by_region, default_region }
+        let unknown = Arc::new(Ranking { region: None, ..(*by_region[default_region]).clone() });
+        Routes { world: world.clone(), edges, by_region, unknown, default_region }
     }
 
     /// The world these routes were built from.
@@ -133,17 +142,14 @@ impl Routes {
 
     /// The ranking for clients of unknown location.
     pub fn unknown(&self) -> (Arc<Ranking>, Basis) {
-        (
-            self.by_region[self.default_region].clone(),
-            Basis::Unknown { default_region: self.world.regions[self.default_region].name.clone() },
-        )
+        (self.unknown.clone(), Basis::Unknown { default_region: self.world.regions[self.default_region].name.clone() })
     }
 }
 
 fn rank(edges: &[EdgeInfo], origin_region: &str, rtt: impl Fn(&str) -> Duration) -> Ranking {
     let mut order: Vec<(usize, Duration)> = edges.iter().enumerate().map(|(i, e)| (i, rtt(&e.region))).collect();
     order.sort_by_key(|&(i, d)| (d, i));
-    Ranking { order, origin_rtt: rtt(origin_region) }
+    Ranking { order, origin_rtt: rtt(origin_region), region: None }
 }
 
 /// The address a query is located by: its EDNS Client Subnet address
@@ -164,6 +170,8 @@ pub struct Route {
     pub edge: Option<usize>,
     /// ECS scope prefix length: the GeoIP network the answer holds for.
     pub scope: u8,
+    /// The client's region (world order), `None` when in none ([`Ranking::region`]).
+    pub client: Option<usize>,
 }
 
 /// The full story of one decision, for `/resolve` and `cdn resolve`.
@@ -249,23 +257,23 @@ impl Chooser {
     pub fn route(&self, ip: IpAddr) -> Route {
         let found = self.geoip.lookup(ip);
         let usable = |e| self.health.usable(e);
-        let edge = match found.offset {
-            None => self.routes.by_region[self.routes.default_region].first(usable),
+        let (edge, client) = match found.offset {
+            None => (self.routes.unknown.first(usable), None),
             Some(off) => CACHE.with(|c| {
                 let mut c = c.borrow_mut();
                 if let Some(r) = c.get(&(self.instance, off)) {
-                    return r.first(usable);
+                    return (r.first(usable), r.region);
                 }
                 if c.len() >= CACHE_MAX {
                     c.clear();
                 }
                 let (ranking, _) = self.routes.for_place(self.geoip.place(ip).as_ref());
-                let e = ranking.first(usable);
+                let e = (ranking.first(usable), ranking.region);
                 c.insert((self.instance, off), ranking);
                 e
             }),
         };
-        Route { edge: edge.map(|(e, _, _)| e), scope: found.prefix_len }
+        Route { edge: edge.map(|(e, _, _)| e), scope: found.prefix_len, client }
     }
 
     /// The slow path with every detail, for `/resolve`.

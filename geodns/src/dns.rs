@@ -151,6 +151,8 @@ pub struct Answer {
     pub edns: Option<Edns>,
     /// The answer slot (edge index, or the origin's: [`Zone::slot`]), for metrics.
     pub routed: Option<usize>,
+    /// The client's region, for metrics ([`Route::client`]).
+    pub client_region: Option<usize>,
     /// Whether the query carried an EDNS Client Subnet option.
     pub ecs: bool,
 }
@@ -165,6 +167,7 @@ impl Dns {
             additionals: Vec::new(),
             edns: None,
             routed: None,
+            client_region: None,
             ecs: false,
         };
         // EDNS: always answer an OPT with an OPT (RFC 6891 §6.1.1).
@@ -219,6 +222,7 @@ impl Dns {
                         out.answers.push(Record::from_rdata(owner, ttl, RData::AAAA(AAAA(a))));
                     }
                     out.routed = Some(slot);
+                    out.client_region = route.client;
                 }
                 RecordType::SOA => out.answers.push(self.zone.soa.clone()),
                 RecordType::NS => {
@@ -287,7 +291,7 @@ impl RequestHandler for Handler {
         };
         dns.metrics.response(transport, rcode_index(u16::from(rcode)));
         if let Some(slot) = a.routed {
-            dns.metrics.answer(slot);
+            dns.metrics.answer(slot, a.client_region);
         }
         info
     }

@@ -1,6 +1,7 @@
 //! The HTTP side: `/resolve?ip=…` (the decision as JSON), `/r/{path}` (302
 //! to the chosen edge, for `curl -L`), `/edges` (the health table),
-//! `/metrics` (Prometheus) and `/healthz`.
+//! `/stats` (answers by client region and edge, JSON), `/metrics`
+//! (Prometheus) and `/healthz`.
 //!
 //! A request's client is the connection's source address, or the address
 //! in `X-Forwarded-For` when the connection comes from a proxy the world
@@ -38,6 +39,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/resolve", get(resolve))
         .route("/r/{*path}", get(redirect).head(redirect))
         .route("/edges", get(edges))
+        .route("/stats", get(stats))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -166,6 +168,14 @@ async fn edges(State(app): State<Arc<App>>) -> Response {
         "edges": h.table(&app.dns.chooser.routes.edges),
     }))
     .into_response()
+}
+
+/// `/stats`: `{"answers_by_region": {"tokyo": {"tokyo": 41, "seoul": 3}, "other": {…}}}`:
+/// A/AAAA answers so far by the client's region (`other`: located in no
+/// region) and the edge answered (`origin` when none was healthy).
+async fn stats(State(app): State<Arc<App>>) -> Response {
+    app.dns.metrics.http(HttpRoute::Stats);
+    axum::Json(serde_json::json!({ "answers_by_region": app.dns.metrics.by_region(&app.dns.chooser) })).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {

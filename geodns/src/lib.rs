@@ -110,7 +110,7 @@ pub(crate) fn build_dns(config: &Config, dns_addr: SocketAddr) -> Result<Arc<dns
     let routes = choice::Routes::new(w);
     let health = Arc::new(health::Health::new(routes.edges.len(), config.health, h.rise, h.fall));
     let chooser = Arc::new(choice::Chooser::new(geoip, routes, health));
-    let metrics = Arc::new(metrics::Metrics::new(w.edges.len()));
+    let metrics = Arc::new(metrics::Metrics::new(w.edges.len(), w.regions.len()));
     let ttl = config.clock.to_wall(w.geodns.ttl.0).as_secs_f64().round() as u32;
     let zone = dns::Zone::new(w, dns_addr, ttl)?;
     Ok(Arc::new(dns::Dns { chooser, zone, metrics }))

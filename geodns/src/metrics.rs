@@ -2,6 +2,7 @@
 //! constants, labels come from small fixed sets: transport, rcode, edge),
 //! rendered as text on `/metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use runtime::prom::{Encoder, Kind};
@@ -12,6 +13,11 @@ use crate::choice::Chooser;
 pub const DNS_RESPONSES: &str = "cdnlab_geodns_dns_responses_total";
 /// A/AAAA answers by edge (`origin` for the fallback).
 pub const DNS_ANSWERS: &str = "cdnlab_geodns_dns_answers_total";
+/// A/AAAA answers by client region (`other`: located in no region) and
+/// edge answered (`origin` for the fallback).
+pub const DNS_ANSWERS_BY_REGION: &str = "cdnlab_geodns_dns_answers_by_region_total";
+/// The client region of clients located in none of the world's regions.
+pub const OTHER_REGION: &str = "other";
 /// Queries that carried an EDNS Client Subnet option.
 pub const DNS_ECS: &str = "cdnlab_geodns_dns_ecs_queries_total";
 /// UDP queries whose EDNS options do not parse (their log line is throttled).
@@ -49,7 +55,7 @@ pub fn rcode_index(rcode: u16) -> usize {
 }
 
 /// HTTP routes counted, in [`HttpRoute`] order.
-pub const ROUTES: [&str; 6] = ["resolve", "redirect", "edges", "metrics", "healthz", "other"];
+pub const ROUTES: [&str; 7] = ["resolve", "redirect", "edges", "metrics", "healthz", "other", "stats"];
 
 /// An HTTP route, for [`Metrics::http`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,8 @@ pub enum HttpRoute {
     Healthz,
     /// Anything else (404).
     Other,
+    /// `/stats`.
+    Stats,
 }
 
 /// One UDP thread's uncommitted counts (see [`Metrics::add_fast`]).
@@ -79,20 +87,71 @@ pub struct Tally {
     pub answers: Vec<u64>,
     /// Answers sent in a segmented message (see [`UDP_SEGMENTED`]).
     pub segmented: u64,
+    /// Answers per (client region, slot) cell ([`Cells`]).
+    pub cells: Vec<u64>,
+    /// The cells counted since the last commit (preallocated: one push at
+    /// most per cell, so it never grows).
+    pub touched: Vec<u32>,
+    layout: Cells,
+}
+
+/// The layout of the region × answer matrix: one row per region of the
+/// world plus one for [`OTHER_REGION`], one column per slot (each edge,
+/// then the origin). Flat, fixed at start: counting is an index.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cells {
+    /// Regions of the world (the row of `other` comes after them).
+    pub regions: usize,
+    /// Slots: edges plus the origin.
+    pub slots: usize,
+}
+
+impl Cells {
+    /// The cell of an answer from `slot` to a client in `region`.
+    #[inline]
+    pub fn index(&self, region: Option<usize>, slot: usize) -> usize {
+        region.unwrap_or(self.regions).min(self.regions) * self.slots + slot.min(self.slots.saturating_sub(1))
+    }
+
+    /// How many cells.
+    pub fn len(&self) -> usize {
+        (self.regions + 1) * self.slots
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.slots == 0
+    }
 }
 
 impl Tally {
-    /// A tally for `m`'s edges.
+    /// A tally for `m`'s edges and regions.
     pub fn for_metrics(m: &Metrics) -> Tally {
-        Tally { noerror: 0, ecs: 0, answers: vec![0; m.answers.len()], segmented: 0 }
+        Tally {
+            noerror: 0,
+            ecs: 0,
+            answers: vec![0; m.answers.len()],
+            segmented: 0,
+            cells: vec![0; m.layout.len()],
+            touched: Vec::with_capacity(m.layout.len()),
+            layout: m.layout,
+        }
     }
 
-    /// Counts one fast answer from `slot` (see [`crate::dns::Zone::slot`]).
+    /// Counts one fast answer from `slot` (see [`crate::dns::Zone::slot`])
+    /// to a client in `region`.
     #[inline]
-    pub fn answer(&mut self, slot: usize, ecs: bool) {
+    pub fn answer(&mut self, slot: usize, region: Option<usize>, ecs: bool) {
         self.noerror += 1;
         self.ecs += u64::from(ecs);
         if let Some(n) = self.answers.get_mut(slot) {
+            *n += 1;
+        }
+        let i = self.layout.index(region, slot);
+        if let Some(n) = self.cells.get_mut(i) {
+            if *n == 0 {
+                self.touched.push(i as u32);
+            }
             *n += 1;
         }
     }
@@ -102,6 +161,8 @@ impl Tally {
 pub struct Metrics {
     responses: [[AtomicU64; RCODES.len()]; 2],
     answers: Vec<AtomicU64>,
+    by_region: Vec<AtomicU64>,
+    layout: Cells,
     ecs: AtomicU64,
     malformed_edns: AtomicU64,
     segmented: AtomicU64,
@@ -109,11 +170,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counters for `edges` edges (plus the origin).
-    pub fn new(edges: usize) -> Metrics {
+    /// Counters for `edges` edges (plus the origin) and `regions` client
+    /// regions (plus `other`).
+    pub fn new(edges: usize, regions: usize) -> Metrics {
+        let layout = Cells { regions, slots: edges + 1 };
         Metrics {
             responses: Default::default(),
             answers: (0..=edges).map(|_| AtomicU64::new(0)).collect(),
+            by_region: (0..layout.len()).map(|_| AtomicU64::new(0)).collect(),
+            layout,
             ecs: AtomicU64::new(0),
             malformed_edns: AtomicU64::new(0),
             segmented: AtomicU64::new(0),
@@ -127,11 +192,40 @@ impl Metrics {
         self.responses[t as usize][rcode].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts an A/AAAA answer from `slot` (see [`crate::dns::Zone::slot`]).
+    /// Counts an A/AAAA answer from `slot` (see [`crate::dns::Zone::slot`])
+    /// to a client in `region`.
     #[inline]
-    pub fn answer(&self, slot: usize) {
+    pub fn answer(&self, slot: usize, region: Option<usize>) {
         if let Some(c) = self.answers.get(slot) {
             c.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(c) = self.by_region.get(self.layout.index(region, slot)) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Answers so far: client region → edge (or `origin`) → count, the
+    /// cells that are not zero.
+    pub fn by_region(&self, chooser: &Chooser) -> BTreeMap<String, BTreeMap<String, u64>> {
+        let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        self.each_cell(chooser, |region, edge, n| {
+            out.entry(region.to_string()).or_default().insert(edge.to_string(), n);
+        });
+        out
+    }
+
+    /// Calls `f(client region, edge, count)` for every cell not zero.
+    fn each_cell(&self, chooser: &Chooser, mut f: impl FnMut(&str, &str, u64)) {
+        let regions = &chooser.routes.world().regions;
+        let edges = &chooser.routes.edges;
+        for (i, c) in self.by_region.iter().enumerate() {
+            let n = c.load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let (r, s) = (i / self.layout.slots, i % self.layout.slots);
+            let region = regions.get(r).map_or(OTHER_REGION, |x| x.name.as_str());
+            f(region, edges.get(s).map_or("origin", |e| e.name.as_str()), n);
         }
     }
 
@@ -164,6 +258,14 @@ impl Metrics {
             }
             *n = 0;
         }
+        for &i in &t.touched {
+            let i = i as usize;
+            if let (Some(c), Some(n)) = (self.by_region.get(i), t.cells.get_mut(i)) {
+                c.fetch_add(*n, Ordering::Relaxed);
+                *n = 0;
+            }
+        }
+        t.touched.clear();
         t.noerror = 0;
         t.ecs = 0;
         t.segmented = 0;
@@ -190,6 +292,14 @@ impl Metrics {
         for (i, c) in self.answers.iter().enumerate() {
             p.sample(&[("edge", edges.get(i).map_or("origin", |e| e.name.as_str()))], load(c));
         }
+        p.family(
+            DNS_ANSWERS_BY_REGION,
+            Kind::Counter,
+            "A/AAAA answers, by client region (other: located in no region) and edge (origin: no edge was healthy).",
+        );
+        self.each_cell(chooser, |region, edge, n| {
+            p.sample(&[("client_region", region), ("edge", edge)], n);
+        });
         p.single(DNS_ECS, Kind::Counter, "Queries carrying an EDNS Client Subnet option.", &[], load(&self.ecs));
         p.single(
             DNS_MALFORMED_EDNS,

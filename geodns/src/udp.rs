@@ -445,7 +445,7 @@ pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8], tally: &mut
             None => put(&[0, 0]),
         }
     }
-    tally.answer(slot, ecs.is_some());
+    tally.answer(slot, route.client, ecs.is_some());
     Some(w)
 }
 

@@ -230,3 +230,36 @@ async fn a_burst_from_one_client_gets_one_answer_per_query() {
     assert!(sample(&m, "cdnlab_geodns_udp_segmented_answers_total") <= 100, "{m}");
     g.shutdown().await.unwrap();
 }
+
+/// Answers are counted by the client's region (by source address or ECS;
+/// `other` when located in no region) and the edge answered, on `/stats`
+/// and as `/metrics` labels, over UDP (the fast path) and TCP alike.
+#[tokio::test]
+async fn answers_are_counted_per_client_region_and_edge() {
+    let g = start(&world(), Mode::Off).await;
+    let q = query("cdn.test.", RecordType::A, None);
+    for _ in 0..3 {
+        udp(g.dns, ip("127.2.4.5"), &q).await; // tokyo by source → tokyo
+    }
+    tcp(g.dns, ip("127.2.4.5"), &q).await;
+    let ecs_seoul = query("cdn.test.", RecordType::A, Some("203.0.113.0/24"));
+    udp(g.dns, ip("127.2.4.5"), &ecs_seoul).await; // seoul by ECS, from a tokyo address
+    udp(g.dns, ip("127.0.0.1"), &q).await; // no location → default region's edge, client region "other"
+    let (status, _, body) = http_get(g.http, ip("127.0.0.1"), "/stats", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let by = &v["answers_by_region"];
+    assert_eq!(by["tokyo"]["tokyo"], 4, "{body}");
+    assert_eq!(by["seoul"]["seoul"], 1, "{body}");
+    assert_eq!(by["other"]["newyork"], 1, "{body}");
+    assert!(by["tokyo"].get("seoul").is_none() && by.get("newyork").is_none(), "{body}");
+    let (_, _, metrics) = http_get(g.http, ip("127.0.0.1"), "/metrics", &[]).await;
+    for line in [
+        "cdnlab_geodns_dns_answers_by_region_total{client_region=\"tokyo\",edge=\"tokyo\"} 4",
+        "cdnlab_geodns_dns_answers_by_region_total{client_region=\"seoul\",edge=\"seoul\"} 1",
+        "cdnlab_geodns_dns_answers_by_region_total{client_region=\"other\",edge=\"newyork\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    }
+    g.shutdown().await.unwrap();
+}

@@ -392,6 +392,12 @@ impl Hub {
                     let n = smp.value as u64;
                     geo.answers_ps.insert(id.clone(), rate(n, answers_before.get(&id).copied(), dt));
                     geo.answers.insert(id, n);
+                } else if smp.name == geodns::metrics::DNS_ANSWERS_BY_REGION
+                    && let (Some(region), Some(e)) = (smp.label("client_region"), smp.label("edge"))
+                    && smp.value > 0.0
+                {
+                    let id = if e == "origin" { ORIGIN.to_string() } else { edge_id(e) };
+                    geo.by_region.entry(region.to_string()).or_default().insert(id, smp.value as u64);
                 }
             }
         }
@@ -544,6 +550,88 @@ mod tests {
         let (h, why) = external_health(&Ok((502, String::new())));
         assert_eq!((h, why.as_deref()), (Health::Degraded, Some("your origin answered 502")));
         assert_eq!(external_health(&Err("connection refused".into())).0, Health::Down);
+    }
+
+    fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {
+        let requests = edge::admin::Requests { hit, stale, miss, total: hit + stale + miss, ..Default::default() };
+        Stats {
+            edge: name.into(),
+            region: None,
+            hit_ratio: requests.cached_ratio(),
+            byte_hit_ratio: 0.0,
+            requests,
+            body_bytes: Default::default(),
+            bytes_to_clients: 0,
+            bytes_from_clients: 0,
+            client_connections: 0,
+            client_connections_refused: 0,
+            bytes_from_origin: 0,
+            bytes_to_origin: 0,
+            origin_requests: miss,
+            stored: 0,
+            not_stored: 0,
+            admission: Default::default(),
+            inflight: 0,
+            memory_bytes: 0,
+            memory_capacity: 0,
+            memory_entries: 0,
+            disk_capacity: 0,
+            disk_written: 0,
+            disk_read: 0,
+            rtt_to_origin_ms: 0.0,
+            cost: Default::default(),
+            disk: Default::default(),
+            health: Default::default(),
+        }
+    }
+
+    fn readings(w: &World, s: &[Stats]) -> Readings {
+        let n = w.edges.len();
+        Readings {
+            edges: w.edges.iter().zip(s).map(|(e, s)| (e.name.clone(), Ok(s.clone()))).collect(),
+            edge_health: vec![Ok((200, "ok".into())); n],
+            edge_metrics: vec![None; n],
+            edge_purges: vec![None; n],
+            origin: None,
+            origin_health: Err("not started".into()),
+            origin_faults: None,
+            geodns_health: Err("not started".into()),
+            geodns_edges: None,
+            geodns_metrics: None,
+        }
+    }
+
+    /// Stale hits (stale-while-revalidate, stale-if-error, max-stale) are
+    /// hits on the page as in the report (`Kind::Hit | Kind::Stale`) and in
+    /// `cdn stats`: the header's hit ratio and the chart's per-edge hit ratio.
+    #[tokio::test]
+    async fn stale_hits_count_as_hits_like_the_report() {
+        let w = Arc::new(World::demo().unwrap());
+        let ctx = Arc::new(Ctx {
+            world: w.clone(),
+            http: reqwest::Client::new(),
+            sup: Arc::new(tokio::sync::Mutex::new(crate::supervisor::Supervisor::new(true))),
+            versions: Default::default(),
+            start: Instant::now(),
+            announce: false,
+            journal: Default::default(),
+            origin_url: None,
+        });
+        let hub = Hub::new(w.clone(), ctx, None);
+        let names: Vec<&str> = w.edges.iter().map(|e| e.name.as_str()).collect();
+        hub.apply(readings(&w, &names.iter().map(|n| stats(n, 2, 0, 2)).collect::<Vec<_>>()));
+        // Then six more requests at the first edge, all stale hits.
+        let mut later: Vec<Stats> = names.iter().map(|n| stats(n, 2, 0, 2)).collect();
+        later[0] = stats(names[0], 2, 6, 2);
+        hub.apply(readings(&w, &later));
+        let (init, _) = hub.join();
+        let v: serde_json::Value = serde_json::from_str(&init).unwrap();
+        let want = (2.0 * 3.0 + 6.0) / (4.0 * 3.0 + 6.0); // (hits + stale) / requests, all edges
+        let got = v["now"]["totals"]["hit_ratio"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "header hit ratio {got}, want {want}");
+        let id = edge_id(names[0]);
+        let point = v["history"].as_array().unwrap().last().unwrap();
+        assert_eq!(point["edge_hit"][&id].as_f64(), Some(1.0), "{point}");
     }
 
     #[test]

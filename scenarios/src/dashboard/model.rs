@@ -241,6 +241,9 @@ pub struct GeoNow {
     pub answers_ps: BTreeMap<String, f64>,
     /// Per client region.
     pub routes: Vec<RouteNow>,
+    /// A/AAAA answers so far by client region (`other`: located between
+    /// regions or not at all), then by node id answered.
+    pub by_region: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// Latency percentiles, milliseconds.

@@ -277,6 +277,22 @@ function renderGeo(m) {
     tr.appendChild(el('td', {}, rate((g.answers_ps || {})[id] || 0)));
     at.appendChild(tr);
   }
+  // Answers by client region × edge: who was sent where, so far.
+  const br = g.by_region || {};
+  const cols = [...new Set(Object.values(br).flatMap((x) => Object.keys(x)))].sort();
+  const mh = $('#geo-matrix thead'), mb = $('#geo-matrix tbody');
+  mh.replaceChildren(); mb.replaceChildren();
+  if (!cols.length) return;
+  const hr = el('tr', {});
+  hr.appendChild(el('th', {}, 'clients in ↓ · answered →'));
+  for (const c of cols) hr.appendChild(el('th', {}, nameOf(c)));
+  mh.appendChild(hr);
+  for (const [region, row] of Object.entries(br)) {
+    const tr = el('tr', { 'data-region': region });
+    tr.appendChild(el('td', {}, region));
+    for (const c of cols) tr.appendChild(el('td', { 'data-answer': c }, int(row[c] || 0)));
+    mb.appendChild(tr);
+  }
 }
 
 function renderLatency(m) {
