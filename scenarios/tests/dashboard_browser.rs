@@ -591,6 +591,18 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
     .await;
     let journal = b.text("#journal").await;
     assert!(journal.contains("geodns-failover tokyo clients: tokyo → seoul"), "{journal}");
+    // The answers by client region and edge: Tokyo's clients were answered
+    // Tokyo, then Seoul; the page shows GeoDNS's own counts (its /stats).
+    let by: Value = http().get(format!("http://{}/stats", w.geodns.http)).send().await.unwrap().json().await.unwrap();
+    let (home, away) =
+        (by["answers_by_region"]["tokyo"]["tokyo"].as_u64(), by["answers_by_region"]["tokyo"]["seoul"].as_u64());
+    assert!(home >= Some(1) && away >= Some(1), "{by}");
+    until(5, "the page's matrix to show them", || async {
+        let cell = |e: &str| format!("#geo-matrix tr[data-region=tokyo] td[data-answer=\"edge:{e}\"]");
+        let (h, a) = (b.text(&cell("tokyo")).await.replace(',', ""), b.text(&cell("seoul")).await.replace(',', ""));
+        (h.parse::<u64>().ok() >= home && a.parse::<u64>().ok() >= away).then_some(())
+    })
+    .await;
 
     // Restart from the page: green again, and the clients go home.
     b.c().find(Locator::Id("edge-restart")).await.unwrap().click().await.unwrap();
@@ -611,9 +623,9 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
 async fn your_own_origin_is_shown_as_yours_up_while_it_answers_and_down_when_it_does_not() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = demo_world(dir.path(), 235);
+    let wf = demo_world(dir.path(), 236);
     // Your origin: any HTTP server, with no cdnlab admin API.
-    let listener = tokio::net::TcpListener::bind("127.235.0.7:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.236.0.7:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = axum::Router::new().fallback(|| async { "hello from your origin" });

@@ -95,6 +95,16 @@ async fn every_metric_the_grafana_dashboard_queries_is_served() {
     for e in &w.edges {
         get(format!("http://{}/obj/1", e.listen)).await;
     }
+    // And one DNS answer, so that the answers by client region exist.
+    let sock = tokio::net::UdpSocket::bind("127.2.0.9:0").await.unwrap();
+    let mut m = hickory_proto::op::Message::query();
+    m.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii(&w.geodns.zone).unwrap(),
+        hickory_proto::rr::RecordType::A,
+    ));
+    sock.send_to(&m.to_vec().unwrap(), w.geodns.dns).await.unwrap();
+    let mut buf = [0u8; 512];
+    tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
     let mut seen = BTreeMap::new();
     exposed(&get(format!("http://{}/metrics", w.edges[0].admin)).await, &mut seen);
     exposed(&get(format!("http://{}/metrics", w.origin.admin)).await, &mut seen);

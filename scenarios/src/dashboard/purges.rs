@@ -153,10 +153,10 @@ impl Observed {
         // Forget finished groups beyond the last few (the journal keeps them).
         let finished = self.groups.iter().filter(|g| g.done).count();
         if finished > 64 {
-            let mut drop = finished - 64;
+            let mut excess = finished - 64;
             self.groups.retain(|g| {
-                let gone = g.done && drop > 0;
-                drop -= usize::from(gone);
+                let gone = g.done && excess > 0;
+                excess -= usize::from(gone);
                 !gone
             });
         }
