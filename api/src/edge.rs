@@ -1,6 +1,7 @@
 //! What an edge's admin listener speaks: `/stats` ([`Stats`]), the
 //! `health` in it and `/healthz` ([`HealthReport`]), and `POST /purge`
-//! ([`PurgeRequest`] in, [`PurgeResponse`] out); and the outcome words
+//! ([`PurgeRequest`] in, [`PurgeResponse`] out), `GET /purge/recent`
+//! ([`RecentPurges`]); and the outcome words
 //! ([`Outcome`]) that `/stats`, the metric labels and the access log share.
 //!
 //! Money is a decimal string of dollars with nine decimals (exact
@@ -337,4 +338,44 @@ pub struct PurgeResponse {
 
 fn yes() -> bool {
     true
+}
+
+/// One purge as an edge applied it (`GET /purge/recent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPurge {
+    /// Its sequence number on this edge.
+    pub seq: u64,
+    /// `url`, `prefix`, `tag` or `all`.
+    pub kind: String,
+    /// The normalised URL, prefix or tag ("" for all).
+    pub target: String,
+    /// Soft purge.
+    pub soft: bool,
+    /// Stored responses affected.
+    pub objects: u64,
+    /// Store keys affected.
+    pub keys: u64,
+    /// Origin fetches in flight detached.
+    pub inflight: u64,
+    /// Whether it was persisted.
+    pub persisted: bool,
+    /// When the request arrived, Unix ms (wall clock, not the world's).
+    pub received_unix_ms: u64,
+    /// When it was acknowledged (in effect and durable), Unix ms.
+    pub acked_unix_ms: u64,
+    /// From arrival to acknowledgement, µs.
+    pub took_us: u64,
+}
+
+/// `GET /purge/recent[?after=SEQ]`: the last purges an edge applied,
+/// whoever sent them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentPurges {
+    /// Edge name.
+    pub edge: String,
+    /// Purges applied so far (the sequence number of the last one): a
+    /// reader whose cursor is above it is reading a restarted edge.
+    pub seq: u64,
+    /// The purges after `after` still remembered, oldest first.
+    pub purges: Vec<AppliedPurge>,
 }

@@ -10,49 +10,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
 /// Purges remembered.
 pub const KEEP: usize = 128;
 
-/// One purge as this edge applied it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
-    /// Its sequence number on this edge.
-    pub seq: u64,
-    /// `url`, `prefix`, `tag` or `all`.
-    pub kind: String,
-    /// The normalised URL, prefix or tag ("" for all).
-    pub target: String,
-    /// Soft purge.
-    pub soft: bool,
-    /// Stored responses affected.
-    pub objects: u64,
-    /// Store keys affected.
-    pub keys: u64,
-    /// Origin fetches in flight detached.
-    pub inflight: u64,
-    /// Whether it was persisted.
-    pub persisted: bool,
-    /// When the request arrived, Unix ms (wall clock, not the world's).
-    pub received_unix_ms: u64,
-    /// When it was acknowledged (in effect and durable), Unix ms.
-    pub acked_unix_ms: u64,
-    /// From arrival to acknowledgement, µs.
-    pub took_us: u64,
-}
-
-/// `GET /purge/recent[?after=SEQ]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recent {
-    /// Edge name.
-    pub edge: String,
-    /// Purges applied so far (the sequence number of the last one): a
-    /// reader whose cursor is above it is reading a restarted edge.
-    pub seq: u64,
-    /// The purges after `after` still remembered, oldest first.
-    pub purges: Vec<Applied>,
-}
+pub use api::edge::{AppliedPurge as Applied, RecentPurges as Recent};
 
 /// The bounded list.
 #[derive(Debug, Default)]

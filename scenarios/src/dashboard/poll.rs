@@ -26,7 +26,7 @@ pub struct Readings {
     /// Per edge: `/metrics` (only when asked for).
     pub edge_metrics: Vec<Option<String>>,
     /// Per edge: `/purge/recent` after the cursor asked for.
-    pub edge_purges: Vec<Option<edge::purge::recent::Recent>>,
+    pub edge_purges: Vec<Option<api::edge::RecentPurges>>,
     /// The origin's `/stats`.
     pub origin: Option<StatsSnapshot>,
     /// The origin's `/healthz`.
@@ -86,7 +86,7 @@ pub async fn round(
     let purges = join_all(w.edges.iter().enumerate().map(|(i, e)| async move {
         let after = purges_after.get(i).copied().unwrap_or(0);
         let b = ok_text(http, format!("http://{}/purge/recent?after={after}", e.admin)).await?;
-        serde_json::from_str::<edge::purge::recent::Recent>(&b).ok()
+        serde_json::from_str::<api::edge::RecentPurges>(&b).ok()
     }));
     let origin_health = async {
         match origin_url {

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use api::edge::PurgeResponse;
-use edge::purge::recent::{Applied, Recent};
+use api::edge::{AppliedPurge as Applied, RecentPurges as Recent};
 
 use crate::events::{Entry, Journal, Source};
 use crate::purge::{EdgeResult, Report};
