@@ -147,13 +147,12 @@ fn probe_health(p: &Probe) -> (Health, Option<String>) {
     }
 }
 
-/// Your own origin's health: any answer below 500 is up (it answers; it
-/// has no `/healthz` to say more), a 5xx is degraded, no answer is down.
+/// Your own origin's health: up while it accepts connections (it has no
+/// `/healthz` to say more), down when it does not.
 fn external_health(p: &Probe) -> (Health, Option<String>) {
     match p {
-        Ok((s, _)) if *s < 500 => (Health::Up, None),
-        Ok((s, _)) => (Health::Degraded, Some(format!("your origin answered {s}"))),
-        Err(e) => (Health::Down, Some(e.clone())),
+        Ok(_) => (Health::Up, None),
+        Err(e) => (Health::Down, Some(format!("your origin: {e}"))),
     }
 }
 
@@ -545,11 +544,9 @@ mod tests {
 
     #[test]
     fn your_origin_is_up_when_it_answers() {
-        assert_eq!(external_health(&Ok((404, String::new()))).0, Health::Up);
         assert_eq!(external_health(&Ok((200, String::new()))).0, Health::Up);
-        let (h, why) = external_health(&Ok((502, String::new())));
-        assert_eq!((h, why.as_deref()), (Health::Degraded, Some("your origin answered 502")));
-        assert_eq!(external_health(&Err("connection refused".into())).0, Health::Down);
+        let (h, why) = external_health(&Err("connection refused".into()));
+        assert_eq!((h, why.as_deref()), (Health::Down, Some("your origin: connection refused")));
     }
 
     fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {

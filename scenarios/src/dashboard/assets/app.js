@@ -177,7 +177,7 @@ function renderMap(m) {
     if (!g) continue;
     const h = now.health || 'unknown';
     if (g.dataset.health !== h) g.dataset.health = h;
-    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}${n.external ? ', ' + n.external + ': not cdnlab\'s, up when it answers' : ''}): ${h}`;
+    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}${n.external ? ', ' + n.external + ': not cdnlab\'s, up while it accepts connections' : ''}): ${h}`;
     if (now.why) tip += ' — ' + now.why;
     if (n.role === 'edge') tip += `\n${rate(now.rps || 0)} req/s, hit ${pct(now.hit_ratio)}`;
     set(g.querySelector('title'), tip);
