@@ -512,7 +512,7 @@ async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused()
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdn"))
         .args(["purge", "--world"])
         .arg(&wf)
-        .args(["--prefix", "/obj/"])
+        .args(["--prefix", "/obj/", "--deadline", "60s"])
         .output()
         .unwrap();
     assert!(out.status.success(), "cdn purge: {}", String::from_utf8_lossy(&out.stderr));
@@ -623,9 +623,10 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
 async fn your_own_origin_is_shown_as_yours_up_while_it_answers_and_down_when_it_does_not() {
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let wf = demo_world(dir.path(), 236);
+    let slot = Slot::claim();
+    let wf = demo_world(dir.path(), &slot);
     // Your origin: any HTTP server, with no cdnlab admin API.
-    let listener = tokio::net::TcpListener::bind("127.236.0.7:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((slot.ip(7), 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = axum::Router::new().fallback(|| async { "hello from your origin" });

@@ -104,7 +104,7 @@ async fn every_metric_the_grafana_dashboard_queries_is_served() {
     ));
     sock.send_to(&m.to_vec().unwrap(), w.geodns.dns).await.unwrap();
     let mut buf = [0u8; 512];
-    tokio::time::timeout(Duration::from_secs(5), sock.recv_from(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(tests::PATIENCE, sock.recv_from(&mut buf)).await.unwrap().unwrap();
     let mut seen = BTreeMap::new();
     exposed(&get(format!("http://{}/metrics", w.edges[0].admin)).await, &mut seen);
     exposed(&get(format!("http://{}/metrics", w.origin.admin)).await, &mut seen);
