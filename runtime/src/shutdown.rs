@@ -74,13 +74,8 @@ pub async fn ctrl_c_or_term() {
         if std::env::var_os(EXIT_WITH_PARENT_ENV).is_none() {
             return std::future::pending::<()>().await;
         }
-        use tokio::io::AsyncReadExt;
-        let mut stdin = tokio::io::stdin();
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdin.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
+        if stdin_closed().await.is_err() {
+            std::future::pending::<()>().await
         }
     };
     #[cfg(unix)]
@@ -107,6 +102,32 @@ pub async fn ctrl_c_or_term() {
             _ = parent_gone => {}
         }
     }
+}
+
+/// Resolves when standard input reaches its end (or fails); `Err` when
+/// it cannot be watched. The read runs on a plain thread of its own, not
+/// tokio's blocking pool (`tokio::io::stdin`): a runtime waits for its
+/// blocking tasks when it shuts down, and a read of a stdin that stays open
+/// never ends, so a server stopped by a signal would linger until its
+/// parent went (issue 19). A plain thread ends with the process.
+async fn stdin_closed() -> Result<(), std::io::Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new().name("stdin-watch".into()).spawn(move || {
+        use std::io::Read;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0u8; 256];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        let _ = tx.send(());
+    })?;
+    let _ = rx.await;
+    Ok(())
 }
 
 #[cfg(test)]
