@@ -72,6 +72,11 @@ pub struct Args {
     /// connections and slow clients), e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Empty the data directory's cache (disk tier, purge journal; the
+    /// admin token stays) before starting. Needed to start on a directory
+    /// filled from another origin, which is refused otherwise.
+    #[arg(long)]
+    pub fresh: bool,
     /// Listen on addresses other than loopback too (the public and admin
     /// listeners then answer the network: keep the admin token secret).
     #[arg(long)]
@@ -134,6 +139,7 @@ impl Args {
         if self.access_log {
             c.access_log = true;
         }
+        c.fresh = self.fresh;
         if let Some(h) = &self.origin_host {
             c.origin_host = h.clone();
         }

@@ -28,6 +28,7 @@ pub mod cache_status;
 pub mod cli;
 pub mod conditional;
 pub mod conn;
+pub mod datadir;
 pub mod entry;
 pub mod fetch;
 pub mod fill;
@@ -120,6 +121,10 @@ pub struct Config {
     /// arrived this long after the connection opened or its last response
     /// (idle keep-alive connections and slow heads alike).
     pub limits: runtime::serve::ConnLimits,
+    /// Empty the data directory's cache before opening it (`--fresh`);
+    /// without it, a cache filled from another origin is refused
+    /// ([`datadir`]).
+    pub fresh: bool,
 }
 
 /// A world does not describe the requested edge.
@@ -167,6 +172,7 @@ impl Config {
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
             limits: runtime::serve::ConnLimits::default(),
+            fresh: false,
         })
     }
 
@@ -195,6 +201,7 @@ impl Config {
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
             limits: runtime::serve::ConnLimits::default(),
+            fresh: false,
         }
     }
 }
@@ -262,6 +269,9 @@ pub enum EdgeError {
     /// The configuration is not usable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The data directory holds another origin's cache.
+    #[error(transparent)]
+    DataDir(#[from] datadir::DataDirError),
 }
 
 /// Where an edge's admin token came from.
@@ -295,8 +305,8 @@ fn admin_token(c: &Config) -> (Option<String>, TokenSource) {
 /// Opens the store; a disk tier that cannot open (but for a data directory
 /// in use by another edge, or sizes that do not fit) leaves the edge
 /// running from memory, degraded, rather than not at all.
-async fn open_store(c: &mut Config, health: &health::Health) -> Result<Store, EdgeError> {
-    match Store::open(&c.store).await {
+async fn open_store(c: &mut Config, health: &health::Health, lock: Option<std::fs::File>) -> Result<Store, EdgeError> {
+    match Store::open_locked(&c.store, lock).await {
         Ok(s) => {
             if let Some(why) = &s.unreserved {
                 tracing::warn!(edge = %c.name, error = %why, "disk tier not reserved: its filesystem cannot reserve space");
@@ -318,6 +328,28 @@ async fn open_store(c: &mut Config, health: &health::Health) -> Result<Store, Ed
     }
 }
 
+/// Checks (and with `fresh` empties) the data directory under its lock,
+/// which it returns for the store to keep ([`datadir`]). Only a disk tier
+/// reads what is there: a memory-only edge leaves the directory as it is
+/// but for `--fresh`. A directory that cannot be locked is left to the
+/// store, which runs without it, degraded.
+fn claim_data_dir(c: &Config) -> Result<Option<std::fs::File>, EdgeError> {
+    if c.store.disk == 0 && !c.fresh {
+        return Ok(None);
+    }
+    let lock = match store::lock_dir(&c.store.dir) {
+        Ok(l) => l,
+        Err(e @ StoreError::Locked(_)) => return Err(e.into()),
+        Err(_) => return Ok(None),
+    };
+    let owner = datadir::Owner::new(c.origin, &c.origin_host);
+    let claimed = datadir::claim(&c.store.dir, &owner, c.fresh)?;
+    if claimed == datadir::Claimed::Emptied {
+        tracing::info!(edge = %c.name, dir = %c.store.dir.display(), "--fresh: cache emptied");
+    }
+    Ok((c.store.disk > 0).then_some(lock))
+}
+
 async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     let health = health::Health::new(c.store.disk > 0);
     if c.store.disk > 0
@@ -326,8 +358,9 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
     {
         tracing::warn!(edge = %c.name, disk = c.store.disk, filesystem = total, "the disk tier is larger than its filesystem: it will fill up");
     }
+    let lock = claim_data_dir(&c)?;
     let earlier = store::has_disk_data(&c.store.dir);
-    let store = open_store(&mut c, &health).await?;
+    let store = open_store(&mut c, &health, lock).await?;
     let now_ms = c.clock.now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let (purge, redo, opened) = purge::Purger::open(&c.store, now_ms, earlier);
     if let Some(why) = opened.journal_off {

@@ -124,6 +124,13 @@ pub struct Store {
 impl Store {
     /// Opens (and recovers) the store.
     pub async fn open(c: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_locked(c, None).await
+    }
+
+    /// Opens the store with its data directory's `LOCK` already held
+    /// ([`lock_dir`]; the edge checks whose cache it is first,
+    /// [`crate::datadir`]), or taken here when `None`.
+    pub async fn open_locked(c: &StoreConfig, lock: Option<File>) -> Result<Store, StoreError> {
         let memory = usize::try_from(c.memory).map_err(|_| StoreError::Sizes("memory too large".into()))?;
         // Keep every shard far larger than the largest object.
         let shards = (c.memory / (c.max_object.max(1) * 16)).clamp(1, 16) as usize;
@@ -147,7 +154,10 @@ impl Store {
         let (cache, lock) = if c.disk == 0 {
             (builder.build().await?, None)
         } else {
-            let lock = lock_dir(&c.dir)?;
+            let lock = match lock {
+                Some(l) => l,
+                None => lock_dir(&c.dir)?,
+            };
             // A block holds whole entries: make it fit the largest object.
             let block = world::bounds::disk_block(c.max_object);
             if c.disk < block * 4 {
@@ -333,8 +343,12 @@ fn engine_config(
 
 /// Whether `dir` holds disk tier files from an earlier run.
 pub fn has_disk_data(dir: &std::path::Path) -> bool {
-    std::fs::read_dir(dir)
-        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with(DEVICE_FILE_PREFIX))))
+    std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| is_disk_file(&e.file_name().to_string_lossy()))))
+}
+
+/// Whether a file of the data directory is one of the disk tier's.
+pub fn is_disk_file(name: &str) -> bool {
+    name.starts_with(DEVICE_FILE_PREFIX)
 }
 
 /// How foyer's file device names its files (numbered in creation order:
@@ -381,7 +395,9 @@ pub fn reserve(dir: &std::path::Path) -> Result<(), Unreserved> {
     Ok(())
 }
 
-fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
+/// Creates `dir` if needed and takes its `LOCK` (held while the returned
+/// file is open): one edge per data directory.
+pub fn lock_dir(dir: &std::path::Path) -> Result<File, StoreError> {
     let err = |why: String| StoreError::DataDir { dir: dir.display().to_string(), why };
     std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))?;
     let f = File::options()

@@ -123,7 +123,7 @@ pub async fn run_once(
     let anchor = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
     sup.env(world::clock::ANCHOR_ENV, &anchor.to_string());
     let (origin, host) = (s.origin.url.as_deref(), s.origin.host.as_deref());
-    if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &mut sup).await {
+    if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &Default::default(), &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }

@@ -133,6 +133,15 @@ impl Supervisor {
         self.procs.last().context("child list is empty")
     }
 
+    /// Sets the arguments a running child is started again with by
+    /// [`Supervisor::restart`] (its first start's without a flag meant
+    /// for that start only, such as an edge's `--fresh`).
+    pub fn restart_with(&mut self, name: &str, args: Vec<String>) {
+        if let Some(p) = self.procs.iter_mut().find(|p| p.name == name) {
+            p.args = args;
+        }
+    }
+
     /// The children, in start order.
     pub fn procs(&self) -> &[Proc] {
         &self.procs

@@ -26,6 +26,12 @@ pub struct UpArgs {
     /// the --origin URL's authority, or the world's `origin.host`).
     #[arg(long)]
     pub origin_host: Option<String>,
+    /// Empty every edge's cache before starting (disk tier and purge
+    /// journal; admin tokens stay): needed when the data directories were
+    /// filled from another origin, which the edges refuse otherwise.
+    /// Restarts (`cdn restart`) keep what the edge stored since.
+    #[arg(long)]
+    pub fresh: bool,
     /// Do not show the components' log lines.
     #[arg(long)]
     pub quiet: bool,
@@ -70,12 +76,23 @@ impl DashboardArgs {
     }
 }
 
+/// Flags for every edge at its first start only (`--fresh`), and at every
+/// start (`--default-ttl`).
+#[derive(Debug, Clone, Default)]
+pub struct EdgeFlags {
+    /// Empty each edge's cache before its first start.
+    pub fresh: bool,
+    /// More flags for every start.
+    pub always: Vec<String>,
+}
+
 /// Starts every component of the world; returns once all are healthy.
 pub async fn start_world(
     w: &World,
     world_file: Option<&PathBuf>,
     origin: Option<&str>,
     origin_host: Option<&str>,
+    edge_flags: &EdgeFlags,
     sup: &mut Supervisor,
 ) -> anyhow::Result<()> {
     let world_args: Vec<String> =
@@ -98,7 +115,15 @@ pub async fn start_world(
         if let Some(h) = origin_host {
             args.extend(["--origin-host".to_string(), h.to_string()]);
         }
-        sup.start(&format!("edge {}", e.name), &args, Duration::from_secs(60)).await?;
+        args.extend(edge_flags.always.iter().cloned());
+        let name = format!("edge {}", e.name);
+        if edge_flags.fresh {
+            let first = [&args[..], &["--fresh".to_string()]].concat();
+            sup.start(&name, &first, Duration::from_secs(60)).await?;
+            sup.restart_with(&name, args);
+        } else {
+            sup.start(&name, &args, Duration::from_secs(60)).await?;
+        }
         wait_healthy(e.admin, Duration::from_secs(10)).await?;
     }
     let mut args = vec!["geodns".to_string()];
@@ -162,7 +187,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         edge::checked_host(h.clone())?;
     }
     let (origin, host) = (args.origin.as_deref(), args.origin_host.as_deref());
-    if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &mut sup).await {
+    let edge_flags = EdgeFlags { fresh: args.fresh, always: Vec::new() };
+    if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &edge_flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }

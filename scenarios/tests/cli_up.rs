@@ -326,3 +326,91 @@ fn with_restart_after_a_crashed_edge_comes_back_by_itself() {
     assert!(up.terminate().success());
     assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
+
+/// Status, Cache-Status and body of a GET.
+fn get_body(url: &str) -> (u16, String, String) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = c.get(url).send().await.unwrap();
+        let cs = r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (r.status().as_u16(), cs, r.text().await.unwrap())
+    })
+}
+
+/// Issue 19: a cache belongs to its origin. `cdn up --origin B` on the
+/// data directories `cdn up --origin A` filled is refused, naming both
+/// origins and `--fresh`; with `--fresh` it serves B's content, never A's;
+/// a restarted edge keeps what it stored since (`--fresh` is for the first
+/// start only).
+#[test]
+fn a_cache_filled_from_one_origin_is_never_served_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 238);
+    let needle = world.display().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let a = rt.block_on(ScriptedOrigin::start());
+    let b = rt.block_on(ScriptedOrigin::start());
+    for (o, text) in [(&a, "from A"), (&b, "from B")] {
+        o.set("/same", Reply::ok(text).cc("public, max-age=600"));
+    }
+    let (url_a, url_b) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    let up = |origin: &str, extra: &[&str]| {
+        let mut c = cdn();
+        c.arg("up").arg("--world").arg(&world).arg("--origin").arg(origin).arg("--quiet").args(extra);
+        c
+    };
+
+    let mut first = Up::start(up(&url_a, &[]).stdout(Stdio::piped()));
+    wait_for_up(&mut first.0);
+    let (s, cs, body) = get_body("http://127.238.1.1:8080/same");
+    assert_eq!((s, body.as_str()), (200, "from A"), "{cs}");
+    assert!(cs.contains("stored"), "{cs}");
+    assert!(first.terminate().success());
+    assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "children left behind");
+
+    // Origin B on the same data directories: refused, nothing served.
+    let mut refused = Up::start(up(&url_b, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let errs = stderr_lines(&mut refused.0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = refused.0.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let (_, cs, body) = get_body("http://127.238.1.1:8080/same");
+            panic!("cdn up --origin B started on A's cache and answered {body:?} ({cs})");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    while let Ok(l) = errs.recv_timeout(Duration::from_secs(10)) {
+        err.push_str(&l);
+        err.push('\n');
+    }
+    assert!(!status.success(), "{err}");
+    assert!(err.contains(&url_a) && err.contains(&url_b) && err.contains("--fresh"), "{err}");
+    assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "children left behind");
+    assert_eq!(b.count("/same"), 0);
+
+    // With --fresh: B's content, fetched from B, on every edge.
+    let mut second = Up::start(up(&url_b, &["--fresh"]).stdout(Stdio::piped()).stderr(Stdio::piped()));
+    let errs = stderr_lines(&mut second.0);
+    wait_for_up(&mut second.0);
+    for region in 1..=3 {
+        let (s, cs, body) = get_body(&format!("http://127.238.{region}.1:8080/same"));
+        assert_eq!((s, body.as_str()), (200, "from B"), "edge {region}: {cs}");
+        assert!(cs.contains("fwd=uri-miss"), "edge {region}: {cs}");
+    }
+    assert_eq!(a.count("/same"), 1, "A was asked once, by the first run");
+    // A restarted edge keeps what it stored since --fresh emptied it.
+    kill_tokyo(&needle);
+    wait_line(&errs, "edge tokyo exited unexpectedly");
+    let o = cdn().arg("restart").arg("tokyo").arg("--world").arg(&world).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (s, cs, body) = get_body("http://127.238.2.1:8080/same");
+    assert_eq!((s, body.as_str()), (200, "from B"), "{cs}");
+    assert!(cs.contains("hit") && cs.contains("detail=disk"), "kept across the restart: {cs}");
+    assert!(second.terminate().success());
+    assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "children left behind");
+}
