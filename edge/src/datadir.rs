@@ -11,7 +11,9 @@
 //! back (switching back to the first origin finds it whole); a directory
 //! holding cache files but no record (filled before origins were
 //! recorded) is refused the same way, since whose objects they are cannot
-//! be known.
+//! be known. A *damaged* record (it carries a checksum, so a flipped bit
+//! is told from another origin's record) is a fault, not a mistake: the
+//! cache is emptied, as a damaged entry is dropped, and the edge starts.
 //!
 //! Every step runs with the directory's `LOCK` held ([`crate::store::lock_dir`]),
 //! the same lock the store then keeps, so no other edge can fill or empty
@@ -28,7 +30,7 @@ pub const RECORD: &str = "origin.json";
 
 /// An origin as far as a cache is concerned: where it is and the `Host`
 /// it is sent (one server may answer several sites by `Host`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     /// `http://ADDR` of the origin.
     pub origin: String,
@@ -41,6 +43,19 @@ impl Owner {
     pub fn new(origin: std::net::SocketAddr, host: &str) -> Owner {
         Owner { origin: format!("http://{origin}"), host: host.to_string() }
     }
+
+    fn checksum(&self) -> u32 {
+        crate::purge::log::crc32(format!("{}\n{}", self.origin, self.host).as_bytes())
+    }
+}
+
+/// The record as stored: the owner and a checksum, so a damaged record
+/// (a flipped bit that still parses) is told from another origin's.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    origin: String,
+    host: String,
+    crc32: u32,
 }
 
 impl std::fmt::Display for Owner {
@@ -95,6 +110,10 @@ pub enum Claimed {
     Kept,
     /// Nothing was cached there; it is this origin's from now on.
     New,
+    /// Its record was damaged (whose cache it is cannot be known), so its
+    /// cache was emptied, as a damaged entry is dropped; it is this
+    /// origin's from now on.
+    Damaged,
     /// Its cache was emptied (`--fresh`); it is this origin's from now on.
     Emptied,
 }
@@ -112,14 +131,18 @@ pub fn claim(dir: &Path, ours: &Owner, fresh: bool) -> Result<Claimed, DataDirEr
         }
     } else {
         match read(dir).map_err(io)? {
-            Some(theirs) if theirs == *ours => return Ok(Claimed::Kept),
-            Some(theirs) => {
+            Recorded::Owner(theirs) if theirs == *ours => return Ok(Claimed::Kept),
+            Recorded::Owner(theirs) => {
                 return Err(DataDirError::OtherOrigin { dir: dir.to_path_buf(), theirs, ours: ours.clone() });
             }
-            None if has_cache(dir) => {
+            Recorded::Damaged => {
+                empty(dir).map_err(io)?;
+                Claimed::Damaged
+            }
+            Recorded::None if has_cache(dir) => {
                 return Err(DataDirError::Unrecorded { dir: dir.to_path_buf(), ours: ours.clone() });
             }
-            None => Claimed::New,
+            Recorded::None => Claimed::New,
         }
     };
     write(dir, ours).map_err(io)?;
@@ -134,14 +157,29 @@ fn has_cache(dir: &Path) -> bool {
 /// The purge journal's directory ([`crate::purge`]).
 const PURGE_DIR: &str = "purge";
 
-/// The recorded owner, if any.
-fn read(dir: &Path) -> Result<Option<Owner>, String> {
+/// What the record says.
+#[derive(Debug, PartialEq)]
+enum Recorded {
+    /// No record.
+    None,
+    /// This origin's.
+    Owner(Owner),
+    /// Unreadable as a record, or its checksum does not match.
+    Damaged,
+}
+
+/// The recorded owner.
+fn read(dir: &Path) -> Result<Recorded, String> {
     let p = dir.join(RECORD);
     match std::fs::read(&p) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| format!("{}: not an origin record ({e}); remove it and start with --fresh", p.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Ok(b) => Ok(match serde_json::from_slice::<Record>(&b) {
+            Ok(r) => {
+                let owner = Owner { origin: r.origin, host: r.host };
+                if owner.checksum() == r.crc32 { Recorded::Owner(owner) } else { Recorded::Damaged }
+            }
+            Err(_) => Recorded::Damaged,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Recorded::None),
         Err(e) => Err(format!("{}: {e}", p.display())),
     }
 }
@@ -150,7 +188,8 @@ fn read(dir: &Path) -> Result<Option<Owner>, String> {
 fn write(dir: &Path, owner: &Owner) -> Result<(), String> {
     let p = dir.join(RECORD);
     let tmp = dir.join(format!("{RECORD}.tmp"));
-    let text = serde_json::to_vec_pretty(owner).map_err(|e| e.to_string())?;
+    let record = Record { origin: owner.origin.clone(), host: owner.host.clone(), crc32: owner.checksum() };
+    let text = serde_json::to_vec_pretty(&record).map_err(|e| e.to_string())?;
     let res = (|| {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
@@ -204,7 +243,7 @@ mod tests {
         assert_eq!(claim(dir.path(), &a, false).unwrap(), Claimed::New);
         fill(dir.path());
         assert_eq!(claim(dir.path(), &a, false).unwrap(), Claimed::Kept);
-        assert_eq!(read(dir.path()).unwrap(), Some(a));
+        assert_eq!(read(dir.path()).unwrap(), Recorded::Owner(a));
     }
 
     #[test]
@@ -219,7 +258,7 @@ mod tests {
             assert!(e.contains("--fresh") && e.contains("--data-dir"), "{e}");
         }
         assert!(dir.path().join("foyer-storage-direct-fs-00000001").exists(), "a refusal removes nothing");
-        assert_eq!(read(dir.path()).unwrap(), Some(a), "and keeps the record");
+        assert_eq!(read(dir.path()).unwrap(), Recorded::Owner(a), "and keeps the record");
     }
 
     #[test]
@@ -231,21 +270,50 @@ mod tests {
         assert_eq!(claim(dir.path(), &b, true).unwrap(), Claimed::Emptied);
         assert!(!has_cache(dir.path()), "disk tier files and purge journal gone");
         assert_eq!(std::fs::read(dir.path().join(runtime::auth::TOKEN_FILE)).unwrap(), b"secret");
-        assert_eq!(read(dir.path()).unwrap(), Some(b.clone()));
+        assert_eq!(read(dir.path()).unwrap(), Recorded::Owner(b.clone()));
         assert_eq!(claim(dir.path(), &b, false).unwrap(), Claimed::Kept);
     }
 
     #[test]
-    fn a_cache_without_a_record_is_refused_and_a_bad_record_is_an_error() {
+    fn a_cache_without_a_record_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         fill(dir.path());
         let a = owner(3000, "127.0.0.1:3000");
         let e = claim(dir.path(), &a, false).unwrap_err();
         assert!(matches!(e, DataDirError::Unrecorded { .. }), "{e}");
         assert!(e.to_string().contains("--fresh"), "{e}");
-        std::fs::write(dir.path().join(RECORD), b"{not json").unwrap();
-        let e = claim(dir.path(), &a, false).unwrap_err().to_string();
-        assert!(e.contains(RECORD) && e.contains("not an origin record"), "{e}");
-        assert_eq!(claim(dir.path(), &a, true).unwrap(), Claimed::Emptied, "--fresh is the way out of both");
+        assert!(has_cache(dir.path()), "a refusal removes nothing");
+        assert_eq!(claim(dir.path(), &a, true).unwrap(), Claimed::Emptied, "--fresh is the way out");
+    }
+
+    /// A damaged record (a flipped bit, whether it still parses or not)
+    /// is a fault, not another origin: the cache is dropped, as a damaged
+    /// entry is, and the edge starts.
+    #[test]
+    fn a_damaged_record_empties_the_cache_instead_of_refusing() {
+        let a = owner(8080, "127.0.0.1:8080");
+        let text = {
+            let dir = tempfile::tempdir().unwrap();
+            claim(dir.path(), &a, false).unwrap();
+            std::fs::read(dir.path().join(RECORD)).unwrap()
+        };
+        for at in 0..text.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut flipped = text.clone();
+            flipped[at] ^= 0x02;
+            std::fs::write(dir.path().join(RECORD), &flipped).unwrap();
+            fill(dir.path());
+            let got = claim(dir.path(), &a, false);
+            // Whitespace flips that JSON ignores leave the record whole.
+            match read(dir.path()).unwrap() {
+                Recorded::Owner(o) if o == a => {}
+                r => panic!("byte {at}: {r:?} after {got:?}"),
+            }
+            match got.unwrap() {
+                Claimed::Kept => assert!(has_cache(dir.path()), "byte {at}"),
+                Claimed::Damaged => assert!(!has_cache(dir.path()), "byte {at}: cache emptied"),
+                c => panic!("byte {at}: {c:?}"),
+            }
+        }
     }
 }

@@ -344,8 +344,15 @@ fn claim_data_dir(c: &Config) -> Result<Option<std::fs::File>, EdgeError> {
     };
     let owner = datadir::Owner::new(c.origin, &c.origin_host);
     let claimed = datadir::claim(&c.store.dir, &owner, c.fresh)?;
-    if claimed == datadir::Claimed::Emptied {
-        tracing::info!(edge = %c.name, dir = %c.store.dir.display(), "--fresh: cache emptied");
+    match claimed {
+        datadir::Claimed::Emptied => {
+            tracing::info!(edge = %c.name, dir = %c.store.dir.display(), "--fresh: cache emptied")
+        }
+        datadir::Claimed::Damaged => tracing::warn!(
+            edge = %c.name, dir = %c.store.dir.display(),
+            "the record of the origin that filled the cache is damaged: cache emptied, as a damaged entry is dropped"
+        ),
+        _ => {}
     }
     Ok((c.store.disk > 0).then_some(lock))
 }
