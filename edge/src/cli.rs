@@ -72,6 +72,12 @@ pub struct Args {
     /// connections and slow clients), e.g. 10s.
     #[arg(long, value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Freshness lifetime of responses without one of their own (no
+    /// `Cache-Control` max-age, no `Expires`), e.g. 5m, instead of the
+    /// heuristic (10% of the time since `Last-Modified`): the world's
+    /// `default_ttl`, for every path (it overrides the `[[cache.rule]]`s').
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub default_ttl: Option<Duration>,
     /// Empty the data directory's cache (disk tier, purge journal; the
     /// admin token stays) before starting. Needed to start on a directory
     /// filled from another origin, which is refused otherwise.
@@ -140,6 +146,15 @@ impl Args {
             c.access_log = true;
         }
         c.fresh = self.fresh;
+        if let Some(d) = self.default_ttl {
+            anyhow::ensure!(
+                d <= world::bounds::MAX_TTL,
+                "--default-ttl {}: must be at most {} (ten years)",
+                world::Dur(d),
+                world::Dur(world::bounds::MAX_TTL)
+            );
+            default_ttl_everywhere(&mut c.rules, d);
+        }
         if let Some(h) = &self.origin_host {
             c.origin_host = h.clone();
         }
@@ -164,6 +179,18 @@ impl Args {
             world::listen::check(flag, a, self.allow_non_loopback).map_err(anyhow::Error::msg)?;
         }
         Ok(c)
+    }
+}
+
+/// `--default-ttl`: every rule's `default_ttl`, and a rule for `/` with it
+/// when none covers every path, as `default_ttl` under `[[cache.rule]]
+/// prefix = "/"` in a world file would.
+fn default_ttl_everywhere(rules: &mut Vec<world::CacheRule>, ttl: Duration) {
+    for r in rules.iter_mut() {
+        r.default_ttl = Some(world::Dur(ttl));
+    }
+    if !rules.iter().any(|r| r.prefix == "/") {
+        rules.push(world::CacheRule { prefix: "/".into(), default_ttl: Some(world::Dur(ttl)), ..Default::default() });
     }
 }
 
@@ -240,6 +267,29 @@ mod tests {
         let small = [&STANDALONE[..], &["--disk-write-buffer", "4MiB"]].concat();
         let e = config(&small).unwrap_err().to_string();
         assert!(e.contains("--disk-write-buffer") && e.contains("between 8448KiB"), "{e}");
+    }
+
+    #[test]
+    fn default_ttl_applies_to_every_path_and_is_bounded() {
+        let rule = |c: &Config, path: &str| {
+            c.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len()).cloned()
+        };
+        let c = config(&[&STANDALONE[..], &["--default-ttl", "5m"]].concat()).unwrap();
+        assert_eq!(rule(&c, "/any/path").and_then(|r| r.default_ttl), Some(world::Dur::secs(300)));
+        assert!(config(&STANDALONE).unwrap().rules.is_empty(), "no flag, no rule");
+        let e = config(&[&STANDALONE[..], &["--default-ttl", "3651d"]].concat()).unwrap_err().to_string();
+        assert!(e.contains("--default-ttl") && e.contains("ten years"), "{e}");
+        // a world's rules keep their other settings and get the flag's default
+        let mut rules = vec![world::CacheRule {
+            prefix: "/api".into(),
+            default_ttl: Some(world::Dur::secs(1)),
+            max_ttl: Some(world::Dur::secs(60)),
+            ..Default::default()
+        }];
+        default_ttl_everywhere(&mut rules, Duration::from_secs(30));
+        assert_eq!(rules.len(), 2);
+        assert_eq!((rules[0].default_ttl, rules[0].max_ttl), (Some(world::Dur::secs(30)), Some(world::Dur::secs(60))));
+        assert_eq!((rules[1].prefix.as_str(), rules[1].default_ttl), ("/", Some(world::Dur::secs(30))));
     }
 
     #[test]

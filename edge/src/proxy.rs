@@ -303,7 +303,8 @@ impl EdgeState {
                     ttl: r.stored.then(|| r.timing.ttl_secs(now)),
                     stored: r.stored,
                     collapsed: !leader,
-                    detail: r.not_stored.map(|n| n.as_str()),
+                    // why not stored, or how its freshness is decided
+                    detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
                     ..Default::default()
                 };
                 let outcome = if r.revalidated {

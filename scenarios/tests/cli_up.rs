@@ -182,9 +182,19 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     yours.set("/mine", Reply::ok("mine").cc("public, max-age=60"));
     // Storable but for no-store, so no-store is what keeps it out.
     yours.set("/other", Reply::status(404, "nope").cc("public, max-age=60, no-store"));
+    // Last-Modified only: --default-ttl decides its lifetime, and says so.
+    yours.set("/dated", Reply::ok("dated").header("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT"));
     let url = format!("http://{}", yours.addr);
     let mut up = Up::start(
-        cdn().arg("up").arg("--world").arg(&world).arg("--origin").arg(&url).arg("--quiet").stdout(Stdio::piped()),
+        cdn()
+            .arg("up")
+            .arg("--world")
+            .arg(&world)
+            .arg("--origin")
+            .arg(&url)
+            .args(["--default-ttl", "7m"])
+            .arg("--quiet")
+            .stdout(Stdio::piped()),
     );
     let lines = wait_for_up(&mut up.0);
     assert!(lines.iter().any(|l| l.contains("origin (yours)") && l.contains(&url)), "{lines:?}");
@@ -211,6 +221,11 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let (s6, _) = get(&at(1, "/other"));
     assert_eq!(s6, 404);
     assert_eq!(yours.count("/other"), 2, "nothing stored, so the second GET went to your server too");
+    let (s7, cs7) = get("http://127.204.1.1:8080/dated");
+    assert_eq!(s7, 200);
+    assert!(cs7.contains("; stored; detail=default-ttl"), "{cs7}");
+    let ttl: i64 = cs7.split("ttl=").nth(1).and_then(|t| t.split(';').next()).unwrap().parse().unwrap();
+    assert!((415..=420).contains(&ttl), "--default-ttl 7m, not the heuristic's years: {cs7}");
 
     assert!(up.terminate().success());
     assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");

@@ -98,6 +98,28 @@ impl Flags {
     pub const SHARED_STRICT: u8 = 4;
     /// `immutable`.
     pub const IMMUTABLE: u8 = 8;
+    /// The lifetime is heuristic (RFC 9111 §4.2.2): 10% of the time since
+    /// `Last-Modified`, the origin giving no explicit freshness.
+    pub const HEURISTIC: u8 = 16;
+    /// The lifetime is the world rule's `default_ttl` or `negative_ttl`
+    /// (`--default-ttl`), the origin giving no explicit freshness.
+    pub const DEFAULT_TTL: u8 = 32;
+
+    /// The `Cache-Status` detail word for how this stored response's
+    /// freshness is decided, when not by the origin's explicit lifetime:
+    /// `no-cache` (revalidated before every use, whatever its ttl),
+    /// `heuristic`, `default-ttl`.
+    pub fn detail(self) -> Option<&'static str> {
+        if self.has(Flags::NO_CACHE) {
+            Some("no-cache")
+        } else if self.has(Flags::HEURISTIC) {
+            Some("heuristic")
+        } else if self.has(Flags::DEFAULT_TTL) {
+            Some("default-ttl")
+        } else {
+            None
+        }
+    }
 
     /// Whether flag `f` is set.
     pub fn has(self, f: u8) -> bool {
@@ -196,7 +218,8 @@ pub fn evaluate(x: &Exchange<'_>, rule: Option<&CacheRule>) -> Evaluation {
     if gov.has("immutable") {
         flags |= Flags::IMMUTABLE;
     }
-    let flags = Flags(flags);
+    let (timing, source) = timing(x, gov, targeted.is_some(), rule, Flags(flags));
+    let flags = Flags(flags | source);
 
     let mut strip = Vec::new();
     for d in ["no-cache", "private"] {
@@ -207,7 +230,6 @@ pub fn evaluate(x: &Exchange<'_>, rule: Option<&CacheRule>) -> Evaluation {
         }
     }
 
-    let timing = timing(x, gov, targeted.is_some(), rule, flags);
     let store = storable(x, gov, targeted.is_some(), &cc, rule, &mut strip).and_then(|()| {
         let has_validator = h.contains_key(ETAG) || h.contains_key(LAST_MODIFIED);
         if timing.lifetime_ms == 0 && timing.swr_ms == 0 && timing.sie_ms == 0 && !has_validator {
@@ -329,7 +351,9 @@ fn storable(
     Ok(())
 }
 
-fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&CacheRule>, flags: Flags) -> Timing {
+/// The timing, and the flag saying where a lifetime the origin did not
+/// give came from ([`Flags::HEURISTIC`], [`Flags::DEFAULT_TTL`]; 0: explicit).
+fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&CacheRule>, flags: Flags) -> (Timing, u8) {
     let h = x.resp_headers;
     // RFC 9111 §4.2.3, in whole seconds as the RFC counts (HTTP dates have
     // no fractions), anchored at the exact response time.
@@ -358,6 +382,7 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
         (None, None) => None,
     };
     let heuristic_ok = HEURISTIC_STATUSES.contains(&status) || gov.has("public");
+    let mut source = 0;
     let mut lifetime_ms = match explicit {
         Some(l) => l.saturating_mul(1000),
         None => {
@@ -367,9 +392,15 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
                 rule.and_then(|r| r.default_ttl)
             };
             match configured {
-                Some(d) => d.0.as_millis() as u64,
+                Some(d) => {
+                    source = Flags::DEFAULT_TTL;
+                    d.0.as_millis() as u64
+                }
                 None if heuristic_ok => match single_date(h, LAST_MODIFIED) {
-                    Some(lm) if lm < date => (date - lm) / 10 * 1000,
+                    Some(lm) if lm < date => {
+                        source = Flags::HEURISTIC;
+                        (date - lm) / 10 * 1000
+                    }
                     _ => 0,
                 },
                 None => 0,
@@ -400,7 +431,7 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
             sie = sie.max(r.stale_if_error.map_or(0, |g| g.0.as_millis() as u64));
         }
     }
-    Timing { birth_ms, lifetime_ms, swr_ms: swr, sie_ms: sie }
+    (Timing { birth_ms, lifetime_ms, swr_ms: swr, sie_ms: sie }, source)
 }
 
 fn delta_secs(d: Delta) -> u64 {
@@ -632,6 +663,20 @@ mod tests {
         assert_eq!(life(200, None), 300);
         assert_eq!(life(404, None), 60, "negative_ttl 20, raised by min_ttl 60");
         assert_eq!(life(200, Some("no-cache, max-age=5")), 5, "no-cache is not stretched");
+    }
+
+    /// Where a lifetime the origin did not give came from reaches
+    /// `Cache-Status` through the flags (issue 19).
+    #[test]
+    fn the_flags_say_whether_a_lifetime_is_heuristic_configured_or_no_cache() {
+        let lm = ("last-modified", date(T0 - 5000));
+        let detail = |resp: &[(&str, String)], rule: Option<&CacheRule>| eval_with(200, resp, &[], rule).flags.detail();
+        assert_eq!(detail(std::slice::from_ref(&lm), None), Some("heuristic"));
+        assert_eq!(detail(&[("cache-control", s("max-age=60")), lm.clone()], None), None, "explicit");
+        let rule = CacheRule { prefix: "/".into(), default_ttl: Some(Dur::secs(300)), ..CacheRule::default() };
+        assert_eq!(detail(std::slice::from_ref(&lm), Some(&rule)), Some("default-ttl"));
+        assert_eq!(detail(&[("cache-control", s("no-cache, max-age=3"))], None), Some("no-cache"));
+        assert_eq!(detail(&[("cache-control", s("no-cache")), lm], None), Some("no-cache"), "no-cache wins");
     }
 
     /// Found by `fuzz/fuzz_targets/http_fields.rs`: a world rule's TTL (any

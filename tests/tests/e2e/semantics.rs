@@ -260,9 +260,11 @@ async fn freshness_lifetime_follows_rfc_9111() {
         (
             "heuristic-ten-percent-of-last-modified",
             vec![
-                get().reply(|c| {
-                    Reply::ok("x").header("date", &http_date(c, 0)).header("last-modified", &http_date(c, -1000))
-                }),
+                get()
+                    .reply(|c| {
+                        Reply::ok("x").header("date", &http_date(c, 0)).header("last-modified", &http_date(c, -1000))
+                    })
+                    .cs("ttl=100; stored; detail=heuristic"),
                 get().after(90).hit().origin(1),
                 get().after(20).miss().cs("fwd=stale").origin(2),
             ],
@@ -306,8 +308,10 @@ async fn freshness_lifetime_follows_rfc_9111() {
         (
             "no-cache-revalidates-every-time",
             vec![
-                get().reply(|_| Reply::ok("x").cc("no-cache, max-age=100").header("etag", "\"n\"").auto_304()),
-                get().miss().cs("fwd=stale").cs("fwd-status=304").origin(2),
+                get()
+                    .reply(|_| Reply::ok("x").cc("no-cache, max-age=100").header("etag", "\"n\"").auto_304())
+                    .cs("stored; detail=no-cache"),
+                get().miss().cs("fwd=stale").cs("fwd-status=304").cs("detail=no-cache").origin(2),
                 get().cs("fwd-status=304").origin(3),
             ],
         ),
@@ -1101,12 +1105,14 @@ async fn world_ttl_rules_bound_and_default_the_lifetime() {
             (
                 "default-ttl-without-explicit",
                 vec![
-                    get().reply(|c| Reply::ok("x").header("last-modified", &http_date(c, -100000))).cs("ttl=50"),
+                    get()
+                        .reply(|c| Reply::ok("x").header("last-modified", &http_date(c, -100000)))
+                        .cs("ttl=50; stored; detail=default-ttl"),
                     get().after(40).hit(),
                     get().after(20).miss().origin(2),
                 ],
             ),
-            ("default-ttl-not-over-explicit", vec![get().reply(ok("max-age=5")).cs("ttl=5")]),
+            ("default-ttl-not-over-explicit", vec![get().reply(ok("max-age=5")).cs("ttl=5; stored").not_cs("detail=")]),
         ],
         move |c| c.rules = rules.clone(),
     )
