@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::test_world;
+use common::{Slot, test_world};
 
 /// Starts `cdn <args>` as `cdn up` would and waits for its ready line.
 fn start(args: &[&str]) -> Child {
@@ -48,7 +48,8 @@ fn stop_time(mut child: Child) -> Option<Duration> {
 #[test]
 fn edge_origin_and_geodns_exit_on_sigterm_while_their_parent_keeps_stdin_open() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 237);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let w = world.to_str().unwrap();
     let data = dir.path().join("standalone");
     let edge = [

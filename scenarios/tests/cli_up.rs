@@ -221,7 +221,7 @@ fn up_with_your_own_origin_puts_it_behind_every_edge() {
     let (s6, _) = get(&at(1, "/other"));
     assert_eq!(s6, 404);
     assert_eq!(yours.count("/other"), 2, "nothing stored, so the second GET went to your server too");
-    let (s7, cs7) = get("http://127.204.1.1:8080/dated");
+    let (s7, cs7) = get(&at(1, "/dated"));
     assert_eq!(s7, 200);
     assert!(cs7.contains("; stored; detail=default-ttl"), "{cs7}");
     let ttl: i64 = cs7.split("ttl=").nth(1).and_then(|t| t.split(';').next()).unwrap().parse().unwrap();
@@ -361,7 +361,8 @@ fn get_body(url: &str) -> (u16, String, String) {
 #[test]
 fn a_cache_filled_from_one_origin_is_never_served_for_another() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 238);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let needle = world.display().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let a = rt.block_on(ScriptedOrigin::start());
@@ -378,7 +379,7 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
 
     let mut first = Up::start(up(&url_a, &[]).stdout(Stdio::piped()));
     wait_for_up(&mut first.0);
-    let (s, cs, body) = get_body("http://127.238.1.1:8080/same");
+    let (s, cs, body) = get_body(&format!("http://{}:8080/same", slot.ip(1)));
     assert_eq!((s, body.as_str()), (200, "from A"), "{cs}");
     assert!(cs.contains("stored"), "{cs}");
     assert!(first.terminate().success());
@@ -393,7 +394,7 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
             break s;
         }
         if Instant::now() > deadline {
-            let (_, cs, body) = get_body("http://127.238.1.1:8080/same");
+            let (_, cs, body) = get_body(&format!("http://{}:8080/same", slot.ip(1)));
             panic!("cdn up --origin B started on A's cache and answered {body:?} ({cs})");
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -413,7 +414,7 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
     let errs = stderr_lines(&mut second.0);
     wait_for_up(&mut second.0);
     for region in 1..=3 {
-        let (s, cs, body) = get_body(&format!("http://127.238.{region}.1:8080/same"));
+        let (s, cs, body) = get_body(&format!("http://{}:8080/same", slot.ip(region)));
         assert_eq!((s, body.as_str()), (200, "from B"), "edge {region}: {cs}");
         assert!(cs.contains("fwd=uri-miss"), "edge {region}: {cs}");
     }
@@ -423,7 +424,7 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
     wait_line(&errs, "edge tokyo exited unexpectedly");
     let o = cdn().arg("restart").arg("tokyo").arg("--world").arg(&world).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (s, cs, body) = get_body("http://127.238.2.1:8080/same");
+    let (s, cs, body) = get_body(&format!("http://{}:8080/same", slot.ip(2)));
     assert_eq!((s, body.as_str()), (200, "from B"), "{cs}");
     assert!(cs.contains("hit") && cs.contains("detail=disk"), "kept across the restart: {cs}");
     assert!(second.terminate().success());
