@@ -805,13 +805,7 @@ fn arms(
             p.at(&[Seg::Key("sweep"), Seg::Key("param")], format!("sweep param `{}` cannot be swept", sw.param));
         }
         for (i, v) in sw.values.iter().enumerate() {
-            let mut patch = v.clone();
-            for k in segs.iter().rev() {
-                let mut t = toml::Table::new();
-                t.insert(k.to_string(), patch);
-                patch = toml::Value::Table(t);
-            }
-            let toml::Value::Table(patch) = patch else { continue };
+            let toml::Value::Table(patch) = world::toml_file::nest(&segs, v.clone()) else { continue };
             let (label, x) = match v {
                 toml::Value::String(t) => {
                     (t.clone(), world::units::parse_bytes(t).ok().map(|b| b.0 as f64 / 1048576.0))

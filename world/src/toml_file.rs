@@ -248,13 +248,7 @@ impl Doc {
     /// from, so [`Doc::error_at`] finds it in the layer's file. With `at`
     /// empty, `patch` must be a table (merged at the root).
     pub fn overlay(&mut self, root: &mut toml::Table, at: &[&str], patch: &toml::Value, layer: usize, from: &[Key]) {
-        let mut wrapped = patch.clone();
-        for k in at.iter().rev() {
-            let mut t = toml::Table::new();
-            t.insert(k.to_string(), wrapped);
-            wrapped = toml::Value::Table(t);
-        }
-        let toml::Value::Table(wrapped) = wrapped else { return };
+        let toml::Value::Table(wrapped) = nest(at, patch.clone()) else { return };
         let depth = at.len();
         let mut path = Vec::new();
         let mut rel = Vec::new();
@@ -389,6 +383,13 @@ fn remove(table: &mut toml::Table, path: &[Key]) -> bool {
         *table = t;
     }
     removed
+}
+
+/// `value` placed at the dotted path `at` (`["edge", "seoul", "memory"]`)
+/// of otherwise empty tables: `{edge = {seoul = {memory = value}}}`; with
+/// `at` empty, `value` itself.
+pub fn nest(at: &[&str], value: toml::Value) -> toml::Value {
+    at.iter().rev().fold(value, |inner, k| toml::Value::Table(toml::Table::from_iter([(k.to_string(), inner)])))
 }
 
 /// Problems as one error: the first, the rest in `more`, in file order.
