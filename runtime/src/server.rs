@@ -72,3 +72,26 @@ pub fn ready_line(component: &str, name: &str, addrs: &[(&str, SocketAddr)]) -> 
     }
     s
 }
+
+/// The address of `role` in a [`ready_line`] (`admin` in
+/// `cdnlab-ready edge seoul public=… admin=127.1.0.1:9080`); `None` for
+/// another line or a role it does not name.
+pub fn ready_addr(line: &str, role: &str) -> Option<SocketAddr> {
+    let rest = line.trim_end().strip_prefix("cdnlab-ready ")?;
+    rest.split(' ').find_map(|w| w.strip_prefix(role)?.strip_prefix('=')?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ready_line_gives_back_its_addresses() {
+        let (p, a) = ("127.1.0.1:8080".parse().unwrap(), "127.1.0.1:9080".parse().unwrap());
+        let line = ready_line("edge", "seoul", &[("public", p), ("admin", a)]);
+        assert_eq!(ready_addr(&line, "public"), Some(p));
+        assert_eq!(ready_addr(&format!("{line}\n"), "admin"), Some(a));
+        assert_eq!(ready_addr(&line, "dns"), None);
+        assert_eq!(ready_addr("edge starting public=127.1.0.1:8080", "public"), None);
+    }
+}

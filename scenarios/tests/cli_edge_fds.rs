@@ -33,12 +33,7 @@ async fn edge(dir: &std::path::Path, extra: &[&str]) -> (Child, SocketAddr, Sock
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = tokio::time::timeout(tests::PATIENCE, async {
         while let Some(l) = lines.next_line().await.unwrap() {
-            let addr = |role: &str| {
-                let key = format!("{role}=");
-                l.split_whitespace()
-                    .find_map(|w| w.strip_prefix(key.as_str()))
-                    .map(|a| a.parse::<SocketAddr>().unwrap())
-            };
+            let addr = |role| runtime::server::ready_addr(&l, role);
             if let (Some(public), Some(admin)) = (addr("public"), addr("admin")) {
                 return Some((public, admin));
             }

@@ -40,8 +40,7 @@ fn start_edge(origin: SocketAddr, dir: &Path) -> (Killed, Vec<String>, SocketAdd
     loop {
         let mut l = String::new();
         assert!(out.read_line(&mut l).unwrap() > 0, "edge exited: {lines:?}");
-        if let Some(rest) = l.strip_prefix("cdnlab-ready ") {
-            let admin = rest.split_whitespace().find_map(|w| w.strip_prefix("admin=")).unwrap().parse().unwrap();
+        if let Some(admin) = runtime::server::ready_addr(&l, "admin") {
             return (child, lines, admin);
         }
         lines.push(l.trim().to_string());
