@@ -17,7 +17,8 @@
 //!                                                     hard → not stored; soft → stored stale; else stored
 //!                                                     stamp stored_ms, journal Add, store.insert, index.add
 //! fast hit   ──► may_cover(stored_ms)                 (one atomic load: purge-all generations)
-//! lookup     ──► unpurged(entry)                      generation check; soft purge-all → stale copy
+//! lookup     ──► unpurged(entry)                      generation check; soft purge-all → stale copy;
+//!                                                     out of step with the bus → miss
 //! POST /purge ─► purge(spec)                          index lock: journal Purge, register, remove or
 //!                                                     restale matched keys, detach in-flight fills;
 //!                                                     then journal fsync (and, if a removed value is
@@ -156,6 +157,21 @@ struct Registered {
     soft: bool,
 }
 
+/// A purge registered in a batch, its store effects not settled yet.
+#[derive(Default)]
+struct Applied {
+    seq: u64,
+    generation: u64,
+    soft: bool,
+    objects: u64,
+    keys: u64,
+    inflight: u64,
+    removed: Vec<CacheKey>,
+    restaled: Vec<CacheKey>,
+    disk_reads: Vec<CacheKey>,
+    not_persisted: Option<String>,
+}
+
 #[derive(Default)]
 struct Inner {
     index: Index,
@@ -164,6 +180,9 @@ struct Inner {
     hard_gen: u64,
     soft_gen: u64,
     soft_at_ms: u64,
+    /// Out of step with the control bus since this generation (0: in
+    /// step): values stamped at or below it are not served meanwhile.
+    suspect_gen: u64,
     last_stamp: u64,
     journal: Option<Journal>,
     /// The last journal write failed (a full disk): retried on the next one.
@@ -175,6 +194,11 @@ struct Inner {
 }
 
 impl Inner {
+    /// Values stamped at or below this leave the fast hit path.
+    fn floor(&self) -> u64 {
+        self.hard_gen.max(self.soft_gen).max(self.suspect_gen)
+    }
+
     /// A stamp for a value stored now.
     fn stamp(&mut self, now: u64) -> u64 {
         let s = now.max(self.last_stamp);
@@ -237,8 +261,8 @@ pub struct Purger {
     inner: Mutex<Inner>,
     /// Purges registered (the fills' race clock).
     applied: AtomicU64,
-    /// max(hard, soft) purge-all generation: values stamped at or below it
-    /// leave the fast path.
+    /// max(hard, soft purge-all generation, out-of-step generation): values
+    /// stamped at or below it leave the fast path.
     floor: AtomicU64,
     /// One purge (or compaction) at a time.
     serial: tokio::sync::Mutex<()>,
@@ -368,6 +392,17 @@ impl Purger {
     fn wants_prune(&self) -> bool {
         let g = self.inner.lock();
         g.journal.is_none() && g.index.len() > (2 * g.pruned_at).max(COMPACT_AFTER as usize)
+    }
+
+    /// Whether the edge is out of step with the control bus
+    /// ([`Purging::lose_step`]).
+    pub fn out_of_step(&self) -> bool {
+        self.inner.lock().suspect_gen != 0
+    }
+
+    /// The data directory, when purges are persisted (a disk tier).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.dirs.as_ref().map(|(d, _)| d.clone())
     }
 
     /// The index's numbers, for `GET /purge`.
@@ -568,7 +603,7 @@ impl<T> Purging<'_, T> {
         }
         let now = self.clock.unix_ms();
         let mut g = self.purger.inner.lock();
-        if stamp <= g.hard_gen {
+        if stamp <= g.hard_gen || stamp <= g.suspect_gen {
             return None;
         }
         if stamp > g.soft_gen {
@@ -614,106 +649,60 @@ impl<T> Purging<'_, T> {
     /// Purges on this edge; returns once the purge is in effect for every
     /// later request and durable.
     pub async fn purge(&self, spec: &PurgeSpec) -> Result<Purged, PurgeError> {
+        let mut done = self.purge_many(std::slice::from_ref(spec)).await?;
+        done.pop().ok_or_else(|| PurgeError::NotDurable("no purge applied".into()))
+    }
+
+    /// Several purges in order, as one: each registered and applied as
+    /// [`Purging::purge`] does, then one wait for disk reads, one write
+    /// barrier and one journal fsync for all of them (a node catching up
+    /// on thousands of purges from the control bus pays one fsync per
+    /// batch, not one per purge). Returns once all are in effect and durable.
+    pub async fn purge_many(&self, specs: &[PurgeSpec]) -> Result<Vec<Purged>, PurgeError> {
         let started = Instant::now();
         let _one = self.purger.serial.lock().await;
-        let now = self.clock.unix_ms();
-        let soft = spec.soft;
-        let mut disk_reads: Vec<CacheKey> = Vec::new();
-        let mut removed: Vec<CacheKey> = Vec::new();
-        let mut restaled: Vec<CacheKey> = Vec::new();
-        let (seq, generation, objects, keys, inflight, file, mut not_persisted) = {
-            let mut g = self.purger.inner.lock();
-            let seq = g.seq + 1;
-            let generation = g.next_generation(now);
-            // Applied whatever the journal says; persisted only if written and synced.
-            let (mut file, mut not_persisted) = (None, None);
-            match g.journal.as_mut() {
-                Some(j) => {
-                    let rec = Record::Purge { seq, generation, at_ms: now, target: spec.target.clone(), soft };
-                    match j.append(&rec) {
-                        Ok(()) => file = Some(j.file()),
-                        Err(e) => not_persisted = Some(format!("journal write: {e}")),
-                    }
-                }
-                None if self.purger.dirs.is_some() => not_persisted = Some("the purge journal is unavailable".into()),
-                None => {}
-            }
-            g.seq = seq;
-            g.recent.push_back(Registered { seq, target: spec.target.clone(), soft });
-            if g.recent.len() > RECENT {
-                g.recent.pop_front();
-            }
-            self.purger.applied.store(seq, Ordering::Release);
-            let (mut objects, mut keys) = (0u64, 0u64);
-            match &spec.target {
-                Target::All => {
-                    objects = g.index.responses() as u64;
-                    keys = g.index.len() as u64;
-                    if soft {
-                        g.soft_gen = generation;
-                        g.soft_at_ms = now;
-                    } else {
-                        g.hard_gen = generation;
-                        let old = g.index.take();
-                        // Dropping a large index takes time: not under the lock.
-                        tokio::task::spawn_blocking(move || drop(old));
-                    }
-                    self.purger.floor.store(g.hard_gen.max(g.soft_gen), Ordering::Release);
-                }
-                target => {
-                    for (k, info) in g.index.matching(target) {
-                        keys += 1;
-                        objects += u64::from(info.response);
-                        if !soft {
-                            self.store.remove(&k);
-                            g.index.remove(k.as_str());
-                            removed.push(k);
-                        } else if info.response {
-                            match self.store.get_memory(k.as_str()) {
-                                Some(entry) => {
-                                    if let CacheValue::Response(e) = entry.value() {
-                                        self.restale(&mut g, &k, e, now, seq);
-                                        restaled.push(k);
-                                    }
-                                }
-                                None => disk_reads.push(k),
-                            }
-                        }
-                    }
-                }
-            }
-            let inflight = self.flights.detach(|k| spec.target.may_match_fetch(k.as_str())) as u64;
-            (seq, generation, objects, keys, inflight, file, not_persisted)
-        };
+        let mut applied = Vec::with_capacity(specs.len());
+        let mut file = None;
+        for spec in specs {
+            let (a, f) = self.register_purge(spec);
+            file = f.or(file);
+            applied.push(a);
+        }
         // Soft purge of values only on disk: read, re-store stale unless replaced since.
-        for k in disk_reads {
-            let Ok(Some((entry, _))) = self.stored(&k).await else { continue };
-            let now = self.clock.unix_ms();
-            let mut g = self.purger.inner.lock();
-            if g.index.get(k.as_str()).is_none_or(|i| i.admitted >= seq) {
-                continue;
-            }
-            if let CacheValue::Response(e) = entry.value() {
-                self.restale(&mut g, &k, e, now, seq);
-                restaled.push(k);
+        for a in &mut applied {
+            for k in std::mem::take(&mut a.disk_reads) {
+                let Ok(Some((entry, _))) = self.stored(&k).await else { continue };
+                let now = self.clock.unix_ms();
+                let mut g = self.purger.inner.lock();
+                if g.index.get(k.as_str()).is_none_or(|i| i.admitted >= a.seq) {
+                    continue;
+                }
+                if let CacheValue::Response(e) = entry.value() {
+                    self.restale(&mut g, &k, e, now, a.seq);
+                    a.restaled.push(k);
+                }
             }
         }
         // Disk reads that began before the purge put what they found into
         // memory when they end: wait for them, then take it out again.
-        if !removed.is_empty() || !restaled.is_empty() {
+        if applied.iter().any(|a| !a.removed.is_empty() || !a.restaled.is_empty()) {
             self.store.wait_reads().await;
             let now = self.clock.unix_ms();
             let mut g = self.purger.inner.lock();
-            for k in removed.iter().chain(&restaled) {
-                let Some(entry) = self.store.get_memory(k.as_str()) else { continue };
-                if stamp_of(entry.value()) > generation {
-                    continue; // stored after the purge, or already re-stored stale
-                }
-                self.store.remove(k);
-                if soft && let CacheValue::Response(e) = entry.value() {
-                    let stamp = g.stamp(now);
-                    self.store.insert(k.clone(), CacheValue::Response(stale_copy(e, now, stamp)));
-                    g.index.restamp(k.as_str(), stamp, seq);
+            for a in &applied {
+                for k in a.removed.iter().chain(&a.restaled) {
+                    let Some(entry) = self.store.get_memory(k.as_str()) else { continue };
+                    if stamp_of(entry.value()) > a.generation {
+                        continue; // stored after the purge, or already re-stored stale
+                    }
+                    self.store.remove(k);
+                    if a.soft
+                        && let CacheValue::Response(e) = entry.value()
+                    {
+                        let stamp = g.stamp(now);
+                        self.store.insert(k.clone(), CacheValue::Response(stale_copy(e, now, stamp)));
+                        g.index.restamp(k.as_str(), stamp, a.seq);
+                    }
                 }
             }
         }
@@ -721,7 +710,7 @@ impl<T> Purging<'_, T> {
         // value is written: after a remove, `contains` is true only then.
         // Wait for the queue in that case (the journal, synced meanwhile,
         // covers durability either way).
-        let queued = removed.iter().any(|k| self.store.contains(k.as_str()));
+        let queued = applied.iter().flat_map(|a| &a.removed).any(|k| self.store.contains(k.as_str()));
         let barrier = async {
             if queued {
                 self.store.wait().await;
@@ -738,30 +727,136 @@ impl<T> Purging<'_, T> {
             }
         };
         let ((), sync_err) = tokio::join!(barrier, sync);
-        not_persisted = not_persisted.or(sync_err);
-        if let Some(why) = &not_persisted {
-            self.purge_not_persisted(why);
-        }
         let took = started.elapsed();
-        tracing::info!(
-            edge = %self.edge, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
-            objects, keys, inflight, took_us = took.as_micros() as u64, persisted = not_persisted.is_none(), "purged"
-        );
-        let applied = recent::Applied {
-            seq,
-            kind: spec.target.kind().into(),
-            target: spec.target.pattern().into(),
-            soft,
-            objects,
-            keys,
-            inflight,
-            persisted: not_persisted.is_none(),
-            received_unix_ms: 0,
-            acked_unix_ms: 0,
-            took_us: 0,
-        };
-        self.purger.recent.record(applied, took);
-        Ok(Purged { seq, objects, keys, inflight, took, not_persisted })
+        let mut out = Vec::with_capacity(applied.len());
+        for (a, spec) in applied.into_iter().zip(specs) {
+            let not_persisted = a.not_persisted.or_else(|| sync_err.clone());
+            if let Some(why) = &not_persisted {
+                self.purge_not_persisted(why);
+            }
+            let Applied { seq, objects, keys, inflight, .. } = a;
+            tracing::info!(
+                edge = %self.edge, seq, kind = spec.target.kind(), target = spec.target.pattern(), mode = spec.mode(),
+                objects, keys, inflight, took_us = took.as_micros() as u64, persisted = not_persisted.is_none(), "purged"
+            );
+            let applied = recent::Applied {
+                seq,
+                kind: spec.target.kind().into(),
+                target: spec.target.pattern().into(),
+                soft: spec.soft,
+                objects,
+                keys,
+                inflight,
+                persisted: not_persisted.is_none(),
+                received_unix_ms: 0,
+                acked_unix_ms: 0,
+                took_us: 0,
+            };
+            self.purger.recent.record(applied, took);
+            out.push(Purged { seq, objects, keys, inflight, took, not_persisted });
+        }
+        Ok(out)
+    }
+
+    /// Registers one purge under the index lock: journal record, race
+    /// clock, removal (or re-staling) of what the index matches in memory,
+    /// in-flight fills detached. Returns what is left to settle and the
+    /// journal file to sync.
+    fn register_purge(&self, spec: &PurgeSpec) -> (Applied, Option<Arc<std::fs::File>>) {
+        let now = self.clock.unix_ms();
+        let soft = spec.soft;
+        let mut g = self.purger.inner.lock();
+        let seq = g.seq + 1;
+        let generation = g.next_generation(now);
+        let mut a = Applied { seq, generation, soft, ..Applied::default() };
+        // Applied whatever the journal says; persisted only if written and synced.
+        let mut file = None;
+        match g.journal.as_mut() {
+            Some(j) => {
+                let rec = Record::Purge { seq, generation, at_ms: now, target: spec.target.clone(), soft };
+                match j.append(&rec) {
+                    Ok(()) => file = Some(j.file()),
+                    Err(e) => a.not_persisted = Some(format!("journal write: {e}")),
+                }
+            }
+            None if self.purger.dirs.is_some() => a.not_persisted = Some("the purge journal is unavailable".into()),
+            None => {}
+        }
+        g.seq = seq;
+        g.recent.push_back(Registered { seq, target: spec.target.clone(), soft });
+        if g.recent.len() > RECENT {
+            g.recent.pop_front();
+        }
+        self.purger.applied.store(seq, Ordering::Release);
+        match &spec.target {
+            Target::All => {
+                a.objects = g.index.responses() as u64;
+                a.keys = g.index.len() as u64;
+                if soft {
+                    g.soft_gen = generation;
+                    g.soft_at_ms = now;
+                } else {
+                    g.hard_gen = generation;
+                    let old = g.index.take();
+                    // Dropping a large index takes time: not under the lock.
+                    tokio::task::spawn_blocking(move || drop(old));
+                }
+                self.purger.floor.store(g.floor(), Ordering::Release);
+            }
+            target => {
+                for (k, info) in g.index.matching(target) {
+                    a.keys += 1;
+                    a.objects += u64::from(info.response);
+                    if !soft {
+                        self.store.remove(&k);
+                        g.index.remove(k.as_str());
+                        a.removed.push(k);
+                    } else if info.response {
+                        match self.store.get_memory(k.as_str()) {
+                            Some(entry) => {
+                                if let CacheValue::Response(e) = entry.value() {
+                                    self.restale(&mut g, &k, e, now, seq);
+                                    a.restaled.push(k);
+                                }
+                            }
+                            None => a.disk_reads.push(k),
+                        }
+                    }
+                }
+            }
+        }
+        a.inflight = self.flights.detach(|k| spec.target.may_match_fetch(k.as_str())) as u64;
+        (a, file)
+    }
+
+    /// Out of step with the control bus (it cannot vouch that every purge
+    /// issued so far is applied): from now until [`Purging::regain_step`]
+    /// nothing stored before is served; requests for it go to the origin
+    /// and what they store is served. The O(1) purge-all check, with a
+    /// generation that is lifted again (docs/bus.md). Returns whether the
+    /// edge was in step until now.
+    pub fn lose_step(&self) -> bool {
+        let now = self.clock.unix_ms();
+        let mut g = self.purger.inner.lock();
+        if g.suspect_gen != 0 {
+            return false;
+        }
+        g.suspect_gen = g.next_generation(now).max(1);
+        self.purger.floor.store(g.floor(), Ordering::Release);
+        true
+    }
+
+    /// Back in step: every purge up to the log's last sequence is applied,
+    /// so what was stored before is served again (unless those purges
+    /// removed it). Returns whether the edge was out of step until now.
+    pub fn regain_step(&self) -> bool {
+        let mut g = self.purger.inner.lock();
+        if g.suspect_gen == 0 {
+            return false;
+        }
+        g.suspect_gen = 0;
+        self.purger.floor.store(g.floor(), Ordering::Release);
+        true
     }
 
     /// A purge applied but not persisted: count it, and remove
@@ -1157,6 +1252,60 @@ mod tests {
         st.store.close().await.unwrap();
         drop(st);
         crate::build_state(c.clone()).await.unwrap()
+    }
+
+    fn fast_hit(st: &EdgeState, k: &str) -> bool {
+        st.fresh_memory_hit(k, |_, _, _| ()).is_some()
+    }
+
+    /// Out of step with the control bus, the edge serves nothing it stored
+    /// before (neither on the fast path nor the slow one) and everything
+    /// it stores meanwhile; back in step, the older values are served again.
+    #[tokio::test]
+    async fn out_of_step_only_what_was_stored_since_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let st = crate::build_state(config(dir.path(), 16 << 20)).await.unwrap();
+        let m = st.purge.mark();
+        assert!(st.purging().store_fill(m, vec![(key("/old"), response(&st, "old", &[]))]));
+        assert!(fast_hit(&st, "/old") && served(&st, "/old").await.is_some());
+        assert!(st.purging().lose_step());
+        assert!(!st.purging().lose_step(), "once: the generation of the first loss stays");
+        assert!(!fast_hit(&st, "/old"), "not on the fast path");
+        assert!(served(&st, "/old").await.is_none(), "nor on the slow one");
+        let m = st.purge.mark();
+        assert!(st.purging().store_fill(m, vec![(key("/new"), response(&st, "new", &[]))]));
+        assert!(fast_hit(&st, "/new"), "what is stored meanwhile is served");
+        assert!(st.purging().regain_step() && !st.purge.out_of_step());
+        assert!(fast_hit(&st, "/old"), "in step again: the older value is served again");
+        assert_eq!(served(&st, "/old").await.unwrap().body, "old");
+    }
+
+    /// A batch applies each purge in order, as single purges would, and
+    /// survives a restart.
+    #[tokio::test]
+    async fn a_batch_of_purges_applies_each_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), 16 << 20);
+        let st = crate::build_state(c.clone()).await.unwrap();
+        let m = st.purge.mark();
+        for k in ["/a", "/b", "/c"] {
+            assert!(st.purging().store_fill(m, vec![(key(k), response(&st, k, &["t"]))]));
+        }
+        let specs = [
+            PurgeSpec { target: Target::Url("/a".into()), soft: false },
+            PurgeSpec { target: Target::Tag("t".into()), soft: true },
+            PurgeSpec { target: Target::Url("/c".into()), soft: false },
+        ];
+        let done = st.purging().purge_many(&specs).await.unwrap();
+        assert_eq!(done.iter().map(|p| (p.seq, p.objects)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 1)]);
+        assert!(done.iter().all(|p| p.not_persisted.is_none()));
+        assert!(served(&st, "/a").await.is_none());
+        assert!(!served(&st, "/b").await.unwrap().timing.is_fresh(st.now_ms()), "soft: stale");
+        assert!(served(&st, "/c").await.is_none());
+        let st = restart(st, &c).await;
+        assert!(served(&st, "/a").await.is_none() && served(&st, "/c").await.is_none());
+        assert!(!served(&st, "/b").await.unwrap().timing.is_fresh(st.now_ms()));
+        assert_eq!(st.purge.status().seq, 3);
     }
 
     /// Issue 12, defect 7: a purge on a full disk answered "applied but not
