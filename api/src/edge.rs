@@ -110,6 +110,10 @@ pub struct Stats {
     /// `/healthz` as JSON: `ok` or `degraded`, and why.
     #[serde(default)]
     pub health: HealthReport,
+    /// The control bus, when the edge follows one: in step or not, the
+    /// purge sequence applied here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<BusStatus>,
 }
 
 /// A count per outcome, and their sum.
@@ -334,6 +338,28 @@ pub struct PurgeResponse {
     /// Why not, when not persisted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Its world-wide sequence in the control bus's purge log, when the
+    /// edge follows one (docs/bus.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus_seq: Option<u64>,
+}
+
+/// The control bus as an edge's `/stats` shows it (docs/bus.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusStatus {
+    /// The bus followed (`nats://HOST:PORT`).
+    pub url: String,
+    /// Connected now.
+    pub connected: bool,
+    /// In step with the purge log: every purge the log held a lease ago
+    /// is applied here.
+    pub in_step: bool,
+    /// The last purge sequence applied here (the world-wide sequence).
+    pub applied_seq: u64,
+    /// The log's last sequence when last asked.
+    pub log_seq: u64,
+    /// Hard purge-alls taken because purges this edge missed had left the log.
+    pub lost_state: u64,
 }
 
 fn yes() -> bool {

@@ -84,9 +84,20 @@ pub struct Args {
     #[arg(long)]
     pub fresh: bool,
     /// Listen on addresses other than loopback too (the public and admin
-    /// listeners then answer the network: keep the admin token secret).
+    /// listeners then answer the network: keep the admin token secret),
+    /// and accept an --origin off loopback (another host).
     #[arg(long)]
     pub allow_non_loopback: bool,
+    /// Follow the world's control bus (NATS JetStream), e.g.
+    /// nats://127.0.0.1:4222: purges come from its log, even those issued
+    /// while this edge was down, and the edge registers itself there
+    /// (docs/bus.md). Without it, purges come by HTTP only.
+    #[arg(long, env = bus::URL_ENV, value_name = "URL")]
+    pub bus: Option<String>,
+    /// With --bus: the region of an edge the world file does not list
+    /// (a node joining a running world; --listen and --admin required).
+    #[arg(long, requires = "name")]
+    pub region: Option<String>,
 }
 
 impl Args {
@@ -94,14 +105,14 @@ impl Args {
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut c = match (&self.origin, &self.name) {
             (Some(url), Some(name)) => {
-                let w = World::load_or_demo(self.world.as_deref())?;
+                let w = self.world_with_joiner(name)?;
                 let mut c = Config::from_world(&w, name)?;
-                c.origin = crate::parse_origin_url(url)?;
+                c.origin = self.origin_addr(url)?;
                 c.origin_host = crate::origin_url_authority(url).to_string();
                 c
             }
             (Some(url), None) => {
-                let origin = crate::parse_origin_url(url)?;
+                let origin = self.origin_addr(url)?;
                 let listen = self.listen.context("--origin needs --listen ADDR")?;
                 let admin =
                     self.admin.unwrap_or_else(|| SocketAddr::new(listen.ip(), listen.port().wrapping_add(1000)));
@@ -114,7 +125,7 @@ impl Args {
                 c
             }
             (None, Some(name)) => {
-                let w = World::load_or_demo(self.world.as_deref())?;
+                let w = self.world_with_joiner(name)?;
                 Config::from_world(&w, name)?
             }
             (None, None) => anyhow::bail!("say which edge: --name NAME (from the world) or --origin URL --listen ADDR"),
@@ -178,7 +189,48 @@ impl Args {
         for (flag, a) in [("--listen", c.listen), ("--admin", c.admin)] {
             world::listen::check(flag, a, self.allow_non_loopback).map_err(anyhow::Error::msg)?;
         }
+        if let Some(url) = &self.bus {
+            bus::server_addr(url)?;
+            let world = World::load_or_demo(self.world.as_deref())?.name;
+            c.bus = Some(crate::control::BusConfig::new(url, &world));
+        }
         Ok(c)
+    }
+
+    /// The origin's address: on loopback, or anywhere with --allow-non-loopback.
+    fn origin_addr(&self, url: &str) -> anyhow::Result<SocketAddr> {
+        match crate::parse_origin_url(url) {
+            Ok(a) => Ok(a),
+            Err(e) if self.allow_non_loopback => {
+                let authority = crate::origin_url_authority(url);
+                authority.parse().or_else(|_| format!("{authority}:80").parse()).map_err(|_| anyhow::anyhow!("{e}"))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The world, with edge `name` added when it is not listed and
+    /// `--region` says where it is (a node joining through the bus).
+    fn world_with_joiner(&self, name: &str) -> anyhow::Result<World> {
+        let mut w = World::load_or_demo(self.world.as_deref())?;
+        let Some(region) = &self.region else { return Ok(w) };
+        anyhow::ensure!(
+            w.edge(name).is_none(),
+            "--region: edge `{name}` is in the world file already (in {}); drop --region",
+            w.edge(name).map_or("", |e| e.region.as_str())
+        );
+        anyhow::ensure!(
+            w.regions.iter().any(|r| &r.name == region),
+            "--region {region}: no such region in world `{}` (regions: {})",
+            w.name,
+            w.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        anyhow::ensure!(bus::names::valid(name), "--name {name}: must be letters, digits, `-` or `_`");
+        let (Some(listen), Some(admin)) = (self.listen, self.admin) else {
+            anyhow::bail!("--region (an edge the world file does not list) needs --listen ADDR and --admin ADDR");
+        };
+        w.edges.push(world::Edge::at(name, region, listen, admin));
+        Ok(w)
     }
 }
 

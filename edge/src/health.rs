@@ -46,6 +46,8 @@ struct Inner {
     free: Option<u64>,
     unpersisted: u64,
     journal_off: Option<String>,
+    /// Out of step with the control bus: why (docs/bus.md).
+    bus: Option<String>,
     notes: Vec<String>,
     last_line: Option<Instant>,
     since_line: u64,
@@ -207,6 +209,12 @@ impl Health {
         }
     }
 
+    /// Out of step with the control bus (`Some(why)`), or back in step.
+    /// Degraded, not down: the edge still serves (what it stored since).
+    pub fn bus_step(&self, why: Option<String>) {
+        self.inner.lock().bus = why;
+    }
+
     /// `/healthz`.
     pub fn report(&self) -> Report {
         let d = self.disk();
@@ -232,6 +240,12 @@ impl Health {
                 "{} purge(s) applied but not persisted; until the journal is written again, a restart treats every \
                  disk entry stored before now as purged",
                 g.unpersisted
+            ));
+        }
+        if let Some(why) = &g.bus {
+            problems.push(format!(
+                "out of step with the control bus ({why}): serving only what it stored since, until it has applied \
+                 every purge in the log"
             ));
         }
         Report {

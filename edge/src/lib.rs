@@ -13,7 +13,9 @@
 //! [`access_log`] logs requests when asked.
 //!
 //! Purges (`POST /purge` on the admin listener: URL, prefix, tag, all;
-//! hard or soft) and the index and journal behind them are in [`purge`].
+//! hard or soft) and the index and journal behind them are in [`purge`];
+//! with `--bus`, purges come from the world's purge log on NATS JetStream
+//! and the edge registers itself there ([`control`], docs/bus.md).
 //!
 //! Entry points: [`Config`] (from a world, or standalone in front of any
 //! loopback origin), the server shape every cdnlab server has ([`bind`] →
@@ -29,6 +31,7 @@ pub mod cli;
 pub mod conditional;
 pub mod conn;
 pub mod datadir;
+pub mod control;
 pub mod entry;
 pub mod fetch;
 pub mod fill;
@@ -125,6 +128,8 @@ pub struct Config {
     /// without it, a cache filled from another origin is refused
     /// ([`datadir`]).
     pub fresh: bool,
+    /// The control bus this edge follows (`None`: purges by HTTP only).
+    pub bus: Option<control::BusConfig>,
 }
 
 /// A world does not describe the requested edge.
@@ -173,6 +178,7 @@ impl Config {
             access_log: s.access_log,
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
+            bus: None,
         })
     }
 
@@ -202,6 +208,7 @@ impl Config {
             access_log: s.access_log,
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
+            bus: None,
         }
     }
 }
@@ -357,7 +364,14 @@ fn claim_data_dir(c: &Config) -> Result<Option<std::fs::File>, EdgeError> {
     Ok((c.store.disk > 0).then_some(lock))
 }
 
-async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
+async fn build_state(c: Config) -> Result<Arc<EdgeState>, EdgeError> {
+    Ok(open_state(c).await?.0)
+}
+
+/// [`build_state`], and the control bus link when the config names a bus
+/// (the edge then starts out of step: see [`control`]).
+async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control::Link>>), EdgeError> {
+    let link = c.bus.take().map(|b| Arc::new(control::Link::new(b)));
     let health = health::Health::new(c.store.disk > 0);
     if c.store.disk > 0
         && let Ok(total) = fs4::total_space(c.store.dir.ancestors().find(|d| d.exists()).unwrap_or(&c.store.dir))
@@ -407,9 +421,15 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
         admission: admission::Admission::new(c.min_uses, c.min_uses_window),
         access_log: c.access_log,
         limits: c.limits,
+        relay: link.clone().map(|l| l as Arc<dyn purge::relay::Relay>),
     });
     st.purging().recover(redo).await;
-    Ok(st)
+    if link.is_some() {
+        // Until it has caught up with the purge log, nothing stored before is served.
+        st.purging().lose_step();
+        st.health.bus_step(Some("starting: not caught up with the purge log yet".into()));
+    }
+    Ok((st, link))
 }
 
 /// An edge with its listeners bound and its cache opened (recovered from
@@ -417,6 +437,7 @@ async fn build_state(mut c: Config) -> Result<Arc<EdgeState>, EdgeError> {
 /// and ready line in between.
 pub struct Bound {
     st: Arc<EdgeState>,
+    control: Option<Arc<control::Link>>,
     public: TcpListener,
     admin: TcpListener,
     /// The public address actually bound.
@@ -437,8 +458,8 @@ impl Bound {
     /// Opens the edge on already-bound listeners.
     pub async fn on(config: Config, public: TcpListener, admin: TcpListener) -> Result<Bound, EdgeError> {
         let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
-        let st = build_state(config).await?;
-        Ok(Bound { st, public, admin, public_addr, admin_addr })
+        let (st, control) = open_state(config).await?;
+        Ok(Bound { st, control, public, admin, public_addr, admin_addr })
     }
 
     /// Where its admin token came from (a generated one is printed once).
@@ -449,7 +470,7 @@ impl Bound {
     /// Serves until `shutdown` fires; then drains requests in flight and
     /// flushes the cache to disk.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), EdgeError> {
-        run(self.st, self.public, self.admin, shutdown).await
+        run(self.st, self.control, self.public, self.admin, shutdown).await
     }
 
     /// Serves in a task of this process; the handle stops it.
@@ -469,7 +490,25 @@ pub async fn serve(
     Bound::on(config, public, admin).await?.serve(shutdown).await
 }
 
-async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdown: Shutdown) -> Result<(), EdgeError> {
+async fn run(
+    st: Arc<EdgeState>,
+    control: Option<Arc<control::Link>>,
+    public: TcpListener,
+    admin: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), EdgeError> {
+    // The control bus first: connected and caught up with the purge log
+    // (or out of step, serving only what it stores from now on) before
+    // the first request is answered.
+    let control = match control {
+        Some(link) => {
+            let addrs = (public.local_addr()?, admin.local_addr()?);
+            let task = tokio::spawn(control::run(st.clone(), link.clone(), addrs, shutdown.clone()));
+            control::wait_in_step(&st, &link).await;
+            Some(task)
+        }
+        None => None,
+    };
     let pst = st.clone();
     let p = tokio::spawn(serve_connections_limited(
         public,
@@ -489,6 +528,9 @@ async fn run(st: Arc<EdgeState>, public: TcpListener, admin: TcpListener, shutdo
     let _ = p.await;
     let _ = a.await;
     let _ = maintain.await;
+    if let Some(c) = control {
+        let _ = c.await;
+    }
     if let Err(e) = st.purging().compact_journal().await {
         tracing::warn!(error = %e, "purge journal not compacted at shutdown");
     }

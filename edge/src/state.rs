@@ -58,6 +58,9 @@ pub struct EdgeState {
     pub access_log: bool,
     /// Client connection limits (the public listener's).
     pub limits: runtime::serve::ConnLimits,
+    /// Where `POST /purge` sends purges when the edge follows a control
+    /// bus (`None`: applied here, by HTTP fan-out).
+    pub relay: Option<std::sync::Arc<dyn crate::purge::relay::Relay>>,
 }
 
 impl EdgeState {

@@ -58,6 +58,7 @@ impl EdgeState {
             cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
             disk: self.health.disk(),
             health: self.health.report(),
+            bus: self.relay.as_ref().map(|r| r.status()),
         }
     }
 }

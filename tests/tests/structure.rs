@@ -19,7 +19,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Crates whose module graph must have no cycle.
-const ACYCLIC: &[&str] = &["world", "api", "runtime", "edge", "origin", "geodns", "cachesim", "scenarios", "tests"];
+const ACYCLIC: &[&str] =
+    &["world", "api", "runtime", "bus", "edge", "origin", "geodns", "cachesim", "scenarios", "tests"];
 
 /// Cycles that existed before this test and are not fixed yet, per crate
 /// (each a sorted list of modules): debt, listed so that it can only

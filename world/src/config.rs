@@ -391,6 +391,20 @@ macro_rules! edge_settings {
             pub fn overrides(&self) -> EdgeOverrides {
                 EdgeOverrides { $( $name: self.$name.clone(), )* }
             }
+
+            /// An edge at these addresses with the world's defaults for
+            /// every setting (a node that joins a running world through
+            /// the control bus, docs/bus.md).
+            pub fn at(name: &str, region: &str, listen: SocketAddr, admin: SocketAddr) -> Edge {
+                Edge {
+                    name: name.into(),
+                    region: region.into(),
+                    listen,
+                    admin,
+                    ipv6: None,
+                    $( $name: None, )*
+                }
+            }
         }
     };
 }

@@ -51,6 +51,31 @@ use crate::state::EdgeState;
 /// Largest purge request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// The answer for what `spec` did on edge `edge`.
+pub fn response_of(edge: &str, spec: &PurgeSpec, p: &crate::purge::Purged) -> PurgeResponse {
+    PurgeResponse {
+        edge: edge.into(),
+        kind: spec.target.kind().into(),
+        target: spec.target.pattern().into(),
+        soft: spec.soft,
+        seq: p.seq,
+        objects: p.objects,
+        keys: p.keys,
+        inflight: p.inflight,
+        took_us: p.took.as_micros() as u64,
+        persisted: p.not_persisted.is_none(),
+        error: p.not_persisted.as_ref().map(|why| format!("applied in memory but not persisted: {why}")),
+        bus_seq: None,
+    }
+}
+
+fn answer(r: PurgeResponse) -> Response {
+    let status = if r.persisted { StatusCode::OK } else { StatusCode::INSUFFICIENT_STORAGE };
+    let mut resp = (status, axum::Json(r)).into_response();
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// The purge routes (merged into the admin router).
 pub fn router(st: Arc<EdgeState>) -> Router {
     Router::new()
@@ -122,26 +147,20 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    // With a control bus the purge goes into the world's log, so that
+    // every edge applies it; never applied here alone (docs/bus.md).
+    if let Some(relay) = &st.relay {
+        return match relay.publish(&req).await {
+            Ok(r) => {
+                let mut resp = response_of(&st.name, &r.spec, &r.purged);
+                resp.bus_seq = Some(r.bus_seq);
+                answer(resp)
+            }
+            Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, format!("control bus: {why}")),
+        };
+    }
     match st.purging().purge(&spec).await {
-        Ok(p) => {
-            let r = PurgeResponse {
-                edge: st.name.clone(),
-                kind: spec.target.kind().into(),
-                target: spec.target.pattern().into(),
-                soft: spec.soft,
-                seq: p.seq,
-                objects: p.objects,
-                keys: p.keys,
-                inflight: p.inflight,
-                took_us: p.took.as_micros() as u64,
-                persisted: p.not_persisted.is_none(),
-                error: p.not_persisted.map(|why| format!("applied in memory but not persisted: {why}")),
-            };
-            let status = if r.persisted { StatusCode::OK } else { StatusCode::INSUFFICIENT_STORAGE };
-            let mut resp = (status, axum::Json(r)).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
+        Ok(p) => answer(response_of(&st.name, &spec, &p)),
         Err(e) => {
             tracing::error!(edge = %st.name, error = %e, "purge failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())

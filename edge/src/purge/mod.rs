@@ -83,6 +83,7 @@
 pub mod index;
 pub mod log;
 pub mod recent;
+pub mod relay;
 pub mod spec;
 
 use std::collections::{HashMap, VecDeque};
