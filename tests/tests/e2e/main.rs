@@ -3,6 +3,7 @@
 //! ephemeral loopback ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bus;
 mod clients;
 mod cost;
 mod foundation;
