@@ -16,6 +16,14 @@
 //! 1 when some did not (they are listed, with why), 2 when the command
 //! itself is wrong (bad flags, bad world).
 //!
+//! With `--bus URL` (or `CDNLAB_BUS`) the purge goes into the world's
+//! purge log on the control bus instead ([`through_bus`], docs/bus.md):
+//! published once, applied by every edge that follows the log (those down
+//! now when they return, before serving anything it covers), and the report
+//! is made of the edges' acknowledgements on the bus. The exit status is
+//! the same; a bus that cannot be reached is an error (status 2): nothing
+//! was published.
+//!
 //! [`fan_out`] is the library entry point (scenario events and the purge
 //! benchmark use it too).
 
@@ -70,6 +78,11 @@ pub struct PurgeArgs {
     /// Give up on edges that have not acknowledged after this long.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub deadline: Duration,
+    /// Publish the purge to the world's control bus (`nats://HOST:PORT`,
+    /// the one `cdn up --bus` started or joined) instead of sending it to
+    /// each edge; acknowledgements come back through the bus.
+    #[arg(long, env = bus::URL_ENV, value_name = "URL", conflicts_with = "edge")]
+    pub bus: Option<String>,
 }
 
 impl PurgeArgs {
@@ -455,13 +468,94 @@ async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
             .collect();
         (targets, "standalone".to_string())
     };
-    let c = reqwest::Client::builder().no_proxy().build().context("HTTP client")?;
-    let opts = FanOut { deadline: args.deadline, ..FanOut::default() };
-    let report = fan_out(&c, &targets, &req, &opts).await;
+    let report = match &args.bus {
+        Some(url) => {
+            let w = World::load_or_demo(args.world.as_deref())?;
+            through_bus(url, &w, &req, args.deadline).await?
+        }
+        None => {
+            let c = reqwest::Client::builder().no_proxy().build().context("HTTP client")?;
+            let opts = FanOut { deadline: args.deadline, ..FanOut::default() };
+            fan_out(&c, &targets, &req, &opts).await
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render(&report, &label));
     }
     Ok(report.complete())
+}
+
+/// Publishes `req` once to world `w`'s purge log on the bus at `url` and
+/// gathers acknowledgements until every expected edge has sent one or
+/// `deadline` has passed. Expected: the world file's edges and every node
+/// in the membership bucket (edges that joined without being in the file).
+/// An edge that does not acknowledge in time is reported as such; it still
+/// applies the purge from the log before it serves anything it covers.
+pub async fn through_bus(url: &str, w: &World, req: &PurgeRequest, deadline: Duration) -> anyhow::Result<Report> {
+    let opts = bus::ConnectOptions::default();
+    let b = bus::Bus::connect(url, &w.name, "cdn-purge", &opts)
+        .await
+        .with_context(|| format!("control bus {url}: the purge was NOT published"))?;
+    let mut expect: Vec<(String, SocketAddr)> = w.edges.iter().map(|e| (e.name.clone(), e.admin)).collect();
+    match bus::members::Membership::open(&b).await {
+        Ok(m) => match m.list().await {
+            Ok(members) => {
+                for m in members.into_iter().filter(|m| m.role == "edge") {
+                    if !expect.iter().any(|(n, _)| n == &m.node) {
+                        expect.push((m.node, m.admin));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "membership not listed: expecting the world file's edges only"),
+        },
+        Err(e) => tracing::warn!(error = %e, "membership bucket not opened: expecting the world file's edges only"),
+    }
+    let names: Vec<String> = expect.iter().map(|(n, _)| n.clone()).collect();
+    let log = bus::purge::PurgeLog::open(&b).await.with_context(|| format!("control bus {url}: purge log"))?;
+    let body = serde_json::to_vec(req)?;
+    let g = log
+        .publish_gathering(body.into(), &names, deadline)
+        .await
+        .with_context(|| format!("control bus {url}: the purge was NOT published"))?;
+    let results: Vec<EdgeResult> = expect
+        .iter()
+        .map(|(name, admin)| match g.acks.iter().find(|a| &a.ack.node == name) {
+            Some(a) => EdgeResult {
+                edge: name.clone(),
+                admin: *admin,
+                ok: a.ack.ok,
+                latency_ms: a.latency_ms,
+                attempts: 1,
+                response: serde_json::from_value(a.ack.detail.clone()).ok(),
+                error: (!a.ack.ok).then(|| a.ack.detail.to_string()),
+            },
+            None => EdgeResult {
+                edge: name.clone(),
+                admin: *admin,
+                ok: false,
+                latency_ms: deadline.as_secs_f64() * 1000.0,
+                attempts: 1,
+                response: None,
+                error: Some(format!(
+                    "no acknowledgement of purge {} within {deadline:?}: down or cut off; it applies the purge \
+                     from the log before serving anything it covers",
+                    g.seq
+                )),
+            },
+        })
+        .collect();
+    let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
+    let spec = edge::purge::PurgeSpec::try_from(req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Report {
+        kind: spec.target.kind().into(),
+        target: spec.target.pattern().into(),
+        soft: req.soft,
+        acknowledged: results.len() - failed.len(),
+        all_acknowledged_ms: failed.is_empty().then(|| results.iter().map(|r| r.latency_ms).fold(0.0, f64::max)),
+        objects: results.iter().filter_map(|r| r.response.as_ref()).map(|r| r.objects).sum(),
+        edges: results,
+        failed,
+    })
 }

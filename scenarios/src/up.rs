@@ -46,6 +46,12 @@ pub struct UpArgs {
     /// wait for `cdn restart NAME`).
     #[arg(long, value_name = "DELAY", value_parser = world::units::parse_duration)]
     pub restart_after: Option<Duration>,
+    /// Run the world on a control bus (docs/bus.md): `--bus` alone starts
+    /// a local nats-server with JetStream on 127.0.0.1:4222 (data in the
+    /// world's data directory); `--bus nats://HOST:PORT` joins a running
+    /// one. Edges then take purges from the bus's purge log.
+    #[arg(long, value_name = "URL", num_args = 0..=1)]
+    pub bus: Option<Option<String>>,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
 }
@@ -196,10 +202,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if let Some(d) = args.default_ttl {
         anyhow::ensure!(d <= world::bounds::MAX_TTL, "--default-ttl {}: must be at most ten years", world::Dur(d));
     }
-    let always = match args.default_ttl {
+    let mut always = match args.default_ttl {
         Some(d) => vec!["--default-ttl".to_string(), format!("{}ms", d.as_millis())],
         None => Vec::new(),
     };
+    // Dropped (and so killed) when `cdn up` returns, after the edges.
+    let (bus_url, _nats) = match &args.bus {
+        None => (None, None),
+        Some(Some(url)) => {
+            bus::server_addr(url)?;
+            (Some(url.clone()), None)
+        }
+        Some(None) => {
+            let nats = start_bus(&w).await?;
+            (Some(nats.url()), Some(nats))
+        }
+    };
+    if let Some(url) = &bus_url {
+        always.extend(["--bus".to_string(), url.clone()]);
+    }
     let edge_flags = EdgeFlags { fresh: args.fresh, always };
     if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &edge_flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
@@ -228,6 +249,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         None => None,
     };
     println!("{}", summary(&w, args.origin.as_deref(), dashboard.as_ref().map(|d| d.url()).as_deref()));
+    if let Some(url) = &bus_url {
+        println!("Control bus: {url} (docs/bus.md). For `cdn purge` through it: export {}={url}\n", bus::URL_ENV);
+    }
     let shutdown = runtime::shutdown::ctrl_c_or_term();
     tokio::pin!(shutdown);
     loop {
@@ -265,6 +289,28 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     eprintln!("cdn up: stopping {} components", sup.procs().len());
     sup.stop_all(Duration::from_secs(10)).await;
     Ok(())
+}
+
+/// Starts a local nats-server with JetStream for world `w` on
+/// [`bus::DEFAULT_URL`]'s address, its data next to the edges' (a child of
+/// this process: it goes when `cdn up` goes).
+async fn start_bus(w: &World) -> anyhow::Result<bus::server::NatsServer> {
+    if !bus::server::installed() {
+        anyhow::bail!("--bus: nats-server is not installed; {}", bus::server::INSTALL_HINT);
+    }
+    let listen: std::net::SocketAddr = bus::server_addr(bus::DEFAULT_URL)?.parse()?;
+    let dir = w
+        .edges
+        .first()
+        .and_then(|e| w.data_dir_of(e).parent().map(|p| p.join("nats")))
+        .unwrap_or_else(|| PathBuf::from("data").join(&w.name).join("nats"));
+    let config = bus::server::ServerConfig {
+        listen,
+        store_dir: dir,
+        name: format!("cdnlab-{}", w.name),
+        ready_within: Duration::from_secs(20),
+    };
+    bus::server::NatsServer::start(config).await.map_err(|e| anyhow::anyhow!("--bus: nats-server: {e}"))
 }
 
 /// The two lines `cdn up` prints to try geodns: a `dig` from a client

@@ -1,0 +1,178 @@
+//! `cdn up --bus` and `cdn purge --bus` with the real binaries and a real
+//! nats-server on a free loopback port (docs/bus.md): the edges join the
+//! bus, register in the membership bucket and take purges from the log;
+//! `cdn purge` reports their acknowledgements from the bus, names an edge
+//! that does not acknowledge, and fails loudly when the bus is not there.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::test_world;
+use scenarios::purge::Report;
+
+fn cdn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cdn"))
+}
+
+/// A running `cdn up`, killed when dropped.
+struct Up(Child);
+
+impl Up {
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn wait_for_up(child: &mut Child) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            let done = l.contains("Control bus:");
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("cdn up exited early ({s}): {lines:?}");
+        }
+    }
+    panic!("cdn up did not come up: {lines:?}");
+}
+
+async fn cache_status(url: &str) -> String {
+    let c = reqwest::Client::builder().no_proxy().build().unwrap();
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+}
+
+/// `cdn purge --world W <args> --json` → (exit code, report or stderr).
+async fn cdn_purge(world: &std::path::Path, args: &[&str]) -> (i32, Result<Report, String>) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn"))
+        .arg("purge")
+        .arg("--world")
+        .arg(world)
+        .args(args)
+        .arg("--json")
+        .env_remove(bus::URL_ENV)
+        .output()
+        .await
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str(&stdout) {
+        Ok(r) => (code, Ok(r)),
+        Err(_) => (code, Err(String::from_utf8_lossy(&out.stderr).to_string())),
+    }
+}
+
+async fn members(url: &str) -> Vec<bus::members::Member> {
+    let b = bus::Bus::connect(url, "demo", "test", &bus::ConnectOptions::default()).await.unwrap();
+    bus::members::Membership::open(&b).await.unwrap().list().await.unwrap()
+}
+
+const EDGES: [&str; 3] = ["seoul", "tokyo", "newyork"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
+    let Some(nats) = bus::testing::server("cdn_up_joins_the_bus_and_cdn_purge_goes_through_it").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 231);
+    let mut up = Up(cdn()
+        .arg("up")
+        .arg("--world")
+        .arg(&world)
+        .args(["--quiet", "--no-dashboard", "--bus", &nats.url()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap());
+    let lines = wait_for_up(&mut up.0);
+    assert!(lines.iter().any(|l| l.contains(&format!("Control bus: {}", nats.url()))), "{lines:?}");
+
+    // Every edge registered itself, in step.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = members(&nats.url()).await;
+        if EDGES.iter().all(|e| m.iter().any(|x| x.node == *e && x.status == "up")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not every edge registered: {m:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let urls: Vec<String> = (1..=3).map(|k| format!("http://127.231.{k}.1:8080/obj/1")).collect();
+    for u in &urls {
+        cache_status(u).await;
+        assert!(cache_status(u).await.contains("; hit;"), "{u} cached");
+    }
+    let (code, report) = cdn_purge(&world, &["--bus", &nats.url(), "--url", "/obj/1"]).await;
+    let report = report.unwrap();
+    assert_eq!(code, 0, "{report:?}");
+    assert!(report.complete() && report.acknowledged == 3 && report.all_acknowledged_ms.is_some(), "{report:?}");
+    let seqs: Vec<Option<u64>> = report.edges.iter().map(|e| e.response.as_ref().and_then(|r| r.bus_seq)).collect();
+    assert!(seqs.iter().all(|s| s.is_some() && *s == seqs[0]), "one purge in the log, applied by each: {seqs:?}");
+    assert!(report.edges.iter().all(|e| e.response.as_ref().is_some_and(|r| r.objects == 1)), "{report:?}");
+    for u in &urls {
+        assert!(cache_status(u).await.contains("fwd=uri-miss"), "{u} purged");
+    }
+
+    // A world file naming an edge that is not running: named, exit 1.
+    let text = std::fs::read_to_string(&world).unwrap()
+        + "\n[[edge]]\nname = \"ghost\"\nregion = \"tokyo\"\nlisten = \"127.231.2.1:8081\"\nadmin = \"127.231.2.1:9081\"\n";
+    let ghost_world = dir.path().join("ghost.toml");
+    std::fs::write(&ghost_world, text).unwrap();
+    let (code, report) =
+        cdn_purge(&ghost_world, &["--bus", &nats.url(), "--tag", "obj-1", "--deadline", "800ms"]).await;
+    let report = report.unwrap();
+    assert_eq!((code, report.failed.clone(), report.acknowledged), (1, vec!["ghost".to_string()], 3), "{report:?}");
+    let ghost = report.edges.iter().find(|e| e.edge == "ghost").unwrap();
+    assert!(ghost.error.as_deref().is_some_and(|e| e.contains("no acknowledgement")), "{ghost:?}");
+
+    // A clean stop takes the records out at once (before their TTL of 5 s).
+    assert!(up.terminate().success());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let m = members(&nats.url()).await;
+        if m.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "records left after a clean stop: {m:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn cdn_purge_with_no_bus_there_fails_loudly() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = test_world(dir.path(), 232);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, out) = cdn_purge(&world, &["--bus", &format!("nats://127.0.0.1:{port}"), "--all"]).await;
+    let err = out.unwrap_err();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("NOT published"), "{err}");
+}
