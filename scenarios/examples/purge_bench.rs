@@ -5,7 +5,17 @@
 //! cargo run --release -p scenarios --example purge_bench -- --world scenarios/worlds/demo.toml
 //! cargo run --release -p scenarios --example purge_bench -- --world scenarios/worlds/fifty.toml
 //! cargo run --release -p scenarios --example purge_bench -- --write-fifty scenarios/worlds/fifty.toml
+//! cargo run --release -p scenarios --example purge_bench -- --world scenarios/worlds/fifty.toml --bus --catch-up 10000
 //! ```
+//!
+//! With `--bus` a nats-server (JetStream) runs on a free loopback port,
+//! every edge follows the world's purge log on it (docs/bus.md), and each
+//! round times the same purge twice, alternating which goes first: once
+//! fanned out by HTTP, once published to the log by
+//! `scenarios::purge::on_bus` (the code behind `cdn purge --bus`), until the
+//! last edge's acknowledgement arrives on the bus. With `--catch-up N` one
+//! edge is then stopped, N purges are published, and the time from its
+//! restart until it has applied all of them is measured.
 //!
 //! The edges run in this process (one tokio runtime, as many workers as
 //! cores), each with its own foyer store (memory + disk tier) and purge
@@ -30,10 +40,12 @@ struct Args {
     purges: usize,
     objects: usize,
     write_fifty: Option<PathBuf>,
+    bus: bool,
+    catch_up: usize,
 }
 
 fn args() -> Args {
-    let mut a = Args { world: None, purges: 100, objects: 20, write_fifty: None };
+    let mut a = Args { world: None, purges: 100, objects: 20, write_fifty: None, bus: false, catch_up: 0 };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
         match f.as_str() {
@@ -41,7 +53,11 @@ fn args() -> Args {
             "--purges" => a.purges = it.next().and_then(|v| v.parse().ok()).expect("--purges N"),
             "--objects" => a.objects = it.next().and_then(|v| v.parse().ok()).expect("--objects N"),
             "--write-fifty" => a.write_fifty = it.next().map(PathBuf::from),
-            other => panic!("unknown flag {other} (--world FILE, --purges N, --objects N, --write-fifty FILE)"),
+            "--bus" => a.bus = true,
+            "--catch-up" => a.catch_up = it.next().and_then(|v| v.parse().ok()).expect("--catch-up N"),
+            other => panic!(
+                "unknown flag {other} (--world FILE, --purges N, --objects N, --write-fifty FILE, --bus, --catch-up N)"
+            ),
         }
     }
     a
@@ -109,7 +125,14 @@ async fn run(a: Args) {
     let mut oc = origin::Config::from_world(&w);
     oc.admin_token = None;
     let origin = origin::spawn(oc, "127.0.0.1:0".parse().unwrap(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let nats = if a.bus {
+        let c = bus::server::ServerConfig::ephemeral(&dir.path().join("nats"));
+        Some(bus::server::NatsServer::start(c).await.expect("nats-server starts (--bus)"))
+    } else {
+        None
+    };
     let mut edges = Vec::new();
+    let mut configs = Vec::new();
     for e in &w.edges {
         let mut c = edge::Config::from_world(&w, &e.name).unwrap();
         c.origin = origin.public;
@@ -120,8 +143,18 @@ async fn run(a: Args) {
         c.store.memory = c.store.memory.min(4 << 20);
         c.store.disk = c.store.disk.min(8 << 20);
         c.store.max_object = c.store.max_object.min(256 << 10);
-        edges.push(edge::spawn(c).await.unwrap());
+        if let Some(n) = &nats {
+            c.bus = Some(edge::control::BusConfig::new(&n.url(), &w.name));
+        }
+        let h = edge::spawn(c.clone()).await.unwrap();
+        (c.listen, c.admin) = (h.public, h.admin);
+        configs.push(c);
+        edges.push(h);
     }
+    let b = match &nats {
+        Some(n) => Some(bus::Bus::connect(&n.url(), &w.name, "bench", &bus::ConnectOptions::default()).await.unwrap()),
+        None => None,
+    };
     let targets: Vec<EdgeTarget> = w.edges.iter().zip(&edges).map(|(e, h)| EdgeTarget::new(&e.name, h.admin)).collect();
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let opts = FanOut { token: w.admin_token(), ..FanOut::default() };
@@ -144,23 +177,44 @@ async fn run(a: Args) {
         let r = fan_out(&c, &targets, &PurgeRequest { tag: Some("none".into()), ..Default::default() }, &opts).await;
         assert!(r.complete(), "{r:?}");
     }
+    // Every edge on the bus in step, and two untimed purges through it.
+    if let Some(b) = &b {
+        for _ in 0..2 {
+            let req = PurgeRequest { tag: Some("none".into()), ..Default::default() };
+            let r = scenarios::purge::on_bus(b, &w, &req, Duration::from_secs(30)).await.unwrap();
+            assert!(r.complete(), "{r:?}");
+        }
+    }
     let (mut last, mut per_edge, mut took, mut objects) = (Vec::new(), Vec::new(), Vec::new(), 0u64);
+    let (mut bus_last, mut bus_per_edge) = (Vec::new(), Vec::new());
     let started = Instant::now();
     for i in 0..a.purges {
         let obj = i % a.objects;
-        warm(obj).await;
         let req = PurgeRequest { url: Some(format!("/obj/{obj}")), ..Default::default() };
-        let r = fan_out(&c, &targets, &req, &opts).await;
-        assert!(r.complete(), "purge {i}: {:?}", r.failed);
-        last.push(r.all_acknowledged_ms.unwrap());
-        objects += r.objects;
-        for e in &r.edges {
-            per_edge.push(e.latency_ms);
-            took.push(e.response.as_ref().unwrap().took_us as f64 / 1000.0);
+        for turn in 0..2 {
+            let by_bus = (turn + i) % 2 == 1;
+            if by_bus && b.is_none() {
+                continue;
+            }
+            warm(obj).await;
+            let r = match &b {
+                Some(b) if by_bus => scenarios::purge::on_bus(b, &w, &req, Duration::from_secs(5)).await.unwrap(),
+                _ => fan_out(&c, &targets, &req, &opts).await,
+            };
+            assert!(r.complete(), "purge {i}: {:?}", r.failed);
+            let (l, p) = if by_bus { (&mut bus_last, &mut bus_per_edge) } else { (&mut last, &mut per_edge) };
+            l.push(r.all_acknowledged_ms.unwrap());
+            objects += r.objects;
+            for e in &r.edges {
+                p.push(e.latency_ms);
+                if !by_bus {
+                    took.push(e.response.as_ref().unwrap().took_us as f64 / 1000.0);
+                }
+            }
         }
     }
     let wall = started.elapsed();
-    for v in [&mut last, &mut per_edge, &mut took] {
+    for v in [&mut last, &mut per_edge, &mut took, &mut bus_last, &mut bus_per_edge] {
         v.sort_by(f64::total_cmp);
     }
     let line = |name: &str, v: &[f64]| {
@@ -185,6 +239,39 @@ async fn run(a: Args) {
     line("until the last edge acknowledged", &last);
     line("one edge's acknowledgement (client side)", &per_edge);
     line("one edge's purge (edge side: lock → fsync)", &took);
+    if b.is_some() {
+        line("bus: until the last edge acknowledged", &bus_last);
+        line("bus: one edge's acknowledgement (publisher side)", &bus_per_edge);
+    }
+    if let (Some(b), true) = (&b, a.catch_up > 0) {
+        let h = edges.remove(0);
+        h.shutdown().await.unwrap();
+        let log = bus::purge::PurgeLog::open(b).await.unwrap();
+        let mut last = 0;
+        for i in 0..a.catch_up {
+            let body = serde_json::to_vec(&PurgeRequest { url: Some(format!("/missed/{i}")), ..Default::default() });
+            last = log.publish(body.unwrap().into()).await.unwrap();
+        }
+        let t0 = Instant::now();
+        let h = edge::spawn(configs[0].clone()).await.unwrap();
+        let stats = format!("http://{}/stats", h.admin);
+        loop {
+            let s: serde_json::Value = c.get(&stats).send().await.unwrap().json().await.unwrap();
+            if s["bus"]["applied_seq"].as_u64().is_some_and(|s| s >= last) && s["bus"]["in_step"] == true {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(120), "no catch-up: {}", s["bus"]);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        println!(
+            "catch-up: edge `{}` restarted after {} purges published while it was down: in step with all applied \
+             {:.1} ms after its start (open, connect, read, apply, fsync)",
+            w.edges[0].name,
+            a.catch_up,
+            t0.elapsed().as_secs_f64() * 1000.0
+        );
+        edges.insert(0, h);
+    }
     for h in edges {
         h.shutdown().await.unwrap();
     }

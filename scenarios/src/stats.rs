@@ -37,6 +37,11 @@ pub struct StatsArgs {
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Also report the edges registered on this control bus that the
+    /// world file does not list (nodes that joined a running world;
+    /// docs/bus.md).
+    #[arg(long, env = bus::URL_ENV, value_name = "URL")]
+    pub bus: Option<String>,
 }
 
 /// One edge's line.
@@ -421,7 +426,10 @@ pub(crate) fn short(e: &reqwest::Error) -> String {
 
 /// Runs `cdn stats`.
 pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
-    let w = World::load_or_demo(args.world.as_deref())?;
+    let mut w = World::load_or_demo(args.world.as_deref())?;
+    if let Some(url) = &args.bus {
+        add_members(&mut w, url).await?;
+    }
     let (edges, origin) = collect(&w).await;
     let report = Report::build(&w, &edges, origin.as_ref());
     if args.json {
@@ -431,6 +439,23 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
     }
     if report.edges.is_empty() {
         anyhow::bail!("no edge of world `{}` answered (is `cdn up` running?)", w.name);
+    }
+    Ok(())
+}
+
+/// Adds to `w` the edges registered in its membership bucket on the bus at
+/// `url` that it does not list (in a region it knows).
+pub async fn add_members(w: &mut World, url: &str) -> anyhow::Result<()> {
+    let b = bus::Bus::connect(url, &w.name, "cdn-stats", &bus::ConnectOptions::default()).await?;
+    let members = bus::members::Membership::open(&b).await?.list().await?;
+    for m in members.into_iter().filter(|m| m.role == "edge") {
+        if w.edges.iter().any(|e| e.name == m.node) {
+            continue;
+        }
+        match m.region.filter(|r| w.regions.iter().any(|x| &x.name == r)) {
+            Some(region) => w.edges.push(world::Edge::at(&m.node, &region, m.public, m.admin)),
+            None => tracing::warn!(edge = %m.node, "a member in no region of this world: left out"),
+        }
     }
     Ok(())
 }

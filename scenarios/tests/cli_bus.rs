@@ -125,7 +125,33 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let urls: Vec<String> = (1..=3).map(|k| format!("http://127.231.{k}.1:8080/obj/1")).collect();
+    // An edge the world file does not list joins through the bus (in this
+    // process: the world's origin, region tokyo).
+    let free = |ip: &str| std::net::TcpListener::bind(format!("{ip}:0")).unwrap().local_addr().unwrap();
+    let (public, admin) = (free("127.231.2.1"), free("127.231.2.1"));
+    let origin: std::net::SocketAddr = "127.231.0.1:8080".parse().unwrap();
+    let mut c = edge::Config::standalone(origin, public, admin, dir.path().join("osaka"));
+    c.name = "osaka".into();
+    c.region = Some("tokyo".into());
+    c.bus = Some(edge::control::BusConfig::new(&nats.url(), "demo"));
+    let osaka = edge::spawn(c).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !members(&nats.url()).await.iter().any(|m| m.node == "osaka" && m.status == "up") {
+        assert!(Instant::now() < deadline, "osaka never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn"))
+        .args(["stats", "--json", "--bus", &nats.url(), "--world"])
+        .arg(&world)
+        .output()
+        .await
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = stats["edges"].as_array().unwrap().iter().filter_map(|e| e["edge"].as_str()).collect();
+    assert_eq!(names, ["seoul", "tokyo", "newyork", "osaka"], "cdn stats finds the joined edge: {stats}");
+
+    let mut urls: Vec<String> = (1..=3).map(|k| format!("http://127.231.{k}.1:8080/obj/1")).collect();
+    urls.push(osaka.url("/obj/1"));
     for u in &urls {
         cache_status(u).await;
         assert!(cache_status(u).await.contains("; hit;"), "{u} cached");
@@ -133,7 +159,8 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
     let (code, report) = cdn_purge(&world, &["--bus", &nats.url(), "--url", "/obj/1"]).await;
     let report = report.unwrap();
     assert_eq!(code, 0, "{report:?}");
-    assert!(report.complete() && report.acknowledged == 3 && report.all_acknowledged_ms.is_some(), "{report:?}");
+    assert!(report.complete() && report.acknowledged == 4 && report.all_acknowledged_ms.is_some(), "{report:?}");
+    assert_eq!(report.edges[3].edge, "osaka", "a member the world file does not list is expected too");
     let seqs: Vec<Option<u64>> = report.edges.iter().map(|e| e.response.as_ref().and_then(|r| r.bus_seq)).collect();
     assert!(seqs.iter().all(|s| s.is_some() && *s == seqs[0]), "one purge in the log, applied by each: {seqs:?}");
     assert!(report.edges.iter().all(|e| e.response.as_ref().is_some_and(|r| r.objects == 1)), "{report:?}");
@@ -149,11 +176,12 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
     let (code, report) =
         cdn_purge(&ghost_world, &["--bus", &nats.url(), "--tag", "obj-1", "--deadline", "800ms"]).await;
     let report = report.unwrap();
-    assert_eq!((code, report.failed.clone(), report.acknowledged), (1, vec!["ghost".to_string()], 3), "{report:?}");
+    assert_eq!((code, report.failed.clone(), report.acknowledged), (1, vec!["ghost".to_string()], 4), "{report:?}");
     let ghost = report.edges.iter().find(|e| e.edge == "ghost").unwrap();
     assert!(ghost.error.as_deref().is_some_and(|e| e.contains("no acknowledgement")), "{ghost:?}");
 
     // A clean stop takes the records out at once (before their TTL of 5 s).
+    osaka.shutdown().await.unwrap();
     assert!(up.terminate().success());
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
