@@ -91,8 +91,10 @@ pub struct Args {
     /// Follow the world's control bus (NATS JetStream), e.g.
     /// nats://127.0.0.1:4222: purges come from its log, even those issued
     /// while this edge was down, and the edge registers itself there
-    /// (docs/bus.md). Without it, purges come by HTTP only.
-    #[arg(long, env = bus::URL_ENV, value_name = "URL")]
+    /// (docs/bus.md). Without it, purges come by HTTP only. (Not read from
+    /// CDNLAB_BUS, which `cdn purge` and `cdn stats` read: exporting it must
+    /// not put the edges of a world started without a bus on one.)
+    #[arg(long, value_name = "URL")]
     pub bus: Option<String>,
     /// With --bus: the region of an edge the world file does not list
     /// (a node joining a running world; --listen and --admin required).
