@@ -11,7 +11,8 @@
 //! With `--bus` a nats-server (JetStream) runs on a free loopback port,
 //! every edge follows the world's purge log on it (docs/bus.md), and each
 //! round times the same purge twice, alternating which goes first: once
-//! fanned out by HTTP, once published to the log by
+//! fanned out by HTTP to the world's edges, once, to a second set of the
+//! same edges that follows the bus, published to the log by
 //! `scenarios::purge::on_bus` (the code behind `cdn purge --bus`), until the
 //! last edge's acknowledgement arrives on the bus. With `--catch-up N` one
 //! edge is then stopped, N purges are published, and the time from its
@@ -131,25 +132,30 @@ async fn run(a: Args) {
     } else {
         None
     };
-    let mut edges = Vec::new();
-    let mut configs = Vec::new();
-    for e in &w.edges {
+    // The world's edges by HTTP; with --bus, a second set that follows the
+    // bus (same configuration, own data), purged in alternate turns.
+    let (mut edges, mut bus_edges, mut configs) = (Vec::new(), Vec::new(), Vec::new());
+    for (e, on_bus) in w.edges.iter().map(|e| (e, false)).chain(w.edges.iter().filter(|_| a.bus).map(|e| (e, true))) {
         let mut c = edge::Config::from_world(&w, &e.name).unwrap();
         c.origin = origin.public;
         c.rtt_to_origin = Duration::ZERO;
         c.listen = any_port(c.listen);
         c.admin = any_port(c.admin);
-        c.store.dir = dir.path().join(&e.name);
+        c.store.dir = dir.path().join(if on_bus { format!("{}-bus", e.name) } else { e.name.clone() });
         c.store.memory = c.store.memory.min(4 << 20);
         c.store.disk = c.store.disk.min(8 << 20);
         c.store.max_object = c.store.max_object.min(256 << 10);
-        if let Some(n) = &nats {
+        if let (Some(n), true) = (&nats, on_bus) {
             c.bus = Some(edge::control::BusConfig::new(&n.url(), &w.name));
         }
         let h = edge::spawn(c.clone()).await.unwrap();
         (c.listen, c.admin) = (h.public, h.admin);
-        configs.push(c);
-        edges.push(h);
+        if on_bus {
+            configs.push(c);
+            bus_edges.push(h);
+        } else {
+            edges.push(h);
+        }
     }
     let b = match &nats {
         Some(n) => Some(bus::Bus::connect(&n.url(), &w.name, "bench", &bus::ConnectOptions::default()).await.unwrap()),
@@ -158,9 +164,9 @@ async fn run(a: Args) {
     let targets: Vec<EdgeTarget> = w.edges.iter().zip(&edges).map(|(e, h)| EdgeTarget::new(&e.name, h.admin)).collect();
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let opts = FanOut { token: w.admin_token(), ..FanOut::default() };
-    let warm = |i: usize| {
+    let warm = |i: usize, set: &[edge::Handle]| {
         let c = c.clone();
-        let urls: Vec<String> = edges.iter().map(|h| h.url(&format!("/obj/{i}"))).collect();
+        let urls: Vec<String> = set.iter().map(|h| h.url(&format!("/obj/{i}"))).collect();
         async move {
             for u in urls {
                 let r = c.get(&u).send().await.unwrap();
@@ -170,7 +176,8 @@ async fn run(a: Args) {
         }
     };
     for i in 0..a.objects {
-        warm(i).await;
+        warm(i, &edges).await;
+        warm(i, &bus_edges).await;
     }
     // two untimed purges open the connections
     for _ in 0..2 {
@@ -196,7 +203,7 @@ async fn run(a: Args) {
             if by_bus && b.is_none() {
                 continue;
             }
-            warm(obj).await;
+            warm(obj, if by_bus { &bus_edges } else { &edges }).await;
             let r = match &b {
                 Some(b) if by_bus => scenarios::purge::on_bus(b, &w, &req, Duration::from_secs(5)).await.unwrap(),
                 _ => fan_out(&c, &targets, &req, &opts).await,
@@ -244,7 +251,7 @@ async fn run(a: Args) {
         line("bus: one edge's acknowledgement (publisher side)", &bus_per_edge);
     }
     if let (Some(b), true) = (&b, a.catch_up > 0) {
-        let h = edges.remove(0);
+        let h = bus_edges.remove(0);
         h.shutdown().await.unwrap();
         let log = bus::purge::PurgeLog::open(b).await.unwrap();
         let mut last = 0;
@@ -270,9 +277,9 @@ async fn run(a: Args) {
             a.catch_up,
             t0.elapsed().as_secs_f64() * 1000.0
         );
-        edges.insert(0, h);
+        bus_edges.insert(0, h);
     }
-    for h in edges {
+    for h in edges.into_iter().chain(bus_edges) {
         h.shutdown().await.unwrap();
     }
     origin.shutdown().await;
