@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::test_world;
+use common::{Slot, test_world};
 use scenarios::purge::Report;
 
 fn cdn() -> Command {
@@ -102,7 +102,8 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 231);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let mut up = Up(cdn()
         .arg("up")
         .arg("--world")
@@ -128,8 +129,9 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
     // An edge the world file does not list joins through the bus (in this
     // process: the world's origin, region tokyo).
     let free = |ip: &str| std::net::TcpListener::bind(format!("{ip}:0")).unwrap().local_addr().unwrap();
-    let (public, admin) = (free("127.231.2.1"), free("127.231.2.1"));
-    let origin: std::net::SocketAddr = "127.231.0.1:8080".parse().unwrap();
+    let tokyo = slot.ip(2).to_string();
+    let (public, admin) = (free(&tokyo), free(&tokyo));
+    let origin = std::net::SocketAddr::new(slot.ip(0).into(), 8080);
     let mut c = edge::Config::standalone(origin, public, admin, dir.path().join("osaka"));
     c.name = "osaka".into();
     c.region = Some("tokyo".into());
@@ -150,7 +152,7 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
     let names: Vec<&str> = stats["edges"].as_array().unwrap().iter().filter_map(|e| e["edge"].as_str()).collect();
     assert_eq!(names, ["seoul", "tokyo", "newyork", "osaka"], "cdn stats finds the joined edge: {stats}");
 
-    let mut urls: Vec<String> = (1..=3).map(|k| format!("http://127.231.{k}.1:8080/obj/1")).collect();
+    let mut urls: Vec<String> = (1..=3).map(|k| format!("http://{}:8080/obj/1", slot.ip(k))).collect();
     urls.push(osaka.url("/obj/1"));
     for u in &urls {
         cache_status(u).await;
@@ -170,7 +172,9 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
 
     // A world file naming an edge that is not running: named, exit 1.
     let text = std::fs::read_to_string(&world).unwrap()
-        + "\n[[edge]]\nname = \"ghost\"\nregion = \"tokyo\"\nlisten = \"127.231.2.1:8081\"\nadmin = \"127.231.2.1:9081\"\n";
+        + &format!(
+            "\n[[edge]]\nname = \"ghost\"\nregion = \"tokyo\"\nlisten = \"{tokyo}:8081\"\nadmin = \"{tokyo}:9081\"\n"
+        );
     let ghost_world = dir.path().join("ghost.toml");
     std::fs::write(&ghost_world, text).unwrap();
     let (code, report) =
@@ -197,7 +201,8 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
 #[tokio::test]
 async fn cdn_purge_with_no_bus_there_fails_loudly() {
     let dir = tempfile::tempdir().unwrap();
-    let world = test_world(dir.path(), 232);
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (code, out) = cdn_purge(&world, &["--bus", &format!("nats://127.0.0.1:{port}"), "--all"]).await;
     let err = out.unwrap_err();
