@@ -579,6 +579,7 @@ mod tests {
             cost: Default::default(),
             disk: Default::default(),
             health: Default::default(),
+            bus: None,
         }
     }
 

@@ -186,6 +186,7 @@ fn report(g: &Group, edges: &[(String, std::net::SocketAddr)]) -> Report {
                     took_us: a.took_us,
                     persisted: a.persisted,
                     error: (!a.persisted).then(|| "applied in memory but not persisted".to_string()),
+                    bus_seq: None,
                 }),
                 error: None,
             },
@@ -323,6 +324,7 @@ mod tests {
                         took_us: 1,
                         persisted: true,
                         error: None,
+                        bus_seq: None,
                     }),
                     error: None,
                 })
