@@ -9,10 +9,12 @@
 //!    fields override);
 //! 2. explicit lifetime: `s-maxage` › `max-age` › `Expires − Date`;
 //!    an invalid value means "already stale";
-//! 3. otherwise, for heuristically cacheable statuses or `public` responses:
-//!    the rule's `default_ttl` (or `negative_ttl` for 4xx/5xx), else 10% of
-//!    `Date − Last-Modified`;
-//! 4. the rule's `min_ttl`/`max_ttl` clamp the result (not for `no-cache`).
+//! 3. otherwise the lifetime a world rule configures ([`configured_ttl`]:
+//!    `negative_ttl` for any 4xx/5xx; `default_ttl` only where heuristic
+//!    freshness is allowed, a heuristically cacheable status or `public`),
+//!    else, where allowed, the heuristic: 10% of `Date − Last-Modified`;
+//! 4. the rule's `min_ttl`/`max_ttl` clamp the result of a storable
+//!    response (not for `no-cache`); they never make one storable.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -344,8 +346,8 @@ fn storable(
         strip.push(SET_COOKIE);
     }
     let explicit = gov.has("s-maxage") || gov.has("max-age") || (!targeted && h.contains_key(EXPIRES));
-    let by_rule = rule.is_some_and(|r| r.default_ttl.is_some() || r.negative_ttl.is_some() || r.min_ttl.is_some());
-    if !(explicit || public || HEURISTIC_STATUSES.contains(&status) || by_rule) {
+    let by_rule = configured_ttl(status, public, rule).is_some();
+    if !(explicit || heuristic_allowed(status, public) || by_rule) {
         return Err(NotStored::NoFreshness);
     }
     Ok(())
@@ -381,31 +383,24 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
         }),
         (None, None) => None,
     };
-    let heuristic_ok = HEURISTIC_STATUSES.contains(&status) || gov.has("public");
+    let heuristic_ok = heuristic_allowed(status, gov.has("public"));
     let mut source = 0;
     let mut lifetime_ms = match explicit {
         Some(l) => l.saturating_mul(1000),
-        None => {
-            let configured = if status >= 400 {
-                rule.and_then(|r| r.negative_ttl).or_else(|| rule.and_then(|r| r.default_ttl))
-            } else {
-                rule.and_then(|r| r.default_ttl)
-            };
-            match configured {
-                Some(d) => {
-                    source = Flags::DEFAULT_TTL;
-                    d.0.as_millis() as u64
-                }
-                None if heuristic_ok => match single_date(h, LAST_MODIFIED) {
-                    Some(lm) if lm < date => {
-                        source = Flags::HEURISTIC;
-                        (date - lm) / 10 * 1000
-                    }
-                    _ => 0,
-                },
-                None => 0,
+        None => match configured_ttl(status, gov.has("public"), rule) {
+            Some(d) => {
+                source = Flags::DEFAULT_TTL;
+                d.0.as_millis() as u64
             }
-        }
+            None if heuristic_ok => match single_date(h, LAST_MODIFIED) {
+                Some(lm) if lm < date => {
+                    source = Flags::HEURISTIC;
+                    (date - lm) / 10 * 1000
+                }
+                _ => 0,
+            },
+            None => 0,
+        },
     };
     if age == AgeField::Invalid {
         lifetime_ms = 0;
@@ -432,6 +427,34 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
         }
     }
     (Timing { birth_ms, lifetime_ms, swr_ms: swr, sie_ms: sie }, source)
+}
+
+/// Whether a response without explicit freshness may be given a lifetime
+/// of the cache's choosing (RFC 9111 §4.2.2): its status is heuristically
+/// cacheable ([`HEURISTIC_STATUSES`]) or it is marked `public`.
+fn heuristic_allowed(status: u16, public: bool) -> bool {
+    public || HEURISTIC_STATUSES.contains(&status)
+}
+
+/// The lifetime a world rule gives a response without explicit freshness,
+/// if any; the one place that decides it, for both storability and the
+/// lifetime.
+///
+/// - `negative_ttl`, for any error status (4xx, 5xx): the operator asks
+///   for errors to be cached, so it is the one way a `500` or `503`
+///   without explicit freshness is stored.
+/// - `default_ttl`, only where heuristic freshness is allowed
+///   ([`heuristic_allowed`]): it *replaces* the heuristic, so it reaches
+///   no further than the heuristic may. A `default_ttl` meant for pages
+///   never turns an origin's passing `503` (or a `302`) into a cached
+///   answer for everyone.
+pub fn configured_ttl(status: u16, public: bool, rule: Option<&CacheRule>) -> Option<world::Dur> {
+    let r = rule?;
+    match r.negative_ttl {
+        Some(n) if status >= 400 => Some(n),
+        _ if heuristic_allowed(status, public) => r.default_ttl,
+        _ => None,
+    }
 }
 
 fn delta_secs(d: Delta) -> u64 {
@@ -663,6 +686,47 @@ mod tests {
         assert_eq!(life(200, None), 300);
         assert_eq!(life(404, None), 60, "negative_ttl 20, raised by min_ttl 60");
         assert_eq!(life(200, Some("no-cache, max-age=5")), 5, "no-cache is not stretched");
+    }
+
+    /// Issue 19: `default_ttl` stands in for the heuristic and goes no
+    /// further than it may (RFC 9111 §4.2.2): a `500`/`503`/`302` without
+    /// explicit freshness stays uncached under a `default_ttl` (or a
+    /// `min_ttl`, which only bounds storable responses); `negative_ttl` is
+    /// the one way to cache such an error, and `public` allows it.
+    #[test]
+    fn default_ttl_reaches_only_heuristically_cacheable_responses() {
+        let rule = |default: Option<u64>, negative: Option<u64>, min: Option<u64>| CacheRule {
+            prefix: "/".into(),
+            default_ttl: default.map(Dur::secs),
+            negative_ttl: negative.map(Dur::secs),
+            min_ttl: min.map(Dur::secs),
+            ..CacheRule::default()
+        };
+        let verdict = |status: u16, cc: Option<&str>, r: &CacheRule| {
+            let h: Vec<(&str, String)> = cc.map(|c| vec![("cache-control", s(c))]).unwrap_or_default();
+            let e = eval_with(status, &h, &[], Some(r));
+            (e.store, e.timing.lifetime_ms / 1000)
+        };
+        let default = rule(Some(300), None, None);
+        for status in HEURISTIC_STATUSES.into_iter().filter(|s| *s != 206) {
+            assert_eq!(verdict(status, None, &default), (Ok(()), 300), "{status}: heuristically cacheable");
+        }
+        for status in [500, 502, 503, 504, 302, 307, 403] {
+            assert_eq!(verdict(status, None, &default).0, Err(NotStored::NoFreshness), "{status} with default_ttl");
+            assert_eq!(
+                verdict(status, None, &rule(None, None, Some(60))).0,
+                Err(NotStored::NoFreshness),
+                "{status} with min_ttl"
+            );
+            assert_eq!(verdict(status, Some("public"), &default), (Ok(()), 300), "{status} marked public");
+            assert_eq!(verdict(status, Some("max-age=7"), &default), (Ok(()), 7), "{status} with explicit freshness");
+        }
+        let negative = rule(Some(300), Some(20), None);
+        for status in [404, 500, 503] {
+            assert_eq!(verdict(status, None, &negative), (Ok(()), 20), "{status}: negative_ttl caches errors");
+        }
+        assert_eq!(verdict(302, None, &negative).0, Err(NotStored::NoFreshness), "302 is not an error");
+        assert_eq!(verdict(200, None, &negative), (Ok(()), 300));
     }
 
     /// Where a lifetime the origin did not give came from reaches
