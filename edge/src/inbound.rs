@@ -22,8 +22,6 @@
 use http::header::{CONNECTION, HOST};
 use http::{HeaderValue, Method, Request, StatusCode, Version};
 
-use crate::key::{UNRESERVED_AND_SUB_DELIMS, byte_set};
-
 /// Why a request is refused before anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
@@ -77,16 +75,10 @@ pub fn check<B: http_body::Body>(req: &Request<B>) -> Result<(), Refusal> {
     }
 }
 
-/// Bytes a `Host` value may hold: `uri-host [":" port]` (reg-name,
-/// IPv4 or an IP literal in brackets; RFC 3986 §3.2.2).
-const HOST_BYTES: [bool; 256] = byte_set(UNRESERVED_AND_SUB_DELIMS, b"%:[]");
-
-/// Whether `v` is a plausible `Host` value: no userinfo, path, spaces or
-/// non-ASCII (empty is allowed, RFC 9110 §7.2).
-#[inline]
-pub fn valid_host(v: &[u8]) -> bool {
-    v.len() <= 255 && v.iter().all(|&c| HOST_BYTES[c as usize])
-}
+/// Whether `v` is a plausible `Host` value (`host[:port]`, empty allowed):
+/// the world's rule, the one worlds and flags check their origin's `Host`
+/// with too.
+pub use world::bounds::valid_host;
 
 #[cfg(test)]
 mod tests {

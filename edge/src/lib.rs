@@ -141,8 +141,8 @@ pub enum ConfigError {
     /// The origin URL is not usable.
     #[error("--origin {0}: {1}")]
     Origin(String, String),
-    /// The origin host is not a `Host` value.
-    #[error("origin host `{0}`: must be host[:port] (letters, digits, `-._~:[]`, no spaces or slashes)")]
+    /// The origin host is not a `Host` value (why, naming it).
+    #[error("{0}")]
     OriginHost(String),
 }
 
@@ -215,10 +215,10 @@ impl Config {
 
 /// `host` if it is a usable `Host` value.
 pub fn checked_host(host: String) -> Result<String, ConfigError> {
-    if host.is_empty() || !inbound::valid_host(host.as_bytes()) {
-        return Err(ConfigError::OriginHost(host));
+    match world::bounds::check_origin_host(&host) {
+        Ok(()) => Ok(host),
+        Err(m) => Err(ConfigError::OriginHost(format!("origin host `{host}`: {m}"))),
     }
-    Ok(host)
 }
 
 /// The authority of an origin URL as written (`http://localhost:3000/x` →
@@ -396,7 +396,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin);
     let label = format!("edge-{}", c.name);
-    let bad_host = || ConfigError::OriginHost(c.origin_host.clone());
+    let bad_host = || ConfigError::OriginHost(format!("origin host `{}`: not a header value", c.origin_host));
     let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
     let hop = headers::Hop::new(&label, origin_host);
     let st = Arc::new(EdgeState {

@@ -175,6 +175,39 @@ pub fn check_cache_sizes(memory: u64, disk: u64, max_object: u64) -> Result<(), 
     Ok(())
 }
 
+/// Bytes a `Host` value may hold: `uri-host [":" port]` (reg-name, IPv4
+/// or an IP literal in brackets; RFC 3986 §3.2.2): the unreserved and
+/// sub-delim characters, `%`, `:`, `[` and `]`. The edge checks every
+/// client's `Host` with it ([`valid_host`]) and worlds and flags their
+/// origin's ([`check_origin_host`]): one rule for both.
+pub const HOST_BYTES: [bool; 256] = {
+    let ok = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]";
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < ok.len() {
+        t[ok[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// Whether `v` is a plausible `Host` value: no userinfo, path, spaces or
+/// non-ASCII (empty is allowed, RFC 9110 §7.2).
+#[inline]
+pub fn valid_host(v: &[u8]) -> bool {
+    v.len() <= 255 && v.iter().all(|&c| HOST_BYTES[c as usize])
+}
+
+/// Checks the `Host` an edge sends its origin (world `origin.host`,
+/// `--origin-host`): a non-empty [`valid_host`]; the error says what it
+/// must be (the caller names the value and where it came from).
+pub fn check_origin_host(h: &str) -> Result<(), String> {
+    if h.is_empty() || !valid_host(h.as_bytes()) {
+        return Err("must be host[:port] (letters, digits, `-._~:[]`, no spaces or slashes)".into());
+    }
+    Ok(())
+}
+
 /// Checks an admin token: 1 to [`MAX_TOKEN_LEN`] visible ASCII characters
 /// (it travels in an `Authorization` header).
 pub fn check_token(t: &str) -> Result<(), String> {
@@ -209,6 +242,18 @@ mod tests {
         assert!(m.contains("between 8448KiB (max_object 8MiB"), "{m}");
         assert!(check_write_buffer(MAX_WRITE_BUFFER + 1, 1).is_err());
         assert_eq!(check_write_buffer(write_buffer(None, MAX_OBJECT), MAX_OBJECT), Ok(()), "the largest default fits");
+    }
+
+    #[test]
+    fn an_origin_host_is_host_and_port_only() {
+        for ok in ["www.example", "127.0.0.1:3000", "[::1]:80", "localhost", "a-b.c_d~e"] {
+            assert_eq!(check_origin_host(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a b", "http://x", "x/y", "user@x", "é.example", "x\r\ny"] {
+            let m = check_origin_host(bad).unwrap_err();
+            assert!(m.contains("host[:port]"), "{bad}: {m}");
+        }
+        assert!(check_origin_host(&"a".repeat(256)).is_err(), "longer than 255");
     }
 
     #[test]

@@ -179,6 +179,11 @@ impl World {
             p.add(e);
         }
         // Origin.
+        if let Some(h) = &self.origin.host
+            && let Err(m) = bounds::check_origin_host(h)
+        {
+            p.at(&[k("origin"), k("host")], format!("origin.host `{h}` {m}"));
+        }
         if !known(&self.origin.region) {
             p.at(
                 &[k("origin"), k("region")],

@@ -97,6 +97,24 @@ fn unknown_origin_region_is_refused() {
     assert_eq!(err.at.unwrap().0, line_of(&text, "\"paris\""), "{err}");
 }
 
+/// Issue 23's follow-up: a bad `origin.host` is refused when the world is
+/// loaded, at its line, not when an edge starts.
+#[test]
+fn a_bad_origin_host_is_refused_at_its_line() {
+    let from = "region = \"newyork\"\nlisten = \"127.0.0.1:8080\"";
+    assert!(demo_text().contains(from));
+    for bad in ["www.example/path", "two words", ""] {
+        let text =
+            demo_text().replace(from, &format!("region = \"newyork\"\nhost = \"{bad}\"\nlisten = \"127.0.0.1:8080\""));
+        let err = refuse(&text);
+        assert_eq!(err.at.unwrap().0, line_of(&text, "host = "), "{bad}: {err}");
+        assert!(err.message.contains(&format!("origin.host `{bad}`")) && err.message.contains("host[:port]"), "{err}");
+    }
+    let text =
+        demo_text().replace(from, "region = \"newyork\"\nhost = \"www.example:8443\"\nlisten = \"127.0.0.1:8080\"");
+    assert_eq!(World::parse("good.toml", &text).unwrap().origin.host.as_deref(), Some("www.example:8443"));
+}
+
 #[test]
 fn duplicate_address_is_refused_naming_both_users() {
     let text = demo_text().replace("listen = \"127.2.0.1:8080\"", "listen = \"127.1.0.1:8080\"");
