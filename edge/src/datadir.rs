@@ -130,23 +130,42 @@ pub fn claim(dir: &Path, ours: &Owner, fresh: bool) -> Result<Claimed, DataDirEr
             Claimed::New
         }
     } else {
-        match read(dir).map_err(io)? {
-            Recorded::Owner(theirs) if theirs == *ours => return Ok(Claimed::Kept),
-            Recorded::Owner(theirs) => {
-                return Err(DataDirError::OtherOrigin { dir: dir.to_path_buf(), theirs, ours: ours.clone() });
-            }
+        match judge(dir, ours)? {
+            Recorded::Owner(_) => return Ok(Claimed::Kept),
             Recorded::Damaged => {
                 empty(dir).map_err(io)?;
                 Claimed::Damaged
-            }
-            Recorded::None if has_cache(dir) => {
-                return Err(DataDirError::Unrecorded { dir: dir.to_path_buf(), ours: ours.clone() });
             }
             Recorded::None => Claimed::New,
         }
     };
     write(dir, ours).map_err(io)?;
     Ok(claimed)
+}
+
+/// Whether [`claim`] (without `fresh`) would refuse `dir` to `ours`, and
+/// why, changing nothing and taking no lock: what `cdn up` asks of every
+/// edge's directory before it starts any process, so a refusal names the
+/// edge at once instead of surfacing as an edge that exited before it was
+/// ready. The edge still claims the directory under its lock when it
+/// starts (nothing can be decided for good without it).
+pub fn check(dir: &Path, ours: &Owner) -> Result<(), DataDirError> {
+    judge(dir, ours).map(|_| ())
+}
+
+/// What the record says, or the refusal: another origin's record, or a
+/// cache with no record.
+fn judge(dir: &Path, ours: &Owner) -> Result<Recorded, DataDirError> {
+    let recorded = read(dir).map_err(|why| DataDirError::Io { dir: dir.to_path_buf(), why })?;
+    match recorded {
+        Recorded::Owner(theirs) if theirs != *ours => {
+            Err(DataDirError::OtherOrigin { dir: dir.to_path_buf(), theirs, ours: ours.clone() })
+        }
+        Recorded::None if has_cache(dir) => {
+            Err(DataDirError::Unrecorded { dir: dir.to_path_buf(), ours: ours.clone() })
+        }
+        r => Ok(r),
+    }
 }
 
 /// Whether `dir` holds cache state: disk tier files or a purge journal.
@@ -259,6 +278,25 @@ mod tests {
         }
         assert!(dir.path().join("foyer-storage-direct-fs-00000001").exists(), "a refusal removes nothing");
         assert_eq!(read(dir.path()).unwrap(), Recorded::Owner(a), "and keeps the record");
+    }
+
+    /// `check` refuses exactly what `claim` refuses, and changes nothing.
+    #[test]
+    fn check_refuses_what_claim_refuses_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (owner(8080, "127.0.0.1:8080"), owner(3000, "127.0.0.1:3000"));
+        assert!(check(dir.path(), &a).is_ok(), "an empty directory");
+        fill(dir.path());
+        assert!(matches!(check(dir.path(), &a), Err(DataDirError::Unrecorded { .. })));
+        std::fs::remove_file(dir.path().join("foyer-storage-direct-fs-00000001")).unwrap();
+        std::fs::remove_dir_all(dir.path().join(PURGE_DIR)).unwrap();
+        claim(dir.path(), &a, false).unwrap();
+        fill(dir.path());
+        assert!(check(dir.path(), &a).is_ok());
+        let e = check(dir.path(), &b).unwrap_err();
+        assert!(matches!(&e, DataDirError::OtherOrigin { theirs, ours, .. } if *theirs == a && *ours == b), "{e}");
+        assert_eq!(read(dir.path()).unwrap(), Recorded::Owner(a), "the record is untouched");
+        assert!(has_cache(dir.path()), "and so is the cache");
     }
 
     #[test]

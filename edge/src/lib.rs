@@ -335,6 +335,20 @@ async fn open_store(c: &mut Config, health: &health::Health, lock: Option<std::f
     }
 }
 
+impl Config {
+    /// Whether this edge would be refused its data directory (filled from
+    /// another origin, or a cache with no record of its origin), checked
+    /// without changing anything ([`datadir::check`]): `cdn up` asks it of
+    /// every edge before starting any. Memory-only edges and `--fresh`
+    /// starts are never refused, as at start.
+    pub fn data_dir_refusal(&self) -> Result<(), datadir::DataDirError> {
+        if self.store.disk == 0 || self.fresh {
+            return Ok(());
+        }
+        datadir::check(&self.store.dir, &datadir::Owner::new(self.origin, &self.origin_host))
+    }
+}
+
 /// Checks (and with `fresh` empties) the data directory under its lock,
 /// which it returns for the store to keep ([`datadir`]). Only a disk tier
 /// reads what is there: a memory-only edge leaves the directory as it is

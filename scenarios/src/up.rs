@@ -99,6 +99,8 @@ pub struct EdgeFlags {
 }
 
 /// Starts every component of the world; returns once all are healthy.
+/// Every edge's data directory is checked first ([`check_data_dirs`]):
+/// a refusal stops `cdn up` before any process starts.
 pub async fn start_world(
     w: &World,
     world_file: Option<&PathBuf>,
@@ -111,24 +113,35 @@ pub async fn start_world(
         world_file.map(|p| vec!["--world".to_string(), p.display().to_string()]).unwrap_or_default();
     if let Some(url) = origin {
         edge::parse_origin_url(url)?;
-    } else {
+    }
+    let edges: Vec<(String, Vec<String>)> = w
+        .edges
+        .iter()
+        .map(|e| {
+            let mut args = vec!["edge".to_string()];
+            args.extend(world_args.iter().cloned());
+            args.extend(["--name".to_string(), e.name.clone()]);
+            if let Some(url) = origin {
+                args.extend(["--origin".to_string(), url.to_string()]);
+            }
+            if let Some(h) = origin_host {
+                args.extend(["--origin-host".to_string(), h.to_string()]);
+            }
+            args.extend(edge_flags.always.iter().cloned());
+            (e.name.clone(), args)
+        })
+        .collect();
+    if !edge_flags.fresh {
+        check_data_dirs(&edges)?;
+    }
+    if origin.is_none() {
         let mut args = vec!["origin".to_string()];
         args.extend(world_args.iter().cloned());
         sup.start("origin", &args, Duration::from_secs(30)).await?;
         wait_healthy(w.origin.admin, Duration::from_secs(10)).await?;
     }
-    for e in &w.edges {
-        let mut args = vec!["edge".to_string()];
-        args.extend(world_args.iter().cloned());
-        args.extend(["--name".to_string(), e.name.clone()]);
-        if let Some(url) = origin {
-            args.extend(["--origin".to_string(), url.to_string()]);
-        }
-        if let Some(h) = origin_host {
-            args.extend(["--origin-host".to_string(), h.to_string()]);
-        }
-        args.extend(edge_flags.always.iter().cloned());
-        let name = format!("edge {}", e.name);
+    for (e, (name, args)) in w.edges.iter().zip(edges) {
+        let name = format!("edge {name}");
         if edge_flags.fresh {
             let first = [&args[..], &["--fresh".to_string()]].concat();
             sup.start(&name, &first, Duration::from_secs(60)).await?;
@@ -142,6 +155,49 @@ pub async fn start_world(
     args.extend(world_args.iter().cloned());
     sup.start("geodns", &args, Duration::from_secs(30)).await?;
     wait_healthy(w.geodns.http, Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+/// Refuses, before anything starts, edges whose data directory holds
+/// another origin's cache (or a cache with no record of its origin): each
+/// edge's configuration is read from exactly the arguments it will be
+/// started with, and its directory judged by the edge's own rule
+/// ([`edge::Config::data_dir_refusal`]), so the answer is the one the
+/// edge would give, for every edge at once, naming each. Anything else
+/// (a bad flag, an unreadable directory) is left to the edge's start,
+/// which reports it as before.
+fn check_data_dirs(edges: &[(String, Vec<String>)]) -> anyhow::Result<()> {
+    use edge::datadir::DataDirError;
+    let mut refused = Vec::new();
+    for (name, args) in edges {
+        let Ok(config) = edge::cli::Args::try_parse_from(args).map_err(anyhow::Error::from).and_then(|a| a.config())
+        else {
+            continue;
+        };
+        match config.data_dir_refusal() {
+            Err(DataDirError::OtherOrigin { dir, theirs, ours }) => refused.push(format!(
+                "edge {name}: {} holds the cache of origin {theirs}; this edge's origin is {ours}",
+                dir.display()
+            )),
+            Err(DataDirError::Unrecorded { dir, ours }) => refused.push(format!(
+                "edge {name}: {} holds a cache but no record of the origin that filled it (written by an older \
+                 cdnlab, or {} removed); this edge's origin is {ours}",
+                dir.display(),
+                edge::datadir::RECORD
+            )),
+            Ok(()) | Err(DataDirError::Io { .. }) => {}
+        }
+    }
+    anyhow::ensure!(
+        refused.is_empty(),
+        "nothing started: {} of {} edges would serve a cache filled from another origin, and a cache's objects are \
+         never served for another origin:\n  {}\nStart with `cdn up --fresh` to empty every edge's cache first (the \
+         admin tokens are kept), or give the edges other data directories (`data_dir` in a world file: \
+         docs/worlds.md).",
+        refused.len(),
+        edges.len(),
+        refused.join("\n  ")
+    );
     Ok(())
 }
 

@@ -405,7 +405,15 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
         err.push('\n');
     }
     assert!(!status.success(), "{err}");
-    assert!(err.contains(&url_a) && err.contains(&url_b) && err.contains("--fresh"), "{err}");
+    assert!(err.contains(&url_a) && err.contains(&url_b) && err.contains("cdn up --fresh"), "{err}");
+    // Refused up front, for every edge at once, each named with its
+    // directory; not one edge started and died ("exited before ready").
+    assert!(err.contains("nothing started: 3 of 3 edges"), "{err}");
+    for edge in ["seoul", "tokyo", "newyork"] {
+        let line = format!("edge {edge}: {} holds the cache of origin {url_a}", dir.path().join(edge).display());
+        assert!(err.contains(&line), "{line}\n{err}");
+    }
+    assert!(!err.contains("before ready") && !err.contains("exited"), "{err}");
     assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "children left behind");
     assert_eq!(b.count("/same"), 0);
 
@@ -429,4 +437,62 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
     assert!(cs.contains("hit") && cs.contains("detail=disk"), "kept across the restart: {cs}");
     assert!(second.terminate().success());
     assert_eq!(wait_gone(&needle, Duration::from_secs(10)), Vec::<u32>::new(), "children left behind");
+}
+
+/// Issue 23's follow-up, with the real binaries: `cdn up --origin URL
+/// --origin-host NAME` has every edge send the origin exactly that `Host`,
+/// whatever the client sent; a bad `--origin-host` is refused at once,
+/// naming the value, with a non-zero exit and nothing started.
+#[test]
+fn cdn_up_origin_host_is_the_host_your_origin_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let needle = world.display().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let yours = rt.block_on(ScriptedOrigin::start());
+    yours.set("/h", Reply::ok("h").cc("no-store"));
+    let url = format!("http://{}", yours.addr);
+
+    let o = cdn()
+        .args(["up", "--world"])
+        .arg(&world)
+        .args(["--origin", &url, "--origin-host", "www.example/admin", "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("origin host `www.example/admin`") && err.contains("host[:port]"), "{err}");
+    assert_eq!(processes_with(&needle), Vec::<u32>::new(), "nothing started");
+    assert_eq!(yours.targets(), Vec::<String>::new());
+
+    let mut up = Up::start(
+        cdn()
+            .args(["up", "--world"])
+            .arg(&world)
+            .args(["--origin", &url, "--origin-host", "www.example:8443", "--quiet"])
+            .stdout(Stdio::piped()),
+    );
+    wait_for_up(&mut up.0);
+    let rt2 = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for k in 1..=3 {
+        let edge = format!("http://{}:8080/h", slot.ip(k));
+        for client_host in [None, Some("evil.example")] {
+            let status = rt2.block_on(async {
+                let c = reqwest::Client::builder().no_proxy().build().unwrap();
+                let mut r = c.get(&edge);
+                if let Some(h) = client_host {
+                    r = r.header("host", h);
+                }
+                r.send().await.unwrap().status().as_u16()
+            });
+            assert_eq!(status, 200, "{edge} with Host {client_host:?}");
+            let got = yours.last("/h").unwrap();
+            let hosts: Vec<_> = got.headers.get_all("host").iter().collect();
+            assert_eq!(hosts, ["www.example:8443"], "{edge}, client Host {client_host:?}");
+        }
+    }
+    assert_eq!(yours.count("/h"), 6, "no-store: every request reached your origin");
+    assert!(up.terminate().success());
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
