@@ -80,6 +80,10 @@ pub struct Stats {
     pub bytes_to_origin: u64,
     /// Requests sent to the origin.
     pub origin_requests: u64,
+    /// Of those, failed (no connection, no answer in time, broken) or
+    /// answered 5xx by the origin.
+    #[serde(default)]
+    pub origin_errors: u64,
     /// Responses stored.
     pub stored: u64,
     /// Responses not stored (any reason, admission included).

@@ -52,6 +52,8 @@ pub const ORIGIN_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_origin_bytes_received
 pub const ORIGIN_BYTES_SENT_TOTAL: &str = "cdnlab_edge_origin_bytes_sent_total";
 /// Requests sent to the origin (counter; `edge`).
 pub const ORIGIN_REQUESTS_TOTAL: &str = "cdnlab_edge_origin_requests_total";
+/// Origin requests that failed or were answered 5xx (counter; `edge`).
+pub const ORIGIN_ERRORS_TOTAL: &str = "cdnlab_edge_origin_errors_total";
 /// Responses stored (counter; `edge`).
 pub const STORED_TOTAL: &str = "cdnlab_edge_stored_total";
 /// Responses not stored, any reason (counter; `edge`).
@@ -188,6 +190,13 @@ impl EdgeState {
             s.bytes_to_origin,
         );
         p.single(ORIGIN_REQUESTS_TOTAL, Kind::Counter, "Requests sent to the origin.", &e, s.origin_requests);
+        p.single(
+            ORIGIN_ERRORS_TOTAL,
+            Kind::Counter,
+            "Origin requests that failed (no connection, no answer in time, broken) or were answered 5xx.",
+            &e,
+            s.origin_errors,
+        );
         p.single(STORED_TOTAL, Kind::Counter, "Responses stored.", &e, s.stored);
         p.single(NOT_STORED_TOTAL, Kind::Counter, "Responses not stored, any reason.", &e, s.not_stored);
         p.single(

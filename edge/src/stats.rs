@@ -40,6 +40,7 @@ impl EdgeState {
             bytes_from_origin: usage.bytes_from_origin,
             bytes_to_origin: m.origin.out(),
             origin_requests: self.upstream.requests(),
+            origin_errors: self.upstream.errors(),
             stored: m.stored.load(Ordering::Relaxed),
             not_stored: m.not_stored.load(Ordering::Relaxed),
             admission: AdmissionStats {

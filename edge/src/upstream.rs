@@ -2,7 +2,8 @@
 //! through (fills, slices, revalidations, passes; a shield, peer or
 //! replica next): pooled keep-alive connections metered at the socket,
 //! the modelled round trip waited before each request (on the world's
-//! clock), the count of requests sent, the time to each response head,
+//! clock), the count of requests sent and of those that failed or were
+//! answered 5xx, the time to each response head,
 //! connect and response timeouts, and errors classified into what the
 //! client should be told (502 or 504). Nothing else sleeps for the
 //! network model or counts origin requests.
@@ -91,6 +92,9 @@ pub struct Upstream {
     rtt: Duration,
     /// Requests sent.
     requests: AtomicU64,
+    /// Of those, failed (no connection, no answer in time, broken) or
+    /// answered 5xx.
+    errors: AtomicU64,
 }
 
 impl Upstream {
@@ -109,6 +113,7 @@ impl Upstream {
             clock: Clock::wall(),
             rtt: Duration::ZERO,
             requests: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
         }
     }
 
@@ -156,6 +161,13 @@ impl Upstream {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// Requests sent so far that failed or were answered 5xx: how the
+    /// origin is doing as the edge sees it (an origin with no health API of
+    /// its own, such as yours behind `--origin`, is judged by it).
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
     /// Waits the modelled round trip, counts the request and sends it;
     /// resolves when the response head arrives, with the time (on the
     /// clock) the request left after the wait: a fill's `request_time`.
@@ -171,6 +183,9 @@ impl Upstream {
         };
         if let Some(h) = &self.fetch_time {
             h.record(started.elapsed());
+        }
+        if r.as_ref().map_or(true, |r| r.status().is_server_error()) {
+            self.errors.fetch_add(1, Ordering::Relaxed);
         }
         r.map(|r| (sent_at, r))
     }

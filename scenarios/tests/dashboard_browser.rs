@@ -619,17 +619,37 @@ async fn killing_an_edge_from_the_page_turns_it_red_and_geodns_moves_its_clients
     b.close().await;
 }
 
+/// Your own origin (`cdn up --origin URL`): shown as yours; up while it
+/// answers well, degraded once it answers the edges 5xx (judged from the
+/// edges' `/stats`, no request of the dashboard's own), down when it stops
+/// accepting connections; bump and outage (cdnlab's origin only) are off
+/// on the page with the reason, and the API refuses them (409, reason).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn your_own_origin_is_shown_as_yours_up_while_it_answers_and_down_when_it_does_not() {
+async fn your_own_origin_is_shown_as_yours_degraded_on_5xx_down_when_gone_and_its_controls_are_off() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let Some(driver) = chromedriver() else { return };
     let dir = tempfile::tempdir().unwrap();
     let slot = Slot::claim();
     let wf = demo_world(dir.path(), &slot);
-    // Your origin: any HTTP server, with no cdnlab admin API.
+    let w = world_of(&wf);
+    // Your origin: any HTTP server, with no cdnlab admin API; it answers
+    // 503 once `failing` is set.
     let listener = tokio::net::TcpListener::bind((slot.ip(7), 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let failing = Arc::new(AtomicBool::new(false));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = axum::Router::new().fallback(|| async { "hello from your origin" });
+    let f = failing.clone();
+    let app = axum::Router::new().fallback(move || {
+        let f = f.clone();
+        async move {
+            if f.load(Ordering::Relaxed) {
+                (axum::http::StatusCode::SERVICE_UNAVAILABLE, "your origin is failing")
+            } else {
+                (axum::http::StatusCode::OK, "hello from your origin")
+            }
+        }
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -646,6 +666,57 @@ async fn your_own_origin_is_shown_as_yours_up_while_it_answers_and_down_when_it_
     assert_eq!(label, "origin (yours)");
     let name = b.text("#nodes tr[data-node=\"origin\"] [data-field=name]").await;
     assert_eq!(name, "origin (yours)");
+
+    // Bump and outage: off on the page, with the reason shown …
+    let off = b
+        .js("return ['#bump-path', '#bump-go', '#outage-mode', '#outage-start', '#outage-stop'].map(s => document.querySelector(s).disabled)")
+        .await;
+    assert_eq!(off, json!([true, true, true, true, true]));
+    let note = b.text("#origin-note").await;
+    assert!(note.contains("Bump and origin outage are off") && note.contains(&url), "{note:?}");
+    assert_eq!(b.text("#purge-go").await, "Purge");
+    let purge_on = b.js("return document.querySelector('#purge-go').disabled").await;
+    assert_eq!(purge_on, json!(false), "purges still go to the edges");
+    // … and refused by the API with a 4xx and the reason, token or not.
+    for (method, path, body) in [
+        (reqwest::Method::POST, "/api/bump", json!({ "path": "/x" })),
+        (reqwest::Method::POST, "/api/origin/outage", json!({ "mode": "reset" })),
+        (reqwest::Method::DELETE, "/api/origin/outage", json!(null)),
+    ] {
+        let r = http()
+            .request(method.clone(), format!("{}{path}", up.dashboard.trim_end_matches('/')))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409, "{method} {path}");
+        let why: Value = r.json().await.unwrap();
+        let why = why["error"].as_str().unwrap_or_default().to_string();
+        assert!(why.contains("your origin") && why.contains(&url), "{method} {path}: {why}");
+    }
+
+    // It answers the edges 503: degraded, saying why.
+    failing.store(true, Ordering::Relaxed);
+    let seoul = w.edge("seoul").unwrap().listen;
+    for _ in 0..3 {
+        let r = http().get(format!("http://{seoul}/page")).send().await.unwrap();
+        assert_eq!(r.status(), 503, "your origin's 503 passed through");
+    }
+    let why = until(10, "your origin drawn degraded, saying why", || async {
+        let why = b
+            .js("return document.querySelector('#nodes tr[data-node=\"origin\"] [data-field=health] span').title")
+            .await;
+        let why = why.as_str().unwrap_or_default().to_string();
+        (health().await == "degraded" && why.contains("3 of the 3 requests")).then_some(why)
+    })
+    .await;
+    assert!(why.contains("the edges sent it") && why.contains("5xx"), "{why:?}");
+    // Good answers again: up, once the bad ones have left the window.
+    failing.store(false, Ordering::Relaxed);
+    http().get(format!("http://{seoul}/page")).send().await.unwrap();
+    until(30, "your origin drawn up again", || async { (health().await == "up").then_some(()) }).await;
+
     // It stops answering: down.
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();

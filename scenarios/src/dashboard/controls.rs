@@ -2,6 +2,10 @@
 //! `/api/edges/{name}/kill` and `/restart`, `POST`/`DELETE
 //! /api/origin/outage`, and `POST /api/auth` to check a token.
 //!
+//! Bump and origin outage act on cdnlab's own origin through its admin
+//! API: with your own origin (`--origin URL`) they are refused (409, with
+//! the reason), as the page says beside them.
+//!
 //! Every control needs `Authorization: Bearer <token>` with the world's
 //! admin token (without one the controls are off: 403), checked like every admin API
 //! ([`runtime::auth::check_bearer`]); the token is never logged. Each one
@@ -41,6 +45,21 @@ fn authorize(hub: &Hub, headers: &HeaderMap) -> Result<(), Refusal> {
         .map_err(|d| Refusal(d.status(), d.reason().to_string()))
 }
 
+/// Refuses a control of cdnlab's origin when the origin is yours: it has
+/// no admin API to bump or fail, and cdnlab does not change your server.
+fn cdnlabs_origin(hub: &Hub, what: &str) -> Result<(), Refusal> {
+    match &hub.ctx.origin_url {
+        Some(url) => Err(Refusal(
+            StatusCode::CONFLICT,
+            format!(
+                "{what} acts on cdnlab's own origin; this world runs with your origin ({url}, --origin), which cdnlab \
+                 does not change: change or stop your server itself"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `POST /api/auth`: 204 when the token is right.
 pub async fn auth(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<StatusCode, Refusal> {
     authorize(&hub, &headers)?;
@@ -70,6 +89,7 @@ pub async fn purge(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::bod
 /// `POST /api/bump` with `{"path": "/obj/7"}` or `{"prefix": "/obj/"}`.
 pub async fn bump(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::body::Bytes) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
+    cdnlabs_origin(&hub, "bump")?;
     let what: api::origin::Bump = body(&b)?;
     let (path, prefix) = match &what {
         api::origin::Bump::Path(p) => (Some(p.as_str()), None),
@@ -142,6 +162,7 @@ pub async fn outage_start(
     b: axum::body::Bytes,
 ) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
+    cdnlabs_origin(&hub, "an origin outage")?;
     let req: OutageRequest = body(&b)?;
     if req.mode == api::origin::Outage::Off {
         let why = "mode must be reset, hang or status (DELETE stops an outage)";
@@ -164,6 +185,7 @@ pub async fn outage_start(
 /// `DELETE /api/origin/outage`: clears every origin fault.
 pub async fn outage_stop(State(hub): State<Arc<Hub>>, headers: HeaderMap) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
+    cdnlabs_origin(&hub, "an origin outage")?;
     let r = events::clear_faults(&hub.ctx).await;
     let open = hub.open_outage.lock().take();
     Ok(match open {

@@ -28,6 +28,10 @@ use crate::events::{Ctx, Entry, Source};
 /// Points kept for the charts (15 minutes at one a second).
 const HISTORY: usize = 900;
 
+/// Rounds (about a second each) over which your own origin's answers to
+/// the edges are judged.
+const ORIGIN_WINDOW: usize = 10;
+
 /// What every page shares.
 pub struct Hub {
     /// The world.
@@ -47,9 +51,20 @@ pub struct Hub {
 
 struct Prev {
     at: Instant,
-    /// Per node id: requests, bytes out, origin fetches, hits (edges).
-    counters: HashMap<String, (u64, u64, u64, u64)>,
+    /// Per node id.
+    counters: HashMap<String, Counters>,
     answers: BTreeMap<String, u64>,
+}
+
+/// A node's counters at one reading (origin fetches, their errors and hits:
+/// edges only).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    requests: u64,
+    bytes_out: u64,
+    origin_fetches: u64,
+    origin_errors: u64,
+    hits: u64,
 }
 
 struct State {
@@ -69,6 +84,9 @@ struct State {
     routed: HashMap<String, String>,
     /// Purges the page did not send, read from the edges.
     observed: Observed,
+    /// Per round, the last [`ORIGIN_WINDOW`]: the edges' origin fetches
+    /// and, of those, errors (failed or 5xx).
+    origin_answers: VecDeque<(u64, u64)>,
 }
 
 /// The static part of the run, for `init`.
@@ -147,12 +165,25 @@ fn probe_health(p: &Probe) -> (Health, Option<String>) {
     }
 }
 
-/// Your own origin's health: up while it accepts connections (it has no
-/// `/healthz` to say more), down when it does not.
-fn external_health(p: &Probe) -> (Health, Option<String>) {
+/// Your own origin's health. It has no `/healthz`, and the dashboard sends
+/// it no request of its own (its logs, and the request counts runs
+/// compare, see only the edges' traffic), so it is judged by what it
+/// does: down when it does not accept a connection; degraded when, of the
+/// requests the edges sent it over the last [`ORIGIN_WINDOW`] rounds
+/// (`fetches`), any failed or were answered 5xx (`errors`); else up. With
+/// no traffic there are no answers to judge: up means it accepts
+/// connections.
+fn external_health(p: &Probe, fetches: u64, errors: u64) -> (Health, Option<String>) {
     match p {
-        Ok(_) => (Health::Up, None),
         Err(e) => (Health::Down, Some(format!("your origin: {e}"))),
+        Ok(_) if errors > 0 => (
+            Health::Degraded,
+            Some(format!(
+                "your origin accepts connections, but {errors} of the {fetches} requests the edges sent it in about \
+                 the last {ORIGIN_WINDOW} s failed or were answered 5xx"
+            )),
+        ),
+        Ok(_) => (Health::Up, None),
     }
 }
 
@@ -193,6 +224,7 @@ impl Hub {
                 run: None,
                 routed: HashMap::new(),
                 observed,
+                origin_answers: VecDeque::new(),
             }),
             ticks,
         }
@@ -236,7 +268,7 @@ impl Hub {
         let st = &mut *st;
         let dt = st.prev.as_ref().map_or(1.0, |p| now.duration_since(p.at).as_secs_f64().max(1e-3));
         let prev_counters = st.prev.as_ref().map(|p| p.counters.clone()).unwrap_or_default();
-        let before = |id: &str, f: fn(&(u64, u64, u64, u64)) -> u64| prev_counters.get(id).map(f);
+        let before = |id: &str, f: fn(&Counters) -> u64| prev_counters.get(id).map(f);
         let mut counters = HashMap::new();
 
         // Edges: the last good reading stands in for an edge that is down.
@@ -257,6 +289,8 @@ impl Hub {
         let bill = crate::stats::Report::build(&self.world, &priced, r.origin.as_ref());
         let mut point = Point { t, ..Default::default() };
         let mut window = Buckets::default();
+        // This round's origin fetches and errors, over the edges read now.
+        let (mut round_fetches, mut round_errors) = (0u64, 0u64);
         let mut by_region: BTreeMap<String, Buckets> = BTreeMap::new();
         for (i, (name, got)) in r.edges.iter().enumerate() {
             let id = edge_id(name);
@@ -265,8 +299,13 @@ impl Hub {
                 st.nodes.insert(id, NodeNow { health: Some(health), why, ..Default::default() });
                 continue;
             };
-            let hits = s.requests.hit + s.requests.stale;
-            let c = (s.requests.total, s.bytes_to_clients, s.origin_requests, hits);
+            let c = Counters {
+                requests: s.requests.total,
+                bytes_out: s.bytes_to_clients,
+                origin_fetches: s.origin_requests,
+                origin_errors: s.origin_errors,
+                hits: s.requests.hit + s.requests.stale,
+            };
             let (mut health, mut why) = probe_health(&r.edge_health[i]);
             if let (Health::Up, Err(e)) = (health, got) {
                 (health, why) = (Health::Degraded, Some(e.clone()));
@@ -276,14 +315,18 @@ impl Hub {
             let n = NodeNow {
                 health: Some(health),
                 why,
-                requests: c.0,
-                rps: if fresh { rate(c.0, before(&id, |c| c.0), dt) } else { 0.0 },
+                requests: c.requests,
+                rps: if fresh { rate(c.requests, before(&id, |c| c.requests), dt) } else { 0.0 },
                 hit_ratio: Some(s.hit_ratio),
                 byte_hit_ratio: Some(s.byte_hit_ratio),
-                bytes_out: c.1,
-                bytes_out_ps: if fresh { rate(c.1, before(&id, |c| c.1), dt) } else { 0.0 },
-                origin_fetches: c.2,
-                origin_fetches_ps: if fresh { rate(c.2, before(&id, |c| c.2), dt) } else { 0.0 },
+                bytes_out: c.bytes_out,
+                bytes_out_ps: if fresh { rate(c.bytes_out, before(&id, |c| c.bytes_out), dt) } else { 0.0 },
+                origin_fetches: c.origin_fetches,
+                origin_fetches_ps: if fresh {
+                    rate(c.origin_fetches, before(&id, |c| c.origin_fetches), dt)
+                } else {
+                    0.0
+                },
                 memory_bytes: s.memory_bytes as u64,
                 memory_capacity: s.memory_capacity as u64,
                 disk_written: s.disk_written,
@@ -293,8 +336,12 @@ impl Hub {
                 stale: !fresh,
             };
             if fresh {
-                let dn = rate(c.0, before(&id, |c| c.0), 1.0);
-                let dh = rate(c.3, before(&id, |c| c.3), 1.0);
+                let dn = rate(c.requests, before(&id, |c| c.requests), 1.0);
+                let dh = rate(c.hits, before(&id, |c| c.hits), 1.0);
+                if prev_counters.contains_key(&id) {
+                    round_fetches += rate(c.origin_fetches, before(&id, |c| c.origin_fetches), 1.0) as u64;
+                    round_errors += rate(c.origin_errors, before(&id, |c| c.origin_errors), 1.0) as u64;
+                }
                 if dn > 0.0 && prev_counters.contains_key(&id) {
                     point.edge_hit.insert(id.clone(), dh / dn);
                 }
@@ -328,7 +375,12 @@ impl Hub {
         // Origin: cdnlab's (its /healthz, /stats, /faults), or yours (only
         // whether it answers; the edges' origin fetches stand in for its count).
         let origin_now = if self.ctx.origin_url.is_some() {
-            let (health, why) = external_health(&r.origin_health);
+            if st.origin_answers.len() >= ORIGIN_WINDOW {
+                st.origin_answers.pop_front();
+            }
+            st.origin_answers.push_back((round_fetches, round_errors));
+            let (fetches, errors) = st.origin_answers.iter().fold((0, 0), |(f, e), (rf, re)| (f + rf, e + re));
+            let (health, why) = external_health(&r.origin_health, fetches, errors);
             point.origin_rps = st
                 .nodes
                 .iter()
@@ -346,18 +398,21 @@ impl Hub {
                 why = Some(fault_words(f));
             }
             let o = r.origin.clone().unwrap_or_default();
-            let origin_before = before(ORIGIN, |c| c.0);
+            let origin_before = before(ORIGIN, |c| c.requests);
             point.origin_rps = if r.origin.is_some() { rate(o.requests, origin_before, dt) } else { 0.0 };
             let old = st.nodes.get(ORIGIN).cloned().unwrap_or_default();
             if r.origin.is_some() {
-                counters.insert(ORIGIN.into(), (o.requests, o.bytes_out, 0, 0));
+                counters.insert(
+                    ORIGIN.into(),
+                    Counters { requests: o.requests, bytes_out: o.bytes_out, ..Default::default() },
+                );
                 NodeNow {
                     health: Some(health),
                     why,
                     requests: o.requests,
                     rps: point.origin_rps,
                     bytes_out: o.bytes_out,
-                    bytes_out_ps: rate(o.bytes_out, before(ORIGIN, |c| c.1), dt),
+                    bytes_out_ps: rate(o.bytes_out, before(ORIGIN, |c| c.bytes_out), dt),
                     usd: bill.origin.as_ref().map_or(0.0, |x| x.direct_cost.as_usd()),
                     ..Default::default()
                 }
@@ -543,10 +598,41 @@ mod tests {
     }
 
     #[test]
-    fn your_origin_is_up_when_it_answers() {
-        assert_eq!(external_health(&Ok((200, String::new()))).0, Health::Up);
-        let (h, why) = external_health(&Err("connection refused".into()));
+    fn your_origin_is_judged_by_its_connections_and_its_answers_to_the_edges() {
+        let accepts = Ok((200, String::new()));
+        assert_eq!(external_health(&accepts, 0, 0), (Health::Up, None), "no traffic: accepts connections");
+        assert_eq!(external_health(&accepts, 40, 0), (Health::Up, None));
+        let (h, why) = external_health(&accepts, 40, 3);
+        assert_eq!(h, Health::Degraded);
+        assert!(why.unwrap().contains("3 of the 40 requests the edges sent it"));
+        let (h, why) = external_health(&Err("connection refused".into()), 40, 40);
         assert_eq!((h, why.as_deref()), (Health::Down, Some("your origin: connection refused")));
+    }
+
+    /// Issue 18: your origin answering 5xx is degraded on the page, judged
+    /// from the edges' `/stats` over the last rounds, and up again once
+    /// its answers are good for a whole window.
+    #[tokio::test]
+    async fn your_origin_answering_5xx_through_the_edges_is_degraded_then_up_again() {
+        let w = Arc::new(World::demo().unwrap());
+        let hub = Hub::new(w.clone(), ctx(&w, Some("http://127.0.0.1:3000")), None);
+        let reading = |fetches: u64, errors: u64| {
+            let s: Vec<Stats> =
+                w.edges.iter().map(|e| Stats { origin_errors: errors, ..stats(&e.name, 0, 0, fetches) }).collect();
+            Readings { origin_health: Ok((200, String::new())), ..readings(&w, &s) }
+        };
+        let origin = |hub: &Hub| hub.state.lock().nodes.get(ORIGIN).cloned().unwrap();
+        hub.apply(reading(10, 0));
+        hub.apply(reading(20, 0));
+        assert_eq!(origin(&hub).health, Some(Health::Up));
+        hub.apply(reading(30, 4));
+        let o = origin(&hub);
+        assert_eq!(o.health, Some(Health::Degraded), "{o:?}");
+        assert!(o.why.unwrap().contains("12 of the 60 requests"), "4 errors on each of 3 edges, of 2 rounds × 3 × 10");
+        for n in 0..ORIGIN_WINDOW as u64 {
+            hub.apply(reading(40 + 10 * n, 4));
+        }
+        assert_eq!(origin(&hub).health, Some(Health::Up), "a whole window of good answers");
     }
 
     fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {
@@ -565,6 +651,7 @@ mod tests {
             bytes_from_origin: 0,
             bytes_to_origin: 0,
             origin_requests: miss,
+            origin_errors: 0,
             stored: 0,
             not_stored: 0,
             admission: Default::default(),
@@ -581,6 +668,19 @@ mod tests {
             health: Default::default(),
             bus: None,
         }
+    }
+
+    fn ctx(w: &Arc<World>, origin_url: Option<&str>) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            world: w.clone(),
+            http: reqwest::Client::new(),
+            sup: Arc::new(tokio::sync::Mutex::new(crate::supervisor::Supervisor::new(true))),
+            versions: Default::default(),
+            start: Instant::now(),
+            announce: false,
+            journal: Default::default(),
+            origin_url: origin_url.map(str::to_string),
+        })
     }
 
     fn readings(w: &World, s: &[Stats]) -> Readings {
@@ -605,17 +705,7 @@ mod tests {
     #[tokio::test]
     async fn stale_hits_count_as_hits_like_the_report() {
         let w = Arc::new(World::demo().unwrap());
-        let ctx = Arc::new(Ctx {
-            world: w.clone(),
-            http: reqwest::Client::new(),
-            sup: Arc::new(tokio::sync::Mutex::new(crate::supervisor::Supervisor::new(true))),
-            versions: Default::default(),
-            start: Instant::now(),
-            announce: false,
-            journal: Default::default(),
-            origin_url: None,
-        });
-        let hub = Hub::new(w.clone(), ctx, None);
+        let hub = Hub::new(w.clone(), ctx(&w, None), None);
         let names: Vec<&str> = w.edges.iter().map(|e| e.name.as_str()).collect();
         hub.apply(readings(&w, &names.iter().map(|n| stats(n, 2, 0, 2)).collect::<Vec<_>>()));
         // Then six more requests at the first edge, all stale hits.

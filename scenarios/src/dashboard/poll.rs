@@ -75,7 +75,8 @@ async fn accepts(url: &str) -> Probe {
 
 /// Reads everything once; `purges_after`: per edge, the last purge
 /// already read from its `/purge/recent`; `origin_url`: your own origin
-/// (it has no admin API: only whether it accepts a connection is read).
+/// (it has no admin API: only whether it accepts a connection is read
+/// here; its answers are judged from the edges' `/stats`).
 pub async fn round(
     http: &reqwest::Client,
     w: &World,

@@ -238,6 +238,30 @@ async fn dollars_are_bytes_times_the_tiered_price_across_a_tier_boundary() {
     assert_eq!(json["bytes_to_clients"], s.bytes_to_clients);
 }
 
+/// How the origin is doing as the edges see it (the dashboard judges your
+/// own origin by it, issue 18): origin requests answered 5xx or failed
+/// are counted, answers below 500 are not.
+#[tokio::test]
+async fn origin_errors_count_5xx_answers_and_failed_requests() {
+    let mut o = ScriptedOrigin::start().await;
+    o.set("/ok", Reply::ok("fine").cc("no-store"));
+    o.set("/gone", Reply::status(404, "no").cc("no-store"));
+    o.set("/down", Reply::status(503, "down"));
+    o.set("/boom", Reply::status(500, "boom"));
+    let e = start_edge(o.addr, |_| {}).await;
+    let http = client();
+    for path in ["/ok", "/gone", "/down", "/boom"] {
+        http.get(e.url(path)).send().await.unwrap().bytes().await.unwrap();
+    }
+    let s = stats_when(&e, |s| s.origin_requests == 4).await;
+    assert_eq!(s.origin_errors, 2, "the 503 and the 500");
+    o.stop().await;
+    let r = http.get(e.url("/ok")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    let s = stats_when(&e, |s| s.origin_requests == 5).await;
+    assert_eq!(s.origin_errors, 3, "and the request that found no origin");
+}
+
 #[tokio::test]
 async fn metrics_parse_as_prometheus_text_and_match_stats() {
     let o = ScriptedOrigin::start().await;
@@ -294,6 +318,7 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
         ("cdnlab_edge_origin_bytes_received_total", s.bytes_from_origin),
         ("cdnlab_edge_origin_bytes_sent_total", s.bytes_to_origin),
         ("cdnlab_edge_origin_requests_total", s.origin_requests),
+        ("cdnlab_edge_origin_errors_total", s.origin_errors),
         ("cdnlab_edge_origin_fetch_duration_seconds_count", s.origin_requests),
         ("cdnlab_edge_stored_total", s.stored),
         ("cdnlab_edge_not_stored_total", s.not_stored),

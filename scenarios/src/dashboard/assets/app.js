@@ -177,7 +177,7 @@ function renderMap(m) {
     if (!g) continue;
     const h = now.health || 'unknown';
     if (g.dataset.health !== h) g.dataset.health = h;
-    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}${n.external ? ', ' + n.external + ': not cdnlab\'s, up while it accepts connections' : ''}): ${h}`;
+    let tip = `${n.name} (${n.role}${n.region ? ', ' + n.region : ''}${n.external ? ', ' + n.external + ': not cdnlab\'s, judged by its answers to the edges' : ''}): ${h}`;
     if (now.why) tip += ' — ' + now.why;
     if (n.role === 'edge') tip += `\n${rate(now.rps || 0)} req/s, hit ${pct(now.hit_ratio)}`;
     set(g.querySelector('title'), tip);
@@ -491,6 +491,12 @@ function buildControls() {
   const sel = $('#edge-name');
   sel.replaceChildren();
   for (const n of S.topo.nodes.filter((x) => x.role === 'edge')) sel.appendChild(el('option', { value: n.name }, n.name));
+  // Bump and outage act on cdnlab's own origin; yours (--origin) is not cdnlab's to change.
+  const yours = S.topo.nodes.find((x) => x.role === 'origin' && x.external);
+  for (const id of ['#bump-path', '#bump-go', '#outage-mode', '#outage-start', '#outage-stop']) $(id).disabled = !!yours;
+  const note = $('#origin-note');
+  note.hidden = !yours;
+  if (yours) set(note, `Bump and origin outage are off: they act on cdnlab's own origin, and this world runs with yours (${yours.external}), which cdnlab does not change. Change or stop your server itself.`);
   tokenState();
 }
 
