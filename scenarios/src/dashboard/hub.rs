@@ -70,7 +70,13 @@ struct Counters {
 struct State {
     topo: Topology,
     prev: Option<Prev>,
+    /// Per edge, its counters since the world started: its last good
+    /// reading plus what the edge's earlier processes counted.
     last_stats: HashMap<String, Stats>,
+    /// Per edge, its last good reading as `/stats` said it.
+    raw_stats: HashMap<String, Stats>,
+    /// Per edge, the counters of its processes before a restart, added up.
+    before_restart: HashMap<String, Stats>,
     nodes: BTreeMap<String, NodeNow>,
     geo: GeoNow,
     latency: BTreeMap<String, Percentiles>,
@@ -187,6 +193,37 @@ fn external_health(p: &Probe, fetches: u64, errors: u64) -> (Health, Option<Stri
     }
 }
 
+/// The counters of an edge's earlier process(es) `earlier` and of its
+/// current one `now`, added up; gauges (memory, disk, in flight, health)
+/// and settings are `now`'s, and the ratios are recomputed.
+fn counted_by_both(earlier: &Stats, now: &Stats) -> Stats {
+    let both = |f: fn(&Stats) -> u64| f(earlier) + f(now);
+    let requests = api::edge::ByOutcome::of(|o| earlier.requests.get(o) + now.requests.get(o));
+    let body_bytes = api::edge::ByOutcome::of(|o| earlier.body_bytes.get(o) + now.body_bytes.get(o));
+    let mut admission = now.admission;
+    admission.refused += earlier.admission.refused;
+    Stats {
+        hit_ratio: requests.cached_ratio(),
+        byte_hit_ratio: body_bytes.cached_ratio(),
+        requests,
+        body_bytes,
+        bytes_to_clients: both(|s| s.bytes_to_clients),
+        bytes_from_clients: both(|s| s.bytes_from_clients),
+        client_connections: both(|s| s.client_connections),
+        client_connections_refused: both(|s| s.client_connections_refused),
+        bytes_from_origin: both(|s| s.bytes_from_origin),
+        bytes_to_origin: both(|s| s.bytes_to_origin),
+        origin_requests: both(|s| s.origin_requests),
+        origin_errors: both(|s| s.origin_errors),
+        stored: both(|s| s.stored),
+        not_stored: both(|s| s.not_stored),
+        admission,
+        disk_written: both(|s| s.disk_written),
+        disk_read: both(|s| s.disk_read),
+        ..now.clone()
+    }
+}
+
 fn rate(now: u64, before: Option<u64>, dt: f64) -> f64 {
     match before {
         // A counter that went down: the process started again from zero.
@@ -213,6 +250,8 @@ impl Hub {
                 topo,
                 prev: None,
                 last_stats: HashMap::new(),
+                raw_stats: HashMap::new(),
+                before_restart: HashMap::new(),
                 nodes: BTreeMap::new(),
                 geo: GeoNow::default(),
                 latency: BTreeMap::new(),
@@ -271,19 +310,36 @@ impl Hub {
         let before = |id: &str, f: fn(&Counters) -> u64| prev_counters.get(id).map(f);
         let mut counters = HashMap::new();
 
-        // Edges: the last good reading stands in for an edge that is down.
+        // Edges: the last good reading stands in for an edge that is down;
+        // an edge that started again (its counters went down) keeps what
+        // its earlier process counted, as the run's report does
+        // (`run::EdgeTally`): "so far" never goes down.
         for (name, got) in &r.edges {
             if let Ok(s) = got {
-                st.last_stats.insert(name.clone(), s.clone());
+                if let Some(prev) = st.raw_stats.get(name)
+                    && s.requests.total < prev.requests.total
+                {
+                    let earlier = match st.before_restart.get(name) {
+                        Some(e) => counted_by_both(e, prev),
+                        None => prev.clone(),
+                    };
+                    st.before_restart.insert(name.clone(), earlier);
+                }
+                st.raw_stats.insert(name.clone(), s.clone());
+                let since_start = match st.before_restart.get(name) {
+                    Some(e) => counted_by_both(e, s),
+                    None => s.clone(),
+                };
+                st.last_stats.insert(name.clone(), since_start);
             }
         }
         let priced: Vec<(String, Result<Stats, String>)> = r
             .edges
             .iter()
             .map(|(name, got)| match (got, st.last_stats.get(name)) {
-                (Ok(s), _) => (name.clone(), Ok(s.clone())),
-                (Err(_), Some(s)) => (name.clone(), Ok(s.clone())),
+                (_, Some(s)) => (name.clone(), Ok(s.clone())),
                 (Err(e), None) => (name.clone(), Err(e.clone())),
+                (Ok(s), None) => (name.clone(), Ok(s.clone())),
             })
             .collect();
         let bill = crate::stats::Report::build(&self.world, &priced, r.origin.as_ref());
@@ -607,6 +663,40 @@ mod tests {
         assert!(why.unwrap().contains("3 of the 40 requests the edges sent it"));
         let (h, why) = external_health(&Err("connection refused".into()), 40, 40);
         assert_eq!((h, why.as_deref()), (Health::Down, Some("your origin: connection refused")));
+    }
+
+    /// An edge that starts again counts from zero in `/stats`; the page,
+    /// like the run's report (`run::EdgeTally`), keeps what its earlier
+    /// process counted: requests, hit ratio and dollars so far never go
+    /// down.
+    #[tokio::test]
+    async fn an_edge_restart_does_not_take_back_what_it_counted() {
+        let w = Arc::new(World::demo().unwrap());
+        let hub = Hub::new(w.clone(), ctx(&w, None), None);
+        let names: Vec<&str> = w.edges.iter().map(|e| e.name.as_str()).collect();
+        let round = |first: Stats| {
+            let mut all: Vec<Stats> = names.iter().map(|n| stats(n, 0, 0, 0)).collect();
+            all[0] = Stats { bytes_to_clients: first.requests.total * 1000, ..first };
+            readings(&w, &all)
+        };
+        let node = |hub: &Hub| {
+            let (init, _) = hub.join();
+            let v: serde_json::Value = serde_json::from_str(&init).unwrap();
+            let n = &v["now"]["nodes"][edge_id(names[0])];
+            (n["requests"].as_u64().unwrap(), n["hit_ratio"].as_f64().unwrap(), n["usd"].as_f64().unwrap(), v)
+        };
+        hub.apply(round(stats(names[0], 60, 0, 40)));
+        let (n1, h1, usd1, _) = node(&hub);
+        assert_eq!((n1, h1), (100, 0.6));
+        // killed and started again: its /stats counts from zero
+        hub.apply(round(stats(names[0], 5, 0, 5)));
+        let (n2, h2, usd2, v) = node(&hub);
+        assert_eq!(n2, 110, "100 before the restart and 10 after");
+        assert!((h2 - 65.0 / 110.0).abs() < 1e-9, "{h2}");
+        assert!(usd2 > usd1, "dollars so far: {usd1} then {usd2}");
+        assert_eq!(v["now"]["totals"]["requests"].as_u64(), Some(110));
+        hub.apply(round(stats(names[0], 15, 0, 5)));
+        assert_eq!(node(&hub).0, 120, "the same process again: 100 + 20");
     }
 
     /// Issue 18: your origin answering 5xx is degraded on the page, judged
