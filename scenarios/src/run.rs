@@ -178,7 +178,15 @@ async fn drive(
         let start_unix_ms =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
                 + start.saturating_duration_since(Instant::now()).as_millis() as u64;
-        Arc::new(crate::dashboard::RunFeed::new(s, &w, total, end.as_secs_f64(), start_unix_ms, driver.live.clone()))
+        Arc::new(crate::dashboard::RunFeed::new(
+            s,
+            &w,
+            total,
+            end.as_secs_f64(),
+            warm_end,
+            start_unix_ms,
+            driver.live.clone(),
+        ))
     });
     let _dashboard = match dashboard {
         Some(addr) => {

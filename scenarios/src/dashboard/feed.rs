@@ -98,6 +98,11 @@ pub struct RunFeed {
     pub planned: u64,
     /// Planned length, seconds.
     pub duration_s: f64,
+    /// The warm-up's end, seconds after the start: requests planned before
+    /// it are left out of the totals, the expectations and the client
+    /// regions' latency, as the report leaves them out (they still move
+    /// the live latency chart and the routes).
+    pub warmup_s: Option<f64>,
     /// When traffic starts, Unix ms.
     pub start_unix_ms: u64,
     /// The timeline: (seconds after the start, kind, detail).
@@ -147,8 +152,17 @@ pub struct ClientTick {
 }
 
 impl RunFeed {
-    /// A feed for one run of `s` in `w`.
-    pub fn new(s: &Scenario, w: &World, planned: u64, duration_s: f64, start_unix_ms: u64, live: Arc<Live>) -> Self {
+    /// A feed for one run of `s` in `w`, its warm-up ending `warmup` after
+    /// the start (as `run` resolved it).
+    pub fn new(
+        s: &Scenario,
+        w: &World,
+        planned: u64,
+        duration_s: f64,
+        warmup: Option<std::time::Duration>,
+        start_unix_ms: u64,
+        live: Arc<Live>,
+    ) -> Self {
         let mut timeline: Vec<(f64, String, String)> =
             s.events.iter().map(|e| (e.at().0.as_secs_f64(), e.kind().to_string(), String::new())).collect();
         timeline.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -158,6 +172,7 @@ impl RunFeed {
             expect: s.expect.clone(),
             planned,
             duration_s,
+            warmup_s: warmup.map(|d| d.as_secs_f64()),
             start_unix_ms,
             timeline,
             live,
@@ -174,9 +189,25 @@ impl RunFeed {
         }
     }
 
-    /// Counts one finished request (the same way the report does).
+    /// Counts one finished request (the same way the report does, warm-up
+    /// left out).
     pub fn sample(&self, x: &Sample) {
         let mut a = self.agg.lock();
+        let server = match x.edge {
+            SAMPLE_ORIGIN => ORIGIN.to_string(),
+            NONE => "none".to_string(),
+            e => self.edge_ids.get(e as usize).cloned().unwrap_or_else(|| "?".into()),
+        };
+        if let Some(m) = a.served.get_mut(x.region as usize) {
+            *m.entry(server).or_default() += 1;
+        }
+        if x.kind != Kind::Error {
+            a.window.add(x.latency_us);
+        }
+        // The report's filter: `at_ms >= warm-up end`.
+        if self.warmup_s.is_some_and(|w| f64::from(x.at_ms) < w * 1000.0) {
+            return;
+        }
         let t = &mut a.totals;
         t.requests += 1;
         t.errors += u64::from(x.kind == Kind::Error);
@@ -190,18 +221,9 @@ impl RunFeed {
         }
         if x.kind != Kind::Error {
             a.all.add(x.latency_us);
-            a.window.add(x.latency_us);
             if let Some(h) = a.regions.get_mut(x.region as usize) {
                 h.add(x.latency_us);
             }
-        }
-        let server = match x.edge {
-            SAMPLE_ORIGIN => ORIGIN.to_string(),
-            NONE => "none".to_string(),
-            e => self.edge_ids.get(e as usize).cloned().unwrap_or_else(|| "?".into()),
-        };
-        if let Some(m) = a.served.get_mut(x.region as usize) {
-            *m.entry(server).or_default() += 1;
         }
     }
 
@@ -257,6 +279,60 @@ impl RunFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The run panel's numbers are the report's for the same samples: the
+    /// warm-up's requests are left out of the client hit ratio, the errors
+    /// and the expectations as they stand, as `report::build` leaves them
+    /// out.
+    #[test]
+    fn the_pages_client_numbers_are_the_reports_warm_up_left_out() {
+        let w = World::demo().unwrap();
+        let text = "name = \"t\"\nduration = \"4s\"\nwarmup = \"1s\"\n\n[workload]\nrate = 10\nclients = { seoul = 1.0 }\n\n[expect]\nhit_ratio = \">= 0.7\"\nerror_ratio = \"<= 0.1\"\n";
+        let (s, w) = crate::scenario::parse_text("s.toml", text, &w).unwrap();
+        let warm = std::time::Duration::from_secs(1);
+        let feed = RunFeed::new(&s, &w, 20, 4.0, Some(warm), 0, Arc::new(Live::default()));
+        let sample = |at_ms: u32, kind: Kind| Sample {
+            plan: 0,
+            at_ms,
+            region: 0,
+            edge: 0,
+            status: if kind == Kind::Error { 0 } else { 200 },
+            kind,
+            bytes: 100,
+            latency_us: 2000,
+            corrupt: false,
+            stale_after_purge: false,
+            flash: false,
+        };
+        // The warm-up: misses and errors; then mostly hits.
+        let mut samples: Vec<Sample> = (0..10).map(|i| sample(i * 90, Kind::Miss)).collect();
+        samples.extend((0..3).map(|i| sample(300 + i, Kind::Error)));
+        samples.extend((0..8).map(|i| sample(1000 + i * 100, Kind::Hit)));
+        samples.extend([sample(1900, Kind::Stale), sample(2000, Kind::Miss)]);
+        for x in &samples {
+            feed.sample(x);
+        }
+        let report = crate::report::build(crate::report::Inputs {
+            scenario: &s,
+            world: &w,
+            samples: &samples,
+            edges: &[],
+            origin_per_second: &[],
+            events: Vec::new(),
+            duration_s: 4.0,
+            warmup: Some(crate::report::WarmupRow { until_s: 1.0, requests: 13 }),
+            driver: Default::default(),
+        });
+        let now = feed.now();
+        assert_eq!(report.totals.requests, 10);
+        assert!((report.totals.hit_ratio - 0.9).abs() < 1e-9, "{}", report.totals.hit_ratio);
+        assert_eq!((now.hit_ratio, now.errors), (report.totals.hit_ratio, report.totals.errors));
+        for x in &now.expectations {
+            let want = report.field(&x.field);
+            assert_eq!(x.actual, want, "{}", x.field);
+            assert_eq!(x.ok, Some(true), "{}", x.field);
+        }
+    }
 
     #[test]
     fn log_histogram_percentiles_are_within_a_bucket() {

@@ -102,6 +102,7 @@ struct RunInfo<'a> {
     question: Option<&'a str>,
     planned: u64,
     duration_s: f64,
+    warmup_s: Option<f64>,
     start_unix_ms: u64,
     timeline: Vec<TimelineItem<'a>>,
 }
@@ -283,6 +284,7 @@ impl Hub {
             question: r.question.as_deref(),
             planned: r.planned,
             duration_s: r.duration_s,
+            warmup_s: r.warmup_s,
             start_unix_ms: r.start_unix_ms,
             timeline: r.timeline.iter().map(|(at_s, kind, _)| TimelineItem { at_s: *at_s, kind }).collect(),
         });

@@ -329,7 +329,7 @@ function renderRun(m) {
   const frac = r.planned ? Math.min(1, r.done / r.planned) : 0;
   $('#run-bar').style.width = (frac * 100).toFixed(1) + '%';
   const elapsed = Math.max(0, (m.t - S.run.start_unix_ms) / 1000);
-  set($('#run-progress'), `${int(r.done)} of ${int(r.planned)} requests · ${elapsed.toFixed(0)} s of ${S.run.duration_s.toFixed(0)} s · ${int(r.errors)} errors · client hit ratio ${pct(r.hit_ratio)}`);
+  set($('#run-progress'), `${int(r.done)} of ${int(r.planned)} requests · ${elapsed.toFixed(0)} s of ${S.run.duration_s.toFixed(0)} s · ${int(r.errors)} errors · client hit ratio ${pct(r.hit_ratio)}${S.run.warmup_s ? ` (after the ${S.run.warmup_s.toFixed(0)} s warm-up, as the report counts)` : ''}`);
   const tb = $('#run-expect tbody');
   tb.replaceChildren();
   for (const x of r.expectations) {
