@@ -114,23 +114,7 @@ pub async fn start_world(
     if let Some(url) = origin {
         edge::parse_origin_url(url)?;
     }
-    let edges: Vec<(String, Vec<String>)> = w
-        .edges
-        .iter()
-        .map(|e| {
-            let mut args = vec!["edge".to_string()];
-            args.extend(world_args.iter().cloned());
-            args.extend(["--name".to_string(), e.name.clone()]);
-            if let Some(url) = origin {
-                args.extend(["--origin".to_string(), url.to_string()]);
-            }
-            if let Some(h) = origin_host {
-                args.extend(["--origin-host".to_string(), h.to_string()]);
-            }
-            args.extend(edge_flags.always.iter().cloned());
-            (e.name.clone(), args)
-        })
-        .collect();
+    let edges = edge_args(w, world_file, origin, origin_host, &edge_flags.always);
     if !edge_flags.fresh {
         check_data_dirs(&edges)?;
     }
@@ -156,6 +140,34 @@ pub async fn start_world(
     sup.start("geodns", &args, Duration::from_secs(30)).await?;
     wait_healthy(w.geodns.http, Duration::from_secs(10)).await?;
     Ok(())
+}
+
+/// Each edge's name and the arguments of `cdn edge` that start it.
+fn edge_args(
+    w: &World,
+    world_file: Option<&PathBuf>,
+    origin: Option<&str>,
+    origin_host: Option<&str>,
+    always: &[String],
+) -> Vec<(String, Vec<String>)> {
+    w.edges
+        .iter()
+        .map(|e| {
+            let mut args = vec!["edge".to_string()];
+            if let Some(p) = world_file {
+                args.extend(["--world".to_string(), p.display().to_string()]);
+            }
+            args.extend(["--name".to_string(), e.name.clone()]);
+            if let Some(url) = origin {
+                args.extend(["--origin".to_string(), url.to_string()]);
+            }
+            if let Some(h) = origin_host {
+                args.extend(["--origin-host".to_string(), h.to_string()]);
+            }
+            args.extend(always.iter().cloned());
+            (e.name.clone(), args)
+        })
+        .collect()
 }
 
 /// Refuses, before anything starts, edges whose data directory holds
@@ -190,8 +202,8 @@ fn check_data_dirs(edges: &[(String, Vec<String>)]) -> anyhow::Result<()> {
     }
     anyhow::ensure!(
         refused.is_empty(),
-        "nothing started: {} of {} edges would serve a cache filled from another origin, and a cache's objects are \
-         never served for another origin:\n  {}\nStart with `cdn up --fresh` to empty every edge's cache first (the \
+        "nothing started: the data directories of {} of {} edges hold a cache not filled from this run's origin, \
+         and a cache's objects are never served for another origin:\n  {}\nStart with `cdn up --fresh` to empty every edge's cache first (the \
          admin tokens are kept), or give the edges other data directories (`data_dir` in a world file: \
          docs/worlds.md).",
         refused.len(),
@@ -262,6 +274,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         Some(d) => vec!["--default-ttl".to_string(), format!("{}ms", d.as_millis())],
         None => Vec::new(),
     };
+    // Before anything starts (the bus server included).
+    if !args.fresh {
+        check_data_dirs(&edge_args(&w, args.world.as_ref(), origin, host, &always))?;
+    }
     // Dropped (and so killed) when `cdn up` returns, after the edges.
     let (bus_url, _nats) = match &args.bus {
         None => (None, None),

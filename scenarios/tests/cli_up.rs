@@ -408,7 +408,7 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
     assert!(err.contains(&url_a) && err.contains(&url_b) && err.contains("cdn up --fresh"), "{err}");
     // Refused up front, for every edge at once, each named with its
     // directory; not one edge started and died ("exited before ready").
-    assert!(err.contains("nothing started: 3 of 3 edges"), "{err}");
+    assert!(err.contains("nothing started: the data directories of 3 of 3 edges"), "{err}");
     for edge in ["seoul", "tokyo", "newyork"] {
         let line = format!("edge {edge}: {} holds the cache of origin {url_a}", dir.path().join(edge).display());
         assert!(err.contains(&line), "{line}\n{err}");
