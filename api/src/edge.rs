@@ -118,6 +118,66 @@ pub struct Stats {
     /// purge sequence applied here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bus: Option<BusStatus>,
+    /// The what-if caches, when the edge keeps any (the world's `shadow`
+    /// setting; docs/traces.md, "Shadow caches").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowStats>,
+}
+
+/// What an edge's shadow caches would have done on the requests they were
+/// fed (GET/HEAD cache lookups answered 200), beside the real cache on the
+/// same requests.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
+pub struct ShadowStats {
+    /// Requests fed to every cache below.
+    pub requests: u64,
+    /// Bytes of their objects.
+    pub bytes: u64,
+    /// Requests not fed (the queue to the caches was full): in no row.
+    pub dropped: u64,
+    /// The real cache on the same requests: a hit is a request whose
+    /// object it had (`hit`, `stale` or `revalidated`).
+    pub real: ShadowRow,
+    /// One per shadow cache, in the order configured.
+    pub caches: Vec<ShadowRow>,
+}
+
+/// One cache's result over an edge's shadow samples.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
+pub struct ShadowRow {
+    /// `lru:64MiB`, or `real (s3fifo, 320MiB)`.
+    pub cache: String,
+    /// Its policy (`real` for the real cache).
+    pub policy: String,
+    /// Its capacity, bytes (the real cache: memory and disk tiers).
+    pub capacity: u64,
+    /// Requests fed.
+    pub requests: u64,
+    /// Of which hits.
+    pub hits: u64,
+    /// Bytes of the requests' objects.
+    pub bytes: u64,
+    /// Of which hits.
+    pub hit_bytes: u64,
+    /// hits / requests.
+    pub hit_ratio: f64,
+    /// hit bytes / bytes.
+    pub byte_hit_ratio: f64,
+    /// Bytes of the misses: what the origin sends.
+    pub origin_bytes: u64,
+    /// The misses' bytes at the edge's list prices (origin egress and fill
+    /// fee, from zero).
+    #[serde(with = "decimal")]
+    pub origin_usd: Money,
+    /// Objects cached now (shadows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// Bytes of objects cached now (shadows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_bytes: Option<u64>,
+    /// Heap bytes of the metadata (shadows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_bytes: Option<u64>,
 }
 
 /// A count per outcome, and their sum.

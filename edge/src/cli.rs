@@ -57,6 +57,10 @@ pub struct Args {
     /// (docs/memory.md).
     #[arg(long, value_parser = parse_bytes)]
     pub disk_write_buffer: Option<ByteSize>,
+    /// A what-if cache fed this edge's requests, `POLICY:SIZE` (e.g.
+    /// sieve:256MiB; repeat for more; replaces the world's `shadow`).
+    #[arg(long, value_name = "POLICY:SIZE", value_parser = world::policy::ShadowCache::parse)]
+    pub shadow: Vec<world::policy::ShadowCache>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
@@ -157,6 +161,14 @@ impl Args {
         }
         if self.access_log {
             c.access_log = true;
+        }
+        if !self.shadow.is_empty() {
+            anyhow::ensure!(
+                self.shadow.len() <= world::bounds::MAX_SHADOWS,
+                "--shadow: at most {} shadow caches",
+                world::bounds::MAX_SHADOWS
+            );
+            c.shadow = self.shadow.clone();
         }
         c.fresh = self.fresh;
         if let Some(d) = self.default_ttl {

@@ -10,7 +10,8 @@
 //! `Cache-Status` ([`cache_status`]). The request path is drawn in
 //! [`proxy`]. Every byte is metered and priced ([`meter`], [`stats`],
 //! [`metrics`]); [`admission`] keeps rarely used objects out of the cache;
-//! [`access_log`] logs requests when asked.
+//! [`access_log`] logs requests when asked; [`shadow`] keeps what-if
+//! caches of other policies and sizes beside the real one.
 //!
 //! Purges (`POST /purge` on the admin listener: URL, prefix, tag, all;
 //! hard or soft) and the index and journal behind them are in [`purge`];
@@ -48,6 +49,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod purge;
 pub mod respond;
+pub mod shadow;
 pub mod slice;
 pub mod state;
 pub mod stats;
@@ -119,6 +121,8 @@ pub struct Config {
     pub min_uses_window: Duration,
     /// Log one line per request.
     pub access_log: bool,
+    /// What-if caches beside the real one (empty: off).
+    pub shadow: Vec<world::policy::ShadowCache>,
     /// Client connections: at most this many at once (more are answered
     /// 503 and closed), and closed when a complete request head has not
     /// arrived this long after the connection opened or its last response
@@ -176,6 +180,7 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
+            shadow: s.shadow.clone(),
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
@@ -206,6 +211,7 @@ impl Config {
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
+            shadow: s.shadow.clone(),
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
@@ -413,6 +419,8 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let bad_host = || ConfigError::OriginHost(format!("origin host `{}`: not a header value", c.origin_host));
     let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
     let hop = headers::Hop::new(&label, origin_host);
+    let real = shadow::RealCache { policy: c.store.eviction.as_str().into(), capacity: c.store.memory + c.store.disk };
+    let shadow = shadow::Shadows::start(&c.name, &c.shadow, real)?;
     let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,
@@ -436,6 +444,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         access_log: c.access_log,
         limits: c.limits,
         relay: link.clone().map(|l| l as Arc<dyn purge::relay::Relay>),
+        shadow,
     });
     st.purging().recover(redo).await;
     if link.is_some() {

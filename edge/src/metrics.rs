@@ -11,7 +11,8 @@
 //! **Exposing.** `GET /metrics` on the admin listener renders, in the
 //! Prometheus text format, the same numbers as `/stats` (names below,
 //! labels `edge`, `outcome`, `tier`, `item`, `kind`, `state` only: fixed
-//! sets, never a URL).
+//! sets, never a URL; the shadow caches' families, `policy` and `size`
+//! from the world's configuration: [`crate::shadow`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -116,6 +117,7 @@ impl EdgeState {
     /// bytes and time by outcome; logs it if asked.
     pub async fn observed(self: Arc<Self>, req: Request<Incoming>, peer: Peer, started: Instant) -> Response<Body> {
         let logged = self.access_log.then(|| (req.method().clone(), req.uri().clone()));
+        let looked = self.shadow_key(&req); // what-if caches (crate::shadow): None when off
         let Served { response: mut r, outcome } = self.clone().handle(req, peer.remote.ip()).await;
         self.meter.count(outcome);
         let bytes = match r.body() {
@@ -131,6 +133,7 @@ impl EdgeState {
                 Some(n)
             }
         };
+        self.shadow_observe(looked, outcome, &r, bytes);
         let elapsed = started.elapsed();
         self.meter.duration(outcome, elapsed);
         if let Some((method, uri)) = &logged {
@@ -268,6 +271,9 @@ impl EdgeState {
             &e,
             d.dropped_entries,
         );
+        if let Some(sh) = &s.shadow {
+            crate::shadow::prometheus(&mut p, edge, sh);
+        }
         p.finish()
     }
 }

@@ -61,6 +61,8 @@ pub struct EdgeState {
     /// Where `POST /purge` sends purges when the edge follows a control
     /// bus (`None`: applied here, by HTTP fan-out).
     pub relay: Option<std::sync::Arc<dyn crate::purge::relay::Relay>>,
+    /// What-if caches fed this edge's requests (`None`: off, no work).
+    pub shadow: Option<crate::shadow::Shadows>,
 }
 
 impl EdgeState {

@@ -60,6 +60,7 @@ impl EdgeState {
             disk: self.health.disk(),
             health: self.health.report(),
             bus: self.relay.as_ref().map(|r| r.status()),
+            shadow: self.shadow.as_ref().map(|s| s.stats(&self.prices)),
         }
     }
 }

@@ -45,6 +45,9 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// Largest `min_uses`.
 pub const MAX_MIN_USES: u32 = 1000;
+/// Most shadow caches per edge (each costs every sampled request an
+/// update, docs/traces.md).
+pub const MAX_SHADOWS: usize = 8;
 /// Longest `min_uses_window`.
 pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 /// Longest DNS TTL.

@@ -460,6 +460,11 @@ edge_settings! {
     min_uses_window: Dur = Dur::secs(600);
     /// Log one structured line per request (target `cdnlab::access`).
     access_log: bool = false;
+    /// What-if caches: metadata-only caches of other policies and sizes
+    /// (`["lru:64MiB", "sieve:256MiB"]`) fed this edge's traffic, reported
+    /// beside the real cache in `/stats`, `/metrics` and run reports.
+    /// Empty (the default): off, no work per request.
+    shadow: Vec<crate::policy::ShadowCache> = Vec::new();
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.

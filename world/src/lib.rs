@@ -13,6 +13,7 @@
 //! - [`link`]: what each pair of places is like (jitter, loss, bandwidth, TLS, TCP);
 //! - [`network`]: the world's link between two of its places, and its checks;
 //! - [`transfer`]: the transfer-time model: when each response byte may arrive;
+//! - [`policy`]: cache policies by name, and an edge's shadow caches;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
@@ -29,6 +30,7 @@ pub mod link;
 pub mod listen;
 pub mod load;
 pub mod network;
+pub mod policy;
 pub mod price;
 pub mod rng;
 pub mod toml_file;

@@ -452,6 +452,15 @@ fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
             format!("min_uses_window {} must be > 0 and at most {}", s.min_uses_window, Dur(MAX_WINDOW)),
         ));
     }
+    if s.shadow.len() > MAX_SHADOWS {
+        v.push(("shadow", format!("at most {MAX_SHADOWS} shadow caches per edge (got {})", s.shadow.len())));
+    }
+    for (i, c) in s.shadow.iter().enumerate() {
+        if let Some(j) = s.shadow[..i].iter().position(|x| x == c) {
+            v.push(("shadow", format!("shadow cache `{c}` is listed twice (entries {} and {})", j + 1, i + 1)));
+            break;
+        }
+    }
     v
 }
 

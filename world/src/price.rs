@@ -353,6 +353,14 @@ impl Prices {
         Bill { cdn_egress, requests, origin_egress, fill, total: cdn_egress + requests + origin_egress + fill }
     }
 
+    /// What `bytes` fetched from the origin cost, from zero (one month's
+    /// first bytes): the origin's egress and the CDN's fill fee. How
+    /// `cdn replay` and an edge's shadow caches price a cache's misses.
+    pub fn origin_cost(&self, bytes: u64) -> Money {
+        let b = self.bill(&Usage { bytes_from_origin: bytes, ..Usage::default() }, &Usage::default(), 0);
+        b.origin_egress + b.fill
+    }
+
     /// What the origin's egress costs for client bytes from `from` to `to`
     /// (cumulative): the no-CDN counterfactual.
     pub fn without_cdn(&self, from: u64, to: u64) -> Money {

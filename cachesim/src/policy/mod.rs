@@ -30,6 +30,9 @@ pub use s3fifo::S3Fifo;
 pub use sieve::Sieve;
 pub use slots::{Dense, Hashed, Slots};
 pub use tinylfu::WTinyLfu;
+/// The online policies by name (declared in `world`, so world files can
+/// name them for an edge's shadow caches).
+pub use world::policy::Kind;
 
 /// An online cache model.
 pub trait Policy: Send {
@@ -47,56 +50,6 @@ pub trait Policy: Send {
     }
     /// Heap bytes of the model's metadata.
     fn heap_bytes(&self) -> usize;
-}
-
-/// The online policies by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum Kind {
-    /// Least recently used.
-    Lru,
-    /// First in, first out.
-    Fifo,
-    /// CLOCK, one reference bit.
-    Clock,
-    /// SIEVE.
-    Sieve,
-    /// S3-FIFO.
-    S3Fifo,
-    /// LFU (in-cache counts).
-    Lfu,
-    /// Window TinyLFU.
-    WTinyLfu,
-}
-
-impl Kind {
-    /// Every online policy.
-    pub const ALL: [Kind; 7] =
-        [Kind::Lru, Kind::Fifo, Kind::Clock, Kind::Sieve, Kind::S3Fifo, Kind::Lfu, Kind::WTinyLfu];
-
-    /// The name used on the command line and in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Lru => "lru",
-            Kind::Fifo => "fifo",
-            Kind::Clock => "clock",
-            Kind::Sieve => "sieve",
-            Kind::S3Fifo => "s3fifo",
-            Kind::Lfu => "lfu",
-            Kind::WTinyLfu => "wtinylfu",
-        }
-    }
-
-    /// The policy of a name (case-insensitive; `s3-fifo`, `w-tinylfu` accepted).
-    pub fn parse(s: &str) -> Option<Kind> {
-        let s = s.to_ascii_lowercase().replace(['-', '_'], "");
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Kind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Any online policy, chosen at run time (one `match` per request).

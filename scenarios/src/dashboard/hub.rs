@@ -759,6 +759,7 @@ mod tests {
             disk: Default::default(),
             health: Default::default(),
             bus: None,
+            shadow: None,
         }
     }
 

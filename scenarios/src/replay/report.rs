@@ -9,7 +9,7 @@ use cachesim::trace::Format;
 use cachesim::{LoadStats, Trace};
 use serde::Serialize;
 use world::World;
-use world::price::{Money, Usage};
+use world::price::Money;
 
 use super::{Cell, Entry};
 
@@ -88,8 +88,7 @@ pub struct ReplayReport {
 /// What `bytes` from the origin cost: the origin's egress and the CDN's
 /// fill fee, at list prices, from zero (one month's first bytes).
 pub fn origin_cost(w: &World, bytes: u64) -> Money {
-    let b = w.prices.bill(&Usage { bytes_to_clients: 0, requests: 0, bytes_from_origin: bytes }, &Usage::default(), 0);
-    b.origin_egress + b.fill
+    w.prices.origin_cost(bytes)
 }
 
 impl ReplayReport {

@@ -10,5 +10,6 @@ mod foundation;
 mod keying;
 mod purge;
 mod semantics;
+mod shadow;
 mod smuggling;
 mod wire;
