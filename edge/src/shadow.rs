@@ -305,6 +305,9 @@ impl EdgeState {
     }
 }
 
+/// A metric family of one value per cache: name, help, the value.
+type Family<T> = (&'static str, &'static str, fn(&ShadowRow) -> T);
+
 /// Adds the shadow families of one edge's `/stats` to `p`.
 pub fn prometheus(p: &mut Encoder, edge: &str, s: &ShadowStats) {
     let e = [("edge", edge)];
@@ -336,7 +339,7 @@ pub fn prometheus(p: &mut Encoder, edge: &str, s: &ShadowStats) {
         .zip(&sizes)
         .map(|(r, size)| (*r, [("edge", edge), ("policy", r.policy.as_str()), ("size", size.as_str())]))
         .collect();
-    let counters: [(&'static str, &str, fn(&ShadowRow) -> u64); 3] = [
+    let counters: [Family<u64>; 3] = [
         (HITS_TOTAL, "Requests that would have been hits, by cache (policy=\"real\": the real cache).", |r| r.hits),
         (HIT_BYTES_TOTAL, "Bytes of the hits, by cache.", |r| r.hit_bytes),
         (ORIGIN_BYTES_TOTAL, "Bytes of the misses (what the origin sends), by cache.", |r| r.origin_bytes),
@@ -351,7 +354,7 @@ pub fn prometheus(p: &mut Encoder, edge: &str, s: &ShadowStats) {
     for row in &rows {
         p.sample(&row.1, row.0.origin_usd);
     }
-    let gauges: [(&'static str, &str, fn(&ShadowRow) -> Option<u64>); 2] = [
+    let gauges: [Family<Option<u64>>; 2] = [
         (ENTRIES, "Objects in a shadow cache.", |r| r.entries),
         (HEAP_BYTES, "Heap bytes of a shadow cache's metadata.", |r| r.heap_bytes),
     ];

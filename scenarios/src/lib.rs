@@ -17,6 +17,7 @@ pub mod report;
 pub mod restart;
 pub mod run;
 pub mod scenario;
+pub mod shadow;
 pub mod stats;
 pub mod supervisor;
 pub mod trace_compare;

@@ -78,6 +78,10 @@ pub struct Report {
     /// model of the same requests.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<crate::trace_compare::TraceComparison>,
+    /// Each edge's what-if caches beside its real cache (edges with a
+    /// `shadow` setting; their counters since the edge started).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<crate::shadow::EdgeShadows>,
 }
 
 /// The warm-up.
@@ -564,6 +568,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         expectations: Vec::new(),
         driver: i.driver,
         trace: None,
+        shadow: Vec::new(),
     };
     r.notes = notes(&r, w);
     r.verdict = verdict(&r);
@@ -903,6 +908,9 @@ impl Report {
                 let _ = writeln!(s, "    {l}");
             }
         }
+        for l in crate::shadow::render(&self.shadow, false).lines() {
+            let _ = writeln!(s, "  {l}");
+        }
         for n in &self.notes {
             let _ = writeln!(s, "  note: {n}");
         }
@@ -1119,6 +1127,9 @@ impl Report {
                     e.model_hit_ratio_with_disk.map_or("—".into(), |h| format!("{h:.3}"))
                 );
             }
+        }
+        if !self.shadow.is_empty() {
+            let _ = write!(s, "\n{}", crate::shadow::render(&self.shadow, true));
         }
         if !self.expectations.is_empty() {
             let _ = writeln!(s, "\n## Expectations\n\n| field | expected | actual | |\n| --- | --- | ---: | --- |");

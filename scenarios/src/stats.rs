@@ -142,6 +142,9 @@ pub struct Report {
     pub total: Totals,
     /// Edges that did not answer (not in the totals).
     pub unreachable: Vec<Unreachable>,
+    /// Each edge's what-if caches, if it keeps any (edge/src/shadow.rs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shadow: Vec<crate::shadow::EdgeShadows>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -225,7 +228,8 @@ impl Report {
             rtt_ms: if requests == 0 { 0.0 } else { rtt_sum / requests as f64 },
             rtt_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
         };
-        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable }
+        let shadow = crate::shadow::of(answered.iter().map(|(name, _, s)| (name.as_str(), Some(*s))));
+        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable, shadow }
     }
 
     /// The tables.
@@ -329,6 +333,9 @@ impl Report {
             verdict,
             Money(t.savings.0.abs())
         );
+        if !self.shadow.is_empty() {
+            let _ = write!(s, "\n{}", crate::shadow::render(&self.shadow, false));
+        }
         s
     }
 }
