@@ -6,7 +6,8 @@
 #
 #   bench/paired-wrk.sh http://127.0.0.1:9003/files/1m.bin http://127.0.0.1:9100/files/1m.bin 20 5
 #
-# Loopback targets only. Needs wrk and python3.
+# WRK_SCRIPT=FILE runs wrk with that Lua script (e.g. one cycling over many
+# URLs). Loopback targets only. Needs wrk and python3.
 set -euo pipefail
 if [[ $# -lt 2 ]]; then
   echo "usage: $0 URL_A URL_B [ROUNDS=20] [SECS=5] [CONNS=64]" >&2
@@ -17,7 +18,7 @@ for u in "$A" "$B"; do
   [[ $u =~ ^http://127\.[0-9]+\.[0-9]+\.[0-9]+(:[0-9]+)?/ ]] || { echo "$0: not a loopback URL: $u" >&2; exit 2; }
 done
 command -v wrk >/dev/null || { echo "$0: wrk not found (apt-get install wrk)" >&2; exit 2; }
-run() { wrk -t1 -c"$C" -d"${S}s" "$1" 2>/dev/null | awk '/Requests\/sec/{print $2}'; }
+run() { wrk -t1 -c"$C" -d"${S}s" ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "$1" 2>/dev/null | awk '/Requests\/sec/{print $2}'; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for r in $(seq 1 "$R"); do

@@ -50,7 +50,7 @@ pub fn render(edges: &[EdgeShadows], markdown: bool) -> String {
     if markdown {
         s.push_str("## What-if caches\n\n");
         let _ = writeln!(s, "| {} |", head.join(" | "));
-        let _ = writeln!(s, "|{}", "---|".repeat(head.len()));
+        let _ = writeln!(s, "| --- | --- |{}", " ---: |".repeat(head.len() - 2));
     } else {
         s.push_str("What-if caches (shadow caches fed each edge's cache lookups; MB = 2^20 bytes):\n");
         let _ = writeln!(
@@ -77,11 +77,11 @@ pub fn render(edges: &[EdgeShadows], markdown: bool) -> String {
             if markdown {
                 let _ = writeln!(s, "| {} |", cells.join(" | "));
             } else {
-                let _ = writeln!(
-                    s,
+                let line = format!(
                     "{:<10} {:<26} {:>9} {:>7} {:>9} {:>11} {:>12} {:>12}",
                     cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
                 );
+                let _ = writeln!(s, "{}", line.trim_end());
             }
         }
         if st.dropped > 0 {
