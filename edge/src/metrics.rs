@@ -117,7 +117,7 @@ impl EdgeState {
     /// bytes and time by outcome; logs it if asked.
     pub async fn observed(self: Arc<Self>, req: Request<Incoming>, peer: Peer, started: Instant) -> Response<Body> {
         let logged = self.access_log.then(|| (req.method().clone(), req.uri().clone()));
-        let looked = self.shadow_key(&req); // what-if caches (crate::shadow): None when off
+        let looked = self.shadow.as_ref().and_then(|s| s.key_of(&req)); // what-if caches (crate::shadow)
         let Served { response: mut r, outcome } = self.clone().handle(req, peer.remote.ip()).await;
         self.meter.count(outcome);
         let bytes = match r.body() {
@@ -133,7 +133,9 @@ impl EdgeState {
                 Some(n)
             }
         };
-        self.shadow_observe(looked, outcome, &r, bytes);
+        if let Some(s) = &self.shadow {
+            s.observe(looked, outcome, &r, bytes);
+        }
         let elapsed = started.elapsed();
         self.meter.duration(outcome, elapsed);
         if let Some((method, uri)) = &logged {

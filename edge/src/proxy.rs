@@ -155,7 +155,9 @@ impl EdgeState {
         let age = age_value(e.timing.age_ms(now) / 1000);
         let status = hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str());
         self.meter.count(Outcome::Hit);
-        self.shadow_fast_hit(target, e.body.len()); // what-if caches (crate::shadow): one test when off
+        if let Some(s) = &self.shadow {
+            s.fast_hit(target, e.body.len()); // what-if caches (crate::shadow)
+        }
         Some(answer(e, age, status))
     }
 

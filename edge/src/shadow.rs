@@ -45,7 +45,6 @@ use world::price::Prices;
 use crate::body::Body;
 use crate::key::{CacheKey, is_normal};
 use crate::meter::Outcome;
-use crate::state::EdgeState;
 
 pub use api::edge::{ShadowRow, ShadowStats};
 
@@ -249,22 +248,19 @@ pub fn key_hash(target: &str) -> u64 {
     world::rng::hash64(target.as_bytes())
 }
 
-impl EdgeState {
+impl Shadows {
     /// Samples a fast hit of `target` (a canonical key: the fast path
-    /// takes only those) of `size` body bytes, if shadows are on.
+    /// takes only those) of `size` body bytes.
     #[inline]
-    pub(crate) fn shadow_fast_hit(&self, target: &str, size: usize) {
-        if let Some(s) = &self.shadow {
-            s.record(key_hash(target), size as u64, true);
-        }
+    pub fn fast_hit(&self, target: &str, size: usize) {
+        self.record(key_hash(target), size as u64, true);
     }
 
     /// What a request the fast path did not answer will be sampled as, if
-    /// shadows are on and it is a GET or HEAD with a valid key (before the
-    /// request path takes the request).
+    /// it is a GET or HEAD with a valid key (read before the request path
+    /// takes the request).
     #[inline]
-    pub(crate) fn shadow_key<B>(&self, req: &Request<B>) -> Option<Looked> {
-        self.shadow.as_ref()?;
+    pub fn key_of<B>(&self, req: &Request<B>) -> Option<Looked> {
         let head = match *req.method() {
             Method::GET => false,
             Method::HEAD => true,
@@ -278,14 +274,8 @@ impl EdgeState {
     /// Samples the answer to a request keyed by `looked`: a 200 whose
     /// outcome says whether the real cache had it, of `body` bytes (a
     /// GET's body; a HEAD's `Content-Length`).
-    pub(crate) fn shadow_observe(
-        &self,
-        looked: Option<Looked>,
-        outcome: Outcome,
-        r: &Response<Body>,
-        body: Option<u64>,
-    ) {
-        let (Some(s), Some(l)) = (&self.shadow, looked) else { return };
+    pub fn observe(&self, looked: Option<Looked>, outcome: Outcome, r: &Response<Body>, body: Option<u64>) {
+        let Some(l) = looked else { return };
         let real_hit = match outcome {
             Outcome::Hit | Outcome::Stale | Outcome::Revalidated => true,
             Outcome::Miss => false,
@@ -300,7 +290,7 @@ impl EdgeState {
             body
         };
         if let Some(size) = size {
-            s.record(l.key, size, real_hit);
+            self.record(l.key, size, real_hit);
         }
     }
 }
