@@ -230,3 +230,26 @@ fn timeouts_ttls_and_health_numbers_have_upper_bounds() {
     let msgs: Vec<&str> = err.all().map(|e| e.message.as_str()).collect();
     assert!(msgs.iter().any(|m| m.contains("geodns.ttl")) && msgs.iter().any(|m| m.contains("fall 0")), "{err}");
 }
+
+#[test]
+fn shadow_caches_parse_and_bad_ones_are_refused_with_their_line() {
+    let ok = demo_text().replace("disk = \"256MiB\"", "disk = \"256MiB\"\nshadow = [\"lru:64MiB\", \"S3-FIFO:1GiB\"]");
+    let w = World::parse("ok.toml", &ok).unwrap();
+    let s = w.settings_of(&w.edges[0]).shadow;
+    assert_eq!(s.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["lru:64MiB", "s3fifo:1GiB"]);
+    for (bad, says) in [
+        ("shadow = [\"lirs:64MiB\"]", "unknown policy `lirs`"),
+        ("shadow = [\"lru\"]", "policy:size"),
+        ("shadow = [\"lru:0\"]", "no capacity"),
+        ("shadow = [\"lru:1MiB\", \"sieve:1MiB\", \"lru:1MiB\"]", "listed twice (entries 1 and 3)"),
+        (
+            "shadow = [\"lru:1MiB\", \"lru:2MiB\", \"lru:3MiB\", \"lru:4MiB\", \"lru:5MiB\", \"lru:6MiB\", \"lru:7MiB\", \"lru:8MiB\", \"lru:9MiB\"]",
+            "at most 8",
+        ),
+    ] {
+        let text = demo_text().replace("disk = \"256MiB\"", &format!("disk = \"256MiB\"\n{bad}"));
+        let err = refuse(&text);
+        assert_eq!(err.at.unwrap().0, line_of(&text, "shadow ="), "{bad}: {err}");
+        assert!(err.message.contains(says), "{bad}: {err}");
+    }
+}
