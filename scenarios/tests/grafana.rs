@@ -134,3 +134,31 @@ fn the_scrape_config_names_the_demo_worlds_admin_addresses() {
     want.sort();
     assert_eq!(found, want);
 }
+
+/// The measures the live page shows (docs/dashboard.md, "What is on the
+/// page"), each with the metric that carries it at the components'
+/// `/metrics`: the Grafana dashboard has a panel querying every one of
+/// them (issue 18: "panels for the same measures").
+#[test]
+fn the_grafana_dashboard_has_a_panel_for_every_measure_of_the_live_page() {
+    let measures = [
+        ("requests/s per edge", "cdnlab_edge_requests_total"),
+        ("byte hit ratio", "cdnlab_edge_response_body_bytes_total"),
+        ("bytes out", "cdnlab_edge_client_bytes_sent_total"),
+        ("origin fetches", "cdnlab_edge_origin_requests_total"),
+        ("origin errors (your own origin's health)", "cdnlab_edge_origin_errors_total"),
+        ("origin requests/s", "cdnlab_origin_requests_total"),
+        ("latency", "cdnlab_edge_request_duration_seconds"),
+        ("memory use", "cdnlab_edge_cache_bytes"),
+        ("dollars with the CDN", "cdnlab_edge_cost_dollars_total"),
+        ("dollars without the CDN", "cdnlab_edge_without_cdn_dollars_total"),
+        ("edge health (GeoDNS's view)", "cdnlab_geodns_edge_up"),
+        ("GeoDNS answers by client region and edge", "cdnlab_geodns_dns_answers_by_region_total"),
+    ];
+    let dashboard: serde_json::Value = serde_json::from_str(&docs("cdnlab.json")).unwrap();
+    let mut wanted = Vec::new();
+    queried(&dashboard, &mut wanted);
+    let names: BTreeSet<&str> = wanted.iter().map(|(n, _)| n.strip_suffix("_bucket").unwrap_or(n)).collect();
+    let missing: Vec<_> = measures.iter().filter(|(_, m)| !names.contains(m)).collect();
+    assert!(missing.is_empty(), "no Grafana panel queries {missing:?}");
+}
