@@ -35,6 +35,9 @@ pub struct Ctx {
     /// Your own origin (`cdn up --origin URL`, a scenario's `[origin] url`):
     /// no cdnlab origin and no origin admin API.
     pub origin_url: Option<String>,
+    /// During `cdn run`: the run's edge counters, which an edge about to be
+    /// killed is read into first ([`kill_edge`]).
+    pub tally: Option<Arc<crate::tally::Tally>>,
 }
 
 /// Who did something to the world.
@@ -233,13 +236,15 @@ async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
         Event::OriginCorrupt { duration, .. } => fault_window(ctx, seq, json!({ "corrupt": true }), duration.0).await,
         Event::EdgeKill { edge, restart_after, .. } => match (kill_edge(ctx, edge).await, restart_after) {
             (Err(e), _) => (false, e),
-            (Ok(()), None) => (true, "killed (SIGKILL)".into()),
-            (Ok(()), Some(d)) => {
-                ctx.journal.finish(seq, true, false, format!("killed; restarting after {d}"), None);
+            (Ok(k), None) => (true, format!("killed (SIGKILL){}", k.unread())),
+            (Ok(k), Some(d)) => {
+                ctx.journal.finish(seq, true, false, format!("killed; restarting after {d}{}", k.unread()), None);
                 tokio::time::sleep(d.0).await;
                 match restart_edge(ctx, edge).await {
-                    Ok(ready) => (true, format!("killed; back after {d} (ready in {} ms)", ready.as_millis())),
-                    Err(e) => (false, format!("killed; restart failed: {e}")),
+                    Ok(ready) => {
+                        (true, format!("killed; back after {d} (ready in {} ms){}", ready.as_millis(), k.unread()))
+                    }
+                    Err(e) => (false, format!("killed; restart failed: {e}{}", k.unread())),
                 }
             }
         },
@@ -353,12 +358,51 @@ pub async fn clear_faults(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
-/// Kills an edge at once (SIGKILL, like a crash).
-pub async fn kill_edge(ctx: &Ctx, edge: &str) -> Result<(), String> {
-    match ctx.sup.lock().await.kill_one(&format!("edge {edge}")).await {
-        Some(_) => Ok(()),
-        None => Err("was not running".into()),
+/// An edge killed by [`kill_edge`].
+#[derive(Debug)]
+pub struct Killed {
+    /// Why its `/stats` could not be read just before the kill, when the
+    /// run wanted it and it failed.
+    pub unread: Option<String>,
+}
+
+impl Killed {
+    /// `; its /stats could not be read first (…)…`, or nothing.
+    pub fn unread(&self) -> String {
+        match &self.unread {
+            Some(why) => {
+                format!("; its /stats could not be read first ({why}): the report misses up to a second of its counts")
+            }
+            None => String::new(),
+        }
     }
+}
+
+/// Kills an edge at once (SIGKILL, like a crash). During `cdn run` its
+/// `/stats` is read just before (waiting at most
+/// [`crate::tally::LAST_READING_WAIT`]), so that the run's report counts
+/// everything it served, not only what the last once-a-second reading saw;
+/// a failed reading is noted in the report.
+pub async fn kill_edge(ctx: &Ctx, edge: &str) -> Result<Killed, String> {
+    let name = format!("edge {edge}");
+    // Held from the reading to the kill: no restart or other kill between.
+    let mut sup = ctx.sup.lock().await;
+    if !sup.procs().iter().any(|p| p.name == name) {
+        return Err("was not running".into());
+    }
+    let last = match (&ctx.tally, ctx.world.edge(edge)) {
+        (Some(_), Some(e)) => Some(crate::tally::read(&ctx.http, e.admin, crate::tally::LAST_READING_WAIT).await),
+        _ => None,
+    };
+    if sup.kill_one(&name).await.is_none() {
+        return Err("was not running".into());
+    }
+    drop(sup);
+    let unread = last.as_ref().and_then(|r| r.as_ref().err().cloned());
+    if let (Some(t), Some(last)) = (&ctx.tally, last) {
+        t.killed(edge, last, ctx.start.elapsed().as_secs_f64());
+    }
+    Ok(Killed { unread })
 }
 
 /// Starts an edge killed by [`kill_edge`] again; how long it took to be ready.

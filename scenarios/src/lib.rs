@@ -20,6 +20,7 @@ pub mod scenario;
 pub mod shadow;
 pub mod stats;
 pub mod supervisor;
+pub mod tally;
 pub mod trace_compare;
 pub mod up;
 pub mod workload;

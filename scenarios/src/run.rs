@@ -20,6 +20,7 @@ use crate::driver::{Driver, Sample};
 use crate::report::{self, DriverCpu, EdgeDelta, Report};
 use crate::scenario::{self, Scenario};
 use crate::supervisor::Supervisor;
+use crate::tally::{self, Tally};
 
 /// Flags of `cdn run`.
 #[derive(Debug, Parser)]
@@ -144,7 +145,7 @@ async fn drive(
     arm: Option<&str>,
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
-    let mut edges = EdgeTally::new(edge_stats(&http, &w).await);
+    let edges = Arc::new(Tally::new(&w, tally::read_all(&http, &w).await));
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
     let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
     // a trace workload is compared with the offline model of its requests
@@ -172,6 +173,7 @@ async fn drive(
         announce: quiet,
         journal: Default::default(),
         origin_url: s.origin.url.clone(),
+        tally: Some(edges.clone()),
     });
     // The live page, fed with every sample the clients record.
     let feed = dashboard.map(|_| {
@@ -199,15 +201,18 @@ async fn drive(
     let events = tokio::spawn(crate::events::run(ctx, s.events.clone(), end));
 
     // Origin requests per second; edge counters every second, so that an
-    // edge killed during the run keeps what it counted before.
+    // edge that stops answering keeps what it counted before (an edge the
+    // run kills is read once more just before: `events::kill_edge`).
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let poll_http = http.clone();
     // your own origin has no counters: the edges' origin requests stand in
     let origin_admin = s.origin.url.is_none().then_some(w.origin.admin);
     let poll_world = w.clone();
+    let poll_edges = edges.clone();
     let poller = tokio::spawn(async move {
+        let edges = poll_edges;
         let mut per_second = Vec::new();
-        let origin_count = |edges: &EdgeTally| edges.totals.iter().map(|d| d.origin_requests).sum::<u64>();
+        let origin_count = |edges: &Tally| edges.totals().iter().map(|d| d.origin_requests).sum::<u64>();
         let mut last = match origin_admin {
             Some(a) => origin_requests(&poll_http, a).await.unwrap_or(0),
             None => origin_count(&edges),
@@ -220,7 +225,8 @@ async fn drive(
                 _ = tick.tick() => {}
                 _ = stop_rx.changed() => break,
             }
-            edges.add(edge_stats(&poll_http, &poll_world).await);
+            let epochs = edges.epochs();
+            edges.add(&epochs, tally::read_all(&poll_http, &poll_world).await);
             let now = match origin_admin {
                 Some(a) => origin_requests(&poll_http, a).await.unwrap_or(last),
                 None => origin_count(&edges),
@@ -228,10 +234,10 @@ async fn drive(
             per_second.push(now.saturating_sub(last));
             last = now;
             if warm.is_none() && warm_end.is_some_and(|t| Instant::now() >= start + t) {
-                warm = Some(edges.totals.clone());
+                warm = Some(edges.totals());
             }
         }
-        (per_second, edges, warm)
+        (per_second, warm)
     });
 
     // Progress: the rate over the last second, beside the planned one.
@@ -292,12 +298,14 @@ async fn drive(
     progress.abort();
     bar.finish_and_clear();
     let _ = stop_tx.send(true);
-    let (origin_per_second, mut edges, warm) = poller.await.context("edge poller")?;
+    let (origin_per_second, warm) = poller.await.context("edge poller")?;
     let event_rows = events.await.unwrap_or_default();
-    edges.add(edge_stats(&http, &w).await);
+    let epochs = edges.epochs();
+    edges.add(&epochs, tally::read_all(&http, &w).await);
+    let totals = edges.totals();
     let deltas: Vec<EdgeDelta> = match &warm {
-        Some(at) => edges.totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
-        None => edges.totals.clone(),
+        Some(at) => totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
+        None => totals,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let report = report::build(report::Inputs {
@@ -313,8 +321,9 @@ async fn drive(
     });
     let mut report = report;
     report.arm = arm.map(str::to_string);
+    report.notes.extend(edges.notes());
     if s.workload.trace.is_some() {
-        report.trace = Some(crate::trace_compare::compare(&w, &paths, &samples, &edges.last));
+        report.trace = Some(crate::trace_compare::compare(&w, &paths, &samples, &edges.last()));
         // expectations on the comparison are judged now that it exists
         report.expectations = report::check_expectations(s, &report);
     }
@@ -322,44 +331,6 @@ async fn drive(
         crate::shadow::of(w.edges.iter().map(|e| e.name.as_str()).zip(edges.last.iter().map(Option::as_ref)));
     report.write(out, &samples, &w)?;
     Ok(report)
-}
-
-/// Edge counters added up over the run, across restarts: a counter that
-/// went down means the edge started again from zero.
-struct EdgeTally {
-    last: Vec<Option<api::edge::Stats>>,
-    totals: Vec<EdgeDelta>,
-}
-
-impl EdgeTally {
-    fn new(first: Vec<Option<api::edge::Stats>>) -> Self {
-        EdgeTally { totals: vec![EdgeDelta::default(); first.len()], last: first }
-    }
-
-    fn add(&mut self, now: Vec<Option<api::edge::Stats>>) {
-        for (i, n) in now.into_iter().enumerate() {
-            let Some(n) = n else { continue }; // down: keep the last reading
-            // The previous reading of the same process, if any.
-            let prev = self.last[i].as_ref().filter(|p| p.requests.total <= n.requests.total);
-            let base = |f: fn(&api::edge::Stats) -> u64| prev.map_or(0, f);
-            let d = &mut self.totals[i];
-            d.requests += n.requests.total - base(|s| s.requests.total);
-            d.hits += (n.requests.hit + n.requests.stale).saturating_sub(base(|s| s.requests.hit + s.requests.stale));
-            d.bytes_to_clients += n.bytes_to_clients.saturating_sub(base(|s| s.bytes_to_clients));
-            d.bytes_from_origin += n.bytes_from_origin.saturating_sub(base(|s| s.bytes_from_origin));
-            d.origin_requests += n.origin_requests.saturating_sub(base(|s| s.origin_requests));
-            self.last[i] = Some(n);
-        }
-    }
-}
-
-async fn edge_stats(http: &reqwest::Client, w: &World) -> Vec<Option<api::edge::Stats>> {
-    let mut v = Vec::new();
-    for e in &w.edges {
-        let r = async { http.get(format!("http://{}/stats", e.admin)).send().await.ok()?.json().await.ok() }.await;
-        v.push(r);
-    }
-    v
 }
 
 async fn origin_requests(http: &reqwest::Client, admin: std::net::SocketAddr) -> Option<u64> {

@@ -309,6 +309,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         announce: false,
         journal: Default::default(),
         origin_url: args.origin.clone(),
+        tally: None,
     });
     let dashboard = match args.dashboard.listen(&w) {
         Some(addr) => match crate::dashboard::start(addr, ctx, None).await {

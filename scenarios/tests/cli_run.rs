@@ -88,6 +88,53 @@ served_after_purge = "== 0"
     }
 }
 
+/// An edge killed by the scenario is read once more just before the kill:
+/// every request it answered is in the report, not only those up to the
+/// run's last once-a-second reading of its `/stats` (the kill comes 0.7 s
+/// after one: about 100 of these requests), and its restarted process is
+/// counted from zero on top.
+#[test]
+fn a_killed_edge_is_counted_up_to_the_kill_and_after_its_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let file = scenario(
+        dir.path(),
+        &slot,
+        "kill",
+        r#"requests = 900
+[workload]
+objects = 200
+rate = 150
+clients = { tokyo = 1.0 }
+[[event]]
+at = "2.7s"
+do = "edge-kill"
+edge = "tokyo"
+restart_after = "1s"
+"#,
+    );
+    let (o, r) = run(&file, &dir.path().join("out"));
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let t = &r["totals"];
+    let (requests, errors) = (t["requests"].as_u64().unwrap(), t["errors"].as_u64().unwrap());
+    assert_eq!(requests, 900);
+    // The clients' failures are the requests sent to the dead edge: every
+    // other request was answered by an edge, which counted it.
+    let edges = r["edges"].as_array().unwrap();
+    let counted: u64 = edges.iter().map(|e| e["requests"].as_u64().unwrap()).sum();
+    let answered = requests - errors;
+    assert!(
+        counted.abs_diff(answered) <= 3,
+        "the edges counted {counted} requests, the clients had {answered} answered ({errors} failed): {edges:?}"
+    );
+    let tokyo = edges.iter().find(|e| e["name"] == "tokyo").unwrap()["requests"].as_u64().unwrap();
+    assert!(tokyo > 400, "tokyo answered most requests, before and after its restart: {tokyo}");
+    let kill = &r["events"][0];
+    assert!(kill["effect"].as_str().unwrap().starts_with("killed; back after 1s"), "{kill}");
+    let notes = r["notes"].to_string();
+    assert!(!notes.contains("without a last reading"), "{notes}");
+}
+
 #[test]
 fn a_failing_expectation_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();

@@ -130,7 +130,7 @@ pub async fn kill(
     authorize(&hub, &headers)?;
     known_edge(&hub, &name)?;
     let seq = hub.ctx.journal.begin(Source::Dashboard, "edge-kill", &name);
-    let r = events::kill_edge(&hub.ctx, &name).await.map(|()| "killed (SIGKILL)".to_string());
+    let r = events::kill_edge(&hub.ctx, &name).await.map(|k| format!("killed (SIGKILL){}", k.unread()));
     Ok(done(&hub, seq, r))
 }
 

@@ -773,6 +773,7 @@ mod tests {
             announce: false,
             journal: Default::default(),
             origin_url: origin_url.map(str::to_string),
+            tally: None,
         })
     }
 

@@ -1,0 +1,246 @@
+//! Edge counters added up over a run, across restarts: what the report's
+//! edges table is made of. The run reads every edge's `/stats` once a
+//! second; an edge killed by the run (a scenario's `edge-kill`, the page's
+//! kill control) is read once more just before the kill
+//! ([`crate::events::kill_edge`]), so what it served after the last
+//! once-a-second reading is counted too. A kill whose last reading failed
+//! is noted in the report ([`Tally::notes`]), never lost silently.
+
+use std::time::Duration;
+
+use api::edge::Stats;
+use world::World;
+
+use crate::report::EdgeDelta;
+
+/// How long a kill waits for the edge's last `/stats` reading: the kill
+/// is late by at most this much when the edge does not answer.
+pub const LAST_READING_WAIT: Duration = Duration::from_secs(1);
+
+/// The run's edge counters, shared by the once-a-second poller and the
+/// kills (one lock, held only to add a reading, never across a request).
+#[derive(Debug)]
+pub struct Tally {
+    names: Vec<String>,
+    inner: parking_lot::Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The last reading of each edge's current process (`None`: none yet,
+    /// or the edge was killed and its next process counts from zero).
+    last: Vec<Option<Stats>>,
+    totals: Vec<EdgeDelta>,
+    /// Bumped at every kill: a reading begun before it belongs to the
+    /// killed process and is dropped (the kill's own reading counted it).
+    epoch: Vec<u64>,
+    notes: Vec<String>,
+}
+
+/// The process generation of every edge when a round of readings began
+/// ([`Tally::epochs`]), handed back with the readings to [`Tally::add`].
+#[derive(Debug, Clone)]
+pub struct Epochs(Vec<u64>);
+
+impl Tally {
+    /// Starts from the edges' readings before the run (what they counted
+    /// before is not the run's).
+    pub fn new(w: &World, first: Vec<Option<Stats>>) -> Tally {
+        let n = w.edges.len();
+        Tally {
+            names: w.edges.iter().map(|e| e.name.clone()).collect(),
+            inner: parking_lot::Mutex::new(Inner {
+                last: first,
+                totals: vec![EdgeDelta::default(); n],
+                epoch: vec![0; n],
+                notes: Vec::new(),
+            }),
+        }
+    }
+
+    /// Taken before a round of readings begins.
+    pub fn epochs(&self) -> Epochs {
+        Epochs(self.inner.lock().epoch.clone())
+    }
+
+    /// Adds a round of readings (`None`: the edge did not answer, its last
+    /// reading stands). A reading of an edge killed since `at` is dropped.
+    pub fn add(&self, at: &Epochs, now: Vec<Option<Stats>>) {
+        let mut t = self.inner.lock();
+        for (i, n) in now.into_iter().enumerate() {
+            if let Some(n) = n
+                && at.0.get(i) == t.epoch.get(i)
+            {
+                t.add_one(i, n);
+            }
+        }
+    }
+
+    /// The reading taken just before edge `name` was killed (or why there
+    /// is none), at `at_s` into the run: counted, or noted. Then the edge's
+    /// next process counts from zero.
+    pub fn killed(&self, name: &str, last: Result<Stats, String>, at_s: f64) {
+        let Some(i) = self.names.iter().position(|n| n == name) else { return };
+        let mut t = self.inner.lock();
+        match last {
+            Ok(s) => t.add_one(i, s),
+            Err(why) => t.notes.push(format!(
+                "edge {name} was killed at {at_s:.1} s without a last reading of its /stats ({why}): what it served \
+                 after the reading before (up to a second of its traffic) is missing from the edges table."
+            )),
+        }
+        t.epoch[i] += 1;
+        t.last[i] = None;
+    }
+
+    /// Every edge's counters so far, in the world's order.
+    pub fn totals(&self) -> Vec<EdgeDelta> {
+        self.inner.lock().totals.clone()
+    }
+
+    /// Every edge's last reading.
+    pub fn last(&self) -> Vec<Option<Stats>> {
+        self.inner.lock().last.clone()
+    }
+
+    /// What the report should say about the counting (kills without a last
+    /// reading).
+    pub fn notes(&self) -> Vec<String> {
+        self.inner.lock().notes.clone()
+    }
+}
+
+impl Inner {
+    fn add_one(&mut self, i: usize, n: Stats) {
+        // The previous reading of the same process, if any: a counter that
+        // went down means the edge started again from zero (a restart the
+        // run did not do).
+        let prev = self.last[i].as_ref().filter(|p| p.requests.total <= n.requests.total);
+        let base = |f: fn(&Stats) -> u64| prev.map_or(0, f);
+        let d = &mut self.totals[i];
+        d.requests += n.requests.total - base(|s| s.requests.total);
+        d.hits += (n.requests.hit + n.requests.stale).saturating_sub(base(|s| s.requests.hit + s.requests.stale));
+        d.bytes_to_clients += n.bytes_to_clients.saturating_sub(base(|s| s.bytes_to_clients));
+        d.bytes_from_origin += n.bytes_from_origin.saturating_sub(base(|s| s.bytes_from_origin));
+        d.origin_requests += n.origin_requests.saturating_sub(base(|s| s.origin_requests));
+        self.last[i] = Some(n);
+    }
+}
+
+/// One edge's `/stats`, waiting at most `wait`.
+pub async fn read(http: &reqwest::Client, admin: std::net::SocketAddr, wait: Duration) -> Result<Stats, String> {
+    let r = http.get(format!("http://{admin}/stats")).timeout(wait).send().await.map_err(|e| short(&e))?;
+    if !r.status().is_success() {
+        return Err(format!("it answered {}", r.status()));
+    }
+    r.json().await.map_err(|e| short(&e))
+}
+
+/// Every edge's `/stats` (`None` for an edge that did not answer).
+pub async fn read_all(http: &reqwest::Client, w: &World) -> Vec<Option<Stats>> {
+    let mut v = Vec::new();
+    for e in &w.edges {
+        v.push(read(http, e.admin, Duration::from_secs(5)).await.ok());
+    }
+    v
+}
+
+fn short(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "no answer in time".into()
+    } else if e.is_connect() {
+        "no connection".into()
+    } else {
+        e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(requests: u64, hits: u64) -> Stats {
+        let r = api::edge::Requests { hit: hits, miss: requests - hits, total: requests, ..Default::default() };
+        Stats {
+            edge: "tokyo".into(),
+            region: None,
+            hit_ratio: r.cached_ratio(),
+            byte_hit_ratio: 0.0,
+            requests: r,
+            body_bytes: Default::default(),
+            bytes_to_clients: 0,
+            bytes_from_clients: 0,
+            client_connections: 0,
+            client_connections_refused: 0,
+            bytes_from_origin: 0,
+            bytes_to_origin: 0,
+            origin_requests: 0,
+            origin_errors: 0,
+            stored: 0,
+            not_stored: 0,
+            admission: Default::default(),
+            inflight: 0,
+            memory_bytes: 0,
+            memory_capacity: 0,
+            memory_entries: 0,
+            disk_capacity: 0,
+            disk_written: 0,
+            disk_read: 0,
+            rtt_to_origin_ms: 0.0,
+            cost: Default::default(),
+            disk: Default::default(),
+            health: Default::default(),
+            bus: None,
+        }
+    }
+
+    fn tokyo() -> (World, usize) {
+        let w = World::demo().unwrap_or_else(|e| panic!("{e}"));
+        let i = w.edges.iter().position(|e| e.name == "tokyo").unwrap_or_else(|| panic!("no tokyo"));
+        (w, i)
+    }
+
+    fn one(i: usize, n: usize, s: Stats) -> Vec<Option<Stats>> {
+        let mut v = vec![None; n];
+        v[i] = Some(s);
+        v
+    }
+
+    #[test]
+    fn a_killed_edge_counts_what_it_served_up_to_the_kill_and_its_next_process_from_zero() {
+        let (w, i) = tokyo();
+        let n = w.edges.len();
+        let t = Tally::new(&w, one(i, n, stats(10, 0)));
+        t.add(&t.epochs(), one(i, n, stats(110, 50)));
+        // a round begun before the kill, read before it, added after it
+        let stale_round = t.epochs();
+        t.killed("tokyo", Ok(stats(180, 90)), 2.5);
+        t.add(&stale_round, one(i, n, stats(150, 70)));
+        // the new process: 30 requests, fewer than the old one had
+        t.add(&t.epochs(), one(i, n, stats(30, 20)));
+        // and more than the old one had: still a new process
+        t.killed("tokyo", Ok(stats(400, 300)), 5.0);
+        t.add(&t.epochs(), one(i, n, stats(500, 450)));
+        let d = &t.totals()[i];
+        assert_eq!((d.requests, d.hits), (170 + 400 + 500, 90 + 300 + 450));
+        assert!(t.notes().is_empty());
+    }
+
+    #[test]
+    fn a_kill_without_a_last_reading_is_noted() {
+        let (w, i) = tokyo();
+        let n = w.edges.len();
+        let t = Tally::new(&w, one(i, n, stats(0, 0)));
+        t.add(&t.epochs(), one(i, n, stats(100, 10)));
+        t.killed("tokyo", Err("no answer in time".into()), 12.34);
+        t.add(&t.epochs(), one(i, n, stats(5, 1)));
+        assert_eq!(t.totals()[i].requests, 105);
+        let notes = t.notes();
+        assert_eq!(notes.len(), 1);
+        assert!(
+            notes[0].starts_with(
+                "edge tokyo was killed at 12.3 s without a last reading of its /stats (no answer in time)"
+            )
+        );
+    }
+}
