@@ -372,6 +372,16 @@ pub struct PurgeRequest {
     /// Mark stale instead of removing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub soft: bool,
+    /// The sender's name for this purge (up to 128 of `A-Z a-z 0-9 . _ : -`),
+    /// the same in its request to every edge: the dashboard's timeline
+    /// groups the edges' records of one purge by it. `cdn purge` and the
+    /// dashboard send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When the sender started sending it (Unix ms, wall clock; needs `id`):
+    /// the timeline times every edge's acknowledgement from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_unix_ms: Option<u64>,
 }
 
 /// The answer to a purge.
@@ -455,6 +465,12 @@ pub struct AppliedPurge {
     pub acked_unix_ms: u64,
     /// From arrival to acknowledgement, µs.
     pub took_us: u64,
+    /// The sender's id for it, when the request had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When its sender started sending it (Unix ms), when the request said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_unix_ms: Option<u64>,
 }
 
 /// `GET /purge/recent[?after=SEQ]`: the last purges an edge applied,

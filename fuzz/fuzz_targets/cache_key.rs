@@ -95,6 +95,7 @@ fuzz_target!(|input: Input<'_>| {
         tag: p.tag.map(str::to_string),
         all: p.all,
         soft: p.soft,
+        ..Default::default()
     });
     if let Ok(r) = serde_json::from_slice::<PurgeRequest>(input.json) {
         purge(r);

@@ -94,6 +94,7 @@ impl PurgeArgs {
             tag: self.tag.clone(),
             all: self.all.then_some(true),
             soft: self.soft,
+            ..Default::default()
         }
     }
 }
@@ -199,6 +200,14 @@ pub struct EdgeResult {
 /// The whole fan-out.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
+    /// The purge's id, sent to every edge with it ([`new_id`]): the edges'
+    /// `GET /purge/recent` records of this purge carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When the fan-out (or the publish) started, Unix ms: what every
+    /// edge's `latency_ms` counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_unix_ms: Option<u64>,
     /// `url`, `prefix`, `tag` or `all`.
     pub kind: String,
     /// The URL, prefix or tag as sent.
@@ -339,12 +348,32 @@ async fn one_edge(
     }
 }
 
+static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A purge id unique to this sender: `purge-<pid>-<Unix ms>-<n>`.
+pub fn new_id() -> String {
+    let n = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("purge-{}-{}-{n}", std::process::id(), edge::purge::recent::wall_ms())
+}
+
+/// `req` named ([`new_id`], unless it has an id) and stamped with the
+/// sender's start, now: what goes to every edge (or into the bus's log).
+fn stamped(req: &PurgeRequest) -> PurgeRequest {
+    let mut req = req.clone();
+    req.id.get_or_insert_with(new_id);
+    req.sent_unix_ms.get_or_insert_with(edge::purge::recent::wall_ms);
+    req
+}
+
 /// Sends `req` to every edge at once; returns when each has acknowledged
-/// or been given up on.
+/// or been given up on. The request carries an id and the fan-out's start
+/// ([`stamped`]), so the edges' records of it (`GET /purge/recent`) say
+/// which purge they are and when it was sent.
 pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeRequest, opts: &FanOut) -> Report {
+    let start = Instant::now();
+    let req = &stamped(req);
     let body = Arc::new(serde_json::to_vec(req).unwrap_or_default());
     let opts = Arc::new(opts.clone());
-    let start = Instant::now();
     let tasks: Vec<_> =
         edges.iter().map(|e| tokio::spawn(one_edge(c.clone(), e.clone(), body.clone(), opts.clone(), start))).collect();
     let mut results = Vec::with_capacity(edges.len());
@@ -367,6 +396,8 @@ pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeReque
         _ => ("all", String::new()),
     };
     Report {
+        id: req.id.clone(),
+        sent_unix_ms: req.sent_unix_ms,
         kind: kind.into(),
         target,
         soft: req.soft,
@@ -521,6 +552,7 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
     }
     let names: Vec<String> = expect.iter().map(|(n, _)| n.clone()).collect();
     let log = bus::purge::PurgeLog::open(b).await.with_context(|| format!("control bus {url}: purge log"))?;
+    let req = &stamped(req);
     let body = serde_json::to_vec(req)?;
     let g = log
         .publish_gathering(body.into(), &names, deadline)
@@ -556,6 +588,8 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
     let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
     let spec = edge::purge::PurgeSpec::try_from(req).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Report {
+        id: req.id.clone(),
+        sent_unix_ms: req.sent_unix_ms,
         kind: spec.target.kind().into(),
         target: spec.target.pattern().into(),
         soft: req.soft,

@@ -348,6 +348,7 @@ impl Event {
                 tag: tag.clone(),
                 all: all.then_some(true),
                 soft: *soft,
+                ..Default::default()
             }),
             _ => None,
         }

@@ -200,6 +200,49 @@ async fn cdn_purge_reaches_every_edge_for_each_kind_hard_and_soft() {
     assert!(text.contains("all 3 edges acknowledged; the last after"), "{text}");
 }
 
+/// `cdn purge` names its purge and says when it started: every edge's
+/// record of it (`GET /purge/recent`) carries both, and the dashboard's
+/// timeline (`dashboard::purges::Observed`, fed those very records) shows
+/// it as one purge with every edge's acknowledgement counted from the
+/// CLI's start, as the CLI counts its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cdn_purge_is_on_the_timeline_with_every_edge_timed_from_its_start() {
+    use scenarios::dashboard::purges::Observed;
+    use scenarios::events::{Journal, Source};
+    let lab = lab([true; 3]).await;
+    let (code, report) = lab.cdn_purge_json(&["--url", "/obj/1"]).await;
+    assert_eq!(code, 0, "{report:?}");
+    let (id, sent) = (report.id.clone().expect("the CLI names its purge"), report.sent_unix_ms.unwrap());
+    let mut answers = Vec::new();
+    for (_, admin) in &lab.addrs {
+        let r: api::edge::RecentPurges =
+            client().get(format!("http://{admin}/purge/recent")).send().await.unwrap().json().await.unwrap();
+        let mine: Vec<_> = r.purges.iter().filter(|p| p.id.as_deref() == Some(id.as_str())).collect();
+        assert_eq!(mine.len(), 1, "{id} at {}: {r:?}", r.edge);
+        assert_eq!(mine[0].sent_unix_ms, Some(sent), "{r:?}");
+        answers.push(Some(r));
+    }
+    let j = Journal::default();
+    let mut o = Observed::new(NAMES.iter().map(|n| n.to_string()).zip(lab.addrs.iter().map(|a| a.1)).collect());
+    o.take(&answers);
+    o.settle(false, edge::purge::recent::wall_ms(), &j);
+    let entries: Vec<_> = j.changed_since(0).0.into_iter().filter(|e| e.kind == "purge").collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let e = &entries[0];
+    assert_eq!((e.source, e.at_unix_ms, e.done, e.ok), (Source::Observed, sent, true, true), "{e:?}");
+    let shown = e.purge.as_ref().unwrap();
+    assert_eq!(shown.id.as_deref(), Some(id.as_str()));
+    for (k, name) in NAMES.iter().enumerate() {
+        let rec = answers[k].as_ref().unwrap().purges.iter().find(|p| p.id.as_deref() == Some(id.as_str())).unwrap();
+        let bar = shown.edges.iter().find(|r| r.edge == *name).unwrap();
+        assert!(bar.ok, "{bar:?}");
+        assert_eq!(bar.latency_ms, (rec.acked_unix_ms - sent) as f64, "{name}: from the CLI's start");
+        // the edge acknowledged before its answer reached the CLI (ms on the page, finer in the CLI)
+        let cli = report.edges.iter().find(|r| r.edge == *name).unwrap().latency_ms;
+        assert!(bar.latency_ms <= cli.ceil() + 1.0, "{name}: page {} ms, CLI {cli} ms", bar.latency_ms);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_edge_makes_cdn_purge_fail_and_name_it() {
     let lab = lab([true, false, true]).await;

@@ -298,6 +298,9 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
 /// Polls `f` until it returns `Some`, up to `secs` seconds and never less
 /// than [`tests::PATIENCE`] (a busy machine must not fail a correct page).
+/// A bar of the purge timeline: edge, acknowledged (`true`/`false`), tooltip.
+type Bar = (String, String, String);
+
 async fn until<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
@@ -507,26 +510,32 @@ async fn a_purge_from_the_page_reaches_every_edge_and_a_wrong_token_is_refused()
     }
 
     // A purge the page did not send (`cdn purge`, the CLI) is on the
-    // timeline too, with every edge's acknowledgement; the page's own purge
-    // is there once (not again as seen at the edges).
+    // timeline too, under the CLI's id, with every edge's acknowledgement
+    // timed from the CLI's start; the page's own purge is there once (not
+    // again as seen at the edges).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdn"))
         .args(["purge", "--world"])
         .arg(&wf)
-        .args(["--prefix", "/obj/", "--deadline", "60s"])
+        .args(["--prefix", "/obj/", "--deadline", "60s", "--json"])
         .output()
         .unwrap();
     assert!(out.status.success(), "cdn purge: {}", String::from_utf8_lossy(&out.stderr));
+    let cli: scenarios::purge::Report = serde_json::from_slice(&out.stdout).unwrap();
+    let cli_id = cli.id.expect("the CLI names its purge");
     let seen = until(10, "the CLI's purge in the timeline with every edge", || async {
         let v = b
             .js("return [...document.querySelectorAll('#purges li[data-source=observed]')].map(li => \
-                 [li.firstChild.textContent, [...li.querySelectorAll('.bar')].map(e => [e.dataset.edge, e.dataset.ok])])")
+                 [li.dataset.purgeId, li.firstChild.textContent, \
+                  [...li.querySelectorAll('.bar')].map(e => [e.dataset.edge, e.dataset.ok, e.title])])")
             .await;
-        let v: Vec<(String, Vec<(String, String)>)> = serde_json::from_value(v).unwrap();
-        v.into_iter().find(|(_, bars)| bars.iter().filter(|(_, ok)| ok == "true").count() == w.edges.len())
+        let v: Vec<(String, String, Vec<Bar>)> = serde_json::from_value(v).unwrap();
+        v.into_iter().find(|(_, _, bars)| bars.iter().filter(|(_, ok, _)| ok == "true").count() == w.edges.len())
     })
     .await;
-    assert!(seen.0.contains("observed: prefix /obj/"), "{seen:?}");
-    let mut edges: Vec<String> = seen.1.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(seen.0, cli_id, "{seen:?}");
+    assert!(seen.1.contains("observed: prefix /obj/") && seen.1.contains("of its sender's start"), "{seen:?}");
+    assert!(seen.2.iter().all(|(_, _, title)| title.ends_with("ms after the sender's start")), "{seen:?}");
+    let mut edges: Vec<String> = seen.2.into_iter().map(|(e, _, _)| e).collect();
     edges.sort();
     let mut want: Vec<String> = w.edges.iter().map(|e| e.name.clone()).collect();
     want.sort();

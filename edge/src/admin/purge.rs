@@ -4,6 +4,7 @@
 //! POST /purge
 //! Authorization: Bearer <token>
 //! {"url": "/obj/7?x=1"} | {"prefix": "/img/"} | {"tag": "product-42"} | {"all": true}   [+ "soft": true]
+//!   [+ "id": "cdn-purge-…", "sent_unix_ms": 1795…]   the sender's name for the purge and its start
 //!
 //! 200 {"edge":"seoul","kind":"url","target":"/obj/7?x=1","soft":false,"seq":3,
 //!      "objects":2,"keys":3,"inflight":0,"took_us":412,"persisted":true}
@@ -15,12 +16,18 @@
 //!
 //! GET /purge  →  {"keys":…, "responses":…, "tags":…, "seq":…, "hard_generation":…, …}
 //! GET /purge/recent?after=SEQ  →  {"edge":"seoul","seq":4,"purges":[{"seq":4,"kind":"url",…,
-//!                                  "received_unix_ms":…,"acked_unix_ms":…,"took_us":412}]}
+//!                                  "received_unix_ms":…,"acked_unix_ms":…,"took_us":412,
+//!                                  "id":"cdn-purge-…","sent_unix_ms":…}]}   (id, sent_unix_ms: when sent)
 //! ```
 //!
 //! `/purge/recent` (no token needed, like `GET /purge`) lists the last
 //! purges applied here, whoever sent them ([`crate::purge::recent`]): the
-//! dashboard's purge timeline reads it.
+//! dashboard's purge timeline reads it, grouping one purge's records at
+//! every edge by the sender's `id` and timing them from its `sent_unix_ms`.
+//! With a control bus both travel in the published request (the log's
+//! body), but the edges applying it from the log do not record them yet
+//! (`control::follow` applies with `Purging::purge_many`, which knows no
+//! sender): those purges are grouped the old way.
 //!
 //! A purge is always applied in memory. 507 (Insufficient Storage) says it
 //! could not be persisted (a full disk): it holds for every later request,
@@ -45,6 +52,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::purge::recent::Sender;
 use crate::purge::spec::PurgeSpec;
 use crate::state::EdgeState;
 
@@ -147,6 +155,10 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    let sender = match Sender::of(&req) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     // With a control bus the purge goes into the world's log, so that
     // every edge applies it; never applied here alone (docs/bus.md).
     if let Some(relay) = &st.relay {
@@ -159,7 +171,7 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
             Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, format!("control bus: {why}")),
         };
     }
-    match st.purging().purge(&spec).await {
+    match st.purging().purge_from(&spec, sender).await {
         Ok(p) => answer(response_of(&st.name, &spec, &p)),
         Err(e) => {
             tracing::error!(edge = %st.name, error = %e, "purge failed");

@@ -650,7 +650,13 @@ impl<T> Purging<'_, T> {
     /// Purges on this edge; returns once the purge is in effect for every
     /// later request and durable.
     pub async fn purge(&self, spec: &PurgeSpec) -> Result<Purged, PurgeError> {
-        let mut done = self.purge_many(std::slice::from_ref(spec)).await?;
+        self.purge_from(spec, None).await
+    }
+
+    /// [`Purging::purge`] of a purge its sender named (`GET /purge/recent`
+    /// lists it with the sender's id and start time).
+    pub async fn purge_from(&self, spec: &PurgeSpec, sender: Option<recent::Sender>) -> Result<Purged, PurgeError> {
+        let mut done = self.purge_many_from(std::slice::from_ref(spec), vec![sender]).await?;
         done.pop().ok_or_else(|| PurgeError::NotDurable("no purge applied".into()))
     }
 
@@ -660,6 +666,17 @@ impl<T> Purging<'_, T> {
     /// on thousands of purges from the control bus pays one fsync per
     /// batch, not one per purge). Returns once all are in effect and durable.
     pub async fn purge_many(&self, specs: &[PurgeSpec]) -> Result<Vec<Purged>, PurgeError> {
+        self.purge_many_from(specs, Vec::new()).await
+    }
+
+    /// [`Purging::purge_many`] with each purge's sender, when known
+    /// (`senders[i]` for `specs[i]`; missing ones are unknown).
+    pub async fn purge_many_from(
+        &self,
+        specs: &[PurgeSpec],
+        mut senders: Vec<Option<recent::Sender>>,
+    ) -> Result<Vec<Purged>, PurgeError> {
+        senders.resize(specs.len(), None);
         let started = Instant::now();
         let _one = self.purger.serial.lock().await;
         let mut applied = Vec::with_capacity(specs.len());
@@ -730,7 +747,7 @@ impl<T> Purging<'_, T> {
         let ((), sync_err) = tokio::join!(barrier, sync);
         let took = started.elapsed();
         let mut out = Vec::with_capacity(applied.len());
-        for (a, spec) in applied.into_iter().zip(specs) {
+        for ((a, spec), sender) in applied.into_iter().zip(specs).zip(senders) {
             let not_persisted = a.not_persisted.or_else(|| sync_err.clone());
             if let Some(why) = &not_persisted {
                 self.purge_not_persisted(why);
@@ -752,8 +769,10 @@ impl<T> Purging<'_, T> {
                 received_unix_ms: 0,
                 acked_unix_ms: 0,
                 took_us: 0,
+                id: None,
+                sent_unix_ms: None,
             };
-            self.purger.recent.record(applied, took);
+            self.purger.recent.record(applied, took, sender);
             out.push(Purged { seq, objects, keys, inflight, took, not_persisted });
         }
         Ok(out)

@@ -1,17 +1,21 @@
 //! Purges the page did not send (`cdn purge`, a script at an edge's admin
 //! API): read from every edge's `GET /purge/recent` each round, grouped
-//! into one purge per (kind, target, soft) seen at the edges within
-//! [`SAME_PURGE`] of each other, and written to the journal as `observed`
-//! purge entries with a bar per edge, like the page's own purges.
+//! into one purge per sender's id (`cdn purge` and every fan-out name
+//! theirs, [`crate::purge::new_id`]), or, for a purge sent without one,
+//! per (kind, target, soft) seen at the edges within [`SAME_PURGE`] of each
+//! other, and written to the journal as `observed` purge entries with a bar
+//! per edge, like the page's own purges.
 //!
 //! An edge's acknowledgement time for an observed purge is its
-//! acknowledgement (wall clock) minus the earliest arrival of that purge
-//! at any edge: the sender's own start is unknown, so this is the spread
-//! the purge took across the world. Purges the page or the scenario sent
-//! are already in the journal with the fan-out's own times: the edges'
-//! records of them (matched by edge and sequence number from the fan-out's
-//! answers) are left out. Edges' records are held while such a fan-out is
-//! still in progress, so that its answers are known before they are matched.
+//! acknowledgement (wall clock) minus the sender's start (`sent_unix_ms`
+//! of the request, as `cdn purge` measures its own times), or, when the
+//! sender did not say, minus the earliest arrival of that purge at any
+//! edge (the spread the purge took across the world). Purges the page or
+//! the scenario sent are already in the journal with the fan-out's own
+//! times: the edges' records of them (matched by the fan-out's id, and by
+//! edge and sequence number from its answers) are left out. Edges' records
+//! are held while such a fan-out is still in progress, so that its answers
+//! are known before they are matched.
 
 use std::collections::HashSet;
 
@@ -27,9 +31,14 @@ pub const SAME_PURGE: u64 = 10_000;
 /// One observed purge.
 struct Group {
     journal_seq: u64,
+    /// The sender's id: the group is every record with it.
+    id: Option<String>,
+    /// The sender's start, when it said: what acknowledgements count from.
+    sent_ms: Option<u64>,
     kind: String,
     target: String,
     soft: bool,
+    /// The earliest arrival at an edge.
     first_ms: u64,
     /// Per edge, in world order.
     at: Vec<Option<Applied>>,
@@ -42,6 +51,7 @@ pub struct Observed {
     cursors: Vec<u64>,
     pending: Vec<(usize, Applied)>,
     claimed: HashSet<(String, u64)>,
+    claimed_ids: HashSet<String>,
     groups: Vec<Group>,
 }
 
@@ -53,6 +63,7 @@ impl Observed {
             edges,
             pending: Vec::new(),
             claimed: HashSet::new(),
+            claimed_ids: HashSet::new(),
             groups: Vec::new(),
         }
     }
@@ -84,6 +95,9 @@ impl Observed {
         if e.source == Source::Observed {
             return; // our own reading of the edges
         }
+        if let Some(id) = e.purge.as_ref().and_then(|p| p.id.clone()) {
+            self.claimed_ids.insert(id);
+        }
         for r in e.purge.iter().flat_map(|p| &p.edges) {
             if let Some(resp) = &r.response {
                 self.claimed.insert((r.edge.clone(), resp.seq));
@@ -97,25 +111,35 @@ impl Observed {
         let mut changed: Vec<usize> = Vec::new();
         if !busy {
             for (i, p) in std::mem::take(&mut self.pending) {
-                if self.claimed.remove(&(self.edges[i].0.clone(), p.seq)) {
+                let ours_by_seq = self.claimed.remove(&(self.edges[i].0.clone(), p.seq));
+                if ours_by_seq || p.id.as_ref().is_some_and(|id| self.claimed_ids.contains(id)) {
                     continue;
                 }
                 let g = self.groups.iter().position(|g| {
                     !g.done
-                        && g.kind == p.kind
-                        && g.target == p.target
-                        && g.soft == p.soft
                         && g.at[i].is_none()
-                        && p.received_unix_ms.abs_diff(g.first_ms) <= SAME_PURGE
+                        && match (&g.id, &p.id) {
+                            (Some(a), Some(b)) => a == b,
+                            (None, None) => {
+                                g.kind == p.kind
+                                    && g.target == p.target
+                                    && g.soft == p.soft
+                                    && p.received_unix_ms.abs_diff(g.first_ms) <= SAME_PURGE
+                            }
+                            _ => false,
+                        }
                 });
                 let g = match g {
                     Some(g) => g,
                     None => {
                         let detail = format!("{}{} {}", if p.soft { "soft " } else { "" }, p.kind, p.target);
-                        let journal_seq =
-                            journal.begin_at(Source::Observed, "purge", detail.trim_end(), p.received_unix_ms);
+                        let sent_ms = p.id.as_ref().and(p.sent_unix_ms);
+                        let at = sent_ms.unwrap_or(p.received_unix_ms);
+                        let journal_seq = journal.begin_at(Source::Observed, "purge", detail.trim_end(), at);
                         self.groups.push(Group {
                             journal_seq,
+                            id: p.id.clone(),
+                            sent_ms,
                             kind: p.kind.clone(),
                             target: p.target.clone(),
                             soft: p.soft,
@@ -172,7 +196,7 @@ fn report(g: &Group, edges: &[(String, std::net::SocketAddr)]) -> Report {
                 edge: name.clone(),
                 admin: *admin,
                 ok: a.persisted,
-                latency_ms: a.acked_unix_ms.saturating_sub(g.first_ms) as f64,
+                latency_ms: a.acked_unix_ms.saturating_sub(g.sent_ms.unwrap_or(g.first_ms)) as f64,
                 attempts: 1,
                 response: Some(PurgeResponse {
                     edge: name.clone(),
@@ -207,6 +231,8 @@ fn report(g: &Group, edges: &[(String, std::net::SocketAddr)]) -> Report {
         .collect();
     let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
     Report {
+        id: g.id.clone(),
+        sent_unix_ms: g.sent_ms,
         kind: g.kind.clone(),
         target: g.target.clone(),
         soft: g.soft,
@@ -219,9 +245,10 @@ fn report(g: &Group, edges: &[(String, std::net::SocketAddr)]) -> Report {
 }
 
 fn effect(rep: &Report, done: bool) -> String {
+    let since = if rep.sent_unix_ms.is_some() { "its sender's start" } else { "the first" };
     match (rep.all_acknowledged_ms, done) {
         (Some(ms), _) => format!(
-            "seen at the edges: all {} applied it within {ms:.0} ms of the first, {}",
+            "seen at the edges: all {} applied it within {ms:.0} ms of {since}, {}",
             rep.acknowledged,
             crate::purge::count(rep.objects, "object")
         ),
@@ -247,7 +274,14 @@ mod tests {
             received_unix_ms: at,
             acked_unix_ms: at + took,
             took_us: took * 1000,
+            id: None,
+            sent_unix_ms: None,
         }
+    }
+
+    /// `applied` with the sender's id and start.
+    fn sent(a: Applied, id: &str, sent_ms: u64) -> Applied {
+        Applied { id: Some(id.into()), sent_unix_ms: Some(sent_ms), ..a }
     }
 
     fn recent(edge: &str, purges: Vec<Applied>) -> Option<Recent> {
@@ -301,6 +335,8 @@ mod tests {
         o.settle(true, 1100, &j); // the page's fan-out still running
         assert!(purges(&j).is_empty());
         let rep = Report {
+            id: None,
+            sent_unix_ms: None,
             kind: "url".into(),
             target: "/x".into(),
             soft: false,
@@ -340,6 +376,92 @@ mod tests {
             o.claim(&e);
         }
         o.settle(false, 1200, &j);
+        assert_eq!(purges(&j).len(), 1, "only the page's own entry");
+    }
+
+    #[test]
+    fn a_purge_with_a_senders_id_is_timed_from_the_senders_start() {
+        let j = Journal::default();
+        let mut o = Observed::new(edges());
+        // `cdn purge` started at 1000; its requests reached a at 1040, b at 1065
+        o.take(&[
+            recent("a", vec![sent(applied(1, "/x", 1040, 2), "cli-1", 1000)]),
+            recent("b", vec![sent(applied(7, "/x", 1065, 5), "cli-1", 1000)]),
+        ]);
+        o.settle(false, 1100, &j);
+        let all = purges(&j);
+        assert_eq!(all.len(), 1, "{all:?}");
+        let e = &all[0];
+        assert_eq!((e.source, e.at_unix_ms, e.done, e.ok), (Source::Observed, 1000, true, true));
+        let rep = e.purge.as_ref().unwrap();
+        assert_eq!((rep.id.as_deref(), rep.sent_unix_ms), (Some("cli-1"), Some(1000)));
+        let ms: Vec<f64> = rep.edges.iter().map(|r| r.latency_ms).collect();
+        assert_eq!(ms, [42.0, 70.0], "acknowledgements counted from the sender's start");
+        assert!(e.effect.contains("within 70 ms of its sender's start"), "{}", e.effect);
+    }
+
+    #[test]
+    fn identical_purges_are_told_apart_by_their_ids() {
+        let j = Journal::default();
+        let mut o = Observed::new(edges());
+        // two `cdn purge --url /x` a second apart, and one sent without an id
+        o.take(&[
+            recent(
+                "a",
+                vec![
+                    sent(applied(1, "/x", 1000, 1), "p1", 999),
+                    sent(applied(2, "/x", 2000, 1), "p2", 1999),
+                    applied(3, "/x", 2500, 1),
+                ],
+            ),
+            recent("b", vec![sent(applied(1, "/x", 2001, 1), "p2", 1999), sent(applied(2, "/x", 1003, 1), "p1", 999)]),
+        ]);
+        o.settle(false, 2600, &j);
+        let all = purges(&j);
+        let by: Vec<(Option<&str>, Vec<Option<f64>>)> = all
+            .iter()
+            .map(|e| {
+                let rep = e.purge.as_ref().unwrap();
+                (rep.id.as_deref(), rep.edges.iter().map(|r| r.ok.then_some(r.latency_ms)).collect())
+            })
+            .collect();
+        assert_eq!(
+            by,
+            [
+                (Some("p1"), vec![Some(2.0), Some(5.0)]),
+                (Some("p2"), vec![Some(2.0), Some(3.0)]),
+                (None, vec![Some(1.0), None])
+            ],
+            "{all:?}"
+        );
+    }
+
+    #[test]
+    fn records_of_our_own_fan_out_are_known_by_its_id() {
+        let j = Journal::default();
+        let mut o = Observed::new(edges());
+        let rep = Report {
+            id: Some("mine".into()),
+            sent_unix_ms: Some(900),
+            kind: "url".into(),
+            target: "/x".into(),
+            soft: false,
+            edges: vec![],
+            acknowledged: 2,
+            failed: vec![],
+            all_acknowledged_ms: Some(1.0),
+            objects: 0,
+        };
+        let seq = j.begin(Source::Dashboard, "purge", "url /x");
+        j.finish(seq, true, true, "ok".into(), Some(rep));
+        for e in j.changed_since(0).0 {
+            o.claim(&e);
+        }
+        o.take(&[
+            recent("a", vec![sent(applied(1, "/x", 1000, 2), "mine", 900)]),
+            recent("b", vec![sent(applied(4, "/x", 1000, 2), "mine", 900)]),
+        ]);
+        o.settle(false, 1100, &j);
         assert_eq!(purges(&j).len(), 1, "only the page's own entry");
     }
 

@@ -347,6 +347,9 @@ async fn bad_purge_requests_get_400_with_the_reason() {
         (r#"{"url": "obj/1"}"#, "must start with `/`"),
         (r#"{"tag": "two words"}"#, "no spaces"),
         (r#"{"url": "/a", "soft": "yes"}"#, "invalid type"),
+        (r#"{"url": "/a", "id": "two words"}"#, "purge id: ' ' is not allowed"),
+        (r#"{"url": "/a", "id": ""}"#, "purge id: 1 to 128 characters"),
+        (r#"{"url": "/a", "sent_unix_ms": 5}"#, "`sent_unix_ms` needs an `id`"),
     ] {
         let r = c.post(&url).bearer_auth(TOKEN).body(body).send().await.unwrap();
         assert_eq!(r.status(), 400, "{body}");
@@ -397,4 +400,19 @@ async fn an_edge_without_a_configured_token_never_serves_purges_to_all() {
         let why = v["error"].as_str().unwrap();
         assert!(why.contains("the purge API is off") && why.contains("CDNLAB_ADMIN_TOKEN"), "{why}");
     }
+}
+
+/// A sender's id and start time come back with the edge's record of the
+/// purge (`GET /purge/recent`); a purge sent without them has neither.
+#[tokio::test]
+async fn purge_recent_keeps_the_senders_id_and_start() {
+    let o = ScriptedOrigin::start().await;
+    let e = edge(o.addr).await;
+    purge(&e, json!({"url": "/a", "id": "cli-7:x", "sent_unix_ms": 1_795_000_000_000u64})).await;
+    purge(&e, json!({"url": "/a"})).await;
+    let r: Value =
+        client().get(format!("http://{}/purge/recent", e.handle.admin)).send().await.unwrap().json().await.unwrap();
+    let p = r["purges"].as_array().unwrap();
+    assert_eq!((p[0]["id"].as_str(), p[0]["sent_unix_ms"].as_u64()), (Some("cli-7:x"), Some(1_795_000_000_000)));
+    assert!(p[1].get("id").is_none() && p[1].get("sent_unix_ms").is_none(), "{r}");
 }

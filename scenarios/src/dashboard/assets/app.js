@@ -352,16 +352,18 @@ function renderJournal() {
   const pl = $('#purges');
   pl.replaceChildren();
   for (const e of entries.filter((x) => x.kind === 'purge').slice(0, 30)) {
-    const li = el('li', { 'data-seq': e.seq, 'data-source': e.source });
+    const li = el('li', { 'data-seq': e.seq, 'data-source': e.source, 'data-purge-id': (e.purge && e.purge.id) || '' });
     li.appendChild(el('div', {}, `${clock(e.at_unix_ms)} ${e.source}: ${e.detail} — ${e.effect || 'in progress…'}`));
     if (e.purge) {
+      // purges whose sender said when it started are timed from then; others from the first edge's arrival
+      const since = e.purge.sent_unix_ms ? "the sender's start" : "the first edge's arrival";
       const max = Math.max(1, ...e.purge.edges.map((x) => x.latency_ms));
       const acks = el('div', { class: 'acks' });
       for (const x of e.purge.edges) {
         acks.appendChild(el('span', {}, x.edge));
         const bar = el('span', { class: 'bar' + (x.ok ? '' : ' failed'), 'data-edge': x.edge, 'data-ok': x.ok });
         bar.style.width = (100 * x.latency_ms / max).toFixed(1) + '%';
-        bar.title = x.ok ? `acknowledged after ${x.latency_ms.toFixed(1)} ms` : (x.error || 'failed');
+        bar.title = x.ok ? `acknowledged ${x.latency_ms.toFixed(1)} ms after ${since}` : (x.error || 'failed');
         acks.appendChild(bar);
         acks.appendChild(el('span', {}, x.ok ? x.latency_ms.toFixed(1) + ' ms' : 'FAILED'));
       }
