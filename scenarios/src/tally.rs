@@ -160,38 +160,7 @@ mod tests {
     use super::*;
 
     fn stats(requests: u64, hits: u64) -> Stats {
-        let r = api::edge::Requests { hit: hits, miss: requests - hits, total: requests, ..Default::default() };
-        Stats {
-            edge: "tokyo".into(),
-            region: None,
-            hit_ratio: r.cached_ratio(),
-            byte_hit_ratio: 0.0,
-            requests: r,
-            body_bytes: Default::default(),
-            bytes_to_clients: 0,
-            bytes_from_clients: 0,
-            client_connections: 0,
-            client_connections_refused: 0,
-            bytes_from_origin: 0,
-            bytes_to_origin: 0,
-            origin_requests: 0,
-            origin_errors: 0,
-            stored: 0,
-            not_stored: 0,
-            admission: Default::default(),
-            inflight: 0,
-            memory_bytes: 0,
-            memory_capacity: 0,
-            memory_entries: 0,
-            disk_capacity: 0,
-            disk_written: 0,
-            disk_read: 0,
-            rtt_to_origin_ms: 0.0,
-            cost: Default::default(),
-            disk: Default::default(),
-            health: Default::default(),
-            bus: None,
-        }
+        crate::dashboard::hub::tests::stats("tokyo", hits, 0, requests - hits)
     }
 
     fn tokyo() -> (World, usize) {

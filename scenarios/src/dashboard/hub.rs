@@ -642,7 +642,7 @@ fn fault_words(f: &api::origin::Faults) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -727,7 +727,8 @@ mod tests {
         assert_eq!(origin(&hub).health, Some(Health::Up), "a whole window of good answers");
     }
 
-    fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {
+    /// An edge's `/stats` with these request counts (and a fill per miss).
+    pub(crate) fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {
         let requests = edge::admin::Requests { hit, stale, miss, total: hit + stale + miss, ..Default::default() };
         Stats {
             edge: name.into(),
