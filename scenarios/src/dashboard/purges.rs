@@ -28,6 +28,10 @@ use crate::purge::{EdgeResult, Report};
 /// Records of the same purge at different edges arrive within this of the first, ms.
 pub const SAME_PURGE: u64 = 10_000;
 
+/// Ids of our own fan-outs remembered (their records arrive within a
+/// round or two of the fan-out's end).
+const CLAIMED_IDS: usize = 256;
+
 /// One observed purge.
 struct Group {
     journal_seq: u64,
@@ -51,7 +55,8 @@ pub struct Observed {
     cursors: Vec<u64>,
     pending: Vec<(usize, Applied)>,
     claimed: HashSet<(String, u64)>,
-    claimed_ids: HashSet<String>,
+    /// Ids of our own fan-outs, the last [`CLAIMED_IDS`].
+    claimed_ids: std::collections::VecDeque<String>,
     groups: Vec<Group>,
 }
 
@@ -63,7 +68,7 @@ impl Observed {
             edges,
             pending: Vec::new(),
             claimed: HashSet::new(),
-            claimed_ids: HashSet::new(),
+            claimed_ids: Default::default(),
             groups: Vec::new(),
         }
     }
@@ -96,7 +101,10 @@ impl Observed {
             return; // our own reading of the edges
         }
         if let Some(id) = e.purge.as_ref().and_then(|p| p.id.clone()) {
-            self.claimed_ids.insert(id);
+            self.claimed_ids.push_back(id);
+            if self.claimed_ids.len() > CLAIMED_IDS {
+                self.claimed_ids.pop_front();
+            }
         }
         for r in e.purge.iter().flat_map(|p| &p.edges) {
             if let Some(resp) = &r.response {
