@@ -327,8 +327,8 @@ async fn drive(
         // expectations on the comparison are judged now that it exists
         report.expectations = report::check_expectations(s, &report);
     }
-    report.shadow =
-        crate::shadow::of(w.edges.iter().map(|e| e.name.as_str()).zip(edges.last.iter().map(Option::as_ref)));
+    let last = edges.last();
+    report.shadow = crate::shadow::of(w.edges.iter().map(|e| e.name.as_str()).zip(last.iter().map(Option::as_ref)));
     report.write(out, &samples, &w)?;
     Ok(report)
 }
