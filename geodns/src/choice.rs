@@ -2,18 +2,29 @@
 //! gives a *ranking* of every edge by modelled RTT from there; the answer is
 //! the first healthy edge of the ranking, or the origin when none is.
 //!
-//! Rankings depend only on the world and the location, never on health, so
-//! they are computed once: one per region at start, one per GeoIP record
-//! (by its offset) on first use, kept in a per-thread cache so the DNS
-//! answer path takes no lock and allocates nothing after warm-up.
+//! Rankings depend only on the edges and the location, never on health, so
+//! they are computed once: one per region when the edges are known, one
+//! per GeoIP record (by its offset) on first use, kept in a per-thread
+//! cache so the DNS answer path takes no lock and allocates nothing after
+//! warm-up.
+//!
+//! The edges are the world file's, plus (with a control bus) the edges
+//! that joined through its membership bucket ([`crate::members`]). Each
+//! edge has a *slot* for the life of the process (world edges first, joined
+//! ones after them in order of arrival, up to [`JOINED_MAX`]), so health,
+//! metrics and cached rankings index by it; when the membership changes a
+//! new [`Routes`] replaces the old one ([`Chooser::replace_routes`]) and
+//! every answering thread picks it up at its next query (one atomic load
+//! when nothing changed).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use parking_lot::RwLock;
 use serde::Serialize;
 use world::World;
 use world::latency::distance_km;
@@ -66,11 +77,21 @@ pub enum Basis {
     },
 }
 
-/// Rankings for a world.
+/// How many edges may join through the bus besides the world file's.
+pub const JOINED_MAX: usize = 64;
+
+/// Rankings for a world's edges.
 pub struct Routes {
     world: World,
-    /// The edges, in world order.
+    /// Every edge known, by slot (world order, then joined ones); absent
+    /// ones ([`Routes::present`] false) are in no ranking.
     pub edges: Vec<EdgeInfo>,
+    /// Whether the edge of each slot is answered (ranked) now.
+    pub present: Vec<bool>,
+    /// Edge slots; the origin's is this one.
+    pub capacity: usize,
+    /// The A and AAAA answer of each slot, the origin's last.
+    answers: Vec<(Option<Ipv4Addr>, Option<Ipv6Addr>)>,
     by_region: Vec<Arc<Ranking>>,
     /// The default region's ranking, for clients of unknown location
     /// (counted in no region).
@@ -78,39 +99,75 @@ pub struct Routes {
     default_region: usize,
 }
 
+/// The world file's edges, in its order.
+pub fn world_edges(world: &World) -> Vec<EdgeInfo> {
+    world
+        .edges
+        .iter()
+        .map(|e| EdgeInfo {
+            name: e.name.clone(),
+            region: e.region.clone(),
+            listen: e.listen,
+            admin: e.admin,
+            ipv6: e.ipv6,
+        })
+        .collect()
+}
+
+/// The A and AAAA answer for an address (and an optional IPv6 one).
+fn answer_of(listen: SocketAddr, ipv6: Option<Ipv6Addr>) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+    match listen.ip() {
+        IpAddr::V4(a) => (Some(a), ipv6),
+        IpAddr::V6(a) => (None, ipv6.or(Some(a))),
+    }
+}
+
 impl Routes {
-    /// Precomputes one ranking per region.
+    /// The world file's edges, each ranked; no room for joined ones.
     pub fn new(world: &World) -> Routes {
-        let edges = world
-            .edges
-            .iter()
-            .map(|e| EdgeInfo {
-                name: e.name.clone(),
-                region: e.region.clone(),
-                listen: e.listen,
-                admin: e.admin,
-                ipv6: e.ipv6,
-            })
-            .collect::<Vec<_>>();
+        let edges = world_edges(world);
+        let n = edges.len();
+        Routes::build(world, edges, vec![true; n], n)
+    }
+
+    /// Rankings of the `present` ones of `edges` (by slot), with `capacity`
+    /// edge slots (at least `edges.len()`).
+    pub fn build(world: &World, edges: Vec<EdgeInfo>, present: Vec<bool>, capacity: usize) -> Routes {
+        let capacity = capacity.max(edges.len());
+        let ranked = |rtt: &dyn Fn(&str) -> Duration| rank(&edges, &present, &world.origin.region, rtt);
         let by_region = world
             .regions
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let mut ranking =
-                    rank(&edges, &world.origin.region, |region| world.rtt(&r.name, region).unwrap_or(Duration::MAX));
+                let mut ranking = ranked(&|region| world.rtt(&r.name, region).unwrap_or(Duration::MAX));
                 ranking.region = Some(i);
                 Arc::new(ranking)
             })
             .collect::<Vec<_>>();
         let default_region = world.regions.iter().position(|r| r.name == world.default_region()).unwrap_or(0);
         let unknown = Arc::new(Ranking { region: None, ..(*by_region[default_region]).clone() });
-        Routes { world: world.clone(), edges, by_region, unknown, default_region }
+        let mut answers = vec![(None, None); capacity + 1];
+        for (i, e) in edges.iter().enumerate() {
+            answers[i] = answer_of(e.listen, e.ipv6);
+        }
+        answers[capacity] = answer_of(world.origin.listen, None);
+        Routes { world: world.clone(), edges, present, capacity, answers, by_region, unknown, default_region }
     }
 
     /// The world these routes were built from.
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// The name of a slot: its edge's, `origin` for the origin's, `None`
+    /// for a slot no edge has taken.
+    pub fn slot_name(&self, slot: usize) -> Option<&str> {
+        match self.edges.get(slot) {
+            Some(e) => Some(&e.name),
+            None if slot == self.capacity => Some("origin"),
+            None => None,
+        }
     }
 
     /// The ranking for a decoded GeoIP place, and why.
@@ -122,7 +179,7 @@ impl Routes {
                 return self.region(i);
             }
             let w = &self.world;
-            let ranking = rank(&self.edges, &w.origin.region, |region| {
+            let ranking = rank(&self.edges, &self.present, &w.origin.region, &|region| {
                 w.rtt_from_point(lat, lon, region).unwrap_or(Duration::MAX)
             });
             return (Arc::new(ranking), Basis::Point { lat, lon });
@@ -146,8 +203,13 @@ impl Routes {
     }
 }
 
-fn rank(edges: &[EdgeInfo], origin_region: &str, rtt: impl Fn(&str) -> Duration) -> Ranking {
-    let mut order: Vec<(usize, Duration)> = edges.iter().enumerate().map(|(i, e)| (i, rtt(&e.region))).collect();
+fn rank(edges: &[EdgeInfo], present: &[bool], origin_region: &str, rtt: &dyn Fn(&str) -> Duration) -> Ranking {
+    let mut order: Vec<(usize, Duration)> = edges
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| present.get(*i).copied().unwrap_or(false))
+        .map(|(i, e)| (i, rtt(&e.region)))
+        .collect();
     order.sort_by_key(|&(i, d)| (d, i));
     Ranking { order, origin_rtt: rtt(origin_region), region: None }
 }
@@ -168,6 +230,12 @@ pub fn located(ecs: Option<(IpAddr, u8)>, src: IpAddr) -> IpAddr {
 pub struct Route {
     /// Chosen edge, `None` for the origin (no edge healthy).
     pub edge: Option<usize>,
+    /// The answer's slot: the edge's, or the origin's ([`Routes::capacity`]).
+    pub slot: usize,
+    /// The A answer.
+    pub v4: Option<Ipv4Addr>,
+    /// The AAAA answer.
+    pub v6: Option<Ipv6Addr>,
     /// ECS scope prefix length: the GeoIP network the answer holds for.
     pub scope: u8,
     /// The client's region (world order), `None` when in none ([`Ranking::region`]).
@@ -230,9 +298,11 @@ pub struct RankedEdge {
 pub struct Chooser {
     /// The GeoIP database.
     pub geoip: GeoIp,
-    /// Precomputed rankings.
-    pub routes: Routes,
-    /// Edge health.
+    /// The rankings now (replaced when edges join or leave).
+    routes: RwLock<Arc<Routes>>,
+    /// Bumped by every replacement of `routes`.
+    generation: AtomicU64,
+    /// Edge health, by slot.
     pub health: Arc<Health>,
     instance: u64,
 }
@@ -240,16 +310,44 @@ pub struct Chooser {
 /// Largest per-thread cache of located GeoIP records; cleared when full.
 const CACHE_MAX: usize = 1 << 16;
 
+/// One thread's view: the routes of the chooser it last answered for, and
+/// rankings by (chooser, routes generation, GeoIP record).
+#[derive(Default)]
+struct Local {
+    current: Option<(u64, u64, Arc<Routes>)>,
+    rankings: HashMap<(u64, u64, usize), Arc<Ranking>>,
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(u64, usize), Arc<Ranking>>> = RefCell::new(HashMap::new());
+    static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
 static INSTANCES: AtomicU64 = AtomicU64::new(1);
 
 impl Chooser {
-    /// A chooser over a database, a world's routes and its edges' health.
+    /// A chooser over a database, a world's routes and its edges' health
+    /// (sized for [`Routes::capacity`] edges).
     pub fn new(geoip: GeoIp, routes: Routes, health: Arc<Health>) -> Chooser {
-        Chooser { geoip, routes, health, instance: INSTANCES.fetch_add(1, Ordering::Relaxed) }
+        Chooser {
+            geoip,
+            routes: RwLock::new(Arc::new(routes)),
+            generation: AtomicU64::new(0),
+            health,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The rankings now.
+    pub fn routes(&self) -> Arc<Routes> {
+        self.routes.read().clone()
+    }
+
+    /// Replaces the rankings (edges joined or left); answering threads use
+    /// the new ones from their next query. Slots must keep their edges.
+    pub fn replace_routes(&self, routes: Routes) {
+        let mut g = self.routes.write();
+        *g = Arc::new(routes);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// The hot path: the edge for a located address, and the ECS scope.
@@ -257,34 +355,51 @@ impl Chooser {
     pub fn route(&self, ip: IpAddr) -> Route {
         let found = self.geoip.lookup(ip);
         let usable = |e| self.health.usable(e);
-        let (edge, client) = match found.offset {
-            None => (self.routes.unknown.first(usable), None),
-            Some(off) => CACHE.with(|c| {
-                let mut c = c.borrow_mut();
-                if let Some(r) = c.get(&(self.instance, off)) {
-                    return (r.first(usable), r.region);
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL.with(|l| {
+            let l = &mut *l.borrow_mut();
+            let routes = match &l.current {
+                Some((i, g, r)) if *i == self.instance && *g == generation => r.clone(),
+                _ => {
+                    let r = self.routes();
+                    l.current = Some((self.instance, generation, r.clone()));
+                    r
                 }
-                if c.len() >= CACHE_MAX {
-                    c.clear();
+            };
+            let (edge, client) = match found.offset {
+                None => (routes.unknown.first(usable), None),
+                Some(off) => {
+                    let key = (self.instance, generation, off);
+                    if let Some(r) = l.rankings.get(&key) {
+                        (r.first(usable), r.region)
+                    } else {
+                        if l.rankings.len() >= CACHE_MAX {
+                            l.rankings.clear();
+                        }
+                        let (ranking, _) = routes.for_place(self.geoip.place(ip).as_ref());
+                        let e = (ranking.first(usable), ranking.region);
+                        l.rankings.insert(key, ranking);
+                        e
+                    }
                 }
-                let (ranking, _) = self.routes.for_place(self.geoip.place(ip).as_ref());
-                let e = (ranking.first(usable), ranking.region);
-                c.insert((self.instance, off), ranking);
-                e
-            }),
-        };
-        Route { edge: edge.map(|(e, _, _)| e), scope: found.prefix_len, client }
+            };
+            let edge = edge.map(|(e, _, _)| e);
+            let slot = edge.unwrap_or(routes.capacity);
+            let (v4, v6) = routes.answers[slot];
+            Route { edge, slot, v4, v6, scope: found.prefix_len, client }
+        })
     }
 
     /// The slow path with every detail, for `/resolve`.
     pub fn decide(&self, ip: IpAddr, located_by: &'static str) -> Decision {
         let found = self.geoip.lookup(ip);
         let place = found.offset.and_then(|_| self.geoip.place(ip));
-        let (ranking, basis) = self.routes.for_place(place.as_ref());
+        let routes = self.routes();
+        let (ranking, basis) = routes.for_place(place.as_ref());
         let h = &self.health;
         let usable = |e| h.usable(e);
-        let edges = &self.routes.edges;
-        let world = self.routes.world();
+        let edges = &routes.edges;
+        let world = routes.world();
         let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         let health = h.mode();
         let where_ = match &basis {

@@ -1,7 +1,7 @@
 //! The `geodns` command (also `cdn geodns …`):
 //!
 //! ```text
-//! geodns [--world FILE] [--mmdb FILE] [--dns ADDR | --listen ADDR] [--http ADDR] [--health check|off]
+//! geodns [--world FILE] [--mmdb FILE] [--dns ADDR | --listen ADDR] [--http ADDR] [--health check|off] [--bus URL]
 //!        [--allow-non-loopback] [--log-json]
 //! geodns build-mmdb [--world FILE] --out FILE
 //! ```
@@ -49,6 +49,11 @@ pub struct Args {
     /// Send every answer as its own datagram, never grouped per client with UDP GSO.
     #[arg(long)]
     pub no_udp_gso: bool,
+    /// Learn edges from this control bus's membership bucket besides the
+    /// world file's (`nats://HOST:PORT`, docs/bus.md): an edge started
+    /// with `--bus` on any host is answered once it is healthy.
+    #[arg(long, value_name = "URL")]
+    pub bus: Option<String>,
     /// Listen on addresses other than loopback too (DNS and HTTP then
     /// answer the network).
     #[arg(long)]
@@ -88,6 +93,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         world::listen::check(flag, a, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
     }
     let mut config = Config::from_world(&world);
+    if let Some(url) = args.bus {
+        bus::server_addr(&url)?;
+        config.bus = Some(url);
+    }
     if let Some(p) = args.mmdb {
         config.mmdb = Mmdb::File(p);
     }

@@ -15,7 +15,7 @@
 //! it has one (source prefix > 0), else by the query's source address; the
 //! option is echoed with the scope set to the GeoIP network's prefix length.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_server::net::runtime::Time;
@@ -27,7 +27,7 @@ use hickory_server::proto::rr::{DNSClass, LowerName, Name, RData, Record, Record
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use crate::choice::{Chooser, Route, located};
+use crate::choice::{Chooser, located};
 use crate::error::Error;
 use crate::metrics::{Metrics, Transport, rcode_index};
 
@@ -48,10 +48,6 @@ pub struct Zone {
     glue: Vec<Record>,
     /// Answer TTL, seconds.
     pub ttl: u32,
-    /// A answer per edge (world order), then the origin's.
-    pub v4: Vec<Option<Ipv4Addr>>,
-    /// AAAA answer per edge, then the origin's.
-    pub v6: Vec<Option<Ipv6Addr>>,
 }
 
 impl Zone {
@@ -77,49 +73,19 @@ impl Zone {
                 IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
             },
         )];
-        let addrs = world.edges.iter().map(|e| (e.listen, e.ipv6)).chain([(world.origin.listen, None)]);
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
-        for (listen, ipv6) in addrs {
-            match listen.ip() {
-                IpAddr::V4(a) => {
-                    v4.push(Some(a));
-                    v6.push(ipv6);
-                }
-                IpAddr::V6(a) => {
-                    v4.push(None);
-                    v6.push(ipv6.or(Some(a)));
-                }
-            }
-        }
         let mut apex_wire = Vec::new();
         for label in apex_name.iter() {
             apex_wire.push(label.len() as u8);
             apex_wire.extend(label.iter().map(u8::to_ascii_lowercase));
         }
         apex_wire.push(0);
-        Ok(Zone {
-            apex: LowerName::new(&apex_name),
-            apex_wire,
-            ns_lower: LowerName::new(&ns_name),
-            soa,
-            ns,
-            glue,
-            ttl,
-            v4,
-            v6,
-        })
+        Ok(Zone { apex: LowerName::new(&apex_name), apex_wire, ns_lower: LowerName::new(&ns_name), soa, ns, glue, ttl })
     }
 
     /// The apex in wire format, lower case (`\x03cdn\x04test\x00`).
     #[inline]
     pub fn apex_wire(&self) -> &[u8] {
         &self.apex_wire
-    }
-
-    /// Index into [`Zone::v4`]/[`Zone::v6`] for a route.
-    #[inline]
-    pub fn slot(&self, route: &Route) -> usize {
-        route.edge.unwrap_or(self.v4.len() - 1)
     }
 }
 
@@ -209,19 +175,18 @@ impl Dns {
                 RecordType::A | RecordType::AAAA | RecordType::ANY => {
                     let route = self.chooser.route(located(ecs.map(|cs| (cs.addr(), cs.source_prefix())), src.ip()));
                     scope = route.scope;
-                    let slot = self.zone.slot(&route);
                     let ttl = self.zone.ttl;
                     if qtype != RecordType::AAAA
-                        && let Some(a) = self.zone.v4[slot]
+                        && let Some(a) = route.v4
                     {
                         out.answers.push(Record::from_rdata(owner.clone(), ttl, RData::A(A(a))));
                     }
                     if qtype != RecordType::A
-                        && let Some(a) = self.zone.v6[slot]
+                        && let Some(a) = route.v6
                     {
                         out.answers.push(Record::from_rdata(owner, ttl, RData::AAAA(AAAA(a))));
                     }
-                    out.routed = Some(slot);
+                    out.routed = Some(route.slot);
                     out.client_region = route.client;
                 }
                 RecordType::SOA => out.answers.push(self.zone.soa.clone()),

@@ -124,6 +124,11 @@ pub struct EdgeRow {
     pub failures: u64,
     /// State changes.
     pub transitions: u64,
+    /// `world` (in the world file) or `bus` (joined through the membership bucket).
+    pub source: &'static str,
+    /// Whether it is in the rankings now (a joined edge whose membership
+    /// record expired is not).
+    pub present: bool,
     /// Result of the last check (`200 OK`, `connection refused`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last: Option<String>,
@@ -217,9 +222,11 @@ impl Health {
     }
 
     /// The `/edges` table.
-    pub fn table(&self, edges: &[EdgeInfo]) -> Vec<EdgeRow> {
+    pub fn table(&self, routes: &crate::choice::Routes) -> Vec<EdgeRow> {
         let now = SystemTime::now();
-        edges
+        let from_world = routes.world().edges.len();
+        routes
+            .edges
             .iter()
             .enumerate()
             .map(|(i, info)| {
@@ -231,7 +238,9 @@ impl Health {
                     address: info.listen,
                     admin: info.admin,
                     state: self.state(i).as_str(),
-                    usable: self.usable(i),
+                    usable: self.usable(i) && routes.present[i],
+                    source: if i < from_world { "world" } else { "bus" },
+                    present: routes.present[i],
                     ok_streak: e.ok_streak.load(Ordering::Relaxed),
                     fail_streak: e.fail_streak.load(Ordering::Relaxed),
                     checks: e.checks.load(Ordering::Relaxed),
@@ -246,45 +255,73 @@ impl Health {
     }
 }
 
-/// Checks every edge each `interval` (wall time) until `shutdown` fires.
+/// Checks every edge each `interval` (wall time) until `shutdown` fires:
+/// the world file's from the start, and each edge that joins through the
+/// bus from when it first appears (by its slot; a slot whose edge is not
+/// present is not checked, and its address is read anew at every check,
+/// so an edge that comes back elsewhere is checked there).
 pub async fn run(
-    health: Arc<Health>,
-    edges: Vec<EdgeInfo>,
+    chooser: Arc<crate::choice::Chooser>,
     interval: Duration,
     timeout: Duration,
-    shutdown: runtime::Shutdown,
+    mut shutdown: runtime::Shutdown,
 ) {
-    if !health.checking() {
+    if !chooser.health.checking() {
         return;
     }
     let mut tasks = tokio::task::JoinSet::new();
-    for (i, edge) in edges.into_iter().enumerate() {
-        let (health, mut shutdown) = (health.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.wait() => return,
-                    _ = tick.tick() => {}
-                }
-                let t0 = std::time::Instant::now();
-                let (ok, detail) = match crate::http_client::get(edge.admin, "/healthz", timeout).await {
-                    Ok((s, _)) if s == http::StatusCode::OK => (true, String::new()),
-                    Ok((s, _)) => (false, format!("status {s}")),
-                    Err(e) => (false, e),
-                };
-                if let Some(new) = health.record(i, ok, detail.clone(), t0.elapsed()) {
-                    if new == State::Down {
-                        tracing::warn!(edge = %edge.name, admin = %edge.admin, error = %detail, "edge is down");
-                    } else {
-                        tracing::info!(edge = %edge.name, admin = %edge.admin, "edge is {}", new.as_str());
-                    }
-                }
-            }
-        });
+    let mut started = 0;
+    let mut look = tokio::time::interval(interval);
+    loop {
+        let known = chooser.routes().edges.len();
+        for i in started..known {
+            tasks.spawn(check_slot(chooser.clone(), i, interval, timeout, shutdown.clone()));
+        }
+        started = started.max(known);
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = look.tick() => {}
+        }
     }
     while tasks.join_next().await.is_some() {}
+}
+
+async fn check_slot(
+    chooser: Arc<crate::choice::Chooser>,
+    i: usize,
+    interval: Duration,
+    timeout: Duration,
+    mut shutdown: runtime::Shutdown,
+) {
+    let health = chooser.health.clone();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tick.tick() => {}
+        }
+        let edge = {
+            let routes = chooser.routes();
+            match (routes.edges.get(i), routes.present.get(i)) {
+                (Some(e), Some(true)) => e.clone(),
+                _ => continue,
+            }
+        };
+        let t0 = std::time::Instant::now();
+        let (ok, detail) = match crate::http_client::get(edge.admin, "/healthz", timeout).await {
+            Ok((s, _)) if s == http::StatusCode::OK => (true, String::new()),
+            Ok((s, _)) => (false, format!("status {s}")),
+            Err(e) => (false, e),
+        };
+        if let Some(new) = health.record(i, ok, detail.clone(), t0.elapsed()) {
+            if new == State::Down {
+                tracing::warn!(edge = %edge.name, admin = %edge.admin, error = %detail, "edge is down");
+            } else {
+                tracing::info!(edge = %edge.name, admin = %edge.admin, "edge is {}", new.as_str());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

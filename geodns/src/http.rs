@@ -135,12 +135,10 @@ async fn redirect(
     let (ip, _) = client_ip(peer.remote.ip(), &headers, &app.trusted);
     let chooser = &app.dns.chooser;
     let route = chooser.route(ip);
-    let (addr, who) = match route.edge {
-        Some(e) => {
-            let edge = &chooser.routes.edges[e];
-            (edge.listen, format!("edge-{}", edge.name))
-        }
-        None => (chooser.routes.world().origin.listen, "origin".to_string()),
+    let routes = chooser.routes();
+    let (addr, who) = match route.edge.and_then(|e| routes.edges.get(e)) {
+        Some(edge) => (edge.listen, format!("edge-{}", edge.name)),
+        None => (routes.world().origin.listen, "origin".to_string()),
     };
     let mut location = format!("http://{addr}/{path}");
     if let Some(q) = uri.query() {
@@ -165,7 +163,7 @@ async fn edges(State(app): State<Arc<App>>) -> Response {
     let h = &app.dns.chooser.health;
     axum::Json(serde_json::json!({
         "health": h.mode(),
-        "edges": h.table(&app.dns.chooser.routes.edges),
+        "edges": h.table(&app.dns.chooser.routes()),
     }))
     .into_response()
 }

@@ -13,6 +13,7 @@
 //! - [`choice`]: locations → rankings → the first healthy edge;
 //! - [`geoip`]: the MaxMind database; [`mmdb_build`]: the demo one, from the world;
 //! - [`health`]: edge health and the checker;
+//! - [`members`]: edges learned from the control bus's membership bucket (`--bus`);
 //! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
 //! - [`metrics`]: counters; [`cli`]: the `geodns` command; [`resolve`]: `cdn resolve`.
 //!
@@ -30,6 +31,7 @@ pub mod geoip;
 pub mod health;
 pub mod http;
 mod http_client;
+pub mod members;
 pub mod metrics;
 pub mod mmdb_build;
 pub mod resolve;
@@ -77,6 +79,9 @@ pub struct Config {
     /// Whether the fast engine sends answers to the same client in one
     /// segmented message (UDP GSO) where the kernel allows.
     pub udp_gso: bool,
+    /// The control bus whose membership adds edges to the world file's
+    /// ([`members`]); `None`: the world file's edges only.
+    pub bus: Option<String>,
 }
 
 impl Config {
@@ -91,6 +96,7 @@ impl Config {
             udp_engine: udp::Engine::Fast,
             udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             udp_gso: true,
+            bus: None,
         }
     }
 }
@@ -107,10 +113,14 @@ pub(crate) fn build_dns(config: &Config, dns_addr: SocketAddr) -> Result<Arc<dns
         Mmdb::File(p) => geoip::GeoIp::open(p)?,
     };
     let h = &w.geodns.health;
-    let routes = choice::Routes::new(w);
-    let health = Arc::new(health::Health::new(routes.edges.len(), config.health, h.rise, h.fall));
+    // With a bus, room for the edges that join through it.
+    let routes = match config.bus {
+        Some(_) => members::Known::new(w).routes(),
+        None => choice::Routes::new(w),
+    };
+    let health = Arc::new(health::Health::new(routes.capacity, config.health, h.rise, h.fall));
+    let metrics = Arc::new(metrics::Metrics::new(routes.capacity, w.regions.len()));
     let chooser = Arc::new(choice::Chooser::new(geoip, routes, health));
-    let metrics = Arc::new(metrics::Metrics::new(w.edges.len(), w.regions.len()));
     let ttl = config.clock.to_wall(w.geodns.ttl.0).as_secs_f64().round() as u32;
     let zone = dns::Zone::new(w, dns_addr, ttl)?;
     Ok(Arc::new(dns::Dns { chooser, zone, metrics }))
@@ -177,12 +187,15 @@ impl Bound {
         let dns_stop = server.shutdown_token().clone();
 
         let checks = tokio::spawn(health::run(
-            dns.chooser.health.clone(),
-            dns.chooser.routes.edges.clone(),
+            dns.chooser.clone(),
             clock.to_wall(w.geodns.health.interval.0),
             clock.to_wall(w.geodns.health.timeout.0),
             inner.clone(),
         ));
+        let membership = config.bus.clone().map(|url| {
+            let known = members::Known::new(w);
+            tokio::spawn(members::follow(dns.chooser.clone(), known, url, Default::default(), inner.clone()))
+        });
         let router = http::router(Arc::new(http::App { dns, trusted: w.geodns.trusted_proxies.clone() }));
         let http_task = tokio::spawn(runtime::serve::serve_http(
             http,
@@ -203,6 +216,9 @@ impl Bound {
             let _ = t.await;
         }
         let _ = checks.await;
+        if let Some(m) = membership {
+            let _ = m.await;
+        }
         let _ = http_task.await;
         tracing::info!("geodns stopped");
         result

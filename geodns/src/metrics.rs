@@ -216,8 +216,8 @@ impl Metrics {
 
     /// Calls `f(client region, edge, count)` for every cell not zero.
     fn each_cell(&self, chooser: &Chooser, mut f: impl FnMut(&str, &str, u64)) {
-        let regions = &chooser.routes.world().regions;
-        let edges = &chooser.routes.edges;
+        let routes = chooser.routes();
+        let regions = &routes.world().regions;
         for (i, c) in self.by_region.iter().enumerate() {
             let n = c.load(Ordering::Relaxed);
             if n == 0 {
@@ -225,7 +225,7 @@ impl Metrics {
             }
             let (r, s) = (i / self.layout.slots, i % self.layout.slots);
             let region = regions.get(r).map_or(OTHER_REGION, |x| x.name.as_str());
-            f(region, edges.get(s).map_or("origin", |e| e.name.as_str()), n);
+            f(region, routes.slot_name(s).unwrap_or("origin"), n);
         }
     }
 
@@ -279,7 +279,8 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, chooser: &Chooser) -> String {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let edges = &chooser.routes.edges;
+        let routes = chooser.routes();
+        let edges = &routes.edges;
         let h = &chooser.health;
         let mut p = Encoder::new();
         p.family(DNS_RESPONSES, Kind::Counter, "DNS responses sent, by transport and rcode.");
@@ -290,7 +291,9 @@ impl Metrics {
         }
         p.family(DNS_ANSWERS, Kind::Counter, "A/AAAA answers, by edge (origin: no edge was healthy).");
         for (i, c) in self.answers.iter().enumerate() {
-            p.sample(&[("edge", edges.get(i).map_or("origin", |e| e.name.as_str()))], load(c));
+            if let Some(name) = routes.slot_name(i) {
+                p.sample(&[("edge", name)], load(c));
+            }
         }
         p.family(
             DNS_ANSWERS_BY_REGION,

@@ -50,7 +50,7 @@ pub async fn decision(world: &World, ip: IpAddr) -> anyhow::Result<(Value, Optio
 pub fn offline(world: &World, ip: IpAddr) -> anyhow::Result<Value> {
     let geoip = GeoIp::from_bytes(crate::mmdb_build::build(world)?, "generated from the world")?;
     let routes = Routes::new(world);
-    let health = Arc::new(Health::new(routes.edges.len(), Mode::Check, 1, 1));
+    let health = Arc::new(Health::new(routes.capacity, Mode::Check, 1, 1));
     let chooser = Chooser::new(geoip, routes, health);
     Ok(serde_json::to_value(chooser.decide(ip, "query"))?)
 }

@@ -400,13 +400,13 @@ pub fn fast_answer(dns: &Dns, q: &[u8], src: IpAddr, out: &mut [u8], tally: &mut
     }
     let ecs = opt.as_ref().and_then(|o| o.ecs);
     let route = dns.chooser.route(located(ecs.map(|e| (e.addr, e.source)), src));
-    let slot = dns.zone.slot(&route);
+    let slot = route.slot;
     let mut rdata = [0u8; 16];
     let rdlen = if qtype == 1 {
-        rdata[..4].copy_from_slice(&dns.zone.v4[slot]?.octets());
+        rdata[..4].copy_from_slice(&route.v4?.octets());
         4
     } else {
-        rdata.copy_from_slice(&dns.zone.v6[slot]?.octets());
+        rdata.copy_from_slice(&route.v6?.octets());
         16
     };
     // Header: id, QR|AA|RD(copied), CD(copied), NOERROR; counts.

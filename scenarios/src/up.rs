@@ -52,6 +52,14 @@ pub struct UpArgs {
     /// one. Edges then take purges from the bus's purge log.
     #[arg(long, value_name = "URL", num_args = 0..=1)]
     pub bus: Option<Option<String>>,
+    /// Run only these parts of the world, comma-separated: `origin`,
+    /// `geodns`, `edges` (all of them), `edge:NAME` (e.g. `--only
+    /// origin,geodns` here and `--only edge:tokyo` in another `cdn up`);
+    /// the parts started elsewhere are expected at the world file's
+    /// addresses. With a bus, the edges of every part meet in its log and
+    /// membership (docs/scale-out.md).
+    #[arg(long, value_name = "PARTS", value_parser = Parts::parse)]
+    pub only: Option<Parts>,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
 }
@@ -88,6 +96,83 @@ impl DashboardArgs {
     }
 }
 
+/// Which parts of a world one `cdn up` runs (`--only`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parts {
+    /// The origin (unless `--origin` names your own).
+    pub origin: bool,
+    /// GeoDNS.
+    pub geodns: bool,
+    /// Edges: `None` every one, else these names.
+    pub edges: Option<Vec<String>>,
+}
+
+impl Default for Parts {
+    fn default() -> Self {
+        Parts::all()
+    }
+}
+
+impl Parts {
+    /// The whole world.
+    pub fn all() -> Parts {
+        Parts { origin: true, geodns: true, edges: None }
+    }
+
+    /// `origin,geodns,edges,edge:NAME,…`.
+    pub fn parse(s: &str) -> Result<Parts, String> {
+        let mut p = Parts { origin: false, geodns: false, edges: Some(Vec::new()) };
+        let mut any = false;
+        for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+            any = true;
+            match part {
+                "origin" => p.origin = true,
+                "geodns" => p.geodns = true,
+                "edges" => p.edges = None,
+                _ => match part.strip_prefix("edge:") {
+                    Some(name) if !name.is_empty() => {
+                        if let Some(v) = p.edges.as_mut()
+                            && !v.iter().any(|n| n == name)
+                        {
+                            v.push(name.to_string());
+                        }
+                    }
+                    _ => {
+                        return Err(format!("`{part}`: expected origin, geodns, edges or edge:NAME (comma-separated)"));
+                    }
+                },
+            }
+        }
+        if !any {
+            return Err("say which parts: origin, geodns, edges or edge:NAME (comma-separated)".into());
+        }
+        Ok(p)
+    }
+
+    /// Refuses edge names the world does not have.
+    pub fn check(&self, w: &World) -> anyhow::Result<()> {
+        for name in self.edges.iter().flatten() {
+            anyhow::ensure!(
+                w.edge(name).is_some(),
+                "--only edge:{name}: no such edge in world `{}` (edges: {})",
+                w.name,
+                w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether edge `name` runs here.
+    pub fn edge(&self, name: &str) -> bool {
+        self.edges.as_ref().is_none_or(|v| v.iter().any(|n| n == name))
+    }
+
+    /// Whether this is the whole world.
+    pub fn is_all(&self) -> bool {
+        self.origin && self.geodns && self.edges.is_none()
+    }
+}
+
 /// Flags for every edge at its first start only (`--fresh`), and at every
 /// start (`--default-ttl`).
 #[derive(Debug, Clone, Default)]
@@ -96,6 +181,10 @@ pub struct EdgeFlags {
     pub fresh: bool,
     /// More flags for every start.
     pub always: Vec<String>,
+    /// More flags for geodns (`--bus`).
+    pub geodns: Vec<String>,
+    /// The parts to run.
+    pub parts: Parts,
 }
 
 /// Starts every component of the world; returns once all are healthy.
@@ -111,20 +200,22 @@ pub async fn start_world(
 ) -> anyhow::Result<()> {
     let world_args: Vec<String> =
         world_file.map(|p| vec!["--world".to_string(), p.display().to_string()]).unwrap_or_default();
+    let parts = &edge_flags.parts;
     if let Some(url) = origin {
         edge::parse_origin_url(url)?;
     }
-    let edges = edge_args(w, world_file, origin, origin_host, &edge_flags.always);
+    // The edges run here (--only), each with the arguments it starts with.
+    let edges = edge_args(w, world_file, origin, origin_host, &edge_flags.always, parts);
     if !edge_flags.fresh {
         check_data_dirs(&edges)?;
     }
-    if origin.is_none() {
+    if origin.is_none() && parts.origin {
         let mut args = vec!["origin".to_string()];
         args.extend(world_args.iter().cloned());
         sup.start("origin", &args, Duration::from_secs(30)).await?;
         wait_healthy(w.origin.admin, Duration::from_secs(10)).await?;
     }
-    for (e, (name, args)) in w.edges.iter().zip(edges) {
+    for (e, (name, args)) in w.edges.iter().filter(|e| parts.edge(&e.name)).zip(edges) {
         let name = format!("edge {name}");
         if edge_flags.fresh {
             let first = [&args[..], &["--fresh".to_string()]].concat();
@@ -135,23 +226,29 @@ pub async fn start_world(
         }
         wait_healthy(e.admin, Duration::from_secs(10)).await?;
     }
-    let mut args = vec!["geodns".to_string()];
-    args.extend(world_args.iter().cloned());
-    sup.start("geodns", &args, Duration::from_secs(30)).await?;
-    wait_healthy(w.geodns.http, Duration::from_secs(10)).await?;
+    if parts.geodns {
+        let mut args = vec!["geodns".to_string()];
+        args.extend(world_args.iter().cloned());
+        args.extend(edge_flags.geodns.iter().cloned());
+        sup.start("geodns", &args, Duration::from_secs(30)).await?;
+        wait_healthy(w.geodns.http, Duration::from_secs(10)).await?;
+    }
     Ok(())
 }
 
-/// Each edge's name and the arguments of `cdn edge` that start it.
+/// The name of each edge of `parts` and the arguments of `cdn edge` that
+/// start it, in world order.
 fn edge_args(
     w: &World,
     world_file: Option<&PathBuf>,
     origin: Option<&str>,
     origin_host: Option<&str>,
     always: &[String],
+    parts: &Parts,
 ) -> Vec<(String, Vec<String>)> {
     w.edges
         .iter()
+        .filter(|e| parts.edge(&e.name))
         .map(|e| {
             let mut args = vec!["edge".to_string()];
             if let Some(p) = world_file {
@@ -215,24 +312,42 @@ fn check_data_dirs(edges: &[(String, Vec<String>)]) -> anyhow::Result<()> {
 
 /// The summary printed once everything is up.
 pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> String {
+    summary_of(w, origin, dashboard, &Parts::all())
+}
+
+/// [`summary`] of the parts run here; the others are said to be elsewhere.
+pub fn summary_of(w: &World, origin: Option<&str>, dashboard: Option<&str>, parts: &Parts) -> String {
     let mut s = format!("\ncdnlab is up: world `{}` ({})\n\n", w.name, w.source.display());
     s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", "component", "address", "admin", "region"));
+    let elsewhere = |here: bool| if here { "" } else { "   (not here: --only)" };
     match origin {
         Some(url) => s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", "origin (yours)", url, "-", "-")),
         None => s.push_str(&format!(
-            "  {:<16} {:<22} {:<22} {}\n",
-            "origin", w.origin.listen, w.origin.admin, w.origin.region
+            "  {:<16} {:<22} {:<22} {}{}\n",
+            "origin",
+            w.origin.listen,
+            w.origin.admin,
+            w.origin.region,
+            elsewhere(parts.origin)
         )),
     }
     for e in &w.edges {
-        s.push_str(&format!("  {:<16} {:<22} {:<22} {}\n", format!("edge {}", e.name), e.listen, e.admin, e.region));
+        s.push_str(&format!(
+            "  {:<16} {:<22} {:<22} {}{}\n",
+            format!("edge {}", e.name),
+            e.listen,
+            e.admin,
+            e.region,
+            elsewhere(parts.edge(&e.name))
+        ));
     }
     s.push_str(&format!(
-        "  {:<16} {:<22} {:<22} {}\n",
+        "  {:<16} {:<22} {:<22} {}{}\n",
         "geodns",
         format!("dns {}", w.geodns.dns),
         format!("http {}", w.geodns.http),
-        w.geodns.zone
+        w.geodns.zone,
+        elsewhere(parts.geodns)
     ));
     if let Some(url) = dashboard {
         s.push_str(&format!("  {:<16} {url}   (live; controls ask for the admin token)\n", "dashboard"));
@@ -262,6 +377,8 @@ pub fn summary(w: &World, origin: Option<&str>, dashboard: Option<&str>) -> Stri
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     args.dashboard.check()?;
     let w = World::load_or_demo(args.world.as_deref())?;
+    let parts = args.only.clone().unwrap_or_default();
+    parts.check(&w)?;
     let mut sup = Supervisor::new(args.quiet);
     if let Some(h) = &args.origin_host {
         edge::checked_host(h.clone())?;
@@ -276,7 +393,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     // Before anything starts (the bus server included).
     if !args.fresh {
-        check_data_dirs(&edge_args(&w, args.world.as_ref(), origin, host, &always))?;
+        check_data_dirs(&edge_args(&w, args.world.as_ref(), origin, host, &always, &parts))?;
     }
     // Dropped (and so killed) when `cdn up` returns, after the edges.
     let (bus_url, _nats) = match &args.bus {
@@ -290,10 +407,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             (Some(nats.url()), Some(nats))
         }
     };
+    let mut geodns = Vec::new();
     if let Some(url) = &bus_url {
         always.extend(["--bus".to_string(), url.clone()]);
+        geodns.extend(["--bus".to_string(), url.clone()]);
     }
-    let edge_flags = EdgeFlags { fresh: args.fresh, always };
+    let edge_flags = EdgeFlags { fresh: args.fresh, always, geodns, parts: parts.clone() };
     if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &edge_flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
@@ -311,7 +430,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         origin_url: args.origin.clone(),
         tally: None,
     });
-    let dashboard = match args.dashboard.listen(&w) {
+    // Split with --only, the dashboard goes with GeoDNS (one per world).
+    let listen = if parts.geodns { args.dashboard.listen(&w) } else { None };
+    let dashboard = match listen {
         Some(addr) => match crate::dashboard::start(addr, ctx, None).await {
             Ok(d) => Some(d),
             Err(e) => {
@@ -321,7 +442,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         },
         None => None,
     };
-    println!("{}", summary(&w, args.origin.as_deref(), dashboard.as_ref().map(|d| d.url()).as_deref()));
+    println!("{}", summary_of(&w, args.origin.as_deref(), dashboard.as_ref().map(|d| d.url()).as_deref(), &parts));
     if let Some(url) = &bus_url {
         println!("Control bus: {url} (docs/bus.md). For `cdn purge` through it: export {}={url}\n", bus::URL_ENV);
     }
@@ -406,6 +527,24 @@ fn geodns_lines(world: &World) -> [String; 2] {
 
 #[cfg(test)]
 mod tests {
+    use super::Parts;
+
+    #[test]
+    fn only_parses_parts_and_refuses_the_rest() {
+        let p = Parts::parse("origin,geodns").unwrap();
+        assert_eq!(p, Parts { origin: true, geodns: true, edges: Some(vec![]) });
+        assert!(!p.edge("tokyo") && !p.is_all());
+        let p = Parts::parse("edge:tokyo, edge:seoul,edge:tokyo").unwrap();
+        assert_eq!(p.edges, Some(vec!["tokyo".to_string(), "seoul".to_string()]));
+        assert!(p.edge("tokyo") && !p.edge("newyork") && !p.origin && !p.geodns);
+        assert!(Parts::parse("origin,edges,geodns").unwrap().is_all());
+        for bad in ["", "edge:", "shield", "origin,dns"] {
+            assert!(Parts::parse(bad).is_err(), "{bad:?}");
+        }
+        let w = world::World::demo().unwrap();
+        assert!(Parts::parse("edge:osaka").unwrap().check(&w).unwrap_err().to_string().contains("no such edge"));
+    }
+
     #[test]
     fn geodns_lines_for_the_demo_world() {
         let w = world::World::demo().unwrap();

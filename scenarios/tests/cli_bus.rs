@@ -209,3 +209,176 @@ async fn cdn_purge_with_no_bus_there_fails_loudly() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("NOT published"), "{err}");
 }
+
+/// A `cdn` component (`cdn geodns …`, `cdn edge …`) started as a child,
+/// once it has printed its ready line; killed when dropped.
+struct Component(Child);
+
+impl Component {
+    fn start(args: &[&str]) -> Component {
+        let mut child = cdn()
+            .args(args)
+            .env_remove(bus::URL_ENV)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // Killed and reaped on drop, whichever way this ends.
+        let mut c = Component(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(200))
+                && l.starts_with("cdnlab-ready")
+            {
+                return c;
+            }
+            if let Some(s) = c.0.try_wait().unwrap() {
+                panic!("cdn {args:?} exited early ({s})");
+            }
+        }
+        c.kill9();
+        panic!("cdn {args:?} never ready");
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Component {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// The A answer for `cdn.test` from the geodns at `server`, asked from
+/// source address `from` (GeoDNS locates the client by it): a plain DNS
+/// query over UDP, decoded by hand.
+async fn dig_a(server: std::net::SocketAddr, from: std::net::Ipv4Addr) -> Option<std::net::Ipv4Addr> {
+    let sock = tokio::net::UdpSocket::bind((from, 0)).await.unwrap();
+    let id: u16 = rand_id();
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]); // RD; one question
+    for label in ["cdn", "test"] {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]); // root; A; IN
+    sock.send_to(&q, server).await.unwrap();
+    let mut buf = [0u8; 512];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf)).await.ok()?.ok()?;
+    let r = &buf[..n];
+    // Same id, NOERROR, one answer; the answer (name pointer, type, class,
+    // TTL, length 4) ends the message: its last 4 bytes are the address.
+    if r.len() < q.len() + 16 || r[..2] != id.to_be_bytes() || r[3] & 0x0F != 0 || r[6..8] != [0, 1] {
+        return None;
+    }
+    Some(std::net::Ipv4Addr::new(r[n - 4], r[n - 3], r[n - 2], r[n - 1]))
+}
+
+fn rand_id() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    h.finish() as u16
+}
+
+/// Polls until GeoDNS answers `want` to a client at `from`.
+async fn until_answer(server: std::net::SocketAddr, from: std::net::Ipv4Addr, want: std::net::Ipv4Addr, why: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = dig_a(server, from).await;
+        if got == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{why}: GeoDNS answers {got:?} to {from}, not {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// GeoDNS's `/edges` row of `edge`.
+async fn geodns_row(http: std::net::SocketAddr, edge: &str) -> Option<serde_json::Value> {
+    let c = reqwest::Client::builder().no_proxy().build().unwrap();
+    let v: serde_json::Value = c.get(format!("http://{http}/edges")).send().await.ok()?.json().await.ok()?;
+    v["edges"].as_array()?.iter().find(|e| e["edge"] == edge).cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn geodns_answers_an_edge_that_joins_through_the_bus_and_drops_it_when_it_dies() {
+    let Some(nats) =
+        bus::testing::server("geodns_answers_an_edge_that_joins_through_the_bus_and_drops_it_when_it_dies").await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let w = world.to_str().unwrap();
+    let url = nats.url();
+    // GeoDNS following the bus, and the Seoul edge; Tokyo's and New York's
+    // edges (in the world file) are not running, so health sends a Tokyo
+    // client to Seoul.
+    let _geodns = Component::start(&["geodns", "--world", w, "--bus", &url]);
+    let _seoul = Component::start(&["edge", "--world", w, "--name", "seoul", "--bus", &url]);
+    let (dns, http) =
+        (std::net::SocketAddr::new(slot.ip(0).into(), 1053), std::net::SocketAddr::new(slot.ip(0).into(), 8053));
+    let tokyo_client = std::net::Ipv4Addr::new(127, 2, 77, 9);
+    until_answer(dns, tokyo_client, slot.ip(1), "only seoul is up").await;
+
+    // An edge the world file does not list starts in Tokyo (another
+    // address: another host as far as GeoDNS can tell) and joins through
+    // the bus: Tokyo's clients are sent to it, without editing a file.
+    let osaka_ip = slot.ip(4).to_string();
+    let (public, admin) = (format!("{osaka_ip}:8080"), format!("{osaka_ip}:9080"));
+    let osaka_dir = dir.path().join("osaka");
+    let mut osaka = Component::start(&[
+        "edge",
+        "--world",
+        w,
+        "--name",
+        "osaka",
+        "--region",
+        "tokyo",
+        "--listen",
+        &public,
+        "--admin",
+        &admin,
+        "--data-dir",
+        osaka_dir.to_str().unwrap(),
+        "--bus",
+        &url,
+    ]);
+    until_answer(dns, tokyo_client, slot.ip(4), "osaka joined in tokyo").await;
+    let row = geodns_row(http, "osaka").await.unwrap();
+    assert_eq!(
+        (row["source"].as_str(), row["present"].as_bool(), row["state"].as_str()),
+        (Some("bus"), Some(true), Some("up")),
+        "{row}"
+    );
+    // A Seoul client still goes to Seoul.
+    assert_eq!(dig_a(dns, std::net::Ipv4Addr::new(127, 1, 77, 9)).await, Some(slot.ip(1)));
+
+    // It dies without a word (kill -9): its record expires (TTL 5 s) and
+    // GeoDNS drops it; Tokyo's clients go back to Seoul.
+    osaka.kill9();
+    until_answer(dns, tokyo_client, slot.ip(1), "osaka died").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = geodns_row(http, "osaka").await.unwrap();
+        if row["present"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "osaka's expired record never dropped it: {row}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
