@@ -2,7 +2,9 @@
 //! client traffic would cost served straight from the origin.
 //!
 //! It reads each edge's `/stats` and the origin's `/stats` (admin
-//! listeners of the world), then prices the counters with the world's
+//! listeners of the world; with `--bus`, each edge's counters as it
+//! publishes them on the bus, polling only the edges not heard there),
+//! then prices the counters with the world's
 //! prices: CDN egress, request fees, the origin's egress for what each edge
 //! fetched and the CDN's fill fee. Edges of one region share the region's
 //! CDN volume tiers, and all fills share the origin's tiers (each share is
@@ -37,8 +39,10 @@ pub struct StatsArgs {
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
-    /// Also report the edges registered on this control bus that the
-    /// world file does not list (nodes that joined a running world;
+    /// Read the edges' counters from this control bus (each edge publishes
+    /// its `/stats` every second; an edge not heard within 2.5 s is polled
+    /// at its admin address), and report the edges registered there that
+    /// the world file does not list (nodes that joined a running world;
     /// docs/bus.md).
     #[arg(long, env = bus::URL_ENV, value_name = "URL")]
     pub bus: Option<String>,
@@ -70,6 +74,14 @@ pub struct EdgeRow {
     pub rtt_ms: f64,
     /// Mean modelled round trip per request straight to the origin, milliseconds.
     pub rtt_without_cdn_ms: f64,
+    /// How its counters were read: `bus` (published on the control bus)
+    /// or `http` (its admin `/stats`).
+    #[serde(default = "via_http")]
+    pub via: String,
+}
+
+fn via_http() -> String {
+    "http".into()
 }
 
 /// The origin's line.
@@ -158,6 +170,16 @@ fn ms(d: Option<Duration>) -> f64 {
 impl Report {
     /// Prices the counters of every edge (`Err`: unreachable) and the origin.
     pub fn build(w: &World, edges: &[(String, Result<Stats, String>)], origin: Option<&StatsSnapshot>) -> Report {
+        Report::build_via(w, edges, origin, &[])
+    }
+
+    /// [`Report::build`], saying which edges' counters came from the bus.
+    pub fn build_via(
+        w: &World,
+        edges: &[(String, Result<Stats, String>)],
+        origin: Option<&StatsSnapshot>,
+        from_bus: &[String],
+    ) -> Report {
         let mut unreachable = Vec::new();
         let mut answered: Vec<(String, String, &Stats)> = Vec::new();
         for (name, got) in edges {
@@ -204,6 +226,7 @@ impl Report {
                 without_cdn: bills.edges_without_cdn[i],
                 rtt_ms,
                 rtt_without_cdn_ms: edge_to_origin,
+                via: if from_bus.contains(name) { "bus" } else { "http" }.into(),
             });
         }
         let requests: u64 = rows.iter().map(|r| r.requests).sum();
@@ -278,6 +301,16 @@ impl Report {
         s.push_str("($ origin egress: the origin's egress for what the edges fetched; $ fill: the CDN's fee for it)\n");
         for u in &self.unreachable {
             let _ = writeln!(s, "{:<10} unreachable: {}", u.edge, u.error);
+        }
+        let on_bus: Vec<&str> = self.edges.iter().filter(|r| r.via == "bus").map(|r| r.edge.as_str()).collect();
+        if !on_bus.is_empty() {
+            let polled: Vec<&str> = self.edges.iter().filter(|r| r.via != "bus").map(|r| r.edge.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "(counters read from the control bus: {}{})",
+                on_bus.join(", "),
+                if polled.is_empty() { String::new() } else { format!("; polled by HTTP: {}", polled.join(", ")) }
+            );
         }
         match &self.origin {
             Some(o) => {
@@ -434,11 +467,18 @@ pub(crate) fn short(e: &reqwest::Error) -> String {
 /// Runs `cdn stats`.
 pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
     let mut w = World::load_or_demo(args.world.as_deref())?;
-    if let Some(url) = &args.bus {
-        add_members(&mut w, url).await?;
-    }
-    let (edges, origin) = collect(&w).await;
-    let report = Report::build(&w, &edges, origin.as_ref());
+    let (edges, origin, from_bus) = match &args.bus {
+        Some(url) => {
+            let b = bus::Bus::connect(url, &w.name, "cdn-stats", &bus::ConnectOptions::default()).await?;
+            add_members_of(&mut w, &b).await?;
+            collect_on_bus(&w, &b, BUS_WAIT).await?
+        }
+        None => {
+            let (edges, origin) = collect(&w).await;
+            (edges, origin, Vec::new())
+        }
+    };
+    let report = Report::build_via(&w, &edges, origin.as_ref(), &from_bus);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -450,11 +490,51 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long `cdn stats --bus` listens for the edges' counters (they
+/// publish every [`bus::stats::INTERVAL`]): two intervals and some slack.
+pub const BUS_WAIT: Duration = Duration::from_millis(2500);
+
+/// Every edge's counters as published on the bus within `wait` (returns as
+/// soon as each edge of `w` has been heard), the ones not heard polled at
+/// their admin address, and the origin's (polled: it is not on the bus);
+/// also the names of the edges heard on the bus.
+pub async fn collect_on_bus(
+    w: &World,
+    b: &bus::Bus,
+    wait: Duration,
+) -> anyhow::Result<(Vec<(String, Result<Stats, String>)>, Option<StatsSnapshot>, Vec<String>)> {
+    let names: Vec<String> = w.edges.iter().map(|e| e.name.clone()).collect();
+    let heard = bus::stats::collect(b, &names, wait).await?;
+    let mut got: Vec<(String, Option<Stats>)> = names
+        .iter()
+        .map(|n| (n.clone(), heard.get(n).and_then(|v| serde_json::from_value::<Stats>(v.clone()).ok())))
+        .collect();
+    let from_bus: Vec<String> = got.iter().filter(|(_, s)| s.is_some()).map(|(n, _)| n.clone()).collect();
+    // The edges not heard (down, cut off from the bus, or older): polled.
+    let mut rest = w.clone();
+    rest.edges.retain(|e| !from_bus.contains(&e.name));
+    let (polled, origin) = collect(&rest).await;
+    let mut polled = polled.into_iter();
+    let edges = got
+        .drain(..)
+        .map(|(n, s)| match s {
+            Some(s) => (n, Ok(s)),
+            None => polled.next().unwrap_or_else(|| (n.clone(), Err("not heard on the bus".into()))),
+        })
+        .collect();
+    Ok((edges, origin, from_bus))
+}
+
 /// Adds to `w` the edges registered in its membership bucket on the bus at
 /// `url` that it does not list (in a region it knows).
 pub async fn add_members(w: &mut World, url: &str) -> anyhow::Result<()> {
     let b = bus::Bus::connect(url, &w.name, "cdn-stats", &bus::ConnectOptions::default()).await?;
-    let members = bus::members::Membership::open(&b).await?.list().await?;
+    add_members_of(w, &b).await
+}
+
+/// [`add_members`] on a bus already connected.
+pub async fn add_members_of(w: &mut World, b: &bus::Bus) -> anyhow::Result<()> {
+    let members = bus::members::Membership::open(b).await?.list().await?;
     for m in members.into_iter().filter(|m| m.role == "edge") {
         if w.edges.iter().any(|e| e.name == m.node) {
             continue;

@@ -151,6 +151,8 @@ async fn cdn_up_joins_the_bus_and_cdn_purge_goes_through_it() {
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: Vec<&str> = stats["edges"].as_array().unwrap().iter().filter_map(|e| e["edge"].as_str()).collect();
     assert_eq!(names, ["seoul", "tokyo", "newyork", "osaka"], "cdn stats finds the joined edge: {stats}");
+    let via: Vec<&str> = stats["edges"].as_array().unwrap().iter().filter_map(|e| e["via"].as_str()).collect();
+    assert_eq!(via, ["bus"; 4], "every edge's counters read from the bus: {stats}");
 
     let mut urls: Vec<String> = (1..=3).map(|k| format!("http://{}:8080/obj/1", slot.ip(k))).collect();
     urls.push(osaka.url("/obj/1"));
