@@ -197,3 +197,161 @@ async fn with_the_bus_gone_edges_serve_from_the_origin_and_purges_fail_loudly() 
     assert_eq!(r.status(), 200);
     assert!(!is_hit(&get(&a, "/x").await));
 }
+
+/// An edge started again on its data directory, serving at once (no wait
+/// to be in step).
+async fn start_again(dir: tempfile::TempDir, mut config: edge::Config) -> TestEdge {
+    if let Some(b) = config.bus.as_mut() {
+        b.wait_at_start = Duration::ZERO;
+    }
+    TestEdge { handle: edge::spawn(config.clone()).await.unwrap(), dir, config }
+}
+
+#[tokio::test]
+async fn an_edge_that_starts_behind_the_log_serves_nothing_stored_before_until_it_has_caught_up() {
+    let Some(mut nats) =
+        bus::testing::server("an_edge_that_starts_behind_the_log_serves_nothing_stored_before_until_it_has_caught_up")
+            .await
+    else {
+        return;
+    };
+    let o = ScriptedOrigin::start().await;
+    for p in ["/purged", "/keep"] {
+        o.set(p, cached(p));
+    }
+    let a = edge(o.addr, &nats.url(), "a").await;
+    let b = edge(o.addr, &nats.url(), "b").await;
+    in_step(&b).await;
+    for p in ["/purged", "/keep"] {
+        get(&b, p).await;
+        assert!(is_hit(&get(&b, p).await), "{p} cached on b");
+    }
+    // b stops; a purge it has not applied goes into the log; then the bus
+    // goes away, so b cannot catch up when it starts again.
+    let TestEdge { handle, dir, mut config } = b;
+    (config.listen, config.admin) = (handle.public, handle.admin);
+    handle.shutdown().await.unwrap();
+    let r = post_purge(&a, &json!({"url": "/purged"})).await;
+    assert_eq!(r.status(), 200);
+    let seq = r.json::<Value>().await.unwrap()["bus_seq"].as_u64().unwrap();
+    nats.server.kill().await;
+    let b = start_again(dir, config).await;
+    // Behind the log and unable to catch up: from its first request on,
+    // nothing stored before is served, not even what no purge covers (it
+    // cannot know that yet).
+    for p in ["/purged", "/keep"] {
+        let before = o.count(p);
+        assert!(!is_hit(&get(&b, p).await), "{p}: out of step, from the origin");
+        assert_eq!(o.count(p), before + 1, "{p} fetched");
+        assert!(is_hit(&get(&b, p).await), "{p}: what it stored since is served");
+    }
+    let s = stats(&b).await;
+    assert_eq!((s["bus"]["in_step"].as_bool(), s["health"]["status"].as_str()), (Some(false), Some("degraded")), "{s}");
+    // The bus is back: b catches up and is in step, and serves from its
+    // cache again. (Its copy of /purged, fetched after the purge, is
+    // removed when the purge is applied late: one more miss, never a
+    // stale answer.)
+    nats.server.restart().await.unwrap();
+    applied(&b, seq).await;
+    in_step(&b).await;
+    assert!(is_hit(&get(&b, "/keep").await));
+}
+
+#[tokio::test]
+async fn soft_purges_and_purge_all_reach_every_edge_through_the_log() {
+    let Some(nats) = bus::testing::server("soft_purges_and_purge_all_reach_every_edge_through_the_log").await else {
+        return;
+    };
+    let o = ScriptedOrigin::start().await;
+    for p in ["/x", "/y"] {
+        o.set(p, Reply::ok(p.to_string()).cc("max-age=600").header("etag", &format!("\"{p}\"")).auto_304());
+    }
+    let a = edge(o.addr, &nats.url(), "a").await;
+    let b = edge(o.addr, &nats.url(), "b").await;
+    for e in [&a, &b] {
+        in_step(e).await;
+        for p in ["/x", "/y"] {
+            get(e, p).await;
+            assert!(is_hit(&get(e, p).await), "{p} cached on {}", e.config.name);
+        }
+    }
+    // A soft URL purge given to a: on both edges /x is revalidated (a
+    // conditional request, answered 304), /y untouched.
+    let r = post_purge(&a, &json!({"url": "/x", "soft": true})).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["soft"], true, "{v}");
+    let seq = v["bus_seq"].as_u64().unwrap();
+    for e in [&a, &b] {
+        applied(e, seq).await;
+        let cs = get(e, "/x").await;
+        assert!(cs.contains("fwd=stale") && cs.contains("fwd-status=304"), "{}: /x revalidated: {cs}", e.config.name);
+        assert!(o.last("/x").unwrap().headers.contains_key("if-none-match"), "conditional");
+        assert!(is_hit(&get(e, "/y").await), "{}: /y untouched", e.config.name);
+    }
+    // A soft purge-all: everything revalidated on both.
+    let r = post_purge(&b, &json!({"all": true, "soft": true})).await;
+    let seq = r.json::<Value>().await.unwrap()["bus_seq"].as_u64().unwrap();
+    for e in [&a, &b] {
+        applied(e, seq).await;
+        for p in ["/x", "/y"] {
+            let cs = get(e, p).await;
+            assert!(
+                cs.contains("fwd=stale") && cs.contains("fwd-status=304"),
+                "{}: {p} revalidated: {cs}",
+                e.config.name
+            );
+        }
+    }
+    // A hard purge-all: nothing is served from either cache.
+    let r = post_purge(&a, &json!({"all": true})).await;
+    let seq = r.json::<Value>().await.unwrap()["bus_seq"].as_u64().unwrap();
+    for e in [&a, &b] {
+        applied(e, seq).await;
+        for p in ["/x", "/y"] {
+            let cs = get(e, p).await;
+            assert!(cs.contains("fwd=uri-miss"), "{}: {p} purged: {cs}", e.config.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn purges_gone_from_the_log_make_a_returning_edge_purge_everything() {
+    let Some(nats) = bus::testing::server("purges_gone_from_the_log_make_a_returning_edge_purge_everything").await
+    else {
+        return;
+    };
+    let o = ScriptedOrigin::start().await;
+    for p in ["/purged", "/keep"] {
+        o.set(p, cached(p));
+    }
+    let a = edge(o.addr, &nats.url(), "a").await;
+    let b = edge(o.addr, &nats.url(), "b").await;
+    in_step(&b).await;
+    for p in ["/purged", "/keep"] {
+        get(&b, p).await;
+        assert!(is_hit(&get(&b, p).await), "{p} cached on b");
+    }
+    let TestEdge { handle, dir, mut config } = b;
+    (config.listen, config.admin) = (handle.public, handle.admin);
+    handle.shutdown().await.unwrap();
+    // While b is away, a purge is issued and then leaves the log (as when
+    // the stream's limits drop the oldest purges): b can never apply it.
+    let r = post_purge(&a, &json!({"url": "/purged"})).await;
+    let seq = r.json::<Value>().await.unwrap()["bus_seq"].as_u64().unwrap();
+    let nb = bus::Bus::connect(&nats.url(), WORLD, "test", &bus::ConnectOptions::default()).await.unwrap();
+    let stream = nb.jetstream().get_stream(nb.names().purge_stream()).await.unwrap();
+    stream.purge().sequence(seq + 1).await.unwrap();
+    let b = start_again(dir, config).await;
+    in_step(&b).await;
+    let s = stats(&b).await;
+    assert_eq!(s["bus"]["lost_state"].as_u64(), Some(1), "{}", s["bus"]);
+    assert!(s["health"].to_string().contains("treated as purged"), "{}", s["health"]);
+    // In step, and yet nothing stored before is served: not the purged
+    // object (never resurrected) nor the other (it cannot tell them apart).
+    for p in ["/purged", "/keep"] {
+        let before = o.count(p);
+        assert!(get(&b, p).await.contains("fwd=uri-miss"), "{p}: purged with everything");
+        assert_eq!(o.count(p), before + 1);
+    }
+}
