@@ -19,6 +19,7 @@
 //!   with the checks that tell a node it may have missed purges;
 //! - [`members`]: the membership bucket ([`members::Member`], heartbeats, listing);
 //! - [`stats`]: periodic counters on the bus;
+//! - [`auth`]: credentials and TLS, from the environment;
 //! - [`server`]: a local `nats-server` child with JetStream (for `cdn up
 //!   --bus` and the tests); [`testing`]: one per test.
 //!
@@ -28,6 +29,7 @@
 //!
 //! Entry point: [`Bus::connect`].
 
+pub mod auth;
 pub mod members;
 pub mod names;
 pub mod purge;
@@ -109,11 +111,18 @@ pub struct ConnectOptions {
     pub ping_interval: Duration,
     /// Timeout of requests (JetStream API calls, publishes).
     pub request_timeout: Duration,
+    /// Credentials and TLS; `None`: from the environment ([`auth::Auth::from_env`]).
+    pub auth: Option<auth::Auth>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { retry: false, ping_interval: Duration::from_secs(1), request_timeout: Duration::from_secs(3) }
+        ConnectOptions {
+            retry: false,
+            ping_interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(3),
+            auth: None,
+        }
     }
 }
 
@@ -135,7 +144,19 @@ impl std::fmt::Debug for Bus {
 /// `nats://host:port` → `host:port` (also accepts `host:port`).
 pub fn server_addr(url: &str) -> Result<String, BusError> {
     let rest = url.strip_prefix("nats://").unwrap_or(url);
-    if rest.is_empty() || rest.contains('/') || rest.contains('@') || !rest.contains(':') {
+    if rest.contains('@') {
+        // Not echoed: the part before `@` is a secret.
+        return Err(BusError::Url(
+            "nats://…@…".into(),
+            format!(
+                "credentials do not go in the URL (it shows in `ps` and logs): use {} or {} and {} (docs/bus.md)",
+                auth::TOKEN_ENV,
+                auth::USER_ENV,
+                auth::PASSWORD_ENV
+            ),
+        ));
+    }
+    if rest.is_empty() || rest.contains('/') || !rest.contains(':') {
         return Err(BusError::Url(url.into(), "expected nats://HOST:PORT".into()));
     }
     Ok(rest.to_string())
@@ -158,6 +179,11 @@ impl Bus {
         if o.retry {
             opts = opts.retry_on_initial_connect();
         }
+        let auth = match &o.auth {
+            Some(a) => a.clone(),
+            None => auth::Auth::from_env()?,
+        };
+        let opts = auth.apply(opts).await?;
         let client =
             opts.connect(addr.as_str()).await.map_err(|e| BusError::Connect { url: url.into(), why: e.to_string() })?;
         let js = jetstream::ContextBuilder::new().timeout(o.request_timeout).build(client.clone());

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub name: String,
     /// How long to wait for the ready line.
     pub ready_within: Duration,
+    /// Require this token or user and password of clients (written to a
+    /// configuration file only its owner can read, never on the command line).
+    pub auth: Option<crate::auth::Auth>,
 }
 
 impl ServerConfig {
@@ -55,6 +58,7 @@ impl ServerConfig {
             store_dir: dir.to_path_buf(),
             name: "cdnlab-test".into(),
             ready_within: Duration::from_secs(20),
+            auth: None,
         }
     }
 }
@@ -85,6 +89,17 @@ pub fn installed() -> bool {
     find_program(PROGRAM).is_some()
 }
 
+/// Writes `text` to `path`, readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> Result<String, ServerError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let fail = |e: std::io::Error| ServerError::Failed(format!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(path);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(fail)?;
+    f.write_all(text.as_bytes()).map_err(fail)?;
+    Ok(path.display().to_string())
+}
+
 /// The client address in a `Listening for client connections on HOST:PORT` line.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let (_, rest) = line.split_once("Listening for client connections on ")?;
@@ -98,7 +113,7 @@ impl NatsServer {
         std::fs::create_dir_all(&config.store_dir)
             .map_err(|e| ServerError::Failed(format!("{}: {e}", config.store_dir.display())))?;
         let port = if config.listen.port() == 0 { "-1".to_string() } else { config.listen.port().to_string() };
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "--jetstream".into(),
             "--store_dir".into(),
             config.store_dir.display().to_string(),
@@ -109,6 +124,9 @@ impl NatsServer {
             "--server_name".into(),
             config.name.clone(),
         ];
+        if let Some(block) = config.auth.as_ref().and_then(|a| a.server_block()) {
+            args.extend(["--config".into(), write_private(&config.store_dir.join("auth.conf"), &block)?]);
+        }
         let mut cmd = match find_program("setpriv") {
             Some(setpriv) => {
                 let mut c = Command::new(setpriv);

@@ -256,3 +256,50 @@ async fn messages_lost_in_flight_are_read_from_the_stream_before_later_ones_are_
     feed.done(batch).await.unwrap();
     assert_eq!(feed.applied(), 4);
 }
+
+/// A server requiring `auth`, in its own directory.
+async fn server_with(test: &str, auth: bus::auth::Auth) -> Option<bus::testing::TestServer> {
+    if !bus::server::installed() {
+        return bus::testing::server(test).await; // skips (or fails in CI) with the message
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = bus::server::ServerConfig { auth: Some(auth), ..bus::server::ServerConfig::ephemeral(dir.path()) };
+    let server = bus::server::NatsServer::start(config).await.unwrap();
+    Some(bus::testing::TestServer { server, dir })
+}
+
+async fn connect_as(url: &str, auth: bus::auth::Auth) -> Result<Bus, String> {
+    let o = ConnectOptions { auth: Some(auth), ..ConnectOptions::default() };
+    Bus::connect(url, "t", "cli", &o).await.map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_bus_that_requires_a_token_or_a_password_refuses_clients_without_it() {
+    use bus::auth::Auth;
+    let secret = "tok-\"quoted\"-s3cret";
+    for (auth, wrong) in [
+        (Auth::token(secret), Auth::token("not-it")),
+        (Auth::user_password("edge", secret), Auth::user_password("edge", "not-it")),
+    ] {
+        let Some(srv) = server_with("bus::auth", auth.clone()).await else { return };
+        // Not on its command line (`ps`), and its file is its owner's only.
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", srv.server.pid().unwrap())).unwrap();
+        assert!(!String::from_utf8_lossy(&cmdline).contains("s3cret"), "{}", String::from_utf8_lossy(&cmdline));
+        let conf = srv.dir.path().join("auth.conf");
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600);
+        for bad in [Auth::none(), wrong] {
+            let e = connect_as(&srv.url(), bad.clone()).await.err().unwrap_or_else(|| panic!("{bad:?} let in"));
+            assert!(e.contains("cannot reach the bus") && !e.contains("s3cret"), "{e}");
+        }
+        let b = connect_as(&srv.url(), auth.clone()).await.unwrap();
+        let log = PurgeLog::open(&b).await.unwrap();
+        assert_eq!(log.publish(bytes::Bytes::from_static(b"{\"all\":true}")).await.unwrap(), 1, "{auth:?}");
+    }
+}
+
+#[test]
+fn credentials_in_the_url_are_refused_without_echoing_them() {
+    let e = bus::server_addr("nats://edge:hunter2@127.0.0.1:4222").unwrap_err().to_string();
+    assert!(e.contains("CDNLAB_BUS_TOKEN") && !e.contains("hunter2"), "{e}");
+}

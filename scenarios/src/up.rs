@@ -498,11 +498,20 @@ async fn start_bus(w: &World) -> anyhow::Result<bus::server::NatsServer> {
         .first()
         .and_then(|e| w.data_dir_of(e).parent().map(|p| p.join("nats")))
         .unwrap_or_else(|| PathBuf::from("data").join(&w.name).join("nats"));
+    // The clients' credentials (CDNLAB_BUS_TOKEN, …) are the server's too.
+    let auth = bus::auth::Auth::from_env().map_err(|e| anyhow::anyhow!("--bus: {e}"))?;
+    if auth.secret.is_some() && auth.server_block().is_none() {
+        anyhow::bail!(
+            "--bus: a local nats-server cannot require a credentials file ({}): start your own and join it with --bus nats://HOST:PORT",
+            bus::auth::CREDS_ENV
+        );
+    }
     let config = bus::server::ServerConfig {
         listen,
         store_dir: dir,
         name: format!("cdnlab-{}", w.name),
         ready_within: Duration::from_secs(20),
+        auth: Some(auth),
     };
     bus::server::NatsServer::start(config).await.map_err(|e| anyhow::anyhow!("--bus: nats-server: {e}"))
 }

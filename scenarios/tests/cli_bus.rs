@@ -384,3 +384,49 @@ async fn geodns_answers_an_edge_that_joins_through_the_bus_and_drops_it_when_it_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn cdn_purge_authenticates_to_the_bus_with_the_token_from_its_environment() {
+    if !bus::server::installed() {
+        let _ = bus::testing::server("cdn_purge_authenticates_to_the_bus_with_the_token_from_its_environment").await;
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = bus::server::ServerConfig {
+        auth: Some(bus::auth::Auth::token("cli-s3cret")),
+        ..bus::server::ServerConfig::ephemeral(&dir.path().join("nats"))
+    };
+    let nats = bus::server::NatsServer::start(config).await.unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let purge = |token: Option<&str>| {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_cdn"));
+        c.arg("purge").arg("--world").arg(&world);
+        c.args(["--bus", &nats.url(), "--all", "--deadline", "300ms"]).env_remove(bus::URL_ENV);
+        for v in [bus::auth::TOKEN_ENV, bus::auth::USER_ENV, bus::auth::PASSWORD_ENV, bus::auth::CREDS_ENV] {
+            c.env_remove(v);
+        }
+        if let Some(t) = token {
+            c.env(bus::auth::TOKEN_ENV, t);
+        }
+        c.output()
+    };
+    let out = purge(None).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("authorization violation") && err.contains("NOT published"), "{err}");
+    // With the token: published (no edge runs, so none acknowledges: exit 1).
+    let out = purge(Some("cli-s3cret")).await.unwrap();
+    let (stdout, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    assert!(!err.contains("NOT published") && !format!("{stdout}{err}").contains("cli-s3cret"), "{stdout}{err}");
+    let b = bus::Bus::connect(
+        &nats.url(),
+        "demo",
+        "test",
+        &bus::ConnectOptions { auth: Some(bus::auth::Auth::token("cli-s3cret")), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert_eq!(bus::purge::PurgeLog::open(&b).await.unwrap().position().await.unwrap().last, 1, "one purge in the log");
+}
