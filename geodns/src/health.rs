@@ -215,6 +215,18 @@ impl Health {
         }
     }
 
+    /// Forgets what is known of edge `i` (it is at a new address, or back
+    /// after it left): unknown, so it is answered again from its first
+    /// good check, not before. Its counters stay.
+    pub fn reset(&self, i: usize) {
+        let e = &self.edges[i];
+        e.ok_streak.store(0, Ordering::Relaxed);
+        e.fail_streak.store(0, Ordering::Relaxed);
+        if e.state.swap(State::Unknown as u8, Ordering::Relaxed) != State::Unknown as u8 {
+            e.transitions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Checks and failures counted per edge (for metrics).
     pub fn counts(&self, i: usize) -> (u64, u64, u64) {
         let e = &self.edges[i];
@@ -356,6 +368,18 @@ mod tests {
         assert_eq!(h.record(0, true, String::new(), Duration::ZERO), None);
         assert_eq!(h.record(0, true, String::new(), Duration::ZERO), Some(State::Up));
         assert_eq!(h.counts(0), (8, 3, 3));
+    }
+
+    #[test]
+    fn a_reset_edge_is_not_answered_until_its_next_good_check() {
+        let h = Health::new(2, Mode::Check, 2, 2);
+        h.record(0, true, String::new(), Duration::ZERO);
+        h.record(1, true, String::new(), Duration::ZERO);
+        h.reset(1);
+        assert_eq!(h.state(1), State::Unknown);
+        assert!(!h.usable(1), "armed: unknown is not answered");
+        assert_eq!(h.record(1, true, String::new(), Duration::ZERO), Some(State::Up));
+        assert!(h.usable(1));
     }
 
     #[test]

@@ -183,8 +183,10 @@ pub async fn follow(
             continue;
         }
         let routes = known.routes();
+        let mut fresh = Vec::new();
         for name in &change.joined {
-            if let Some(e) = routes.edges.iter().find(|e| &e.name == name) {
+            if let Some((i, e)) = routes.edges.iter().enumerate().find(|(_, e)| &e.name == name) {
+                fresh.push(i);
                 tracing::info!(edge = %name, region = %e.region, address = %e.listen, admin = %e.admin, "edge joined (control bus)");
             }
         }
@@ -192,6 +194,10 @@ pub async fn follow(
             tracing::info!(edge = %name, "edge left (its membership record expired or was removed)");
         }
         chooser.replace_routes(routes);
+        // What health knew of them was of another address or an earlier run.
+        for i in fresh {
+            chooser.health.reset(i);
+        }
     }
 }
 

@@ -541,8 +541,10 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
         Ok(m) => match m.list().await {
             Ok(members) => {
                 for m in members.into_iter().filter(|m| m.role == "edge") {
-                    if !expect.iter().any(|(n, _)| n == &m.node) {
-                        expect.push((m.node, m.admin));
+                    // A member's own admin address: it may run elsewhere than the file says.
+                    match expect.iter_mut().find(|(n, _)| n == &m.node) {
+                        Some(known) => known.1 = m.admin,
+                        None => expect.push((m.node, m.admin)),
                     }
                 }
             }
