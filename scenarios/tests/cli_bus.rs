@@ -430,3 +430,48 @@ async fn cdn_purge_authenticates_to_the_bus_with_the_token_from_its_environment(
     .unwrap();
     assert_eq!(bus::purge::PurgeLog::open(&b).await.unwrap().position().await.unwrap().last, 1, "one purge in the log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_world_split_over_two_cdn_up_with_only_meets_through_the_bus() {
+    let Some(nats) = bus::testing::server("a_world_split_over_two_cdn_up_with_only_meets_through_the_bus").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let up = |only: &str| {
+        Up(cdn()
+            .arg("up")
+            .arg("--world")
+            .arg(&world)
+            .args(["--quiet", "--no-dashboard", "--bus", &nats.url(), "--only", only])
+            .env_remove(bus::URL_ENV)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap())
+    };
+    let mut here = up("origin,geodns,edge:seoul");
+    let lines = wait_for_up(&mut here.0);
+    assert!(lines.iter().any(|l| l.contains("edge tokyo") && l.contains("(not here: --only)")), "{lines:?}");
+    let mut there = up("edge:tokyo,edge:newyork");
+    let lines = wait_for_up(&mut there.0);
+    assert!(lines.iter().any(|l| l.starts_with("  origin") && l.contains("(not here: --only)")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("  edge tokyo") && !l.contains("not here")), "{lines:?}");
+
+    // One purge, acknowledged by the edges of both.
+    for k in 1..=3 {
+        cache_status(&format!("http://{}:8080/obj/3", slot.ip(k))).await;
+    }
+    let (code, report) = cdn_purge(&world, &["--bus", &nats.url(), "--url", "/obj/3"]).await;
+    let report = report.unwrap();
+    assert_eq!((code, report.acknowledged), (0, 3), "{report:?}");
+    for k in 1..=3 {
+        let cs = cache_status(&format!("http://{}:8080/obj/3", slot.ip(k))).await;
+        assert!(cs.contains("fwd=uri-miss"), "edge {k}: {cs}");
+    }
+    // GeoDNS (in the first) answers Tokyo's clients with the Tokyo edge (in the second).
+    let dns = std::net::SocketAddr::new(slot.ip(0).into(), 1053);
+    until_answer(dns, std::net::Ipv4Addr::new(127, 2, 77, 9), slot.ip(2), "tokyo from the other cdn up").await;
+    assert!(there.terminate().success());
+    assert!(here.terminate().success());
+}
