@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// Require this token or user and password of clients (written to a
     /// configuration file only its owner can read, never on the command line).
     pub auth: Option<crate::auth::Auth>,
+    /// Serve TLS with this certificate and key (PEM files): clients then
+    /// need the CA that signed it (`CDNLAB_BUS_CA`).
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServerConfig {
@@ -59,6 +62,7 @@ impl ServerConfig {
             name: "cdnlab-test".into(),
             ready_within: Duration::from_secs(20),
             auth: None,
+            tls: None,
         }
     }
 }
@@ -124,8 +128,13 @@ impl NatsServer {
             "--server_name".into(),
             config.name.clone(),
         ];
-        if let Some(block) = config.auth.as_ref().and_then(|a| a.server_block()) {
-            args.extend(["--config".into(), write_private(&config.store_dir.join("auth.conf"), &block)?]);
+        let mut conf = config.auth.as_ref().and_then(|a| a.server_block()).unwrap_or_default();
+        if let Some((cert, key)) = &config.tls {
+            let q = |p: &Path| serde_json::to_string(&p.display().to_string()).unwrap_or_default();
+            conf.push_str(&format!("tls {{\n  cert_file: {}\n  key_file: {}\n}}\n", q(cert), q(key)));
+        }
+        if !conf.is_empty() {
+            args.extend(["--config".into(), write_private(&config.store_dir.join("server.conf"), &conf)?]);
         }
         let mut cmd = match find_program("setpriv") {
             Some(setpriv) => {

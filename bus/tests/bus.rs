@@ -285,7 +285,7 @@ async fn a_bus_that_requires_a_token_or_a_password_refuses_clients_without_it() 
         // Not on its command line (`ps`), and its file is its owner's only.
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", srv.server.pid().unwrap())).unwrap();
         assert!(!String::from_utf8_lossy(&cmdline).contains("s3cret"), "{}", String::from_utf8_lossy(&cmdline));
-        let conf = srv.dir.path().join("auth.conf");
+        let conf = srv.dir.path().join("server.conf");
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&conf).unwrap().permissions().mode() & 0o777, 0o600);
         for bad in [Auth::none(), wrong] {
@@ -302,4 +302,119 @@ async fn a_bus_that_requires_a_token_or_a_password_refuses_clients_without_it() 
 fn credentials_in_the_url_are_refused_without_echoing_them() {
     let e = bus::server_addr("nats://edge:hunter2@127.0.0.1:4222").unwrap_err().to_string();
     assert!(e.contains("CDNLAB_BUS_TOKEN") && !e.contains("hunter2"), "{e}");
+}
+
+/// `openssl` in `dir` with `args`; panics with its output when it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").current_dir(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn a_bus_over_tls_is_reached_with_its_ca_and_refused_without_it() {
+    use bus::auth::Auth;
+    if bus::server::find_program("openssl").is_none() || !bus::server::installed() {
+        let _ = bus::testing::server("bus::tls").await; // skips (or fails in CI) when nats-server is missing
+        eprintln!("SKIPPED bus::tls: openssl is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A CA, and a certificate it signs for 127.0.0.1.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cdnlab test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    // Another CA, which did not sign it.
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=someone else",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+        ],
+    );
+    let config = bus::server::ServerConfig {
+        tls: Some((d.join("server.pem"), d.join("server.key"))),
+        auth: Some(Auth::token("tls-s3cret")),
+        ..bus::server::ServerConfig::ephemeral(&d.join("store"))
+    };
+    let srv = bus::server::NatsServer::start(config).await.unwrap();
+    let with_ca = |ca: &str| Auth { ca: Some(d.join(ca)), ..Auth::token("tls-s3cret") };
+    let e = connect_as(&srv.url(), Auth::token("tls-s3cret")).await.map(|_| ()).expect_err("plain text refused");
+    assert!(e.contains("cannot reach the bus"), "{e}");
+    let e = connect_as(&srv.url(), with_ca("other.pem"))
+        .await
+        .map(|_| ())
+        .expect_err("a server its CA did not sign refused");
+    assert!(e.contains("cannot reach the bus"), "{e}");
+    let b = connect_as(&srv.url(), with_ca("ca.pem")).await.unwrap();
+    let log = PurgeLog::open(&b).await.unwrap();
+    assert_eq!(log.publish(bytes::Bytes::from_static(b"{\"all\":true}")).await.unwrap(), 1);
 }

@@ -512,6 +512,7 @@ async fn start_bus(w: &World) -> anyhow::Result<bus::server::NatsServer> {
         name: format!("cdnlab-{}", w.name),
         ready_within: Duration::from_secs(20),
         auth: Some(auth),
+        tls: None,
     };
     bus::server::NatsServer::start(config).await.map_err(|e| anyhow::anyhow!("--bus: nats-server: {e}"))
 }
