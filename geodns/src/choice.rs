@@ -357,28 +357,25 @@ impl Chooser {
         let usable = |e| self.health.usable(e);
         let generation = self.generation.load(Ordering::Acquire);
         LOCAL.with(|l| {
-            let l = &mut *l.borrow_mut();
-            let routes = match &l.current {
-                Some((i, g, r)) if *i == self.instance && *g == generation => r.clone(),
-                _ => {
-                    let r = self.routes();
-                    l.current = Some((self.instance, generation, r.clone()));
-                    r
-                }
+            let Local { current, rankings } = &mut *l.borrow_mut();
+            // Borrowed, not cloned: no shared reference count touched per query.
+            let routes: &Routes = match current {
+                Some((i, g, r)) if *i == self.instance && *g == generation => r,
+                _ => &current.insert((self.instance, generation, self.routes())).2,
             };
             let (edge, client) = match found.offset {
                 None => (routes.unknown.first(usable), None),
                 Some(off) => {
                     let key = (self.instance, generation, off);
-                    if let Some(r) = l.rankings.get(&key) {
+                    if let Some(r) = rankings.get(&key) {
                         (r.first(usable), r.region)
                     } else {
-                        if l.rankings.len() >= CACHE_MAX {
-                            l.rankings.clear();
+                        if rankings.len() >= CACHE_MAX {
+                            rankings.clear();
                         }
                         let (ranking, _) = routes.for_place(self.geoip.place(ip).as_ref());
                         let e = (ranking.first(usable), ranking.region);
-                        l.rankings.insert(key, ranking);
+                        rankings.insert(key, ranking);
                         e
                     }
                 }
