@@ -1,5 +1,6 @@
 //! Edge health: every edge's admin `/healthz` is checked each interval
-//! (timeout, fall and rise counts from the world). An edge starts
+//! (timeout, fall and rise counts from the world; the checks themselves are
+//! [`crate::checker`]'s). An edge starts
 //! *unknown*; its first answer makes it up, `fall` failures in a row make
 //! it down, and `rise` successes in a row bring it back.
 //!
@@ -10,7 +11,6 @@
 //! edges are answered, and when none is up clients go to the origin.
 
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -233,12 +233,11 @@ impl Health {
         (e.checks.load(Ordering::Relaxed), e.failures.load(Ordering::Relaxed), e.transitions.load(Ordering::Relaxed))
     }
 
-    /// The `/edges` table.
-    pub fn table(&self, routes: &crate::choice::Routes) -> Vec<EdgeRow> {
+    /// The `/edges` table of `edges` (by slot): the first `from_world`
+    /// are the world file's, `present` says which are ranked now.
+    pub fn table(&self, edges: &[EdgeInfo], present: &[bool], from_world: usize) -> Vec<EdgeRow> {
         let now = SystemTime::now();
-        let from_world = routes.world().edges.len();
-        routes
-            .edges
+        edges
             .iter()
             .enumerate()
             .map(|(i, info)| {
@@ -250,9 +249,9 @@ impl Health {
                     address: info.listen,
                     admin: info.admin,
                     state: self.state(i).as_str(),
-                    usable: self.usable(i) && routes.present[i],
+                    usable: self.usable(i) && present.get(i).copied().unwrap_or(false),
                     source: if i < from_world { "world" } else { "bus" },
-                    present: routes.present[i],
+                    present: present.get(i).copied().unwrap_or(false),
                     ok_streak: e.ok_streak.load(Ordering::Relaxed),
                     fail_streak: e.fail_streak.load(Ordering::Relaxed),
                     checks: e.checks.load(Ordering::Relaxed),
@@ -264,75 +263,6 @@ impl Health {
                 }
             })
             .collect()
-    }
-}
-
-/// Checks every edge each `interval` (wall time) until `shutdown` fires:
-/// the world file's from the start, and each edge that joins through the
-/// bus from when it first appears (by its slot; a slot whose edge is not
-/// present is not checked, and its address is read anew at every check,
-/// so an edge that comes back elsewhere is checked there).
-pub async fn run(
-    chooser: Arc<crate::choice::Chooser>,
-    interval: Duration,
-    timeout: Duration,
-    mut shutdown: runtime::Shutdown,
-) {
-    if !chooser.health.checking() {
-        return;
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut started = 0;
-    let mut look = tokio::time::interval(interval);
-    loop {
-        let known = chooser.routes().edges.len();
-        for i in started..known {
-            tasks.spawn(check_slot(chooser.clone(), i, interval, timeout, shutdown.clone()));
-        }
-        started = started.max(known);
-        tokio::select! {
-            _ = shutdown.wait() => break,
-            _ = look.tick() => {}
-        }
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-async fn check_slot(
-    chooser: Arc<crate::choice::Chooser>,
-    i: usize,
-    interval: Duration,
-    timeout: Duration,
-    mut shutdown: runtime::Shutdown,
-) {
-    let health = chooser.health.clone();
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tick.tick() => {}
-        }
-        let edge = {
-            let routes = chooser.routes();
-            match (routes.edges.get(i), routes.present.get(i)) {
-                (Some(e), Some(true)) => e.clone(),
-                _ => continue,
-            }
-        };
-        let t0 = std::time::Instant::now();
-        let (ok, detail) = match crate::http_client::get(edge.admin, "/healthz", timeout).await {
-            Ok((s, _)) if s == http::StatusCode::OK => (true, String::new()),
-            Ok((s, _)) => (false, format!("status {s}")),
-            Err(e) => (false, e),
-        };
-        if let Some(new) = health.record(i, ok, detail.clone(), t0.elapsed()) {
-            if new == State::Down {
-                tracing::warn!(edge = %edge.name, admin = %edge.admin, error = %detail, "edge is down");
-            } else {
-                tracing::info!(edge = %edge.name, admin = %edge.admin, "edge is {}", new.as_str());
-            }
-        }
     }
 }
 

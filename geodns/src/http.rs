@@ -161,9 +161,10 @@ async fn redirect(
 async fn edges(State(app): State<Arc<App>>) -> Response {
     app.dns.metrics.http(HttpRoute::Edges);
     let h = &app.dns.chooser.health;
+    let r = app.dns.chooser.routes();
     axum::Json(serde_json::json!({
         "health": h.mode(),
-        "edges": h.table(&app.dns.chooser.routes()),
+        "edges": h.table(&r.edges, &r.present, r.world().edges.len()),
     }))
     .into_response()
 }

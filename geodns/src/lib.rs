@@ -12,7 +12,7 @@
 //! - [`dns`]: the zone and the `hickory-server` request handler;
 //! - [`choice`]: locations → rankings → the first healthy edge;
 //! - [`geoip`]: the MaxMind database; [`mmdb_build`]: the demo one, from the world;
-//! - [`health`]: edge health and the checker;
+//! - [`health`]: edge health; [`checker`]: the checks;
 //! - [`members`]: edges learned from the control bus's membership bucket (`--bus`);
 //! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
 //! - [`metrics`]: counters; [`cli`]: the `geodns` command; [`resolve`]: `cdn resolve`.
@@ -21,6 +21,7 @@
 //! [`Bound`] → [`Bound::serve`] or [`Bound::spawn`] → [`Handle`]), [`spawn`]
 //! to bind and run in-process (tests), [`cli::run`] for the binary.
 
+pub mod checker;
 pub mod choice;
 pub mod cli;
 pub mod dns;
@@ -186,7 +187,7 @@ impl Bound {
         server.register_listener(tcp, TCP_IDLE, 64);
         let dns_stop = server.shutdown_token().clone();
 
-        let checks = tokio::spawn(health::run(
+        let checks = tokio::spawn(checker::run(
             dns.chooser.clone(),
             clock.to_wall(w.geodns.health.interval.0),
             clock.to_wall(w.geodns.health.timeout.0),
