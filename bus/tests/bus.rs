@@ -320,43 +320,18 @@ async fn a_bus_over_tls_is_reached_with_its_ca_and_refused_without_it() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // A CA, and a certificate it signs for 127.0.0.1.
+    // A CA, and a certificate it signs for 127.0.0.1; another CA, which did not sign it.
+    let new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    let ca = |name: &str, cn: &str| {
+        let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+        let args = [&["req", "-x509", "-days", "2", "-subj", cn, "-keyout", &key, "-out", &pem][..], &new_key].concat();
+        openssl(d, &args);
+    };
+    ca("ca", "/CN=cdnlab test CA");
+    ca("other", "/CN=someone else");
     openssl(
         d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=cdnlab test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    openssl(
-        d,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
+        &[&["req", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"][..], &new_key].concat(),
     );
     std::fs::write(d.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
     openssl(
@@ -377,27 +352,6 @@ async fn a_bus_over_tls_is_reached_with_its_ca_and_refused_without_it() {
             "san.ext",
             "-out",
             "server.pem",
-        ],
-    );
-    // Another CA, which did not sign it.
-    openssl(
-        d,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=someone else",
-            "-keyout",
-            "other.key",
-            "-out",
-            "other.pem",
         ],
     );
     let config = bus::server::ServerConfig {

@@ -198,6 +198,27 @@ async fn with_the_bus_gone_edges_serve_from_the_origin_and_purges_fail_loudly() 
     assert!(!is_hit(&get(&a, "/x").await));
 }
 
+/// Edges a and b on the bus; b caches `/purged` and `/keep` and is stopped
+/// (its cache kept in its directory, its configuration kept to start it
+/// again at the same addresses).
+async fn b_cached_and_stopped(url: &str) -> (ScriptedOrigin, TestEdge, (tempfile::TempDir, edge::Config)) {
+    let o = ScriptedOrigin::start().await;
+    for p in ["/purged", "/keep"] {
+        o.set(p, cached(p));
+    }
+    let a = edge(o.addr, url, "a").await;
+    let b = edge(o.addr, url, "b").await;
+    in_step(&b).await;
+    for p in ["/purged", "/keep"] {
+        get(&b, p).await;
+        assert!(is_hit(&get(&b, p).await), "{p} cached on b");
+    }
+    let TestEdge { handle, dir, mut config } = b;
+    (config.listen, config.admin) = (handle.public, handle.admin);
+    handle.shutdown().await.unwrap();
+    (o, a, (dir, config))
+}
+
 /// An edge started again on its data directory, serving at once (no wait
 /// to be in step).
 async fn start_again(dir: tempfile::TempDir, mut config: edge::Config) -> TestEdge {
@@ -215,22 +236,9 @@ async fn an_edge_that_starts_behind_the_log_serves_nothing_stored_before_until_i
     else {
         return;
     };
-    let o = ScriptedOrigin::start().await;
-    for p in ["/purged", "/keep"] {
-        o.set(p, cached(p));
-    }
-    let a = edge(o.addr, &nats.url(), "a").await;
-    let b = edge(o.addr, &nats.url(), "b").await;
-    in_step(&b).await;
-    for p in ["/purged", "/keep"] {
-        get(&b, p).await;
-        assert!(is_hit(&get(&b, p).await), "{p} cached on b");
-    }
-    // b stops; a purge it has not applied goes into the log; then the bus
-    // goes away, so b cannot catch up when it starts again.
-    let TestEdge { handle, dir, mut config } = b;
-    (config.listen, config.admin) = (handle.public, handle.admin);
-    handle.shutdown().await.unwrap();
+    let (o, a, (dir, config)) = b_cached_and_stopped(&nats.url()).await;
+    // b is stopped; a purge it has not applied goes into the log; then the
+    // bus goes away, so b cannot catch up when it starts again.
     let r = post_purge(&a, &json!({"url": "/purged"})).await;
     assert_eq!(r.status(), 200);
     let seq = r.json::<Value>().await.unwrap()["bus_seq"].as_u64().unwrap();
@@ -321,20 +329,7 @@ async fn purges_gone_from_the_log_make_a_returning_edge_purge_everything() {
     else {
         return;
     };
-    let o = ScriptedOrigin::start().await;
-    for p in ["/purged", "/keep"] {
-        o.set(p, cached(p));
-    }
-    let a = edge(o.addr, &nats.url(), "a").await;
-    let b = edge(o.addr, &nats.url(), "b").await;
-    in_step(&b).await;
-    for p in ["/purged", "/keep"] {
-        get(&b, p).await;
-        assert!(is_hit(&get(&b, p).await), "{p} cached on b");
-    }
-    let TestEdge { handle, dir, mut config } = b;
-    (config.listen, config.admin) = (handle.public, handle.admin);
-    handle.shutdown().await.unwrap();
+    let (o, a, (dir, config)) = b_cached_and_stopped(&nats.url()).await;
     // While b is away, a purge is issued and then leaves the log (as when
     // the stream's limits drop the oldest purges): b can never apply it.
     let r = post_purge(&a, &json!({"url": "/purged"})).await;
