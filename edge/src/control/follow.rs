@@ -105,13 +105,20 @@ async fn apply(st: &EdgeState, link: &Link, feed: &mut NodeFeed, batch: Batch) -
         lost_state(st, link, why).await;
     }
     let mut specs = Vec::with_capacity(batch.purges.len());
+    let mut senders = Vec::with_capacity(batch.purges.len());
     let mut refused = Vec::new();
     for p in &batch.purges {
-        let spec = serde_json::from_slice::<PurgeRequest>(&p.body)
+        let parsed = serde_json::from_slice::<PurgeRequest>(&p.body)
             .map_err(|e| format!("invalid purge request: {e}"))
-            .and_then(|r| PurgeSpec::try_from(&r).map_err(|e| e.to_string()));
-        match spec {
-            Ok(s) => specs.push((p.seq, s)),
+            .and_then(|r| Ok((PurgeSpec::try_from(&r).map_err(|e| e.to_string())?, r)));
+        match parsed {
+            Ok((s, r)) => {
+                specs.push((p.seq, s));
+                // The sender's id and start travel in the log entry, so the
+                // purge timeline times a bus purge from its sender too. A bad
+                // one only loses that timing, never the purge.
+                senders.push(crate::purge::recent::Sender::of(&r).ok().flatten());
+            }
             Err(why) => {
                 tracing::error!(edge = %st.name, seq = p.seq, why, "purge from the log refused");
                 refused.push((p.seq, why));
@@ -119,7 +126,7 @@ async fn apply(st: &EdgeState, link: &Link, feed: &mut NodeFeed, batch: Batch) -
         }
     }
     let only: Vec<PurgeSpec> = specs.iter().map(|(_, s)| s.clone()).collect();
-    let done = st.purging().purge_many(&only).await.map_err(|e| BusError::request("apply purges", e))?;
+    let done = st.purging().purge_many_from(&only, senders).await.map_err(|e| BusError::request("apply purges", e))?;
     feed.done(batch).await?;
     let mut acks = Vec::with_capacity(done.len());
     for ((seq, spec), p) in specs.iter().zip(done) {

@@ -96,7 +96,7 @@ async fn a_purge_given_to_one_edge_reaches_every_edge_through_the_log() {
             assert!(is_hit(&get(e, p).await), "{p} cached on {}", e.config.name);
         }
     }
-    let r = post_purge(&edges[0], &json!({"url": "/x"})).await;
+    let r = post_purge(&edges[0], &json!({"url": "/x", "id": "cli-1:bus", "sent_unix_ms": 1_795_000_000_000u64})).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     let seq = v["bus_seq"].as_u64().unwrap_or_else(|| panic!("answered from the log: {v}"));
@@ -105,6 +105,17 @@ async fn a_purge_given_to_one_edge_reaches_every_edge_through_the_log() {
         applied(e, seq).await;
         assert!(!is_hit(&get(e, "/x").await), "/x purged on {}", e.config.name);
         assert!(is_hit(&get(e, "/y").await), "/y untouched on {}", e.config.name);
+        // The sender's id and start came through the log with the purge
+        // (the dashboard's purge timeline times every edge from them).
+        let r: Value =
+            client().get(format!("http://{}/purge/recent", e.handle.admin)).send().await.unwrap().json().await.unwrap();
+        let last = r["purges"].as_array().and_then(|p| p.last()).unwrap_or_else(|| panic!("{r}"));
+        assert_eq!(
+            (last["id"].as_str(), last["sent_unix_ms"].as_u64()),
+            (Some("cli-1:bus"), Some(1_795_000_000_000)),
+            "{} recorded the sender: {r}",
+            e.config.name
+        );
     }
     assert_eq!(o.count("/x"), 6, "each edge fetched /x twice: before and after the purge");
 }
