@@ -48,6 +48,9 @@ pub const MAX_MIN_USES: u32 = 1000;
 /// Most shadow caches per edge (each costs every sampled request an
 /// update, docs/traces.md).
 pub const MAX_SHADOWS: usize = 8;
+/// Smallest `shadow_sample` (below it a shadow follows too few keys to
+/// mean much on any traffic an edge here sees).
+pub const MIN_SHADOW_SAMPLE: f64 = 0.001;
 /// Longest `min_uses_window`.
 pub const MAX_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 /// Longest DNS TTL.

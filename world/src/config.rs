@@ -465,6 +465,12 @@ edge_settings! {
     /// beside the real cache in `/stats`, `/metrics` and run reports.
     /// Empty (the default): off, no work per request.
     shadow: Vec<crate::policy::ShadowCache> = Vec::new();
+    /// The share of keys the what-if caches follow (SHARDS spatial
+    /// sampling): a key is followed when its 64-bit hash falls in the
+    /// lowest `shadow_sample` of the hash space, each shadow's capacity is
+    /// scaled by it and its counts by its inverse. 1 (the default): every
+    /// key, exact. 0.001 to 1.
+    shadow_sample: f64 = 1.0;
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.

@@ -455,6 +455,12 @@ fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
     if s.shadow.len() > MAX_SHADOWS {
         v.push(("shadow", format!("at most {MAX_SHADOWS} shadow caches per edge (got {})", s.shadow.len())));
     }
+    if !(MIN_SHADOW_SAMPLE..=1.0).contains(&s.shadow_sample) {
+        v.push((
+            "shadow_sample",
+            format!("shadow_sample {} must be {MIN_SHADOW_SAMPLE} to 1 (1: every key, exact)", s.shadow_sample),
+        ));
+    }
     for (i, c) in s.shadow.iter().enumerate() {
         if let Some(j) = s.shadow[..i].iter().position(|x| x == c) {
             v.push(("shadow", format!("shadow cache `{c}` is listed twice (entries {} and {})", j + 1, i + 1)));

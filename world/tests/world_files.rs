@@ -253,3 +253,18 @@ fn shadow_caches_parse_and_bad_ones_are_refused_with_their_line() {
         assert!(err.message.contains(says), "{bad}: {err}");
     }
 }
+
+#[test]
+fn shadow_sample_defaults_to_exact_and_out_of_range_is_refused_with_its_line() {
+    let w = World::parse("ok.toml", &demo_text()).unwrap();
+    assert_eq!(w.settings_of(&w.edges[0]).shadow_sample, 1.0);
+    let ok = demo_text().replace("disk = \"256MiB\"", "disk = \"256MiB\"\nshadow_sample = 0.1");
+    let w = World::parse("ok.toml", &ok).unwrap();
+    assert_eq!(w.settings_of(&w.edges[0]).shadow_sample, 0.1);
+    for bad in ["shadow_sample = 0.0", "shadow_sample = 1.5", "shadow_sample = 0.0001", "shadow_sample = -1.0"] {
+        let text = demo_text().replace("disk = \"256MiB\"", &format!("disk = \"256MiB\"\n{bad}"));
+        let err = refuse(&text);
+        assert_eq!(err.at.unwrap().0, line_of(&text, "shadow_sample ="), "{bad}: {err}");
+        assert!(err.message.contains("must be 0.001 to 1"), "{bad}: {err}");
+    }
+}
