@@ -129,11 +129,22 @@ pub struct Stats {
 /// same requests.
 #[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
 pub struct ShadowStats {
-    /// Requests fed to every cache below.
+    /// The share of keys the caches follow (SHARDS spatial sampling, the
+    /// world's `shadow_sample`): below 1, every count below except
+    /// `samples` and `dropped` is the sampled requests' scaled by
+    /// 1 / `sample_rate` (an estimate), and each shadow held
+    /// `sample_rate` of its capacity. 1: every request, exact.
+    #[serde(default = "one")]
+    pub sample_rate: f64,
+    /// Requests actually fed to the caches (not scaled).
+    #[serde(default)]
+    pub samples: u64,
+    /// Requests fed to every cache below (scaled).
     pub requests: u64,
     /// Bytes of their objects.
     pub bytes: u64,
-    /// Requests not fed (the queue to the caches was full): in no row.
+    /// Samples not fed (the queue to the caches was full): in no row (not
+    /// scaled).
     pub dropped: u64,
     /// The real cache on the same requests: a hit is a request whose
     /// object it had (`hit`, `stale` or `revalidated`).
@@ -142,7 +153,13 @@ pub struct ShadowStats {
     pub caches: Vec<ShadowRow>,
 }
 
-/// One cache's result over an edge's shadow samples.
+fn one() -> f64 {
+    1.0
+}
+
+/// One cache's result over an edge's shadow samples (counts scaled by
+/// [`ShadowStats::sample_rate`]'s inverse; `entries`, `used_bytes` and
+/// `heap_bytes` are the sampled cache's own).
 #[derive(Debug, Serialize, Deserialize, Clone, PartialEq)]
 pub struct ShadowRow {
     /// `lru:64MiB`, or `real (s3fifo, 320MiB)`.

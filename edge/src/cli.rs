@@ -61,6 +61,10 @@ pub struct Args {
     /// sieve:256MiB; repeat for more; replaces the world's `shadow`).
     #[arg(long, value_name = "POLICY:SIZE", value_parser = world::policy::ShadowCache::parse)]
     pub shadow: Vec<world::policy::ShadowCache>,
+    /// The share of keys the what-if caches follow, 0.001 to 1 (SHARDS
+    /// sampling; 1: every key, exact; replaces the world's `shadow_sample`).
+    #[arg(long, value_name = "RATE")]
+    pub shadow_sample: Option<f64>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
@@ -169,6 +173,14 @@ impl Args {
                 world::bounds::MAX_SHADOWS
             );
             c.shadow = self.shadow.clone();
+        }
+        if let Some(r) = self.shadow_sample {
+            anyhow::ensure!(
+                (world::bounds::MIN_SHADOW_SAMPLE..=1.0).contains(&r),
+                "--shadow-sample {r}: must be {} to 1 (1: every key, exact)",
+                world::bounds::MIN_SHADOW_SAMPLE
+            );
+            c.shadow_sample = r;
         }
         c.fresh = self.fresh;
         if let Some(d) = self.default_ttl {
@@ -367,6 +379,17 @@ mod tests {
         assert_eq!((c.max_connections, c.idle_timeout), (7, Duration::from_secs(2)));
         for bad in [&["--max-connections", "0"][..], &["--idle-timeout", "0s"]] {
             assert!(config(&[&STANDALONE[..], bad].concat()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn shadow_sample_comes_from_its_flag_and_is_bounded() {
+        assert_eq!(config(&STANDALONE).unwrap().shadow_sample, 1.0);
+        let c = config(&[&STANDALONE[..], &["--shadow", "lru:1MiB", "--shadow-sample", "0.1"]].concat()).unwrap();
+        assert_eq!((c.shadow.len(), c.shadow_sample), (1, 0.1));
+        for bad in ["0", "1.5", "NaN", "0.0001"] {
+            let e = config(&[&STANDALONE[..], &["--shadow-sample", bad]].concat()).unwrap_err().to_string();
+            assert!(e.contains("--shadow-sample") && e.contains("0.001 to 1"), "{bad}: {e}");
         }
     }
 }

@@ -123,6 +123,8 @@ pub struct Config {
     pub access_log: bool,
     /// What-if caches beside the real one (empty: off).
     pub shadow: Vec<world::policy::ShadowCache>,
+    /// The share of keys they follow (1: every key; [`shadow`]).
+    pub shadow_sample: f64,
     /// Client connections: at most this many at once (more are answered
     /// 503 and closed), and closed when a complete request head has not
     /// arrived this long after the connection opened or its last response
@@ -181,6 +183,7 @@ impl Config {
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
             shadow: s.shadow.clone(),
+            shadow_sample: s.shadow_sample,
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
@@ -212,6 +215,7 @@ impl Config {
             min_uses_window: s.min_uses_window.0,
             access_log: s.access_log,
             shadow: s.shadow.clone(),
+            shadow_sample: s.shadow_sample,
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
@@ -420,7 +424,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
     let hop = headers::Hop::new(&label, origin_host);
     let real = shadow::RealCache { policy: c.store.eviction.as_str().into(), capacity: c.store.memory + c.store.disk };
-    let shadow = shadow::Shadows::start(&c.name, &c.shadow, real)?;
+    let shadow = shadow::Shadows::start(&c.name, &c.shadow, c.shadow_sample, real)?;
     let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,

@@ -21,7 +21,7 @@ enum Cmd {
     /// Print every edge's traffic and bill, and the same traffic without the CDN.
     Stats(scenarios::stats::StatsArgs),
     /// Run one edge server (same as the `edge` binary).
-    Edge(edge::cli::Args),
+    Edge(Box<edge::cli::Args>),
     /// Run GeoDNS (same as the `geodns` binary).
     Geodns(geodns::cli::Args),
     /// Where would GeoDNS send a client at this address, and why?
@@ -65,7 +65,7 @@ async fn run() -> ExitCode {
         Cmd::Up(a) => scenarios::up::run(a).await,
         Cmd::Restart(a) => scenarios::restart::run(a).await,
         Cmd::Stats(a) => scenarios::stats::run(a).await,
-        Cmd::Edge(a) => edge::cli::run(a).await,
+        Cmd::Edge(a) => edge::cli::run(*a).await,
         Cmd::Geodns(a) => geodns::cli::run(a).await,
         Cmd::Resolve(a) => match world::World::load_or_demo(a.world.as_deref()) {
             Ok(w) => geodns::resolve_command(&w, a.ip, a.json).await,
