@@ -10,8 +10,8 @@
 //! or uncacheable responses, preconditions), errors, 304s to conditional
 //! clients, 206 ranges and bodies of unknown length are not samples: no
 //! cache policy changes them. A sample is the 64-bit hash
-//! ([`world::rng::hash64`], as `cachesim`'s access-log reader keys) of the
-//! cache key (the canonical target, [`crate::key`]), the object's size
+//! of the
+//! cache key (the canonical target, [`crate::key`]; [`key_hash`]), the object's size
 //! (the whole body; a HEAD's `Content-Length`) and whether the real cache
 //! had it. Two keys sharing a hash would share a shadow entry: at 2^-64
 //! per pair, negligible for statistics. Shadows keep no bodies, do not
@@ -19,9 +19,19 @@
 //! a hit for them) and run `cachesim`'s policies, with its semantics
 //! (docs/traces.md).
 //!
+//! **Sampled shadows** (SHARDS, Waldspurger et al., FAST 2015): at a
+//! rate R below 1 (the world's `shadow_sample`) a request is a sample
+//! only if its key's hash is in the lowest R of the hash space (one
+//! compare, before the queue), each shadow holds R of its capacity, and
+//! `/stats` scales every count by 1/R and says so (`sample_rate`); the
+//! real row covers the same sampled requests, so the rows stay comparable.
+//! A key is followed always or never, so each followed object sees all
+//! its requests, and the caches see R of the objects.
+//!
 //! **No lock on the request path.** A request puts its sample in a
 //! bounded queue (`try_send`: one CAS, no allocation); a thread drains
-//! the queue every [`DRAIN_EVERY`] and updates the caches in a batch
+//! the queue every [`DRAIN_EVERY`] (backing off to [`DRAIN_IDLE`] while
+//! nothing arrives) and updates the caches in a batch
 //! under their lock, and so does every `/stats` read first, so the
 //! numbers include every request answered before it. A full queue drops
 //! the sample and counts it (`dropped`): the shadows' rows and the real
@@ -52,6 +62,12 @@ pub use api::edge::{ShadowRow, ShadowStats};
 pub const QUEUE: usize = 32 * 1024;
 /// How often the drain thread empties the queue into the caches.
 pub const DRAIN_EVERY: Duration = Duration::from_millis(10);
+/// The longest the drain thread sleeps once the queue stays empty (its
+/// sleep doubles from [`DRAIN_EVERY`] each empty drain): an idle edge
+/// wakes it about 3 times a second, and a burst after idleness has
+/// [`QUEUE`] samples of room, 100,000 samples a second, before the first
+/// drain (a `/stats` read drains at once anyway).
+pub const DRAIN_IDLE: Duration = Duration::from_millis(320);
 
 /// Requests sampled (counter; `edge`).
 pub const SAMPLED_TOTAL: &str = "cdnlab_edge_shadow_requests_total";
@@ -67,6 +83,8 @@ pub const HIT_BYTES_TOTAL: &str = "cdnlab_edge_shadow_hit_bytes_total";
 pub const ORIGIN_BYTES_TOTAL: &str = "cdnlab_edge_shadow_origin_bytes_total";
 /// The misses' bytes at list prices, origin egress + fill (counter; `edge`, `policy`, `size`).
 pub const ORIGIN_DOLLARS_TOTAL: &str = "cdnlab_edge_shadow_origin_dollars_total";
+/// The share of keys the shadow caches follow (gauge; `edge`; 1: exact).
+pub const SAMPLE_RATE: &str = "cdnlab_edge_shadow_sample_rate";
 /// Objects in a shadow cache (gauge; `edge`, `policy`, `size`).
 pub const ENTRIES: &str = "cdnlab_edge_shadow_entries";
 /// Heap bytes of a shadow cache's metadata (gauge; `edge`, `policy`, `size`).
@@ -100,16 +118,24 @@ impl Tally {
         }
     }
 
-    fn row(&self, cache: String, policy: &str, capacity: u64, prices: &Prices) -> ShadowRow {
-        let origin_bytes = self.bytes - self.hit_bytes;
+    /// The tally scaled by `scale` (1 / the sample rate; 1: as counted).
+    fn scaled(&self, scale: f64) -> Tally {
+        let s = |n: u64| if scale == 1.0 { n } else { (n as f64 * scale).round() as u64 };
+        Tally { requests: s(self.requests), bytes: s(self.bytes), hits: s(self.hits), hit_bytes: s(self.hit_bytes) }
+    }
+
+    /// The row of the tally scaled by `scale` (its ratios are the samples').
+    fn row(&self, cache: String, policy: &str, capacity: u64, scale: f64, prices: &Prices) -> ShadowRow {
+        let t = self.scaled(scale);
+        let origin_bytes = t.bytes - t.hit_bytes;
         ShadowRow {
             cache,
             policy: policy.to_string(),
             capacity,
-            requests: self.requests,
-            hits: self.hits,
-            bytes: self.bytes,
-            hit_bytes: self.hit_bytes,
+            requests: t.requests,
+            hits: t.hits,
+            bytes: t.bytes,
+            hit_bytes: t.hit_bytes,
             hit_ratio: ratio(self.hits, self.requests),
             byte_hit_ratio: ratio(self.hit_bytes, self.bytes),
             origin_bytes,
@@ -133,8 +159,9 @@ struct Caches {
 }
 
 impl Caches {
-    /// Applies every queued sample.
-    fn drain(&mut self) {
+    /// Applies every queued sample; whether there was any.
+    fn drain(&mut self) -> bool {
+        let before = self.real.requests;
         while let Ok(s) = self.queue.try_recv() {
             self.real.add(s.size, s.real_hit);
             for (_, cache, tally) in &mut self.shadows {
@@ -142,6 +169,7 @@ impl Caches {
                 tally.add(s.size, hit);
             }
         }
+        self.real.requests != before
     }
 }
 
@@ -156,6 +184,10 @@ pub struct RealCache {
 
 /// One edge's shadow caches (see the module docs).
 pub struct Shadows {
+    /// The largest key hash sampled (`u64::MAX`: every key).
+    threshold: u64,
+    /// The share of the hash space at or below `threshold`.
+    rate: f64,
     queue: SyncSender<Sample>,
     dropped: AtomicU64,
     caches: Arc<Mutex<Caches>>,
@@ -166,8 +198,9 @@ impl Shadows {
     /// Shadow caches of `specs` beside `real`, drained by a thread of
     /// their own (named `shadow-{edge}`) that ends when they are dropped.
     /// `None` without specs: the edge then does no shadow work at all.
-    pub fn start(edge: &str, specs: &[ShadowCache], real: RealCache) -> std::io::Result<Option<Shadows>> {
-        let Some(s) = Shadows::new(specs, real) else { return Ok(None) };
+    /// `rate`: the share of keys they follow (1: all; see the module docs).
+    pub fn start(edge: &str, specs: &[ShadowCache], rate: f64, real: RealCache) -> std::io::Result<Option<Shadows>> {
+        let Some(s) = Shadows::sampled(specs, rate, real) else { return Ok(None) };
         let weak = Arc::downgrade(&s.caches);
         std::thread::Builder::new().name(format!("shadow-{edge}")).spawn(move || drain_loop(weak))?;
         Ok(Some(s))
@@ -176,13 +209,24 @@ impl Shadows {
     /// Shadow caches that only a `/stats` read drains (tests and
     /// measurements drive them directly).
     pub fn new(specs: &[ShadowCache], real: RealCache) -> Option<Shadows> {
+        Shadows::sampled(specs, 1.0, real)
+    }
+
+    /// Shadow caches, as [`Shadows::new`], that follow the keys whose hash
+    /// is in the lowest `rate` of the hash space (clamped to (0, 1]), each
+    /// at `rate` of its capacity.
+    pub fn sampled(specs: &[ShadowCache], rate: f64, real: RealCache) -> Option<Shadows> {
         if specs.is_empty() {
             return None;
         }
+        let (threshold, rate) = threshold(rate);
         let (queue, rx) = sync_channel(QUEUE);
-        let shadows = specs.iter().map(|s| (*s, Cache::new(s.policy, s.capacity.0, 0), Tally::default())).collect();
+        let shadows = specs
+            .iter()
+            .map(|s| (*s, Cache::new(s.policy, scaled_capacity(s.capacity.0, rate), 0), Tally::default()))
+            .collect();
         let caches = Arc::new(Mutex::new(Caches { queue: rx, real: Tally::default(), shadows }));
-        Some(Shadows { queue, dropped: AtomicU64::new(0), caches, real })
+        Some(Shadows { threshold, rate, queue, dropped: AtomicU64::new(0), caches, real })
     }
 
     /// Queues one request for `key` (a hash) of `size` bytes, which the
@@ -191,7 +235,7 @@ impl Shadows {
     /// the queue is full.
     #[inline]
     pub fn record(&self, key: u64, size: u64, real_hit: bool) {
-        if size == 0 {
+        if key > self.threshold || size == 0 {
             return;
         }
         let s = Sample { key, size: size.min(u32::MAX as u64) as u32, real_hit };
@@ -201,17 +245,22 @@ impl Shadows {
     }
 
     /// Every queued sample applied, then the rows: the real cache's and
-    /// each shadow's, their origin bytes priced at `prices`.
+    /// each shadow's, their origin bytes priced at `prices`, their counts
+    /// scaled by 1 / the sample rate.
     pub fn stats(&self, prices: &Prices) -> ShadowStats {
         let mut c = self.caches.lock();
         c.drain();
         let r = &self.real;
         let real_name = format!("real ({}, {})", r.policy, ByteSize(r.capacity));
+        let scale = 1.0 / self.rate;
+        let all = c.real.scaled(scale);
         ShadowStats {
-            requests: c.real.requests,
-            bytes: c.real.bytes,
+            sample_rate: self.rate,
+            samples: c.real.requests,
+            requests: all.requests,
+            bytes: all.bytes,
             dropped: self.dropped.load(Ordering::Relaxed),
-            real: c.real.row(real_name, "real", r.capacity, prices),
+            real: c.real.row(real_name, "real", r.capacity, scale, prices),
             caches: c
                 .shadows
                 .iter()
@@ -219,18 +268,36 @@ impl Shadows {
                     entries: Some(cache.len() as u64),
                     used_bytes: Some(cache.used()),
                     heap_bytes: Some(cache.heap_bytes() as u64),
-                    ..t.row(spec.to_string(), spec.policy.as_str(), spec.capacity.0, prices)
+                    ..t.row(spec.to_string(), spec.policy.as_str(), spec.capacity.0, scale, prices)
                 })
                 .collect(),
         }
     }
 }
 
+/// The largest hash a `rate` samples, and the rate that is (`rate`
+/// clamped to [2^-64, 1]; 1: `u64::MAX`, every key).
+fn threshold(rate: f64) -> (u64, f64) {
+    if rate.is_nan() || rate >= 1.0 {
+        return (u64::MAX, 1.0);
+    }
+    // 2^64 * rate < 2^64: exact in f64's range, truncated to an integer
+    let t = (rate.max(0.0) * 18_446_744_073_709_551_616.0) as u64;
+    (t.max(1), t.max(1) as f64 / 18_446_744_073_709_551_616.0)
+}
+
+/// A shadow's capacity at sample rate `rate` (at least one byte).
+fn scaled_capacity(capacity: u64, rate: f64) -> u64 {
+    if rate >= 1.0 { capacity } else { ((capacity as f64 * rate).round() as u64).max(1) }
+}
+
 fn drain_loop(caches: Weak<Mutex<Caches>>) {
+    let mut sleep = DRAIN_EVERY;
     loop {
-        std::thread::sleep(DRAIN_EVERY);
+        std::thread::sleep(sleep);
         let Some(c) = caches.upgrade() else { return };
-        c.lock().drain();
+        let busy = c.lock().drain();
+        sleep = if busy { DRAIN_EVERY } else { (sleep * 2).min(DRAIN_IDLE) };
     }
 }
 
@@ -242,10 +309,39 @@ pub struct Looked {
     head: bool,
 }
 
-/// The hash a shadow cache keys `target` (a canonical cache key) by.
+/// The hash a shadow cache keys `target` (a canonical cache key) by, and
+/// samples by: every request pays it, so it takes eight bytes a step
+/// (FNV-1a's byte a step, `world::rng::hash64`, cost 2.5 instructions a
+/// byte), then SplitMix64's finaliser, so its high bits (which the sample
+/// threshold compares) depend on every byte.
 #[inline]
 pub fn key_hash(target: &str) -> u64 {
-    world::rng::hash64(target.as_bytes())
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    #[inline(always)]
+    fn step(h: u64, w: &[u8]) -> u64 {
+        let w: [u8; 8] = w.try_into().unwrap_or_default();
+        (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(31)
+    }
+    let b = target.as_bytes();
+    let n = b.len();
+    let mut h = K ^ n as u64;
+    if n >= 8 {
+        for w in b.chunks_exact(8) {
+            h = step(h, w);
+        }
+        if !n.is_multiple_of(8) {
+            // the last eight bytes, overlapping the last whole word (the
+            // length, mixed in first, tells apart what the overlap hides)
+            h = step(h, &b[n - 8..]);
+        }
+    } else {
+        let mut w = 0u64;
+        for (i, &c) in b.iter().enumerate() {
+            w |= (c as u64) << (8 * i);
+        }
+        h = (h ^ w).wrapping_mul(K).rotate_left(31);
+    }
+    world::rng::mix(h)
 }
 
 impl Shadows {
@@ -314,6 +410,13 @@ pub fn prometheus(p: &mut Encoder, edge: &str, s: &ShadowStats) {
         "Bytes of the objects of the requests the shadow caches were fed.",
         &e,
         s.bytes,
+    );
+    p.single(
+        SAMPLE_RATE,
+        Kind::Gauge,
+        "The share of keys the shadow caches follow (1: every key, exact; below: counts are scaled estimates).",
+        &e,
+        s.sample_rate,
     );
     p.single(
         DROPPED_TOTAL,
@@ -438,6 +541,105 @@ mod tests {
         assert_eq!(s.real.hits, QUEUE as u64 / 2);
         assert_eq!(s.caches[0].hits, 0);
         assert_eq!(s.real.origin_bytes, QUEUE as u64 / 2 * 100);
+    }
+
+    fn specs(list: &[&str]) -> Vec<ShadowCache> {
+        list.iter().map(|s| ShadowCache::parse(s).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_sampled_shadow_hits_as_a_cachesim_replay_of_the_sampled_keys_at_the_scaled_capacity() {
+        let rate = 0.25;
+        let seq = sequence(40_000);
+        let (t, _) = threshold(rate);
+        let kept: Vec<(u64, u32)> = seq.iter().copied().filter(|&(k, _)| k <= t).collect();
+        let trace = Trace::from_pairs(kept.iter().copied());
+        let specs = specs(&["lru:1MiB", "sieve:2MiB", "s3fifo:4MiB", "fifo:8MiB"]);
+        let prices = Prices::default();
+        let sh = Shadows::sampled(&specs, rate, real()).unwrap();
+        for chunk in seq.chunks(QUEUE / 2) {
+            for &(key, size) in chunk {
+                sh.record(key, size as u64, false);
+            }
+            sh.stats(&prices);
+        }
+        let s = sh.stats(&prices);
+        assert_eq!((s.samples, s.dropped, s.sample_rate), (kept.len() as u64, 0, rate));
+        for (spec, row) in specs.iter().zip(&s.caches) {
+            let c = run_online(spec.policy, spec.capacity.0 / 4, &trace, &AtomicU64::new(0));
+            assert_eq!(row.capacity, spec.capacity.0, "{spec}: the configured size is reported");
+            assert_eq!(row.hits, (c.requests - c.misses) * 4, "{spec}: hits");
+            assert_eq!(row.origin_bytes, c.miss_bytes * 4, "{spec}: origin bytes");
+            assert_eq!(row.hit_ratio, (c.requests - c.misses) as f64 / c.requests as f64, "{spec}");
+            assert!(row.used_bytes.unwrap() <= spec.capacity.0 / 4, "{spec}: holds a quarter of its size");
+            assert!(row.hits > 0 && row.hits < row.requests, "{spec}: a sequence that tells sizes apart");
+        }
+    }
+
+    #[test]
+    fn sampled_counts_are_scaled_by_the_inverse_rate_and_the_rate_is_a_share_of_keys() {
+        let rate = 0.1;
+        let prices = Prices::default();
+        let sh = Shadows::sampled(&specs(&["lru:64MiB"]), rate, real()).unwrap();
+        // 20,000 distinct keys, each asked twice (a hit the second time)
+        // of 1,000 bytes; the real cache had the odd ones
+        let keys: Vec<u64> = (0..20_000).map(|i| key_hash(&format!("/k/{i}"))).collect();
+        for round in 0..2 {
+            for (i, &k) in keys.iter().enumerate() {
+                sh.record(k, 1000, i % 2 == 1 && round == 1);
+            }
+            sh.stats(&prices);
+        }
+        let s = sh.stats(&prices);
+        let n = s.samples;
+        // about a tenth of the keys, each twice (binomial: sd ~ 42 samples)
+        assert!((3700..=4300).contains(&n), "{n} samples of 40,000 requests at rate 0.1");
+        assert_eq!(s.sample_rate, rate);
+        let up = |x: u64| (x as f64 / rate).round() as u64;
+        assert_eq!((s.requests, s.bytes), (up(n), up(n * 1000)));
+        assert_eq!(s.real.requests, up(n));
+        let lru = &s.caches[0];
+        // 2,000 keys of 1,000 bytes fit in a tenth of 64 MiB: the second round hits
+        assert_eq!((lru.requests, lru.hits, lru.hit_bytes), (up(n), up(n / 2), up(n / 2 * 1000)));
+        assert_eq!(lru.origin_bytes, up(n / 2 * 1000));
+        assert_eq!(lru.origin_usd, prices.origin_cost(lru.origin_bytes));
+        assert_eq!(lru.hit_ratio, 0.5);
+        assert_eq!(lru.entries, Some(n / 2), "entries are the sampled cache's own");
+        // the real row: hits of the odd keys in the second round
+        assert!((s.real.hit_ratio - 0.25).abs() < 0.03, "{}", s.real.hit_ratio);
+        let mut p = Encoder::new();
+        prometheus(&mut p, "seoul", &s);
+        let text = p.finish();
+        assert!(text.contains("cdnlab_edge_shadow_sample_rate{edge=\"seoul\"} 0.1"), "{text}");
+    }
+
+    #[test]
+    fn exact_shadows_take_every_key_and_rates_map_to_shares_of_the_hash_space() {
+        assert_eq!(threshold(1.0), (u64::MAX, 1.0));
+        let (t, r) = threshold(0.5);
+        assert_eq!((t, r), (1 << 63, 0.5));
+        let (_, r) = threshold(0.001);
+        assert!((r - 0.001).abs() < 1e-15);
+        assert_eq!(scaled_capacity(1 << 20, 1.0), 1 << 20);
+        assert_eq!(scaled_capacity(1 << 20, 0.25), 1 << 18);
+        let sh = Shadows::new(&specs(&["lru:1MiB"]), real()).unwrap();
+        sh.record(u64::MAX, 10, true);
+        sh.record(0, 10, true);
+        let s = sh.stats(&Prices::default());
+        assert_eq!((s.samples, s.requests, s.sample_rate), (2, 2, 1.0));
+    }
+
+    #[test]
+    fn key_hashes_differ_by_every_byte_and_length_and_spread_over_the_space() {
+        let keys = ["/", "/a", "/b", "/ab", "/ba", "/abcdefg", "/abcdefh", "/abcdefgh", "/bbcdefgh", "/abcdefgh?"];
+        let mut seen: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), keys.len());
+        // the top bit splits 10,000 keys about evenly (what sampling compares)
+        let high = (0..10_000).filter(|i| key_hash(&format!("/obj/{i}?v=1")) >> 63 == 1).count();
+        assert!((4800..=5200).contains(&high), "{high}");
+        assert_eq!(key_hash("/obj/1"), key_hash("/obj/1"));
     }
 
     #[test]
