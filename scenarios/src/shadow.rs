@@ -35,6 +35,11 @@ fn versus(row: &ShadowRow, real: &ShadowRow) -> String {
     if d.0 >= 0 { format!("+{d}") } else { format!("-{}", Money(-d.0)) }
 }
 
+/// `10%`, `0.5%`: a sampling rate.
+fn rate(r: f64) -> String {
+    format!("{}%", (r * 100_000.0).round() / 1000.0)
+}
+
 fn mb(b: u64) -> String {
     format!("{:.3}", b as f64 / (GB as f64 / 1024.0))
 }
@@ -83,6 +88,19 @@ pub fn render(edges: &[EdgeShadows], markdown: bool) -> String {
                 );
                 let _ = writeln!(s, "{}", line.trim_end());
             }
+        }
+        if st.sample_rate < 1.0 {
+            let _ = writeln!(
+                s,
+                "{}{}'s rows are sampled: {} of keys followed ({} requests fed), each shadow at that share of its \
+                 size, counts scaled by {:.4} (estimates){}",
+                if markdown { "\n" } else { "" },
+                e.edge,
+                rate(st.sample_rate),
+                st.samples,
+                1.0 / st.sample_rate,
+                if markdown { "\n" } else { "" }
+            );
         }
         if st.dropped > 0 {
             let _ = writeln!(
@@ -134,6 +152,8 @@ mod tests {
     #[test]
     fn the_table_has_a_row_per_cache_and_the_difference_to_the_real_one() {
         let st = ShadowStats {
+            sample_rate: 1.0,
+            samples: 10,
             requests: 10,
             bytes: 10_000,
             dropped: 3,
@@ -152,6 +172,29 @@ mod tests {
         let md = render(&e, true);
         assert!(md.contains("| seoul | real (s3fifo, 1MiB) | 10 | 0.600 |"), "{md}");
         assert!(md.contains("|  | lru:64KiB | 10 | 0.200 |"), "{md}");
+        assert!(!text.contains("sampled"), "{text}");
         assert_eq!(render(&[], false), "");
+    }
+
+    #[test]
+    fn a_sampled_edge_says_so_and_at_what_rate() {
+        let st = ShadowStats {
+            sample_rate: 0.1,
+            samples: 1,
+            requests: 10,
+            bytes: 10_000,
+            dropped: 0,
+            real: row("real (s3fifo, 1MiB)", "real", 6, Money(4000)),
+            caches: vec![row("lru:64KiB", "lru", 2, Money(8000))],
+        };
+        let e = vec![EdgeShadows { edge: "seoul".into(), stats: st }];
+        for md in [false, true] {
+            let text = render(&e, md);
+            assert!(
+                text.contains("seoul's rows are sampled: 10% of keys followed (1 requests fed)")
+                    && text.contains("scaled by 10.0000"),
+                "{text}"
+            );
+        }
     }
 }
