@@ -385,3 +385,55 @@ fn the_checker_finds_a_planted_cycle_and_ignores_comments_strings_and_tests() {
     let why = explain(&g, &["a".into(), "b".into()], src);
     assert!(why.contains("a -> b (a.rs:1)") && why.contains("b -> a (b/inner.rs:1)"), "{why}");
 }
+
+/// Where `impl … EdgeState` blocks are, as `file:line` (code only:
+/// comments and strings do not count). A trait implemented for it counts
+/// too: its methods would be the state's methods all the same.
+fn edge_state_impls(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    files.sort();
+    let mut found = Vec::new();
+    for f in &files {
+        let code = code_only(&fs::read_to_string(f).unwrap());
+        for (n, line) in code.lines().enumerate() {
+            let words: Vec<&str> =
+                line.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).collect();
+            let Some(i) = words.iter().position(|w| *w == "impl") else { continue };
+            // `impl EdgeState`, `impl Trait for EdgeState`, `impl<T> Trait<T> for EdgeState`
+            let names = &words[i + 1..];
+            let head = match names.iter().position(|w| *w == "for") {
+                Some(k) => names.get(k + 1),
+                None => names.iter().find(|w| w.starts_with(char::is_uppercase)),
+            };
+            if head == Some(&"EdgeState") {
+                found.push(format!("{}:{}", f.strip_prefix(src).unwrap().display(), n + 1));
+            }
+        }
+    }
+    found
+}
+
+/// Issue 13: an edge's shared state is a struct of owners, not a hub that
+/// every module extends. Its methods are in the file that defines it
+/// (`edge/src/state.rs`); each module's behaviour is on its own type or in
+/// functions that take the parts they use.
+#[test]
+fn edge_state_is_extended_only_where_it_is_defined() {
+    let src = workspace().join("edge").join("src");
+    let outside: Vec<String> = edge_state_impls(&src).into_iter().filter(|at| !at.starts_with("state.rs:")).collect();
+    assert!(outside.is_empty(), "`impl EdgeState` outside edge/src/state.rs: {outside:?}");
+}
+
+/// The checker of the test above finds the forms it names.
+#[test]
+fn the_impl_checker_finds_inherent_and_trait_impls() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    fs::write(src.join("state.rs"), "pub struct EdgeState;\nimpl EdgeState {}\n").unwrap();
+    fs::write(src.join("a.rs"), "// impl EdgeState\nconst S: &str = \"impl EdgeState\";\nimpl Other {}\n").unwrap();
+    fs::write(src.join("b.rs"), "use x;\nimpl<T> From<T> for EdgeState {}\n").unwrap();
+    fs::write(src.join("c.rs"), "impl crate::state::EdgeState {}\n").unwrap();
+    let found = edge_state_impls(src);
+    assert_eq!(found, ["b.rs:2", "c.rs:1", "state.rs:2"]);
+}
