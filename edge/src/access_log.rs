@@ -25,7 +25,6 @@ use runtime::serve::Peer;
 use crate::body::Body;
 use crate::headers::CACHE_STATUS;
 use crate::meter::Outcome;
-use crate::state::EdgeState;
 
 /// The `tracing` target of access lines.
 pub const TARGET: &str = "cdnlab::access";
@@ -47,13 +46,13 @@ pub struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// Writes the line for response `r`.
-    pub fn emit(&self, st: &EdgeState, r: &Response<Body>) {
+    /// Writes the line for response `r` of edge `edge`.
+    pub fn emit(&self, edge: &str, r: &Response<Body>) {
         let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
         let cache_status = r.headers().get(CACHE_STATUS).and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info!(
             target: TARGET,
-            edge = st.name.as_str(),
+            edge,
             client = %self.peer.remote.ip(),
             method = self.method.as_str(),
             path,

@@ -29,7 +29,8 @@ use tokio::net::TcpStream;
 
 use crate::inbound::valid_host;
 use crate::meter::Outcome;
-use crate::proxy::{NOT_FAST, PublicService};
+use crate::proxy::{NOT_FAST, fresh_memory_hit};
+use crate::service::PublicService;
 use crate::state::EdgeState;
 
 /// Request fields that hand the connection to hyper: framing and
@@ -62,7 +63,7 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
         loop {
             // Answer every fast request already buffered.
             let started = Instant::now();
-            match st.raw_hit(&buf, &mut head) {
+            match raw_hit(&st, &buf, &mut head) {
                 Raw::Answered { consumed, body } => {
                     buf.advance(consumed);
                     let mut parts: [&[u8]; 2] = [&head, &body];
@@ -111,54 +112,52 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
     serve_hyper_timed(io.rewind(buf.freeze()), service, idle_timeout, shutdown).await;
 }
 
-impl EdgeState {
-    /// Parses one buffered request; if it is a plain HTTP/1.1 GET/HEAD
-    /// with one valid `Host`, for a fresh entry of the memory tier, writes
-    /// the response head into `out`.
-    pub(crate) fn raw_hit(&self, buf: &[u8], out: &mut BytesMut) -> Raw {
-        if buf.is_empty() {
-            return Raw::Partial;
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut req = httparse::Request::new(&mut headers);
-        let consumed = match req.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Raw::Partial,
-            Err(_) => return Raw::Other,
-        };
-        let head_only = match req.method {
-            Some("GET") => false,
-            Some("HEAD") => true,
-            _ => return Raw::Other,
-        };
-        if req.version != Some(1) {
-            return Raw::Other;
-        }
-        let mut hosts = 0;
-        for h in req.headers.iter() {
-            if h.name.eq_ignore_ascii_case("host") {
-                hosts += 1;
-                if hosts > 1 || !valid_host(h.value) {
-                    return Raw::Other;
-                }
-            } else if NOT_FAST.iter().chain(&NOT_RAW).any(|n| h.name.eq_ignore_ascii_case(n)) {
+/// Parses one buffered request; if it is a plain HTTP/1.1 GET/HEAD
+/// with one valid `Host`, for a fresh entry of the memory tier, writes
+/// the response head into `out`.
+pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
+    if buf.is_empty() {
+        return Raw::Partial;
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    let consumed = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Raw::Partial,
+        Err(_) => return Raw::Other,
+    };
+    let head_only = match req.method {
+        Some("GET") => false,
+        Some("HEAD") => true,
+        _ => return Raw::Other,
+    };
+    if req.version != Some(1) {
+        return Raw::Other;
+    }
+    let mut hosts = 0;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+            if hosts > 1 || !valid_host(h.value) {
                 return Raw::Other;
             }
-        }
-        if hosts != 1 {
+        } else if NOT_FAST.iter().chain(&NOT_RAW).any(|n| h.name.eq_ignore_ascii_case(n)) {
             return Raw::Other;
         }
-        let Some(target) = req.path else { return Raw::Other };
-        let body = self.fresh_memory_hit(target, |e, age, status| {
-            out.extend_from_slice(&e.head_block);
-            out.extend_from_slice(b"age: ");
-            out.extend_from_slice(age.as_bytes());
-            out.extend_from_slice(b"\r\ncache-status: ");
-            out.extend_from_slice(status.as_bytes());
-            out.extend_from_slice(b"\r\n\r\n");
-            if head_only { Bytes::new() } else { e.body.clone() }
-        });
-        let Some(body) = body else { return Raw::Other };
-        Raw::Answered { consumed, body }
     }
+    if hosts != 1 {
+        return Raw::Other;
+    }
+    let Some(target) = req.path else { return Raw::Other };
+    let body = fresh_memory_hit(st, target, |e, age, status| {
+        out.extend_from_slice(&e.head_block);
+        out.extend_from_slice(b"age: ");
+        out.extend_from_slice(age.as_bytes());
+        out.extend_from_slice(b"\r\ncache-status: ");
+        out.extend_from_slice(status.as_bytes());
+        out.extend_from_slice(b"\r\n\r\n");
+        if head_only { Bytes::new() } else { e.body.clone() }
+    });
+    let Some(body) = body else { return Raw::Other };
+    Raw::Answered { consumed, body }
 }

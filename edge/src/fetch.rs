@@ -15,7 +15,9 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use parking_lot::Mutex;
+use world::CacheRule;
 
+use crate::admission::Admission;
 use crate::body::{Body, Prefixed};
 use crate::entry::{CacheValue, SliceInfo, StoredEntry, VarySpec};
 use crate::fill::{Fetched, Fill, Ready};
@@ -23,10 +25,10 @@ use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::headers;
 use crate::key::CacheKey;
-use crate::purge::Mark;
-use crate::state::EdgeState;
+use crate::meter::Meter;
+use crate::purge::{Mark, Purging};
 use crate::store::Entry;
-use crate::upstream::FetchError;
+use crate::upstream::{FetchError, Upstream};
 use crate::vary::variant_key;
 
 /// The stored response inside an entry.
@@ -37,17 +39,49 @@ pub fn response(e: &Entry) -> Option<&StoredEntry> {
     }
 }
 
-impl EdgeState {
-    /// Runs a fill to the end and releases its flight.
-    pub async fn fill(self: Arc<Self>, f: Fill, id: u64) -> Arc<Fetched> {
-        let out = self.fill_inner(&f).await;
-        self.flights.finish(&f.flight, id);
-        Arc::new(out)
+/// What an origin fetch uses, lent by the edge for one fetch (made by
+/// `EdgeState::fetcher`): the way to the origin, the purger with the
+/// store (a fill is stored through it, so a purge can overtake it), the
+/// admission policy, the caching rules and the counters of stores.
+pub struct Fetcher<'a> {
+    /// The way to the origin.
+    pub upstream: &'a Upstream,
+    /// The purger lent the store: fills are stored, and URLs invalidated, through it.
+    pub purging: Purging<'a, Arc<Fetched>>,
+    /// Counters (stored, not stored).
+    pub meter: &'a Meter,
+    /// Which storable fills are stored.
+    pub admission: &'a Admission,
+    /// Per-path caching rules from the world.
+    pub rules: &'a [CacheRule],
+    /// `edge-{name}`: the surrogate name `CDN-Cache-Control` targets.
+    pub label: &'a str,
+    /// The `Via` value added to what the origin answered.
+    pub via: &'a HeaderValue,
+    /// Largest object stored whole.
+    pub max_object: u64,
+    /// Slice size for larger objects (0: stream them through uncached).
+    pub slice_size: u64,
+}
+
+/// The caching rule for a path (longest prefix).
+pub fn rule<'r>(rules: &'r [CacheRule], path: &str) -> Option<&'r CacheRule> {
+    rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
+}
+
+impl Fetcher<'_> {
+    fn now_ms(&self) -> u64 {
+        self.purging.clock.unix_ms()
     }
 
-    async fn fill_inner(&self, f: &Fill) -> Fetched {
+    fn rule(&self, path: &str) -> Option<&CacheRule> {
+        rule(self.rules, path)
+    }
+
+    /// Runs a fill to the end (the caller releases its flight).
+    pub async fn fill(&self, f: &Fill) -> Fetched {
         // Before asking the origin: a purge after this point overtakes the fill.
-        let mark = self.purge.mark();
+        let mark = self.purging.purger.mark();
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
         let mut headers = f.headers.clone();
         if let Some((_, s)) = stale {
@@ -71,7 +105,7 @@ impl EdgeState {
             Ok(r) => r,
             Err(e) => return Fetched::Failed(e),
         };
-        let response_time = self.clock.now();
+        let response_time = self.purging.clock.now();
         let (parts, body) = resp.into_parts();
         if let Some((entry, s)) = stale {
             let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
@@ -95,7 +129,7 @@ impl EdgeState {
                 resp_headers: &parts.headers,
                 request_time,
                 response_time,
-                surrogate_id: &self.label,
+                surrogate_id: self.label,
             },
             rule,
         );
@@ -117,7 +151,7 @@ impl EdgeState {
             Ok(Ok(Collected::Whole(b))) => b,
         };
         let tags = tags_of(&parts.headers);
-        let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        let mut client = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
         client.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         let vary: Vec<HeaderName> =
             vary_names(&client).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
@@ -213,7 +247,7 @@ impl EdgeState {
                 resp_headers: &merged,
                 request_time,
                 response_time,
-                surrogate_id: &self.label,
+                surrogate_id: self.label,
             },
             self.rule(f.key.path()),
         );
@@ -239,12 +273,12 @@ impl EdgeState {
                 hit_headers: HeaderMap::new(),
                 head_block: Bytes::new(),
             };
-            if !self.purging().store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
+            if !self.purging.store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
             }
         } else {
             // No longer storable: drop the stale copy.
-            self.store.remove(entry.key());
+            self.purging.store.remove(entry.key());
         }
         Fetched::Ready(Box::new(Ready {
             status: s.status,
@@ -270,7 +304,7 @@ impl EdgeState {
         self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut resp = Response::from_parts(parts, body);
         let h = std::mem::take(resp.headers_mut());
-        *resp.headers_mut() = headers::to_client(h, &self.via, || self.clock.http_date());
+        *resp.headers_mut() = headers::to_client(h, self.via, || self.purging.clock.http_date());
         Fetched::Streamed(Mutex::new(Some(resp)))
     }
 
@@ -286,11 +320,11 @@ impl EdgeState {
         entry: StoredEntry,
     ) -> Option<CacheKey> {
         if vary.is_empty() {
-            self.purging().store_fill(mark, vec![(key.clone(), CacheValue::Response(entry))]).then(|| key.clone())
+            self.purging.store_fill(mark, vec![(key.clone(), CacheValue::Response(entry))]).then(|| key.clone())
         } else {
             let spec = VarySpec { names: vary.to_vec(), stored_ms: entry.stored_ms };
             let variant = variant_key(key, vary, req);
-            let stored = self.purging().store_fill(
+            let stored = self.purging.store_fill(
                 mark,
                 vec![(key.clone(), CacheValue::Variants(spec)), (variant.clone(), CacheValue::Response(entry))],
             );
@@ -310,7 +344,7 @@ impl EdgeState {
         mark: Mark,
     ) -> Fetched {
         let tags = tags_of(&parts.headers);
-        let mut client = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        let mut client = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
         for n in &ev.strip {
             client.remove(n);
         }
@@ -360,7 +394,7 @@ impl EdgeState {
         Fetched::Ready(Box::new(Ready {
             status: parts.status,
             origin_status: parts.status.as_u16(),
-            headers: headers::to_client(parts.headers, &self.via, || self.clock.http_date()),
+            headers: headers::to_client(parts.headers, self.via, || self.purging.clock.http_date()),
             shared_headers: None,
             body: Bytes::new(),
             timing: Timing::default(),
@@ -381,7 +415,7 @@ impl EdgeState {
     /// indexed, durable, safe against fills and disk reads in flight.
     pub async fn invalidate(&self, url: &str) {
         let spec = crate::purge::PurgeSpec { target: crate::purge::Target::Url(url.to_string()), soft: false };
-        if let Err(e) = self.purging().purge(&spec).await {
+        if let Err(e) = self.purging.purge(&spec).await {
             tracing::warn!(url, error = %e, "invalidation failed");
         }
     }
@@ -409,7 +443,7 @@ impl EdgeState {
         *req.headers_mut() = sent;
         let (_, resp) = self.upstream.send(req).await?;
         let (mut parts, body) = resp.into_parts();
-        parts.headers = headers::to_client(parts.headers, &self.via, || self.clock.http_date());
+        parts.headers = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
         Ok(Response::from_parts(parts, Body::stream(body)))
     }
 }

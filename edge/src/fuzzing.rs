@@ -38,7 +38,7 @@ pub enum RawDecision {
 /// Runs the raw hit path ([`crate::conn`]) on `buf`, exactly as a
 /// connection does; an answer's head is appended to `out`.
 pub fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> RawDecision {
-    match st.raw_hit(buf, out) {
+    match crate::conn::raw_hit(st, buf, out) {
         Raw::Answered { consumed, body } => RawDecision::Answered { consumed, body },
         Raw::Partial => RawDecision::Partial,
         Raw::Other => RawDecision::Other,

@@ -49,6 +49,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod purge;
 pub mod respond;
+pub mod service;
 pub mod shadow;
 pub mod slice;
 pub mod state;
@@ -428,8 +429,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let st = Arc::new(EdgeState {
         name: c.name,
         region: c.region,
-        label,
-        via: hop.via.clone(),
+        responder: respond::Responder { label, via: hop.via.clone(), clock: c.clock.clone() },
         hop,
         clock: c.clock,
         store,
@@ -590,7 +590,7 @@ impl Handle {
 
     /// Current counters.
     pub fn stats(&self) -> admin::Stats {
-        self.state.stats()
+        stats::of(&self.state)
     }
 
     /// The admin token the edge uses (configured, or from its token file).

@@ -1,38 +1,19 @@
-//! Observing requests and exposing the edge's metrics.
-//!
-//! **Observing.** The public service wraps every request: the fast hit path
-//! calls [`EdgeState::observe_fast_hit`] (one clock read, three relaxed
-//! atomic adds, no allocation; the access log costs a bool test when off),
-//! every other request runs through [`EdgeState::observed`], which counts
-//! the outcome the request path returns ([`Served`]), its body bytes (a
-//! stream is wrapped to count chunks as they go out) and the time to the
-//! response head.
-//!
-//! **Exposing.** `GET /metrics` on the admin listener renders, in the
-//! Prometheus text format, the same numbers as `/stats` (names below,
+//! The edge's metrics: `GET /metrics` on the admin listener renders, in
+//! the Prometheus text format, the same numbers as `/stats` (names below,
 //! labels `edge`, `outcome`, `tier`, `item`, `kind`, `state` only: fixed
 //! sets, never a URL; the shadow caches' families, `policy` and `size`
-//! from the world's configuration: [`crate::shadow`]).
+//! from the world's configuration: [`crate::shadow`]). What counts them
+//! as requests are answered is [`crate::service`].
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use bytes::Bytes;
+use http::HeaderValue;
 use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Request, Response};
-use http_body::{Body as _, Frame, SizeHint};
-use hyper::body::Incoming;
 use runtime::prom::{Encoder, Kind};
-use runtime::serve::Peer;
 
-use crate::access_log::Line;
-use crate::body::{Body, BoxError};
 use crate::meter::Outcome;
-use crate::proxy::Served;
 use crate::state::EdgeState;
 
 /// Requests by outcome (counter; `edge`, `outcome`).
@@ -98,220 +79,142 @@ pub const PURGES_NOT_PERSISTED: &str = "cdnlab_edge_purges_not_persisted";
 /// Values read from disk that the purge index did not vouch for, dropped (counter; `edge`).
 pub const DISK_DROPPED_TOTAL: &str = "cdnlab_edge_disk_dropped_entries_total";
 
-impl EdgeState {
-    /// Counts a fast hit: its body bytes and its time; logs it if asked.
-    #[inline]
-    pub fn observe_fast_hit(&self, req: &Request<Incoming>, r: &Response<Body>, peer: Peer, started: Instant) {
-        let bytes = r.body().size_hint().exact().unwrap_or(0);
-        self.meter.body(Outcome::Hit, bytes);
-        let elapsed = started.elapsed();
-        self.meter.duration(Outcome::Hit, elapsed);
-        if self.access_log {
-            let l =
-                Line { peer, method: req.method(), uri: req.uri(), outcome: Outcome::Hit, bytes: Some(bytes), elapsed };
-            l.emit(self, r);
-        }
+/// The Prometheus exposition of an edge.
+pub fn prometheus(st: &EdgeState) -> String {
+    let s = crate::stats::of(st);
+    let edge = s.edge.as_str();
+    let e = [("edge", edge)];
+    let mut p = Encoder::new();
+    p.family(REQUESTS_TOTAL, Kind::Counter, "Requests by outcome.");
+    for o in Outcome::ALL {
+        p.sample(&[("edge", edge), ("outcome", o.as_str())], s.requests.get(o));
     }
-
-    /// Handles a request the fast path did not answer, counting its body
-    /// bytes and time by outcome; logs it if asked.
-    pub async fn observed(self: Arc<Self>, req: Request<Incoming>, peer: Peer, started: Instant) -> Response<Body> {
-        let logged = self.access_log.then(|| (req.method().clone(), req.uri().clone()));
-        let looked = self.shadow.as_ref().and_then(|s| s.key_of(&req)); // what-if caches (crate::shadow)
-        let Served { response: mut r, outcome } = self.clone().handle(req, peer.remote.ip()).await;
-        self.meter.count(outcome);
-        let bytes = match r.body() {
-            Body::Stream(_) => {
-                let inner = std::mem::replace(r.body_mut(), Body::Empty);
-                let hint = inner.size_hint().exact();
-                *r.body_mut() = Body::stream(Counted { inner, st: self.clone(), outcome });
-                hint
-            }
-            b => {
-                let n = b.size_hint().exact().unwrap_or(0);
-                self.meter.body(outcome, n);
-                Some(n)
-            }
-        };
-        if let Some(s) = &self.shadow {
-            s.observe(looked, outcome, &r, bytes);
-        }
-        let elapsed = started.elapsed();
-        self.meter.duration(outcome, elapsed);
-        if let Some((method, uri)) = &logged {
-            Line { peer, method, uri, outcome, bytes, elapsed }.emit(&self, &r);
-        }
-        r
+    p.family(RESPONSE_BODY_BYTES_TOTAL, Kind::Counter, "Response body bytes handed to client connections.");
+    for o in Outcome::ALL {
+        p.sample(&[("edge", edge), ("outcome", o.as_str())], s.body_bytes.get(o));
     }
-
-    /// The Prometheus exposition of this edge.
-    pub fn prometheus(&self) -> String {
-        let s = self.stats();
-        let edge = s.edge.as_str();
-        let e = [("edge", edge)];
-        let mut p = Encoder::new();
-        p.family(REQUESTS_TOTAL, Kind::Counter, "Requests by outcome.");
-        for o in Outcome::ALL {
-            p.sample(&[("edge", edge), ("outcome", o.as_str())], s.requests.get(o));
-        }
-        p.family(RESPONSE_BODY_BYTES_TOTAL, Kind::Counter, "Response body bytes handed to client connections.");
-        for o in Outcome::ALL {
-            p.sample(&[("edge", edge), ("outcome", o.as_str())], s.body_bytes.get(o));
-        }
-        p.single(
-            CLIENT_BYTES_SENT_TOTAL,
-            Kind::Counter,
-            "Bytes written to clients at the socket, heads included.",
-            &e,
-            s.bytes_to_clients,
-        );
-        p.single(
-            CLIENT_BYTES_RECEIVED_TOTAL,
-            Kind::Counter,
-            "Bytes read from clients at the socket.",
-            &e,
-            s.bytes_from_clients,
-        );
-        p.single(CLIENT_CONNECTIONS_TOTAL, Kind::Counter, "Client connections accepted.", &e, s.client_connections);
-        p.single(
-            CLIENT_CONNECTIONS_REFUSED_TOTAL,
-            Kind::Counter,
-            "Client connections refused (503) at the connection limit.",
-            &e,
-            s.client_connections_refused,
-        );
-        p.single(
-            ORIGIN_BYTES_RECEIVED_TOTAL,
-            Kind::Counter,
-            "Bytes read from the origin at the socket.",
-            &e,
-            s.bytes_from_origin,
-        );
-        p.single(
-            ORIGIN_BYTES_SENT_TOTAL,
-            Kind::Counter,
-            "Bytes written to the origin at the socket.",
-            &e,
-            s.bytes_to_origin,
-        );
-        p.single(ORIGIN_REQUESTS_TOTAL, Kind::Counter, "Requests sent to the origin.", &e, s.origin_requests);
-        p.single(
-            ORIGIN_ERRORS_TOTAL,
-            Kind::Counter,
-            "Origin requests that failed (no connection, no answer in time, broken) or were answered 5xx.",
-            &e,
-            s.origin_errors,
-        );
-        p.single(STORED_TOTAL, Kind::Counter, "Responses stored.", &e, s.stored);
-        p.single(NOT_STORED_TOTAL, Kind::Counter, "Responses not stored, any reason.", &e, s.not_stored);
-        p.single(
-            ADMISSION_REFUSED_TOTAL,
-            Kind::Counter,
-            "Storable responses not stored because their URL was not used often enough yet.",
-            &e,
-            s.admission.refused,
-        );
-        p.family(REQUEST_DURATION_SECONDS, Kind::Histogram, "Time from request to response head, by outcome.");
-        for o in Outcome::ALL {
-            p.histogram(&[("edge", edge), ("outcome", o.as_str())], &self.meter.durations(o));
-        }
-        p.family(
-            ORIGIN_FETCH_DURATION_SECONDS,
-            Kind::Histogram,
-            "Time from an origin request to its response head or failure (the modelled RTT wait before it excluded).",
-        )
-        .histogram(&e, &self.meter.origin_fetch.snapshot());
-        p.family(CACHE_BYTES, Kind::Gauge, "Bytes of entries in a cache tier.")
-            .sample(&[("edge", edge), ("tier", "memory")], s.memory_bytes);
-        p.family(CACHE_CAPACITY_BYTES, Kind::Gauge, "Capacity of a cache tier.")
-            .sample(&[("edge", edge), ("tier", "memory")], s.memory_capacity)
-            .sample(&[("edge", edge), ("tier", "disk")], s.disk_capacity);
-        p.family(CACHE_ENTRIES, Kind::Gauge, "Entries in a cache tier.")
-            .sample(&[("edge", edge), ("tier", "memory")], s.memory_entries);
-        p.single(DISK_WRITTEN_BYTES_TOTAL, Kind::Counter, "Bytes written to the disk tier.", &e, s.disk_written);
-        p.single(DISK_READ_BYTES_TOTAL, Kind::Counter, "Bytes read from the disk tier.", &e, s.disk_read);
-        p.single(INFLIGHT_FETCHES, Kind::Gauge, "Origin fetches in progress.", &e, s.inflight);
-        let b = &s.cost.bill;
-        p.family(COST_DOLLARS_TOTAL, Kind::Counter, "Dollars by line item, at the region's list prices.")
-            .sample(&[("edge", edge), ("item", "cdn_egress")], b.cdn_egress)
-            .sample(&[("edge", edge), ("item", "requests")], b.requests)
-            .sample(&[("edge", edge), ("item", "origin_egress")], b.origin_egress)
-            .sample(&[("edge", edge), ("item", "fill")], b.fill)
-            .sample(&[("edge", edge), ("item", "total")], b.total);
-        p.single(
-            WITHOUT_CDN_DOLLARS_TOTAL,
-            Kind::Counter,
-            "Dollars the same client bytes would cost served by the origin.",
-            &e,
-            s.cost.without_cdn,
-        );
-        p.single(UP, Kind::Gauge, "1 while the edge serves.", &e, 1u64);
-        p.single(
-            DEGRADED,
-            Kind::Gauge,
-            "1 while the edge is degraded (/healthz says why).",
-            &e,
-            u64::from(s.health.status != "ok"),
-        );
-        let d = &s.disk;
-        p.family(DISK_WRITE_ERRORS_TOTAL, Kind::Counter, "Disk writes that failed, by kind.")
-            .sample(&[("edge", edge), ("kind", "journal")], d.journal_write_errors)
-            .sample(&[("edge", edge), ("kind", "snapshot")], d.snapshot_write_errors)
-            .sample(&[("edge", edge), ("kind", "cache")], d.cache_write_errors);
-        p.family(DISK_STATE, Kind::Gauge, "The disk tier's state: 1 for the current one.");
-        for st in crate::health::DiskState::ALL {
-            p.sample(&[("edge", edge), ("state", st.as_str())], u64::from(st == d.state));
-        }
-        if let Some(free) = d.free_bytes {
-            p.single(DISK_FREE_BYTES, Kind::Gauge, "Free bytes on the data directory's filesystem.", &e, free);
-        }
-        p.single(PURGES_NOT_PERSISTED, Kind::Gauge, "Purges applied but not persisted.", &e, d.unpersisted_purges);
-        p.single(
-            DISK_DROPPED_TOTAL,
-            Kind::Counter,
-            "Values read from disk that the purge index did not vouch for, dropped.",
-            &e,
-            d.dropped_entries,
-        );
-        if let Some(sh) = &s.shadow {
-            crate::shadow::prometheus(&mut p, edge, sh);
-        }
-        p.finish()
+    p.single(
+        CLIENT_BYTES_SENT_TOTAL,
+        Kind::Counter,
+        "Bytes written to clients at the socket, heads included.",
+        &e,
+        s.bytes_to_clients,
+    );
+    p.single(
+        CLIENT_BYTES_RECEIVED_TOTAL,
+        Kind::Counter,
+        "Bytes read from clients at the socket.",
+        &e,
+        s.bytes_from_clients,
+    );
+    p.single(CLIENT_CONNECTIONS_TOTAL, Kind::Counter, "Client connections accepted.", &e, s.client_connections);
+    p.single(
+        CLIENT_CONNECTIONS_REFUSED_TOTAL,
+        Kind::Counter,
+        "Client connections refused (503) at the connection limit.",
+        &e,
+        s.client_connections_refused,
+    );
+    p.single(
+        ORIGIN_BYTES_RECEIVED_TOTAL,
+        Kind::Counter,
+        "Bytes read from the origin at the socket.",
+        &e,
+        s.bytes_from_origin,
+    );
+    p.single(
+        ORIGIN_BYTES_SENT_TOTAL,
+        Kind::Counter,
+        "Bytes written to the origin at the socket.",
+        &e,
+        s.bytes_to_origin,
+    );
+    p.single(ORIGIN_REQUESTS_TOTAL, Kind::Counter, "Requests sent to the origin.", &e, s.origin_requests);
+    p.single(
+        ORIGIN_ERRORS_TOTAL,
+        Kind::Counter,
+        "Origin requests that failed (no connection, no answer in time, broken) or were answered 5xx.",
+        &e,
+        s.origin_errors,
+    );
+    p.single(STORED_TOTAL, Kind::Counter, "Responses stored.", &e, s.stored);
+    p.single(NOT_STORED_TOTAL, Kind::Counter, "Responses not stored, any reason.", &e, s.not_stored);
+    p.single(
+        ADMISSION_REFUSED_TOTAL,
+        Kind::Counter,
+        "Storable responses not stored because their URL was not used often enough yet.",
+        &e,
+        s.admission.refused,
+    );
+    p.family(REQUEST_DURATION_SECONDS, Kind::Histogram, "Time from request to response head, by outcome.");
+    for o in Outcome::ALL {
+        p.histogram(&[("edge", edge), ("outcome", o.as_str())], &st.meter.durations(o));
     }
+    p.family(
+        ORIGIN_FETCH_DURATION_SECONDS,
+        Kind::Histogram,
+        "Time from an origin request to its response head or failure (the modelled RTT wait before it excluded).",
+    )
+    .histogram(&e, &st.meter.origin_fetch.snapshot());
+    p.family(CACHE_BYTES, Kind::Gauge, "Bytes of entries in a cache tier.")
+        .sample(&[("edge", edge), ("tier", "memory")], s.memory_bytes);
+    p.family(CACHE_CAPACITY_BYTES, Kind::Gauge, "Capacity of a cache tier.")
+        .sample(&[("edge", edge), ("tier", "memory")], s.memory_capacity)
+        .sample(&[("edge", edge), ("tier", "disk")], s.disk_capacity);
+    p.family(CACHE_ENTRIES, Kind::Gauge, "Entries in a cache tier.")
+        .sample(&[("edge", edge), ("tier", "memory")], s.memory_entries);
+    p.single(DISK_WRITTEN_BYTES_TOTAL, Kind::Counter, "Bytes written to the disk tier.", &e, s.disk_written);
+    p.single(DISK_READ_BYTES_TOTAL, Kind::Counter, "Bytes read from the disk tier.", &e, s.disk_read);
+    p.single(INFLIGHT_FETCHES, Kind::Gauge, "Origin fetches in progress.", &e, s.inflight);
+    let b = &s.cost.bill;
+    p.family(COST_DOLLARS_TOTAL, Kind::Counter, "Dollars by line item, at the region's list prices.")
+        .sample(&[("edge", edge), ("item", "cdn_egress")], b.cdn_egress)
+        .sample(&[("edge", edge), ("item", "requests")], b.requests)
+        .sample(&[("edge", edge), ("item", "origin_egress")], b.origin_egress)
+        .sample(&[("edge", edge), ("item", "fill")], b.fill)
+        .sample(&[("edge", edge), ("item", "total")], b.total);
+    p.single(
+        WITHOUT_CDN_DOLLARS_TOTAL,
+        Kind::Counter,
+        "Dollars the same client bytes would cost served by the origin.",
+        &e,
+        s.cost.without_cdn,
+    );
+    p.single(UP, Kind::Gauge, "1 while the edge serves.", &e, 1u64);
+    p.single(
+        DEGRADED,
+        Kind::Gauge,
+        "1 while the edge is degraded (/healthz says why).",
+        &e,
+        u64::from(s.health.status != "ok"),
+    );
+    let d = &s.disk;
+    p.family(DISK_WRITE_ERRORS_TOTAL, Kind::Counter, "Disk writes that failed, by kind.")
+        .sample(&[("edge", edge), ("kind", "journal")], d.journal_write_errors)
+        .sample(&[("edge", edge), ("kind", "snapshot")], d.snapshot_write_errors)
+        .sample(&[("edge", edge), ("kind", "cache")], d.cache_write_errors);
+    p.family(DISK_STATE, Kind::Gauge, "The disk tier's state: 1 for the current one.");
+    for state in crate::health::DiskState::ALL {
+        p.sample(&[("edge", edge), ("state", state.as_str())], u64::from(state == d.state));
+    }
+    if let Some(free) = d.free_bytes {
+        p.single(DISK_FREE_BYTES, Kind::Gauge, "Free bytes on the data directory's filesystem.", &e, free);
+    }
+    p.single(PURGES_NOT_PERSISTED, Kind::Gauge, "Purges applied but not persisted.", &e, d.unpersisted_purges);
+    p.single(
+        DISK_DROPPED_TOTAL,
+        Kind::Counter,
+        "Values read from disk that the purge index did not vouch for, dropped.",
+        &e,
+        d.dropped_entries,
+    );
+    if let Some(sh) = &s.shadow {
+        crate::shadow::prometheus(&mut p, edge, sh);
+    }
+    p.finish()
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(st): State<Arc<EdgeState>>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, HeaderValue::from_static(runtime::prom::CONTENT_TYPE))], st.prometheus())
-}
-
-/// A streamed response body that counts its chunks as they are polled.
-struct Counted {
-    inner: Body,
-    st: Arc<EdgeState>,
-    outcome: Outcome,
-}
-
-impl http_body::Body for Counted {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let r = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(f))) = &r
-            && let Some(d) = f.data_ref()
-        {
-            this.st.meter.body(this.outcome, d.len() as u64);
-        }
-        r
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+    ([(CONTENT_TYPE, HeaderValue::from_static(runtime::prom::CONTENT_TYPE))], prometheus(&st))
 }

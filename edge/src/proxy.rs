@@ -21,17 +21,13 @@
 //! request ([`headers::to_origin`]) and `Vary` selects variants from them,
 //! for storing, for lookups and for requests that wait on a fill.
 
-use std::convert::Infallible;
-use std::future::{Ready as ReadyFut, ready};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use futures_util::future::{BoxFuture, Either, FutureExt};
+use futures_util::future::FutureExt;
 use http::header::{AGE, CONTENT_LOCATION, IF_MATCH, IF_UNMODIFIED_SINCE, LOCATION, RANGE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request};
 use hyper::body::Incoming;
-use hyper::service::Service;
-use runtime::serve::Peer;
 
 use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};
@@ -44,47 +40,11 @@ use crate::inbound;
 use crate::key::{CacheKey, KeyError, is_normal};
 use crate::meter::Outcome;
 use crate::respond::Rep;
-use crate::slice::{SliceFetch, SlicedMeta};
+use crate::slice::{self, SliceFetch, SlicedMeta};
 use crate::state::EdgeState;
 use crate::store::{Entry, Tier};
 use crate::upstream::FetchError;
 use crate::vary::variant_key;
-
-/// The hyper service of the public listener: hits are answered in `call`
-/// itself; everything else goes through the async path.
-#[derive(Clone)]
-pub struct PublicService {
-    st: Arc<EdgeState>,
-    peer: Peer,
-}
-
-impl PublicService {
-    /// The service for one connection.
-    pub fn new(st: Arc<EdgeState>, peer: Peer) -> Self {
-        PublicService { st, peer }
-    }
-}
-
-type Resp = Result<Response<Body>, Infallible>;
-
-impl Service<Request<Incoming>> for PublicService {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Either<ReadyFut<Resp>, BoxFuture<'static, Resp>>;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let started = std::time::Instant::now(); // metrics: request duration
-        if inbound::check(&req).is_ok()
-            && let Some(r) = self.st.fast_hit(&req)
-        {
-            self.st.observe_fast_hit(&req, &r, self.peer, started); // metrics: bytes, time, access log
-            return Either::Left(ready(Ok(r)));
-        }
-        let st = self.st.clone();
-        let peer = self.peer;
-        Either::Right(async move { Ok(st.observed(req, peer, started).await) }.boxed())
-    }
-}
 
 enum Lookup {
     Hit(Entry, Tier),
@@ -95,8 +55,8 @@ enum Lookup {
 /// What the request path made of a request: the response, and what became
 /// of the request ([`Outcome`]: the `outcome` label of the metrics, the
 /// word in the access log). Every branch of the path below returns one;
-/// [`EdgeState::observed`] counts it once. (The fast hits count themselves:
-/// [`EdgeState::fresh_memory_hit`].)
+/// [`crate::service`] counts it once. (The fast hits count themselves:
+/// [`fresh_memory_hit`].)
 pub struct Served {
     /// The response, head and body.
     pub response: Response<Body>,
@@ -127,352 +87,364 @@ pub(crate) const NOT_FAST: [&str; 8] = [
     "if-range",
 ];
 
-impl EdgeState {
-    /// Calls `answer` with the memory tier's entry for `target` and the
-    /// time, when a plain GET/HEAD may be answered from it as it is: fresh,
-    /// not no-cache, not sliced, not possibly covered by a purge-all (the
-    /// slow path decides those). `answer` gets the hit's `Age` and
-    /// `Cache-Status` values; the hit is counted.
-    #[inline]
-    pub(crate) fn fresh_memory_hit<R>(
-        &self,
-        target: &str,
-        answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
-    ) -> Option<R> {
-        if !is_normal(target) {
-            return None;
-        }
-        let entry = self.store.get_memory(target)?;
-        let CacheValue::Response(e) = entry.value() else { return None };
-        let now = self.now_ms();
-        if !e.timing.is_fresh(now)
-            || e.flags.has(Flags::NO_CACHE)
-            || e.slices.is_some()
-            || self.purge.may_cover(e.stored_ms)
-        {
-            return None;
-        }
-        let age = age_value(e.timing.age_ms(now) / 1000);
-        let status = hit_value(&self.label, e.timing.ttl_secs(now), Tier::Memory.as_str());
-        self.meter.count(Outcome::Hit);
-        if let Some(s) = &self.shadow {
-            s.fast_hit(target, e.body.len()); // what-if caches (crate::shadow)
-        }
-        Some(answer(e, age, status))
+/// Calls `answer` with the memory tier's entry for `target` and the
+/// time, when a plain GET/HEAD may be answered from it as it is: fresh,
+/// not no-cache, not sliced, not possibly covered by a purge-all (the
+/// slow path decides those). `answer` gets the hit's `Age` and
+/// `Cache-Status` values; the hit is counted.
+#[inline]
+pub(crate) fn fresh_memory_hit<R>(
+    st: &EdgeState,
+    target: &str,
+    answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
+) -> Option<R> {
+    if !is_normal(target) {
+        return None;
     }
-
-    /// A plain GET/HEAD answered from the memory tier, if fresh; no await,
-    /// no policy evaluation, the body handed out as a `Bytes` clone.
-    #[inline]
-    fn fast_hit(&self, req: &Request<Incoming>) -> Option<Response<Body>> {
-        let head = match *req.method() {
-            Method::GET => false,
-            Method::HEAD => true,
-            _ => return None,
-        };
-        if req.headers().keys().any(|name| NOT_FAST.contains(&name.as_str())) {
-            return None;
-        }
-        self.fresh_memory_hit(req.uri().path_and_query()?.as_str(), |e, age, status| {
-            let mut h = e.hit_headers.clone();
-            h.insert(AGE, age);
-            h.insert(CACHE_STATUS, status);
-            let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
-            *r.status_mut() = e.status;
-            *r.headers_mut() = h;
-            r
-        })
+    let entry = st.store.get_memory(target)?;
+    let CacheValue::Response(e) = entry.value() else { return None };
+    let now = st.now_ms();
+    if !e.timing.is_fresh(now) || e.flags.has(Flags::NO_CACHE) || e.slices.is_some() || st.purge.may_cover(e.stored_ms)
+    {
+        return None;
     }
-
-    /// Every request the fast path did not answer.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: IpAddr) -> Served {
-        if let Err(refusal) = inbound::check(&req) {
-            let mut r = self.error(refusal.status(), &refusal.to_string(), &CacheStatus::fwd(Fwd::Bypass));
-            let (name, value) = inbound::CLOSE;
-            r.headers_mut().insert(name, value);
-            return Served::error(r);
-        }
-        let (parts, body) = req.into_parts();
-        let key = match CacheKey::from_uri(&parts.uri) {
-            Ok(k) => k,
-            Err(e) => {
-                let status = match e {
-                    KeyError::TooLong => StatusCode::URI_TOO_LONG,
-                    KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
-                };
-                return Served::error(self.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass)));
-            }
-        };
-        match parts.method {
-            Method::GET | Method::HEAD => self.cacheable(parts, key, peer).await,
-            _ => self.pass_other(parts, key, Body::stream(body), peer).await,
-        }
+    let age = age_value(e.timing.age_ms(now) / 1000);
+    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), Tier::Memory.as_str());
+    st.meter.count(Outcome::Hit);
+    if let Some(s) = &st.shadow {
+        s.fast_hit(target, e.body.len()); // what-if caches (crate::shadow)
     }
+    Some(answer(e, age, status))
+}
 
-    async fn cacheable(self: &Arc<Self>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Served {
-        let h = &parts.headers;
-        if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
-            // Preconditions for state-changing semantics: the origin decides.
-            return self.pass_get(parts, &key, peer).await;
+/// A plain GET/HEAD answered from the memory tier, if fresh; no await,
+/// no policy evaluation, the body handed out as a `Bytes` clone.
+#[inline]
+pub fn fast_hit(st: &EdgeState, req: &Request<Incoming>) -> Option<Response<Body>> {
+    let head = match *req.method() {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    if req.headers().keys().any(|name| NOT_FAST.contains(&name.as_str())) {
+        return None;
+    }
+    fresh_memory_hit(st, req.uri().path_and_query()?.as_str(), |e, age, status| {
+        let mut h = e.hit_headers.clone();
+        h.insert(AGE, age);
+        h.insert(CACHE_STATUS, status);
+        let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
+        *r.status_mut() = e.status;
+        *r.headers_mut() = h;
+        r
+    })
+}
+
+/// Every request the fast path did not answer.
+pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr) -> Served {
+    if let Err(refusal) = inbound::check(&req) {
+        let mut r = st.responder.error(refusal.status(), &refusal.to_string(), &CacheStatus::fwd(Fwd::Bypass));
+        let (name, value) = inbound::CLOSE;
+        r.headers_mut().insert(name, value);
+        return Served::error(r);
+    }
+    let (parts, body) = req.into_parts();
+    let key = match CacheKey::from_uri(&parts.uri) {
+        Ok(k) => k,
+        Err(e) => {
+            let status = match e {
+                KeyError::TooLong => StatusCode::URI_TOO_LONG,
+                KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
+            };
+            return Served::error(st.responder.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass)));
         }
-        // What a fill sends the origin; variants are selected from it.
-        let fwd = headers::to_origin(h, peer, &self.hop, true);
-        // A sliced object that changed at the origin mid-request is looked
-        // up again once.
-        match self.cacheable_once(&key, &parts, &fwd, peer).await {
+    };
+    match parts.method {
+        Method::GET | Method::HEAD => cacheable(st, parts, key, peer).await,
+        _ => pass_other(st, parts, key, Body::stream(body), peer).await,
+    }
+}
+
+async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Served {
+    let h = &parts.headers;
+    if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
+        // Preconditions for state-changing semantics: the origin decides.
+        return pass_get(st, parts, &key, peer).await;
+    }
+    // What a fill sends the origin; variants are selected from it.
+    let fwd = headers::to_origin(h, peer, &st.hop, true);
+    // A sliced object that changed at the origin mid-request is looked
+    // up again once.
+    match cacheable_once(st, &key, &parts, &fwd, peer).await {
+        Ok(r) => r,
+        Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer).await {
             Ok(r) => r,
-            Err(Retry) => match self.cacheable_once(&key, &parts, &fwd, peer).await {
-                Ok(r) => r,
-                Err(Retry) => {
-                    let cs = CacheStatus::fwd(Fwd::Miss);
-                    Served::error(self.error(StatusCode::BAD_GATEWAY, "the object kept changing at the origin", &cs))
-                }
-            },
-        }
+            Err(Retry) => {
+                let cs = CacheStatus::fwd(Fwd::Miss);
+                Served::error(st.responder.error(
+                    StatusCode::BAD_GATEWAY,
+                    "the object kept changing at the origin",
+                    &cs,
+                ))
+            }
+        },
     }
+}
 
-    /// `sent` is what a fill for this request sends the origin.
-    async fn cacheable_once(
-        self: &Arc<Self>,
-        key: &CacheKey,
-        parts: &request::Parts,
-        sent: &HeaderMap,
-        peer: IpAddr,
-    ) -> Result<Served, Retry> {
-        let h = &parts.headers;
-        let rd = RequestDirectives::from_headers(h);
-        let now = self.now_ms();
-        let (stale, fwd) = match self.lookup(key, sent).await {
-            Lookup::Hit(entry, tier) => {
-                let Some(e) = response(&entry) else { return Ok(self.pass_get(parts.clone(), key, peer).await) };
-                let ttl = e.timing.ttl_secs(now);
-                let age = Some(e.timing.age_ms(now) / 1000);
-                let served = match reuse(&e.timing, e.flags, &rd, now) {
-                    Reuse::Fresh => Some((Outcome::Hit, CacheStatus::hit(ttl, tier.as_str()))),
-                    Reuse::StaleAccepted => Some((Outcome::Stale, CacheStatus::hit(ttl, "max-stale"))),
-                    Reuse::StaleWhileRevalidate => {
-                        self.refresh_in_background(key, sent, entry.clone());
-                        Some((Outcome::Stale, CacheStatus::hit(ttl, "stale-while-revalidate")))
+/// `sent` is what a fill for this request sends the origin.
+async fn cacheable_once(
+    st: &Arc<EdgeState>,
+    key: &CacheKey,
+    parts: &request::Parts,
+    sent: &HeaderMap,
+    peer: IpAddr,
+) -> Result<Served, Retry> {
+    let h = &parts.headers;
+    let rd = RequestDirectives::from_headers(h);
+    let now = st.now_ms();
+    let (stale, fwd) = match lookup(st, key, sent).await {
+        Lookup::Hit(entry, tier) => {
+            let Some(e) = response(&entry) else { return Ok(pass_get(st, parts.clone(), key, peer).await) };
+            let ttl = e.timing.ttl_secs(now);
+            let age = Some(e.timing.age_ms(now) / 1000);
+            let served = match reuse(&e.timing, e.flags, &rd, now) {
+                Reuse::Fresh => Some((Outcome::Hit, CacheStatus::hit(ttl, tier.as_str()))),
+                Reuse::StaleAccepted => Some((Outcome::Stale, CacheStatus::hit(ttl, "max-stale"))),
+                Reuse::StaleWhileRevalidate => {
+                    refresh_in_background(st, key, sent, entry.clone());
+                    Some((Outcome::Stale, CacheStatus::hit(ttl, "stale-while-revalidate")))
+                }
+                Reuse::Revalidate => None,
+            };
+            if let Some((outcome, cs)) = served {
+                if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
+                    return serve_slices(st, parts, key, sent, meta, outcome, cs, age).await;
+                }
+                return Ok(Served::new(outcome, st.responder.respond(parts, Rep::of(e), age, &cs)));
+            }
+            let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
+            let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
+            (Some(entry), fwd)
+        }
+        Lookup::VaryMiss => (None, Fwd::VaryMiss),
+        Lookup::Miss => (None, Fwd::UriMiss),
+    };
+    if rd.only_if_cached {
+        let cs = CacheStatus::fwd(fwd);
+        let why = "only-if-cached, and no usable stored response";
+        return Ok(Served::error(st.responder.error(StatusCode::GATEWAY_TIMEOUT, why, &cs)));
+    }
+    // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
+    // flight of its own so GET waiters never get a body-less answer.
+    let head = parts.method == Method::HEAD && stale.is_some();
+    let flight = if head { key.with_suffix("head") } else { key.clone() };
+    let fill = Fill {
+        key: key.clone(),
+        flight: flight.clone(),
+        headers: sent.clone(),
+        stale: stale.clone(),
+        no_store: rd.no_store,
+        head,
+    };
+    let (flight, leader) = join_fill(st, fill);
+    let fetched = flight.await;
+    match &*fetched {
+        Fetched::Ready(r) => {
+            if !(leader || r.shareable && r.vary_matches(sent)) {
+                return Ok(pass_get(st, parts.clone(), key, peer).await);
+            }
+            if r.status.is_server_error()
+                && let Some(served) = stale_if_error(st, parts, stale.as_ref(), r.origin_status)
+            {
+                return Ok(served);
+            }
+            let now = st.now_ms();
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                fwd_status: Some(r.origin_status),
+                ttl: r.stored.then(|| r.timing.ttl_secs(now)),
+                stored: r.stored,
+                collapsed: !leader,
+                // why not stored, or how its freshness is decided
+                detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
+                ..Default::default()
+            };
+            let outcome = if r.revalidated {
+                Outcome::Revalidated
+            } else if r.shareable {
+                Outcome::Miss
+            } else {
+                Outcome::Pass
+            };
+            let age = r.timing.age_ms(now) / 1000;
+            let age = (age > 0 || r.revalidated).then_some(age);
+            if let Some(meta) = SlicedMeta::of_ready(r) {
+                return serve_slices(st, parts, key, sent, meta, outcome, cs, age).await;
+            }
+            let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
+            let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
+            Ok(Served::new(outcome, st.responder.respond(parts, rep, age, &cs)))
+        }
+        Fetched::Streamed(slot) => {
+            // Too big to store: the starter gets the stream, unless it
+            // asked for a range, which the origin answers better.
+            let taken = if leader && !h.contains_key(RANGE) { slot.lock().take() } else { None };
+            match taken {
+                Some(mut resp) => {
+                    let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::fwd(fwd) };
+                    resp.headers_mut().insert(CACHE_STATUS, cs.render(&st.responder.label));
+                    if parts.method == Method::HEAD {
+                        *resp.body_mut() = Body::Empty;
                     }
-                    Reuse::Revalidate => None,
-                };
-                if let Some((outcome, cs)) = served {
-                    if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
-                        return self.serve_slices(parts, key, sent, meta, outcome, cs, age).await;
-                    }
-                    return Ok(Served::new(outcome, self.respond(parts, Rep::of(e), age, &cs)));
+                    Ok(Served::new(Outcome::Pass, resp))
                 }
-                let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
-                let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
-                (Some(entry), fwd)
-            }
-            Lookup::VaryMiss => (None, Fwd::VaryMiss),
-            Lookup::Miss => (None, Fwd::UriMiss),
-        };
-        if rd.only_if_cached {
-            let cs = CacheStatus::fwd(fwd);
-            let why = "only-if-cached, and no usable stored response";
-            return Ok(Served::error(self.error(StatusCode::GATEWAY_TIMEOUT, why, &cs)));
-        }
-        // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
-        // flight of its own so GET waiters never get a body-less answer.
-        let head = parts.method == Method::HEAD && stale.is_some();
-        let flight = if head { key.with_suffix("head") } else { key.clone() };
-        let fill = Fill {
-            key: key.clone(),
-            flight: flight.clone(),
-            headers: sent.clone(),
-            stale: stale.clone(),
-            no_store: rd.no_store,
-            head,
-        };
-        let st = self.clone();
-        let (flight, leader) = self.flights.join_or_start(&flight, move |id| st.fill(fill, id).boxed());
-        let fetched = flight.await;
-        match &*fetched {
-            Fetched::Ready(r) => {
-                if !(leader || r.shareable && r.vary_matches(sent)) {
-                    return Ok(self.pass_get(parts.clone(), key, peer).await);
-                }
-                if r.status.is_server_error()
-                    && let Some(served) = self.stale_if_error(parts, stale.as_ref(), r.origin_status)
-                {
-                    return Ok(served);
-                }
-                let now = self.now_ms();
-                let cs = CacheStatus {
-                    fwd: Some(fwd),
-                    fwd_status: Some(r.origin_status),
-                    ttl: r.stored.then(|| r.timing.ttl_secs(now)),
-                    stored: r.stored,
-                    collapsed: !leader,
-                    // why not stored, or how its freshness is decided
-                    detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
-                    ..Default::default()
-                };
-                let outcome = if r.revalidated {
-                    Outcome::Revalidated
-                } else if r.shareable {
-                    Outcome::Miss
-                } else {
-                    Outcome::Pass
-                };
-                let age = r.timing.age_ms(now) / 1000;
-                let age = (age > 0 || r.revalidated).then_some(age);
-                if let Some(meta) = SlicedMeta::of_ready(r) {
-                    return self.serve_slices(parts, key, sent, meta, outcome, cs, age).await;
-                }
-                let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
-                let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
-                Ok(Served::new(outcome, self.respond(parts, rep, age, &cs)))
-            }
-            Fetched::Streamed(slot) => {
-                // Too big to store: the starter gets the stream, unless it
-                // asked for a range, which the origin answers better.
-                let taken = if leader && !h.contains_key(RANGE) { slot.lock().take() } else { None };
-                match taken {
-                    Some(mut resp) => {
-                        let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::fwd(fwd) };
-                        resp.headers_mut().insert(CACHE_STATUS, cs.render(&self.label));
-                        if parts.method == Method::HEAD {
-                            *resp.body_mut() = Body::Empty;
-                        }
-                        Ok(Served::new(Outcome::Pass, resp))
-                    }
-                    None => Ok(self.pass_get(parts.clone(), key, peer).await),
-                }
-            }
-            Fetched::Failed(FetchError::Changed(_)) => Err(Retry),
-            Fetched::Failed(err) => {
-                if let Some(served) = self.stale_if_error(parts, stale.as_ref(), err.status().as_u16()) {
-                    return Ok(served);
-                }
-                tracing::debug!(key = %key, error = %err, "origin fetch failed");
-                Ok(Served::error(self.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))))
+                None => Ok(pass_get(st, parts.clone(), key, peer).await),
             }
         }
-    }
-
-    /// Serves a sliced object of URL `key` (`outcome` when it can be
-    /// served, an error when a slice cannot); a changed object means
-    /// starting over.
-    #[allow(clippy::too_many_arguments)]
-    async fn serve_slices(
-        self: &Arc<Self>,
-        parts: &request::Parts,
-        key: &CacheKey,
-        sent: &HeaderMap,
-        meta: SlicedMeta,
-        outcome: Outcome,
-        cs: CacheStatus,
-        age: Option<u64>,
-    ) -> Result<Served, Retry> {
-        let how = SliceFetch { target: key.clone(), headers: sent.clone() };
-        match self.serve_sliced(parts, meta, how, cs.clone(), age).await {
-            Ok(r) => Ok(Served::new(outcome, r)),
-            Err(FetchError::Changed(_)) => Err(Retry),
-            Err(e) => Ok(Served::error(self.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))),
-        }
-    }
-
-    /// Serves a stale entry after an origin failure, within its
-    /// stale-if-error window.
-    fn stale_if_error(&self, parts: &request::Parts, stale: Option<&Entry>, origin_status: u16) -> Option<Served> {
-        let e = response(stale?)?;
-        let now = self.now_ms();
-        if now >= e.timing.fresh_until_ms().saturating_add(e.timing.sie_ms) {
-            return None;
-        }
-        let cs = CacheStatus {
-            fwd: Some(Fwd::Stale),
-            fwd_status: Some(origin_status),
-            ttl: Some(e.timing.ttl_secs(now)),
-            detail: Some("stale-if-error"),
-            ..Default::default()
-        };
-        let age = Some(e.timing.age_ms(now) / 1000);
-        Some(Served::new(Outcome::Stale, self.respond(parts, Rep::of(e), age, &cs)))
-    }
-
-    /// Starts one background revalidation of `key`, unless one is running.
-    fn refresh_in_background(self: &Arc<Self>, key: &CacheKey, sent: &HeaderMap, stale: Entry) {
-        let fill = Fill {
-            key: key.clone(),
-            flight: key.clone(),
-            headers: sent.clone(),
-            stale: Some(stale),
-            no_store: false,
-            head: false,
-        };
-        let st = self.clone();
-        let _ = self.flights.join_or_start(key, move |id| st.fill(fill, id).boxed());
-    }
-
-    /// The stored response for `key`, its variant selected by `sent` (the
-    /// headers a fill would send the origin).
-    async fn lookup(&self, key: &CacheKey, sent: &HeaderMap) -> Lookup {
-        let (entry, tier) = match self.purging().stored(key).await {
-            Ok(Some(x)) => x,
-            Ok(None) => return Lookup::Miss,
-            Err(e) => {
-                tracing::warn!(key = %key, error = %e, "cache read failed; treating as a miss");
-                return Lookup::Miss;
+        Fetched::Failed(FetchError::Changed(_)) => Err(Retry),
+        Fetched::Failed(err) => {
+            if let Some(served) = stale_if_error(st, parts, stale.as_ref(), err.status().as_u16()) {
+                return Ok(served);
             }
-        };
-        let Some(entry) = self.purging().unpurged(entry) else { return Lookup::Miss };
-        let names = match entry.value() {
-            CacheValue::Response(_) => return Lookup::Hit(entry, tier),
-            CacheValue::Variants(spec) => spec.names.clone(),
-        };
-        match self.purging().stored(&variant_key(key, &names, sent)).await {
-            Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match self.purging().unpurged(e) {
-                Some(e) => Lookup::Hit(e, t),
-                None => Lookup::VaryMiss,
-            },
-            _ => Lookup::VaryMiss,
+            tracing::debug!(key = %key, error = %err, "origin fetch failed");
+            Ok(Served::error(st.responder.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))))
         }
     }
+}
 
-    /// GET/HEAD sent to the origin as the client asked (its preconditions
-    /// and range included; never a body), not stored.
-    async fn pass_get(&self, parts: request::Parts, key: &CacheKey, peer: IpAddr) -> Served {
-        let head = parts.method == Method::HEAD;
-        let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
-        match self.pass(parts.method, key, sent, Body::Empty).await {
-            Ok(mut r) => {
-                r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
-                if head {
-                    *r.body_mut() = Body::Empty;
-                }
-                Served::new(Outcome::Pass, r)
+/// Serves a sliced object of URL `key` (`outcome` when it can be
+/// served, an error when a slice cannot); a changed object means
+/// starting over.
+#[allow(clippy::too_many_arguments)]
+async fn serve_slices(
+    st: &Arc<EdgeState>,
+    parts: &request::Parts,
+    key: &CacheKey,
+    sent: &HeaderMap,
+    meta: SlicedMeta,
+    outcome: Outcome,
+    cs: CacheStatus,
+    age: Option<u64>,
+) -> Result<Served, Retry> {
+    let how = SliceFetch { target: key.clone(), headers: sent.clone() };
+    match slice::serve_sliced(st, parts, meta, how, cs.clone(), age).await {
+        Ok(r) => Ok(Served::new(outcome, r)),
+        Err(FetchError::Changed(_)) => Err(Retry),
+        Err(e) => Ok(Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))),
+    }
+}
+
+/// Serves a stale entry after an origin failure, within its
+/// stale-if-error window.
+fn stale_if_error(st: &EdgeState, parts: &request::Parts, stale: Option<&Entry>, origin_status: u16) -> Option<Served> {
+    let e = response(stale?)?;
+    let now = st.now_ms();
+    if now >= e.timing.fresh_until_ms().saturating_add(e.timing.sie_ms) {
+        return None;
+    }
+    let cs = CacheStatus {
+        fwd: Some(Fwd::Stale),
+        fwd_status: Some(origin_status),
+        ttl: Some(e.timing.ttl_secs(now)),
+        detail: Some("stale-if-error"),
+        ..Default::default()
+    };
+    let age = Some(e.timing.age_ms(now) / 1000);
+    Some(Served::new(Outcome::Stale, st.responder.respond(parts, Rep::of(e), age, &cs)))
+}
+
+/// Starts one background revalidation of `key`, unless one is running.
+fn refresh_in_background(st: &Arc<EdgeState>, key: &CacheKey, sent: &HeaderMap, stale: Entry) {
+    let fill = Fill {
+        key: key.clone(),
+        flight: key.clone(),
+        headers: sent.clone(),
+        stale: Some(stale),
+        no_store: false,
+        head: false,
+    };
+    let _ = join_fill(st, fill);
+}
+
+/// Joins the flight `fill.flight`, or starts it (the fill runs in a task
+/// of its own, [`crate::flight`], and releases the flight when done).
+/// `true` for the request that started it.
+fn join_fill(st: &Arc<EdgeState>, fill: Fill) -> (crate::flight::Flight<Arc<Fetched>>, bool) {
+    let owner = st.clone();
+    st.flights.join_or_start(&fill.flight.clone(), move |id| {
+        async move {
+            let out = owner.fetcher().fill(&fill).await;
+            owner.flights.finish(&fill.flight, id);
+            Arc::new(out)
+        }
+        .boxed()
+    })
+}
+
+/// The stored response for `key`, its variant selected by `sent` (the
+/// headers a fill would send the origin).
+async fn lookup(st: &EdgeState, key: &CacheKey, sent: &HeaderMap) -> Lookup {
+    let (entry, tier) = match st.purging().stored(key).await {
+        Ok(Some(x)) => x,
+        Ok(None) => return Lookup::Miss,
+        Err(e) => {
+            tracing::warn!(key = %key, error = %e, "cache read failed; treating as a miss");
+            return Lookup::Miss;
+        }
+    };
+    let Some(entry) = st.purging().unpurged(entry) else { return Lookup::Miss };
+    let names = match entry.value() {
+        CacheValue::Response(_) => return Lookup::Hit(entry, tier),
+        CacheValue::Variants(spec) => spec.names.clone(),
+    };
+    match st.purging().stored(&variant_key(key, &names, sent)).await {
+        Ok(Some((e, t))) if matches!(e.value(), CacheValue::Response(_)) => match st.purging().unpurged(e) {
+            Some(e) => Lookup::Hit(e, t),
+            None => Lookup::VaryMiss,
+        },
+        _ => Lookup::VaryMiss,
+    }
+}
+
+/// GET/HEAD sent to the origin as the client asked (its preconditions
+/// and range included; never a body), not stored.
+async fn pass_get(st: &EdgeState, parts: request::Parts, key: &CacheKey, peer: IpAddr) -> Served {
+    let head = parts.method == Method::HEAD;
+    let sent = headers::to_origin(&parts.headers, peer, &st.hop, false);
+    match st.fetcher().pass(parts.method, key, sent, Body::Empty).await {
+        Ok(mut r) => {
+            r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&st.responder.label));
+            if head {
+                *r.body_mut() = Body::Empty;
             }
-            Err(e) => Served::error(self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
+            Served::new(Outcome::Pass, r)
         }
+        Err(e) => Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
     }
+}
 
-    /// Methods other than GET/HEAD: through to the origin; a non-error
-    /// answer to an unsafe method invalidates the URL and the same-origin
-    /// `Location` / `Content-Location` (RFC 9111 §4.4).
-    async fn pass_other(&self, parts: request::Parts, key: CacheKey, body: Body, peer: IpAddr) -> Served {
-        let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
-        let sent = headers::to_origin(&parts.headers, peer, &self.hop, false);
-        match self.pass(parts.method, &key, sent, body).await {
-            Ok(mut r) => {
-                let ok = r.status().is_success() || r.status().is_redirection();
-                if unsafe_method && ok {
-                    self.invalidate(key.as_str()).await;
-                    for name in [LOCATION, CONTENT_LOCATION] {
-                        let host = &self.hop.origin_host;
-                        if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host)) {
-                            self.invalidate(k.as_str()).await;
-                        }
+/// Methods other than GET/HEAD: through to the origin; a non-error
+/// answer to an unsafe method invalidates the URL and the same-origin
+/// `Location` / `Content-Location` (RFC 9111 §4.4).
+async fn pass_other(st: &EdgeState, parts: request::Parts, key: CacheKey, body: Body, peer: IpAddr) -> Served {
+    let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
+    let sent = headers::to_origin(&parts.headers, peer, &st.hop, false);
+    match st.fetcher().pass(parts.method, &key, sent, body).await {
+        Ok(mut r) => {
+            let ok = r.status().is_success() || r.status().is_redirection();
+            if unsafe_method && ok {
+                st.fetcher().invalidate(key.as_str()).await;
+                for name in [LOCATION, CONTENT_LOCATION] {
+                    let host = &st.hop.origin_host;
+                    if let Some(k) = r.headers().get(name).and_then(|v| same_origin_key(v, host)) {
+                        st.fetcher().invalidate(k.as_str()).await;
                     }
                 }
-                r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&self.label));
-                Served::new(Outcome::Pass, r)
             }
-            Err(e) => Served::error(self.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
+            r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&st.responder.label));
+            Served::new(Outcome::Pass, r)
         }
+        Err(e) => Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
     }
 }
 

@@ -11,7 +11,6 @@ use crate::cache_status::CacheStatus;
 use crate::conditional::{self, NOT_MODIFIED_KEEP, RangeAnswer};
 use crate::entry::StoredEntry;
 use crate::headers::{CACHE_STATUS, add_via};
-use crate::state::EdgeState;
 
 /// A representation to send: status, headers, body.
 #[derive(Clone, Copy)]
@@ -31,7 +30,20 @@ impl<'a> Rep<'a> {
     }
 }
 
-impl EdgeState {
+/// How one edge answers: its name in `Cache-Status`, its `Via`, and the
+/// clock its error responses are dated by. Every response the edge builds
+/// from a representation, and every error of its own, is made here.
+#[derive(Debug, Clone)]
+pub struct Responder {
+    /// `edge-{name}`: this cache's name in `Cache-Status` and `Via`.
+    pub label: String,
+    /// The `Via` value this edge adds.
+    pub via: HeaderValue,
+    /// The clock (`Date` of the edge's own responses).
+    pub clock: world::Clock,
+}
+
+impl Responder {
     /// A response from a stored or fetched representation. `age` is set as
     /// `Age` when given.
     pub fn respond(&self, req: &request::Parts, rep: Rep<'_>, age: Option<u64>, cs: &CacheStatus) -> Response<Body> {

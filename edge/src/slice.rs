@@ -100,231 +100,229 @@ pub struct SliceFetch {
     pub headers: HeaderMap,
 }
 
-impl EdgeState {
-    /// Answers a GET/HEAD for a sliced object: 304 for a satisfied
-    /// precondition, 416 for an unsatisfiable range, else 200 or 206 with
-    /// the covered slices streamed in order (missing ones fetched as the
-    /// stream reaches them). `Err(Changed)` means the object changed: the
-    /// caller starts the request over.
-    pub async fn serve_sliced(
-        self: &Arc<Self>,
-        parts: &request::Parts,
-        meta: SlicedMeta,
-        how: SliceFetch,
-        mut cs: CacheStatus,
-        age: Option<u64>,
-    ) -> Result<Response<Body>, FetchError> {
-        let total = meta.info.total;
-        let empty = Bytes::new();
-        let rep = Rep { status: meta.status, headers: &meta.headers, body: &empty };
-        if meta.status == StatusCode::OK && conditional::not_modified(&parts.headers, &meta.headers) {
-            return Ok(self.respond(parts, rep, age, &cs));
+/// Answers a GET/HEAD for a sliced object: 304 for a satisfied
+/// precondition, 416 for an unsatisfiable range, else 200 or 206 with
+/// the covered slices streamed in order (missing ones fetched as the
+/// stream reaches them). `Err(Changed)` means the object changed: the
+/// caller starts the request over.
+pub async fn serve_sliced(
+    st: &Arc<EdgeState>,
+    parts: &request::Parts,
+    meta: SlicedMeta,
+    how: SliceFetch,
+    mut cs: CacheStatus,
+    age: Option<u64>,
+) -> Result<Response<Body>, FetchError> {
+    let total = meta.info.total;
+    let empty = Bytes::new();
+    let rep = Rep { status: meta.status, headers: &meta.headers, body: &empty };
+    if meta.status == StatusCode::OK && conditional::not_modified(&parts.headers, &meta.headers) {
+        return Ok(st.responder.respond(parts, rep, age, &cs));
+    }
+    let (status, a, b) = match conditional::range(&parts.headers, &meta.headers, total) {
+        RangeAnswer::Full => (StatusCode::OK, 0, total.saturating_sub(1)),
+        RangeAnswer::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+        RangeAnswer::Unsatisfiable => {
+            let mut r = st.responder.respond(parts, rep, age, &cs);
+            *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let h = r.headers_mut();
+            h.insert(CONTENT_RANGE, header(format!("bytes */{total}")));
+            h.insert(CONTENT_LENGTH, HeaderValue::from(0));
+            *r.body_mut() = Body::Empty;
+            return Ok(r);
         }
-        let (status, a, b) = match conditional::range(&parts.headers, &meta.headers, total) {
-            RangeAnswer::Full => (StatusCode::OK, 0, total.saturating_sub(1)),
-            RangeAnswer::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
-            RangeAnswer::Unsatisfiable => {
-                let mut r = self.respond(parts, rep, age, &cs);
-                *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-                let h = r.headers_mut();
-                h.insert(CONTENT_RANGE, header(format!("bytes */{total}")));
-                h.insert(CONTENT_LENGTH, HeaderValue::from(0));
-                *r.body_mut() = Body::Empty;
-                return Ok(r);
+    };
+    let size = meta.info.size;
+    let (first, last) = (a / size, b / size);
+    let all_stored = (first..=last).all(|i| st.store.contains(meta.slice_key(i).as_str()));
+    if !all_stored && cs.hit {
+        cs = CacheStatus { hit: false, fwd: Some(Fwd::Partial), stored: true, ..cs };
+    }
+    cs.detail = Some("slices");
+    let mut h = meta.headers.clone();
+    if let Some(a) = age {
+        h.insert(http::header::AGE, HeaderValue::from(a));
+    }
+    h.insert(CACHE_STATUS, cs.render(&st.responder.label));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(b - a + 1));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(CONTENT_RANGE, header(format!("bytes {a}-{b}/{total}")));
+    }
+    let body = if parts.method == Method::HEAD || total == 0 {
+        Body::Empty
+    } else {
+        // Fetch the first slice before answering, so a failure or a
+        // changed object is a proper status rather than a cut body.
+        let head = slice_bytes(st, &meta, first, &how).await?;
+        slice_stream(st, meta, how, head, a, b)
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = h;
+    Ok(r)
+}
+
+fn slice_stream(st: &Arc<EdgeState>, meta: SlicedMeta, how: SliceFetch, head: Bytes, a: u64, b: u64) -> Body {
+    struct S {
+        pos: u64,
+        head: Option<Bytes>,
+    }
+    let st = st.clone();
+    let (meta, how) = (Arc::new(meta), Arc::new(how));
+    let stream = futures_util::stream::unfold(S { pos: a, head: Some(head) }, move |mut s| {
+        let (st, meta, how) = (st.clone(), meta.clone(), how.clone());
+        async move {
+            if s.pos > b {
+                return None;
             }
-        };
-        let size = meta.info.size;
-        let (first, last) = (a / size, b / size);
-        let all_stored = (first..=last).all(|i| self.store.contains(meta.slice_key(i).as_str()));
-        if !all_stored && cs.hit {
-            cs = CacheStatus { hit: false, fwd: Some(Fwd::Partial), stored: true, ..cs };
+            let i = s.pos / meta.info.size;
+            let bytes = match s.head.take() {
+                Some(x) => x,
+                None => match slice_bytes(&st, &meta, i, &how).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(key = %meta.key, slice = i, error = %e, "slice failed mid-response");
+                        s.pos = b + 1;
+                        return Some((Err(Box::new(e) as crate::body::BoxError), s));
+                    }
+                },
+            };
+            let (start, end) = meta.info.bounds(i);
+            let from = (s.pos - start) as usize;
+            let to = (b.min(end) - start) as usize;
+            s.pos = start + to as u64 + 1;
+            Some((Ok(Frame::data(bytes.slice(from..=to))), s))
         }
-        cs.detail = Some("slices");
-        let mut h = meta.headers.clone();
-        if let Some(a) = age {
-            h.insert(http::header::AGE, HeaderValue::from(a));
-        }
-        h.insert(CACHE_STATUS, cs.render(&self.label));
-        h.insert(CONTENT_LENGTH, HeaderValue::from(b - a + 1));
-        if status == StatusCode::PARTIAL_CONTENT {
-            h.insert(CONTENT_RANGE, header(format!("bytes {a}-{b}/{total}")));
-        }
-        let body = if parts.method == Method::HEAD || total == 0 {
-            Body::Empty
-        } else {
-            // Fetch the first slice before answering, so a failure or a
-            // changed object is a proper status rather than a cut body.
-            let head = self.slice_bytes(&meta, first, &how).await?;
-            self.slice_stream(meta, how, head, a, b)
-        };
-        let mut r = Response::new(body);
-        *r.status_mut() = status;
-        *r.headers_mut() = h;
-        Ok(r)
-    }
+    });
+    Body::stream(http_body_util::StreamBody::new(stream))
+}
 
-    fn slice_stream(self: &Arc<Self>, meta: SlicedMeta, how: SliceFetch, head: Bytes, a: u64, b: u64) -> Body {
-        struct S {
-            pos: u64,
-            head: Option<Bytes>,
-        }
-        let st = self.clone();
-        let (meta, how) = (Arc::new(meta), Arc::new(how));
-        let stream = futures_util::stream::unfold(S { pos: a, head: Some(head) }, move |mut s| {
-            let (st, meta, how) = (st.clone(), meta.clone(), how.clone());
-            async move {
-                if s.pos > b {
-                    return None;
-                }
-                let i = s.pos / meta.info.size;
-                let bytes = match s.head.take() {
-                    Some(x) => x,
-                    None => match st.slice_bytes(&meta, i, &how).await {
-                        Ok(x) => x,
-                        Err(e) => {
-                            tracing::warn!(key = %meta.key, slice = i, error = %e, "slice failed mid-response");
-                            s.pos = b + 1;
-                            return Some((Err(Box::new(e) as crate::body::BoxError), s));
-                        }
-                    },
-                };
-                let (start, end) = meta.info.bounds(i);
-                let from = (s.pos - start) as usize;
-                let to = (b.min(end) - start) as usize;
-                s.pos = start + to as u64 + 1;
-                Some((Ok(Frame::data(bytes.slice(from..=to))), s))
-            }
-        });
-        Body::stream(http_body_util::StreamBody::new(stream))
+/// Slice `i` of an object: from the store if it matches the object,
+/// else fetched once (however many requests need it) and stored.
+async fn slice_bytes(st: &Arc<EdgeState>, meta: &SlicedMeta, i: u64, how: &SliceFetch) -> Result<Bytes, FetchError> {
+    let key = meta.slice_key(i);
+    let (start, end) = meta.info.bounds(i);
+    let want = end - start + 1;
+    if let Ok(Some((e, _))) = st.purging().stored(&key).await
+        && let Some(r) = response(&e)
+        && meta.matches(&r.headers)
+        && r.body.len() as u64 == want
+    {
+        return Ok(r.body.clone());
     }
+    let owner = st.clone();
+    let (m, target, headers) = (meta.clone(), how.target.clone(), how.headers.clone());
+    let (flight, _) = st.flights.join_or_start(&key, move |id| fetch_slice(owner, m, i, target, headers, id).boxed());
+    match &*flight.await {
+        Fetched::Ready(r) => Ok(r.body.clone()),
+        Fetched::Failed(e) => Err(e.clone()),
+        Fetched::Streamed(_) => Err(FetchError::Broken("slice fetch streamed".into())),
+    }
+}
 
-    /// Slice `i` of an object: from the store if it matches the object,
-    /// else fetched once (however many requests need it) and stored.
-    async fn slice_bytes(self: &Arc<Self>, meta: &SlicedMeta, i: u64, how: &SliceFetch) -> Result<Bytes, FetchError> {
-        let key = meta.slice_key(i);
-        let (start, end) = meta.info.bounds(i);
-        let want = end - start + 1;
-        if let Ok(Some((e, _))) = self.purging().stored(&key).await
-            && let Some(r) = response(&e)
-            && meta.matches(&r.headers)
-            && r.body.len() as u64 == want
-        {
-            return Ok(r.body.clone());
-        }
-        let st = self.clone();
-        let (m, target, headers) = (meta.clone(), how.target.clone(), how.headers.clone());
-        let (flight, _) = self.flights.join_or_start(&key, move |id| st.fetch_slice(m, i, target, headers, id).boxed());
-        match &*flight.await {
-            Fetched::Ready(r) => Ok(r.body.clone()),
-            Fetched::Failed(e) => Err(e.clone()),
-            Fetched::Streamed(_) => Err(FetchError::Broken("slice fetch streamed".into())),
-        }
+async fn fetch_slice(
+    st: Arc<EdgeState>,
+    meta: SlicedMeta,
+    i: u64,
+    target: CacheKey,
+    mut headers: HeaderMap,
+    id: u64,
+) -> Arc<Fetched> {
+    let key = meta.slice_key(i);
+    let out = fetch_slice_inner(&st, &meta, i, &target, &mut headers).await;
+    if let Fetched::Failed(FetchError::Changed(_)) = &out {
+        st.fetcher().invalidate(meta.key.primary()).await;
     }
+    st.flights.finish(&key, id);
+    Arc::new(out)
+}
 
-    async fn fetch_slice(
-        self: Arc<Self>,
-        meta: SlicedMeta,
-        i: u64,
-        target: CacheKey,
-        mut headers: HeaderMap,
-        id: u64,
-    ) -> Arc<Fetched> {
-        let key = meta.slice_key(i);
-        let out = self.fetch_slice_inner(&meta, i, &target, &mut headers).await;
-        if let Fetched::Failed(FetchError::Changed(_)) = &out {
-            self.invalidate(meta.key.primary()).await;
-        }
-        self.flights.finish(&key, id);
-        Arc::new(out)
+async fn fetch_slice_inner(
+    st: &EdgeState,
+    meta: &SlicedMeta,
+    i: u64,
+    target: &CacheKey,
+    headers: &mut HeaderMap,
+) -> Fetched {
+    // A purge after this point overtakes the slice fetch.
+    let mark = st.purge.mark();
+    let (start, end) = meta.info.bounds(i);
+    headers.insert(RANGE, header(format!("bytes={start}-{end}")));
+    if let Some(v) = meta.validator() {
+        headers.insert(IF_RANGE, v.clone());
     }
-
-    async fn fetch_slice_inner(
-        &self,
-        meta: &SlicedMeta,
-        i: u64,
-        target: &CacheKey,
-        headers: &mut HeaderMap,
-    ) -> Fetched {
-        // A purge after this point overtakes the slice fetch.
-        let mark = self.purge.mark();
-        let (start, end) = meta.info.bounds(i);
-        headers.insert(RANGE, header(format!("bytes={start}-{end}")));
-        if let Some(v) = meta.validator() {
-            headers.insert(IF_RANGE, v.clone());
-        }
-        let mut req = Request::new(Body::Empty);
-        *req.uri_mut() = match self.upstream.uri(target.as_str()) {
-            Ok(u) => u,
-            Err(e) => return Fetched::Failed(e),
-        };
-        *req.headers_mut() = std::mem::take(headers);
-        let resp = match self.upstream.send(req).await {
-            Ok((_, r)) => r,
-            Err(e) => return Fetched::Failed(e),
-        };
-        let (parts, body) = resp.into_parts();
-        let expected_range = format!("bytes {start}-{end}/{}", meta.info.total);
-        if parts.status == StatusCode::OK
-            || (parts.status == StatusCode::PARTIAL_CONTENT
-                && (!meta.matches(&parts.headers)
-                    || parts.headers.get(CONTENT_RANGE).is_none_or(|v| v.as_bytes() != expected_range.as_bytes())))
-        {
-            return Fetched::Failed(FetchError::Changed(format!("slice {i} of {} does not match", meta.key.primary())));
-        }
-        if parts.status != StatusCode::PARTIAL_CONTENT {
-            return Fetched::Failed(FetchError::Broken(format!("origin answered {} to a slice request", parts.status)));
-        }
-        let want = end - start + 1;
-        let body = match tokio::time::timeout(self.upstream.timeout(), body.collect()).await {
-            Err(_) => return Fetched::Failed(FetchError::Timeout(self.upstream.timeout())),
-            Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("slice body: {e}"))),
-            Ok(Ok(c)) => c.to_bytes(),
-        };
-        if body.len() as u64 != want {
-            return Fetched::Failed(FetchError::Broken(format!("slice {i}: {} bytes, expected {want}", body.len())));
-        }
-        let mut h = HeaderMap::new();
-        for n in [ETAG, LAST_MODIFIED] {
-            if let Some(v) = parts.headers.get(&n) {
-                h.insert(n, v.clone());
-            }
-        }
-        let entry = StoredEntry {
-            status: StatusCode::PARTIAL_CONTENT,
-            headers: h,
-            body: body.clone(),
-            timing: meta.timing,
-            flags: Default::default(),
-            tags: meta.tags.clone(),
-            stored_ms: self.now_ms(),
-            slices: None,
-            hit_headers: HeaderMap::new(),
-            head_block: Bytes::new(),
-        };
-        let value = CacheValue::Response(entry);
-        let on_disk = meta.info.total as usize > self.store.memory_capacity() / 4;
-        if self.purging().store_fill_placed(mark, vec![(meta.slice_key(i), value)], on_disk) {
-            self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Fetched::Ready(Box::new(Ready {
-            status: StatusCode::PARTIAL_CONTENT,
-            origin_status: 206,
-            headers: HeaderMap::new(),
-            shared_headers: None,
-            body,
-            timing: meta.timing,
-            flags: Default::default(),
-            stored: true,
-            not_stored: None,
-            shareable: true,
-            revalidated: false,
-            vary: Vec::new(),
-            req_headers: HeaderMap::new(),
-            slices: None,
-            storage_key: None,
-            tags: Vec::new(),
-        }))
+    let mut req = Request::new(Body::Empty);
+    *req.uri_mut() = match st.upstream.uri(target.as_str()) {
+        Ok(u) => u,
+        Err(e) => return Fetched::Failed(e),
+    };
+    *req.headers_mut() = std::mem::take(headers);
+    let resp = match st.upstream.send(req).await {
+        Ok((_, r)) => r,
+        Err(e) => return Fetched::Failed(e),
+    };
+    let (parts, body) = resp.into_parts();
+    let expected_range = format!("bytes {start}-{end}/{}", meta.info.total);
+    if parts.status == StatusCode::OK
+        || (parts.status == StatusCode::PARTIAL_CONTENT
+            && (!meta.matches(&parts.headers)
+                || parts.headers.get(CONTENT_RANGE).is_none_or(|v| v.as_bytes() != expected_range.as_bytes())))
+    {
+        return Fetched::Failed(FetchError::Changed(format!("slice {i} of {} does not match", meta.key.primary())));
     }
+    if parts.status != StatusCode::PARTIAL_CONTENT {
+        return Fetched::Failed(FetchError::Broken(format!("origin answered {} to a slice request", parts.status)));
+    }
+    let want = end - start + 1;
+    let body = match tokio::time::timeout(st.upstream.timeout(), body.collect()).await {
+        Err(_) => return Fetched::Failed(FetchError::Timeout(st.upstream.timeout())),
+        Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("slice body: {e}"))),
+        Ok(Ok(c)) => c.to_bytes(),
+    };
+    if body.len() as u64 != want {
+        return Fetched::Failed(FetchError::Broken(format!("slice {i}: {} bytes, expected {want}", body.len())));
+    }
+    let mut h = HeaderMap::new();
+    for n in [ETAG, LAST_MODIFIED] {
+        if let Some(v) = parts.headers.get(&n) {
+            h.insert(n, v.clone());
+        }
+    }
+    let entry = StoredEntry {
+        status: StatusCode::PARTIAL_CONTENT,
+        headers: h,
+        body: body.clone(),
+        timing: meta.timing,
+        flags: Default::default(),
+        tags: meta.tags.clone(),
+        stored_ms: st.clock.unix_ms(),
+        slices: None,
+        hit_headers: HeaderMap::new(),
+        head_block: Bytes::new(),
+    };
+    let value = CacheValue::Response(entry);
+    let on_disk = meta.info.total as usize > st.store.memory_capacity() / 4;
+    if st.purging().store_fill_placed(mark, vec![(meta.slice_key(i), value)], on_disk) {
+        st.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Fetched::Ready(Box::new(Ready {
+        status: StatusCode::PARTIAL_CONTENT,
+        origin_status: 206,
+        headers: HeaderMap::new(),
+        shared_headers: None,
+        body,
+        timing: meta.timing,
+        flags: Default::default(),
+        stored: true,
+        not_stored: None,
+        shareable: true,
+        revalidated: false,
+        vary: Vec::new(),
+        req_headers: HeaderMap::new(),
+        slices: None,
+        storage_key: None,
+        tags: Vec::new(),
+    }))
 }
 
 fn header(s: String) -> HeaderValue {

@@ -1,15 +1,21 @@
-//! The state every request of one edge shares.
+//! The state every request of one edge shares: a struct of the owners
+//! (store, purger, flights, upstream, admission, meter, health, the
+//! responder), each with its own type and file. Its only methods are here,
+//! and they lend parts to the modules that act on them: [`EdgeState::purging`]
+//! to [`crate::purge`], [`EdgeState::fetcher`] to [`crate::fetch`].
+//! (`tests/tests/structure.rs` checks that no other file adds methods.)
 
 use std::sync::Arc;
 
-use http::HeaderValue;
 use world::{CacheRule, Clock};
 
 use crate::admission::Admission;
+use crate::fetch::Fetcher;
 use crate::fill::Fetched;
 use crate::flight::Flights;
 use crate::meter::Meter;
 use crate::purge::Purging;
+use crate::respond::Responder;
 use crate::store::Store;
 use crate::upstream::Upstream;
 
@@ -19,10 +25,8 @@ pub struct EdgeState {
     pub name: String,
     /// Region name, if the edge runs in a world.
     pub region: Option<String>,
-    /// `edge-{name}`: this cache's name in `Cache-Status` and `Via`.
-    pub label: String,
-    /// `Via` value this edge adds (also in `hop`).
-    pub via: HeaderValue,
+    /// How the edge answers: its `Cache-Status` name, `Via`, its own errors.
+    pub responder: Responder,
     /// How this edge names itself to the origin.
     pub hop: crate::headers::Hop,
     /// The clock.
@@ -85,8 +89,19 @@ impl EdgeState {
         }
     }
 
-    /// The caching rule for a path (longest prefix).
-    pub fn rule(&self, path: &str) -> Option<&CacheRule> {
-        self.rules.iter().filter(|r| path.starts_with(&r.prefix)).max_by_key(|r| r.prefix.len())
+    /// The parts an origin fetch uses (see [`crate::fetch`]).
+    #[inline]
+    pub fn fetcher(&self) -> Fetcher<'_> {
+        Fetcher {
+            upstream: &self.upstream,
+            purging: self.purging(),
+            meter: &self.meter,
+            admission: &self.admission,
+            rules: &self.rules,
+            label: &self.responder.label,
+            via: &self.responder.via,
+            max_object: self.max_object,
+            slice_size: self.slice_size,
+        }
     }
 }

@@ -15,52 +15,52 @@ use crate::state::EdgeState;
 
 pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats};
 
-impl EdgeState {
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> Stats {
-        let m = &self.meter;
-        let requests = ByOutcome::of(|o| m.requests(o));
-        let body_bytes = ByOutcome::of(|o| m.body_bytes(o));
-        let (disk_written, disk_read) = self.store.disk_io();
-        let usage =
-            Usage { bytes_to_clients: m.clients.out(), requests: requests.total, bytes_from_origin: m.origin.input() };
-        let bill = self.prices.bill(&usage, &Usage::default(), 0);
-        let without_cdn = self.prices.without_cdn(0, usage.bytes_to_clients);
-        Stats {
-            edge: self.name.clone(),
-            region: self.region.clone(),
-            hit_ratio: requests.cached_ratio(),
-            byte_hit_ratio: body_bytes.cached_ratio(),
-            requests,
-            body_bytes,
-            bytes_to_clients: usage.bytes_to_clients,
-            bytes_from_clients: m.clients.input(),
-            client_connections: m.clients.connections.load(Ordering::Relaxed),
-            client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
-            bytes_from_origin: usage.bytes_from_origin,
-            bytes_to_origin: m.origin.out(),
-            origin_requests: self.upstream.requests(),
-            origin_errors: self.upstream.errors(),
-            stored: m.stored.load(Ordering::Relaxed),
-            not_stored: m.not_stored.load(Ordering::Relaxed),
-            admission: AdmissionStats {
-                min_uses: self.admission.min_uses,
-                window_secs: self.admission.window.as_secs(),
-                refused: self.admission.refused(),
-            },
-            inflight: self.flights.len(),
-            memory_bytes: self.store.memory_usage(),
-            memory_capacity: self.store.memory_capacity(),
-            memory_entries: self.store.memory_entries(),
-            disk_capacity: self.store.disk_capacity(),
-            disk_written,
-            disk_read,
-            rtt_to_origin_ms: self.upstream.rtt().as_secs_f64() * 1000.0,
-            cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
-            disk: self.health.disk(),
-            health: self.health.report(),
-            bus: self.relay.as_ref().map(|r| r.status()),
-            shadow: self.shadow.as_ref().map(|s| s.stats(&self.prices)),
-        }
+/// A snapshot of an edge's counters, ratios and bill: a read of every
+/// owner's numbers (meter, store, upstream, admission, flights, health,
+/// the bus relay), priced with the region's prices.
+pub fn of(st: &EdgeState) -> Stats {
+    let m = &st.meter;
+    let requests = ByOutcome::of(|o| m.requests(o));
+    let body_bytes = ByOutcome::of(|o| m.body_bytes(o));
+    let (disk_written, disk_read) = st.store.disk_io();
+    let usage =
+        Usage { bytes_to_clients: m.clients.out(), requests: requests.total, bytes_from_origin: m.origin.input() };
+    let bill = st.prices.bill(&usage, &Usage::default(), 0);
+    let without_cdn = st.prices.without_cdn(0, usage.bytes_to_clients);
+    Stats {
+        edge: st.name.clone(),
+        region: st.region.clone(),
+        hit_ratio: requests.cached_ratio(),
+        byte_hit_ratio: body_bytes.cached_ratio(),
+        requests,
+        body_bytes,
+        bytes_to_clients: usage.bytes_to_clients,
+        bytes_from_clients: m.clients.input(),
+        client_connections: m.clients.connections.load(Ordering::Relaxed),
+        client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
+        bytes_from_origin: usage.bytes_from_origin,
+        bytes_to_origin: m.origin.out(),
+        origin_requests: st.upstream.requests(),
+        origin_errors: st.upstream.errors(),
+        stored: m.stored.load(Ordering::Relaxed),
+        not_stored: m.not_stored.load(Ordering::Relaxed),
+        admission: AdmissionStats {
+            min_uses: st.admission.min_uses,
+            window_secs: st.admission.window.as_secs(),
+            refused: st.admission.refused(),
+        },
+        inflight: st.flights.len(),
+        memory_bytes: st.store.memory_usage(),
+        memory_capacity: st.store.memory_capacity(),
+        memory_entries: st.store.memory_entries(),
+        disk_capacity: st.store.disk_capacity(),
+        disk_written,
+        disk_read,
+        rtt_to_origin_ms: st.upstream.rtt().as_secs_f64() * 1000.0,
+        cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
+        disk: st.health.disk(),
+        health: st.health.report(),
+        bus: st.relay.as_ref().map(|r| r.status()),
+        shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
     }
 }

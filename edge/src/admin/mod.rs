@@ -29,5 +29,5 @@ async fn healthz(State(st): State<Arc<EdgeState>>) -> String {
 }
 
 async fn stats(State(st): State<Arc<EdgeState>>) -> Json<Stats> {
-    Json(st.stats())
+    Json(crate::stats::of(&st))
 }

@@ -41,7 +41,7 @@ pub(super) async fn beacon(st: Arc<EdgeState>, link: Arc<Link>, b: Bus) {
             tracing::debug!(edge = %st.name, error = %e, "membership record not put");
             members = None;
         }
-        if let Ok(body) = serde_json::to_vec(&st.stats())
+        if let Ok(body) = serde_json::to_vec(&crate::stats::of(&st))
             && let Err(e) = bus::stats::publish(&b, &st.name, body.into()).await
         {
             tracing::debug!(edge = %st.name, error = %e, "stats not published");

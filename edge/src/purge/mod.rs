@@ -1275,7 +1275,7 @@ mod tests {
     }
 
     fn fast_hit(st: &EdgeState, k: &str) -> bool {
-        st.fresh_memory_hit(k, |_, _, _| ()).is_some()
+        crate::proxy::fresh_memory_hit(st, k, |_, _, _| ()).is_some()
     }
 
     /// Out of step with the control bus, the edge serves nothing it stored
