@@ -30,7 +30,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, reques
 use hyper::body::Incoming;
 
 use crate::body::Body;
-use crate::cache_status::{CacheStatus, Fwd, age_value, hit_value};
+use crate::cache_status::{CacheStatus, Fwd, age_value, hit_detail, hit_value};
 use crate::entry::{CacheValue, StoredEntry};
 use crate::fetch::response;
 use crate::fill::{Fetched, Fill};
@@ -58,19 +58,29 @@ enum Lookup {
 /// [`crate::service`] counts it once. (The fast hits count themselves:
 /// [`fresh_memory_hit`].)
 pub struct Served {
-    /// The response, head and body.
+    /// The response, head and body; its `Cache-Status` is `status`'s.
     pub response: Response<Body>,
-    /// What became of the request.
-    pub outcome: Outcome,
+    /// What became of the request: the `Cache-Status`, the metric label
+    /// and the log word all come from it.
+    pub status: CacheStatus,
 }
 
 impl Served {
-    fn new(outcome: Outcome, response: Response<Body>) -> Served {
-        Served { response, outcome }
+    /// `response`, with the `Cache-Status` that `status` renders.
+    fn new(st: &EdgeState, status: CacheStatus, mut response: Response<Body>) -> Served {
+        response.headers_mut().insert(CACHE_STATUS, status.render(&st.responder.label));
+        Served { response, status }
     }
 
-    fn error(response: Response<Body>) -> Served {
-        Served { response, outcome: Outcome::Error }
+    /// The edge's own error response (`status`, `reason`); `cs` says what
+    /// the request went forward for, if it did.
+    fn error(st: &EdgeState, status: StatusCode, reason: &str, cs: CacheStatus) -> Served {
+        Served::new(st, cs.failed(), st.responder.error(status, reason))
+    }
+
+    /// What became of the request: the metric label and the log word.
+    pub fn outcome(&self) -> Outcome {
+        self.status.outcome()
     }
 }
 
@@ -109,7 +119,7 @@ pub(crate) fn fresh_memory_hit<R>(
         return None;
     }
     let age = age_value(e.timing.age_ms(now) / 1000);
-    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), Tier::Memory.as_str());
+    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(Tier::Memory, e.flags));
     st.meter.count(Outcome::Hit);
     if let Some(s) = &st.shadow {
         s.fast_hit(target, e.body.len()); // what-if caches (crate::shadow)
@@ -143,10 +153,10 @@ pub fn fast_hit(st: &EdgeState, req: &Request<Incoming>) -> Option<Response<Body
 /// Every request the fast path did not answer.
 pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr) -> Served {
     if let Err(refusal) = inbound::check(&req) {
-        let mut r = st.responder.error(refusal.status(), &refusal.to_string(), &CacheStatus::fwd(Fwd::Bypass));
+        let mut served = Served::error(st, refusal.status(), &refusal.to_string(), bypass());
         let (name, value) = inbound::CLOSE;
-        r.headers_mut().insert(name, value);
-        return Served::error(r);
+        served.response.headers_mut().insert(name, value);
+        return served;
     }
     let (parts, body) = req.into_parts();
     let key = match CacheKey::from_uri(&parts.uri) {
@@ -156,7 +166,7 @@ pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr) -
                 KeyError::TooLong => StatusCode::URI_TOO_LONG,
                 KeyError::Invalid(_) => StatusCode::BAD_REQUEST,
             };
-            return Served::error(st.responder.error(status, &e.to_string(), &CacheStatus::fwd(Fwd::Bypass)));
+            return Served::error(st, status, &e.to_string(), bypass());
         }
     };
     match parts.method {
@@ -180,12 +190,8 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
         Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer).await {
             Ok(r) => r,
             Err(Retry) => {
-                let cs = CacheStatus::fwd(Fwd::Miss);
-                Served::error(st.responder.error(
-                    StatusCode::BAD_GATEWAY,
-                    "the object kept changing at the origin",
-                    &cs,
-                ))
+                let cs = CacheStatus::forward(Outcome::Error, Fwd::Miss);
+                Served::error(st, StatusCode::BAD_GATEWAY, "the object kept changing at the origin", cs)
             }
         },
     }
@@ -208,19 +214,19 @@ async fn cacheable_once(
             let ttl = e.timing.ttl_secs(now);
             let age = Some(e.timing.age_ms(now) / 1000);
             let served = match reuse(&e.timing, e.flags, &rd, now) {
-                Reuse::Fresh => Some((Outcome::Hit, CacheStatus::hit(ttl, tier.as_str()))),
-                Reuse::StaleAccepted => Some((Outcome::Stale, CacheStatus::hit(ttl, "max-stale"))),
+                Reuse::Fresh => Some(CacheStatus::hit(ttl, hit_detail(tier, e.flags))),
+                Reuse::StaleAccepted => Some(CacheStatus::stale_hit(ttl, "max-stale")),
                 Reuse::StaleWhileRevalidate => {
                     refresh_in_background(st, key, sent, entry.clone());
-                    Some((Outcome::Stale, CacheStatus::hit(ttl, "stale-while-revalidate")))
+                    Some(CacheStatus::stale_hit(ttl, "stale-while-revalidate"))
                 }
                 Reuse::Revalidate => None,
             };
-            if let Some((outcome, cs)) = served {
+            if let Some(cs) = served {
                 if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
-                    return serve_slices(st, parts, key, sent, meta, outcome, cs, age).await;
+                    return serve_slices(st, parts, key, sent, meta, cs, age).await;
                 }
-                return Ok(Served::new(outcome, st.responder.respond(parts, Rep::of(e), age, &cs)));
+                return Ok(Served::new(st, cs, st.responder.respond(parts, Rep::of(e), age)));
             }
             let by_request = rd.no_cache || rd.max_age.is_some() || rd.min_fresh.is_some();
             let fwd = if e.timing.is_fresh(now) && by_request { Fwd::Request } else { Fwd::Stale };
@@ -230,9 +236,8 @@ async fn cacheable_once(
         Lookup::Miss => (None, Fwd::UriMiss),
     };
     if rd.only_if_cached {
-        let cs = CacheStatus::fwd(fwd);
         let why = "only-if-cached, and no usable stored response";
-        return Ok(Served::error(st.responder.error(StatusCode::GATEWAY_TIMEOUT, why, &cs)));
+        return Ok(Served::error(st, StatusCode::GATEWAY_TIMEOUT, why, CacheStatus::forward(Outcome::Error, fwd)));
     }
     // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
     // flight of its own so GET waiters never get a body-less answer.
@@ -259,16 +264,6 @@ async fn cacheable_once(
                 return Ok(served);
             }
             let now = st.now_ms();
-            let cs = CacheStatus {
-                fwd: Some(fwd),
-                fwd_status: Some(r.origin_status),
-                ttl: r.stored.then(|| r.timing.ttl_secs(now)),
-                stored: r.stored,
-                collapsed: !leader,
-                // why not stored, or how its freshness is decided
-                detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
-                ..Default::default()
-            };
             let outcome = if r.revalidated {
                 Outcome::Revalidated
             } else if r.shareable {
@@ -276,14 +271,23 @@ async fn cacheable_once(
             } else {
                 Outcome::Pass
             };
+            let cs = CacheStatus {
+                fwd_status: Some(r.origin_status),
+                ttl: r.stored.then(|| r.timing.ttl_secs(now)),
+                stored: r.stored,
+                collapsed: !leader,
+                // why not stored, or how its freshness is decided
+                detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
+                ..CacheStatus::forward(outcome, fwd)
+            };
             let age = r.timing.age_ms(now) / 1000;
             let age = (age > 0 || r.revalidated).then_some(age);
             if let Some(meta) = SlicedMeta::of_ready(r) {
-                return serve_slices(st, parts, key, sent, meta, outcome, cs, age).await;
+                return serve_slices(st, parts, key, sent, meta, cs, age).await;
             }
             let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
             let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
-            Ok(Served::new(outcome, st.responder.respond(parts, rep, age, &cs)))
+            Ok(Served::new(st, cs, st.responder.respond(parts, rep, age)))
         }
         Fetched::Streamed(slot) => {
             // Too big to store: the starter gets the stream, unless it
@@ -291,12 +295,11 @@ async fn cacheable_once(
             let taken = if leader && !h.contains_key(RANGE) { slot.lock().take() } else { None };
             match taken {
                 Some(mut resp) => {
-                    let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::fwd(fwd) };
-                    resp.headers_mut().insert(CACHE_STATUS, cs.render(&st.responder.label));
+                    let cs = CacheStatus { detail: Some("too-big"), ..CacheStatus::forward(Outcome::Pass, fwd) };
                     if parts.method == Method::HEAD {
                         *resp.body_mut() = Body::Empty;
                     }
-                    Ok(Served::new(Outcome::Pass, resp))
+                    Ok(Served::new(st, cs, resp))
                 }
                 None => Ok(pass_get(st, parts.clone(), key, peer).await),
             }
@@ -307,30 +310,28 @@ async fn cacheable_once(
                 return Ok(served);
             }
             tracing::debug!(key = %key, error = %err, "origin fetch failed");
-            Ok(Served::error(st.responder.error(err.status(), &err.to_string(), &CacheStatus::fwd(fwd))))
+            Ok(Served::error(st, err.status(), &err.to_string(), CacheStatus::forward(Outcome::Error, fwd)))
         }
     }
 }
 
-/// Serves a sliced object of URL `key` (`outcome` when it can be
+/// Serves a sliced object of URL `key` (as `cs` says when it can be
 /// served, an error when a slice cannot); a changed object means
 /// starting over.
-#[allow(clippy::too_many_arguments)]
 async fn serve_slices(
     st: &Arc<EdgeState>,
     parts: &request::Parts,
     key: &CacheKey,
     sent: &HeaderMap,
     meta: SlicedMeta,
-    outcome: Outcome,
     cs: CacheStatus,
     age: Option<u64>,
 ) -> Result<Served, Retry> {
     let how = SliceFetch { target: key.clone(), headers: sent.clone() };
     match slice::serve_sliced(st, parts, meta, how, cs.clone(), age).await {
-        Ok(r) => Ok(Served::new(outcome, r)),
+        Ok((r, cs)) => Ok(Served::new(st, cs, r)),
         Err(FetchError::Changed(_)) => Err(Retry),
-        Err(e) => Ok(Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus { hit: false, ..cs }))),
+        Err(e) => Ok(Served::error(st, e.status(), &e.to_string(), cs)),
     }
 }
 
@@ -343,14 +344,13 @@ fn stale_if_error(st: &EdgeState, parts: &request::Parts, stale: Option<&Entry>,
         return None;
     }
     let cs = CacheStatus {
-        fwd: Some(Fwd::Stale),
         fwd_status: Some(origin_status),
         ttl: Some(e.timing.ttl_secs(now)),
         detail: Some("stale-if-error"),
-        ..Default::default()
+        ..CacheStatus::forward(Outcome::Stale, Fwd::Stale)
     };
     let age = Some(e.timing.age_ms(now) / 1000);
-    Some(Served::new(Outcome::Stale, st.responder.respond(parts, Rep::of(e), age, &cs)))
+    Some(Served::new(st, cs, st.responder.respond(parts, Rep::of(e), age)))
 }
 
 /// Starts one background revalidation of `key`, unless one is running.
@@ -413,13 +413,12 @@ async fn pass_get(st: &EdgeState, parts: request::Parts, key: &CacheKey, peer: I
     let sent = headers::to_origin(&parts.headers, peer, &st.hop, false);
     match st.fetcher().pass(parts.method, key, sent, Body::Empty).await {
         Ok(mut r) => {
-            r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&st.responder.label));
             if head {
                 *r.body_mut() = Body::Empty;
             }
-            Served::new(Outcome::Pass, r)
+            Served::new(st, CacheStatus::forward(Outcome::Pass, Fwd::Bypass), r)
         }
-        Err(e) => Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
+        Err(e) => Served::error(st, e.status(), &e.to_string(), bypass()),
     }
 }
 
@@ -430,7 +429,7 @@ async fn pass_other(st: &EdgeState, parts: request::Parts, key: CacheKey, body: 
     let unsafe_method = !matches!(parts.method, Method::OPTIONS | Method::TRACE);
     let sent = headers::to_origin(&parts.headers, peer, &st.hop, false);
     match st.fetcher().pass(parts.method, &key, sent, body).await {
-        Ok(mut r) => {
+        Ok(r) => {
             let ok = r.status().is_success() || r.status().is_redirection();
             if unsafe_method && ok {
                 st.fetcher().invalidate(key.as_str()).await;
@@ -441,11 +440,16 @@ async fn pass_other(st: &EdgeState, parts: request::Parts, key: CacheKey, body: 
                     }
                 }
             }
-            r.headers_mut().insert(CACHE_STATUS, CacheStatus::fwd(Fwd::Bypass).render(&st.responder.label));
-            Served::new(Outcome::Pass, r)
+            Served::new(st, CacheStatus::forward(Outcome::Pass, Fwd::Bypass), r)
         }
-        Err(e) => Served::error(st.responder.error(e.status(), &e.to_string(), &CacheStatus::fwd(Fwd::Bypass))),
+        Err(e) => Served::error(st, e.status(), &e.to_string(), bypass()),
     }
+}
+
+/// Went forward as not cacheable (an error of the request or the origin,
+/// with [`Served::error`]).
+fn bypass() -> CacheStatus {
+    CacheStatus::forward(Outcome::Error, Fwd::Bypass)
 }
 
 /// Marker: start the request over (a sliced object changed at the origin).

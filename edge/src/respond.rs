@@ -7,10 +7,9 @@ use http::header::{AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TY
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, request};
 
 use crate::body::Body;
-use crate::cache_status::CacheStatus;
 use crate::conditional::{self, NOT_MODIFIED_KEEP, RangeAnswer};
 use crate::entry::StoredEntry;
-use crate::headers::{CACHE_STATUS, add_via};
+use crate::headers::add_via;
 
 /// A representation to send: status, headers, body.
 #[derive(Clone, Copy)]
@@ -46,14 +45,13 @@ pub struct Responder {
 impl Responder {
     /// A response from a stored or fetched representation. `age` is set as
     /// `Age` when given.
-    pub fn respond(&self, req: &request::Parts, rep: Rep<'_>, age: Option<u64>, cs: &CacheStatus) -> Response<Body> {
+    pub fn respond(&self, req: &request::Parts, rep: Rep<'_>, age: Option<u64>) -> Response<Body> {
         let Rep { status, headers, body } = rep;
         let (method, req) = (&req.method, &req.headers);
         let mut h = headers.clone();
         if let Some(a) = age {
             h.insert(AGE, crate::cache_status::age_value(a));
         }
-        h.insert(CACHE_STATUS, cs.render(&self.label));
         let head = *method == Method::HEAD;
         let mut out_status = status;
         let mut out_body = if head { Body::Empty } else { Body::full(body.clone()) };
@@ -103,7 +101,7 @@ impl Responder {
     }
 
     /// The edge's own error response, with a short reason in the body.
-    pub fn error(&self, status: StatusCode, reason: &str, cs: &CacheStatus) -> Response<Body> {
+    pub fn error(&self, status: StatusCode, reason: &str) -> Response<Body> {
         let text = format!("{} {}: {reason}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
         let mut r = Response::new(Body::text(text));
         *r.status_mut() = status;
@@ -111,7 +109,6 @@ impl Responder {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(DATE, self.clock.http_date());
-        h.insert(CACHE_STATUS, cs.render(&self.label));
         add_via(h, &self.via);
         r
     }

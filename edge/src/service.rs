@@ -7,7 +7,7 @@
 //! [`PublicService::observe_fast_hit`] (one clock read, three relaxed
 //! atomic adds, no allocation; the access log costs a bool test when off),
 //! every other request by [`PublicService::observed`], which counts the
-//! outcome the request path returns ([`Served`]), its body bytes (a stream
+//! outcome the request path returns ([`proxy::Served`]), its body bytes (a stream
 //! is wrapped to count chunks as they go out) and the time to the response
 //! head.
 
@@ -30,7 +30,7 @@ use crate::access_log::Line;
 use crate::body::{Body, BoxError};
 use crate::inbound;
 use crate::meter::Outcome;
-use crate::proxy::{self, Served};
+use crate::proxy;
 use crate::state::EdgeState;
 
 /// The hyper service of the public listener: hits are answered in `call`
@@ -89,7 +89,9 @@ impl PublicService {
         let (st, peer) = (self.st, self.peer);
         let logged = st.access_log.then(|| (req.method().clone(), req.uri().clone()));
         let looked = st.shadow.as_ref().and_then(|s| s.key_of(&req)); // what-if caches (crate::shadow)
-        let Served { response: mut r, outcome } = proxy::handle(&st, req, peer.remote.ip()).await;
+        let served = proxy::handle(&st, req, peer.remote.ip()).await;
+        let outcome = served.outcome();
+        let mut r = served.response;
         st.meter.count(outcome);
         let bytes = match r.body() {
             Body::Stream(_) => {

@@ -27,7 +27,6 @@ use crate::entry::{CacheValue, SliceInfo, StoredEntry};
 use crate::fetch::response;
 use crate::fill::{Fetched, Ready};
 use crate::freshness::Timing;
-use crate::headers::CACHE_STATUS;
 use crate::key::CacheKey;
 use crate::respond::Rep;
 use crate::state::EdgeState;
@@ -103,8 +102,10 @@ pub struct SliceFetch {
 /// Answers a GET/HEAD for a sliced object: 304 for a satisfied
 /// precondition, 416 for an unsatisfiable range, else 200 or 206 with
 /// the covered slices streamed in order (missing ones fetched as the
-/// stream reaches them). `Err(Changed)` means the object changed: the
-/// caller starts the request over.
+/// stream reaches them), with what its `Cache-Status` says (`cs`, made
+/// `fwd=partial` when a slice is fetched now, `detail=slices`).
+/// `Err(Changed)` means the object changed: the caller starts the request
+/// over.
 pub async fn serve_sliced(
     st: &Arc<EdgeState>,
     parts: &request::Parts,
@@ -112,38 +113,37 @@ pub async fn serve_sliced(
     how: SliceFetch,
     mut cs: CacheStatus,
     age: Option<u64>,
-) -> Result<Response<Body>, FetchError> {
+) -> Result<(Response<Body>, CacheStatus), FetchError> {
     let total = meta.info.total;
     let empty = Bytes::new();
     let rep = Rep { status: meta.status, headers: &meta.headers, body: &empty };
     if meta.status == StatusCode::OK && conditional::not_modified(&parts.headers, &meta.headers) {
-        return Ok(st.responder.respond(parts, rep, age, &cs));
+        return Ok((st.responder.respond(parts, rep, age), cs));
     }
     let (status, a, b) = match conditional::range(&parts.headers, &meta.headers, total) {
         RangeAnswer::Full => (StatusCode::OK, 0, total.saturating_sub(1)),
         RangeAnswer::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
         RangeAnswer::Unsatisfiable => {
-            let mut r = st.responder.respond(parts, rep, age, &cs);
+            let mut r = st.responder.respond(parts, rep, age);
             *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
             let h = r.headers_mut();
             h.insert(CONTENT_RANGE, header(format!("bytes */{total}")));
             h.insert(CONTENT_LENGTH, HeaderValue::from(0));
             *r.body_mut() = Body::Empty;
-            return Ok(r);
+            return Ok((r, cs));
         }
     };
     let size = meta.info.size;
     let (first, last) = (a / size, b / size);
     let all_stored = (first..=last).all(|i| st.store.contains(meta.slice_key(i).as_str()));
-    if !all_stored && cs.hit {
-        cs = CacheStatus { hit: false, fwd: Some(Fwd::Partial), stored: true, ..cs };
+    if !all_stored && cs.is_hit() {
+        cs = CacheStatus { fwd: Some(Fwd::Partial), stored: true, ..cs };
     }
     cs.detail = Some("slices");
     let mut h = meta.headers.clone();
     if let Some(a) = age {
         h.insert(http::header::AGE, HeaderValue::from(a));
     }
-    h.insert(CACHE_STATUS, cs.render(&st.responder.label));
     h.insert(CONTENT_LENGTH, HeaderValue::from(b - a + 1));
     if status == StatusCode::PARTIAL_CONTENT {
         h.insert(CONTENT_RANGE, header(format!("bytes {a}-{b}/{total}")));
@@ -159,7 +159,7 @@ pub async fn serve_sliced(
     let mut r = Response::new(body);
     *r.status_mut() = status;
     *r.headers_mut() = h;
-    Ok(r)
+    Ok((r, cs))
 }
 
 fn slice_stream(st: &Arc<EdgeState>, meta: SlicedMeta, how: SliceFetch, head: Bytes, a: u64, b: u64) -> Body {

@@ -86,7 +86,38 @@ impl NotStored {
     }
 }
 
-/// Flags that restrict how a stored response may be reused.
+/// How a lifetime the origin did not give as it is came about, by
+/// [`Flags::lifetime`]: a source word (`heuristic`: RFC 9111 §4.2.2;
+/// `default-ttl`: the world rule's `default_ttl` or `negative_ttl`), then
+/// the clamps that changed it (`min-ttl`, `max-ttl`), joined by `+` so
+/// that they stay one token of a `Cache-Status` `detail` (RFC 9211 §2.8,
+/// RFC 8941 §3.3.4: a token may hold `+`, never a comma or a space).
+/// Written out with a tier first by `crate::cache_status` (macro below).
+macro_rules! lifetime_words {
+    ($p:literal, $sep:literal) => {
+        [
+            $p,
+            concat!($p, $sep, "min-ttl"),
+            concat!($p, $sep, "max-ttl"),
+            concat!($p, $sep, "min-ttl+max-ttl"),
+            concat!($p, $sep, "heuristic"),
+            concat!($p, $sep, "heuristic+min-ttl"),
+            concat!($p, $sep, "heuristic+max-ttl"),
+            concat!($p, $sep, "heuristic+min-ttl+max-ttl"),
+            concat!($p, $sep, "default-ttl"),
+            concat!($p, $sep, "default-ttl+min-ttl"),
+            concat!($p, $sep, "default-ttl+max-ttl"),
+            concat!($p, $sep, "default-ttl+min-ttl+max-ttl"),
+        ]
+    };
+}
+pub(crate) use lifetime_words;
+
+/// The lifetime words alone, by [`Flags::lifetime`] (`""`: explicit, unclamped).
+pub const LIFETIME_WORDS: [&str; 12] = lifetime_words!("", "");
+
+/// Flags that restrict how a stored response may be reused, and say where
+/// its lifetime came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flags(pub u8);
 
@@ -107,19 +138,36 @@ impl Flags {
     /// (`--default-ttl`), the origin giving no explicit freshness.
     pub const DEFAULT_TTL: u8 = 32;
 
+    /// The lifetime was raised by the world rule's `min_ttl`.
+    pub const MIN_TTL: u8 = 64;
+    /// The lifetime was lowered by the world rule's `max_ttl`.
+    pub const MAX_TTL: u8 = 128;
+
+    /// Where the lifetime came from, as an index into [`LIFETIME_WORDS`]:
+    /// the source (explicit, heuristic, default-ttl) × 4 + the clamps
+    /// (none, `min_ttl`, `max_ttl`, both). 0: the origin's own lifetime.
+    #[inline]
+    pub fn lifetime(self) -> usize {
+        let source = if self.has(Flags::HEURISTIC) {
+            1
+        } else if self.has(Flags::DEFAULT_TTL) {
+            2
+        } else {
+            0
+        };
+        source * 4 + usize::from(self.has(Flags::MIN_TTL)) + 2 * usize::from(self.has(Flags::MAX_TTL))
+    }
+
     /// The `Cache-Status` detail word for how this stored response's
-    /// freshness is decided, when not by the origin's explicit lifetime:
-    /// `no-cache` (revalidated before every use, whatever its ttl),
-    /// `heuristic`, `default-ttl`.
+    /// freshness is decided, when not by the origin's explicit lifetime
+    /// as it is: `no-cache` (revalidated before every use, whatever its
+    /// ttl), else [`LIFETIME_WORDS`] (`heuristic`, `default-ttl`,
+    /// `min-ttl`, `heuristic+max-ttl`, …).
     pub fn detail(self) -> Option<&'static str> {
         if self.has(Flags::NO_CACHE) {
             Some("no-cache")
-        } else if self.has(Flags::HEURISTIC) {
-            Some("heuristic")
-        } else if self.has(Flags::DEFAULT_TTL) {
-            Some("default-ttl")
         } else {
-            None
+            Some(LIFETIME_WORDS[self.lifetime()]).filter(|w| !w.is_empty())
         }
     }
 
@@ -353,8 +401,10 @@ fn storable(
     Ok(())
 }
 
-/// The timing, and the flag saying where a lifetime the origin did not
-/// give came from ([`Flags::HEURISTIC`], [`Flags::DEFAULT_TTL`]; 0: explicit).
+/// The timing, and the flags saying where a lifetime the origin did not
+/// give came from ([`Flags::HEURISTIC`], [`Flags::DEFAULT_TTL`]; 0:
+/// explicit) and which of the rule's clamps changed it ([`Flags::MIN_TTL`],
+/// [`Flags::MAX_TTL`]).
 fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&CacheRule>, flags: Flags) -> (Timing, u8) {
     let h = x.resp_headers;
     // RFC 9111 §4.2.3, in whole seconds as the RFC counts (HTTP dates have
@@ -407,11 +457,17 @@ fn timing(x: &Exchange<'_>, gov: &Directives, targeted: bool, rule: Option<&Cach
     } else if let Some(r) = rule
         && !flags.has(Flags::NO_CACHE)
     {
-        if let Some(min) = r.min_ttl {
-            lifetime_ms = lifetime_ms.max(min.0.as_millis() as u64);
+        if let Some(min) = r.min_ttl.map(|d| d.0.as_millis() as u64)
+            && min > lifetime_ms
+        {
+            lifetime_ms = min;
+            source |= Flags::MIN_TTL;
         }
-        if let Some(max) = r.max_ttl {
-            lifetime_ms = lifetime_ms.min(max.0.as_millis() as u64);
+        if let Some(max) = r.max_ttl.map(|d| d.0.as_millis() as u64)
+            && max < lifetime_ms
+        {
+            lifetime_ms = max;
+            source |= Flags::MAX_TTL;
         }
     }
     // Stale windows: explicit directives, then the rule's grace.
@@ -741,6 +797,35 @@ mod tests {
         assert_eq!(detail(std::slice::from_ref(&lm), Some(&rule)), Some("default-ttl"));
         assert_eq!(detail(&[("cache-control", s("no-cache, max-age=3"))], None), Some("no-cache"));
         assert_eq!(detail(&[("cache-control", s("no-cache")), lm], None), Some("no-cache"), "no-cache wins");
+    }
+
+    /// Issue 19: a lifetime the world rule's `min_ttl` or `max_ttl`
+    /// changed is marked as such, with its source; a clamp that changed
+    /// nothing is not.
+    #[test]
+    fn the_flags_say_which_clamp_changed_a_lifetime() {
+        let lm = ("last-modified", date(T0 - 5000)); // heuristic: 500 s
+        let rule = CacheRule {
+            prefix: "/".into(),
+            min_ttl: Some(Dur::secs(60)),
+            max_ttl: Some(Dur::secs(300)),
+            ..CacheRule::default()
+        };
+        let eval = |resp: &[(&str, String)], rule: &CacheRule| {
+            let e = eval_with(200, resp, &[], Some(rule));
+            (e.timing.lifetime_ms / 1000, e.flags.detail())
+        };
+        assert_eq!(eval(&[("cache-control", s("max-age=5"))], &rule), (60, Some("min-ttl")));
+        assert_eq!(eval(&[("cache-control", s("max-age=5000"))], &rule), (300, Some("max-ttl")));
+        assert_eq!(eval(&[("cache-control", s("max-age=100"))], &rule), (100, None), "inside the clamps");
+        assert_eq!(eval(&[("cache-control", s("max-age=300"))], &rule), (300, None), "at the bound: unchanged");
+        assert_eq!(eval(std::slice::from_ref(&lm), &rule), (300, Some("heuristic+max-ttl")));
+        let default = CacheRule { default_ttl: Some(Dur::secs(10)), ..rule.clone() };
+        assert_eq!(eval(std::slice::from_ref(&lm), &default), (60, Some("default-ttl+min-ttl")));
+        let crossed = CacheRule { min_ttl: Some(Dur::secs(900)), ..rule.clone() };
+        assert_eq!(eval(&[("cache-control", s("max-age=5"))], &crossed), (300, Some("min-ttl+max-ttl")));
+        let no_cache = eval(&[("cache-control", s("no-cache, max-age=5"))], &rule);
+        assert_eq!(no_cache, (5, Some("no-cache")), "no-cache is not clamped");
     }
 
     /// Found by `fuzz/fuzz_targets/http_fields.rs`: a world rule's TTL (any

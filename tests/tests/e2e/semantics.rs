@@ -265,7 +265,7 @@ async fn freshness_lifetime_follows_rfc_9111() {
                         Reply::ok("x").header("date", &http_date(c, 0)).header("last-modified", &http_date(c, -1000))
                     })
                     .cs("ttl=100; stored; detail=heuristic"),
-                get().after(90).hit().origin(1),
+                get().after(90).hit().cs("; ttl=10; detail=memory+heuristic").origin(1),
                 get().after(20).miss().cs("fwd=stale").origin(2),
             ],
         ),
@@ -1093,7 +1093,13 @@ async fn world_ttl_rules_bound_and_default_the_lifetime() {
     ];
     run_with(
         vec![
-            ("min-ttl-raises", vec![get().reply(ok("max-age=1")).cs("ttl=60"), get().after(30).hit().origin(1)]),
+            (
+                "min-ttl-raises",
+                vec![
+                    get().reply(ok("max-age=1")).cs("ttl=60; stored; detail=min-ttl"),
+                    get().after(30).hit().cs("detail=memory+min-ttl").origin(1),
+                ],
+            ),
             (
                 "min-ttl-not-for-no-cache",
                 vec![
@@ -1103,12 +1109,19 @@ async fn world_ttl_rules_bound_and_default_the_lifetime() {
             ),
             ("max-ttl-caps", vec![get().reply(ok("max-age=1000")).cs("ttl=10"), get().after(20).miss().origin(2)]),
             (
+                "max-ttl-marked",
+                vec![
+                    get().reply(ok("max-age=1000")).cs("ttl=10; stored; detail=max-ttl"),
+                    get().after(5).hit().cs("detail=memory+max-ttl").origin(1),
+                ],
+            ),
+            (
                 "default-ttl-without-explicit",
                 vec![
                     get()
                         .reply(|c| Reply::ok("x").header("last-modified", &http_date(c, -100000)))
                         .cs("ttl=50; stored; detail=default-ttl"),
-                    get().after(40).hit(),
+                    get().after(40).hit().cs("detail=memory+default-ttl"),
                     get().after(20).miss().origin(2),
                 ],
             ),
