@@ -3,12 +3,20 @@
 //! side reaches into the other's internals.
 //!
 //! - [`edge`]: an edge's `/stats`, `/healthz` and `POST /purge`;
-//! - [`origin`]: the origin's `/stats`, `/faults` and `/bump`.
+//! - [`purge`]: what a purge request means once checked ([`purge::PurgeSpec`]:
+//!   its target normalised to the form the edge keys requests in, [`key`]),
+//!   so the CLI refuses a bad purge exactly as an edge would;
+//! - [`origin`]: the origin's `/stats`, `/faults` and `/bump`, and the
+//!   URLs of its generated objects;
+//! - [`geodns`]: the names of the GeoDNS metrics the dashboard reads.
 //!
 //! Plain data with serde and the few methods that only read it; the
 //! servers own the state these are snapshots of, and the rules that check
-//! what comes in (a purge's target is normalised by the edge's
-//! `PurgeSpec::try_from`, faults by [`origin::Faults::validate`]).
+//! what comes in (a purge's target is normalised by
+//! [`purge::PurgeSpec::try_from`], faults by [`origin::Faults::validate`]).
 
 pub mod edge;
+pub mod geodns;
+pub mod key;
 pub mod origin;
+pub mod purge;

@@ -1,11 +1,40 @@
 //! What the origin's admin listener speaks: `GET /stats`
 //! ([`StatsSnapshot`]), `/faults` ([`Faults`], changed with a
-//! [`FaultsPatch`]), and `POST /bump` ([`Bump`] in, [`Bumped`] out).
+//! [`FaultsPatch`]), and `POST /bump` ([`Bump`] in, [`Bumped`] out); and
+//! the paths of its generated objects, `/obj/{id}` and `/t/{key}/{size}`
+//! (trace objects, which `cdn run` requests when it replays a trace).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// The id of a catalog path `/obj/{id}`: canonical decimal only (`/obj/07`
+/// and `/obj/+7` are not `/obj/7`). `rest` is the path after `/obj/`.
+pub fn parse_id(rest: &str) -> Option<u64> {
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) || (rest.len() > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// Largest trace object (`/t/{key}/{size}`): clients choose the size, and
+/// bodies are generated in memory, so it is kept well below
+/// the origin's largest object (`origin::MAX_OBJECT_SIZE`).
+pub const TRACE_MAX_SIZE: u64 = 32 * 1024 * 1024;
+
+/// The path of trace object `key` of `size` bytes.
+pub fn trace_path(key: u64, size: u64) -> String {
+    format!("/t/{key}/{size}")
+}
+
+/// `(key, size)` of a trace path `/t/{key}/{size}`: canonical decimals,
+/// 1 ≤ size ≤ [`TRACE_MAX_SIZE`]. `rest` is the path after `/t/`.
+pub fn parse_trace_path(rest: &str) -> Option<(u64, u64)> {
+    let (key, size) = rest.split_once('/')?;
+    let (key, size) = (parse_id(key)?, parse_id(size)?);
+    (1..=TRACE_MAX_SIZE).contains(&size).then_some((key, size))
+}
 
 /// Longest latency that may be injected.
 pub const MAX_LATENCY_MS: u64 = 600_000;

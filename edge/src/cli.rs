@@ -118,7 +118,7 @@ impl Args {
                 let w = self.world_with_joiner(name)?;
                 let mut c = Config::from_world(&w, name)?;
                 c.origin = self.origin_addr(url)?;
-                c.origin_host = crate::origin_url_authority(url).to_string();
+                c.origin_host = world::uri::origin_url_authority(url).to_string();
                 c
             }
             (Some(url), None) => {
@@ -131,7 +131,7 @@ impl Args {
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(format!("data/standalone-{}", listen.port())));
                 let mut c = Config::standalone(origin, listen, admin, dir);
-                c.origin_host = crate::origin_url_authority(url).to_string();
+                c.origin_host = world::uri::origin_url_authority(url).to_string();
                 c
             }
             (None, Some(name)) => {
@@ -195,7 +195,7 @@ impl Args {
         if let Some(h) = &self.origin_host {
             c.origin_host = h.clone();
         }
-        c.origin_host = crate::checked_host(std::mem::take(&mut c.origin_host))?;
+        c.origin_host = world::uri::checked_host(std::mem::take(&mut c.origin_host))?;
         if let Some(n) = self.max_connections {
             anyhow::ensure!(n > 0, "--max-connections must be at least 1");
             c.limits.max_connections = n;
@@ -225,10 +225,10 @@ impl Args {
 
     /// The origin's address: on loopback, or anywhere with --allow-non-loopback.
     fn origin_addr(&self, url: &str) -> anyhow::Result<SocketAddr> {
-        match crate::parse_origin_url(url) {
+        match world::uri::parse_origin_url(url) {
             Ok(a) => Ok(a),
             Err(e) if self.allow_non_loopback => {
-                let authority = crate::origin_url_authority(url);
+                let authority = world::uri::origin_url_authority(url);
                 authority.parse().or_else(|_| format!("{authority}:80").parse()).map_err(|_| anyhow::anyhow!("{e}"))
             }
             Err(e) => Err(e.into()),

@@ -68,6 +68,7 @@ use runtime::Shutdown;
 use runtime::metered::Traffic;
 use runtime::serve::{serve_connections_limited, serve_http};
 use tokio::net::TcpListener;
+use world::uri::checked_host;
 use world::{CacheRule, Clock, EdgeSettings, World};
 
 use crate::fill::Fetched;
@@ -145,12 +146,9 @@ pub enum ConfigError {
     /// No such edge.
     #[error("no edge named `{0}` in the world (edges: {1})")]
     UnknownEdge(String, String),
-    /// The origin URL is not usable.
-    #[error("--origin {0}: {1}")]
-    Origin(String, String),
-    /// The origin host is not a `Host` value (why, naming it).
-    #[error("{0}")]
-    OriginHost(String),
+    /// The origin URL or host is not usable.
+    #[error(transparent)]
+    Origin(#[from] world::uri::OriginError),
 }
 
 impl Config {
@@ -224,21 +222,6 @@ impl Config {
     }
 }
 
-/// `host` if it is a usable `Host` value.
-pub fn checked_host(host: String) -> Result<String, ConfigError> {
-    match world::bounds::check_origin_host(&host) {
-        Ok(()) => Ok(host),
-        Err(m) => Err(ConfigError::OriginHost(format!("origin host `{host}`: {m}"))),
-    }
-}
-
-/// The authority of an origin URL as written (`http://localhost:3000/x` →
-/// `localhost:3000`): the default `Host` for that origin.
-pub fn origin_url_authority(url: &str) -> &str {
-    let rest = url.strip_prefix("http://").unwrap_or(url);
-    rest.split(['/', '?', '#']).next().unwrap_or(rest)
-}
-
 fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
     StoreConfig {
         name: format!("edge-{name}"),
@@ -249,27 +232,6 @@ fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
         eviction: s.eviction,
         dir,
     }
-}
-
-/// Parses `http://127.0.0.1:9000` (loopback IP literal or `localhost`).
-pub fn parse_origin_url(url: &str) -> Result<SocketAddr, ConfigError> {
-    let bad = |why: &str| ConfigError::Origin(url.into(), why.into());
-    let rest = url.strip_prefix("http://").ok_or_else(|| bad("must start with http://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    let authority = authority.replacen("localhost", "127.0.0.1", 1);
-    let with_port = if authority.starts_with('[') {
-        if authority.contains("]:") { authority } else { format!("{authority}:80") }
-    } else if authority.contains(':') {
-        authority
-    } else {
-        format!("{authority}:80")
-    };
-    let addr: SocketAddr =
-        with_port.parse().map_err(|_| bad("needs an IP address and port, e.g. http://127.0.0.1:9000"))?;
-    if !addr.ip().is_loopback() {
-        return Err(bad("cdnlab only talks to loopback (127.0.0.0/8, ::1)"));
-    }
-    Ok(addr)
 }
 
 /// Why an edge stopped.
@@ -421,8 +383,9 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin);
     let label = format!("edge-{}", c.name);
-    let bad_host = || ConfigError::OriginHost(format!("origin host `{}`: not a header value", c.origin_host));
-    let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone())?).map_err(|_| bad_host())?;
+    let bad_host = || ConfigError::Origin(world::uri::OriginError::Host(format!("origin host `{}`: not a header value", c.origin_host)));
+    let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone()).map_err(ConfigError::from)?)
+        .map_err(|_| bad_host())?;
     let hop = headers::Hop::new(&label, origin_host);
     let real = shadow::RealCache { policy: c.store.eviction.as_str().into(), capacity: c.store.memory + c.store.disk };
     let shadow = shadow::Shadows::start(&c.name, &c.shadow, c.shadow_sample, real)?;

@@ -11,11 +11,9 @@ use crate::choice::Chooser;
 
 /// DNS responses by transport and rcode.
 pub const DNS_RESPONSES: &str = "cdnlab_geodns_dns_responses_total";
-/// A/AAAA answers by edge (`origin` for the fallback).
-pub const DNS_ANSWERS: &str = "cdnlab_geodns_dns_answers_total";
-/// A/AAAA answers by client region (`other`: located in no region) and
-/// edge answered (`origin` for the fallback).
-pub const DNS_ANSWERS_BY_REGION: &str = "cdnlab_geodns_dns_answers_by_region_total";
+/// A/AAAA answers by edge, and by client region and edge: names shared
+/// with the dashboard, which reads them ([`api::geodns`]).
+pub use api::geodns::{DNS_ANSWERS, DNS_ANSWERS_BY_REGION};
 /// The client region of clients located in none of the world's regions.
 pub const OTHER_REGION: &str = "other";
 /// Queries that carried an EDNS Client Subnet option.

@@ -28,32 +28,9 @@ use world::rng::{Rng, hash64, mix};
 /// Bodies bigger than this are generated on the blocking pool.
 pub const BLOCKING_THRESHOLD: u64 = 256 * 1024;
 
-/// The id of a catalog path `/obj/{id}`: canonical decimal only (`/obj/07`
-/// and `/obj/+7` are not `/obj/7`). `rest` is the path after `/obj/`.
-pub fn parse_id(rest: &str) -> Option<u64> {
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) || (rest.len() > 1 && rest.starts_with('0')) {
-        return None;
-    }
-    rest.parse().ok()
-}
-
-/// Largest trace object (`/t/{key}/{size}`): clients choose the size, and
-/// bodies are generated in memory, so it is kept well below
-/// [`crate::MAX_OBJECT_SIZE`].
-pub const TRACE_MAX_SIZE: u64 = 32 * 1024 * 1024;
-
-/// The path of trace object `key` of `size` bytes.
-pub fn trace_path(key: u64, size: u64) -> String {
-    format!("/t/{key}/{size}")
-}
-
-/// `(key, size)` of a trace path `/t/{key}/{size}`: canonical decimals,
-/// 1 ≤ size ≤ [`TRACE_MAX_SIZE`]. `rest` is the path after `/t/`.
-pub fn parse_trace_path(rest: &str) -> Option<(u64, u64)> {
-    let (key, size) = rest.split_once('/')?;
-    let (key, size) = (parse_id(key)?, parse_id(size)?);
-    (1..=TRACE_MAX_SIZE).contains(&size).then_some((key, size))
-}
+/// The paths of the catalog and of trace objects, and their limits: the
+/// origin's public URLs, which the `cdn` CLI builds too ([`api::origin`]).
+pub use api::origin::{TRACE_MAX_SIZE, parse_id, parse_trace_path, trace_path};
 
 /// The strong ETag of trace object `key` of `size` bytes at `version`.
 pub fn trace_etag(key: u64, size: u64, version: u64) -> String {

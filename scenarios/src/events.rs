@@ -307,10 +307,10 @@ fn bump_body(path: Option<&str>, prefix: Option<&str>) -> serde_json::Value {
     }
 }
 
-/// The origin's answer to a bump ([`origin::versions::Bumped`]) in words:
+/// The origin's answer to a bump ([`api::origin::Bumped`]) in words:
 /// `/obj/1 is now version 2, Last-Modified Wed, 25 Nov 2026 18:03:10 GMT`.
 pub fn bump_effect(answer: &str) -> String {
-    let Ok(b) = serde_json::from_str::<origin::versions::Bumped>(answer) else { return answer.to_string() };
+    let Ok(b) = serde_json::from_str::<api::origin::Bumped>(answer) else { return answer.to_string() };
     let when = world::clock::httpdate_fmt(std::time::UNIX_EPOCH + Duration::from_secs(b.at));
     match (&b.path, &b.prefix, b.version) {
         (Some(p), _, Some(v)) => format!("{p} is now version {v}, Last-Modified {when}"),

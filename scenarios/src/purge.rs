@@ -475,7 +475,7 @@ pub async fn main(args: PurgeArgs) -> ExitCode {
 async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
     let req = args.request();
     // Refuse a bad URL here rather than once per edge.
-    edge::purge::PurgeSpec::try_from(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    api::purge::PurgeSpec::try_from(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (targets, label) = if args.edge.is_empty() {
         let w = World::load_or_demo(args.world.as_deref())?;
         (EdgeTarget::of_world(&w), format!("world `{}`", w.name))
@@ -588,7 +588,7 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
         })
         .collect();
     let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
-    let spec = edge::purge::PurgeSpec::try_from(req).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = api::purge::PurgeSpec::try_from(req).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Report {
         id: req.id.clone(),
         sent_unix_ms: req.sent_unix_ms,

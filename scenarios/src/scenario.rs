@@ -480,13 +480,13 @@ fn check_trace(path: &Path, wl: &Workload, own: bool) -> Result<(), String> {
             }
         } else if trace_sends(&r, own) {
             reads += 1;
-            if r.size > origin::catalog::TRACE_MAX_SIZE {
+            if r.size > api::origin::TRACE_MAX_SIZE {
                 return Err(format!(
                     "{}: request {} asks for {} bytes; the origin serves trace objects up to {}",
                     path.display(),
                     i,
                     r.size,
-                    world::ByteSize(origin::catalog::TRACE_MAX_SIZE)
+                    world::ByteSize(api::origin::TRACE_MAX_SIZE)
                 ));
             }
         }
@@ -901,12 +901,12 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
         p.at(&[k("time_scale")], format!("time_scale {} must be > 0 and ≤ {MAX_TIME_SCALE:e}", num(ts)));
     }
     if let Some(u) = &s.origin.url
-        && let Err(e) = edge::parse_origin_url(u)
+        && let Err(e) = world::uri::parse_origin_url(u)
     {
         p.at(&[k("origin"), k("url")], e.to_string());
     }
     if let Some(h) = &s.origin.host
-        && let Err(e) = edge::checked_host(h.clone())
+        && let Err(e) = world::uri::checked_host(h.clone())
     {
         p.at(&[k("origin"), k("host")], e.to_string());
     }
@@ -1047,7 +1047,7 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
                 let kinds = url.is_some() as u8 + prefix.is_some() as u8 + tag.is_some() as u8 + *all as u8;
                 if kinds != 1 {
                     p.at(&at("do"), "a purge needs exactly one of url, prefix, tag, all = true");
-                } else if let Some(Err(m)) = e.purge_request().map(|r| edge::purge::PurgeSpec::try_from(&r)) {
+                } else if let Some(Err(m)) = e.purge_request().map(|r| api::purge::PurgeSpec::try_from(&r)) {
                     let f = if url.is_some() {
                         "url"
                     } else if prefix.is_some() {

@@ -202,7 +202,7 @@ pub async fn start_world(
         world_file.map(|p| vec!["--world".to_string(), p.display().to_string()]).unwrap_or_default();
     let parts = &edge_flags.parts;
     if let Some(url) = origin {
-        edge::parse_origin_url(url)?;
+        world::uri::parse_origin_url(url)?;
     }
     // The edges run here (--only), each with the arguments it starts with.
     let edges = edge_args(w, world_file, origin, origin_host, &edge_flags.always, parts);
@@ -381,7 +381,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     parts.check(&w)?;
     let mut sup = Supervisor::new(args.quiet);
     if let Some(h) = &args.origin_host {
-        edge::checked_host(h.clone())?;
+        world::uri::checked_host(h.clone())?;
     }
     let (origin, host) = (args.origin.as_deref(), args.origin_host.as_deref());
     if let Some(d) = args.default_ttl {

@@ -234,7 +234,7 @@ fn synthetic(s: &Scenario, w: &World) -> Main {
                 .entries
                 .iter()
                 .map(|e| match e.size {
-                    Some(size) if !own => origin::catalog::trace_path(world::rng::hash64(e.path.as_bytes()), size),
+                    Some(size) if !own => api::origin::trace_path(world::rng::hash64(e.path.as_bytes()), size),
                     _ => e.path.clone(),
                 })
                 .collect();

@@ -36,6 +36,7 @@ pub mod rng;
 pub mod toml_file;
 pub mod transfer;
 pub mod units;
+pub mod uri;
 
 pub use clock::Clock;
 pub use config::{CacheRule, Edge, EdgeSettings, Eviction, Region, World};

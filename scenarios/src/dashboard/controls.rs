@@ -76,7 +76,7 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
 pub async fn purge(State(hub): State<Arc<Hub>>, headers: HeaderMap, b: axum::body::Bytes) -> Result<Response, Refusal> {
     authorize(&hub, &headers)?;
     let req: api::edge::PurgeRequest = body(&b)?;
-    edge::purge::PurgeSpec::try_from(&req).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
+    api::purge::PurgeSpec::try_from(&req).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
     let detail = events::purge_detail(&req);
     let seq = hub.ctx.journal.begin(Source::Dashboard, "purge", &detail);
     let rep = events::purge(&hub.ctx, &req).await;

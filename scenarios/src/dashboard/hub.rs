@@ -497,14 +497,14 @@ impl Hub {
         let answers_before = st.prev.as_ref().map(|p| p.answers.clone()).unwrap_or_default();
         if let Some(text) = &r.geodns_metrics {
             for smp in prom_text::samples(text) {
-                if smp.name == geodns::metrics::DNS_ANSWERS
+                if smp.name == api::geodns::DNS_ANSWERS
                     && let Some(e) = smp.label("edge")
                 {
                     let id = if e == "origin" { ORIGIN.to_string() } else { edge_id(e) };
                     let n = smp.value as u64;
                     geo.answers_ps.insert(id.clone(), rate(n, answers_before.get(&id).copied(), dt));
                     geo.answers.insert(id, n);
-                } else if smp.name == geodns::metrics::DNS_ANSWERS_BY_REGION
+                } else if smp.name == api::geodns::DNS_ANSWERS_BY_REGION
                     && let (Some(region), Some(e)) = (smp.label("client_region"), smp.label("edge"))
                     && smp.value > 0.0
                 {
@@ -729,7 +729,7 @@ pub(crate) mod tests {
 
     /// An edge's `/stats` with these request counts (and a fill per miss).
     pub(crate) fn stats(name: &str, hit: u64, stale: u64, miss: u64) -> Stats {
-        let requests = edge::admin::Requests { hit, stale, miss, total: hit + stale + miss, ..Default::default() };
+        let requests = api::edge::Requests { hit, stale, miss, total: hit + stale + miss, ..Default::default() };
         Stats {
             edge: name.into(),
             region: None,

@@ -65,7 +65,7 @@ async fn ok_text(http: &reqwest::Client, url: String) -> Option<String> {
 /// No HTTP request is sent: your origin's logs and request counts (which
 /// runs compare) see nothing of the dashboard.
 async fn accepts(url: &str) -> Probe {
-    let addr = edge::parse_origin_url(url).map_err(|e| e.to_string())?;
+    let addr = world::uri::parse_origin_url(url).map_err(|e| e.to_string())?;
     match tokio::time::timeout(Duration::from_millis(800), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok((200, String::new())),
         Ok(Err(e)) => Err(e.to_string()),

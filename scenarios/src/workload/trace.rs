@@ -73,7 +73,7 @@ pub fn plan(path: &Path, s: &Scenario, w: &World) -> impl Iterator<Item = Planne
             let sim_s = r.time_ms.saturating_sub(t0) as f64 / 1000.0;
             let path = match reader.key_text() {
                 Some(k) if own => k.to_string(),
-                _ => origin::catalog::trace_path(r.key, r.size),
+                _ => api::origin::trace_path(r.key, r.size),
             };
             return Some(Planned { at: Duration::from_secs_f64(sim_s / scale), region, source, path, flash: false });
         }
