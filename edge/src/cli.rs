@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use world::World;
+use world::config::EdgeOverrides;
 use world::units::{ByteSize, parse_bytes, parse_duration};
+use world::{EdgeSettings, World};
 
 use crate::Config;
 
@@ -111,15 +112,47 @@ pub struct Args {
 }
 
 impl Args {
-    /// The configuration these flags describe.
+    /// The cache settings the flags set, as one layer of overrides: merged
+    /// over the world's (or the defaults) by [`world::EdgeSettings::apply`],
+    /// as a world's `[[edge]]` and a scenario's `[overrides]` are. A flag
+    /// that cannot be read is a problem in `problems`.
+    fn overrides(&self, problems: &mut Vec<String>) -> EdgeOverrides {
+        let eviction = self.eviction.as_ref().and_then(|e| {
+            let parsed = serde_json::from_value(serde_json::Value::String(e.clone()));
+            parsed.map_err(|_| problems.push(format!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))).ok()
+        });
+        EdgeOverrides {
+            memory: self.memory,
+            disk: self.disk,
+            max_object: self.max_object,
+            eviction,
+            disk_write_buffer: self.disk_write_buffer.map(Some),
+            access_log: self.access_log.then_some(true),
+            shadow: (!self.shadow.is_empty()).then(|| self.shadow.clone()),
+            shadow_sample: self.shadow_sample,
+            ..EdgeOverrides::default()
+        }
+    }
+
+    /// The configuration these flags describe. Every problem of the flags
+    /// is reported at once, one a line.
     pub fn config(&self) -> anyhow::Result<Config> {
-        let mut c = match (&self.origin, &self.name) {
+        let mut problems = Vec::new();
+        let flags = self.overrides(&mut problems);
+        // Each branch: the configuration, and the settings it was made of
+        // (the world's for this edge, or the defaults, with the flags over them).
+        let merged = |w: &World, name: &str| {
+            let mut s = w.edge(name).map(|e| w.settings_of(e)).unwrap_or_default();
+            s.apply(&flags);
+            s
+        };
+        let (mut c, settings) = match (&self.origin, &self.name) {
             (Some(url), Some(name)) => {
                 let w = self.world_with_joiner(name)?;
-                let mut c = Config::from_world(&w, name)?;
+                let mut c = Config::from_world_with(&w, name, &flags)?;
                 c.origin = self.origin_addr(url)?;
                 c.origin_host = world::uri::origin_url_authority(url).to_string();
-                c
+                (c, merged(&w, name))
             }
             (Some(url), None) => {
                 let origin = self.origin_addr(url)?;
@@ -130,16 +163,23 @@ impl Args {
                     .data_dir
                     .clone()
                     .unwrap_or_else(|| PathBuf::from(format!("data/standalone-{}", listen.port())));
-                let mut c = Config::standalone(origin, listen, admin, dir);
+                let mut settings = EdgeSettings::default();
+                settings.apply(&flags);
+                let mut c = Config::standalone_with(origin, listen, admin, dir, &settings);
                 c.origin_host = world::uri::origin_url_authority(url).to_string();
-                c
+                (c, settings)
             }
             (None, Some(name)) => {
                 let w = self.world_with_joiner(name)?;
-                Config::from_world(&w, name)?
+                (Config::from_world_with(&w, name, &flags)?, merged(&w, name))
             }
             (None, None) => anyhow::bail!("say which edge: --name NAME (from the world) or --origin URL --listen ADDR"),
         };
+        // The merged settings, checked as a world's are (each problem
+        // named by the flag that sets its field).
+        for (field, m) in settings.problems() {
+            problems.push(format!("--{}: {m}", field.replace('_', "-")));
+        }
         if let Some(a) = self.listen {
             c.listen = a;
         }
@@ -149,77 +189,50 @@ impl Args {
         if let Some(d) = &self.data_dir {
             c.store.dir = d.clone();
         }
-        if let Some(m) = self.memory {
-            c.store.memory = m.0;
-        }
-        if let Some(d) = self.disk {
-            c.store.disk = d.0;
-        }
-        if let Some(m) = self.max_object {
-            c.store.max_object = m.0;
-            // A write buffer must hold one block of the largest object.
-            c.store.write_buffer = c.store.write_buffer.max(world::bounds::write_buffer(None, m.0));
-        }
-        if let Some(b) = self.disk_write_buffer {
-            c.store.write_buffer = b.0;
-        }
-        if self.access_log {
-            c.access_log = true;
-        }
-        if !self.shadow.is_empty() {
-            anyhow::ensure!(
-                self.shadow.len() <= world::bounds::MAX_SHADOWS,
-                "--shadow: at most {} shadow caches",
-                world::bounds::MAX_SHADOWS
-            );
-            c.shadow = self.shadow.clone();
-        }
-        if let Some(r) = self.shadow_sample {
-            anyhow::ensure!(
-                (world::bounds::MIN_SHADOW_SAMPLE..=1.0).contains(&r),
-                "--shadow-sample {r}: must be {} to 1 (1: every key, exact)",
-                world::bounds::MIN_SHADOW_SAMPLE
-            );
-            c.shadow_sample = r;
-        }
         c.fresh = self.fresh;
         if let Some(d) = self.default_ttl {
-            anyhow::ensure!(
-                d <= world::bounds::MAX_TTL,
-                "--default-ttl {}: must be at most {} (ten years)",
-                world::Dur(d),
-                world::Dur(world::bounds::MAX_TTL)
-            );
-            default_ttl_everywhere(&mut c.rules, d);
+            if d <= world::bounds::MAX_TTL {
+                default_ttl_everywhere(&mut c.rules, d);
+            } else {
+                problems.push(format!(
+                    "--default-ttl {}: must be at most {} (ten years)",
+                    world::Dur(d),
+                    world::Dur(world::bounds::MAX_TTL)
+                ));
+            }
         }
         if let Some(h) = &self.origin_host {
             c.origin_host = h.clone();
         }
-        c.origin_host = world::uri::checked_host(std::mem::take(&mut c.origin_host))?;
-        if let Some(n) = self.max_connections {
-            anyhow::ensure!(n > 0, "--max-connections must be at least 1");
-            c.limits.max_connections = n;
+        match world::uri::checked_host(std::mem::take(&mut c.origin_host)) {
+            Ok(h) => c.origin_host = h,
+            Err(e) => problems.push(e.to_string()),
         }
-        if let Some(t) = self.idle_timeout {
-            anyhow::ensure!(!t.is_zero(), "--idle-timeout must be above zero");
-            c.limits.idle_timeout = t;
+        match self.max_connections {
+            Some(0) => problems.push("--max-connections must be at least 1".into()),
+            Some(n) => c.limits.max_connections = n,
+            None => {}
         }
-        if let Some(e) = &self.eviction {
-            c.store.eviction = serde_json::from_value(serde_json::Value::String(e.clone()))
-                .map_err(|_| anyhow::anyhow!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))?;
+        match self.idle_timeout {
+            Some(t) if t.is_zero() => problems.push("--idle-timeout must be above zero".into()),
+            Some(t) => c.limits.idle_timeout = t,
+            None => {}
         }
-        world::bounds::check_cache_sizes(c.store.memory, c.store.disk, c.store.max_object)
-            .map_err(|(f, m)| anyhow::anyhow!("--{}: {m}", f.replace('_', "-")))?;
-        world::bounds::check_write_buffer(c.store.write_buffer, c.store.max_object)
-            .map_err(|m| anyhow::anyhow!("--disk-write-buffer: {m}"))?;
         for (flag, a) in [("--listen", c.listen), ("--admin", c.admin)] {
-            world::listen::check(flag, a, self.allow_non_loopback).map_err(anyhow::Error::msg)?;
+            if let Err(m) = world::listen::check(flag, a, self.allow_non_loopback) {
+                problems.push(m);
+            }
         }
         if let Some(url) = &self.bus {
-            bus::server_addr(url)?;
-            let world = World::load_or_demo(self.world.as_deref())?.name;
-            c.bus = Some(crate::control::BusConfig::new(url, &world));
+            match bus::server_addr(url) {
+                Ok(_) => {
+                    let world = World::load_or_demo(self.world.as_deref())?.name;
+                    c.bus = Some(crate::control::BusConfig::new(url, &world));
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
         }
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("\n"));
         Ok(c)
     }
 
@@ -391,5 +404,75 @@ mod tests {
             let e = config(&[&STANDALONE[..], &["--shadow-sample", bad]].concat()).unwrap_err().to_string();
             assert!(e.contains("--shadow-sample") && e.contains("0.001 to 1"), "{bad}: {e}");
         }
+    }
+
+    /// Issue 13: the flags are one layer of overrides, merged as a world's
+    /// `[[edge]]` settings are: the same flags and the same settings in the
+    /// world file make the same edge (the slice size follows a smaller
+    /// `max_object`, the write buffer a larger one).
+    #[test]
+    fn flags_merge_like_a_worlds_edge_settings() {
+        let flags = [
+            "--name",
+            "seoul",
+            "--memory",
+            "32MiB",
+            "--max-object",
+            "512KiB",
+            "--eviction",
+            "lru",
+            "--shadow",
+            "sieve:64MiB",
+        ];
+        let by_flags = config(&flags).unwrap();
+        let mut w = World::load_or_demo(None).unwrap();
+        let e = w.edges.iter_mut().find(|e| e.name == "seoul").unwrap();
+        e.memory = Some(ByteSize::mib(32));
+        e.max_object = Some(ByteSize::kib(512));
+        e.eviction = Some(world::Eviction::Lru);
+        e.shadow = Some(vec![world::policy::ShadowCache::parse("sieve:64MiB").unwrap()]);
+        let by_world = Config::from_world(&w, "seoul").unwrap();
+        assert_eq!(format!("{:?}", by_flags.store), format!("{:?}", by_world.store));
+        assert_eq!(by_flags.slice_size, 512 << 10, "slices no larger than the largest object");
+        assert_eq!(by_flags.slice_size, by_world.slice_size);
+        assert_eq!(by_flags.shadow, by_world.shadow);
+        assert_eq!(by_flags.shadow.len(), 1);
+    }
+
+    /// Every problem of the flags at once, one a line, each naming its flag.
+    #[test]
+    fn every_problem_of_the_flags_is_reported_at_once() {
+        let bad = [
+            "--memory",
+            "1KiB",
+            "--eviction",
+            "random",
+            "--disk-write-buffer",
+            "1KiB",
+            "--max-connections",
+            "0",
+            "--idle-timeout",
+            "0s",
+            "--default-ttl",
+            "3651d",
+            "--origin-host",
+            "a b",
+            "--admin",
+            "0.0.0.0:9080",
+        ];
+        let e = config(&[&STANDALONE[..], &bad].concat()).unwrap_err().to_string();
+        for flag in [
+            "--memory: memory 1KiB must be between",
+            "--eviction random: use lru",
+            "--disk-write-buffer: disk_write_buffer 1KiB must be between",
+            "--max-connections must be at least 1",
+            "--idle-timeout must be above zero",
+            "--default-ttl 315446400s: must be at most",
+            "origin host `a b`",
+            "--admin 0.0.0.0:9080: not a loopback address",
+        ] {
+            assert!(e.contains(flag), "{flag:?} missing from:\n{e}");
+        }
+        assert_eq!(e.lines().count(), 8, "{e}");
     }
 }

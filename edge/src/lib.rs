@@ -68,6 +68,7 @@ use runtime::Shutdown;
 use runtime::metered::Traffic;
 use runtime::serve::{serve_connections_limited, serve_http};
 use tokio::net::TcpListener;
+use world::config::EdgeOverrides;
 use world::uri::checked_host;
 use world::{CacheRule, Clock, EdgeSettings, World};
 
@@ -154,13 +155,21 @@ pub enum ConfigError {
 impl Config {
     /// The configuration of edge `name` in a world.
     pub fn from_world(w: &World, name: &str) -> Result<Config, ConfigError> {
+        Config::from_world_with(w, name, &EdgeOverrides::default())
+    }
+
+    /// The configuration of edge `name` in a world, with one more layer of
+    /// settings over the edge's own (the `edge` command's flags), merged
+    /// as every layer is ([`EdgeSettings::apply`]).
+    pub fn from_world_with(w: &World, name: &str, extra: &EdgeOverrides) -> Result<Config, ConfigError> {
         let e = w.edge(name).ok_or_else(|| {
             ConfigError::UnknownEdge(
                 name.into(),
                 w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
             )
         })?;
-        let s = w.settings_of(e);
+        let mut s = w.settings_of(e);
+        s.apply(extra);
         let origin_host = w.origin.host.clone().unwrap_or_else(|| w.origin.listen.to_string());
         Ok(Config {
             name: e.name.clone(),
@@ -193,7 +202,18 @@ impl Config {
     /// response headers decide what is cached. The origin is sent `Host:
     /// {origin}` until [`Config::origin_host`] says otherwise.
     pub fn standalone(origin: SocketAddr, listen: SocketAddr, admin: SocketAddr, data_dir: PathBuf) -> Config {
-        let s = EdgeSettings::default();
+        Config::standalone_with(origin, listen, admin, data_dir, &EdgeSettings::default())
+    }
+
+    /// [`Config::standalone`] with settings `s` (the defaults with the
+    /// `edge` command's flags over them).
+    pub fn standalone_with(
+        origin: SocketAddr,
+        listen: SocketAddr,
+        admin: SocketAddr,
+        data_dir: PathBuf,
+        s: &EdgeSettings,
+    ) -> Config {
         Config {
             name: "edge".into(),
             region: None,
@@ -202,7 +222,7 @@ impl Config {
             origin,
             origin_host: origin.to_string(),
             rtt_to_origin: Duration::ZERO,
-            store: store_config("edge", &s, data_dir),
+            store: store_config("edge", s, data_dir),
             slice_size: s.slice_size.0,
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
@@ -383,7 +403,12 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin);
     let label = format!("edge-{}", c.name);
-    let bad_host = || ConfigError::Origin(world::uri::OriginError::Host(format!("origin host `{}`: not a header value", c.origin_host)));
+    let bad_host = || {
+        ConfigError::Origin(world::uri::OriginError::Host(format!(
+            "origin host `{}`: not a header value",
+            c.origin_host
+        )))
+    };
     let origin_host = http::HeaderValue::try_from(checked_host(c.origin_host.clone()).map_err(ConfigError::from)?)
         .map_err(|_| bad_host())?;
     let hop = headers::Hop::new(&label, origin_host);

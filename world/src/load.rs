@@ -414,6 +414,16 @@ fn path_segs(p: &[String]) -> Vec<Seg<'_>> {
         .collect()
 }
 
+impl EdgeSettings {
+    /// Every problem of these settings, each with its field (a world's
+    /// `[edge_defaults]` and `[[edge]]`s, scenario overrides and the
+    /// `edge` command's flags are checked alike, after the one merge,
+    /// [`EdgeSettings::apply`]).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        check_settings(self)
+    }
+}
+
 fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
     let mut v = Vec::new();
     if let Err(e) = bounds::check_cache_sizes(s.memory.0, s.disk.0, s.max_object.0) {
