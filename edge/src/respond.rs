@@ -1,6 +1,8 @@
-//! Building responses from what the edge holds: `Age` and `Cache-Status`
-//! on every response, client preconditions answered with 304, ranges with
-//! 206/416, `HEAD` without a body, and the edge's own error responses.
+//! Building responses from what the edge holds: `Age` on every response,
+//! client preconditions answered with 304, ranges with 206/416, `HEAD`
+//! without a body, and the edge's own error responses. (`Cache-Status` is
+//! set from the request's outcome, where the request path returns it:
+//! `crate::proxy::Served`.)
 
 use bytes::Bytes;
 use http::header::{AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, DATE};
