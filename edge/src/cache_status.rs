@@ -78,7 +78,7 @@ pub struct CacheStatus {
 /// own explicit lifetime as it is ([`Flags::lifetime`]), e.g. `memory`,
 /// `disk+heuristic`, `memory+default-ttl+max-ttl`. Static strings: the hit
 /// path formats nothing (see [`hit_value`]).
-#[inline]
+#[inline(always)]
 pub fn hit_detail(tier: Tier, flags: Flags) -> &'static str {
     const MEMORY: [&str; 12] = lifetime_words!("memory", "+");
     const DISK: [&str; 12] = lifetime_words!("disk", "+");
