@@ -1,12 +1,15 @@
 //! The multi-host demonstration (`scripts/scale-out.sh`, docs/scale-out.md)
-//! with the real binaries: two network namespaces joined by a veth pair
-//! (192.0.2.0/24, nothing leaves the machine), nats-server, the origin,
-//! GeoDNS and two edges on one, the Tokyo edge on the other. The script
-//! checks each step itself (GeoDNS learns the edge on the other host from
-//! the bus; a purge reaches it; with its link cut while a purge is issued
-//! it serves none of the purged object once back) and exits non-zero when
-//! one fails. Needs root, `ip`, `dig`, `curl` and nats-server: skipped
-//! with a message without them, unless `CI` is set (then it fails).
+//! with the real binaries: five network namespaces as hosts (core: bus,
+//! origin, GeoDNS; one edge each for Seoul, Tokyo and New York; clients),
+//! each joined by a veth pair to a bridge in a sixth, addresses from the
+//! documentation ranges (nothing leaves the machine). The script checks
+//! each step itself (GeoDNS learns every edge's address from the bus and
+//! answers each region's client with its edge; a purge reaches every edge;
+//! with Tokyo's link cut while three purges are issued, each names Tokyo
+//! and GeoDNS fails over; once back Tokyo serves none of the purged
+//! objects to the clients host) and exits non-zero when one fails. Needs
+//! root, `ip`, `dig`, `curl` and nats-server: skipped with a message
+//! without them, unless `CI` is set (then it fails).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -28,7 +31,7 @@ fn missing() -> Option<String> {
 }
 
 #[test]
-fn a_world_on_two_hosts_meets_through_the_bus_and_a_cut_off_edge_serves_no_purged_object() {
+fn a_world_on_five_hosts_meets_through_the_bus_and_a_cut_off_edge_serves_no_purged_object() {
     if let Some(why) = missing() {
         assert!(std::env::var_os("CI").is_none(), "scale-out test: {why}");
         eprintln!("SKIPPED scale-out test: {why}");
@@ -45,7 +48,7 @@ fn a_world_on_two_hosts_meets_through_the_bus_and_a_cut_off_edge_serves_no_purge
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Bounded: the script takes about ten seconds.
+    // Bounded: the script takes about fifteen seconds.
     let deadline = Instant::now() + Duration::from_secs(180);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -63,9 +66,13 @@ fn a_world_on_two_hosts_meets_through_the_bus_and_a_cut_off_edge_serves_no_purge
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "scale-out.sh failed:\n{stdout}\n{stderr}");
     for line in [
+        "clients$ dig @192.0.2.1 -p 1053 -b 198.51.100.10 cdn.test A +short\n192.0.2.12\n",
         "all 3 edges acknowledged",
         "NOT acknowledged: tokyo",
-        "GET /obj/2 on tokyo: edge-tokyo; fwd=uri-miss",
+        "Tokyo's client gets 192.0.2.11 (seoul)",
+        "GET /obj/2 on tokyo (from Tokyo's client): edge-tokyo; fwd=uri-miss",
+        "GET /obj/3 on tokyo (from Tokyo's client): edge-tokyo; fwd=uri-miss",
+        "GET /obj/4 on tokyo (from Tokyo's client): edge-tokyo; fwd=uri-miss",
         "scale-out: all checks passed",
     ] {
         assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
