@@ -38,6 +38,9 @@ pub struct Ctx {
     /// During `cdn run`: the run's edge counters, which an edge about to be
     /// killed is read into first ([`kill_edge`]).
     pub tally: Option<Arc<crate::tally::Tally>>,
+    /// During `cdn run` with `bus = true`: the world's control bus, which
+    /// purge events are published to (once, as `cdn purge --bus` does).
+    pub bus: Option<bus::Bus>,
 }
 
 /// Who did something to the world.
@@ -267,7 +270,7 @@ pub fn purge_detail(req: &api::edge::PurgeRequest) -> String {
 
 /// What a purge fan-out did, as one line.
 pub fn purge_effect(rep: &crate::purge::Report) -> String {
-    match rep.all_acknowledged_ms {
+    let acks = match rep.all_acknowledged_ms {
         Some(ms) => {
             format!(
                 "all {} edges acknowledged in {ms:.1} ms, {}",
@@ -276,6 +279,15 @@ pub fn purge_effect(rep: &crate::purge::Report) -> String {
             )
         }
         None => format!("{} acknowledged; not: {}", rep.acknowledged, rep.failed.join(", ")),
+    };
+    // Edges on a bus answer with the purge's place in the log: one place
+    // when it was published once (`cdn purge --bus`, a run's `bus = true`).
+    let seqs: std::collections::BTreeSet<u64> =
+        rep.edges.iter().filter_map(|e| e.response.as_ref().and_then(|r| r.bus_seq)).collect();
+    match seqs.len() {
+        0 => acks,
+        1 => format!("{acks}; through the control bus (purge {} of its log)", seqs.iter().sum::<u64>()),
+        n => format!("{acks}; in the control bus's log {n} times (one per edge asked: use the bus)"),
     }
 }
 
@@ -292,7 +304,14 @@ fn purge_scope(req: &api::edge::PurgeRequest) -> Scope {
 /// every edge acknowledged, tells the driver's integrity check.
 pub async fn purge(ctx: &Ctx, req: &api::edge::PurgeRequest) -> crate::purge::Report {
     let opts = FanOut { token: ctx.world.admin_token(), ..FanOut::default() };
-    let rep = fan_out(&ctx.http, &EdgeTarget::of_world(&ctx.world), req, &opts).await;
+    let rep = match &ctx.bus {
+        // Not published: every edge is reported as not acknowledging, with why.
+        Some(b) => crate::purge::on_bus(b, &ctx.world, req, opts.deadline).await.unwrap_or_else(|e| {
+            let targets = EdgeTarget::of_world(&ctx.world);
+            crate::purge::Report::not_published(req, &targets, &format!("{e:#}"))
+        }),
+        None => fan_out(&ctx.http, &EdgeTarget::of_world(&ctx.world), req, &opts).await,
+    };
     if rep.complete() {
         ctx.versions.purged(purge_scope(req), Instant::now());
     }

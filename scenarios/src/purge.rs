@@ -231,6 +231,46 @@ impl Report {
     pub fn complete(&self) -> bool {
         self.failed.is_empty()
     }
+
+    /// A purge that was not published to the bus (`why`): no edge
+    /// acknowledged it.
+    pub fn not_published(req: &PurgeRequest, edges: &[EdgeTarget], why: &str) -> Report {
+        let results: Vec<EdgeResult> = edges
+            .iter()
+            .map(|e| EdgeResult {
+                edge: e.name.clone(),
+                admin: e.admin,
+                ok: false,
+                latency_ms: 0.0,
+                attempts: 0,
+                response: None,
+                error: Some(format!("the purge was NOT published: {why}")),
+            })
+            .collect();
+        let (kind, target) = kind_and_target(req);
+        Report {
+            id: req.id.clone(),
+            sent_unix_ms: req.sent_unix_ms,
+            kind: kind.into(),
+            target,
+            soft: req.soft,
+            acknowledged: 0,
+            all_acknowledged_ms: None,
+            objects: 0,
+            failed: results.iter().map(|r| r.edge.clone()).collect(),
+            edges: results,
+        }
+    }
+}
+
+/// `url` and the URL, `prefix`, `tag`, or `all`.
+fn kind_and_target(req: &PurgeRequest) -> (&'static str, String) {
+    match (&req.url, &req.prefix, &req.tag) {
+        (Some(u), _, _) => ("url", u.clone()),
+        (_, Some(p), _) => ("prefix", p.clone()),
+        (_, _, Some(t)) => ("tag", t.clone()),
+        _ => ("all", String::new()),
+    }
 }
 
 enum Attempt {
@@ -389,12 +429,7 @@ pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeReque
         }));
     }
     let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
-    let (kind, target) = match (&req.url, &req.prefix, &req.tag) {
-        (Some(u), _, _) => ("url", u.clone()),
-        (_, Some(p), _) => ("prefix", p.clone()),
-        (_, _, Some(t)) => ("tag", t.clone()),
-        _ => ("all", String::new()),
-    };
+    let (kind, target) = kind_and_target(req);
     Report {
         id: req.id.clone(),
         sent_unix_ms: req.sent_unix_ms,

@@ -124,26 +124,48 @@ pub async fn run_once(
     let anchor = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
     sup.env(world::clock::ANCHOR_ENV, &anchor.to_string());
     let (origin, host) = (s.origin.url.as_deref(), s.origin.host.as_deref());
-    if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &Default::default(), &mut sup).await {
+    // `bus = true`: a nats-server of the run's own (a free loopback port,
+    // its data beside the edges'), dropped after the components stop.
+    let (nats, bus, flags) = match s.bus {
+        false => (None, None, crate::up::EdgeFlags::default()),
+        true => {
+            let nats = crate::up::start_bus_at(&w, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+            let url = nats.url();
+            let b = bus::Bus::connect(&url, &w.name, "cdn-run", &bus::ConnectOptions::default())
+                .await
+                .with_context(|| format!("cannot connect to the run's control bus {url}"))?;
+            let on = vec!["--bus".to_string(), url];
+            (Some(nats), Some(b), crate::up::EdgeFlags { always: on.clone(), geodns: on, ..Default::default() })
+        }
+    };
+    if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);
     }
     let sup = Arc::new(Mutex::new(sup));
-    let result = drive(s, w.clone(), sup.clone(), &out, quiet, dashboard, arm).await;
+    let result = drive(s, w.clone(), Running { sup: sup.clone(), bus }, &out, quiet, dashboard, arm).await;
     sup.lock().await.stop_all(Duration::from_secs(10)).await;
+    drop(nats);
     let _ = std::fs::remove_dir_all(out.join("data"));
     result
+}
+
+/// The world a run drives: its processes, and its control bus if it has one.
+struct Running {
+    sup: Arc<Mutex<Supervisor>>,
+    bus: Option<bus::Bus>,
 }
 
 async fn drive(
     s: &Scenario,
     w: Arc<World>,
-    sup: Arc<Mutex<Supervisor>>,
+    running: Running,
     out: &Path,
     quiet: bool,
     dashboard: Option<std::net::SocketAddr>,
     arm: Option<&str>,
 ) -> anyhow::Result<Report> {
+    let Running { sup, bus } = running;
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
     let edges = Arc::new(Tally::new(&w, tally::read_all(&http, &w).await));
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
@@ -174,6 +196,7 @@ async fn drive(
         journal: Default::default(),
         origin_url: s.origin.url.clone(),
         tally: Some(edges.clone()),
+        bus: bus.clone(),
     });
     // The live page, fed with every sample the clients record.
     let feed = dashboard.map(|_| {
@@ -209,6 +232,26 @@ async fn drive(
     let origin_admin = s.origin.url.is_none().then_some(w.origin.admin);
     let poll_world = w.clone();
     let poll_edges = edges.clone();
+    // On a bus the edges' rounds are their own task: a round lasts until
+    // every edge has been heard (about one publishing interval).
+    let bus_rounds = bus.clone().map(|b| {
+        let (edges, w, http, mut stop) = (edges.clone(), w.clone(), http.clone(), stop_rx.clone());
+        tokio::spawn(async move {
+            loop {
+                let began = Instant::now();
+                let epochs = edges.epochs();
+                tokio::select! {
+                    r = tally::read_all_on_bus(&http, &w, &b, crate::stats::BUS_WAIT) => edges.add_read(&epochs, r),
+                    _ = stop.changed() => break,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep_until((began + bus::stats::INTERVAL).into()) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    });
+    let on_bus = bus_rounds.is_some();
     let poller = tokio::spawn(async move {
         let edges = poll_edges;
         let mut per_second = Vec::new();
@@ -225,8 +268,10 @@ async fn drive(
                 _ = tick.tick() => {}
                 _ = stop_rx.changed() => break,
             }
-            let epochs = edges.epochs();
-            edges.add(&epochs, tally::read_all(&poll_http, &poll_world).await);
+            if !on_bus {
+                let epochs = edges.epochs();
+                edges.add(&epochs, tally::read_all(&poll_http, &poll_world).await);
+            }
             let now = match origin_admin {
                 Some(a) => origin_requests(&poll_http, a).await.unwrap_or(last),
                 None => origin_count(&edges),
@@ -299,9 +344,16 @@ async fn drive(
     bar.finish_and_clear();
     let _ = stop_tx.send(true);
     let (origin_per_second, warm) = poller.await.context("edge poller")?;
+    if let Some(r) = bus_rounds {
+        let _ = r.await;
+    }
     let event_rows = events.await.unwrap_or_default();
+    // The last reading: on a bus, what each edge publishes after the end.
     let epochs = edges.epochs();
-    edges.add(&epochs, tally::read_all(&http, &w).await);
+    match &bus {
+        Some(b) => edges.add_read(&epochs, tally::read_all_on_bus(&http, &w, b, crate::stats::BUS_WAIT).await),
+        None => edges.add(&epochs, tally::read_all(&http, &w).await),
+    }
     let totals = edges.totals();
     let deltas: Vec<EdgeDelta> = match &warm {
         Some(at) => totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
@@ -322,6 +374,7 @@ async fn drive(
     let mut report = report;
     report.arm = arm.map(str::to_string);
     report.notes.extend(edges.notes());
+    report.notes.extend(edges.sources_note());
     if s.workload.trace.is_some() {
         report.trace = Some(crate::trace_compare::compare(&w, &paths, &samples, &edges.last()));
         // expectations on the comparison are judged now that it exists

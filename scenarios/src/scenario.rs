@@ -49,6 +49,12 @@ pub struct Scenario {
     pub overrides: toml::Table,
     /// The traffic.
     pub workload: Workload,
+    /// Run the world on a control bus (docs/bus.md): a local nats-server
+    /// on a free loopback port, the edges and GeoDNS following it, purge
+    /// events published to its log, and the edges' counters read from
+    /// their stats subjects (an edge not heard there is polled).
+    #[serde(default)]
+    pub bus: bool,
     /// Timed events.
     #[serde(default, rename = "event")]
     pub events: Vec<Event>,

@@ -5,6 +5,12 @@
 //! ([`crate::events::kill_edge`]), so what it served after the last
 //! once-a-second reading is counted too. A kill whose last reading failed
 //! is noted in the report ([`Tally::notes`]), never lost silently.
+//!
+//! On a control bus (a scenario's `bus = true`) the rounds read what the
+//! edges publish on their stats subjects instead, with the reader of `cdn
+//! stats --bus` ([`crate::stats::collect_on_bus`]): an edge not heard
+//! there is polled. Each reading keeps where it came from ([`Source`]),
+//! and the report says it for every edge ([`Tally::sources_note`]).
 
 use std::time::Duration;
 
@@ -25,6 +31,15 @@ pub struct Tally {
     inner: parking_lot::Mutex<Inner>,
 }
 
+/// Where a reading of an edge's counters came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Published by the edge on the control bus.
+    Bus,
+    /// Its admin address's `/stats`.
+    Http,
+}
+
 #[derive(Debug)]
 struct Inner {
     /// The last reading of each edge's current process (`None`: none yet,
@@ -35,6 +50,12 @@ struct Inner {
     /// killed process and is dropped (the kill's own reading counted it).
     epoch: Vec<u64>,
     notes: Vec<String>,
+    /// Where each edge's last reading came from.
+    last_via: Vec<Option<Source>>,
+    /// Readings counted per edge: from the bus, by polling.
+    counted: Vec<[u64; 2]>,
+    /// Bus readings dropped as older than the poll before them.
+    dropped: Vec<u64>,
 }
 
 /// The process generation of every edge when a round of readings began
@@ -54,6 +75,9 @@ impl Tally {
                 totals: vec![EdgeDelta::default(); n],
                 epoch: vec![0; n],
                 notes: Vec::new(),
+                last_via: vec![None; n],
+                counted: vec![[0; 2]; n],
+                dropped: vec![0; n],
             }),
         }
     }
@@ -66,14 +90,60 @@ impl Tally {
     /// Adds a round of readings (`None`: the edge did not answer, its last
     /// reading stands). A reading of an edge killed since `at` is dropped.
     pub fn add(&self, at: &Epochs, now: Vec<Option<Stats>>) {
+        self.add_read(at, now.into_iter().map(|s| s.map(|s| (s, Source::Http))).collect());
+    }
+
+    /// [`Tally::add`] with where each reading came from. A bus reading
+    /// lower than the poll just before it was published before that poll
+    /// (it was in flight): dropped once, not taken for a restart.
+    pub fn add_read(&self, at: &Epochs, now: Vec<Option<(Stats, Source)>>) {
         let mut t = self.inner.lock();
         for (i, n) in now.into_iter().enumerate() {
-            if let Some(n) = n
-                && at.0.get(i) == t.epoch.get(i)
-            {
-                t.add_one(i, n);
+            let Some((n, via)) = n else { continue };
+            if at.0.get(i) != t.epoch.get(i) {
+                continue;
             }
+            let older = t.last[i].as_ref().is_some_and(|p| p.requests.total > n.requests.total);
+            if via == Source::Bus && t.last_via[i] == Some(Source::Http) && older {
+                t.dropped[i] += 1;
+                t.last_via[i] = Some(Source::Bus);
+                continue;
+            }
+            t.add_one(i, n);
+            t.last_via[i] = Some(via);
+            t.counted[i][usize::from(via == Source::Http)] += 1;
         }
+    }
+
+    /// Which source each edge's readings came from, for the report; `None`
+    /// when none came from the bus (a run without one polls every edge).
+    pub fn sources_note(&self) -> Option<String> {
+        let t = self.inner.lock();
+        if t.counted.iter().all(|c| c[0] == 0) {
+            return None;
+        }
+        let per_edge: Vec<String> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let [bus, http] = t.counted[i];
+                let last = match t.last_via[i] {
+                    Some(Source::Bus) => "the control bus",
+                    Some(Source::Http) => "polling",
+                    None => "no reading",
+                };
+                let dropped = match t.dropped[i] {
+                    0 => String::new(),
+                    d => format!(", {d} late from the bus dropped"),
+                };
+                format!("{name} {bus} from the bus and {http} polled{dropped} (last: {last})")
+            })
+            .collect();
+        Some(format!(
+            "edge counters were read from the control bus, an edge not heard there polled at its admin address; readings per edge: {}.",
+            per_edge.join("; ")
+        ))
     }
 
     /// The reading taken just before edge `name` was killed (or why there
@@ -91,6 +161,7 @@ impl Tally {
         }
         t.epoch[i] += 1;
         t.last[i] = None;
+        t.last_via[i] = None;
     }
 
     /// Every edge's counters so far, in the world's order.
@@ -134,6 +205,27 @@ pub async fn read(http: &reqwest::Client, admin: std::net::SocketAddr, wait: Dur
         return Err(format!("it answered {}", r.status()));
     }
     r.json().await.map_err(|e| short(&e))
+}
+
+/// One round of readings on a bus: every edge's counters as published on
+/// the bus (returning once each edge has been heard, or after `wait`), the
+/// edges not heard polled; with the bus unreadable, every edge polled.
+pub async fn read_all_on_bus(
+    http: &reqwest::Client,
+    w: &World,
+    b: &bus::Bus,
+    wait: Duration,
+) -> Vec<Option<(Stats, Source)>> {
+    match crate::stats::collect_on_bus(w, b, wait).await {
+        Ok((edges, _origin, from_bus)) => edges
+            .into_iter()
+            .map(|(name, s)| s.ok().map(|s| (s, if from_bus.contains(&name) { Source::Bus } else { Source::Http })))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "edge counters not readable on the bus; polled");
+            read_all(http, w).await.into_iter().map(|s| s.map(|s| (s, Source::Http))).collect()
+        }
+    }
 }
 
 /// Every edge's `/stats` (`None` for an edge that did not answer).
@@ -193,6 +285,37 @@ mod tests {
         let d = &t.totals()[i];
         assert_eq!((d.requests, d.hits), (170 + 400 + 500, 90 + 300 + 450));
         assert!(t.notes().is_empty());
+    }
+
+    #[test]
+    fn readings_from_the_bus_and_by_polling_add_up_and_a_late_bus_reading_is_not_a_restart() {
+        let (w, i) = tokyo();
+        let n = w.edges.len();
+        let via = |s: Stats, v: Source| {
+            let mut r = vec![None; n];
+            r[i] = Some((s, v));
+            r
+        };
+        let t = Tally::new(&w, one(i, n, stats(0, 0)));
+        assert_eq!(t.sources_note(), None, "polling alone: nothing to say");
+        t.add_read(&t.epochs(), via(stats(100, 50), Source::Bus));
+        // not heard on the bus this round: polled
+        t.add_read(&t.epochs(), via(stats(200, 120), Source::Http));
+        // published just before that poll, delivered after it: dropped
+        t.add_read(&t.epochs(), via(stats(190, 110), Source::Bus));
+        t.add_read(&t.epochs(), via(stats(300, 200), Source::Bus));
+        let d = &t.totals()[i];
+        assert_eq!((d.requests, d.hits), (300, 200));
+        let note = t.sources_note().unwrap_or_default();
+        assert!(
+            note.contains("tokyo 2 from the bus and 1 polled, 1 late from the bus dropped (last: the control bus)"),
+            "{note}"
+        );
+        // A real restart seen on the bus after a poll: the second lower reading counts from zero.
+        t.add_read(&t.epochs(), via(stats(400, 250), Source::Http));
+        t.add_read(&t.epochs(), via(stats(10, 5), Source::Bus));
+        t.add_read(&t.epochs(), via(stats(20, 10), Source::Bus));
+        assert_eq!(t.totals()[i].requests, 400 + 20);
     }
 
     #[test]

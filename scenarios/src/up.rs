@@ -429,6 +429,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         journal: Default::default(),
         origin_url: args.origin.clone(),
         tally: None,
+        bus: None,
     });
     // Split with --only, the dashboard goes with GeoDNS (one per world).
     let listen = if parts.geodns { args.dashboard.listen(&w) } else { None };
@@ -489,10 +490,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 /// [`bus::DEFAULT_URL`]'s address, its data next to the edges' (a child of
 /// this process: it goes when `cdn up` goes).
 async fn start_bus(w: &World) -> anyhow::Result<bus::server::NatsServer> {
+    let listen: std::net::SocketAddr = bus::server_addr(bus::DEFAULT_URL)?.parse()?;
+    start_bus_at(w, listen).await
+}
+
+/// [`start_bus`] on `listen` (port 0: a free port; `cdn run` with `bus =
+/// true`), its data in `nats/` beside the edges' data directories.
+pub(crate) async fn start_bus_at(w: &World, listen: std::net::SocketAddr) -> anyhow::Result<bus::server::NatsServer> {
     if !bus::server::installed() {
         anyhow::bail!("--bus: nats-server is not installed; {}", bus::server::INSTALL_HINT);
     }
-    let listen: std::net::SocketAddr = bus::server_addr(bus::DEFAULT_URL)?.parse()?;
     let dir = w
         .edges
         .first()

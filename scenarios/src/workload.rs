@@ -339,6 +339,7 @@ mod tests {
             time_scale: None,
             origin: Default::default(),
             warmup: None,
+            bus: false,
             arms: Vec::new(),
             overrides: Default::default(),
             workload: Workload {

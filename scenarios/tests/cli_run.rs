@@ -249,3 +249,63 @@ model_hit_ratio_gap = "<= 0.2"
     assert_eq!(regions.len(), 2);
     assert!(std::fs::read_to_string(out.join("report.md")).unwrap().contains("## Live against the offline model"));
 }
+
+/// `bus = true`: the run starts a nats-server of its own, its edges follow
+/// it, the purge event is published to the log once (every edge answers
+/// with the log's sequence number) and the edges' counters are read from
+/// the bus (the report says so, edge by edge), and still add up to what
+/// the clients sent.
+#[test]
+fn a_run_on_a_bus_reads_the_edges_counters_from_the_bus() {
+    if !bus::server::installed() {
+        assert!(std::env::var_os("CI").is_none(), "nats-server is not installed");
+        eprintln!("SKIPPED a_run_on_a_bus_reads_the_edges_counters_from_the_bus: nats-server is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let file = scenario(
+        dir.path(),
+        &slot,
+        "on-bus",
+        r#"requests = 900
+bus = true
+[workload]
+objects = 200
+rate = 150
+clients = { seoul = 0.4, tokyo = 0.35, newyork = 0.25 }
+[[event]]
+at = "2s"
+do = "purge"
+url = "/obj/0"
+[expect]
+served_after_purge = "== 0"
+"#,
+    );
+    let (o, r) = run(&file, &dir.path().join("out"));
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let requests = r["totals"]["requests"].as_u64().unwrap();
+    assert_eq!(requests, 900);
+    let edges = r["edges"].as_array().unwrap();
+    let counted: u64 = edges.iter().map(|e| e["requests"].as_u64().unwrap()).sum();
+    assert_eq!(counted, requests, "the counters read from the bus add up to what the clients sent: {edges:?}");
+    // The purge went through the log: one sequence number, every edge.
+    let effect = r["events"][0]["effect"].as_str().unwrap();
+    assert!(
+        effect.starts_with("all 3 edges acknowledged")
+            && effect.ends_with("; through the control bus (purge 1 of its log)"),
+        "{effect}"
+    );
+    // Which source each edge's numbers came from, in the report.
+    let notes: Vec<&str> = r["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    let note = notes
+        .iter()
+        .find(|n| n.starts_with("edge counters were read from the control bus"))
+        .unwrap_or_else(|| panic!("no note on where the edges' counters came from: {notes:?}"));
+    for e in ["seoul", "tokyo", "newyork"] {
+        let part = note.split("; ").find(|p| p.contains(&format!("{e} "))).unwrap();
+        let from_bus: u64 = part.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
+        assert!(from_bus >= 3, "{e}: {part}");
+        assert!(part.trim_end_matches('.').ends_with("(last: the control bus)"), "{part}");
+    }
+}

@@ -775,6 +775,7 @@ pub(crate) mod tests {
             journal: Default::default(),
             origin_url: origin_url.map(str::to_string),
             tally: None,
+            bus: None,
         })
     }
 
