@@ -134,7 +134,7 @@ say "GeoDNS learns from the bus where each edge is, checks it, and answers each 
 field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",]*\).*/\1/p"; }
 edges_table() {
   on clients curl -s http://192.0.2.1:8053/edges | grep -o '{[^{}]*}' | while read -r row; do
-    printf '  %-8s %-17s %-5s\n' "$(field edge <<<"$row")" "$(field address <<<"$row")" "$(field state <<<"$row")"
+    printf '  %-8s %-17s %s\n' "$(field edge <<<"$row")" "$(field address <<<"$row")" "$(field state <<<"$row")"
   done
 }
 all_up() { [ "$(edges_table | grep -c ' 192\.0\.2\.1[123]:8080 *up ')" = 3 ]; }
