@@ -137,7 +137,7 @@ edges_table() {
     printf '  %-8s %-17s %s\n' "$(field edge <<<"$row")" "$(field address <<<"$row")" "$(field state <<<"$row")"
   done
 }
-all_up() { [ "$(edges_table | grep -c ' 192\.0\.2\.1[123]:8080 *up ')" = 3 ]; }
+all_up() { [ "$(edges_table | grep -c ' 192\.0\.2\.1[123]:8080 *up$')" = 3 ]; }
 until_ok 30 all_up || fail "GeoDNS never saw every edge up at its address on the bus: $(edges_table)"
 echo "clients\$ curl -s http://192.0.2.1:8053/edges   # as a table"
 edges_table
