@@ -247,6 +247,12 @@ impl Report {
                 error: Some(format!("the purge was NOT published: {why}")),
             })
             .collect();
+        Report::of(req, results)
+    }
+
+    /// The report of `req` from every edge's result.
+    fn of(req: &PurgeRequest, results: Vec<EdgeResult>) -> Report {
+        let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
         let (kind, target) = kind_and_target(req);
         Report {
             id: req.id.clone(),
@@ -254,11 +260,11 @@ impl Report {
             kind: kind.into(),
             target,
             soft: req.soft,
-            acknowledged: 0,
-            all_acknowledged_ms: None,
-            objects: 0,
-            failed: results.iter().map(|r| r.edge.clone()).collect(),
+            acknowledged: results.len() - failed.len(),
+            all_acknowledged_ms: failed.is_empty().then(|| results.iter().map(|r| r.latency_ms).fold(0.0, f64::max)),
+            objects: results.iter().filter_map(|r| r.response.as_ref()).map(|r| r.objects).sum(),
             edges: results,
+            failed,
         }
     }
 }
@@ -428,20 +434,7 @@ pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeReque
             error: Some(format!("internal error: {err}")),
         }));
     }
-    let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
-    let (kind, target) = kind_and_target(req);
-    Report {
-        id: req.id.clone(),
-        sent_unix_ms: req.sent_unix_ms,
-        kind: kind.into(),
-        target,
-        soft: req.soft,
-        acknowledged: results.len() - failed.len(),
-        all_acknowledged_ms: failed.is_empty().then(|| results.iter().map(|r| r.latency_ms).fold(0.0, f64::max)),
-        objects: results.iter().filter_map(|r| r.response.as_ref()).map(|r| r.objects).sum(),
-        edges: results,
-        failed,
-    }
+    Report::of(req, results)
 }
 
 /// `1 object`, `3 objects`.
