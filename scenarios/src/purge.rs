@@ -630,3 +630,23 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
         failed,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_purge_not_published_names_every_edge_as_not_acknowledging_and_why() {
+        let w = World::demo().unwrap_or_else(|e| panic!("{e}"));
+        let req = PurgeRequest { tag: Some("group-3".into()), soft: true, ..Default::default() };
+        let r = Report::not_published(&req, &EdgeTarget::of_world(&w), "no connection to nats://127.0.0.1:1");
+        assert!(!r.complete());
+        assert_eq!((r.kind.as_str(), r.target.as_str(), r.soft), ("tag", "group-3", true));
+        assert_eq!((r.acknowledged, r.all_acknowledged_ms, r.objects), (0, None, 0));
+        assert_eq!(r.failed, ["seoul", "tokyo", "newyork"]);
+        for e in &r.edges {
+            assert_eq!(e.error.as_deref(), Some("the purge was NOT published: no connection to nats://127.0.0.1:1"));
+        }
+        assert_eq!(crate::events::purge_effect(&r), "0 acknowledged; not: seoul, tokyo, newyork");
+    }
+}
