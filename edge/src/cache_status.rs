@@ -172,7 +172,11 @@ type HitKey = (usize, i64, usize, usize);
 pub fn hit_value(label: &str, ttl: i64, detail: &'static str) -> HeaderValue {
     const SLOTS: usize = 256;
     let key: HitKey = (label.as_ptr() as usize, ttl, detail.as_ptr() as usize, detail.len());
-    let slot = (ttl as usize).wrapping_mul(31).wrapping_add(key.0 >> 4) % SLOTS;
+    // The detail is in the slot too: same-ttl hits on entries with other
+    // details (`memory`, `memory+heuristic`) would evict each other's value.
+    let slot =
+        (ttl as usize).wrapping_mul(31).wrapping_add(key.0 >> 4).wrapping_add(key.2 >> 3).wrapping_add(key.3 * 7)
+            % SLOTS;
     HIT_VALUES.with(|t| {
         let mut t = t.borrow_mut();
         if t.is_empty() {
