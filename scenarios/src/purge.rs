@@ -252,8 +252,14 @@ impl Report {
 
     /// The report of `req` from every edge's result.
     fn of(req: &PurgeRequest, results: Vec<EdgeResult>) -> Report {
-        let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
         let (kind, target) = kind_and_target(req);
+        Report::named(req, kind, target, results)
+    }
+
+    /// [`Report::of`] with the purge's kind and target given (the bus names
+    /// them from the checked [`api::purge::PurgeSpec`]).
+    fn named(req: &PurgeRequest, kind: &str, target: String, results: Vec<EdgeResult>) -> Report {
+        let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
         Report {
             id: req.id.clone(),
             sent_unix_ms: req.sent_unix_ms,
@@ -615,20 +621,8 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
             },
         })
         .collect();
-    let failed: Vec<String> = results.iter().filter(|r| !r.ok).map(|r| r.edge.clone()).collect();
     let spec = api::purge::PurgeSpec::try_from(req).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Report {
-        id: req.id.clone(),
-        sent_unix_ms: req.sent_unix_ms,
-        kind: spec.target.kind().into(),
-        target: spec.target.pattern().into(),
-        soft: req.soft,
-        acknowledged: results.len() - failed.len(),
-        all_acknowledged_ms: failed.is_empty().then(|| results.iter().map(|r| r.latency_ms).fold(0.0, f64::max)),
-        objects: results.iter().filter_map(|r| r.response.as_ref()).map(|r| r.objects).sum(),
-        edges: results,
-        failed,
-    })
+    Ok(Report::named(req, spec.target.kind(), spec.target.pattern().into(), results))
 }
 
 #[cfg(test)]
