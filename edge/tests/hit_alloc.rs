@@ -21,9 +21,6 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// The allocator's counts are the process's: one test counts at a time.
-static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// A 200 stored with `flags`, fresh for an hour from [`START_MS`].
 fn entry(flags: Flags) -> CacheValue {
     let mut headers = HeaderMap::new();
@@ -44,8 +41,7 @@ fn entry(flags: Flags) -> CacheValue {
 }
 
 #[test]
-fn raw_hits_allocate_nothing_with_or_without_a_lifetime_detail() {
-    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+fn raw_hits_allocate_nothing_with_or_without_a_lifetime_detail_even_interleaved() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let st = rt.block_on(memory_edge(&[("/plain", b"hello")])).unwrap();
     let mark = st.purge.mark();
@@ -73,31 +69,14 @@ fn raw_hits_allocate_nothing_with_or_without_a_lifetime_detail() {
         let c = region.change();
         assert_eq!((c.allocations, c.reallocations), (0, 0), "{path}: {c:?}");
     }
-}
-
-/// Hits on entries with the same ttl and different details, interleaved,
-/// still format nothing: each (ttl, detail) keeps its own slot in the
-/// per-thread table instead of evicting the other's value on every hit.
-#[test]
-fn interleaved_hits_with_different_details_allocate_nothing() {
-    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let st = rt.block_on(memory_edge(&[("/plain", b"hello")])).unwrap();
-    let mark = st.purge.mark();
-    let stored = vec![
-        (CacheKey::from_target("/heuristic").unwrap(), entry(Flags(Flags::HEURISTIC))),
-        (CacheKey::from_target("/configured").unwrap(), entry(Flags(Flags::DEFAULT_TTL))),
-    ];
-    assert!(st.purging().store_fill(mark, stored));
+    // Interleaved, same ttl, different details: each (ttl, detail) keeps
+    // its own slot in the per-thread table instead of evicting the other's
+    // value on every hit. (In this one test: libtest's own bookkeeping for
+    // a second test would allocate while this one counts.)
     let reqs: Vec<String> = ["/plain", "/heuristic", "/configured"]
         .iter()
         .map(|p| format!("GET {p} HTTP/1.1\r\nHost: cdn.test\r\n\r\n"))
         .collect();
-    let mut out = BytesMut::with_capacity(64 << 10);
-    for req in &reqs {
-        assert!(matches!(raw_hit(&st, req.as_bytes(), &mut out), RawDecision::Answered { .. }));
-        out.clear();
-    }
     let region = Region::new(GLOBAL);
     for i in 0..3000 {
         let req = &reqs[i % reqs.len()];
@@ -105,5 +84,5 @@ fn interleaved_hits_with_different_details_allocate_nothing() {
         out.clear();
     }
     let c = region.change();
-    assert_eq!((c.allocations, c.reallocations), (0, 0), "{c:?}");
+    assert_eq!((c.allocations, c.reallocations), (0, 0), "interleaved: {c:?}");
 }
