@@ -84,6 +84,10 @@ pub struct Stats {
     /// answered 5xx by the origin.
     #[serde(default)]
     pub origin_errors: u64,
+    /// Each upstream's connections and fetches (the origin; a shield or
+    /// peers later): the per-link figures reports show.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamStats>,
     /// Responses stored.
     pub stored: u64,
     /// Responses not stored (any reason, admission included).
@@ -122,6 +126,37 @@ pub struct Stats {
     /// setting; docs/traces.md, "Shadow caches").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowStats>,
+}
+
+/// One upstream of an edge (its `origin`; a shield or peer later): the
+/// requests it was sent, the bytes at its sockets, and whether each fetch
+/// found a kept connection (warm: no handshake, a window already open) or
+/// opened one (cold), with the pool settings that decide it.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Default)]
+pub struct UpstreamStats {
+    /// What the edge calls it: `origin`.
+    pub name: String,
+    /// Its address.
+    pub addr: String,
+    /// Requests sent.
+    pub requests: u64,
+    /// Of those, failed or answered 5xx.
+    pub errors: u64,
+    /// Responses that came on a kept connection.
+    pub warm: u64,
+    /// Responses that came on a connection opened for them.
+    pub cold: u64,
+    /// Connections opened (more than `cold` when a fetch opened one but a
+    /// kept one freed up first; the pool keeps the new one).
+    pub connections_opened: u64,
+    /// Bytes read from it at the socket.
+    pub bytes_received: u64,
+    /// Bytes written to it at the socket.
+    pub bytes_sent: u64,
+    /// Idle connections the edge keeps to it (the `upstream_pool` setting).
+    pub pool: u64,
+    /// How long an idle one is kept, seconds (`upstream_idle_timeout`).
+    pub idle_timeout_secs: f64,
 }
 
 /// What an edge's shadow caches would have done on the requests they were

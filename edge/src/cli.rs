@@ -66,6 +66,13 @@ pub struct Args {
     /// sampling; 1: every key, exact; replaces the world's `shadow_sample`).
     #[arg(long, value_name = "RATE")]
     pub shadow_sample: Option<f64>,
+    /// Idle connections to the origin kept for later fetches (0: every
+    /// fetch opens its own; default 256).
+    #[arg(long, value_name = "N")]
+    pub upstream_pool: Option<u32>,
+    /// Close a kept origin connection idle this long, e.g. 30s (the default).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub upstream_idle_timeout: Option<Duration>,
     /// Log as JSON lines.
     #[arg(long)]
     pub log_json: bool,
@@ -130,6 +137,8 @@ impl Args {
             access_log: self.access_log.then_some(true),
             shadow: (!self.shadow.is_empty()).then(|| self.shadow.clone()),
             shadow_sample: self.shadow_sample,
+            upstream_pool: self.upstream_pool,
+            upstream_idle_timeout: self.upstream_idle_timeout.map(world::Dur),
             ..EdgeOverrides::default()
         }
     }
@@ -322,6 +331,21 @@ mod tests {
     }
 
     const STANDALONE: [&str; 4] = ["--origin", "http://localhost:3000/app", "--listen", "127.0.0.1:9100"];
+
+    #[test]
+    fn the_upstream_pool_is_set_by_flags_over_the_world_and_checked() {
+        let d = config(&STANDALONE).unwrap().pool;
+        assert_eq!((d.max_idle, d.idle_timeout), (256, Duration::from_secs(30)));
+        let set = [&STANDALONE[..], &["--upstream-pool", "0", "--upstream-idle-timeout", "5s"]].concat();
+        let p = config(&set).unwrap().pool;
+        assert_eq!((p.max_idle, p.idle_timeout), (0, Duration::from_secs(5)));
+        let in_world = config(&["--name", "seoul", "--upstream-pool", "8"]).unwrap().pool;
+        assert_eq!(in_world.max_idle, 8);
+        for bad in [&["--upstream-pool", "70000"][..], &["--upstream-idle-timeout", "0s"]] {
+            let e = config(&[&STANDALONE[..], bad].concat()).unwrap_err().to_string();
+            assert!(e.contains(&bad[0][2..]), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn the_origin_host_is_the_url_authority_unless_set() {

@@ -107,6 +107,8 @@ pub struct Config {
     pub origin_timeout: Duration,
     /// Origin connect timeout (502 after it).
     pub connect_timeout: Duration,
+    /// Idle upstream connections kept, and for how long.
+    pub pool: upstream::Pool,
     /// Per-path TTL rules.
     pub rules: Vec<CacheRule>,
     /// Admin bearer token (the world's, or `CDNLAB_ADMIN_TOKEN`). `None`:
@@ -183,6 +185,7 @@ impl Config {
             slice_size: s.slice_size.0.min(s.max_object.0),
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
+            pool: pool_of(&s),
             rules: w.cache.rules.clone(),
             admin_token: w.admin_token(),
             clock: Clock::for_scale(w.time_scale),
@@ -226,6 +229,7 @@ impl Config {
             slice_size: s.slice_size.0,
             origin_timeout: s.origin_timeout.0,
             connect_timeout: s.connect_timeout.0,
+            pool: pool_of(s),
             rules: Vec::new(),
             admin_token: std::env::var(world::load::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty()),
             clock: Clock::wall(),
@@ -240,6 +244,10 @@ impl Config {
             bus: None,
         }
     }
+}
+
+fn pool_of(s: &EdgeSettings) -> upstream::Pool {
+    upstream::Pool { max_idle: s.upstream_pool as usize, idle_timeout: s.upstream_idle_timeout.0 }
 }
 
 fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
@@ -399,7 +407,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     }
     let (admin_token, token_source) = admin_token(&c);
     let meter = Meter::default();
-    let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, meter.origin.clone())
+    let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, c.pool, meter.origin.clone())
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin);
     let label = format!("edge-{}", c.name);

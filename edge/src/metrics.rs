@@ -1,7 +1,7 @@
 //! The edge's metrics: `GET /metrics` on the admin listener renders, in
 //! the Prometheus text format, the same numbers as `/stats` (names below,
-//! labels `edge`, `outcome`, `tier`, `item`, `kind`, `state` only: fixed
-//! sets, never a URL; the shadow caches' families, `policy` and `size`
+//! labels `edge`, `outcome`, `tier`, `item`, `kind`, `state`, `upstream`,
+//! `connection` only: fixed sets, never a URL; the shadow caches' families, `policy` and `size`
 //! from the world's configuration: [`crate::shadow`]). What counts them
 //! as requests are answered is [`crate::service`].
 
@@ -36,6 +36,11 @@ pub const ORIGIN_BYTES_SENT_TOTAL: &str = "cdnlab_edge_origin_bytes_sent_total";
 pub const ORIGIN_REQUESTS_TOTAL: &str = "cdnlab_edge_origin_requests_total";
 /// Origin requests that failed or were answered 5xx (counter; `edge`).
 pub const ORIGIN_ERRORS_TOTAL: &str = "cdnlab_edge_origin_errors_total";
+/// Fetches from an upstream by the connection they found: `warm` (kept) or
+/// `cold` (opened for them) (counter; `edge`, `upstream`, `connection`).
+pub const UPSTREAM_FETCHES_TOTAL: &str = "cdnlab_edge_upstream_fetches_total";
+/// Connections opened to an upstream (counter; `edge`, `upstream`).
+pub const UPSTREAM_CONNECTIONS_OPENED_TOTAL: &str = "cdnlab_edge_upstream_connections_opened_total";
 /// Responses stored (counter; `edge`).
 pub const STORED_TOTAL: &str = "cdnlab_edge_stored_total";
 /// Responses not stored, any reason (counter; `edge`).
@@ -137,6 +142,19 @@ pub fn prometheus(st: &EdgeState) -> String {
         &e,
         s.origin_errors,
     );
+    p.family(
+        UPSTREAM_FETCHES_TOTAL,
+        Kind::Counter,
+        "Upstream fetches, by whether their connection was kept (warm) or new (cold).",
+    );
+    for u in &s.upstreams {
+        p.sample(&[("edge", edge), ("upstream", &u.name), ("connection", "warm")], u.warm)
+            .sample(&[("edge", edge), ("upstream", &u.name), ("connection", "cold")], u.cold);
+    }
+    p.family(UPSTREAM_CONNECTIONS_OPENED_TOTAL, Kind::Counter, "Connections opened to an upstream.");
+    for u in &s.upstreams {
+        p.sample(&[("edge", edge), ("upstream", &u.name)], u.connections_opened);
+    }
     p.single(STORED_TOTAL, Kind::Counter, "Responses stored.", &e, s.stored);
     p.single(NOT_STORED_TOTAL, Kind::Counter, "Responses not stored, any reason.", &e, s.not_stored);
     p.single(

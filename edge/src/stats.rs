@@ -13,7 +13,7 @@ use world::price::Usage;
 
 use crate::state::EdgeState;
 
-pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats};
+pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats, UpstreamStats};
 
 /// A snapshot of an edge's counters, ratios and bill: a read of every
 /// owner's numbers (meter, store, upstream, admission, flights, health,
@@ -42,6 +42,7 @@ pub fn of(st: &EdgeState) -> Stats {
         bytes_to_origin: m.origin.out(),
         origin_requests: st.upstream.requests(),
         origin_errors: st.upstream.errors(),
+        upstreams: vec![upstream(&st.upstream, m.origin.input(), m.origin.out())],
         stored: m.stored.load(Ordering::Relaxed),
         not_stored: m.not_stored.load(Ordering::Relaxed),
         admission: AdmissionStats {
@@ -62,5 +63,23 @@ pub fn of(st: &EdgeState) -> Stats {
         health: st.health.report(),
         bus: st.relay.as_ref().map(|r| r.status()),
         shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
+    }
+}
+
+/// One upstream's line: its counters and the bytes at its sockets.
+fn upstream(u: &crate::upstream::Upstream, bytes_received: u64, bytes_sent: u64) -> UpstreamStats {
+    let c = u.connection_use();
+    UpstreamStats {
+        name: u.name().into(),
+        addr: u.addr().to_string(),
+        requests: u.requests(),
+        errors: u.errors(),
+        warm: c.warm,
+        cold: c.cold,
+        connections_opened: c.opened,
+        bytes_received,
+        bytes_sent,
+        pool: u.pool().max_idle as u64,
+        idle_timeout_secs: u.pool().idle_timeout.as_secs_f64(),
     }
 }

@@ -7,6 +7,12 @@
 //! connect and response timeouts, and errors classified into what the
 //! client should be told (502 or 504). Nothing else sleeps for the
 //! network model or counts origin requests.
+//!
+//! The pool is this module's: idle connections kept per upstream
+//! ([`Pool`]: how many, for how long), and for every fetch whether it went
+//! out on a kept (warm) connection or one opened for it (cold), counted
+//! per upstream ([`Upstream::name`]) because a warm connection is what
+//! spares a fetch the handshake and slow start (docs/network.md).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,9 +25,11 @@ use std::time::{Duration, SystemTime};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use runtime::metered::{Metered, Traffic};
 use runtime::prom::Histogram;
+use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
 use world::Clock;
 
@@ -54,16 +62,33 @@ impl FetchError {
     }
 }
 
+/// How many idle connections an upstream keeps, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Idle connections kept (0: every fetch opens its own).
+    pub max_idle: usize,
+    /// An idle connection is closed after this long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool { max_idle: 256, idle_timeout: Duration::from_secs(30) }
+    }
+}
+
 /// Connects every request to the one origin address, metering the socket.
 #[derive(Clone)]
 struct Connector {
     addr: SocketAddr,
     timeout: Duration,
     traffic: Arc<Traffic>,
+    /// Connections opened.
+    opened: Arc<AtomicU64>,
 }
 
 impl tower::Service<Uri> for Connector {
-    type Response = TokioIo<Metered<TcpStream>>;
+    type Response = TokioIo<Counted>;
     type Error = std::io::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -73,18 +98,71 @@ impl tower::Service<Uri> for Connector {
 
     fn call(&mut self, _: Uri) -> Self::Future {
         let (addr, timeout, traffic) = (self.addr, self.timeout, self.traffic.clone());
+        let opened = self.opened.clone();
         Box::pin(async move {
             let s = runtime::net::connect(addr, timeout).await?;
             let _ = s.set_nodelay(true);
-            Ok(TokioIo::new(Metered::new(s, traffic)))
+            opened.fetch_add(1, Ordering::Relaxed);
+            Ok(TokioIo::new(Counted { inner: Metered::new(s, traffic), uses: Uses::default() }))
         })
     }
 }
 
+/// The responses a connection has carried; hyper copies it into every
+/// response's extensions ([`Connected::extra`]), so a response knows
+/// whether its connection was new (it is the first) or kept (warm).
+#[derive(Clone, Default)]
+struct Uses(Arc<AtomicU64>);
+
+/// An upstream connection that counts its responses ([`Uses`]).
+struct Counted {
+    inner: Metered<TcpStream>,
+    uses: Uses,
+}
+
+impl Connection for Counted {
+    fn connected(&self) -> Connected {
+        self.inner.connected().extra(self.uses.clone())
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What an upstream's fetches found: a kept connection or a new one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionUse {
+    /// Fetches answered on a connection kept from an earlier fetch.
+    pub warm: u64,
+    /// Fetches answered on a connection opened for them.
+    pub cold: u64,
+    /// Connections opened (a fetch may open one and get a kept one first,
+    /// which the pool then keeps: this can exceed `cold`).
+    pub opened: u64,
+}
+
 /// The origin client.
 pub struct Upstream {
+    /// What the edge calls this upstream in its stats (`origin`).
+    name: &'static str,
     client: Client<Connector, Body>,
     addr: SocketAddr,
+    pool: Pool,
     timeout: Duration,
     fetch_time: Option<Arc<Histogram>>,
     clock: Clock,
@@ -95,25 +173,45 @@ pub struct Upstream {
     /// Of those, failed (no connection, no answer in time, broken) or
     /// answered 5xx.
     errors: AtomicU64,
+    /// Responses on a kept connection.
+    warm: AtomicU64,
+    /// Responses on a connection opened for them.
+    cold: AtomicU64,
+    /// Connections opened (the connector counts them).
+    opened: Arc<AtomicU64>,
 }
 
 impl Upstream {
-    /// A client for the origin at `addr`.
-    pub fn new(addr: SocketAddr, connect_timeout: Duration, timeout: Duration, traffic: Arc<Traffic>) -> Upstream {
-        let connector = Connector { addr, timeout: connect_timeout, traffic };
+    /// A client for the origin at `addr`, keeping idle connections as `pool` says.
+    pub fn new(
+        addr: SocketAddr,
+        connect_timeout: Duration,
+        timeout: Duration,
+        pool: Pool,
+        traffic: Arc<Traffic>,
+    ) -> Upstream {
+        let opened = Arc::new(AtomicU64::new(0));
+        let connector = Connector { addr, timeout: connect_timeout, traffic, opened: opened.clone() };
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
+            .pool_idle_timeout(pool.idle_timeout)
+            .pool_max_idle_per_host(pool.max_idle)
+            // Without a timer idle connections expire only when next looked at.
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(connector);
         Upstream {
+            name: "origin",
             client,
             addr,
+            pool,
             timeout,
             fetch_time: None,
             clock: Clock::wall(),
             rtt: Duration::ZERO,
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            warm: AtomicU64::new(0),
+            cold: AtomicU64::new(0),
+            opened,
         }
     }
 
@@ -139,6 +237,25 @@ impl Upstream {
         format!("http://{}{}", self.addr, target)
             .parse()
             .map_err(|_| FetchError::Broken(format!("request target {target:?} cannot be sent")))
+    }
+
+    /// What the edge calls this upstream (`origin`; a shield or peer later).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its pool settings.
+    pub fn pool(&self) -> Pool {
+        self.pool
+    }
+
+    /// Fetches on kept and on new connections so far.
+    pub fn connection_use(&self) -> ConnectionUse {
+        ConnectionUse {
+            warm: self.warm.load(Ordering::Relaxed),
+            cold: self.cold.load(Ordering::Relaxed),
+            opened: self.opened.load(Ordering::Relaxed),
+        }
     }
 
     /// The origin's address.
@@ -186,6 +303,11 @@ impl Upstream {
         }
         if r.as_ref().map_or(true, |r| r.status().is_server_error()) {
             self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(Uses(n)) = r.as_ref().ok().and_then(|r| r.extensions().get::<Uses>()) {
+            // The first response on a connection is the one it was opened for.
+            let kept = n.fetch_add(1, Ordering::Relaxed) > 0;
+            (if kept { &self.warm } else { &self.cold }).fetch_add(1, Ordering::Relaxed);
         }
         r.map(|r| (sent_at, r))
     }

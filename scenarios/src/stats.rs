@@ -78,6 +78,10 @@ pub struct EdgeRow {
     /// or `http` (its admin `/stats`).
     #[serde(default = "via_http")]
     pub via: String,
+    /// Its upstreams (the origin): fetches on kept (warm) and new (cold)
+    /// connections, bytes each way.
+    #[serde(default)]
+    pub upstreams: Vec<api::edge::UpstreamStats>,
 }
 
 fn via_http() -> String {
@@ -227,6 +231,7 @@ impl Report {
                 rtt_ms,
                 rtt_without_cdn_ms: edge_to_origin,
                 via: if from_bus.contains(name) { "bus" } else { "http" }.into(),
+                upstreams: s.upstreams.clone(),
             });
         }
         let requests: u64 = rows.iter().map(|r| r.requests).sum();
@@ -312,6 +317,9 @@ impl Report {
                 if polled.is_empty() { String::new() } else { format!("; polled by HTTP: {}", polled.join(", ")) }
             );
         }
+        if self.edges.iter().any(|r| !r.upstreams.is_empty()) {
+            s.push_str(&upstream_table(&self.edges));
+        }
         match &self.origin {
             Some(o) => {
                 let _ = writeln!(
@@ -371,6 +379,35 @@ impl Report {
         }
         s
     }
+}
+
+/// Every edge's upstream links: fetches on kept (warm) and new (cold)
+/// connections, the connections opened, and the bytes each way.
+fn upstream_table(edges: &[EdgeRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n{:<20} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}",
+        "link", "fetches", "warm", "cold", "opened", "GB in", "GB out", "pool"
+    );
+    for r in edges {
+        for u in &r.upstreams {
+            let _ = writeln!(
+                s,
+                "{:<20} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}",
+                format!("{} → {}", r.edge, u.name),
+                u.requests,
+                u.warm,
+                u.cold,
+                u.connections_opened,
+                gb(u.bytes_received),
+                gb(u.bytes_sent),
+                u.pool
+            );
+        }
+    }
+    s.push_str("(warm: the fetch found a kept connection; cold: it opened one, paying the handshake and slow start)\n");
+    s
 }
 
 /// The numbers of one table row.

@@ -45,6 +45,8 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// Largest `min_uses`.
 pub const MAX_MIN_USES: u32 = 1000;
+/// Most idle upstream connections an edge keeps (each is a file descriptor).
+pub const MAX_UPSTREAM_POOL: u32 = 65_536;
 /// Most shadow caches per edge (each costs every sampled request an
 /// update, docs/traces.md).
 pub const MAX_SHADOWS: usize = 8;

@@ -452,6 +452,11 @@ edge_settings! {
     origin_timeout: Dur = Dur::secs(10);
     /// Give up connecting to the origin after this long (502).
     connect_timeout: Dur = Dur::secs(2);
+    /// Idle connections to each upstream kept for later fetches (0: every
+    /// fetch opens its own, paying the handshake and slow start again).
+    upstream_pool: u32 = 256;
+    /// A kept upstream connection idle this long is closed.
+    upstream_idle_timeout: Dur = Dur::secs(30);
     /// Admission: store a response only from the `min_uses`-th origin fill
     /// of its URL within `min_uses_window` (nginx's `proxy_cache_min_uses`);
     /// 1 stores at once. `[[cache.rule]]` may override both by path.

@@ -453,6 +453,15 @@ fn check_settings(s: &EdgeSettings) -> Vec<(&'static str, String)> {
             v.push((f, format!("{f} {d} must be > 0 and at most {}", Dur(MAX_TIMEOUT))));
         }
     }
+    if s.upstream_pool > MAX_UPSTREAM_POOL {
+        v.push(("upstream_pool", format!("upstream_pool {} must be at most {MAX_UPSTREAM_POOL}", s.upstream_pool)));
+    }
+    if s.upstream_idle_timeout.0.is_zero() || s.upstream_idle_timeout.0 > MAX_TIMEOUT {
+        v.push((
+            "upstream_idle_timeout",
+            format!("upstream_idle_timeout {} must be > 0 and at most {}", s.upstream_idle_timeout, Dur(MAX_TIMEOUT)),
+        ));
+    }
     if s.min_uses == 0 || s.min_uses > MAX_MIN_USES {
         v.push(("min_uses", format!("min_uses {} must be 1 to {MAX_MIN_USES} (1 stores at once)", s.min_uses)));
     }

@@ -745,6 +745,7 @@ pub(crate) mod tests {
             bytes_to_origin: 0,
             origin_requests: miss,
             origin_errors: 0,
+            upstreams: Vec::new(),
             stored: 0,
             not_stored: 0,
             admission: Default::default(),

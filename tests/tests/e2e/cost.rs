@@ -335,6 +335,18 @@ async fn metrics_parse_as_prometheus_text_and_match_stats() {
         assert_eq!(m.value("cdnlab_edge_disk_write_errors_total", &[("edge", "test"), ("kind", kind)]), 0.0, "{kind}");
     }
     assert_eq!(m.value("cdnlab_edge_degraded", &edge), 0.0);
+    let o = &s.upstreams[0];
+    assert_eq!(
+        (o.name.as_str(), o.warm + o.cold),
+        ("origin", o.requests - o.errors),
+        "every answered fetch is warm or cold"
+    );
+    for (conn, v) in [("warm", o.warm), ("cold", o.cold)] {
+        let l = [("edge", "test"), ("upstream", "origin"), ("connection", conn)];
+        assert_eq!(m.value("cdnlab_edge_upstream_fetches_total", &l), v as f64, "{conn}");
+    }
+    let l = [("edge", "test"), ("upstream", "origin")];
+    assert_eq!(m.value("cdnlab_edge_upstream_connections_opened_total", &l), o.connections_opened as f64);
     let memory = [("edge", "test"), ("tier", "memory")];
     assert_eq!(m.value("cdnlab_edge_cache_entries", &memory), s.memory_entries as f64);
     assert_eq!(m.value("cdnlab_edge_cache_bytes", &memory), s.memory_bytes as f64);

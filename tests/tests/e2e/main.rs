@@ -8,6 +8,7 @@ mod clients;
 mod cost;
 mod foundation;
 mod keying;
+mod pool;
 mod purge;
 mod semantics;
 mod shadow;
