@@ -2,13 +2,16 @@
 //! [`crate::flight`]), revalidating a stale entry (304 → refresh stored
 //! headers and freshness), and passing uncacheable requests through.
 //!
-//! A fill buffers the body up to the edge's largest storable object; a
-//! response announced (or found) bigger streams to the requesting client
-//! and is not stored.
+//! A fill streams the body to its clients as it arrives while it keeps a
+//! copy to store ([`crate::growing`]), up to the edge's largest storable
+//! object; a response announced bigger is sliced or streams to the
+//! requesting client alone, one found bigger on the way is handed to that
+//! client, and neither is stored.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
@@ -18,11 +21,12 @@ use parking_lot::Mutex;
 use world::CacheRule;
 
 use crate::admission::Admission;
-use crate::body::{Body, Prefixed};
+use crate::body::Body;
 use crate::entry::{CacheValue, SliceInfo, StoredEntry, VarySpec};
 use crate::fill::{Fetched, Fill, Ready};
 use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
+use crate::growing::{Feeder, Growing};
 use crate::headers;
 use crate::key::CacheKey;
 use crate::meter::Meter;
@@ -78,8 +82,12 @@ impl Fetcher<'_> {
         rule(self.rules, path)
     }
 
-    /// Runs a fill to the end (the caller releases its flight).
-    pub async fn fill(&self, f: &Fill) -> Fetched {
+    /// Runs a fill up to the response head: what its clients get, and,
+    /// for a body that streams to them, the rest of the fill, which the
+    /// caller runs to the end with [`Fetcher::complete`] before it releases
+    /// the flight (so clients arriving meanwhile join it and read the body
+    /// from the start). Without a rest the fill is over.
+    pub async fn fill(&self, f: &Fill) -> (Fetched, Option<Pending>) {
         // Before asking the origin: a purge after this point overtakes the fill.
         let mark = self.purging.purger.mark();
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
@@ -98,12 +106,12 @@ impl Fetcher<'_> {
         }
         *req.uri_mut() = match self.upstream.uri(f.key.as_str()) {
             Ok(u) => u,
-            Err(e) => return Fetched::Failed(e),
+            Err(e) => return (Fetched::Failed(e), None),
         };
         *req.headers_mut() = headers;
         let (request_time, resp) = match self.upstream.send(req).await {
             Ok(r) => r,
-            Err(e) => return Fetched::Failed(e),
+            Err(e) => return (Fetched::Failed(e), None),
         };
         let response_time = self.purging.clock.now();
         let (parts, body) = resp.into_parts();
@@ -111,13 +119,13 @@ impl Fetcher<'_> {
             let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
             if parts.status == StatusCode::NOT_MODIFIED || head_ok {
                 let times = (request_time, response_time);
-                return self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times, mark);
+                return (self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times, mark), None);
             }
             if f.head {
                 // RFC 9111 §4.3.5: a HEAD answer that does not match the
                 // stored response invalidates it.
                 self.invalidate(entry.key().primary()).await;
-                return self.head_only(f, parts);
+                return (self.head_only(f, parts), None);
             }
         }
         let rule = self.rule(f.key.path());
@@ -138,21 +146,16 @@ impl Fetcher<'_> {
             if self.slice_size > 0 && ev.store.is_ok() && !f.no_store && sliceable(parts.status, &parts.headers) {
                 // Keep the headers; the body will be fetched slice by slice.
                 drop(body);
-                return self.sliced(f, parts, &ev, total, mark);
+                return (self.sliced(f, parts, &ev, total, mark), None);
             }
-            return self.streamed(parts, Body::stream(body));
+            return (self.streamed(parts, Body::stream(body)), None);
         }
-        let body = match tokio::time::timeout(self.upstream.timeout(), collect(body, self.max_object)).await {
-            Err(_) => return Fetched::Failed(FetchError::Timeout(self.upstream.timeout())),
-            Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("response body: {e}"))),
-            Ok(Ok(Collected::Over(prefix, rest))) => {
-                return self.streamed(parts, Body::stream(Prefixed::new(prefix, rest)));
-            }
-            Ok(Ok(Collected::Whole(b))) => b,
-        };
+        // Cut-through: every client of the fill reads the body as it
+        // arrives (crate::growing); the rest of the fill, reading it and
+        // storing it, is `Pending`, run to the end by the flight's owner.
+        let (growing, feeder) = Growing::new(declared);
         let tags = tags_of(&parts.headers);
-        let mut client = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
-        client.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let client = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
         let vary: Vec<HeaderName> =
             vary_names(&client).filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok()).collect();
         let mut not_stored = ev.store.err();
@@ -173,30 +176,33 @@ impl Fetcher<'_> {
             }
             h
         });
-        let mut storage_key = None;
-        let entry_tags = tags.clone();
-        if not_stored.is_none() {
-            let entry = StoredEntry {
+        let mut store = not_stored.is_none().then(|| ToStore {
+            mark,
+            key: f.key.clone(),
+            vary: vary.clone(),
+            req: f.headers.clone(),
+            entry: StoredEntry {
                 status: parts.status,
                 headers: shared_headers.clone().unwrap_or_else(|| client.clone()),
-                body: body.clone(),
+                body: Bytes::new(),
                 timing: ev.timing,
                 flags: ev.flags,
-                tags,
+                tags: tags.clone(),
                 stored_ms: self.now_ms(),
                 slices: None,
                 hit_headers: HeaderMap::new(),
                 head_block: Bytes::new(),
-            };
-            storage_key = self.insert_response(mark, &f.key, &vary, &f.headers, entry);
-            if storage_key.is_some() {
-                self.meter.stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            } else {
-                not_stored = Some(NotStored::Purged);
-                self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        } else {
-            self.meter.not_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            },
+        });
+        let mut storage_key = store.as_ref().map(|_| match vary.is_empty() {
+            true => f.key.clone(),
+            false => variant_key(&f.key, &vary, &f.headers),
+        });
+        if let Some(k) = &storage_key
+            && [&f.key, k].iter().any(|k| self.purging.overtaken(mark, k.as_str(), &tags))
+        {
+            // A purge overtook the fill while it waited for the head.
+            (store, storage_key, not_stored) = (None, None, Some(NotStored::Purged));
         }
         let shareable = !matches!(
             ev.store,
@@ -206,12 +212,13 @@ impl Fetcher<'_> {
                 | NotStored::NoStore
                 | NotStored::VaryStar)
         );
-        Fetched::Ready(Box::new(Ready {
+        let ready = Fetched::Ready(Box::new(Ready {
             status: parts.status,
             origin_status: parts.status.as_u16(),
             headers: client,
             shared_headers,
-            body,
+            body: Bytes::new(),
+            stream: Some(growing),
             timing: ev.timing,
             flags: ev.flags,
             stored: not_stored.is_none(),
@@ -222,8 +229,64 @@ impl Fetcher<'_> {
             req_headers: f.headers.clone(),
             slices: None,
             storage_key,
-            tags: entry_tags,
-        }))
+            tags,
+        }));
+        (ready, Some(Pending { body, feeder, store }))
+    }
+
+    /// Reads a streamed fill's body to the end, feeding its clients, then
+    /// stores it if the fill was to be stored and no purge overtook it. A
+    /// body that fails (or times out) mid-way fails its clients and is not
+    /// stored; one without a declared length that grows past `max_object`
+    /// is handed to the client that started the fill and not stored.
+    /// `release` ends the fill's flight: after storing, or before its
+    /// clients are failed, so a request after the failure starts afresh.
+    pub async fn complete(&self, p: Pending, release: impl FnOnce()) {
+        let Pending { mut body, feeder, store } = p;
+        let limit = self.max_object;
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame?.into_data()
+                    && feeder.push(data) > limit
+                {
+                    return Ok(false);
+                }
+            }
+            Ok::<bool, hyper::Error>(true)
+        };
+        let not_stored = &self.meter.not_stored;
+        match tokio::time::timeout(self.upstream.timeout(), read).await {
+            Err(_) => {
+                release();
+                feeder.fail(FetchError::Timeout(self.upstream.timeout()).to_string());
+            }
+            Ok(Err(e)) => {
+                release();
+                feeder.fail(format!("origin failed: response body: {e}"));
+            }
+            Ok(Ok(false)) => {
+                release();
+                feeder.hand_off(Body::stream(body));
+                not_stored.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Ok(true)) => {
+                let whole = feeder.whole();
+                feeder.complete();
+                let Some(mut t) = store else {
+                    not_stored.fetch_add(1, Ordering::Relaxed);
+                    return release();
+                };
+                // A body sent without a length is stored with it.
+                t.entry.headers.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
+                t.entry.body = whole;
+                let counter = match self.insert_response(t.mark, &t.key, &t.vary, &t.req, t.entry) {
+                    Some(_) => &self.meter.stored,
+                    None => not_stored, // a purge overtook it
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                release();
+            }
+        }
     }
 
     /// A 304 for a stale entry: refresh its headers and freshness, keep the body.
@@ -296,6 +359,7 @@ impl Fetcher<'_> {
             req_headers: f.headers.clone(),
             slices: s.slices,
             storage_key: Some(entry.key().clone()),
+            stream: None,
             tags,
         }))
     }
@@ -384,6 +448,7 @@ impl Fetcher<'_> {
             req_headers: f.headers.clone(),
             slices,
             storage_key: Some(storage_key),
+            stream: None,
             tags,
         }))
     }
@@ -407,6 +472,7 @@ impl Fetcher<'_> {
             req_headers: f.headers.clone(),
             slices: None,
             storage_key: None,
+            stream: None,
             tags: Vec::new(),
         }))
     }
@@ -471,38 +537,21 @@ fn sliceable(status: StatusCode, h: &HeaderMap) -> bool {
         && !h.contains_key(http::header::CONTENT_ENCODING)
 }
 
-enum Collected {
-    Whole(Bytes),
-    Over(Vec<Bytes>, Incoming),
+/// The rest of a streamed fill ([`Fetcher::fill`]): the body still to
+/// read, its clients' shared copy, and what to store once it is complete.
+pub struct Pending {
+    body: Incoming,
+    feeder: Feeder,
+    store: Option<ToStore>,
 }
 
-/// Reads a body whole, unless it grows past `limit`.
-async fn collect(mut body: Incoming, limit: u64) -> Result<Collected, hyper::Error> {
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut total = 0u64;
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            total += data.len() as u64;
-            chunks.push(data);
-            if total > limit {
-                return Ok(Collected::Over(chunks, body));
-            }
-        }
-    }
-    // Always a copy, of exactly the body's size: a chunk is a slice of the
-    // origin connection's read buffer (up to 400 KiB), which a stored body
-    // would otherwise keep alive for as long as it is cached
-    // (docs/memory.md).
-    Ok(Collected::Whole(match chunks.len() {
-        0 => Bytes::new(),
-        _ => {
-            let mut b = BytesMut::with_capacity(total as usize);
-            for c in chunks {
-                b.extend_from_slice(&c);
-            }
-            b.freeze()
-        }
-    }))
+/// A fill's response to store when its body is complete.
+struct ToStore {
+    mark: Mark,
+    key: CacheKey,
+    vary: Vec<HeaderName>,
+    req: HeaderMap,
+    entry: StoredEntry,
 }
 
 /// Surrogate keys: `Surrogate-Key` (space separated) and `Cache-Tag`
@@ -528,7 +577,8 @@ mod tests {
     /// A body that arrives in one chunk is a slice of the origin
     /// connection's read buffer (8 KiB and up); stored as it is, it would
     /// keep that whole buffer alive for as long as it is cached
-    /// (docs/memory.md). The collected body must own exactly its bytes.
+    /// (docs/memory.md). The copy a streamed fill stores must own exactly
+    /// its bytes.
     #[tokio::test]
     async fn a_collected_body_does_not_share_the_connections_read_buffer() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -545,7 +595,12 @@ mod tests {
         let driver = tokio::spawn(conn);
         let req = http::Request::get("/").body(http_body_util::Empty::<Bytes>::new()).unwrap();
         let resp = send.send_request(req).await.unwrap();
-        let Collected::Whole(body) = collect(resp.into_body(), 1 << 20).await.unwrap() else { panic!("over") };
+        let (_growing, feeder) = Growing::new(None);
+        let mut incoming = resp.into_body();
+        while let Some(f) = incoming.frame().await {
+            feeder.push(f.unwrap().into_data().unwrap());
+        }
+        let body = feeder.whole();
         assert_eq!(&body[..], b"hello");
         // Unique, and no larger than itself: not a slice of a bigger buffer.
         let owned = body.try_into_mut().expect("the body shares its allocation");

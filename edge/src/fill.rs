@@ -2,6 +2,8 @@
 //! the value a flight ([`crate::flight`]) hands every request waiting on
 //! it. The fetching itself is in [`crate::fetch`].
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Response, StatusCode};
 use parking_lot::Mutex;
@@ -9,6 +11,7 @@ use parking_lot::Mutex;
 use crate::body::Body;
 use crate::entry::SliceInfo;
 use crate::freshness::{Flags, NotStored, Timing};
+use crate::growing::Growing;
 use crate::key::CacheKey;
 use crate::store::Entry;
 use crate::upstream::FetchError;
@@ -18,8 +21,8 @@ use crate::vary::normalised;
 pub enum Fetched {
     /// A complete response.
     Ready(Box<Ready>),
-    /// Too big to buffer: streamed to the client that started the fill;
-    /// others fetch for themselves.
+    /// Announced too big to buffer (and not sliced): streamed to the
+    /// client that started the fill; others fetch for themselves.
     Streamed(Mutex<Option<Response<Body>>>),
     /// The origin could not be reached or failed mid-response.
     Failed(FetchError),
@@ -33,13 +36,19 @@ pub struct Ready {
     pub headers: HeaderMap,
     /// Headers for other clients, when they differ (no `Set-Cookie`, …).
     pub shared_headers: Option<HeaderMap>,
-    /// The body.
+    /// The body, when the fill had it whole (a revalidation, a slice).
     pub body: Bytes,
+    /// The body still arriving from the origin (every miss with a body
+    /// that is stored whole, or not stored at all): clients read it as it
+    /// arrives; `body` is then empty.
+    pub stream: Option<Arc<Growing>>,
     /// Freshness.
     pub timing: Timing,
     /// Reuse restrictions.
     pub flags: Flags,
-    /// Whether it was stored.
+    /// Whether it was stored (for a streamed body: whether it will be,
+    /// once complete; one that fails mid-way, or is overtaken by a purge,
+    /// is not).
     pub stored: bool,
     /// Why not, if not.
     pub not_stored: Option<NotStored>,

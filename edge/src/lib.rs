@@ -6,7 +6,8 @@
 //! memory tier over a disk tier ([`store`]); freshness follows RFC 9111 for
 //! shared caches plus RFC 5861, 9213 and the world's TTL rules
 //! ([`freshness`]); one origin fetch per missing key however many clients
-//! wait ([`flight`], [`fetch`]); every response says what happened in
+//! wait ([`flight`], [`fetch`]), streamed to all of them as it arrives
+//! ([`growing`]); every response says what happened in
 //! `Cache-Status` ([`cache_status`]). The request path is drawn in
 //! [`proxy`]. Every byte is metered and priced ([`meter`], [`stats`],
 //! [`metrics`]); [`admission`] keeps rarely used objects out of the cache;
@@ -40,6 +41,7 @@ pub mod flight;
 pub mod freshness;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod growing;
 pub mod headers;
 pub mod health;
 pub mod inbound;

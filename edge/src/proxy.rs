@@ -35,6 +35,7 @@ use crate::entry::{CacheValue, StoredEntry};
 use crate::fetch::response;
 use crate::fill::{Fetched, Fill};
 use crate::freshness::{Flags, RequestDirectives, Reuse, reuse};
+use crate::growing::Growing;
 use crate::headers::{self, CACHE_STATUS};
 use crate::inbound;
 use crate::key::{CacheKey, KeyError, is_normal};
@@ -286,6 +287,9 @@ async fn cacheable_once(
                 return serve_slices(st, parts, key, sent, meta, cs, age).await;
             }
             let hdrs = if leader { &r.headers } else { r.shared_headers.as_ref().unwrap_or(&r.headers) };
+            if let Some(g) = &r.stream {
+                return Ok(serve_growing(st, parts, r.status, hdrs, g, leader, cs, age).await);
+            }
             let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
             Ok(Served::new(st, cs, st.responder.respond(parts, rep, age)))
         }
@@ -313,6 +317,30 @@ async fn cacheable_once(
             Ok(Served::error(st, err.status(), &err.to_string(), CacheStatus::forward(Outcome::Error, fwd)))
         }
     }
+}
+
+/// Serves a miss whose body is still arriving from the origin: the client
+/// reads it as it arrives, from the first byte ([`crate::growing`]),
+/// except a range, which is cut from the whole body once it is there.
+#[allow(clippy::too_many_arguments)]
+async fn serve_growing(
+    st: &EdgeState,
+    parts: &request::Parts,
+    status: StatusCode,
+    headers: &HeaderMap,
+    g: &Arc<Growing>,
+    starter: bool,
+    cs: CacheStatus,
+    age: Option<u64>,
+) -> Served {
+    if parts.method == Method::GET && status == StatusCode::OK && parts.headers.contains_key(RANGE) {
+        return match g.whole().await {
+            Ok(body) => Served::new(st, cs, st.responder.respond(parts, Rep { status, headers, body: &body }, age)),
+            Err(why) => Served::error(st, StatusCode::BAD_GATEWAY, &why, cs),
+        };
+    }
+    let body = Body::stream(g.reader(starter));
+    Served::new(st, cs, st.responder.respond_stream(parts, status, headers, body, age))
 }
 
 /// Serves a sliced object of URL `key` (as `cs` says when it can be
@@ -369,16 +397,43 @@ fn refresh_in_background(st: &Arc<EdgeState>, key: &CacheKey, sent: &HeaderMap, 
 /// Joins the flight `fill.flight`, or starts it (the fill runs in a task
 /// of its own, [`crate::flight`], and releases the flight when done).
 /// `true` for the request that started it.
+///
+/// A fill whose body streams resolves the flight at its response head,
+/// so its clients start reading at once; the rest of the fill (reading
+/// the body, storing it) runs on in a task of its own, which releases the
+/// flight after storing: clients arriving meanwhile join it and read the
+/// body from its start ([`crate::growing`]).
 fn join_fill(st: &Arc<EdgeState>, fill: Fill) -> (crate::flight::Flight<Arc<Fetched>>, bool) {
     let owner = st.clone();
     st.flights.join_or_start(&fill.flight.clone(), move |id| {
         async move {
-            let out = owner.fetcher().fill(&fill).await;
-            owner.flights.finish(&fill.flight, id);
+            let release = Release { st: owner.clone(), flight: fill.flight.clone(), id };
+            let (out, rest) = owner.fetcher().fill(&fill).await;
+            if let Some(rest) = rest {
+                tokio::spawn(async move {
+                    let st = release.st.clone();
+                    st.fetcher().complete(rest, move || drop(release)).await;
+                });
+            }
             Arc::new(out)
         }
         .boxed()
     })
+}
+
+/// Releases a fill's flight when dropped: when the fill is over, or when
+/// its task ended early (panicked, cancelled), so a broken fill is never
+/// joined again.
+struct Release {
+    st: Arc<EdgeState>,
+    flight: CacheKey,
+    id: u64,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.st.flights.finish(&self.flight, self.id);
+    }
 }
 
 /// The stored response for `key`, its variant selected by `sent` (the

@@ -59,16 +59,7 @@ impl Responder {
         let mut out_body = if head { Body::Empty } else { Body::full(body.clone()) };
         if status == StatusCode::OK && (head || *method == Method::GET) {
             if conditional::not_modified(req, &h) {
-                let mut keep = HeaderMap::with_capacity(NOT_MODIFIED_KEEP.len() + 3);
-                for name in NOT_MODIFIED_KEEP.iter().copied().chain(["age", "cache-status", "via"]) {
-                    for v in h.get_all(name) {
-                        keep.append(http::HeaderName::from_static(name), v.clone());
-                    }
-                }
-                let mut r = Response::new(Body::Empty);
-                *r.status_mut() = StatusCode::NOT_MODIFIED;
-                *r.headers_mut() = keep;
-                return r;
+                return not_modified(&h);
             }
             match conditional::range(req, &h, body.len() as u64) {
                 RangeAnswer::Full => {}
@@ -102,6 +93,34 @@ impl Responder {
         r
     }
 
+    /// A response whose body is still arriving (a streamed miss,
+    /// [`crate::growing`]): as [`Responder::respond`], except for ranges,
+    /// which the caller cuts from the whole body instead.
+    pub fn respond_stream(
+        &self,
+        req: &request::Parts,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Body,
+        age: Option<u64>,
+    ) -> Response<Body> {
+        let mut h = headers.clone();
+        if let Some(a) = age {
+            h.insert(AGE, crate::cache_status::age_value(a));
+        }
+        let head = req.method == Method::HEAD;
+        if status == StatusCode::OK
+            && (head || req.method == Method::GET)
+            && conditional::not_modified(&req.headers, &h)
+        {
+            return not_modified(&h);
+        }
+        let mut r = Response::new(if head { Body::Empty } else { body });
+        *r.status_mut() = status;
+        *r.headers_mut() = h;
+        r
+    }
+
     /// The edge's own error response, with a short reason in the body.
     pub fn error(&self, status: StatusCode, reason: &str) -> Response<Body> {
         let text = format!("{} {}: {reason}\n", status.as_u16(), status.canonical_reason().unwrap_or(""));
@@ -114,4 +133,19 @@ impl Responder {
         add_via(h, &self.via);
         r
     }
+}
+
+/// The 304 for a representation with headers `h`: the fields a 304 keeps
+/// (RFC 9110 §15.4.5), no body.
+fn not_modified(h: &HeaderMap) -> Response<Body> {
+    let mut keep = HeaderMap::with_capacity(NOT_MODIFIED_KEEP.len() + 3);
+    for name in NOT_MODIFIED_KEEP.iter().copied().chain(["age", "cache-status", "via"]) {
+        for v in h.get_all(name) {
+            keep.append(http::HeaderName::from_static(name), v.clone());
+        }
+    }
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    *r.headers_mut() = keep;
+    r
 }

@@ -321,6 +321,7 @@ async fn fetch_slice_inner(
         req_headers: HeaderMap::new(),
         slices: None,
         storage_key: None,
+        stream: None,
         tags: Vec::new(),
     }))
 }

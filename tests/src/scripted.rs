@@ -17,7 +17,13 @@ use parking_lot::Mutex;
 
 use crate::net::Reserved;
 
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+/// A body of one chunk.
+fn full(b: Bytes) -> BoxBody {
+    Full::new(b).map_err(|never| match never {}).boxed()
+}
 
 /// Holds the replies that carry it (see [`Reply::hold`]) until the test
 /// opens it: a fill the test needs in flight stays in flight exactly as long
@@ -68,6 +74,19 @@ pub struct Reply {
     pub ranges: bool,
     /// Wait for this gate before answering (after the request is recorded).
     pub hold: Option<Gate>,
+    /// Send only the body's first bytes, then wait for a gate (see
+    /// [`Reply::pause_after`], [`Reply::break_after`]).
+    pub pause: Option<Pause>,
+}
+
+/// A body sent in two parts with a gate between them: the first `at`
+/// bytes at once; once the gate opens, the rest, or (`then_break`) an
+/// error that cuts the connection short of its `Content-Length`.
+#[derive(Clone, Debug)]
+pub struct Pause {
+    at: usize,
+    gate: Gate,
+    then_break: bool,
 }
 
 impl Reply {
@@ -82,6 +101,7 @@ impl Reply {
             chunked: None,
             ranges: false,
             hold: None,
+            pause: None,
         }
     }
     /// Any status with a body.
@@ -119,6 +139,20 @@ impl Reply {
     pub fn ranges(mut self) -> Reply {
         self.ranges = true;
         self.headers.push(("accept-ranges".into(), "bytes".into()));
+        self
+    }
+    /// Sends the first `at` bytes of the body (with its `Content-Length`,
+    /// unless [`Reply::chunked`]) at once and the rest when `gate` opens: a
+    /// response still arriving for as long as the test says.
+    pub fn pause_after(mut self, at: usize, gate: &Gate) -> Reply {
+        self.pause = Some(Pause { at, gate: gate.clone(), then_break: false });
+        self
+    }
+    /// Sends the first `at` bytes of the body (with its `Content-Length`)
+    /// at once, and when `gate` opens fails: the connection is cut short
+    /// of the length announced (an origin failing mid-body).
+    pub fn break_after(mut self, at: usize, gate: &Gate) -> Reply {
+        self.pause = Some(Pause { at, gate: gate.clone(), then_break: true });
         self
     }
     /// Sends the body chunked.
@@ -279,7 +313,7 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
         (route.and_then(|(q, d)| q.pop_front().or_else(|| d.clone())), clock)
     };
     let Some(reply) = reply else {
-        let mut r = Response::new(Full::new(Bytes::from_static(b"no script for this path\n")).boxed());
+        let mut r = Response::new(full(Bytes::from_static(b"no script for this path\n")));
         *r.status_mut() = StatusCode::NOT_FOUND;
         return Ok(r);
     };
@@ -302,7 +336,7 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
         let inm = req.headers().get("if-none-match").and_then(|v| v.to_str().ok()).unwrap_or("");
         let etag = headers.get("etag").and_then(|v| v.to_str().ok()).unwrap_or("\u{0}");
         if inm.split(',').any(|t| t.trim() == etag) {
-            let mut r = Response::new(Full::new(Bytes::new()).boxed());
+            let mut r = Response::new(full(Bytes::new()));
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             headers.remove("content-length");
             *r.headers_mut() = headers;
@@ -320,28 +354,42 @@ async fn answer(script: Arc<Mutex<Script>>, req: Request<Incoming>) -> Result<Re
                 "content-range",
                 HeaderValue::from_str(&format!("bytes {a}-{b}/{}", reply.body.len())).unwrap(),
             );
-            let mut r = Response::new(Full::new(part).boxed());
+            let mut r = Response::new(full(part));
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
             *r.headers_mut() = headers;
             return Ok(r);
         }
     }
     let body = if req.method() == Method::HEAD {
-        Full::new(Bytes::new()).boxed()
+        full(Bytes::new())
+    } else if let Some(p) = reply.pause.clone() {
+        paused(reply.body.clone(), p)
     } else if let Some(piece) = reply.chunked {
-        let chunks: Vec<Result<Frame<Bytes>, Infallible>> =
+        let chunks: Vec<Result<Frame<Bytes>, BoxError>> =
             reply.body.chunks(piece).map(|c| Ok(Frame::data(Bytes::copy_from_slice(c)))).collect();
         StreamBody::new(futures_util::stream::iter(chunks)).boxed()
     } else {
-        Full::new(reply.body.clone()).boxed()
+        full(reply.body.clone())
     };
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::from_u16(reply.status).unwrap();
-    if req.method() == Method::HEAD && reply.chunked.is_none() {
+    if (reply.pause.is_some() || req.method() == Method::HEAD) && reply.chunked.is_none() {
         headers.insert("content-length", HeaderValue::from(reply.body.len()));
     }
     *r.headers_mut() = headers;
     Ok(r)
+}
+
+/// The body of a paused reply ([`Pause`]).
+fn paused(body: Bytes, p: Pause) -> BoxBody {
+    use futures_util::StreamExt;
+    let at = p.at.min(body.len());
+    let first = Ok::<_, BoxError>(Frame::data(body.slice(..at)));
+    let rest = async move {
+        p.gate.passed().await;
+        if p.then_break { Err("the scripted origin breaks mid-body".into()) } else { Ok(Frame::data(body.slice(at..))) }
+    };
+    BodyExt::boxed(StreamBody::new(futures_util::stream::iter([first]).chain(futures_util::stream::once(rest))))
 }
 
 /// `bytes=a-b` (or `a-`) within `len`.

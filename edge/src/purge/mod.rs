@@ -528,6 +528,17 @@ impl<T> Purging<'_, T> {
         self.store_fill_placed(mark, values, false)
     }
 
+    /// Whether a fill started at `mark` would no longer be stored under
+    /// `key` because of a purge registered since (a hard one, or a soft
+    /// one behind a newer stored copy): what [`Purging::store_fill`]
+    /// decides, asked before the body arrives, so a streamed miss's
+    /// `Cache-Status` does not say `stored` for what will not be.
+    pub fn overtaken(&self, mark: Mark, key: &str, tags: &[String]) -> bool {
+        let g = self.purger.inner.lock();
+        g.overtaken(mark, key, tags)
+            .is_some_and(|(seq, soft)| !soft || g.index.get(key).is_some_and(|i| i.admitted >= seq))
+    }
+
     /// [`Purging::store_fill`], with the values placed on disk only when
     /// `on_disk` (slices of objects too large for the memory tier).
     pub fn store_fill_placed(&self, mark: Mark, values: Vec<(CacheKey, CacheValue)>, on_disk: bool) -> bool {

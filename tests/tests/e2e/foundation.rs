@@ -136,7 +136,12 @@ async fn objects_over_the_max_size_stream_through_intact_and_are_not_stored() {
             let r = c.get(e.url(path)).send().await.unwrap();
             assert_eq!(r.status(), 200);
             let cs = header(&r, "cache-status");
-            assert!(cs.contains("detail=too-big") && !cs.contains("stored"), "{path}: {cs}");
+            // A chunked body's size shows only on the way, after its head
+            // went out (a miss streams through as it arrives): only the
+            // announced length can be called too big up front.
+            if path == "/big-length" {
+                assert!(cs.contains("detail=too-big") && !cs.contains("stored"), "{path}: {cs}");
+            }
             let got = r.bytes().await.unwrap();
             assert_eq!(got.len(), big.len(), "{path}");
             assert!(got == big, "{path}: body intact");

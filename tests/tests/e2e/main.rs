@@ -13,4 +13,5 @@ mod purge;
 mod semantics;
 mod shadow;
 mod smuggling;
+mod streaming;
 mod wire;
