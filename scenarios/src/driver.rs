@@ -67,6 +67,9 @@ pub struct Sample {
     pub bytes: u32,
     /// Measured time plus the modelled client–edge round trip, µs.
     pub latency_us: u32,
+    /// Time to first byte: the same, to the first body byte (to the end of
+    /// the head for an empty body), µs.
+    pub ttfb_us: u32,
     /// The body did not match its `Content-Digest`.
     pub corrupt: bool,
     /// An object version older than a purge acknowledged before the request.
@@ -263,6 +266,7 @@ impl Driver {
             kind: Kind::Error,
             bytes: 0,
             latency_us: 0,
+            ttfb_us: 0,
             corrupt: false,
             stale_after_purge: false,
             flash: p.flash,
@@ -287,8 +291,8 @@ impl Driver {
         };
         let (parts, body) = resp.into_parts();
         s.status = parts.status.as_u16();
-        let body = match tokio::time::timeout(Duration::from_secs(30), body.collect()).await {
-            Ok(Ok(b)) => b.to_bytes(),
+        let (body, first_byte) = match tokio::time::timeout(Duration::from_secs(30), read_body(body, t0)).await {
+            Ok(Ok(b)) => b,
             _ => {
                 s.corrupt = s.status == 200; // cut short
                 return s;
@@ -311,6 +315,7 @@ impl Driver {
         }
         let rtt = self.modelled_rtt(p.region, s.edge);
         s.latency_us = (elapsed + rtt).as_micros().min(u32::MAX as u128) as u32;
+        s.ttfb_us = (first_byte + rtt).as_micros().min(u32::MAX as u128) as u32;
         s
     }
 
@@ -368,6 +373,27 @@ impl Driver {
         }
         None
     }
+}
+
+/// Reads a body whole, with the time from `t0` to its first byte (to now
+/// when it has none): a miss that streams through shows its first byte
+/// long before its last.
+async fn read_body<B>(mut body: B, t0: Instant) -> Result<(Bytes, Duration), B::Error>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut chunks = Vec::new();
+    let mut first = None;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data()
+            && !data.is_empty()
+        {
+            first.get_or_insert_with(|| t0.elapsed());
+            chunks.push(data);
+        }
+    }
+    let first = first.unwrap_or_else(|| t0.elapsed());
+    Ok((if chunks.len() == 1 { chunks.swap_remove(0) } else { chunks.concat().into() }, first))
 }
 
 /// The outcome a response's `Cache-Status` reports.

@@ -18,6 +18,8 @@ use world::price::Usage;
 use world::{ByteSize, World};
 
 pub mod charts;
+pub mod links;
+pub mod timing;
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
 use crate::scenario::{Field, Scenario, parse_expectation};
@@ -56,6 +58,10 @@ pub struct Report {
     pub edges: Vec<EdgeRow>,
     /// Per client region.
     pub regions: Vec<RegionRow>,
+    /// Time to first byte and total time, per client region and size band.
+    pub timing: timing::Timing,
+    /// Per edge upstream link: warm and cold fetches, bytes.
+    pub links: Vec<links::LinkRow>,
     /// One row per second (warm-up included).
     pub series: Vec<Second>,
     /// What each event did.
@@ -297,6 +303,8 @@ pub struct EdgeDelta {
     pub bytes_from_origin: u64,
     /// Origin requests.
     pub origin_requests: u64,
+    /// Its upstream links (by upstream name).
+    pub links: links::Links,
 }
 
 impl EdgeDelta {
@@ -317,6 +325,11 @@ impl EdgeDelta {
             bytes_to_clients: self.bytes_to_clients.saturating_sub(earlier.bytes_to_clients),
             bytes_from_origin: self.bytes_from_origin.saturating_sub(earlier.bytes_from_origin),
             origin_requests: self.origin_requests.saturating_sub(earlier.origin_requests),
+            links: self
+                .links
+                .iter()
+                .map(|(k, c)| (k.clone(), earlier.links.get(k).map_or(*c, |e| c.since(e))))
+                .collect(),
         }
     }
 }
@@ -559,6 +572,8 @@ pub fn build(i: Inputs<'_>) -> Report {
         totals: t,
         edges,
         regions,
+        timing: timing::of(samples, w),
+        links: links::rows(w, i.edges),
         series,
         events: i.events,
         cost,
@@ -898,6 +913,10 @@ impl Report {
                 r.name, r.requests, r.errors, r.hit_ratio, r.p50_ms, r.p95_ms, r.p99_ms, r.without_cdn_p50_ms
             );
         }
+        s.push_str(&self.timing.render());
+        if !self.links.is_empty() {
+            s.push_str(&links::render(&self.links));
+        }
         for e in &self.events {
             let _ = writeln!(s, "  event at {:>5.1}s {:<14} {} → {}", e.at_s, e.kind, e.detail, e.effect);
         }
@@ -1094,6 +1113,10 @@ impl Report {
                 r.p99_ms,
                 by.join(", ")
             );
+        }
+        s.push_str(&self.timing.markdown());
+        if !self.links.is_empty() {
+            s.push_str(&links::markdown(&self.links));
         }
         if !self.notes.is_empty() {
             let _ = writeln!(s, "\n## Notes\n");

@@ -18,6 +18,7 @@ use api::edge::Stats;
 use world::World;
 
 use crate::report::EdgeDelta;
+use crate::report::links::LinkCounts;
 
 /// How long a kill waits for the edge's last `/stats` reading: the kill
 /// is late by at most this much when the edge does not answer.
@@ -194,6 +195,11 @@ impl Inner {
         d.bytes_to_clients += n.bytes_to_clients.saturating_sub(base(|s| s.bytes_to_clients));
         d.bytes_from_origin += n.bytes_from_origin.saturating_sub(base(|s| s.bytes_from_origin));
         d.origin_requests += n.origin_requests.saturating_sub(base(|s| s.origin_requests));
+        for u in &n.upstreams {
+            let now = LinkCounts::of(u);
+            let before = prev.and_then(|p| p.upstreams.iter().find(|x| x.name == u.name)).map(LinkCounts::of);
+            d.links.entry(u.name.clone()).or_default().add(&before.map_or(now, |b| now.since(&b)));
+        }
         self.last[i] = Some(n);
     }
 }
@@ -316,6 +322,33 @@ mod tests {
         t.add_read(&t.epochs(), via(stats(10, 5), Source::Bus));
         t.add_read(&t.epochs(), via(stats(20, 10), Source::Bus));
         assert_eq!(t.totals()[i].requests, 400 + 20);
+    }
+
+    /// The upstream links' counters add up like the rest, a restart's
+    /// counting from zero.
+    #[test]
+    fn link_counters_add_up_across_a_kill() {
+        let (w, i) = tokyo();
+        let n = w.edges.len();
+        let linked = |requests: u64, warm: u64, cold: u64, bytes: u64| {
+            let u = api::edge::UpstreamStats {
+                name: "origin".into(),
+                requests: warm + cold,
+                warm,
+                cold,
+                connections_opened: cold,
+                bytes_received: bytes,
+                ..Default::default()
+            };
+            Stats { upstreams: vec![u], ..stats(requests, 0) }
+        };
+        let t = Tally::new(&w, one(i, n, linked(10, 2, 1, 1000)));
+        t.add(&t.epochs(), one(i, n, linked(50, 20, 3, 9000)));
+        t.killed("tokyo", Ok(linked(60, 25, 3, 10_000)), 1.0);
+        t.add(&t.epochs(), one(i, n, linked(5, 1, 1, 500)));
+        let c = t.totals()[i].links["origin"];
+        assert_eq!((c.warm, c.cold, c.opened, c.fetches), (23 + 1, 2 + 1, 2 + 1, 25 + 2));
+        assert_eq!(c.bytes_in, 9000 + 500);
     }
 
     #[test]

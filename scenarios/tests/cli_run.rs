@@ -83,6 +83,27 @@ served_after_purge = "== 0"
         assert_eq!(by.keys().collect::<Vec<_>>(), vec![name], "{name} served by {by:?}");
     }
     assert_eq!(r["events"].as_array().unwrap().len(), 2);
+    // Time to first byte beside total time, per region and size band.
+    let timing = &r["timing"];
+    for rows in [&timing["regions"], &timing["sizes"]] {
+        let rows = rows.as_array().unwrap();
+        assert!(!rows.is_empty(), "{timing}");
+        for row in rows {
+            let ttfb = row["ttfb_p50_ms"].as_f64().unwrap();
+            assert!(ttfb > 0.0 && ttfb <= row["total_p50_ms"].as_f64().unwrap(), "{row}");
+        }
+    }
+    let answered: u64 = timing["regions"].as_array().unwrap().iter().map(|x| x["requests"].as_u64().unwrap()).sum();
+    assert_eq!(answered, requests);
+    // Every edge's link to the origin: each fetch warm or cold, its bytes the edges' origin bytes.
+    let links = r["links"].as_array().unwrap();
+    assert_eq!(links.len(), edges.len(), "{links:?}");
+    let sum = |v: &[serde_json::Value], f: &dyn Fn(&serde_json::Value) -> u64| v.iter().map(f).sum::<u64>();
+    let fetched = sum(links, &|l| l["warm"].as_u64().unwrap() + l["cold"].as_u64().unwrap());
+    assert_eq!(fetched, sum(edges, &|e| e["origin_requests"].as_u64().unwrap()));
+    assert!(sum(links, &|l| l["warm"].as_u64().unwrap()) > 0, "kept connections were reused: {links:?}");
+    let link_bytes = sum(links, &|l| l["bytes_in"].as_u64().unwrap());
+    assert_eq!(link_bytes, sum(edges, &|e| e["bytes_from_origin"].as_u64().unwrap()));
     for f in ["report.md", "hit-ratio.svg", "latency.svg", "origin.svg", "cost.svg"] {
         assert!(out.join(f).exists(), "{f}");
     }

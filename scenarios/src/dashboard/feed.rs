@@ -300,6 +300,7 @@ mod tests {
             kind,
             bytes: 100,
             latency_us: 2000,
+            ttfb_us: 1500,
             corrupt: false,
             stale_after_purge: false,
             flash: false,
