@@ -291,13 +291,14 @@ impl Driver {
         };
         let (parts, body) = resp.into_parts();
         s.status = parts.status.as_u16();
-        let (body, first_byte) = match tokio::time::timeout(Duration::from_secs(30), read_body(body, t0)).await {
-            Ok(Ok(b)) => b,
-            _ => {
-                s.corrupt = s.status == 200; // cut short
-                return s;
-            }
-        };
+        let (body, first_byte) =
+            match tokio::time::timeout(Duration::from_secs(30), read_body(body, || t0.elapsed())).await {
+                Ok(Ok(b)) => b,
+                _ => {
+                    s.corrupt = s.status == 200; // cut short
+                    return s;
+                }
+            };
         let elapsed = t0.elapsed();
         s.bytes = body.len() as u32;
         s.kind = classify(&parts.headers, s.status, s.edge);
@@ -375,10 +376,10 @@ impl Driver {
     }
 }
 
-/// Reads a body whole, with the time from `t0` to its first byte (to now
-/// when it has none): a miss that streams through shows its first byte
-/// long before its last.
-async fn read_body<B>(mut body: B, t0: Instant) -> Result<(Bytes, Duration), B::Error>
+/// Reads a body whole, with the time (`elapsed()`, since the request
+/// began) of its first byte (of its end when it has none): a miss that
+/// streams through shows its first byte long before its last.
+async fn read_body<B>(mut body: B, elapsed: impl Fn() -> Duration) -> Result<(Bytes, Duration), B::Error>
 where
     B: http_body::Body<Data = Bytes> + Unpin,
 {
@@ -388,11 +389,11 @@ where
         if let Ok(data) = frame?.into_data()
             && !data.is_empty()
         {
-            first.get_or_insert_with(|| t0.elapsed());
+            first.get_or_insert_with(&elapsed);
             chunks.push(data);
         }
     }
-    let first = first.unwrap_or_else(|| t0.elapsed());
+    let first = first.unwrap_or_else(elapsed);
     Ok((if chunks.len() == 1 { chunks.swap_remove(0) } else { chunks.concat().into() }, first))
 }
 
@@ -450,6 +451,26 @@ mod tests {
         assert_eq!(classify(&h("edge-a; fwd=bypass"), 200, 0), Kind::Pass);
         assert_eq!(classify(&h("edge-a; fwd=uri-miss"), 502, 0), Kind::Error);
         assert_eq!(classify(&http::HeaderMap::new(), 200, ORIGIN), Kind::Origin);
+    }
+
+    /// TTFB is taken at the first body byte, not at the end.
+    #[tokio::test]
+    async fn the_first_byte_is_timed_when_it_arrives() {
+        use futures_util::StreamExt;
+        let now = Arc::new(AtomicU64::new(5));
+        let later = now.clone();
+        let frames = futures_util::stream::iter([&b"first"[..], b"last"]).enumerate().map(move |(i, c)| {
+            if i == 1 {
+                later.store(900, Ordering::Relaxed); // the rest comes 895 ms later
+            }
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from_static(c)))
+        });
+        let clock = now.clone();
+        let elapsed = move || Duration::from_millis(clock.load(Ordering::Relaxed));
+        let (body, first) = read_body(http_body_util::StreamBody::new(frames), elapsed).await.unwrap();
+        assert_eq!((&body[..], first), (&b"firstlast"[..], Duration::from_millis(5)));
+        let (empty, at) = read_body(http_body_util::Empty::<Bytes>::new(), || Duration::from_millis(7)).await.unwrap();
+        assert_eq!((empty.len(), at), (0, Duration::from_millis(7)), "an empty body: its end");
     }
 
     #[test]
