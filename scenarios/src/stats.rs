@@ -382,32 +382,17 @@ impl Report {
 }
 
 /// Every edge's upstream links: fetches on kept (warm) and new (cold)
-/// connections, the connections opened, and the bytes each way.
+/// connections, the connections opened, and the bytes each way (the run
+/// report's links table, with the counters since each edge started).
 fn upstream_table(edges: &[EdgeRow]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "\n{:<20} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}",
-        "link", "fetches", "warm", "cold", "opened", "GB in", "GB out", "pool"
-    );
-    for r in edges {
-        for u in &r.upstreams {
-            let _ = writeln!(
-                s,
-                "{:<20} {:>9} {:>8} {:>8} {:>8} {:>12} {:>12} {:>6}",
-                format!("{} → {}", r.edge, u.name),
-                u.requests,
-                u.warm,
-                u.cold,
-                u.connections_opened,
-                gb(u.bytes_received),
-                gb(u.bytes_sent),
-                u.pool
-            );
-        }
-    }
-    s.push_str("(warm: the fetch found a kept connection; cold: it opened one, paying the handshake and slow start)\n");
-    s
+    use crate::report::links::{LinkCounts, LinkRow, render};
+    let rows: Vec<LinkRow> = edges
+        .iter()
+        .flat_map(|r| {
+            r.upstreams.iter().map(|u| LinkRow { from: r.edge.clone(), to: u.name.clone(), counts: LinkCounts::of(u) })
+        })
+        .collect();
+    format!("\n{}", render(&rows))
 }
 
 /// The numbers of one table row.

@@ -250,6 +250,13 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     assert!(text.contains(&m(with_cdn).to_string()), "{text}");
     for name in ["seoul", "tokyo", "newyork"] {
         assert!(text.lines().any(|l| l.starts_with(name)), "{name} row\n{text}");
+        // Its link to the origin: each fetch it sent, on a kept or a new connection.
+        let link = text.lines().find(|l| l.trim_start().starts_with(&format!("{name} → origin"))).expect("a link row");
+        let fetches =
+            j["edges"].as_array().unwrap().iter().find(|e| e["edge"] == name).unwrap()["upstreams"][0]["requests"]
+                .as_u64()
+                .unwrap();
+        assert!(fetches > 0 && link.split_whitespace().nth(3) == Some(&fetches.to_string()), "{link}\n{text}");
     }
     stop.stop();
 }
