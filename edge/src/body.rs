@@ -1,6 +1,6 @@
 //! The response body type of the public listener: empty, one `Bytes`
-//! (every hit and buffered miss: no copy, no box), or a stream (large
-//! objects and pass-through, relayed as they arrive).
+//! (every hit, a revalidated miss: no copy, no box), or a stream (a miss
+//! as it arrives, large objects and pass-through, relayed as they arrive).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -70,35 +70,5 @@ impl http_body::Body for Body {
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::Stream(s) => s.size_hint(),
         }
-    }
-}
-
-/// A body that first yields chunks already read, then the rest of a stream
-/// (an origin response found too big to buffer half-way through).
-pub struct Prefixed<B> {
-    prefix: std::collections::VecDeque<Bytes>,
-    rest: B,
-}
-
-impl<B> Prefixed<B> {
-    /// Chains `prefix` before `rest`.
-    pub fn new(prefix: Vec<Bytes>, rest: B) -> Self {
-        Prefixed { prefix: prefix.into(), rest }
-    }
-}
-
-impl<B> http_body::Body for Prefixed<B>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.get_mut();
-        if let Some(b) = this.prefix.pop_front() {
-            return Poll::Ready(Some(Ok(Frame::data(b))));
-        }
-        Pin::new(&mut this.rest).poll_frame(cx)
     }
 }

@@ -270,12 +270,13 @@ impl Fetcher<'_> {
                 not_stored.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Ok(true)) => {
-                let whole = feeder.whole();
-                feeder.complete();
                 let Some(mut t) = store else {
+                    feeder.complete();
                     not_stored.fetch_add(1, Ordering::Relaxed);
                     return release();
                 };
+                let whole = feeder.whole();
+                feeder.complete();
                 // A body sent without a length is stored with it.
                 t.entry.headers.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
                 t.entry.body = whole;

@@ -11,7 +11,8 @@
 //!    │                                                  │ stale within swr ─► serve stale + one background refresh
 //!    │                                                  │ stale / no-cache ─► revalidate (fill with validators)
 //!    │                                                  ▼ miss
-//!    │                       fill: one origin fetch per key (waiters collapse) ─► store if storable ─► respond
+//!    │                       fill: one origin fetch per key (waiters collapse) ─► respond as the body
+//!    │                             arrives, every waiter from its first byte (crate::growing) ─► store if storable
 //!    │                       origin failed + stale within stale-if-error ─► serve stale
 //! other methods ─► pass through; a success invalidates the URL (and Location, Content-Location)
 //! ```
