@@ -91,8 +91,12 @@ pub fn rows(w: &World, edges: &[EdgeDelta]) -> Vec<LinkRow> {
         .collect()
 }
 
-fn mb(b: u64) -> f64 {
-    b as f64 / 1e6
+impl LinkCounts {
+    /// The table's cells: fetches, warm, cold, opened; MB in, MB out.
+    fn cells(&self) -> ([u64; 4], [f64; 2]) {
+        let mb = |b: u64| b as f64 / 1e6;
+        ([self.fetches, self.warm, self.cold, self.opened], [mb(self.bytes_in), mb(self.bytes_out)])
+    }
 }
 
 /// The table as text (the run's summary).
@@ -102,17 +106,11 @@ pub fn render(rows: &[LinkRow]) -> String {
         "link", "fetches", "warm", "cold", "opened", "MB in", "MB out"
     );
     for r in rows {
-        let c = &r.counts;
+        let ([fetches, warm, cold, opened], [bytes_in, bytes_out]) = r.counts.cells();
         let _ = writeln!(
             s,
-            "  {:<18} {:>8} {:>7} {:>7} {:>7} {:>10.2} {:>10.2}",
-            format!("{} → {}", r.from, r.to),
-            c.fetches,
-            c.warm,
-            c.cold,
-            c.opened,
-            mb(c.bytes_in),
-            mb(c.bytes_out)
+            "  {:<18} {fetches:>8} {warm:>7} {cold:>7} {opened:>7} {bytes_in:>10.2} {bytes_out:>10.2}",
+            format!("{} → {}", r.from, r.to)
         );
     }
     s.push_str("  (warm: on a kept connection; cold: on one opened for it; MB in: what the edge read from the link)\n");
@@ -128,19 +126,28 @@ pub fn markdown(rows: &[LinkRow]) -> String {
          | link | fetches | warm | cold | opened | MB in | MB out |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for r in rows {
-        let c = &r.counts;
+        let ([fetches, warm, cold, opened], [bytes_in, bytes_out]) = r.counts.cells();
         let _ = writeln!(
             s,
-            "| {} → {} | {} | {} | {} | {} | {:.2} | {:.2} |",
-            r.from,
-            r.to,
-            c.fetches,
-            c.warm,
-            c.cold,
-            c.opened,
-            mb(c.bytes_in),
-            mb(c.bytes_out)
+            "| {} → {} | {fetches} | {warm} | {cold} | {opened} | {bytes_in:.2} | {bytes_out:.2} |",
+            r.from, r.to
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout of the README's tour output (a row from that run).
+    #[test]
+    fn rows_render_in_columns() {
+        let counts =
+            LinkCounts { fetches: 3988, warm: 3540, cold: 15, opened: 446, bytes_in: 75_700_000, bytes_out: 710_000 };
+        let rows = [LinkRow { from: "seoul".into(), to: "origin".into(), counts }];
+        let want = "  seoul → origin         3988    3540      15     446      75.70       0.71\n";
+        assert!(render(&rows).contains(want), "{}", render(&rows));
+        assert!(markdown(&rows).contains("| seoul → origin | 3988 | 3540 | 15 | 446 | 75.70 | 0.71 |"));
+    }
 }

@@ -48,6 +48,17 @@ pub struct TimingRow {
     pub total_p99_ms: f64,
 }
 
+impl TimingRow {
+    /// TTFB p50, p95, p99, then total p50, p95, p99.
+    fn ms(&self) -> [f64; 6] {
+        [self.ttfb_p50_ms, self.ttfb_p95_ms, self.ttfb_p99_ms, self.total_p50_ms, self.total_p95_ms, self.total_p99_ms]
+    }
+
+    fn hit_ratio(&self) -> f64 {
+        self.hits as f64 / self.requests.max(1) as f64
+    }
+}
+
 /// Both tables.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct Timing {
@@ -116,20 +127,9 @@ impl Timing {
                 title, "requests", "hit", "TTFB p50", "p95", "p99", "total p50", "p95", "p99"
             );
             for r in rows.iter() {
-                let hit = r.hits as f64 / r.requests.max(1) as f64;
-                let _ = writeln!(
-                    s,
-                    "  {:<14} {:>8} {:>6.3}   {:>9.1} {:>9.1} {:>9.1}   {:>9.1} {:>9.1} {:>9.1}",
-                    r.name,
-                    r.requests,
-                    hit,
-                    r.ttfb_p50_ms,
-                    r.ttfb_p95_ms,
-                    r.ttfb_p99_ms,
-                    r.total_p50_ms,
-                    r.total_p95_ms,
-                    r.total_p99_ms
-                );
+                let ms: Vec<String> = r.ms().iter().map(|v| format!("{v:>9.1}")).collect();
+                let (ttfb, total) = (ms[..3].join(" "), ms[3..].join(" "));
+                let _ = writeln!(s, "  {:<14} {:>8} {:>6.3}   {ttfb}   {total}", r.name, r.requests, r.hit_ratio());
             }
         }
         s.push_str("  (ms; TTFB: to the first body byte; total: to the last; failed requests left out)\n");
@@ -151,19 +151,8 @@ impl Timing {
                  | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             );
             for r in rows.iter() {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {:.3} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
-                    r.name,
-                    r.requests,
-                    r.hits as f64 / r.requests.max(1) as f64,
-                    r.ttfb_p50_ms,
-                    r.ttfb_p95_ms,
-                    r.ttfb_p99_ms,
-                    r.total_p50_ms,
-                    r.total_p95_ms,
-                    r.total_p99_ms
-                );
+                let ms: Vec<String> = r.ms().iter().map(|v| format!("{v:.1}")).collect();
+                let _ = writeln!(s, "| {} | {} | {:.3} | {} |", r.name, r.requests, r.hit_ratio(), ms.join(" | "));
             }
         }
         s
@@ -189,6 +178,26 @@ mod tests {
             stale_after_purge: false,
             flash: false,
         }
+    }
+
+    /// The layout of the README's tour output (a row from that run).
+    #[test]
+    fn rows_render_in_columns() {
+        let r = TimingRow {
+            name: "seoul".into(),
+            requests: 11290,
+            hits: 8558,
+            ttfb_p50_ms: 2.2,
+            ttfb_p95_ms: 189.2,
+            ttfb_p99_ms: 190.2,
+            total_p50_ms: 2.2,
+            total_p95_ms: 189.2,
+            total_p99_ms: 190.3,
+        };
+        let t = Timing { regions: vec![r], sizes: Vec::new() };
+        let want = "  seoul             11290  0.758         2.2     189.2     190.2         2.2     189.2     190.3\n";
+        assert!(t.render().contains(want), "{}", t.render());
+        assert!(t.markdown().contains("| seoul | 11290 | 0.758 | 2.2 | 189.2 | 190.2 | 2.2 | 189.2 | 190.3 |"));
     }
 
     #[test]
