@@ -3,7 +3,11 @@
 //! lifetime came about (`detail=memory+heuristic`, issue 19): the header
 //! value is a static detail in a per-thread table of rendered values, so
 //! only the first hit of a (ttl, detail) formats it. Counted with this
-//! binary's allocator (`stats_alloc`), one test at a time.
+//! binary's allocator (`stats_alloc`), one test at a time. The count is
+//! process-wide, and under load another thread (the store's or libtest's)
+//! has allocated a few times inside a window (4 allocations, once in a
+//! full-suite run); so each check takes the quietest of three windows. A
+//! hit path that allocates does so in every window.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -60,14 +64,16 @@ fn raw_hits_allocate_nothing_with_or_without_a_lifetime_detail_even_interleaved(
         let head = String::from_utf8_lossy(&out).into_owned();
         assert!(head.contains(&format!("cache-status: edge-edge; hit; ttl=3600; detail={detail}\r\n")), "{head}");
         out.clear();
-        let region = Region::new(GLOBAL);
-        for _ in 0..1000 {
-            let RawDecision::Answered { body, .. } = raw_hit(&st, req.as_bytes(), &mut out) else { panic!("{path}") };
-            assert_eq!(&body[..], b"hello");
-            out.clear();
-        }
-        let c = region.change();
-        assert_eq!((c.allocations, c.reallocations), (0, 0), "{path}: {c:?}");
+        let c = quietest(|| {
+            for _ in 0..1000 {
+                let RawDecision::Answered { body, .. } = raw_hit(&st, req.as_bytes(), &mut out) else {
+                    panic!("{path}")
+                };
+                assert_eq!(&body[..], b"hello");
+                out.clear();
+            }
+        });
+        assert_eq!(c, (0, 0), "{path}: allocations, reallocations");
     }
     // Interleaved, same ttl, different details: each (ttl, detail) keeps
     // its own slot in the per-thread table instead of evicting the other's
@@ -77,12 +83,25 @@ fn raw_hits_allocate_nothing_with_or_without_a_lifetime_detail_even_interleaved(
         .iter()
         .map(|p| format!("GET {p} HTTP/1.1\r\nHost: cdn.test\r\n\r\n"))
         .collect();
-    let region = Region::new(GLOBAL);
-    for i in 0..3000 {
-        let req = &reqs[i % reqs.len()];
-        let RawDecision::Answered { .. } = raw_hit(&st, req.as_bytes(), &mut out) else { panic!("{req}") };
-        out.clear();
-    }
-    let c = region.change();
-    assert_eq!((c.allocations, c.reallocations), (0, 0), "interleaved: {c:?}");
+    let c = quietest(|| {
+        for i in 0..3000 {
+            let req = &reqs[i % reqs.len()];
+            let RawDecision::Answered { .. } = raw_hit(&st, req.as_bytes(), &mut out) else { panic!("{req}") };
+            out.clear();
+        }
+    });
+    assert_eq!(c, (0, 0), "interleaved: allocations, reallocations");
+}
+
+/// (allocations, reallocations) during `run`, the fewest of three runs.
+fn quietest(mut run: impl FnMut()) -> (usize, usize) {
+    (0..3)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            run();
+            let c = region.change();
+            (c.allocations, c.reallocations)
+        })
+        .min()
+        .unwrap()
 }
