@@ -98,6 +98,8 @@ fn docs_worlds_md_lists_every_field_of_the_world_schema() {
     same(&doc, file, "`[[edge]]`", fields_of::<Edge>("").difference(&settings).cloned().collect());
     same(&doc, file, "`[geodns]`", fields_of::<GeoDns>(""));
     same(&doc, file, "`geodns.health`", fields_of::<HealthCheck>(""));
+    same(&doc, file, "`[shield]`", fields_of::<Shield>(""));
+    same(&doc, file, "`shield.health`", fields_of::<HealthCheck>(""));
     assert_eq!(fields_of::<CachePolicy>(""), set(&["rule"]));
     same(&doc, file, "`[[cache.rule]]`", fields_of::<CacheRule>(""));
     same(&doc, file, "`[prices]`", fields_of::<Prices>(""));

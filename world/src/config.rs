@@ -52,6 +52,10 @@ pub struct World {
     /// The edges.
     #[serde(rename = "edge")]
     pub edges: Vec<Edge>,
+    /// The origin shield: one region's edge that the other edges fill
+    /// from (none: every edge fills from the origin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield: Option<Shield>,
     /// Request routing.
     #[serde(default)]
     pub geodns: GeoDns,
@@ -476,6 +480,38 @@ edge_settings! {
     /// scaled by it and its counts by its inverse. 1 (the default): every
     /// key, exact. 0.001 to 1.
     shadow_sample: f64 = 1.0;
+}
+
+/// The origin shield (tiered cache): the edge of `region` is the upper
+/// tier. Every other edge fills from it (on its tier listener, `listen`),
+/// and it fills from the origin, so concurrent misses of all edges make one
+/// origin request per key. While it is down (by `health` checks of its
+/// admin `/healthz`, or a refused connection), edges fill from the origin
+/// directly when `fallback` is on. Addresses: docs/worlds.md, "Shield".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shield {
+    /// The region whose edge is the shield.
+    pub region: String,
+    /// The shield's tier listener, where lower tiers fill from (default:
+    /// the shield edge's public address with the last octet 2,
+    /// `127.k.0.2`, same port).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Fill from the origin directly while the shield is down.
+    #[serde(default = "yes")]
+    pub fallback: bool,
+    /// How edges check the shield (its admin `/healthz`).
+    #[serde(default)]
+    pub health: HealthCheck,
+    /// How long the shield waits for a purge a lower tier has applied and
+    /// it has not (`CDN-Purge-Seq`) before it answers without its cache.
+    #[serde(default = "catch_up_default")]
+    pub catch_up: Dur,
+}
+
+fn catch_up_default() -> Dur {
+    Dur::secs(1)
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.

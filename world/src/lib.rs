@@ -14,6 +14,7 @@
 //! - [`network`]: the world's link between two of its places, and its checks;
 //! - [`transfer`]: the transfer-time model: when each response byte may arrive;
 //! - [`policy`]: cache policies by name, and an edge's shadow caches;
+//! - [`tiers`]: the origin shield, and what each edge fills from;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
@@ -33,6 +34,7 @@ pub mod network;
 pub mod policy;
 pub mod price;
 pub mod rng;
+pub mod tiers;
 pub mod toml_file;
 pub mod transfer;
 pub mod units;

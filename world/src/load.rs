@@ -228,6 +228,8 @@ impl World {
                 }
             }
         }
+        // Tiers: the shield.
+        crate::tiers::check(self, &mut p);
         // Addresses: all on loopback, none twice.
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();
         for (path, label, addr) in self.addresses() {
@@ -274,25 +276,7 @@ impl World {
         if g.ttl.0 > MAX_DNS_TTL {
             p.at(&[k("geodns"), k("ttl")], format!("geodns.ttl {} must be at most {}", g.ttl, Dur(MAX_DNS_TTL)));
         }
-        let h = &g.health;
-        let hat = |f: &'static str| [k("geodns"), k("health"), k(f)];
-        if h.interval.0.is_zero() || h.interval.0 > MAX_HEALTH_INTERVAL {
-            p.at(
-                &hat("interval"),
-                format!("geodns.health.interval {} must be > 0 and at most {}", h.interval, Dur(MAX_HEALTH_INTERVAL)),
-            );
-        }
-        if h.timeout.0.is_zero() || h.timeout.0 > MAX_HEALTH_TIMEOUT {
-            p.at(
-                &hat("timeout"),
-                format!("geodns.health.timeout {} must be > 0 and at most {}", h.timeout, Dur(MAX_HEALTH_TIMEOUT)),
-            );
-        }
-        for (f, v) in [("fall", h.fall), ("rise", h.rise)] {
-            if v == 0 || v > MAX_FALL_RISE {
-                p.at(&hat(f), format!("geodns.health.{f} {v} must be 1 to {MAX_FALL_RISE}"));
-            }
-        }
+        crate::tiers::check_health(&mut p, &g.health, &[k("geodns"), k("health")], "geodns.health");
         if g.trusted_proxies.len() > MAX_NETWORKS {
             p.at(
                 &[k("geodns"), k("trusted_proxies")],
@@ -323,6 +307,10 @@ impl World {
                 e.listen,
             ));
             v.push((vec!["edge".into(), format!("#{i}"), "admin".into()], format!("edge `{}` admin", e.name), e.admin));
+        }
+        if let Some(l) = self.shield_listen() {
+            let f = if self.shield.as_ref().is_some_and(|s| s.listen.is_some()) { "listen" } else { "region" };
+            v.push((vec!["shield".into(), f.into()], "shield listen".to_string(), l));
         }
         v
     }
