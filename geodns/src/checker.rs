@@ -56,11 +56,7 @@ async fn check_slot(
             }
         };
         let t0 = std::time::Instant::now();
-        let (ok, detail) = match crate::http_client::get(edge.admin, "/healthz", timeout).await {
-            Ok((s, _)) if s == http::StatusCode::OK => (true, String::new()),
-            Ok((s, _)) => (false, format!("status {s}")),
-            Err(e) => (false, e),
-        };
+        let (ok, detail) = runtime::health::probe(edge.admin, timeout).await;
         if let Some(new) = health.record(i, ok, detail.clone(), t0.elapsed()) {
             if new == State::Down {
                 tracing::warn!(edge = %edge.name, admin = %edge.admin, error = %detail, "edge is down");

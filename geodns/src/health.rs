@@ -1,6 +1,7 @@
 //! Edge health: every edge's admin `/healthz` is checked each interval
 //! (timeout, fall and rise counts from the world; the checks themselves are
-//! [`crate::checker`]'s). An edge starts
+//! [`crate::checker`]'s, each edge's state is a [`runtime::health::Checked`],
+//! the logic an edge uses for its shield too). An edge starts
 //! *unknown*; its first answer makes it up, `fall` failures in a row make
 //! it down, and `rise` successes in a row bring it back.
 //!
@@ -11,10 +12,9 @@
 //! edges are answered, and when none is up clients go to the origin.
 
 use std::net::{Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use parking_lot::Mutex;
 use serde::Serialize;
 
 /// One edge as routing sees it.
@@ -32,34 +32,8 @@ pub struct EdgeInfo {
     pub ipv6: Option<Ipv6Addr>,
 }
 
-/// An edge's health as last decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// Not answered yet.
-    Unknown,
-    /// Answering `/healthz` with 200.
-    Up,
-    /// `fall` checks in a row failed.
-    Down,
-}
-
-impl State {
-    /// The word used in JSON, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Unknown => "unknown",
-            State::Up => "up",
-            State::Down => "down",
-        }
-    }
-    fn from_u8(v: u8) -> State {
-        match v {
-            1 => State::Up,
-            2 => State::Down,
-            _ => State::Unknown,
-        }
-    }
-}
+pub use runtime::health::State;
+use runtime::health::{Checked, Thresholds};
 
 /// Whether checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -71,32 +45,12 @@ pub enum Mode {
     Off,
 }
 
-#[derive(Default)]
-struct EdgeHealth {
-    state: AtomicU8,
-    ok_streak: AtomicU32,
-    fail_streak: AtomicU32,
-    checks: AtomicU64,
-    failures: AtomicU64,
-    transitions: AtomicU64,
-    last: Mutex<Option<LastCheck>>,
-}
-
-#[derive(Debug, Clone)]
-struct LastCheck {
-    at: SystemTime,
-    ok: bool,
-    detail: String,
-    took: Duration,
-}
-
 /// Health of every edge of a world.
 pub struct Health {
-    edges: Vec<EdgeHealth>,
+    edges: Vec<Checked>,
     armed: AtomicBool,
     mode: Mode,
-    rise: u32,
-    fall: u32,
+    thresholds: Thresholds,
 }
 
 /// One row of the `/edges` table.
@@ -144,25 +98,22 @@ impl Health {
     /// Health for `n` edges, all unknown.
     pub fn new(n: usize, mode: Mode, rise: u32, fall: u32) -> Health {
         Health {
-            edges: (0..n).map(|_| EdgeHealth::default()).collect(),
+            edges: (0..n).map(|_| Checked::default()).collect(),
             armed: AtomicBool::new(false),
             mode,
-            rise: rise.max(1),
-            fall: fall.max(1),
+            thresholds: Thresholds::new(rise, fall),
         }
     }
 
     /// Whether routing may answer edge `i` now.
     #[inline]
     pub fn usable(&self, i: usize) -> bool {
-        self.mode == Mode::Off
-            || !self.armed.load(Ordering::Relaxed)
-            || self.edges[i].state.load(Ordering::Relaxed) == State::Up as u8
+        self.mode == Mode::Off || !self.armed.load(Ordering::Relaxed) || self.edges[i].state() == State::Up
     }
 
     /// Edge `i`'s state.
     pub fn state(&self, i: usize) -> State {
-        State::from_u8(self.edges[i].state.load(Ordering::Relaxed))
+        self.edges[i].state()
     }
 
     /// `checked`, `unknown` (no edge seen up yet) or `off`.
@@ -182,55 +133,23 @@ impl Health {
     /// Counts a check of edge `i` and moves its state; returns the new
     /// state when it changed.
     pub fn record(&self, i: usize, ok: bool, detail: String, took: Duration) -> Option<State> {
-        let e = &self.edges[i];
-        e.checks.fetch_add(1, Ordering::Relaxed);
-        *e.last.lock() = Some(LastCheck { at: SystemTime::now(), ok, detail, took });
-        let old = State::from_u8(e.state.load(Ordering::Relaxed));
-        let new = if ok {
-            e.fail_streak.store(0, Ordering::Relaxed);
-            let streak = e.ok_streak.fetch_add(1, Ordering::Relaxed) + 1;
-            match old {
-                State::Unknown => State::Up,
-                State::Down if streak >= self.rise => State::Up,
-                s => s,
-            }
-        } else {
-            e.failures.fetch_add(1, Ordering::Relaxed);
-            e.ok_streak.store(0, Ordering::Relaxed);
-            let streak = e.fail_streak.fetch_add(1, Ordering::Relaxed) + 1;
-            match old {
-                State::Unknown | State::Up if streak >= self.fall => State::Down,
-                s => s,
-            }
-        };
-        if new == State::Up {
+        let new = self.edges[i].record(self.thresholds, ok, detail, took);
+        if new == Some(State::Up) {
             self.armed.store(true, Ordering::Relaxed);
         }
-        if new != old {
-            e.state.store(new as u8, Ordering::Relaxed);
-            e.transitions.fetch_add(1, Ordering::Relaxed);
-            Some(new)
-        } else {
-            None
-        }
+        new
     }
 
     /// Forgets what is known of edge `i` (it is at a new address, or back
     /// after it left): unknown, so it is answered again from its first
     /// good check, not before. Its counters stay.
     pub fn reset(&self, i: usize) {
-        let e = &self.edges[i];
-        e.ok_streak.store(0, Ordering::Relaxed);
-        e.fail_streak.store(0, Ordering::Relaxed);
-        if e.state.swap(State::Unknown as u8, Ordering::Relaxed) != State::Unknown as u8 {
-            e.transitions.fetch_add(1, Ordering::Relaxed);
-        }
+        self.edges[i].reset();
     }
 
     /// Checks and failures counted per edge (for metrics).
     pub fn counts(&self, i: usize) -> (u64, u64, u64) {
-        let e = &self.edges[i];
-        (e.checks.load(Ordering::Relaxed), e.failures.load(Ordering::Relaxed), e.transitions.load(Ordering::Relaxed))
+        self.edges[i].counts()
     }
 
     /// The `/edges` table of `edges` (by slot): the first `from_world`
@@ -242,7 +161,9 @@ impl Health {
             .enumerate()
             .map(|(i, info)| {
                 let e = &self.edges[i];
-                let last = e.last.lock().clone();
+                let last = e.last();
+                let (ok_streak, fail_streak) = e.streaks();
+                let (checks, failures, transitions) = e.counts();
                 EdgeRow {
                     edge: info.name.clone(),
                     region: info.region.clone(),
@@ -252,11 +173,11 @@ impl Health {
                     usable: self.usable(i) && present.get(i).copied().unwrap_or(false),
                     source: if i < from_world { "world" } else { "bus" },
                     present: present.get(i).copied().unwrap_or(false),
-                    ok_streak: e.ok_streak.load(Ordering::Relaxed),
-                    fail_streak: e.fail_streak.load(Ordering::Relaxed),
-                    checks: e.checks.load(Ordering::Relaxed),
-                    failures: e.failures.load(Ordering::Relaxed),
-                    transitions: e.transitions.load(Ordering::Relaxed),
+                    ok_streak,
+                    fail_streak,
+                    checks,
+                    failures,
+                    transitions,
                     last: last.as_ref().map(|l| if l.ok { "200 OK".to_string() } else { l.detail.clone() }),
                     last_ms_ago: last.as_ref().map(|l| now.duration_since(l.at).unwrap_or_default().as_millis() as u64),
                     last_took_ms: last.as_ref().map(|l| (l.took.as_secs_f64() * 1e6).round() / 1e3),

@@ -31,7 +31,6 @@ pub mod fuzzing;
 pub mod geoip;
 pub mod health;
 pub mod http;
-mod http_client;
 pub mod members;
 pub mod metrics;
 pub mod mmdb_build;

@@ -35,7 +35,7 @@ pub async fn resolve_command(world: &World, ip: IpAddr, json: bool) -> anyhow::R
 pub async fn decision(world: &World, ip: IpAddr) -> anyhow::Result<(Value, Option<String>)> {
     let addr = world.geodns.http;
     let path = format!("/resolve?ip={ip}");
-    match crate::http_client::get(addr, &path, ASK_TIMEOUT).await {
+    match runtime::http_get::get(addr, &path, ASK_TIMEOUT).await {
         Ok((s, body)) if s.is_success() => Ok((serde_json::from_slice::<Value>(&body)?, None)),
         Ok((s, body)) => anyhow::bail!("geodns at {addr} answered {s}: {}", String::from_utf8_lossy(&body).trim()),
         Err(e) => Ok((

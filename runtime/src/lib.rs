@@ -11,11 +11,16 @@
 //! - [`net`]: binding, connecting, vectored writes;
 //! - [`time`]: sleeping on the world's clock;
 //! - [`prom`]: Prometheus text exposition and lock-free histograms;
+//! - [`health`]: fall/rise health of checked targets and the `/healthz` probe
+//!   (GeoDNS's checks of edges, an edge's checks of its shield);
+//! - [`http_get`]: a minimal HTTP GET over loopback;
 //! - [`auth`]: the admin APIs' bearer token check, generated tokens;
 //! - [`logging`]: tracing setup for every binary, library log throttling;
 //! - [`malloc`]: glibc's malloc settings, fixed before a binary starts.
 
 pub mod auth;
+pub mod health;
+pub mod http_get;
 pub mod logging;
 pub mod malloc;
 pub mod metered;

@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.1 GET over loopback (health checks, `cdn resolve`):
-//! one connection per request, closed after it, bounded by a timeout.
+//! A minimal HTTP/1.1 GET over loopback (health checks of edges and of a
+//! shield, `cdn resolve`): one connection per request, closed after it,
+//! bounded by a timeout.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,14 +22,14 @@ pub async fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(Sta
 }
 
 async fn exchange(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(StatusCode, Bytes), String> {
-    let stream = runtime::net::connect(addr, timeout).await.map_err(|e| e.to_string())?;
+    let stream = crate::net::connect(addr, timeout).await.map_err(|e| e.to_string())?;
     let (mut send, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     let conn = tokio::spawn(conn);
     let req = Request::get(path)
         .header(header::HOST, addr.to_string())
         .header(header::CONNECTION, "close")
-        .header(header::USER_AGENT, "cdnlab-geodns")
+        .header(header::USER_AGENT, "cdnlab")
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
