@@ -126,6 +126,50 @@ pub struct Stats {
     /// setting; docs/traces.md, "Shadow caches").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowStats>,
+    /// Its place in an origin shield's tiers, when the world has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<TierStats>,
+}
+
+/// An edge's part in an origin shield's tiers (docs/topology.md): as an
+/// edge that fills from the shield, its fills there and the bytes on its
+/// link to it; as the shield, what lower tiers asked of it.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Default)]
+pub struct TierStats {
+    /// `shield` (serves lower tiers) or `edge` (fills from the shield).
+    pub role: String,
+    /// The shield this edge fills from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield: Option<String>,
+    /// The shield as this edge's health checks see it: `up`, `down`, `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shield_state: Option<String>,
+    /// Fills (and revalidations) sent to the shield: shield fills.
+    pub shield_requests: u64,
+    /// Of those, failed or answered 5xx.
+    pub shield_errors: u64,
+    /// Fills sent to the origin instead, the shield down or unreachable
+    /// (in `origin_requests` too).
+    pub shield_fallbacks: u64,
+    /// Bytes read from the shield at the socket: the edge→shield link's
+    /// traffic, priced as inter-tier transfer.
+    pub bytes_from_shield: u64,
+    /// Bytes written to the shield.
+    pub bytes_to_shield: u64,
+    /// As the shield: lower tiers' requests on its tier listener, by
+    /// outcome (not in `requests`, which counts clients).
+    pub tier_requests: Requests,
+    /// As the shield: bytes written to lower tiers (not client egress).
+    pub bytes_to_tiers: u64,
+    /// As the shield: bytes read from lower tiers.
+    pub bytes_from_tiers: u64,
+    /// As the shield: connections lower tiers opened to its tier listener.
+    pub tier_connections: u64,
+    /// As the shield: lower tiers' fills answered without the cache, a
+    /// purge they had applied not arrived here within `catch_up`.
+    pub behind_purge: u64,
+    /// The highest world purge sequence applied here.
+    pub purge_seq: u64,
 }
 
 /// One upstream of an edge (its `origin`; a shield or peer later): the
@@ -316,10 +360,14 @@ pub struct Cost {
 impl Stats {
     /// The counters a bill is made from.
     pub fn usage(&self) -> Usage {
+        let tier = self.tier.as_ref();
         Usage {
             bytes_to_clients: self.bytes_to_clients,
-            requests: self.requests.total,
+            // a shield's requests from lower tiers are priced as requests
+            // (CloudFront bills Origin Shield as requests: docs/cost.md)
+            requests: self.requests.total + tier.map_or(0, |t| t.tier_requests.total),
             bytes_from_origin: self.bytes_from_origin,
+            bytes_inter_tier: tier.map_or(0, |t| t.bytes_from_shield),
         }
     }
 }
@@ -434,6 +482,14 @@ pub struct PurgeRequest {
     /// the timeline times every edge's acknowledgement from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_unix_ms: Option<u64>,
+    /// Its world-wide purge sequence, the same in the sender's request to
+    /// every edge (`cdn purge` stamps one; with a control bus the log's
+    /// sequence is used instead). Each edge records the highest it applied
+    /// and sends it with its fills to an origin shield (`CDN-Purge-Seq`),
+    /// which must have applied as much before it answers from its cache
+    /// (docs/topology.md, "Purge through tiers").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 /// The answer to a purge.

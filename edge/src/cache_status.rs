@@ -1,6 +1,9 @@
 //! The `Cache-Status` response header (RFC 9211), e.g.
 //! `edge-seoul; hit; ttl=3512; detail=memory` or
-//! `edge-seoul; fwd=miss; fwd-status=200; stored; collapsed`.
+//! `edge-seoul; fwd=miss; fwd-status=200; stored; collapsed`. Behind an
+//! origin shield a fill's answer lists both caches, the shield's entry
+//! first, as it sent it (RFC 9211 §2: in order, nearest the origin first):
+//! `edge-newyork; fwd=uri-miss; fwd-status=200; stored, edge-seoul; fwd=uri-miss; fwd-status=200; stored`.
 
 use http::HeaderValue;
 
@@ -71,6 +74,8 @@ pub struct CacheStatus {
     pub collapsed: bool,
     /// Extra detail: `memory`, `disk`, `stale-while-revalidate`, a not-stored reason, …
     pub detail: Option<&'static str>,
+    /// The upper tier's entries, as received (a fill from a shield).
+    pub upstream: Option<HeaderValue>,
 }
 
 /// The `detail` of a fresh hit from `tier` of a response with `flags`:
@@ -107,7 +112,16 @@ impl CacheStatus {
 
     /// `outcome` and no parameter.
     pub fn of(outcome: Outcome) -> Self {
-        CacheStatus { outcome, fwd: None, fwd_status: None, ttl: None, stored: false, collapsed: false, detail: None }
+        CacheStatus {
+            outcome,
+            fwd: None,
+            fwd_status: None,
+            ttl: None,
+            stored: false,
+            collapsed: false,
+            detail: None,
+            upstream: None,
+        }
     }
 
     /// The same, as an error answered by the edge.
@@ -125,10 +139,16 @@ impl CacheStatus {
         self.fwd.is_none() && matches!(self.outcome, Outcome::Hit | Outcome::Stale)
     }
 
-    /// Renders the header value after the cache's `label` (`edge-seoul`).
+    /// Renders the header value: the upper tier's entries, if any, then
+    /// this cache's, named `label` (`edge-seoul`).
     pub fn render(&self, label: &str) -> HeaderValue {
         use std::fmt::Write;
-        let mut s = String::with_capacity(label.len() + 64);
+        let up = self.upstream.as_ref().and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty());
+        let mut s = String::with_capacity(label.len() + 64 + up.map_or(0, |u| u.len() + 2));
+        if let Some(u) = up {
+            s.push_str(u.trim());
+            s.push_str(", ");
+        }
         s.push_str(label);
         if self.is_hit() {
             s.push_str("; hit");
@@ -214,6 +234,22 @@ mod tests {
             ..CacheStatus::forward(Outcome::Miss, Fwd::UriMiss)
         };
         assert_eq!(m.render("edge-tokyo"), "edge-tokyo; fwd=uri-miss; fwd-status=200; stored; collapsed");
+    }
+
+    /// RFC 9211 §2: one entry per cache, in order, the one nearest the
+    /// origin first: the shield's entry as received, then this edge's.
+    #[test]
+    fn a_fill_from_a_shield_lists_the_shields_entry_first() {
+        let m = CacheStatus {
+            fwd_status: Some(200),
+            stored: true,
+            upstream: Some(HeaderValue::from_static("edge-newyork; fwd=uri-miss; fwd-status=200; stored")),
+            ..CacheStatus::forward(Outcome::Miss, Fwd::UriMiss)
+        };
+        assert_eq!(
+            m.render("edge-seoul"),
+            "edge-newyork; fwd=uri-miss; fwd-status=200; stored, edge-seoul; fwd=uri-miss; fwd-status=200; stored"
+        );
     }
 
     #[test]

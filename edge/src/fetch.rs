@@ -27,11 +27,13 @@ use crate::fill::{Fetched, Fill, Ready};
 use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::growing::{Feeder, Growing};
-use crate::headers;
+use crate::headers::{self, CACHE_STATUS};
 use crate::key::CacheKey;
 use crate::meter::Meter;
+use crate::purge::order::{PURGE_SEQ, PurgeOrder};
 use crate::purge::{Mark, Purging};
 use crate::store::Entry;
+use crate::tier::{Route, Shield};
 use crate::upstream::{FetchError, Upstream};
 use crate::vary::variant_key;
 
@@ -44,12 +46,17 @@ pub fn response(e: &Entry) -> Option<&StoredEntry> {
 }
 
 /// What an origin fetch uses, lent by the edge for one fetch (made by
-/// `EdgeState::fetcher`): the way to the origin, the purger with the
+/// `EdgeState::fetcher`): the way to the origin (and to the shield, when
+/// the edge fills from one: [`crate::tier`]), the purger with the
 /// store (a fill is stored through it, so a purge can overtake it), the
 /// admission policy, the caching rules and the counters of stores.
 pub struct Fetcher<'a> {
     /// The way to the origin.
     pub upstream: &'a Upstream,
+    /// The way to the shield, when this edge fills from one.
+    pub shield: Option<&'a Shield>,
+    /// The world purge sequence applied here (sent to the shield).
+    pub order: &'a PurgeOrder,
     /// The purger lent the store: fills are stored, and URLs invalidated, through it.
     pub purging: Purging<'a, Arc<Fetched>>,
     /// Counters (stored, not stored).
@@ -100,26 +107,22 @@ impl Fetcher<'_> {
                 headers.insert(IF_MODIFIED_SINCE, lm.clone());
             }
         }
-        let mut req = Request::new(Body::Empty);
-        if f.head {
-            *req.method_mut() = Method::HEAD;
-        }
-        *req.uri_mut() = match self.upstream.uri(f.key.as_str()) {
-            Ok(u) => u,
-            Err(e) => return (Fetched::Failed(e), None),
-        };
-        *req.headers_mut() = headers;
-        let (request_time, resp) = match self.upstream.send(req).await {
+        let method = if f.head { Method::HEAD } else { Method::GET };
+        let (request_time, resp, from_shield) = match self.send_fill(method, &f.key, headers).await {
             Ok(r) => r,
             Err(e) => return (Fetched::Failed(e), None),
         };
         let response_time = self.purging.clock.now();
-        let (parts, body) = resp.into_parts();
+        let (mut parts, body) = resp.into_parts();
+        // The shield's entries of Cache-Status, to go before this edge's
+        // (an origin's is not a cache's: replaced, as before).
+        let upstream_status = if from_shield { parts.headers.remove(CACHE_STATUS) } else { None };
         if let Some((entry, s)) = stale {
             let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
             if parts.status == StatusCode::NOT_MODIFIED || head_ok {
                 let times = (request_time, response_time);
-                return (self.revalidated(f, entry, s, &parts.headers, parts.status.as_u16(), times, mark), None);
+                let answer = (&parts.headers, parts.status.as_u16(), upstream_status);
+                return (self.revalidated(f, entry, s, answer, times, mark), None);
             }
             if f.head {
                 // RFC 9111 §4.3.5: a HEAD answer that does not match the
@@ -230,6 +233,7 @@ impl Fetcher<'_> {
             slices: None,
             storage_key,
             tags,
+            upstream_status,
         }));
         (ready, Some(Pending { body, feeder, store }))
     }
@@ -297,8 +301,7 @@ impl Fetcher<'_> {
         f: &Fill,
         entry: &Entry,
         s: &StoredEntry,
-        fresh: &HeaderMap,
-        origin_status: u16,
+        (fresh, origin_status, upstream_status): (&HeaderMap, u16, Option<HeaderValue>),
         (request_time, response_time): (std::time::SystemTime, std::time::SystemTime),
         mark: Mark,
     ) -> Fetched {
@@ -362,6 +365,7 @@ impl Fetcher<'_> {
             storage_key: Some(entry.key().clone()),
             stream: None,
             tags,
+            upstream_status,
         }))
     }
 
@@ -451,6 +455,7 @@ impl Fetcher<'_> {
             storage_key: Some(storage_key),
             stream: None,
             tags,
+            upstream_status: None,
         }))
     }
 
@@ -475,7 +480,48 @@ impl Fetcher<'_> {
             storage_key: None,
             stream: None,
             tags: Vec::new(),
+            upstream_status: None,
         }))
+    }
+
+    /// Sends a fill's request (`method` on `target` with `headers`) to the
+    /// shield, with the world purge sequence applied here in
+    /// `CDN-Purge-Seq`, or to the origin: when there is no shield, when it
+    /// is known down, or when it refuses the connection, with fallback on
+    /// ([`crate::tier`]). The response, when the request left, and whether
+    /// the shield answered.
+    async fn send_fill(
+        &self,
+        method: Method,
+        target: &CacheKey,
+        headers: HeaderMap,
+    ) -> Result<(std::time::SystemTime, Response<Incoming>, bool), FetchError> {
+        let build = |up: &Upstream, headers: HeaderMap| -> Result<Request<Body>, FetchError> {
+            let mut req = Request::new(Body::Empty);
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = up.uri(target.as_str())?;
+            *req.headers_mut() = headers;
+            Ok(req)
+        };
+        if let Some(s) = self.shield {
+            match s.route() {
+                Route::Shield { fallback } => {
+                    let mut tiered = headers.clone();
+                    tiered.insert(PURGE_SEQ, HeaderValue::from(self.order.applied()));
+                    match s.upstream.send(build(&s.upstream, tiered)?).await {
+                        Ok((t, r)) => return Ok((t, r, true)),
+                        Err(FetchError::Connect(why)) if fallback => {
+                            tracing::debug!(shield = %s.config.name, %why, "shield unreachable: filling from the origin");
+                            s.fell_back();
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Route::Origin => s.fell_back(),
+            }
+        }
+        let (t, r) = self.upstream.send(build(self.upstream, headers)?).await?;
+        Ok((t, r, false))
     }
 
     /// Invalidates a URL (every variant and slice) as a hard purge does:

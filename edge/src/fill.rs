@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use parking_lot::Mutex;
 
 use crate::body::Body;
@@ -68,6 +68,9 @@ pub struct Ready {
     pub storage_key: Option<CacheKey>,
     /// Its surrogate keys.
     pub tags: Vec<String>,
+    /// The upper tier's `Cache-Status` as received, when the fill came from
+    /// a shield: its entries come before this edge's (RFC 9211 §2).
+    pub upstream_status: Option<HeaderValue>,
 }
 
 impl Ready {

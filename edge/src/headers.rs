@@ -26,6 +26,10 @@ const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection")
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `Cache-Status`.
 pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+/// `CDN-Purge-Seq`: the world purge sequence a lower tier has applied,
+/// on its fills to an upper tier only, never from or to a client
+/// ([`crate::purge::order`]).
+pub const PURGE_SEQ: HeaderName = HeaderName::from_static("cdn-purge-seq");
 /// `Surrogate-Capability`: how the edge announces itself to the origin.
 pub const SURROGATE_CAPABILITY: HeaderName = HeaderName::from_static("surrogate-capability");
 
@@ -125,7 +129,9 @@ pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
 }
 
 /// Headers for a request to the origin: the client's end-to-end fields
-/// (without its framing, `Host`, `Expect`, or fields only a proxy sets),
+/// (without its framing, `Host`, `Expect`, fields only a proxy sets, or
+/// `CDN-Purge-Seq`, which only a fill to a shield carries, set by the
+/// edge: [`crate::purge::order`]),
 /// plus `Host` (the origin's configured one), `Via`, `X-Forwarded-For` and
 /// `Surrogate-Capability`. With `for_fill`, the client's own preconditions
 /// and range go away (the edge fetches whole responses to store them), and
@@ -134,7 +140,7 @@ pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
 pub fn to_origin(client: &HeaderMap, peer: IpAddr, me: &Hop, for_fill: bool) -> HeaderMap {
     let mut h = client.clone();
     strip_hop_by_hop(&mut h);
-    for n in [CONTENT_LENGTH, HOST, EXPECT] {
+    for n in [CONTENT_LENGTH, HOST, EXPECT, PURGE_SEQ] {
         h.remove(n);
     }
     for n in PROXY_ONLY {

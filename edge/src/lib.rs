@@ -57,6 +57,7 @@ pub mod slice;
 pub mod state;
 pub mod stats;
 pub mod store;
+pub mod tier;
 pub mod upstream;
 pub mod vary;
 
@@ -143,6 +144,15 @@ pub struct Config {
     pub fresh: bool,
     /// The control bus this edge follows (`None`: purges by HTTP only).
     pub bus: Option<control::BusConfig>,
+    /// The origin shield this edge fills from (`None`: the origin).
+    pub shield: Option<tier::ShieldConfig>,
+    /// When this edge is a shield: its tier listener, where lower tiers
+    /// fill from (port 0 picks one).
+    pub tier_listen: Option<SocketAddr>,
+    /// As a shield: how long a fill from a lower tier that has applied a
+    /// purge this edge has not waits for it (`CDN-Purge-Seq`) before it is
+    /// answered without the cache.
+    pub catch_up: Duration,
 }
 
 /// A world does not describe the requested edge.
@@ -175,6 +185,19 @@ impl Config {
         let mut s = w.settings_of(e);
         s.apply(extra);
         let origin_host = w.origin.host.clone().unwrap_or_else(|| w.origin.listen.to_string());
+        let shield = match (w.upstream_of(e), &w.shield) {
+            (world::tiers::Upstream::Shield { edge: s, listen }, Some(ws)) => Some(tier::ShieldConfig {
+                name: s.name.clone(),
+                listen,
+                admin: s.admin,
+                rtt: w.rtt(&e.region, &s.region).unwrap_or_default(),
+                fallback: ws.fallback,
+                interval: ws.health.interval.0,
+                timeout: ws.health.timeout.0,
+                thresholds: runtime::health::Thresholds::new(ws.health.rise, ws.health.fall),
+            }),
+            _ => None,
+        };
         Ok(Config {
             name: e.name.clone(),
             region: Some(e.region.clone()),
@@ -200,6 +223,9 @@ impl Config {
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
+            shield,
+            tier_listen: w.is_shield(e).then(|| w.shield_listen()).flatten(),
+            catch_up: w.shield.as_ref().map_or(DEFAULT_CATCH_UP, |s| s.catch_up.0),
         })
     }
 
@@ -244,6 +270,9 @@ impl Config {
             limits: runtime::serve::ConnLimits::default(),
             fresh: false,
             bus: None,
+            shield: None,
+            tier_listen: None,
+            catch_up: DEFAULT_CATCH_UP,
         }
     }
 }
@@ -251,6 +280,10 @@ impl Config {
 fn pool_of(s: &EdgeSettings) -> upstream::Pool {
     upstream::Pool { max_idle: s.upstream_pool as usize, idle_timeout: s.upstream_idle_timeout.0 }
 }
+
+/// How long a shield waits for a purge a lower tier has applied, unless
+/// the world says (`shield.catch_up`).
+pub const DEFAULT_CATCH_UP: Duration = Duration::from_secs(1);
 
 fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
     StoreConfig {
@@ -412,6 +445,13 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, c.pool, meter.origin.clone())
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin);
+    let shield = c.shield.take().map(|sc| {
+        let up = Upstream::new(sc.listen, c.connect_timeout, c.origin_timeout, c.pool, meter.shield.clone())
+            .named("shield")
+            .modelled(c.clock.clone(), sc.rtt);
+        tier::Shield::new(sc, up)
+    });
+    let order = purge::order::PurgeOrder::open((c.store.disk > 0).then_some(c.store.dir.as_path()));
     let label = format!("edge-{}", c.name);
     let bad_host = || {
         ConfigError::Origin(world::uri::OriginError::Host(format!(
@@ -447,6 +487,10 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         limits: c.limits,
         relay: link.clone().map(|l| l as Arc<dyn purge::relay::Relay>),
         shadow,
+        shield,
+        order,
+        catch_up: c.catch_up,
+        is_shield: c.tier_listen.is_some(),
     });
     st.purging().recover(redo).await;
     if link.is_some() {
@@ -465,10 +509,13 @@ pub struct Bound {
     control: Option<Arc<control::Link>>,
     public: TcpListener,
     admin: TcpListener,
+    tier: Option<TcpListener>,
     /// The public address actually bound.
     pub public_addr: SocketAddr,
     /// The admin address actually bound.
     pub admin_addr: SocketAddr,
+    /// The tier listener's address, when this edge is a shield.
+    pub tier_addr: Option<SocketAddr>,
 }
 
 /// Binds the config's public and admin addresses (port 0 picks one) and
@@ -476,7 +523,16 @@ pub struct Bound {
 pub async fn bind(config: Config) -> Result<Bound, EdgeError> {
     let public = runtime::net::bind(&format!("edge {} public", config.name), config.listen).await?;
     let admin = runtime::net::bind(&format!("edge {} admin", config.name), config.admin).await?;
-    Bound::on(config, public, admin).await
+    let tier = match config.tier_listen {
+        Some(t) => Some(runtime::net::bind(&format!("edge {} tier", config.name), t).await?),
+        None => None,
+    };
+    let mut b = Bound::on(config, public, admin).await?;
+    if let Some(l) = tier {
+        b.tier_addr = Some(l.local_addr()?);
+        b.tier = Some(l);
+    }
+    Ok(b)
 }
 
 impl Bound {
@@ -484,7 +540,7 @@ impl Bound {
     pub async fn on(config: Config, public: TcpListener, admin: TcpListener) -> Result<Bound, EdgeError> {
         let (public_addr, admin_addr) = (public.local_addr()?, admin.local_addr()?);
         let (st, control) = open_state(config).await?;
-        Ok(Bound { st, control, public, admin, public_addr, admin_addr })
+        Ok(Bound { st, control, public, admin, tier: None, public_addr, admin_addr, tier_addr: None })
     }
 
     /// Where its admin token came from (a generated one is printed once).
@@ -495,13 +551,14 @@ impl Bound {
     /// Serves until `shutdown` fires; then drains requests in flight and
     /// flushes the cache to disk.
     pub async fn serve(self, shutdown: Shutdown) -> Result<(), EdgeError> {
-        run(self.st, self.control, self.public, self.admin, shutdown).await
+        run(self.st, self.control, Listeners { public: self.public, admin: self.admin, tier: self.tier }, shutdown)
+            .await
     }
 
     /// Serves in a task of this process; the handle stops it.
     pub fn spawn(self) -> Handle {
-        let (public, admin, state) = (self.public_addr, self.admin_addr, self.st.clone());
-        Handle { public, admin, state, server: runtime::Handle::spawn(|shutdown| self.serve(shutdown)) }
+        let (public, admin, tier, state) = (self.public_addr, self.admin_addr, self.tier_addr, self.st.clone());
+        Handle { public, admin, tier, state, server: runtime::Handle::spawn(|shutdown| self.serve(shutdown)) }
     }
 }
 
@@ -515,11 +572,17 @@ pub async fn serve(
     Bound::on(config, public, admin).await?.serve(shutdown).await
 }
 
+/// An edge's listeners: public, admin, and the tier listener of a shield.
+struct Listeners {
+    public: TcpListener,
+    admin: TcpListener,
+    tier: Option<TcpListener>,
+}
+
 async fn run(
     st: Arc<EdgeState>,
     control: Option<Arc<control::Link>>,
-    public: TcpListener,
-    admin: TcpListener,
+    Listeners { public, admin, tier }: Listeners,
     shutdown: Shutdown,
 ) -> Result<(), EdgeError> {
     // The control bus first: connected and caught up with the purge log
@@ -542,6 +605,17 @@ async fn run(
         move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
         shutdown.clone(),
     ));
+    // A shield's tier listener: lower tiers' fills, through the full
+    // request path (never the raw hit path), metered apart from clients.
+    let t = tier.map(|l| {
+        let tst = st.clone();
+        let make = move |peer| service::PublicService::tier(tst.clone(), peer);
+        tokio::spawn(serve_http(l, st.meter.tiers.clone(), make, shutdown.clone()))
+    });
+    let watch = st
+        .shield
+        .is_some()
+        .then(|| tokio::spawn(tier::watch(st.clone(), |st: &EdgeState| st.shield.as_ref(), shutdown.clone())));
     let router = admin::router(st.clone());
     let maintain = tokio::spawn(purge::maintain(st.clone(), EdgeState::purging, shutdown.stopped()));
     let a = tokio::spawn(serve_http(
@@ -552,6 +626,12 @@ async fn run(
     ));
     let _ = p.await;
     let _ = a.await;
+    if let Some(t) = t {
+        let _ = t.await;
+    }
+    if let Some(w) = watch {
+        let _ = w.await;
+    }
     let _ = maintain.await;
     if let Some(c) = control {
         let _ = c.await;
@@ -571,6 +651,8 @@ pub struct Handle {
     pub public: SocketAddr,
     /// Admin address.
     pub admin: SocketAddr,
+    /// Tier listener, when the edge is a shield.
+    pub tier: Option<SocketAddr>,
     state: Arc<EdgeState>,
     server: runtime::Handle<EdgeError>,
 }

@@ -37,6 +37,18 @@ pub struct Meter {
     pub clients: Arc<Traffic>,
     /// Bytes to and from the origin, at the origin connections' sockets.
     pub origin: Arc<Traffic>,
+    /// Bytes to and from the shield (this edge's fills from it), at the
+    /// sockets of the connections to its tier listener: the edge→shield link.
+    pub shield: Arc<Traffic>,
+    /// As a shield: bytes to and from lower tiers, at the tier listener's
+    /// sockets (not client egress).
+    pub tiers: Arc<Traffic>,
+    /// As a shield: lower tiers' requests on the tier listener, by outcome
+    /// (not in the client counts above).
+    tier_requests: [AtomicU64; 6],
+    /// As a shield: lower tiers' fills answered without the cache because
+    /// they had applied a purge this edge had not (after `catch_up`).
+    pub behind_purge: AtomicU64,
     /// Time from sending an origin request to its response head (or failure).
     pub origin_fetch: Arc<Histogram>,
     /// Responses stored.
@@ -55,6 +67,16 @@ impl Meter {
     /// Requests with outcome `o` so far.
     pub fn requests(&self, o: Outcome) -> u64 {
         self.requests[o as usize].load(Ordering::Relaxed)
+    }
+
+    /// Counts one request from a lower tier (tier listener).
+    pub fn count_tier(&self, o: Outcome) {
+        self.tier_requests[o as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Lower tiers' requests with outcome `o` so far.
+    pub fn tier_requests(&self, o: Outcome) -> u64 {
+        self.tier_requests[o as usize].load(Ordering::Relaxed)
     }
 
     /// All requests so far.

@@ -152,8 +152,21 @@ pub fn fast_hit(st: &EdgeState, req: &Request<Incoming>) -> Option<Response<Body
     })
 }
 
+/// Who sent a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// A client, on the public listener.
+    Client,
+    /// A lower tier, on a shield's tier listener, with the world purge
+    /// sequence it has applied (`CDN-Purge-Seq`, [`crate::purge::order`]).
+    Tier {
+        /// What the lower tier has applied.
+        purge_seq: u64,
+    },
+}
+
 /// Every request the fast path did not answer.
-pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr) -> Served {
+pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr, from: From) -> Served {
     if let Err(refusal) = inbound::check(&req) {
         let mut served = Served::error(st, refusal.status(), &refusal.to_string(), bypass());
         let (name, value) = inbound::CLOSE;
@@ -172,12 +185,24 @@ pub async fn handle(st: &Arc<EdgeState>, req: Request<Incoming>, peer: IpAddr) -
         }
     };
     match parts.method {
-        Method::GET | Method::HEAD => cacheable(st, parts, key, peer).await,
+        Method::GET | Method::HEAD => cacheable(st, parts, key, peer, from).await,
         _ => pass_other(st, parts, key, Body::stream(body), peer).await,
     }
 }
 
-async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, peer: IpAddr) -> Served {
+async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, peer: IpAddr, from: From) -> Served {
+    // A lower tier that has applied a purge this shield has not: wait for
+    // it; if it does not come, answer without the cache (nothing stored,
+    // no fill begun before), so the lower tier never refills what its
+    // purge removed (crate::purge::order).
+    let behind = match from {
+        From::Tier { purge_seq } if !st.order.caught_up(purge_seq, st.catch_up).await => {
+            st.meter.behind_purge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(key = %key, purge_seq, applied = st.order.applied(), "lower tier ahead of this shield's purges");
+            Some(purge_seq)
+        }
+        _ => None,
+    };
     let h = &parts.headers;
     if h.contains_key(IF_MATCH) || h.contains_key(IF_UNMODIFIED_SINCE) {
         // Preconditions for state-changing semantics: the origin decides.
@@ -187,9 +212,9 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
     let fwd = headers::to_origin(h, peer, &st.hop, true);
     // A sliced object that changed at the origin mid-request is looked
     // up again once.
-    match cacheable_once(st, &key, &parts, &fwd, peer).await {
+    match cacheable_once(st, &key, &parts, &fwd, peer, behind).await {
         Ok(r) => r,
-        Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer).await {
+        Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer, behind).await {
             Ok(r) => r,
             Err(Retry) => {
                 let cs = CacheStatus::forward(Outcome::Error, Fwd::Miss);
@@ -199,18 +224,25 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
     }
 }
 
-/// `sent` is what a fill for this request sends the origin.
+/// `sent` is what a fill for this request sends the origin; `behind`,
+/// the purge sequence of a lower tier this shield has not caught up with
+/// (then nothing stored is used, and the fill is a flight of its own).
 async fn cacheable_once(
     st: &Arc<EdgeState>,
     key: &CacheKey,
     parts: &request::Parts,
     sent: &HeaderMap,
     peer: IpAddr,
+    behind: Option<u64>,
 ) -> Result<Served, Retry> {
     let h = &parts.headers;
     let rd = RequestDirectives::from_headers(h);
     let now = st.now_ms();
-    let (stale, fwd) = match lookup(st, key, sent).await {
+    let looked = match behind {
+        Some(_) => Lookup::Miss,
+        None => lookup(st, key, sent).await,
+    };
+    let (stale, fwd) = match looked {
         Lookup::Hit(entry, tier) => {
             let Some(e) = response(&entry) else { return Ok(pass_get(st, parts.clone(), key, peer).await) };
             let ttl = e.timing.ttl_secs(now);
@@ -244,7 +276,12 @@ async fn cacheable_once(
     // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
     // flight of its own so GET waiters never get a body-less answer.
     let head = parts.method == Method::HEAD && stale.is_some();
-    let flight = if head { key.with_suffix("head") } else { key.clone() };
+    let flight = match behind {
+        Some(seq) => key.with_suffix(&format!("purge-seq-{seq}")),
+        None if head => key.with_suffix("head"),
+        None => key.clone(),
+    };
+    let fwd = if behind.is_some() { Fwd::Request } else { fwd };
     let fill = Fill {
         key: key.clone(),
         flight: flight.clone(),
@@ -278,8 +315,13 @@ async fn cacheable_once(
                 ttl: r.stored.then(|| r.timing.ttl_secs(now)),
                 stored: r.stored,
                 collapsed: !leader,
-                // why not stored, or how its freshness is decided
-                detail: r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
+                // why not stored, or how its freshness is decided (or
+                // that the cache was not used: a purge to catch up with)
+                detail: match behind {
+                    Some(_) => Some("purge-catch-up"),
+                    None => r.not_stored.map(|n| n.as_str()).or(r.stored.then(|| r.flags.detail()).flatten()),
+                },
+                upstream: r.upstream_status.clone(),
                 ..CacheStatus::forward(outcome, fwd)
             };
             let age = r.timing.age_ms(now) / 1000;
@@ -500,6 +542,12 @@ async fn pass_other(st: &EdgeState, parts: request::Parts, key: CacheKey, body: 
         }
         Err(e) => Served::error(st, e.status(), &e.to_string(), bypass()),
     }
+}
+
+/// The edge's own refusal of a request (`status`, `reason`), as the
+/// request path answers one.
+pub fn refused(st: &EdgeState, status: StatusCode, reason: &str) -> Response<Body> {
+    Served::error(st, status, reason, bypass()).response
 }
 
 /// Went forward as not cacheable (an error of the request or the origin,

@@ -31,20 +31,30 @@ use crate::body::{Body, BoxError};
 use crate::inbound;
 use crate::meter::Outcome;
 use crate::proxy;
+use crate::purge::order::PURGE_SEQ;
 use crate::state::EdgeState;
 
 /// The hyper service of the public listener: hits are answered in `call`
-/// itself; everything else goes through the async path.
+/// itself; everything else goes through the async path. A shield's tier
+/// listener serves lower tiers with the same service, `tier` set: every
+/// request takes the full path with the `CDN-Purge-Seq` it carries, and
+/// is counted apart from clients' ([`crate::meter::Meter::count_tier`]).
 #[derive(Clone)]
 pub struct PublicService {
     st: Arc<EdgeState>,
     peer: Peer,
+    tier: bool,
 }
 
 impl PublicService {
-    /// The service for one connection.
+    /// The service for one client connection.
     pub fn new(st: Arc<EdgeState>, peer: Peer) -> Self {
-        PublicService { st, peer }
+        PublicService { st, peer, tier: false }
+    }
+
+    /// The service for one connection of a lower tier (tier listener).
+    pub fn tier(st: Arc<EdgeState>, peer: Peer) -> Self {
+        PublicService { st, peer, tier: true }
     }
 }
 
@@ -57,6 +67,10 @@ impl Service<Request<Incoming>> for PublicService {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let started = std::time::Instant::now(); // metrics: request duration
+        if self.tier {
+            let this = self.clone();
+            return Either::Right(async move { Ok(this.tier_request(req).await) }.boxed());
+        }
         if inbound::check(&req).is_ok()
             && let Some(r) = proxy::fast_hit(&self.st, &req)
         {
@@ -83,13 +97,30 @@ impl PublicService {
         }
     }
 
+    /// Handles a lower tier's request: the full request path with the
+    /// purge sequence it has applied (a malformed or missing one is
+    /// refused: only tiers speak on this listener), counted by outcome as
+    /// a tier request.
+    async fn tier_request(self, req: Request<Incoming>) -> Response<Body> {
+        let st = self.st;
+        let seq = req.headers().get(PURGE_SEQ).and_then(crate::purge::order::parse);
+        let Some(purge_seq) = seq else {
+            st.meter.count_tier(Outcome::Error);
+            let why = "tier listener: a request needs CDN-Purge-Seq (the purge sequence its sender has applied)";
+            return proxy::refused(&st, http::StatusCode::BAD_REQUEST, why);
+        };
+        let served = proxy::handle(&st, req, self.peer.remote.ip(), proxy::From::Tier { purge_seq }).await;
+        st.meter.count_tier(served.outcome());
+        served.response
+    }
+
     /// Handles a request the fast path did not answer, counting its body
     /// bytes and time by outcome; logs it if asked.
     pub async fn observed(self, req: Request<Incoming>, started: Instant) -> Response<Body> {
         let (st, peer) = (self.st, self.peer);
         let logged = st.access_log.then(|| (req.method().clone(), req.uri().clone()));
         let looked = st.shadow.as_ref().and_then(|s| s.key_of(&req)); // what-if caches (crate::shadow)
-        let served = proxy::handle(&st, req, peer.remote.ip()).await;
+        let served = proxy::handle(&st, req, peer.remote.ip(), proxy::From::Client).await;
         let outcome = served.outcome();
         let mut r = served.response;
         st.meter.count(outcome);

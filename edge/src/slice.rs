@@ -323,6 +323,7 @@ async fn fetch_slice_inner(
         storage_key: None,
         stream: None,
         tags: Vec::new(),
+        upstream_status: None,
     }))
 }
 

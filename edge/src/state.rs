@@ -67,6 +67,16 @@ pub struct EdgeState {
     pub relay: Option<std::sync::Arc<dyn crate::purge::relay::Relay>>,
     /// What-if caches fed this edge's requests (`None`: off, no work).
     pub shadow: Option<crate::shadow::Shadows>,
+    /// The origin shield this edge fills from (`None`: the origin).
+    pub shield: Option<crate::tier::Shield>,
+    /// The highest world purge sequence applied here (sent to the shield
+    /// with every fill; compared with a lower tier's on the tier listener).
+    pub order: crate::purge::order::PurgeOrder,
+    /// As a shield: how long a lower tier's fill waits for a purge it has
+    /// applied and this edge has not.
+    pub catch_up: std::time::Duration,
+    /// Whether this edge is a shield (serves a tier listener).
+    pub is_shield: bool,
 }
 
 impl EdgeState {
@@ -94,6 +104,8 @@ impl EdgeState {
     pub fn fetcher(&self) -> Fetcher<'_> {
         Fetcher {
             upstream: &self.upstream,
+            shield: self.shield.as_ref(),
+            order: &self.order,
             purging: self.purging(),
             meter: &self.meter,
             admission: &self.admission,

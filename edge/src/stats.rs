@@ -13,7 +13,7 @@ use world::price::Usage;
 
 use crate::state::EdgeState;
 
-pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats, UpstreamStats};
+pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats, TierStats, UpstreamStats};
 
 /// A snapshot of an edge's counters, ratios and bill: a read of every
 /// owner's numbers (meter, store, upstream, admission, flights, health,
@@ -23,8 +23,13 @@ pub fn of(st: &EdgeState) -> Stats {
     let requests = ByOutcome::of(|o| m.requests(o));
     let body_bytes = ByOutcome::of(|o| m.body_bytes(o));
     let (disk_written, disk_read) = st.store.disk_io();
-    let usage =
-        Usage { bytes_to_clients: m.clients.out(), requests: requests.total, bytes_from_origin: m.origin.input() };
+    let tier = tier_of(st);
+    let usage = Usage {
+        bytes_to_clients: m.clients.out(),
+        requests: requests.total + tier.as_ref().map_or(0, |t| t.tier_requests.total),
+        bytes_from_origin: m.origin.input(),
+        bytes_inter_tier: m.shield.input(),
+    };
     let bill = st.prices.bill(&usage, &Usage::default(), 0);
     let without_cdn = st.prices.without_cdn(0, usage.bytes_to_clients);
     Stats {
@@ -42,7 +47,9 @@ pub fn of(st: &EdgeState) -> Stats {
         bytes_to_origin: m.origin.out(),
         origin_requests: st.upstream.requests(),
         origin_errors: st.upstream.errors(),
-        upstreams: vec![upstream(&st.upstream, m.origin.input(), m.origin.out())],
+        upstreams: std::iter::once(upstream(&st.upstream, m.origin.input(), m.origin.out()))
+            .chain(st.shield.as_ref().map(|s| upstream(&s.upstream, m.shield.input(), m.shield.out())))
+            .collect(),
         stored: m.stored.load(Ordering::Relaxed),
         not_stored: m.not_stored.load(Ordering::Relaxed),
         admission: AdmissionStats {
@@ -63,6 +70,36 @@ pub fn of(st: &EdgeState) -> Stats {
         health: st.health.report(),
         bus: st.relay.as_ref().map(|r| r.status()),
         shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
+        tier,
+    }
+}
+
+/// Its part in the tiers, when it fills from a shield or is one.
+fn tier_of(st: &EdgeState) -> Option<TierStats> {
+    let m = &st.meter;
+    let base = TierStats {
+        tier_requests: ByOutcome::of(|o| m.tier_requests(o)),
+        bytes_to_tiers: m.tiers.out(),
+        bytes_from_tiers: m.tiers.input(),
+        tier_connections: m.tiers.connections.load(Ordering::Relaxed),
+        behind_purge: m.behind_purge.load(Ordering::Relaxed),
+        purge_seq: st.order.applied(),
+        ..TierStats::default()
+    };
+    match &st.shield {
+        Some(s) => Some(TierStats {
+            role: "edge".into(),
+            shield: Some(s.config.name.clone()),
+            shield_state: Some(s.health.state().as_str().into()),
+            shield_requests: s.upstream.requests(),
+            shield_errors: s.upstream.errors(),
+            shield_fallbacks: s.fallbacks(),
+            bytes_from_shield: m.shield.input(),
+            bytes_to_shield: m.shield.out(),
+            ..base
+        }),
+        None if st.is_shield => Some(TierStats { role: "shield".into(), ..base }),
+        None => None,
     }
 }
 

@@ -239,9 +239,15 @@ impl Upstream {
             .map_err(|_| FetchError::Broken(format!("request target {target:?} cannot be sent")))
     }
 
-    /// What the edge calls this upstream (`origin`; a shield or peer later).
+    /// What the edge calls this upstream (`origin`, `shield`; a peer later).
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The same upstream, called `name` in the edge's stats.
+    pub fn named(mut self, name: &'static str) -> Upstream {
+        self.name = name;
+        self
     }
 
     /// Its pool settings.

@@ -110,12 +110,15 @@ pub struct EdgeTarget {
     pub token: Option<String>,
     /// Why it has no token, when none could be found.
     pub no_token: Option<String>,
+    /// An upper tier (the world's origin shield): purged before the
+    /// others ([`fan_out`]).
+    pub upper_tier: bool,
 }
 
 impl EdgeTarget {
     /// An edge at `admin` using the fan-out's token.
     pub fn new(name: &str, admin: SocketAddr) -> EdgeTarget {
-        EdgeTarget { name: name.into(), admin, token: None, no_token: None }
+        EdgeTarget { name: name.into(), admin, token: None, no_token: None, upper_tier: false }
     }
 
     /// Every edge of a world, each with its token: `CDNLAB_ADMIN_TOKEN` or
@@ -124,9 +127,12 @@ impl EdgeTarget {
         let shared = w.admin_token();
         w.edges
             .iter()
-            .map(|e| match &shared {
-                Some(t) => EdgeTarget { token: Some(t.clone()), ..EdgeTarget::new(&e.name, e.admin) },
-                None => EdgeTarget::with_token_in(&e.name, e.admin, &w.data_dir_of(e)),
+            .map(|e| {
+                let t = match &shared {
+                    Some(t) => EdgeTarget { token: Some(t.clone()), ..EdgeTarget::new(&e.name, e.admin) },
+                    None => EdgeTarget::with_token_in(&e.name, e.admin, &w.data_dir_of(e)),
+                };
+                EdgeTarget { upper_tier: w.is_shield(e), ..t }
             })
             .collect()
     }
@@ -408,38 +414,68 @@ pub fn new_id() -> String {
     format!("purge-{}-{}-{n}", std::process::id(), edge::purge::recent::wall_ms())
 }
 
-/// `req` named ([`new_id`], unless it has an id) and stamped with the
-/// sender's start, now: what goes to every edge (or into the bus's log).
+static LAST_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A world purge sequence for a purge sent now: Unix microseconds at the
+/// sender's start, and above any this process gave before. Every cdnlab
+/// process runs on one machine, so purges sent one after another are in
+/// order whoever sends them; two senders at the same instant are ordered
+/// by the tier order of [`fan_out`] (shields first), and the edges'
+/// comparison errs on the safe side (docs/topology.md).
+pub fn new_seq() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+    let prev = LAST_SEQ.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    if prev >= now { LAST_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 } else { now }
+}
+
+/// `req` named ([`new_id`], unless it has an id), stamped with the
+/// sender's start, now, and given a world purge sequence ([`new_seq`]):
+/// what goes to every edge (or into the bus's log).
 fn stamped(req: &PurgeRequest) -> PurgeRequest {
     let mut req = req.clone();
     req.id.get_or_insert_with(new_id);
     req.sent_unix_ms.get_or_insert_with(edge::purge::recent::wall_ms);
+    req.seq.get_or_insert_with(new_seq);
     req
 }
 
-/// Sends `req` to every edge at once; returns when each has acknowledged
-/// or been given up on. The request carries an id and the fan-out's start
-/// ([`stamped`]), so the edges' records of it (`GET /purge/recent`) say
-/// which purge they are and when it was sent.
+/// Sends `req` to every edge; returns when each has acknowledged or been
+/// given up on. Upper tiers (an origin shield) first, all at once, then,
+/// once they have answered or been given up on, every other edge at once:
+/// so an edge that has applied the purge fills from a shield that has too
+/// (and if the shield has not, the purge sequence the edge sends with its
+/// fills makes it catch up or answer without its cache: docs/topology.md).
+/// The request carries an id, the fan-out's start and a world purge
+/// sequence ([`stamped`]), so the edges' records of it (`GET
+/// /purge/recent`) say which purge they are and when it was sent. The
+/// report lists the edges in the order given.
 pub async fn fan_out(c: &reqwest::Client, edges: &[EdgeTarget], req: &PurgeRequest, opts: &FanOut) -> Report {
     let start = Instant::now();
     let req = &stamped(req);
     let body = Arc::new(serde_json::to_vec(req).unwrap_or_default());
     let opts = Arc::new(opts.clone());
-    let tasks: Vec<_> =
-        edges.iter().map(|e| tokio::spawn(one_edge(c.clone(), e.clone(), body.clone(), opts.clone(), start))).collect();
-    let mut results = Vec::with_capacity(edges.len());
-    for (t, e) in tasks.into_iter().zip(edges) {
-        results.push(t.await.unwrap_or_else(|err| EdgeResult {
-            edge: e.name.clone(),
-            admin: e.admin,
-            ok: false,
-            latency_ms: start.elapsed().as_secs_f64() * 1000.0,
-            attempts: 0,
-            response: None,
-            error: Some(format!("internal error: {err}")),
-        }));
+    let failed = |e: &EdgeTarget, err: tokio::task::JoinError| EdgeResult {
+        edge: e.name.clone(),
+        admin: e.admin,
+        ok: false,
+        latency_ms: start.elapsed().as_secs_f64() * 1000.0,
+        attempts: 0,
+        response: None,
+        error: Some(format!("internal error: {err}")),
+    };
+    let mut results: Vec<Option<EdgeResult>> = vec![None; edges.len()];
+    for upper in [true, false] {
+        let tasks: Vec<_> = edges
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.upper_tier == upper)
+            .map(|(i, e)| (i, tokio::spawn(one_edge(c.clone(), e.clone(), body.clone(), opts.clone(), start))))
+            .collect();
+        for (i, t) in tasks {
+            results[i] = Some(t.await.unwrap_or_else(|err| failed(&edges[i], err)));
+        }
     }
+    let results = results.into_iter().flatten().collect();
     Report::of(req, results)
 }
 

@@ -305,6 +305,12 @@ pub struct EdgeDelta {
     pub origin_requests: u64,
     /// Its upstream links (by upstream name).
     pub links: links::Links,
+    /// Fills sent to an origin shield (edges behind one).
+    pub shield_requests: u64,
+    /// Bytes read from the shield (the edge→shield link).
+    pub bytes_from_shield: u64,
+    /// As the shield: lower tiers' requests.
+    pub tier_requests: u64,
 }
 
 impl EdgeDelta {
@@ -312,8 +318,9 @@ impl EdgeDelta {
     pub fn usage(&self) -> Usage {
         Usage {
             bytes_to_clients: self.bytes_to_clients,
-            requests: self.requests,
+            requests: self.requests + self.tier_requests,
             bytes_from_origin: self.bytes_from_origin,
+            bytes_inter_tier: self.bytes_from_shield,
         }
     }
 
@@ -330,6 +337,9 @@ impl EdgeDelta {
                 .iter()
                 .map(|(k, c)| (k.clone(), earlier.links.get(k).map_or(*c, |e| c.since(e))))
                 .collect(),
+            shield_requests: self.shield_requests.saturating_sub(earlier.shield_requests),
+            bytes_from_shield: self.bytes_from_shield.saturating_sub(earlier.bytes_from_shield),
+            tier_requests: self.tier_requests.saturating_sub(earlier.tier_requests),
         }
     }
 }
@@ -472,6 +482,7 @@ pub fn build(i: Inputs<'_>) -> Report {
                         bytes_to_clients: x(u.bytes_to_clients),
                         requests: x(u.requests),
                         bytes_from_origin: x(u.bytes_from_origin),
+                        bytes_inter_tier: x(u.bytes_inter_tier),
                     },
                 )
             })

@@ -200,6 +200,12 @@ impl Inner {
             let before = prev.and_then(|p| p.upstreams.iter().find(|x| x.name == u.name)).map(LinkCounts::of);
             d.links.entry(u.name.clone()).or_default().add(&before.map_or(now, |b| now.since(&b)));
         }
+        let tier = |s: &Stats, f: fn(&api::edge::TierStats) -> u64| s.tier.as_ref().map_or(0, f);
+        let (p, t) = (prev, &n);
+        let since = |f: fn(&api::edge::TierStats) -> u64| tier(t, f).saturating_sub(p.map_or(0, |p| tier(p, f)));
+        d.shield_requests += since(|x| x.shield_requests);
+        d.bytes_from_shield += since(|x| x.bytes_from_shield);
+        d.tier_requests += since(|x| x.tier_requests.total);
         self.last[i] = Some(n);
     }
 }

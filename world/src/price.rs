@@ -285,6 +285,10 @@ pub struct Prices {
     /// read from the origin), on top of the origin's egress.
     #[serde(default = "fill_default")]
     pub fill_usd_per_gb: PerGb,
+    /// Transfer between tiers: bytes edges read from an origin shield
+    /// (inter-region transfer between the CDN's own sites).
+    #[serde(default = "inter_tier_default")]
+    pub inter_tier_usd_per_gb: PerGb,
 }
 
 fn egress_default() -> Vec<Tier> {
@@ -299,6 +303,9 @@ fn origin_egress_default() -> Vec<Tier> {
 fn fill_default() -> Money {
     Money::ZERO
 }
+fn inter_tier_default() -> Money {
+    Money::from_usd(0.02)
+}
 
 impl Default for Prices {
     fn default() -> Self {
@@ -307,6 +314,7 @@ impl Default for Prices {
             requests_usd_per_10k: requests_default(),
             origin_egress: origin_egress_default(),
             fill_usd_per_gb: fill_default(),
+            inter_tier_usd_per_gb: inter_tier_default(),
         }
     }
 }
@@ -350,7 +358,16 @@ impl Prices {
         let origin_egress = tiered_cost_range(origin_before, origin_before + u.bytes_from_origin, &self.origin_egress);
         let fill = bytes_cost(before.bytes_from_origin + u.bytes_from_origin, self.fill_usd_per_gb)
             - bytes_cost(before.bytes_from_origin, self.fill_usd_per_gb);
-        Bill { cdn_egress, requests, origin_egress, fill, total: cdn_egress + requests + origin_egress + fill }
+        let inter_tier = bytes_cost(before.bytes_inter_tier + u.bytes_inter_tier, self.inter_tier_usd_per_gb)
+            - bytes_cost(before.bytes_inter_tier, self.inter_tier_usd_per_gb);
+        Bill {
+            cdn_egress,
+            requests,
+            origin_egress,
+            fill,
+            inter_tier,
+            total: cdn_egress + requests + origin_egress + fill + inter_tier,
+        }
     }
 
     /// What `bytes` fetched from the origin cost, from zero (one month's
@@ -451,6 +468,9 @@ pub struct Usage {
     pub requests: u64,
     /// Bytes read from the origin at the socket.
     pub bytes_from_origin: u64,
+    /// Bytes read from an origin shield at the socket (inter-tier transfer).
+    #[serde(default)]
+    pub bytes_inter_tier: u64,
 }
 
 impl Add for Usage {
@@ -460,6 +480,7 @@ impl Add for Usage {
             bytes_to_clients: self.bytes_to_clients + o.bytes_to_clients,
             requests: self.requests + o.requests,
             bytes_from_origin: self.bytes_from_origin + o.bytes_from_origin,
+            bytes_inter_tier: self.bytes_inter_tier + o.bytes_inter_tier,
         }
     }
 }
@@ -479,6 +500,9 @@ pub struct Bill {
     /// The CDN's fee for the same bytes.
     #[serde(with = "decimal")]
     pub fill: Money,
+    /// Transfer between tiers (bytes read from an origin shield).
+    #[serde(default, with = "decimal")]
+    pub inter_tier: Money,
     /// The sum of the above.
     #[serde(with = "decimal")]
     pub total: Money,
@@ -492,6 +516,7 @@ impl Add for Bill {
             requests: self.requests + o.requests,
             origin_egress: self.origin_egress + o.origin_egress,
             fill: self.fill + o.fill,
+            inter_tier: self.inter_tier + o.inter_tier,
             total: self.total + o.total,
         }
     }
@@ -577,7 +602,7 @@ mod tests {
     #[test]
     fn a_bill_has_every_line_item() {
         let p = Prices { fill_usd_per_gb: Money::from_usd(0.02), ..Prices::default() };
-        let u = Usage { bytes_to_clients: 2 * GB, requests: 20_000, bytes_from_origin: GB };
+        let u = Usage { bytes_to_clients: 2 * GB, requests: 20_000, bytes_from_origin: GB, bytes_inter_tier: 0 };
         let b = p.bill(&u, &Usage::default(), 0);
         assert_eq!(b.cdn_egress, Money::from_usd(0.17));
         assert_eq!(b.requests, Money::from_usd(0.02));

@@ -5,6 +5,7 @@
 //! Authorization: Bearer <token>
 //! {"url": "/obj/7?x=1"} | {"prefix": "/img/"} | {"tag": "product-42"} | {"all": true}   [+ "soft": true]
 //!   [+ "id": "cdn-purge-…", "sent_unix_ms": 1795…]   the sender's name for the purge and its start
+//!   [+ "seq": 1795…]   its world-wide purge sequence (crate::purge::order)
 //!
 //! 200 {"edge":"seoul","kind":"url","target":"/obj/7?x=1","soft":false,"seq":3,
 //!      "objects":2,"keys":3,"inflight":0,"took_us":412,"persisted":true}
@@ -172,7 +173,14 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         };
     }
     match st.purging().purge_from(&spec, sender).await {
-        Ok(p) => answer(response_of(&st.name, &spec, &p)),
+        Ok(p) => {
+            // Applied: lower tiers' fills may say so to this edge's shield
+            // (or, at a shield, may be answered from the cache again).
+            if let Some(seq) = req.seq {
+                st.order.applied_now(seq);
+            }
+            answer(response_of(&st.name, &spec, &p))
+        }
         Err(e) => {
             tracing::error!(edge = %st.name, error = %e, "purge failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())

@@ -43,6 +43,7 @@ pub(super) async fn follow(st: Arc<EdgeState>, link: Arc<Link>, b: Bus) {
             lost_state(&st, &link, why).await;
         }
         link.set_applied(feed.applied());
+        st.order.applied_now(feed.applied());
         if let Err(e) = keep_up(&st, &link, &mut feed).await {
             tracing::warn!(edge = %st.name, error = %e, "control bus: purge feed interrupted; binding again");
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -142,6 +143,7 @@ async fn apply(st: &EdgeState, link: &Link, feed: &mut NodeFeed, batch: Batch) -
     }
     // Remembered first: `POST /purge` answers with the result once it sees the sequence applied.
     link.set_applied(feed.applied());
+    st.order.applied_now(feed.applied()); // the log's sequence is the world's (crate::purge::order)
     for ack in acks {
         if let Err(e) = feed.acknowledge(&ack).await {
             tracing::debug!(edge = %st.name, seq = ack.seq, error = %e, "purge acknowledgement not sent");

@@ -82,6 +82,7 @@
 
 pub mod index;
 pub mod log;
+pub mod order;
 pub mod recent;
 pub mod relay;
 pub mod spec;

@@ -762,6 +762,7 @@ pub(crate) mod tests {
             health: Default::default(),
             bus: None,
             shadow: None,
+            tier: None,
         }
     }
 

@@ -207,6 +207,7 @@ async fn dollars_are_bytes_times_the_tiered_price_across_a_tier_boundary() {
             requests_usd_per_10k: Money::from_usd(0.0075),
             origin_egress: vec![Tier::rest(Money::from_usd(0.09))],
             fill_usd_per_gb: Money::from_usd(0.02),
+            inter_tier_usd_per_gb: Money::ZERO,
         }
     })
     .await;

@@ -12,6 +12,7 @@ mod pool;
 mod purge;
 mod semantics;
 mod shadow;
+mod shield;
 mod smuggling;
 mod streaming;
 mod wire;

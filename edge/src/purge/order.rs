@@ -1,0 +1,127 @@
+//! Purge order across tiers: the highest *world* purge sequence this edge
+//! has applied. A purge's world sequence is the control bus's log sequence
+//! when the edge follows a bus, else the `seq` the sender put in the
+//! request (`cdn purge` stamps one, ordered by its start: docs/topology.md).
+//! Per-edge counters (the journal's `seq`) differ between edges; this one
+//! is the same number at every node, so two tiers can compare it.
+//!
+//! The rule (design note, "Purge order across tiers"): a fill from a lower
+//! tier carries what it has applied (`CDN-Purge-Seq`); an upper tier that
+//! has applied less waits for it ([`PurgeOrder::caught_up`]), and if it
+//! does not come in time answers without its cache. So an edge never
+//! refills a purged object from a shield that has not processed the purge.
+//!
+//! Kept in `{data_dir}/purge-seq` (written, then renamed, before the purge
+//! is acknowledged), so a restarted shield does not claim less than it has
+//! applied (it would answer every fill without its cache until the next
+//! purge) and a restarted edge does not claim less either (its shield
+//! could serve it what its purges removed).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use crate::headers::PURGE_SEQ;
+
+/// The highest world purge sequence applied here.
+pub struct PurgeOrder {
+    applied: watch::Sender<u64>,
+    file: Option<PathBuf>,
+}
+
+impl PurgeOrder {
+    /// Reads what was applied before from `dir` (none: memory only, 0).
+    pub fn open(dir: Option<&Path>) -> PurgeOrder {
+        let file = dir.map(|d| d.join("purge-seq"));
+        let before = file
+            .as_deref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        PurgeOrder { applied: watch::channel(before).0, file }
+    }
+
+    /// The highest world sequence applied.
+    #[inline]
+    pub fn applied(&self) -> u64 {
+        *self.applied.borrow()
+    }
+
+    /// Records that the purge with world sequence `seq` is applied (kept
+    /// on disk first, when the edge has a data directory).
+    pub fn applied_now(&self, seq: u64) {
+        if seq <= self.applied() {
+            return;
+        }
+        if let Some(f) = &self.file
+            && let Err(e) = write_atomically(f, seq)
+        {
+            tracing::warn!(file = %f.display(), error = %e, "purge sequence not persisted");
+        }
+        self.applied.send_if_modified(|a| {
+            let moved = seq > *a;
+            *a = (*a).max(seq);
+            moved
+        });
+    }
+
+    /// Whether `seq` is applied here, waiting up to `wait` for it.
+    pub async fn caught_up(&self, seq: u64, wait: Duration) -> bool {
+        if self.applied() >= seq {
+            return true;
+        }
+        let mut rx = self.applied.subscribe();
+        tokio::time::timeout(wait, rx.wait_for(|a| *a >= seq)).await.is_ok_and(|r| r.is_ok())
+    }
+}
+
+fn write_atomically(f: &Path, seq: u64) -> std::io::Result<()> {
+    let tmp = f.with_extension("tmp");
+    std::fs::write(&tmp, format!("{seq}\n"))?;
+    std::fs::rename(&tmp, f)
+}
+
+/// The value of a `CDN-Purge-Seq` field, if it is one (digits only).
+pub fn parse(v: &http::HeaderValue) -> Option<u64> {
+    let s = v.to_str().ok()?;
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_applied_sequence_only_grows_survives_a_restart_and_wakes_waiters() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = PurgeOrder::open(Some(dir.path()));
+        assert_eq!(o.applied(), 0);
+        o.applied_now(7);
+        o.applied_now(3);
+        assert_eq!(o.applied(), 7);
+        assert!(o.caught_up(7, Duration::ZERO).await);
+        assert!(!o.caught_up(8, Duration::from_millis(20)).await);
+        let o = std::sync::Arc::new(o);
+        let w = tokio::spawn({
+            let o = o.clone();
+            async move { o.caught_up(9, Duration::from_secs(30)).await }
+        });
+        tokio::task::yield_now().await;
+        o.applied_now(9);
+        assert!(w.await.unwrap());
+        assert_eq!(PurgeOrder::open(Some(dir.path())).applied(), 9, "read back after a restart");
+    }
+
+    #[test]
+    fn only_digits_are_a_purge_sequence() {
+        let v = |s: &'static str| http::HeaderValue::from_static(s);
+        assert_eq!(parse(&v("42")), Some(42));
+        for bad in ["", "-1", "4 2", "0x10", "99999999999999999999999"] {
+            assert_eq!(parse(&v(bad)), None, "{bad}");
+        }
+    }
+}
