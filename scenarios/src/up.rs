@@ -341,6 +341,18 @@ pub fn summary_of(w: &World, origin: Option<&str>, dashboard: Option<&str>, part
             elsewhere(parts.edge(&e.name))
         ));
     }
+    if let (Some(e), Some(l)) = (w.shield_edge(), w.shield_listen()) {
+        let lower: Vec<&str> = w.edges.iter().filter(|x| x.name != e.name).map(|x| x.name.as_str()).collect();
+        s.push_str(&format!(
+            "  {:<16} {:<22} {:<22} {}   (edge {} is the origin shield: {} fill from it)\n",
+            "shield tier",
+            l,
+            e.admin,
+            e.region,
+            e.name,
+            lower.join(", ")
+        ));
+    }
     s.push_str(&format!(
         "  {:<16} {:<22} {:<22} {}{}\n",
         "geodns",

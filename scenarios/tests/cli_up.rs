@@ -496,3 +496,44 @@ fn cdn_up_origin_host_is_the_host_your_origin_sees() {
     assert!(up.terminate().success());
     assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
 }
+
+/// A shield world started by `cdn up`: the summary names the shield's
+/// tier listener; a miss in Seoul goes through the New York shield (both
+/// entries in Cache-Status), Tokyo's miss on the same object is a hit at
+/// the shield, and the origin is asked once.
+#[test]
+fn up_starts_a_shield_world_whose_edges_fill_through_the_shield() {
+    let dir = tempfile::tempdir().unwrap();
+    let slot = Slot::claim();
+    let world = test_world(dir.path(), &slot);
+    let tier = format!("{}:8080", slot.ip(4));
+    let mut text = std::fs::read_to_string(&world).unwrap();
+    text.push_str(&format!("\n[shield]\nregion = \"newyork\"\nlisten = \"{tier}\"\n"));
+    std::fs::write(&world, text).unwrap();
+    let mut up = Up::start(cdn().arg("up").arg("--world").arg(&world).arg("--quiet").stdout(Stdio::piped()));
+    let lines = wait_for_up(&mut up.0);
+    assert!(
+        lines.iter().any(|l| l.contains("shield tier") && l.contains(&tier) && l.contains("seoul, tokyo fill from it")),
+        "{lines:?}"
+    );
+    let needle = world.display().to_string();
+    assert_eq!(processes_with(&needle).len(), 6, "cdn up + origin + 3 edges (one of them the shield) + geodns");
+
+    let (s, cs) = get(&format!("http://{}:8080/obj/7", slot.ip(1)));
+    assert_eq!(s, 200);
+    assert!(cs.starts_with("edge-newyork; fwd=uri-miss") && cs.contains(", edge-seoul; fwd=uri-miss"), "{cs}");
+    let (s, cs) = get(&format!("http://{}:8080/obj/7", slot.ip(2)));
+    assert_eq!(s, 200);
+    assert!(cs.starts_with("edge-newyork; hit") && cs.contains(", edge-tokyo; fwd=uri-miss"), "{cs}");
+    let origin_stats = format!("http://{}:9080/stats", slot.ip(0));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let v: serde_json::Value = rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        c.get(&origin_stats).send().await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(v["requests"].as_u64(), Some(1), "one origin request for two edges' misses: {v}");
+
+    let status = up.terminate();
+    assert!(status.success(), "{status}");
+    assert_eq!(wait_gone(&needle, PATIENCE), Vec::<u32>::new(), "children left behind");
+}
