@@ -38,6 +38,9 @@ fn ratio(v: f64) -> String {
 fn ms(v: f64) -> String {
     format!("{v:.1} ms")
 }
+fn count(v: f64) -> String {
+    format!("{v:.0}")
+}
 
 /// The measures of the comparison, in table order.
 pub const MEASURES: &[Measure] = &[
@@ -46,6 +49,19 @@ pub const MEASURES: &[Measure] = &[
     Measure { key: "p50", label: "p50 latency", get: |r| r.totals.p50_ms, show: ms },
     Measure { key: "p95", label: "p95 latency", get: |r| r.totals.p95_ms, show: ms },
     Measure { key: "error-ratio", label: "error ratio", get: |r| r.totals.error_ratio, show: |v| format!("{v:.4}") },
+    Measure { key: "origin-requests", label: "origin requests", get: |r| r.totals.origin_requests as f64, show: count },
+    Measure {
+        key: "origin-per-object",
+        label: "origin requests per object",
+        get: |r| r.totals.origin_requests_per_object,
+        show: |v| format!("{v:.2}"),
+    },
+    Measure {
+        key: "origin-bytes",
+        label: "origin bytes",
+        get: |r| r.totals.origin_bytes as f64,
+        show: |v| world::ByteSize(v as u64).to_string(),
+    },
     Measure { key: "cost", label: "cost with the CDN (run)", get: |r| r.cost.total_usd, show: usd },
     Measure {
         key: "monthly-with",
@@ -143,6 +159,29 @@ pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
                 match r.regions.iter().find(|x| &x.name == g) {
                     Some(x) => {
                         let _ = write!(md, " {:.1} / {:.1} ms |", x.p50_ms, x.without_cdn_p50_ms);
+                    }
+                    None => md.push_str(" — |"),
+                }
+            }
+            md.push('\n');
+        }
+    }
+    if !regions.is_empty() {
+        let _ = write!(md, "\n## Miss latency per client region (p50 of misses)\n\n| arm |");
+        for g in &regions {
+            let _ = write!(md, " {g} |");
+        }
+        md.push_str("\n| --- |");
+        for _ in &regions {
+            md.push_str(" ---: |");
+        }
+        md.push('\n');
+        for (a, _, r) in rows {
+            let _ = write!(md, "| {a} |");
+            for g in &regions {
+                match r.regions.iter().find(|x| &x.name == g) {
+                    Some(x) => {
+                        let _ = write!(md, " {:.1} ms |", x.miss_p50_ms);
                     }
                     None => md.push_str(" — |"),
                 }

@@ -397,16 +397,19 @@ where
     Ok((if chunks.len() == 1 { chunks.swap_remove(0) } else { chunks.concat().into() }, first))
 }
 
-/// The outcome a response's `Cache-Status` reports.
+/// The outcome a response's `Cache-Status` reports: its last entry's, the
+/// cache nearest the client (RFC 9211 §2: one entry per cache, the one
+/// nearest the origin first; behind an origin shield the shield's entry
+/// comes first and says nothing of whether this edge had it).
 pub fn classify(h: &http::HeaderMap, status: u16, edge: u8) -> Kind {
     if edge == ORIGIN {
         return if status >= 500 { Kind::Error } else { Kind::Origin };
     }
     let cs = h.get("cache-status").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let first = cs.split(',').next().unwrap_or("");
-    let has = |p: &str| first.split(';').any(|x| x.trim() == p || x.trim().starts_with(&format!("{p}=")));
+    let last = cs.rsplit(',').next().unwrap_or("");
+    let has = |p: &str| last.split(';').any(|x| x.trim() == p || x.trim().starts_with(&format!("{p}=")));
     let param =
-        |p: &str| first.split(';').find_map(|x| x.trim().strip_prefix(&format!("{p}=")).map(|v| v.trim().to_string()));
+        |p: &str| last.split(';').find_map(|x| x.trim().strip_prefix(&format!("{p}=")).map(|v| v.trim().to_string()));
     let detail = param("detail").unwrap_or_default();
     if status >= 500 && detail != "stale-if-error" {
         return Kind::Error;
@@ -451,6 +454,11 @@ mod tests {
         assert_eq!(classify(&h("edge-a; fwd=bypass"), 200, 0), Kind::Pass);
         assert_eq!(classify(&h("edge-a; fwd=uri-miss"), 502, 0), Kind::Error);
         assert_eq!(classify(&http::HeaderMap::new(), 200, ORIGIN), Kind::Origin);
+        // behind a shield: the edge's own entry (the last) decides
+        let tiered = "edge-newyork; hit; ttl=5; detail=memory, edge-seoul; fwd=uri-miss; fwd-status=200; stored";
+        assert_eq!(classify(&h(tiered), 200, 0), Kind::Miss);
+        let tiered = "edge-newyork; fwd=uri-miss; fwd-status=200; stored, edge-seoul; hit; ttl=5; detail=memory";
+        assert_eq!(classify(&h(tiered), 200, 0), Kind::Hit);
     }
 
     /// TTFB is taken at the first body byte, not at the end.

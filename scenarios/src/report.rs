@@ -137,6 +137,20 @@ pub struct Totals {
     pub origin_only_p95_ms: f64,
     /// Requests completed per wall second (after the warm-up).
     pub achieved_rps: f64,
+    /// Requests the edges sent the origin (after the warm-up; with an
+    /// origin shield, the shield's and any edge's fallback).
+    pub origin_requests: u64,
+    /// Bytes the edges read from the origin (socket, after the warm-up).
+    pub origin_bytes: u64,
+    /// Distinct objects the clients requested (after the warm-up).
+    pub unique_objects: u64,
+    /// `origin_requests / unique_objects`: 1 when each object is fetched
+    /// once for all edges (a shield collapsing their misses).
+    pub origin_requests_per_object: f64,
+    /// Fills the edges sent an origin shield.
+    pub shield_fills: u64,
+    /// Bytes the edges read from the shield (the edge→shield links).
+    pub inter_tier_bytes: u64,
 }
 
 /// One edge.
@@ -156,7 +170,14 @@ pub struct EdgeRow {
     pub bytes_from_origin: u64,
     /// Origin requests.
     pub origin_requests: u64,
-    /// CDN egress + requests + origin egress for its fills + fill, dollars.
+    /// Fills sent to an origin shield.
+    pub shield_fills: u64,
+    /// Bytes read from the shield.
+    pub bytes_from_shield: u64,
+    /// As the shield: lower tiers' requests.
+    pub tier_requests: u64,
+    /// CDN egress + requests + origin egress for its fills + fill
+    /// (+ inter-tier transfer), dollars.
     pub cost_usd: f64,
 }
 
@@ -181,6 +202,9 @@ pub struct RegionRow {
     pub without_cdn_p50_ms: f64,
     /// The same, 95th percentile.
     pub without_cdn_p95_ms: f64,
+    /// Median latency of its misses (the request went to the origin, or
+    /// to a shield), ms; 0 without misses.
+    pub miss_p50_ms: f64,
     /// Where its requests were sent (the server the client's DNS answer
     /// named, failed requests included): name → requests.
     pub served_by: BTreeMap<String, u64>,
@@ -229,6 +253,8 @@ pub struct Cost {
     pub origin_egress_usd: f64,
     /// Fill fee charged by the CDN.
     pub fill_usd: f64,
+    /// Transfer between tiers (edges' bytes from an origin shield).
+    pub inter_tier_usd: f64,
     /// Origin egress for what it served clients directly (no edge healthy).
     pub origin_direct_usd: f64,
     /// Total with the CDN.
@@ -381,6 +407,8 @@ pub struct Inputs<'a> {
     pub warmup: Option<WarmupRow>,
     /// Driver CPU.
     pub driver: DriverCpu,
+    /// Distinct objects (paths) requested after the warm-up.
+    pub unique_objects: u64,
 }
 
 /// The cost rows of a roll-up.
@@ -390,6 +418,7 @@ fn cost_of(r: &world::price::RollUp) -> Cost {
         cdn_requests_usd: r.total.requests.as_usd(),
         origin_egress_usd: r.total.origin_egress.as_usd(),
         fill_usd: r.total.fill.as_usd(),
+        inter_tier_usd: r.total.inter_tier.as_usd(),
         origin_direct_usd: r.direct.as_usd(),
         total_usd: r.with_cdn.as_usd(),
         origin_only_usd: r.without_cdn.as_usd(),
@@ -435,6 +464,12 @@ pub fn build(i: Inputs<'_>) -> Report {
     let sent: u64 = i.edges.iter().map(|e| e.bytes_to_clients).sum();
     let fetched: u64 = i.edges.iter().map(|e| e.bytes_from_origin).sum();
     t.origin_offload = if sent == 0 { 0.0 } else { 1.0 - fetched as f64 / sent as f64 };
+    t.origin_requests = i.edges.iter().map(|e| e.origin_requests).sum();
+    t.origin_bytes = fetched;
+    t.unique_objects = i.unique_objects;
+    t.origin_requests_per_object = t.origin_requests as f64 / i.unique_objects.max(1) as f64;
+    t.shield_fills = i.edges.iter().map(|e| e.shield_requests).sum();
+    t.inter_tier_bytes = i.edges.iter().map(|e| e.bytes_from_shield).sum();
     let to_origin =
         |region: usize| w.rtt(&w.regions[region].name, &w.origin.region).map_or(0, |d| d.as_micros() as u32);
     let mut origin_rtts: Vec<u32> = samples.iter().map(|x| to_origin(x.region as usize)).collect();
@@ -463,6 +498,9 @@ pub fn build(i: Inputs<'_>) -> Report {
                 bytes_to_clients: d.bytes_to_clients,
                 bytes_from_origin: d.bytes_from_origin,
                 origin_requests: d.origin_requests,
+                shield_fills: d.shield_requests,
+                bytes_from_shield: d.bytes_from_shield,
+                tier_requests: d.tier_requests,
                 cost_usd: bills.edges[k].total.as_usd(),
             }
         })
@@ -535,6 +573,11 @@ pub fn build(i: Inputs<'_>) -> Report {
             p99_ms: percentile(&l, 0.99),
             without_cdn_p50_ms: without,
             without_cdn_p95_ms: without,
+            miss_p50_ms: {
+                let mut m: Vec<u32> = mine.iter().filter(|x| x.kind == Kind::Miss).map(|x| x.latency_us).collect();
+                m.sort_unstable();
+                percentile(&m, 0.5)
+            },
             served_by,
         });
     }
@@ -801,7 +844,27 @@ impl Report {
             Field::SavingsUsd => Some(self.cost.savings_usd),
             Field::MonthlySavingsUsd => self.month.as_ref().map(|m| m.savings_usd),
             Field::ModelHitRatioGap => self.model_gap(),
+            Field::OriginRequests => Some(self.totals.origin_requests as f64),
+            Field::OriginRequestsPerObject => Some(self.totals.origin_requests_per_object),
         }
+    }
+
+    /// With an origin shield: the tiers in one line (fills from the
+    /// shield and from the origin, bytes on each link).
+    fn tiers_line(&self) -> Option<String> {
+        let shield = self.edges.iter().find(|e| e.tier_requests > 0);
+        if self.totals.shield_fills == 0 {
+            return None;
+        }
+        let t = &self.totals;
+        Some(format!(
+            "tiers: the edges sent {} fills to the shield{} ({} on the edge→shield links), the origin got {} ({} on the shield→origin link and fallbacks)",
+            group(t.shield_fills),
+            shield.map_or(String::new(), |e| format!(" {}", e.name)),
+            ByteSize(t.inter_tier_bytes),
+            group(t.origin_requests),
+            ByteSize(t.origin_bytes)
+        ))
     }
 
     /// The largest difference between an edge's live hit ratio and its
@@ -850,6 +913,9 @@ impl Report {
             usd(c.origin_egress_usd),
             usd(c.fill_usd)
         );
+        if c.inter_tier_usd > 0.0 {
+            let _ = write!(s, ", inter-tier transfer {}", usd(c.inter_tier_usd));
+        }
         if c.origin_direct_usd > 0.0 {
             let _ = write!(s, ", origin egress to clients served directly {}", usd(c.origin_direct_usd));
         }
@@ -896,6 +962,17 @@ impl Report {
             t.p50_ms, t.p95_ms, t.p99_ms, t.origin_only_p50_ms, t.origin_only_p95_ms
         );
         let _ = writeln!(s, "  integrity: {} corrupt, {} served after a purge", t.corrupt, t.served_after_purge);
+        let _ = writeln!(
+            s,
+            "  origin: {} requests for {} distinct objects ({:.2} per object), {} read from it",
+            group(t.origin_requests),
+            group(t.unique_objects),
+            t.origin_requests_per_object,
+            ByteSize(t.origin_bytes)
+        );
+        if let Some(line) = self.tiers_line() {
+            let _ = writeln!(s, "  {line}");
+        }
         let _ = writeln!(s, "  cost of this run: {}", Self::cost_line(&self.cost));
         if let Some(m) = &self.month {
             let tiers: Vec<String> = m
@@ -1105,6 +1182,23 @@ impl Report {
                 group(e.origin_requests),
                 usd(e.cost_usd)
             );
+        }
+        if let Some(line) = self.tiers_line() {
+            let _ = writeln!(
+                s,
+                "\n{line}\n\n| edge | shield fills | origin fills | from the shield | lower-tier requests |\n| --- | ---: | ---: | ---: | ---: |"
+            );
+            for e in &self.edges {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} |",
+                    e.name,
+                    group(e.shield_fills),
+                    group(e.origin_requests),
+                    ByteSize(e.bytes_from_shield),
+                    group(e.tier_requests)
+                );
+            }
         }
         let _ = writeln!(
             s,

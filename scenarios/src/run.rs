@@ -182,6 +182,10 @@ async fn drive(
         Some(scenario::Warmup::Requests(n)) => plan.get(n as usize).map(|p| p.at),
     };
     let warm_requests = warm_end.map_or(0, |t| plan.iter().filter(|p| p.at < t).count() as u64);
+    let unique_objects = {
+        let after = plan.iter().filter(|p| warm_end.is_none_or(|t| p.at >= t));
+        after.map(|p| p.path.as_str()).collect::<std::collections::HashSet<_>>().len() as u64
+    };
     let start = Instant::now() + Duration::from_millis(300);
     let cpu0 = process_cpu();
 
@@ -370,6 +374,7 @@ async fn drive(
         duration_s,
         warmup: warm_end.map(|t| report::WarmupRow { until_s: t.as_secs_f64(), requests: warm_requests }),
         driver: DriverCpu { cpu_s: cpu, share: cpu / (duration_s.max(1e-9) * cores) },
+        unique_objects,
     });
     let mut report = report;
     report.arm = arm.map(str::to_string);

@@ -450,6 +450,8 @@ expectable! {
     SavingsUsd = "savings_usd": "origin_only_cost_usd − cost_usd",
     MonthlySavingsUsd = "monthly_savings_usd": "the savings of a month at this run's request rate",
     ModelHitRatioGap = "model_hit_ratio_gap": "largest |live − modelled| hit ratio over the edges (trace workloads)",
+    OriginRequests = "origin_requests": "requests the edges sent the origin (with a shield: its and any fallback's)",
+    OriginRequestsPerObject = "origin_requests_per_object": "origin_requests / distinct objects requested (1: each fetched once for all edges)",
 }
 
 impl Field {
@@ -1195,7 +1197,7 @@ hit_ratio = ">= 0.5"
                 }
             }
         }
-        assert_eq!(n, 11, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
+        assert_eq!(n, 12, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
     }
 
     /// Issue 12, defect 8: a rate of 1e12 aborted the driver on allocation

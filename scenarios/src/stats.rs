@@ -161,6 +161,40 @@ pub struct Report {
     /// Each edge's what-if caches, if it keeps any (edge/src/shadow.rs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shadow: Vec<crate::shadow::EdgeShadows>,
+    /// With an origin shield: each edge's place in the tiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierRow>,
+}
+
+/// One edge in an origin shield's tiers (docs/topology.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierRow {
+    /// Edge name.
+    pub edge: String,
+    /// `shield` or `edge` (fills from the shield).
+    pub role: String,
+    /// Fills sent to the shield (edges).
+    pub shield_fills: u64,
+    /// Requests sent to the origin (fills, revalidations, passes).
+    pub origin_fills: u64,
+    /// Fills sent to the origin because the shield was down (in `origin_fills`).
+    pub fallbacks: u64,
+    /// Bytes on the link to the shield (edges: read from it) or to lower
+    /// tiers (the shield: written to them).
+    pub link_bytes: u64,
+    /// Bytes read from the origin.
+    pub origin_bytes: u64,
+    /// Lower tiers' requests (the shield).
+    pub tier_requests: u64,
+    /// The shield as this edge sees it.
+    pub shield_state: Option<String>,
+    /// Lower tiers' fills answered without the cache, a purge not caught up with (the shield).
+    pub behind_purge: u64,
+    /// The world purge sequence applied.
+    pub purge_seq: u64,
+    /// The inter-tier transfer line of its bill.
+    #[serde(with = "decimal")]
+    pub inter_tier: Money,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -169,6 +203,51 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 fn ms(d: Option<Duration>) -> f64 {
     d.map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// The tiers table: per edge, fills from the shield and from the origin,
+/// the bytes on each link and the inter-tier transfer's dollars.
+fn render_tiers(rows: &[TierRow]) -> String {
+    let mut s = String::from("\nTiers (origin shield; docs/topology.md)\n");
+    let _ = writeln!(
+        s,
+        "{:<10} {:<7} {:>13} {:>13} {:>10} {:>14} {:>10} {:>13} {:>12} {:>13}",
+        "edge",
+        "role",
+        "shield fills",
+        "origin fills",
+        "fallbacks",
+        "GB tier link",
+        "GB origin",
+        "tier requests",
+        "$ inter-tier",
+        "shield state"
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{:<10} {:<7} {:>13} {:>13} {:>10} {:>14} {:>10} {:>13} {:>12} {:>13}",
+            r.edge,
+            r.role,
+            r.shield_fills,
+            r.origin_fills,
+            r.fallbacks,
+            gb(r.link_bytes),
+            gb(r.origin_bytes),
+            r.tier_requests,
+            r.inter_tier.to_string(),
+            r.shield_state.as_deref().unwrap_or("-")
+        );
+    }
+    s.push_str(
+        "(GB tier link: an edge's bytes read from the shield, the shield's bytes written to lower tiers; \
+         $ inter-tier: the edges' shield bytes at prices.inter_tier_usd_per_gb)\n",
+    );
+    let behind: u64 = rows.iter().map(|r| r.behind_purge).sum();
+    if behind > 0 {
+        let _ = writeln!(s, "({behind} lower-tier fills answered without the shield's cache: a purge not caught up with)");
+    }
+    s
 }
 
 impl Report {
@@ -257,7 +336,29 @@ impl Report {
             rtt_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
         };
         let shadow = crate::shadow::of(answered.iter().map(|(name, _, s)| (name.as_str(), Some(*s))));
-        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable, shadow }
+        let tiers = answered
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, _, s))| {
+                let t = s.tier.as_ref()?;
+                let shield = t.role == "shield";
+                Some(TierRow {
+                    edge: name.clone(),
+                    role: t.role.clone(),
+                    shield_fills: t.shield_requests,
+                    origin_fills: s.origin_requests,
+                    fallbacks: t.shield_fallbacks,
+                    link_bytes: if shield { t.bytes_to_tiers } else { t.bytes_from_shield },
+                    origin_bytes: s.bytes_from_origin,
+                    tier_requests: t.tier_requests.total,
+                    shield_state: t.shield_state.clone(),
+                    behind_purge: t.behind_purge,
+                    purge_seq: t.purge_seq,
+                    inter_tier: bills.edges[i].inter_tier,
+                })
+            })
+            .collect();
+        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable, shadow, tiers }
     }
 
     /// The tables.
@@ -304,6 +405,9 @@ impl Report {
         };
         row(&mut s, "total", "", &n, &t.bill);
         s.push_str("($ origin egress: the origin's egress for what the edges fetched; $ fill: the CDN's fee for it)\n");
+        if !self.tiers.is_empty() {
+            s.push_str(&render_tiers(&self.tiers));
+        }
         for u in &self.unreachable {
             let _ = writeln!(s, "{:<10} unreachable: {}", u.edge, u.error);
         }

@@ -323,6 +323,7 @@ mod tests {
             duration_s: 4.0,
             warmup: Some(crate::report::WarmupRow { until_s: 1.0, requests: 13 }),
             driver: Default::default(),
+            unique_objects: 0,
         });
         let now = feed.now();
         assert_eq!(report.totals.requests, 10);

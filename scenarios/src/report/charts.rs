@@ -264,6 +264,7 @@ fn cost(r: &Report, path: &Path) -> anyhow::Result<()> {
         ("origin egress (fills)", c.origin_egress_usd, COLORS[2]),
         ("CDN fill fee", c.fill_usd, COLORS[4]),
         ("origin egress (direct)", c.origin_direct_usd, COLORS[5]),
+        ("inter-tier transfer", c.inter_tier_usd, COLORS[6]),
     ];
     let mut y = 0.0;
     for (_, v, color) in items {
