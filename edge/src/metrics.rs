@@ -34,6 +34,14 @@ pub const ORIGIN_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_origin_bytes_received
 pub const ORIGIN_BYTES_SENT_TOTAL: &str = "cdnlab_edge_origin_bytes_sent_total";
 /// Requests sent to the origin (counter; `edge`).
 pub const ORIGIN_REQUESTS_TOTAL: &str = "cdnlab_edge_origin_requests_total";
+/// Fills sent to the origin shield (counter; `edge`; edges behind a shield).
+pub const SHIELD_REQUESTS_TOTAL: &str = "cdnlab_edge_shield_requests_total";
+/// Bytes read from the origin shield at the socket (counter; `edge`).
+pub const SHIELD_BYTES_RECEIVED_TOTAL: &str = "cdnlab_edge_shield_bytes_received_total";
+/// Fills sent to the origin because the shield was down (counter; `edge`).
+pub const SHIELD_FALLBACKS_TOTAL: &str = "cdnlab_edge_shield_fallbacks_total";
+/// As the shield: lower tiers' requests (counter; `edge`).
+pub const TIER_REQUESTS_TOTAL: &str = "cdnlab_edge_tier_requests_total";
 /// Origin requests that failed or were answered 5xx (counter; `edge`).
 pub const ORIGIN_ERRORS_TOTAL: &str = "cdnlab_edge_origin_errors_total";
 /// Fetches from an upstream by the connection they found: `warm` (kept) or
@@ -190,7 +198,20 @@ pub fn prometheus(st: &EdgeState) -> String {
         .sample(&[("edge", edge), ("item", "requests")], b.requests)
         .sample(&[("edge", edge), ("item", "origin_egress")], b.origin_egress)
         .sample(&[("edge", edge), ("item", "fill")], b.fill)
+        .sample(&[("edge", edge), ("item", "inter_tier")], b.inter_tier)
         .sample(&[("edge", edge), ("item", "total")], b.total);
+    if let Some(t) = &s.tier {
+        p.single(SHIELD_REQUESTS_TOTAL, Kind::Counter, "Fills sent to the origin shield.", &e, t.shield_requests);
+        p.single(SHIELD_BYTES_RECEIVED_TOTAL, Kind::Counter, "Bytes read from the shield.", &e, t.bytes_from_shield);
+        p.single(
+            SHIELD_FALLBACKS_TOTAL,
+            Kind::Counter,
+            "Fills sent to the origin, the shield down.",
+            &e,
+            t.shield_fallbacks,
+        );
+        p.single(TIER_REQUESTS_TOTAL, Kind::Counter, "Lower tiers' requests (the shield).", &e, t.tier_requests.total);
+    }
     p.single(
         WITHOUT_CDN_DOLLARS_TOTAL,
         Kind::Counter,

@@ -245,7 +245,8 @@ fn render_tiers(rows: &[TierRow]) -> String {
     );
     let behind: u64 = rows.iter().map(|r| r.behind_purge).sum();
     if behind > 0 {
-        let _ = writeln!(s, "({behind} lower-tier fills answered without the shield's cache: a purge not caught up with)");
+        let _ =
+            writeln!(s, "({behind} lower-tier fills answered without the shield's cache: a purge not caught up with)");
     }
     s
 }
