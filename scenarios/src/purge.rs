@@ -664,6 +664,95 @@ pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Durat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An admin API that records when each purge arrived (and what it
+    /// said) and acknowledges it `delay` later.
+    async fn admin(name: &'static str, delay: Duration) -> (SocketAddr, tokio::task::JoinHandle<(Instant, String)>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut c, _) = l.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = c.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break body.to_string();
+                    }
+                }
+            };
+            let arrived = Instant::now();
+            tokio::time::sleep(delay).await;
+            let r = PurgeResponse {
+                edge: name.into(),
+                kind: "url".into(),
+                target: "/x".into(),
+                soft: false,
+                seq: 1,
+                objects: 0,
+                keys: 0,
+                inflight: 0,
+                took_us: 1,
+                persisted: true,
+                error: None,
+                bus_seq: None,
+            };
+            let json = serde_json::to_string(&r).unwrap();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                json.len()
+            );
+            c.write_all(head.as_bytes()).await.unwrap();
+            c.write_all(json.as_bytes()).await.unwrap();
+            (arrived, body)
+        });
+        (addr, task)
+    }
+
+    /// The shield gets the purge first; the other edges once it has
+    /// answered (it takes 300 ms here), all with the same world sequence.
+    #[tokio::test]
+    async fn the_fan_out_purges_the_shield_before_the_edges_with_one_world_sequence() {
+        let (shield, s_task) = admin("newyork", Duration::from_millis(300)).await;
+        let (edge, e_task) = admin("seoul", Duration::ZERO).await;
+        let edges =
+            [EdgeTarget::new("seoul", edge), EdgeTarget { upper_tier: true, ..EdgeTarget::new("newyork", shield) }];
+        let c = reqwest::Client::builder().no_proxy().build().unwrap();
+        let req = PurgeRequest { url: Some("/x".into()), ..Default::default() };
+        let opts = FanOut { token: Some("t".into()), ..FanOut::default() };
+        let started = Instant::now();
+        let r = fan_out(&c, &edges, &req, &opts).await;
+        assert!(r.complete(), "{r:?}");
+        assert_eq!(r.edges.iter().map(|e| e.edge.as_str()).collect::<Vec<_>>(), ["seoul", "newyork"], "given order");
+        let ((s_at, s_body), (e_at, e_body)) = (s_task.await.unwrap(), e_task.await.unwrap());
+        assert!(
+            e_at.duration_since(started) >= s_at.duration_since(started) + Duration::from_millis(300),
+            "the edge got the purge {:?} after the start, the shield {:?} (and answered 300 ms later)",
+            e_at.duration_since(started),
+            s_at.duration_since(started)
+        );
+        let seq = |b: &str| serde_json::from_str::<PurgeRequest>(b).unwrap().seq;
+        assert!(seq(&s_body).is_some_and(|s| s > 0) && seq(&s_body) == seq(&e_body), "{s_body} / {e_body}");
+    }
+
+    #[test]
+    fn world_purge_sequences_grow_even_within_a_microsecond() {
+        let a = new_seq();
+        let b = new_seq();
+        let c = new_seq();
+        assert!(a < b && b < c, "{a} {b} {c}");
+    }
 
     #[test]
     fn a_purge_not_published_names_every_edge_as_not_acknowledging_and_why() {

@@ -673,3 +673,46 @@ pub async fn add_members_of(w: &mut World, b: &bus::Bus) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::edge::TierStats;
+
+    /// With an origin shield, `cdn stats` has a Tiers table: each edge's
+    /// shield fills and origin fills, the bytes on its link and their
+    /// inter-tier dollars (priced at `inter_tier_usd_per_gb`, in the bill).
+    #[test]
+    fn a_shield_world_gets_a_tiers_table_with_the_inter_tier_dollars() {
+        let w = World::parse("w.toml", &format!("{}\n[shield]\nregion = \"newyork\"\n", world::load::DEMO_TEXT))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let gib = 1u64 << 30;
+        let edge = |name: &str, t: TierStats| {
+            let mut s = crate::dashboard::hub::tests::stats(name, 10, 0, 5);
+            s.origin_requests = if t.role == "shield" { 7 } else { 1 };
+            s.tier = Some(t);
+            (name.to_string(), Ok(s))
+        };
+        let seoul = TierStats {
+            role: "edge".into(),
+            shield: Some("newyork".into()),
+            shield_state: Some("up".into()),
+            shield_requests: 5,
+            shield_fallbacks: 1,
+            bytes_from_shield: gib,
+            ..TierStats::default()
+        };
+        let newyork = TierStats { role: "shield".into(), bytes_to_tiers: gib, ..TierStats::default() };
+        let r = Report::build(&w, &[edge("seoul", seoul), edge("newyork", newyork)], None);
+        assert_eq!(r.tiers.len(), 2);
+        let s = &r.tiers[0];
+        assert_eq!((s.shield_fills, s.origin_fills, s.fallbacks, s.link_bytes), (5, 1, 1, gib));
+        assert_eq!(s.inter_tier, Money::from_usd(0.02), "1 GiB at the default $0.02/GB");
+        assert_eq!(r.edges[0].bill.inter_tier, s.inter_tier);
+        assert_eq!(r.tiers[1].inter_tier, Money::ZERO);
+        let text = r.render();
+        assert!(text.contains("Tiers (origin shield") && text.contains("shield fills"), "{text}");
+        let line = text.lines().find(|l| l.starts_with("seoul ") && l.contains(" edge ")).unwrap_or_default();
+        assert!(line.contains("$0.020000") && line.contains(" up"), "{line}");
+    }
+}
