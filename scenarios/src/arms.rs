@@ -109,7 +109,38 @@ pub fn compare(l: &Loaded, rows: &[Row], out: &Path) -> anyhow::Result<String> {
     Ok(md)
 }
 
-/// `arms.md`: one table of every measure, one of latency per region.
+/// A table of one value per arm and client region (`cell` of the region's row).
+fn region_table(md: &mut String, rows: &[Row], title: &str, cell: fn(&crate::report::RegionRow) -> String) {
+    let regions: Vec<String> =
+        rows.first().map(|r| r.2.regions.iter().map(|g| g.name.clone()).collect()).unwrap_or_default();
+    if regions.is_empty() {
+        return;
+    }
+    let _ = write!(md, "\n## {title}\n\n| arm |");
+    for g in &regions {
+        let _ = write!(md, " {g} |");
+    }
+    md.push_str("\n| --- |");
+    for _ in &regions {
+        md.push_str(" ---: |");
+    }
+    md.push('\n');
+    for (a, _, r) in rows {
+        let _ = write!(md, "| {a} |");
+        for g in &regions {
+            match r.regions.iter().find(|x| &x.name == g) {
+                Some(x) => {
+                    let _ = write!(md, " {} |", cell(x));
+                }
+                None => md.push_str(" — |"),
+            }
+        }
+        md.push('\n');
+    }
+}
+
+/// `arms.md`: one table of every measure, and per client region one of
+/// latency and one of miss latency.
 pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
     let s0 = &l.scenario;
     let mut md = format!("# {} — side by side\n\n", s0.name);
@@ -141,54 +172,12 @@ pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
         }
         let _ = writeln!(md, " {} |", if r.passed() { "pass" } else { "FAIL" });
     }
-    let regions: Vec<String> =
-        rows.first().map(|r| r.2.regions.iter().map(|g| g.name.clone()).collect()).unwrap_or_default();
-    if !regions.is_empty() {
-        let _ = write!(md, "\n## p50 latency per client region (with the CDN / without)\n\n| arm |");
-        for g in &regions {
-            let _ = write!(md, " {g} |");
-        }
-        md.push_str("\n| --- |");
-        for _ in &regions {
-            md.push_str(" ---: |");
-        }
-        md.push('\n');
-        for (a, _, r) in rows {
-            let _ = write!(md, "| {a} |");
-            for g in &regions {
-                match r.regions.iter().find(|x| &x.name == g) {
-                    Some(x) => {
-                        let _ = write!(md, " {:.1} / {:.1} ms |", x.p50_ms, x.without_cdn_p50_ms);
-                    }
-                    None => md.push_str(" — |"),
-                }
-            }
-            md.push('\n');
-        }
-    }
-    if !regions.is_empty() {
-        let _ = write!(md, "\n## Miss latency per client region (p50 of misses)\n\n| arm |");
-        for g in &regions {
-            let _ = write!(md, " {g} |");
-        }
-        md.push_str("\n| --- |");
-        for _ in &regions {
-            md.push_str(" ---: |");
-        }
-        md.push('\n');
-        for (a, _, r) in rows {
-            let _ = write!(md, "| {a} |");
-            for g in &regions {
-                match r.regions.iter().find(|x| &x.name == g) {
-                    Some(x) => {
-                        let _ = write!(md, " {:.1} ms |", x.miss_p50_ms);
-                    }
-                    None => md.push_str(" — |"),
-                }
-            }
-            md.push('\n');
-        }
-    }
+    region_table(&mut md, rows, "p50 latency per client region (with the CDN / without)", |x| {
+        format!("{:.1} / {:.1} ms", x.p50_ms, x.without_cdn_p50_ms)
+    });
+    region_table(&mut md, rows, "Miss latency per client region (p50 of misses)", |x| {
+        format!("{:.1} ms", x.miss_p50_ms)
+    });
     let _ = writeln!(md, "\n## What each arm says\n");
     for (a, _, r) in rows {
         let _ = writeln!(md, "- **{a}**: {}", r.verdict);
