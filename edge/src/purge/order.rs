@@ -28,6 +28,10 @@ pub use crate::headers::PURGE_SEQ;
 pub struct PurgeOrder {
     applied: watch::Sender<u64>,
     file: Option<PathBuf>,
+    /// The highest sequence waited for in vain: a later fill that needs
+    /// it (or less) is answered without the cache at once, not after
+    /// another wait (the purge may never come: sent to the edges only).
+    missed: std::sync::atomic::AtomicU64,
 }
 
 impl PurgeOrder {
@@ -39,7 +43,7 @@ impl PurgeOrder {
             .and_then(|f| std::fs::read_to_string(f).ok())
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        PurgeOrder { applied: watch::channel(before).0, file }
+        PurgeOrder { applied: watch::channel(before).0, file, missed: std::sync::atomic::AtomicU64::new(0) }
     }
 
     /// The highest world sequence applied.
@@ -66,13 +70,22 @@ impl PurgeOrder {
         });
     }
 
-    /// Whether `seq` is applied here, waiting up to `wait` for it.
+    /// Whether `seq` is applied here, waiting up to `wait` for it (not
+    /// again for a sequence already waited for in vain).
     pub async fn caught_up(&self, seq: u64, wait: Duration) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
         if self.applied() >= seq {
             return true;
         }
+        if seq <= self.missed.load(Relaxed) {
+            return false;
+        }
         let mut rx = self.applied.subscribe();
-        tokio::time::timeout(wait, rx.wait_for(|a| *a >= seq)).await.is_ok_and(|r| r.is_ok())
+        let came = tokio::time::timeout(wait, rx.wait_for(|a| *a >= seq)).await.is_ok_and(|r| r.is_ok());
+        if !came {
+            self.missed.fetch_max(seq, Relaxed);
+        }
+        came
     }
 }
 
@@ -105,6 +118,9 @@ mod tests {
         assert_eq!(o.applied(), 7);
         assert!(o.caught_up(7, Duration::ZERO).await);
         assert!(!o.caught_up(8, Duration::from_millis(20)).await);
+        // waited for in vain once: not waited for again
+        let again = tokio::time::timeout(Duration::from_secs(5), o.caught_up(8, Duration::from_secs(30))).await;
+        assert_eq!(again.ok(), Some(false), "a second wait for a purge that did not come");
         let o = std::sync::Arc::new(o);
         let w = tokio::spawn({
             let o = o.clone();
