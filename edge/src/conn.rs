@@ -157,7 +157,7 @@ pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
     }
     let Some(target) = req.path else { return Raw::Other };
     let body = fresh_memory_hit(st, target, |e, age, status| {
-        out.extend_from_slice(&e.head_block);
+        out.extend_from_slice(e.head.block());
         out.extend_from_slice(b"age: ");
         out.extend_from_slice(age.as_bytes());
         out.extend_from_slice(b"\r\ncache-status: ");

@@ -14,6 +14,7 @@ use foyer::{Code, Error as FoyerError, ErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::freshness::{Flags, Timing};
+use crate::head::Head;
 use crate::key::CacheKey;
 
 const MAGIC: u32 = 0xCD1A_B002;
@@ -25,12 +26,18 @@ const MAX_VALUE: usize = 64 * 1024;
 const MAX_TAGS: u32 = 4096;
 
 /// A stored response.
+///
+/// Compact on purpose (docs/memory.md, "A million small objects"): the
+/// head is one block ([`Head`]) the raw hit path writes as it is, not a
+/// `HeaderMap`; the paths that need fields read them from it
+/// ([`StoredEntry::headers`], [`StoredEntry::header`]).
 #[derive(Debug, Clone)]
 pub struct StoredEntry {
     /// Status code.
     pub status: StatusCode,
-    /// Headers to send on a hit, `Age` and `Cache-Status` excepted.
-    pub headers: HeaderMap,
+    /// Status line and headers to send on a hit (`Age` and `Cache-Status`
+    /// excepted), hop-by-hop fields already removed.
+    pub head: Head,
     /// The body.
     pub body: Bytes,
     /// Freshness timing.
@@ -44,68 +51,18 @@ pub struct StoredEntry {
     /// Set when the body is not here but stored as fixed-size slices under
     /// their own keys (objects larger than the edge's largest object).
     pub slices: Option<SliceInfo>,
-    /// `headers` plus `Age` and `Cache-Status` slots, so a hit clones one
-    /// map and replaces two values in place, never growing it. Derived
-    /// (by [`StoredEntry::prepare`]), not stored on disk.
-    pub hit_headers: HeaderMap,
-    /// The HTTP/1.1 status line and header lines, ready to write (the raw
-    /// hit path appends `Age`, `Cache-Status` and the blank line). Derived.
-    pub head_block: Bytes,
 }
 
 impl StoredEntry {
-    /// Fills `hit_headers` and `head_block` (done when the entry enters the
-    /// store or comes back from disk, so every stored entry has both), and
-    /// makes the entry own its header values.
-    ///
-    /// Memory: hyper parses an origin's header values as slices of the
-    /// connection's read buffer (8 KiB to 400 KiB), so a stored entry that
-    /// kept them would keep that whole buffer alive, several times the
-    /// entry's weight (docs/memory.md measured +100 MiB over a 128 MiB
-    /// tier). Here every value becomes a slice of `head_block`, which holds
-    /// them all anyway: one exact-size allocation per entry.
-    pub fn prepare(&mut self) {
-        let mut b = bytes::BytesMut::with_capacity(
-            32 + self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum::<usize>(),
-        );
-        b.extend_from_slice(b"HTTP/1.1 ");
-        b.extend_from_slice(self.status.as_str().as_bytes());
-        b.extend_from_slice(b" ");
-        b.extend_from_slice(self.status.canonical_reason().unwrap_or("").as_bytes());
-        b.extend_from_slice(b"\r\n");
-        let mut spans = Vec::with_capacity(self.headers.len());
-        for (n, v) in &self.headers {
-            b.extend_from_slice(n.as_str().as_bytes());
-            b.extend_from_slice(b": ");
-            spans.push(b.len()..b.len() + v.len());
-            b.extend_from_slice(v.as_bytes());
-            b.extend_from_slice(b"\r\n");
-        }
-        self.head_block = b.freeze();
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        let mut name: Option<HeaderName> = None;
-        for ((n, v), span) in std::mem::take(&mut self.headers).into_iter().zip(spans) {
-            // `into_iter` names only the first of a repeated field's values.
-            if n.is_some() {
-                name = n;
-            }
-            let Some(name) = &name else { continue };
-            let sensitive = v.is_sensitive();
-            let mut owned = HeaderValue::from_maybe_shared(self.head_block.slice(span)).unwrap_or(v);
-            owned.set_sensitive(sensitive);
-            headers.append(name.clone(), owned);
-        }
-        self.headers = headers;
-        // Headroom matters: HeaderMap reserves a slot before every insert,
-        // even one that replaces a value, and a full map would grow (and
-        // reallocate) on every hit.
-        let mut h = HeaderMap::with_capacity((self.headers.len() + 2) * 2);
-        for (n, v) in &self.headers {
-            h.append(n.clone(), v.clone());
-        }
-        h.insert(http::header::AGE, HeaderValue::from_static("0"));
-        h.insert(crate::headers::CACHE_STATUS, HeaderValue::from_static("-"));
-        self.hit_headers = h;
+    /// The stored headers as a map (built on demand: the values are slices
+    /// of the head, the map itself is allocated per call).
+    pub fn headers(&self) -> HeaderMap {
+        self.head.to_map()
+    }
+
+    /// The first value of one stored field (`name` lowercase).
+    pub fn header(&self, name: &str) -> Option<HeaderValue> {
+        self.head.get(name)
     }
 }
 
@@ -149,29 +106,54 @@ pub enum CacheValue {
     Variants(VarySpec),
 }
 
-/// Heap bytes of one `HeaderMap` slot: its bucket (hash, name, value and
-/// links, 112 bytes on 64-bit) and its share of the index, rounded up.
-const MAP_SLOT: usize = 128;
-/// What a stored response costs besides its parts: the entry itself inside
-/// foyer's record (with the key and foyer's hash and eviction links), its
-/// tags vector, and the allocator's chunk headers. Checked against a
-/// counting allocator by `edge/tests/memory.rs`.
-const ENTRY_OVERHEAD: usize = 640;
+/// Heap bytes glibc's malloc spends on an allocation of `n` bytes on
+/// 64-bit: `n` + 8 rounded up to 16, at least 32; from the mmap threshold
+/// the binaries fix (128 KiB, `runtime::malloc`) up, whole pages.
+pub fn chunk(n: usize) -> usize {
+    match n {
+        0 => 0,
+        n if n >= 128 << 10 => (n + 16).next_multiple_of(4096),
+        n => (n + 8).next_multiple_of(16).max(32),
+    }
+}
+
+/// A `Bytes` of `len` bytes as a stored entry holds it: its buffer, and
+/// the shared header `bytes` allocates the first time it is cloned (every
+/// hit clones the body; building a map from the head slices it).
+fn bytes_cost(len: usize) -> usize {
+    if len == 0 { 0 } else { chunk(len) + chunk(24) }
+}
+
+/// What foyer's memory tier spends on each record besides the key's and
+/// value's own heap: the record (key, value, hash, weight, properties,
+/// eviction links, reference count and flags: `Arc`-allocated) and its
+/// slot in the shard's hash table. Measured with a counting allocator by
+/// `edge/tests/weight.rs` (which checks the whole weight within 10%).
+const FOYER_RECORD: usize = 96;
+
+/// Bytes of memory one entry of the memory tier holds: the memory tier's
+/// capacity bounds resident memory only if every entry weighs what it
+/// really costs (docs/memory.md). The record with the key and value inline,
+/// the key's string, the head and body buffers, the tags.
+pub fn weight(key: &CacheKey, value: &CacheValue) -> usize {
+    let record = chunk(std::mem::size_of::<CacheKey>() + std::mem::size_of::<CacheValue>() + FOYER_RECORD);
+    record + chunk(key.as_str().len()) + value.heap()
+}
 
 impl CacheValue {
-    /// Bytes of memory this value holds once prepared ([`StoredEntry::prepare`]):
-    /// the memory tier's capacity is a bound on resident memory only if
-    /// every entry weighs what it holds (docs/memory.md).
-    pub fn weight(&self) -> usize {
+    /// Heap bytes the value holds outside itself (its buffers and tags).
+    pub fn heap(&self) -> usize {
         match self {
             CacheValue::Response(e) => {
-                let maps = (e.headers.capacity() + e.hit_headers.capacity()) * MAP_SLOT;
-                // Field names outside the standard set own their bytes.
-                let names: usize = e.headers.keys().map(|n| n.as_str().len()).sum();
-                let tags: usize = e.tags.iter().map(|t| t.len() + 32).sum();
-                e.body.len() + e.head_block.len() + maps + names + tags + ENTRY_OVERHEAD
+                let tags = chunk(e.tags.capacity() * std::mem::size_of::<String>())
+                    + e.tags.iter().map(|t| chunk(t.capacity())).sum::<usize>();
+                bytes_cost(e.body.len()) + bytes_cost(e.head.len()) + tags
             }
-            CacheValue::Variants(v) => v.names.iter().map(|n| n.as_str().len() + 24).sum::<usize>() + 64,
+            CacheValue::Variants(v) => {
+                // Names outside the standard set own a `Bytes` of their own.
+                chunk(v.names.capacity() * std::mem::size_of::<HeaderName>())
+                    + v.names.iter().map(|n| bytes_cost(n.as_str().len())).sum::<usize>()
+            }
         }
     }
 }
@@ -220,6 +202,24 @@ fn read_vec(r: &mut impl Read, len: usize, max: usize) -> foyer::Result<Vec<u8>>
     Ok(v)
 }
 
+/// Reads `len` bytes onto the end of `scratch`; their span in it.
+fn read_span(
+    r: &mut impl Read,
+    scratch: &mut Vec<u8>,
+    len: usize,
+    max: usize,
+) -> foyer::Result<std::ops::Range<usize>> {
+    if len > max {
+        return Err(parse_err("field too long"));
+    }
+    let start = scratch.len();
+    r.take(len as u64).read_to_end(scratch).map_err(FoyerError::io_error)?;
+    if scratch.len() - start != len {
+        return Err(parse_err("truncated field"));
+    }
+    Ok(start..start + len)
+}
+
 impl Code for CacheValue {
     fn encode(&self, out: &mut impl Write) -> foyer::Result<()> {
         w(out, &MAGIC.to_le_bytes())?;
@@ -234,12 +234,12 @@ impl Code for CacheValue {
                 let (total, size) = e.slices.map_or((u64::MAX, 0), |s| (s.total, s.size));
                 w(out, &total.to_le_bytes())?;
                 w(out, &size.to_le_bytes())?;
-                w(out, &(e.headers.len() as u32).to_le_bytes())?;
-                for (n, v) in &e.headers {
-                    w(out, &(n.as_str().len() as u16).to_le_bytes())?;
-                    w(out, n.as_str().as_bytes())?;
+                w(out, &(e.head.fields().count() as u32).to_le_bytes())?;
+                for (n, v) in e.head.fields() {
+                    w(out, &(n.len() as u16).to_le_bytes())?;
+                    w(out, n)?;
                     w(out, &(v.len() as u32).to_le_bytes())?;
-                    w(out, v.as_bytes())?;
+                    w(out, v)?;
                 }
                 w(out, &(e.tags.len() as u32).to_le_bytes())?;
                 for t in &e.tags {
@@ -286,16 +286,19 @@ impl Code for CacheValue {
                 if n > MAX_HEADERS {
                     return Err(parse_err("too many headers"));
                 }
-                let mut headers = HeaderMap::with_capacity(n as usize);
+                // The fields into one scratch buffer, then the head block
+                // (checked) in one exact-size allocation.
+                let mut scratch = Vec::new();
+                let mut spans = Vec::with_capacity((n as usize).min(64));
                 for _ in 0..n {
                     let nl = read_u16(r)? as usize;
-                    let name = read_vec(r, nl, MAX_NAME)?;
+                    let name = read_span(r, &mut scratch, nl, MAX_NAME)?;
                     let vl = read_u32(r)? as usize;
-                    let value = read_vec(r, vl, MAX_VALUE)?;
-                    let name = HeaderName::from_bytes(&name).map_err(|_| parse_err("bad header name"))?;
-                    let value = HeaderValue::from_bytes(&value).map_err(|_| parse_err("bad header value"))?;
-                    headers.append(name, value);
+                    let value = read_span(r, &mut scratch, vl, MAX_VALUE)?;
+                    spans.push((name, value));
                 }
+                let fields = spans.iter().map(|(n, v)| (&scratch[n.clone()], &scratch[v.clone()]));
+                let head = Head::from_fields(status, fields).ok_or_else(|| parse_err("bad header field"))?;
                 let nt = read_u32(r)?;
                 if nt > MAX_TAGS {
                     return Err(parse_err("too many tags"));
@@ -308,20 +311,16 @@ impl Code for CacheValue {
                 }
                 let bl = read_u64(r)?;
                 let body = read_vec(r, usize::try_from(bl).map_err(|_| parse_err("body too long"))?, 1 << 34)?;
-                let mut e = StoredEntry {
+                Ok(CacheValue::Response(StoredEntry {
                     status,
-                    headers,
+                    head,
                     body: Bytes::from(body),
                     timing,
                     flags,
                     tags,
                     stored_ms,
                     slices,
-                    hit_headers: HeaderMap::new(),
-                    head_block: Bytes::new(),
-                };
-                e.prepare();
-                Ok(CacheValue::Response(e))
+                }))
             }
             KIND_VARIANTS => {
                 let stored_ms = read_u64(r)?;
@@ -342,7 +341,7 @@ impl Code for CacheValue {
         // Exact for the fixed parts; headers and tags as encoded.
         match self {
             CacheValue::Response(e) => {
-                let headers: usize = e.headers.iter().map(|(n, v)| 6 + n.as_str().len() + v.len()).sum();
+                let headers: usize = e.head.fields().map(|(n, v)| 6 + n.len() + v.len()).sum();
                 let tags: usize = e.tags.iter().map(|t| 2 + t.len()).sum();
                 4 + 1 + 2 + 40 + 1 + 16 + 4 + headers + 4 + tags + 8 + e.body.len()
             }
@@ -380,15 +379,13 @@ mod tests {
         headers.append("x-multi", HeaderValue::from_static("b"));
         CacheValue::Response(StoredEntry {
             status: StatusCode::OK,
-            headers,
+            head: Head::new(StatusCode::OK, &headers),
             body: Bytes::from_static(b"hello world"),
             timing: Timing { birth_ms: 1, lifetime_ms: 2, swr_ms: 3, sie_ms: 4 },
             flags: Flags(Flags::IMMUTABLE),
             tags: vec!["obj-1".into(), "group-1".into()],
             stored_ms: 5,
             slices: Some(SliceInfo { total: 10 << 20, size: 1 << 20 }),
-            hit_headers: HeaderMap::new(),
-            head_block: Bytes::new(),
         })
     }
 
@@ -401,7 +398,8 @@ mod tests {
         let CacheValue::Response(d) = CacheValue::decode(&mut buf.as_slice()).unwrap() else { panic!("kind") };
         let CacheValue::Response(o) = v else { unreachable!() };
         assert_eq!(d.body, o.body);
-        assert_eq!(d.headers, o.headers);
+        assert_eq!(d.head, o.head);
+        assert_eq!(d.headers().get_all("x-multi").iter().count(), 2);
         assert_eq!(d.timing, o.timing);
         assert_eq!(d.tags, o.tags);
         assert_eq!((d.status, d.flags, d.stored_ms, d.slices), (o.status, o.flags, o.stored_ms, o.slices));
@@ -488,28 +486,34 @@ mod tests {
         assert_eq!(owned.capacity(), len);
     }
 
-    /// Preparing rewrites the headers as slices of `head_block`: the same
-    /// fields, values, order and repeats, and the hit headers with them.
+    /// A damaged field name or value read from disk is an error, not a
+    /// head that would write a broken response.
     #[test]
-    fn preparing_keeps_every_field_in_order_and_owns_the_values() {
-        let read_buffer = Bytes::from(vec![b'x'; 4096]);
+    fn a_damaged_field_is_an_error() {
+        let mut buf = Vec::new();
+        sample().encode(&mut buf).unwrap();
+        let at = buf.windows(12).position(|w| w == b"content-type").unwrap();
+        let mut upper = buf.clone();
+        upper[at] = b'C';
+        assert!(CacheValue::decode(&mut upper.as_slice()).is_err());
+        let value = buf.windows(10).position(|w| w == b"text/plain").unwrap();
+        buf[value + 4] = b'\n';
+        assert!(CacheValue::decode(&mut buf.as_slice()).is_err());
+    }
+
+    /// The weight counts what the entry holds: a bigger body or head
+    /// weighs more by (about) its size.
+    #[test]
+    fn the_weight_grows_with_what_the_entry_holds() {
+        let key = CacheKey::from_target("/obj/1").unwrap();
         let CacheValue::Response(mut e) = sample() else { unreachable!() };
-        e.headers.append("x-multi", HeaderValue::from_maybe_shared(read_buffer.slice(..3)).unwrap());
-        let mut secret = HeaderValue::from_static("s");
-        secret.set_sensitive(true);
-        e.headers.insert("x-secret", secret);
-        let before: Vec<(String, Vec<u8>)> =
-            e.headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
-        e.prepare();
-        let after: Vec<(String, Vec<u8>)> =
-            e.headers.iter().map(|(n, v)| (n.to_string(), v.as_bytes().to_vec())).collect();
-        assert_eq!(after, before);
-        assert_eq!(e.headers.get_all("x-multi").iter().count(), 3);
-        assert!(e.headers["x-secret"].is_sensitive());
-        assert!(read_buffer.is_unique(), "a header value still points into the read buffer");
-        assert_eq!(e.hit_headers.get_all("x-multi").iter().count(), 3);
-        assert!(e.hit_headers.contains_key(http::header::AGE));
-        let block = std::str::from_utf8(&e.head_block).unwrap();
-        assert!(block.starts_with("HTTP/1.1 200 OK\r\n") && block.contains("x-multi: xxx\r\n"), "{block}");
+        let small = weight(&key, &CacheValue::Response(e.clone()));
+        e.body = Bytes::from(vec![1u8; 10_000]);
+        let big = weight(&key, &CacheValue::Response(e));
+        assert!((big - small).abs_diff(10_000) < 64, "{small} → {big}");
+        assert_eq!(chunk(1), 32);
+        assert_eq!(chunk(24), 32);
+        assert_eq!(chunk(25), 48);
+        assert_eq!(chunk(512), 528);
     }
 }

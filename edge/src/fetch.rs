@@ -27,6 +27,7 @@ use crate::fill::{Fetched, Fill, Ready};
 use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::growing::{Feeder, Growing};
+use crate::head::Head;
 use crate::headers::{self, CACHE_STATUS};
 use crate::key::CacheKey;
 use crate::meter::Meter;
@@ -100,11 +101,11 @@ impl Fetcher<'_> {
         let stale = f.stale.as_ref().and_then(|e| response(e).map(|r| (e, r)));
         let mut headers = f.headers.clone();
         if let Some((_, s)) = stale {
-            if let Some(etag) = s.headers.get(ETAG) {
-                headers.insert(IF_NONE_MATCH, etag.clone());
+            if let Some(etag) = s.header(ETAG.as_str()) {
+                headers.insert(IF_NONE_MATCH, etag);
             }
-            if let Some(lm) = s.headers.get(LAST_MODIFIED) {
-                headers.insert(IF_MODIFIED_SINCE, lm.clone());
+            if let Some(lm) = s.header(LAST_MODIFIED.as_str()) {
+                headers.insert(IF_MODIFIED_SINCE, lm);
             }
         }
         let method = if f.head { Method::HEAD } else { Method::GET };
@@ -118,7 +119,7 @@ impl Fetcher<'_> {
         // (an origin's is not a cache's: replaced, as before).
         let upstream_status = if from_shield { parts.headers.remove(CACHE_STATUS) } else { None };
         if let Some((entry, s)) = stale {
-            let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers, &parts.headers);
+            let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers(), &parts.headers);
             if parts.status == StatusCode::NOT_MODIFIED || head_ok {
                 let times = (request_time, response_time);
                 let answer = (&parts.headers, parts.status.as_u16(), upstream_status);
@@ -186,15 +187,13 @@ impl Fetcher<'_> {
             req: f.headers.clone(),
             entry: StoredEntry {
                 status: parts.status,
-                headers: shared_headers.clone().unwrap_or_else(|| client.clone()),
+                head: Head::new(parts.status, shared_headers.as_ref().unwrap_or(&client)),
                 body: Bytes::new(),
                 timing: ev.timing,
                 flags: ev.flags,
                 tags: tags.clone(),
                 stored_ms: self.now_ms(),
                 slices: None,
-                hit_headers: HeaderMap::new(),
-                head_block: Bytes::new(),
             },
         });
         let mut storage_key = store.as_ref().map(|_| match vary.is_empty() {
@@ -282,7 +281,9 @@ impl Fetcher<'_> {
                 let whole = feeder.whole();
                 feeder.complete();
                 // A body sent without a length is stored with it.
-                t.entry.headers.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
+                let mut h = t.entry.headers();
+                h.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
+                t.entry.head = Head::new(t.entry.status, &h);
                 t.entry.body = whole;
                 let counter = match self.insert_response(t.mark, &t.key, &t.vary, &t.req, t.entry) {
                     Some(_) => &self.meter.stored,
@@ -305,7 +306,7 @@ impl Fetcher<'_> {
         (request_time, response_time): (std::time::SystemTime, std::time::SystemTime),
         mark: Mark,
     ) -> Fetched {
-        let merged = headers::merge_304(&s.headers, fresh);
+        let merged = headers::merge_304(&s.headers(), fresh);
         let ev = evaluate(
             &Exchange {
                 method: &Method::GET,
@@ -330,15 +331,13 @@ impl Fetcher<'_> {
         if not_stored.is_none() {
             let updated = StoredEntry {
                 status: s.status,
-                headers: merged.clone(),
+                head: Head::new(s.status, &merged),
                 body: s.body.clone(),
                 timing: ev.timing,
                 flags: ev.flags,
                 tags: tags.clone(),
                 stored_ms: self.now_ms(),
                 slices: s.slices,
-                hit_headers: HeaderMap::new(),
-                head_block: Bytes::new(),
             };
             if !self.purging.store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
@@ -422,15 +421,13 @@ impl Fetcher<'_> {
         let slices = Some(SliceInfo { total, size: self.slice_size });
         let meta = StoredEntry {
             status: parts.status,
-            headers: client.clone(),
+            head: Head::new(parts.status, &client),
             body: Bytes::new(),
             timing: ev.timing,
             flags: ev.flags,
             tags: tags.clone(),
             stored_ms: self.now_ms(),
             slices,
-            hit_headers: HeaderMap::new(),
-            head_block: Bytes::new(),
         };
         let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.headers, meta) else {
             // A purge overtook the fill: start over.

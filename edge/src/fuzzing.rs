@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use crate::conn::Raw;
 use crate::entry::{CacheValue, StoredEntry};
 use crate::freshness::{Flags, Timing};
+use crate::head::Head;
 use crate::key::CacheKey;
 use crate::state::EdgeState;
 
@@ -69,15 +70,13 @@ pub async fn memory_edge(objects: &[(&str, &[u8])]) -> Result<Arc<EdgeState>, cr
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
         let value = CacheValue::Response(StoredEntry {
             status: StatusCode::OK,
-            headers,
+            head: Head::new(StatusCode::OK, &headers),
             body: Bytes::copy_from_slice(body),
             timing: Timing { birth_ms: START_MS, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
             flags: Flags::default(),
             tags: Vec::new(),
             stored_ms: START_MS,
             slices: None,
-            hit_headers: HeaderMap::new(),
-            head_block: Bytes::new(),
         });
         let mark = st.purge.mark();
         st.purging().store_fill(mark, vec![(key, value)]);

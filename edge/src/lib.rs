@@ -42,6 +42,7 @@ pub mod freshness;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod growing;
+pub mod head;
 pub mod headers;
 pub mod health;
 pub mod inbound;

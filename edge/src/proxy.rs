@@ -142,7 +142,11 @@ pub fn fast_hit(st: &EdgeState, req: &Request<Incoming>) -> Option<Response<Body
         return None;
     }
     fresh_memory_hit(st, req.uri().path_and_query()?.as_str(), |e, age, status| {
-        let mut h = e.hit_headers.clone();
+        // The map is built from the entry's head (values are slices of it):
+        // entries keep no map (crate::head); the raw path (crate::conn)
+        // writes the head as it is.
+        let mut h = e.head.to_map();
+        h.reserve(2);
         h.insert(AGE, age);
         h.insert(CACHE_STATUS, status);
         let mut r = Response::new(if head { Body::Empty } else { Body::full(e.body.clone()) });
@@ -333,7 +337,7 @@ async fn cacheable_once(
             if let Some(g) = &r.stream {
                 return Ok(serve_growing(st, parts, r.status, hdrs, g, leader, cs, age).await);
             }
-            let rep = Rep { status: r.status, headers: hdrs, body: &r.body };
+            let rep = Rep { status: r.status, headers: std::borrow::Cow::Borrowed(hdrs), body: &r.body };
             Ok(Served::new(st, cs, st.responder.respond(parts, rep, age)))
         }
         Fetched::Streamed(slot) => {
@@ -378,7 +382,15 @@ async fn serve_growing(
 ) -> Served {
     if parts.method == Method::GET && status == StatusCode::OK && parts.headers.contains_key(RANGE) {
         return match g.whole().await {
-            Ok(body) => Served::new(st, cs, st.responder.respond(parts, Rep { status, headers, body: &body }, age)),
+            Ok(body) => Served::new(
+                st,
+                cs,
+                st.responder.respond(
+                    parts,
+                    Rep { status, headers: std::borrow::Cow::Borrowed(headers), body: &body },
+                    age,
+                ),
+            ),
             Err(why) => Served::error(st, StatusCode::BAD_GATEWAY, &why, cs),
         };
     }

@@ -4,6 +4,8 @@
 //! set from the request's outcome, where the request path returns it:
 //! `crate::proxy::Served`.)
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::header::{AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, DATE};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, request};
@@ -14,12 +16,12 @@ use crate::entry::StoredEntry;
 use crate::headers::add_via;
 
 /// A representation to send: status, headers, body.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Rep<'a> {
     /// Status.
     pub status: StatusCode,
-    /// Headers.
-    pub headers: &'a HeaderMap,
+    /// Headers (a stored response's are built from its head, owned).
+    pub headers: Cow<'a, HeaderMap>,
     /// Body.
     pub body: &'a Bytes,
 }
@@ -27,7 +29,7 @@ pub struct Rep<'a> {
 impl<'a> Rep<'a> {
     /// A stored response.
     pub fn of(e: &'a StoredEntry) -> Self {
-        Rep { status: e.status, headers: &e.headers, body: &e.body }
+        Rep { status: e.status, headers: Cow::Owned(e.headers()), body: &e.body }
     }
 }
 
@@ -50,7 +52,7 @@ impl Responder {
     pub fn respond(&self, req: &request::Parts, rep: Rep<'_>, age: Option<u64>) -> Response<Body> {
         let Rep { status, headers, body } = rep;
         let (method, req) = (&req.method, &req.headers);
-        let mut h = headers.clone();
+        let mut h = headers.into_owned();
         if let Some(a) = age {
             h.insert(AGE, crate::cache_status::age_value(a));
         }

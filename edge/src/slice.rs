@@ -27,6 +27,7 @@ use crate::entry::{CacheValue, SliceInfo, StoredEntry};
 use crate::fetch::response;
 use crate::fill::{Fetched, Ready};
 use crate::freshness::Timing;
+use crate::head::Head;
 use crate::key::CacheKey;
 use crate::respond::Rep;
 use crate::state::EdgeState;
@@ -55,7 +56,7 @@ impl SlicedMeta {
         Some(SlicedMeta {
             key,
             status: e.status,
-            headers: e.headers.clone(),
+            headers: e.headers(),
             info: e.slices?,
             timing: e.timing,
             tags: e.tags.clone(),
@@ -116,7 +117,7 @@ pub async fn serve_sliced(
 ) -> Result<(Response<Body>, CacheStatus), FetchError> {
     let total = meta.info.total;
     let empty = Bytes::new();
-    let rep = Rep { status: meta.status, headers: &meta.headers, body: &empty };
+    let rep = Rep { status: meta.status, headers: std::borrow::Cow::Borrowed(&meta.headers), body: &empty };
     if meta.status == StatusCode::OK && conditional::not_modified(&parts.headers, &meta.headers) {
         return Ok((st.responder.respond(parts, rep, age), cs));
     }
@@ -205,7 +206,7 @@ async fn slice_bytes(st: &Arc<EdgeState>, meta: &SlicedMeta, i: u64, how: &Slice
     let want = end - start + 1;
     if let Ok(Some((e, _))) = st.purging().stored(&key).await
         && let Some(r) = response(&e)
-        && meta.matches(&r.headers)
+        && meta.matches(&r.headers())
         && r.body.len() as u64 == want
     {
         return Ok(r.body.clone());
@@ -277,7 +278,10 @@ async fn fetch_slice_inner(
     let body = match tokio::time::timeout(st.upstream.timeout(), body.collect()).await {
         Err(_) => return Fetched::Failed(FetchError::Timeout(st.upstream.timeout())),
         Ok(Err(e)) => return Fetched::Failed(FetchError::Broken(format!("slice body: {e}"))),
-        Ok(Ok(c)) => c.to_bytes(),
+        // Copied to exactly its size: a body that came in one chunk is a
+        // slice of the connection's read buffer, which a stored slice
+        // would keep alive (docs/memory.md).
+        Ok(Ok(c)) => Bytes::copy_from_slice(&c.to_bytes()),
     };
     if body.len() as u64 != want {
         return Fetched::Failed(FetchError::Broken(format!("slice {i}: {} bytes, expected {want}", body.len())));
@@ -290,15 +294,13 @@ async fn fetch_slice_inner(
     }
     let entry = StoredEntry {
         status: StatusCode::PARTIAL_CONTENT,
-        headers: h,
+        head: Head::new(StatusCode::PARTIAL_CONTENT, &h),
         body: body.clone(),
         timing: meta.timing,
         flags: Default::default(),
         tags: meta.tags.clone(),
         stored_ms: st.clock.unix_ms(),
         slices: None,
-        hit_headers: HeaderMap::new(),
-        head_block: Bytes::new(),
     };
     let value = CacheValue::Response(entry);
     let on_disk = meta.info.total as usize > st.store.memory_capacity() / 4;

@@ -149,7 +149,7 @@ impl Store {
             .memory(memory)
             .with_shards(shards)
             .with_eviction_config(eviction)
-            .with_weighter(|k: &CacheKey, v: &CacheValue| k.as_str().len() + v.weight())
+            .with_weighter(crate::entry::weight)
             .storage();
         let (cache, lock) = if c.disk == 0 {
             (builder.build().await?, None)
@@ -229,11 +229,8 @@ impl Store {
     /// asynchronously, on disk. Fills store through
     /// [`EdgeState::admit`](crate::state::EdgeState::admit), which indexes
     /// the key for purges and checks for purges that overtook the fill.
-    pub fn insert(&self, key: CacheKey, mut value: CacheValue) -> Entry {
-        if let CacheValue::Response(e) = &mut value {
-            e.prepare();
-        }
-        if value.weight() > self.disk_only_above && self.has_disk {
+    pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
+        if crate::entry::weight(&key, &value) > self.disk_only_above && self.has_disk {
             let props = HybridCacheProperties::default().with_location(Location::OnDisk);
             self.cache.insert_with_properties(key, value, props)
         } else {
@@ -242,10 +239,7 @@ impl Store {
     }
 
     /// Stores a value on disk only (slices of objects too large for memory).
-    pub fn insert_on_disk(&self, key: CacheKey, mut value: CacheValue) {
-        if let CacheValue::Response(e) = &mut value {
-            e.prepare();
-        }
+    pub fn insert_on_disk(&self, key: CacheKey, value: CacheValue) {
         if !self.has_disk {
             self.cache.insert(key, value);
             return;
@@ -257,10 +251,7 @@ impl Store {
     /// Stores a value in the memory tier only: one whose Add record could
     /// not be journalled (a full disk) must not reach the disk, where it
     /// could outlive a purge after a restart.
-    pub fn insert_in_memory(&self, key: CacheKey, mut value: CacheValue) {
-        if let CacheValue::Response(e) = &mut value {
-            e.prepare();
-        }
+    pub fn insert_in_memory(&self, key: CacheKey, value: CacheValue) {
         let props = HybridCacheProperties::default().with_location(Location::InMem);
         self.cache.insert_with_properties(key, value, props);
     }

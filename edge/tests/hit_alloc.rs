@@ -17,6 +17,7 @@ use bytes::{Bytes, BytesMut};
 use edge::entry::{CacheValue, StoredEntry};
 use edge::freshness::{Flags, Timing};
 use edge::fuzzing::{RawDecision, START_MS, memory_edge, raw_hit};
+use edge::head::Head;
 use edge::key::CacheKey;
 use http::header::{CONTENT_LENGTH, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -32,15 +33,13 @@ fn entry(flags: Flags) -> CacheValue {
     headers.insert(LAST_MODIFIED, HeaderValue::from_static("Thu, 01 Jan 2026 00:00:00 GMT"));
     CacheValue::Response(StoredEntry {
         status: StatusCode::OK,
-        headers,
+        head: Head::new(StatusCode::OK, &headers),
         body: Bytes::from_static(b"hello"),
         timing: Timing { birth_ms: START_MS, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
         flags,
         tags: Vec::new(),
         stored_ms: START_MS,
         slices: None,
-        hit_headers: HeaderMap::new(),
-        head_block: Bytes::new(),
     })
 }
 

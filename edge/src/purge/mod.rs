@@ -1202,15 +1202,13 @@ mod tests {
         let now = st.now_ms();
         CacheValue::Response(StoredEntry {
             status: http::StatusCode::OK,
-            headers: http::HeaderMap::new(),
+            head: crate::head::Head::new(http::StatusCode::OK, &http::HeaderMap::new()),
             body: bytes::Bytes::from(body.to_string()),
             timing: Timing { birth_ms: now, lifetime_ms: 600_000, swr_ms: 0, sie_ms: 0 },
             flags: Flags::default(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
             stored_ms: now,
             slices: None,
-            hit_headers: http::HeaderMap::new(),
-            head_block: bytes::Bytes::new(),
         })
     }
 
