@@ -15,7 +15,8 @@ use crate::key::CacheKey;
 
 use super::spec::{Target, primary_is};
 
-/// What the index knows of one store key.
+/// What the index is told of one store key (and hands back whole for
+/// snapshots).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
     /// Surrogate keys of the stored response.
@@ -28,11 +29,56 @@ pub struct KeyInfo {
     pub response: bool,
 }
 
+/// What a lookup needs of one store key (no tags: nothing to allocate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Stamp (`stored_ms`) of the stored value.
+    pub stamp: u64,
+    /// Purges registered when it was stored.
+    pub admitted: u64,
+    /// A response (not a `VarySpec` pointer).
+    pub response: bool,
+}
+
+/// One key's entry, compact (the index holds every key of both tiers,
+/// a million at a time: docs/memory.md): its tags in one allocation.
+#[derive(Debug)]
+struct Slot {
+    tags: Tags,
+    stamp: Stamp,
+}
+
+/// Surrogate keys in one allocation, `\n`-separated (tags come from
+/// field values, which hold no LF), or none.
+#[derive(Debug, Default)]
+struct Tags(Option<Box<str>>);
+
+impl Tags {
+    fn of(tags: &[String]) -> Tags {
+        Tags((!tags.is_empty()).then(|| tags.join("\n").into_boxed_str()))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.as_deref().into_iter().flat_map(|t| t.split('\n'))
+    }
+}
+
+/// The keys of one tag: most tags name one object (`obj-7`), so one key
+/// is held inline and a set only from the second.
+#[derive(Debug)]
+enum Keys {
+    One(CacheKey),
+    // Boxed on purpose: the set inline (48 bytes) would make every
+    // one-key tag's slot in the map that much larger.
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<CacheKey>>),
+}
+
 /// Keys in order, and tag → keys.
 #[derive(Debug, Default)]
 pub struct Index {
-    keys: BTreeMap<CacheKey, KeyInfo>,
-    tags: HashMap<String, HashSet<CacheKey>>,
+    keys: BTreeMap<CacheKey, Slot>,
+    tags: HashMap<Box<str>, Keys>,
     responses: usize,
 }
 
@@ -58,86 +104,117 @@ impl Index {
     }
 
     /// What is known of `key`.
-    pub fn get(&self, key: &str) -> Option<&KeyInfo> {
-        self.keys.get(key)
+    pub fn get(&self, key: &str) -> Option<Stamp> {
+        self.keys.get(key).map(|s| s.stamp)
     }
 
     /// Records (or replaces) a stored key.
     pub fn add(&mut self, key: CacheKey, info: KeyInfo) {
+        let stamp = Stamp { stamp: info.stamp, admitted: info.admitted, response: info.response };
+        if let Some(old) = self.keys.get(key.as_str()) {
+            let gone: Vec<Box<str>> =
+                old.tags.iter().filter(|t| !info.tags.iter().any(|n| n == t)).map(Into::into).collect();
+            for t in gone {
+                self.untag(&t, &key);
+            }
+        }
         for t in &info.tags {
-            self.tags.entry(t.clone()).or_default().insert(key.clone());
+            self.tag(t, &key);
         }
         if info.response {
             self.responses += 1;
         }
-        if let Some(old) = self.keys.insert(key.clone(), info) {
-            if old.response {
-                self.responses -= 1;
-            }
-            let gone: Vec<&String> = {
-                let new_tags = &self.keys[key.as_str()].tags;
-                old.tags.iter().filter(|t| !new_tags.contains(t)).collect()
-            };
-            for t in gone {
-                self.untag(t, &key);
-            }
+        if let Some(old) = self.keys.insert(key, Slot { tags: Tags::of(&info.tags), stamp })
+            && old.stamp.response
+        {
+            self.responses -= 1;
         }
     }
 
     /// Forgets a key.
-    pub fn remove(&mut self, key: &str) -> Option<KeyInfo> {
-        let (k, info) = self.keys.remove_entry(key)?;
-        if info.response {
+    pub fn remove(&mut self, key: &str) -> Option<Stamp> {
+        let (k, slot) = self.keys.remove_entry(key)?;
+        if slot.stamp.response {
             self.responses -= 1;
         }
-        for t in &info.tags {
+        for t in slot.tags.iter() {
             self.untag(t, &k);
         }
-        Some(info)
+        Some(slot.stamp)
+    }
+
+    fn tag(&mut self, tag: &str, key: &CacheKey) {
+        match self.tags.get_mut(tag) {
+            None => {
+                self.tags.insert(tag.into(), Keys::One(key.clone()));
+            }
+            Some(Keys::One(k)) if k == key => {}
+            Some(keys @ Keys::One(_)) => {
+                let Keys::One(first) = std::mem::replace(keys, Keys::Many(Box::default())) else { unreachable!() };
+                if let Keys::Many(set) = keys {
+                    set.insert(first);
+                    set.insert(key.clone());
+                }
+            }
+            Some(Keys::Many(set)) => {
+                set.insert(key.clone());
+            }
+        }
     }
 
     fn untag(&mut self, tag: &str, key: &CacheKey) {
-        if let Some(set) = self.tags.get_mut(tag) {
-            set.remove(key);
-            if set.is_empty() {
-                self.tags.remove(tag);
+        let empty = match self.tags.get_mut(tag) {
+            Some(Keys::One(k)) => k == key,
+            Some(Keys::Many(set)) => {
+                set.remove(key);
+                set.is_empty()
             }
+            None => false,
+        };
+        if empty {
+            self.tags.remove(tag);
         }
     }
 
     /// Updates the stamp of a key after a soft purge re-stored it.
     pub fn restamp(&mut self, key: &str, stamp: u64, admitted: u64) {
-        if let Some(i) = self.keys.get_mut(key) {
-            i.stamp = stamp;
-            i.admitted = admitted;
+        if let Some(s) = self.keys.get_mut(key) {
+            s.stamp.stamp = stamp;
+            s.stamp.admitted = admitted;
         }
     }
 
     /// The keys a (non-`All`) target covers, with what is known of them.
-    pub fn matching(&self, target: &Target) -> Vec<(CacheKey, KeyInfo)> {
+    pub fn matching(&self, target: &Target) -> Vec<(CacheKey, Stamp)> {
         let range_from = |start: &str| self.keys.range::<str, _>((Bound::Included(start), Bound::Unbounded));
         match target {
             // `\0` sorts first: the URL's derived keys follow it directly.
             Target::Url(u) => range_from(u)
                 .take_while(|(k, _)| primary_is(k.as_str(), u))
-                .map(|(k, i)| (k.clone(), i.clone()))
+                .map(|(k, s)| (k.clone(), s.stamp))
                 .collect(),
             Target::Prefix(p) => range_from(p)
                 .take_while(|(k, _)| k.as_str().starts_with(p.as_str()))
-                .map(|(k, i)| (k.clone(), i.clone()))
+                .map(|(k, s)| (k.clone(), s.stamp))
                 .collect(),
-            Target::Tag(t) => self
-                .tags
-                .get(t)
-                .map(|set| set.iter().filter_map(|k| Some((k.clone(), self.keys.get(k.as_str())?.clone()))).collect())
-                .unwrap_or_default(),
-            Target::All => self.keys.iter().map(|(k, i)| (k.clone(), i.clone())).collect(),
+            Target::Tag(t) => {
+                let found = |k: &CacheKey| Some((k.clone(), self.keys.get(k.as_str())?.stamp));
+                match self.tags.get(t.as_str()) {
+                    None => Vec::new(),
+                    Some(Keys::One(k)) => found(k).into_iter().collect(),
+                    Some(Keys::Many(set)) => set.iter().filter_map(found).collect(),
+                }
+            }
+            Target::All => self.keys.iter().map(|(k, s)| (k.clone(), s.stamp)).collect(),
         }
     }
 
-    /// Every key with its info, in order (for snapshots).
-    pub fn iter(&self) -> impl Iterator<Item = (&CacheKey, &KeyInfo)> {
-        self.keys.iter()
+    /// Every key with what is known of it, in order (for snapshots).
+    pub fn iter(&self) -> impl Iterator<Item = (&CacheKey, KeyInfo)> {
+        self.keys.iter().map(|(k, s)| {
+            let tags = s.tags.iter().map(String::from).collect();
+            (k, KeyInfo { tags, stamp: s.stamp.stamp, admitted: s.stamp.admitted, response: s.stamp.response })
+        })
     }
 
     /// Keeps only the keys for which `keep` says yes; returns how many went.
@@ -168,7 +245,7 @@ mod tests {
         KeyInfo { tags: tags.iter().map(|t| t.to_string()).collect(), stamp: 1, admitted: 0, response: true }
     }
 
-    fn names(v: Vec<(CacheKey, KeyInfo)>) -> Vec<String> {
+    fn names(v: Vec<(CacheKey, Stamp)>) -> Vec<String> {
         let mut n: Vec<String> = v.into_iter().map(|(k, _)| k.as_str().replace('\0', "|")).collect();
         n.sort();
         n

@@ -1013,7 +1013,7 @@ impl<T> Purging<'_, T> {
                 key: k.as_str().into(),
                 stamp: i.stamp,
                 response: i.response,
-                tags: i.tags.clone(),
+                tags: i.tags,
             });
             (log::encode_snapshot(&h, adds), covers, closed, pruned, g.index.len())
         };
