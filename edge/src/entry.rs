@@ -137,7 +137,9 @@ const FOYER_RECORD: usize = 96;
 /// the key's string, the head and body buffers, the tags.
 pub fn weight(key: &CacheKey, value: &CacheValue) -> usize {
     let record = chunk(std::mem::size_of::<CacheKey>() + std::mem::size_of::<CacheValue>() + FOYER_RECORD);
-    record + chunk(key.as_str().len()) + value.heap()
+    // The key is an `Arc<str>` (two counts, then the bytes), shared with
+    // the purge index.
+    record + chunk(16 + key.as_str().len()) + value.heap()
 }
 
 impl CacheValue {

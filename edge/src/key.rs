@@ -7,14 +7,19 @@
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 pub use api::key::{KeyError, MAX_KEY_LEN, is_normal, prefix_form};
 use api::key::{canonical_target, uri_target};
 use http::Uri;
 
 /// A canonical request target: `/path?query`, also what the origin is sent.
+///
+/// Shared, not copied: the memory tier's record, the purge index and its
+/// tag sets hold the same key, a million of them on a full edge
+/// (docs/memory.md), so a clone is a reference count.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CacheKey(String);
+pub struct CacheKey(Arc<str>);
 
 impl CacheKey {
     /// The key for a request URI: origin-form (`/a?b`) or absolute-form
@@ -25,7 +30,7 @@ impl CacheKey {
 
     /// The key for a request target (`/path?query`; a `#fragment` is cut).
     pub fn from_target(target: &str) -> Result<CacheKey, KeyError> {
-        canonical_target(target).map(CacheKey)
+        canonical_target(target).map(|t| CacheKey(t.into()))
     }
 
     /// The key as a string: also the request target sent to the origin.
@@ -42,7 +47,7 @@ impl CacheKey {
     /// A derived key (`{self}\0{suffix}`) for data that belongs to this one
     /// (slices, HEAD validations); never equal to a request target.
     pub fn with_suffix(&self, suffix: &str) -> CacheKey {
-        CacheKey(format!("{}\0{suffix}", self.0))
+        CacheKey(format!("{}\0{suffix}", self.0).into())
     }
 
     /// The URL part of a key: a variant or derived key without its suffixes.
@@ -52,7 +57,7 @@ impl CacheKey {
 
     /// Wraps an already normalised string (from storage).
     pub(crate) fn from_stored(s: String) -> CacheKey {
-        CacheKey(s)
+        CacheKey(s.into())
     }
 }
 

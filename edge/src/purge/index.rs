@@ -74,11 +74,16 @@ enum Keys {
     Many(Box<HashSet<CacheKey>>),
 }
 
-/// Keys in order, and tag → keys.
+/// Keys in order, and tag → keys. The tag map is keyed by a hash of the
+/// tag (a seeded one, so an origin cannot aim tags at one slot): the tag's
+/// own string is in each key's [`Slot`], and a tag purge checks it there,
+/// so a collision of two tags' hashes costs a look at the other's keys,
+/// never a wrong match.
 #[derive(Debug, Default)]
 pub struct Index {
     keys: BTreeMap<CacheKey, Slot>,
-    tags: HashMap<Box<str>, Keys>,
+    tags: HashMap<u64, Keys>,
+    seed: std::hash::RandomState,
     responses: usize,
 }
 
@@ -108,18 +113,22 @@ impl Index {
         self.keys.get(key).map(|s| s.stamp)
     }
 
+    fn hash(&self, tag: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.seed, tag)
+    }
+
     /// Records (or replaces) a stored key.
     pub fn add(&mut self, key: CacheKey, info: KeyInfo) {
         let stamp = Stamp { stamp: info.stamp, admitted: info.admitted, response: info.response };
+        let new: Vec<u64> = info.tags.iter().map(|t| self.hash(t)).collect();
         if let Some(old) = self.keys.get(key.as_str()) {
-            let gone: Vec<Box<str>> =
-                old.tags.iter().filter(|t| !info.tags.iter().any(|n| n == t)).map(Into::into).collect();
-            for t in gone {
-                self.untag(&t, &key);
+            let gone: Vec<u64> = old.tags.iter().map(|t| self.hash(t)).filter(|h| !new.contains(h)).collect();
+            for h in gone {
+                self.untag(h, &key);
             }
         }
-        for t in &info.tags {
-            self.tag(t, &key);
+        for h in new {
+            self.tag(h, &key);
         }
         if info.response {
             self.responses += 1;
@@ -138,15 +147,15 @@ impl Index {
             self.responses -= 1;
         }
         for t in slot.tags.iter() {
-            self.untag(t, &k);
+            self.untag(self.hash(t), &k);
         }
         Some(slot.stamp)
     }
 
-    fn tag(&mut self, tag: &str, key: &CacheKey) {
-        match self.tags.get_mut(tag) {
+    fn tag(&mut self, tag: u64, key: &CacheKey) {
+        match self.tags.get_mut(&tag) {
             None => {
-                self.tags.insert(tag.into(), Keys::One(key.clone()));
+                self.tags.insert(tag, Keys::One(key.clone()));
             }
             Some(Keys::One(k)) if k == key => {}
             Some(keys @ Keys::One(_)) => {
@@ -162,8 +171,8 @@ impl Index {
         }
     }
 
-    fn untag(&mut self, tag: &str, key: &CacheKey) {
-        let empty = match self.tags.get_mut(tag) {
+    fn untag(&mut self, tag: u64, key: &CacheKey) {
+        let empty = match self.tags.get_mut(&tag) {
             Some(Keys::One(k)) => k == key,
             Some(Keys::Many(set)) => {
                 set.remove(key);
@@ -172,7 +181,7 @@ impl Index {
             None => false,
         };
         if empty {
-            self.tags.remove(tag);
+            self.tags.remove(&tag);
         }
     }
 
@@ -198,8 +207,11 @@ impl Index {
                 .map(|(k, s)| (k.clone(), s.stamp))
                 .collect(),
             Target::Tag(t) => {
-                let found = |k: &CacheKey| Some((k.clone(), self.keys.get(k.as_str())?.stamp));
-                match self.tags.get(t.as_str()) {
+                let found = |k: &CacheKey| {
+                    let slot = self.keys.get(k.as_str())?;
+                    slot.tags.iter().any(|x| x == t).then(|| (k.clone(), slot.stamp))
+                };
+                match self.tags.get(&self.hash(t)) {
                     None => Vec::new(),
                     Some(Keys::One(k)) => found(k).into_iter().collect(),
                     Some(Keys::Many(set)) => set.iter().filter_map(found).collect(),
