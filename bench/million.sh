@@ -15,6 +15,8 @@
 #            keys it does not cover (p99 of those hits during the purge)
 #   restart  TERM and start again on the same data directory: time to ready,
 #            hits from the disk tier among SAMPLE keys; then kill -9 and the same
+#   memory   the same fill through a fresh edge without a disk tier (--disk 0,
+#            like Varnish's -s malloc): resident memory per object
 #   varnish  the same fill and hits through Varnish (-s malloc with the same
 #            memory budget): resident memory per object, its own counts
 #
@@ -234,6 +236,18 @@ for N in "${COUNTS[@]}"; do
   stop "$edge_pid"
   rm -rf "$WORK/edge"
 
+  # ---- the same fill, memory only (--disk 0)
+  start_edge "$mem" 0
+  wait_http "http://$EDGE_ADMIN/healthz" "$edge_pid" 120 || die "edge (--disk 0) did not start; $WORK/edge.log"
+  m0=$(rss_kib "$edge_pid")
+  m_fill=$(fill "http://$EDGE" "$N")
+  sleep 2
+  m1=$(rss_kib "$edge_pid")
+  mem_rss=$(((m1 - m0) * 1024 / N))
+  echo "   memory only: fill ${m_fill}s, RSS ${m0} -> ${m1} KiB (${mem_rss} B/object)" >&2
+  stop "$edge_pid"
+  rm -rf "$WORK/edge"
+
   # ---- Varnish, same budget
   v_rss="-" v_obj="-" v_bytes="-" v_hit="-" v_bare="-"
   if [[ -z ${NO_VARNISH:-} ]]; then
@@ -269,11 +283,11 @@ for N in "${COUNTS[@]}"; do
 
   ratio=$(awk -v a="$hit" -v b="$bare" 'BEGIN { printf "%.2f", a / b }')
   v_ratio=$([[ $v_hit == - ]] && echo - || awk -v a="$v_hit" -v b="$v_bare" 'BEGIN { printf "%.2f", a / b }')
-  echo "N=$N SIZE=$SIZE MEMORY=$mem DISK=$disk RSS_PER_OBJECT=$rss_per TIER_ENTRIES=$entries TIER_BYTES_PER_ENTRY=$((used / (entries > 0 ? entries : 1))) DISK_WRITTEN_PER_ENTRY=$((written / (stored > 0 ? stored : 1))) FILL_PER_S=$fill_rate HIT_RPS=$hit BARE_RPS=$bare HIT_RATIO=$ratio HIT_P99_MS=$p99 PURGE_URL_MS=$url_ms PURGE_TAG_MS=$tag_ms PURGE_PREFIX_MS=$prefix_ms PURGE_PREFIX_OBJECTS=$prefix_objects P99_DURING_PREFIX_MS=$during_p99 START_EMPTY_S=$first_start RESTART_S=$restart_s RESTART_HITS=$restart_hits/$sample RECOVER_S=$recover_s RECOVER_HITS=$recover_hits/$sample VARNISH_RSS_PER_OBJECT=$v_rss VARNISH_OBJECTS=$v_obj VARNISH_BYTES_PER_OBJECT=$v_bytes VARNISH_HIT_RPS=$v_hit VARNISH_BARE_RPS=$v_bare"
-  ROWS+=("| $N | $rss_per | $v_rss | $entries × $((used / (entries > 0 ? entries : 1))) B | $v_obj × $v_bytes B | $((written / (stored > 0 ? stored : 1))) | $fill_rate | $hit / $bare = $ratio | $v_hit / $v_bare = $v_ratio | $p99 | $url_ms / $tag_ms / $prefix_ms ($prefix_objects) | $during_p99 | $restart_s ($restart_hits/$sample) | $recover_s ($recover_hits/$sample) |")
+  echo "N=$N SIZE=$SIZE MEMORY=$mem DISK=$disk RSS_PER_OBJECT=$rss_per RSS_PER_OBJECT_NO_DISK=$mem_rss TIER_ENTRIES=$entries TIER_BYTES_PER_ENTRY=$((used / (entries > 0 ? entries : 1))) DISK_WRITTEN_PER_ENTRY=$((written / (stored > 0 ? stored : 1))) FILL_PER_S=$fill_rate HIT_RPS=$hit BARE_RPS=$bare HIT_RATIO=$ratio HIT_P99_MS=$p99 PURGE_URL_MS=$url_ms PURGE_TAG_MS=$tag_ms PURGE_PREFIX_MS=$prefix_ms PURGE_PREFIX_OBJECTS=$prefix_objects P99_DURING_PREFIX_MS=$during_p99 START_EMPTY_S=$first_start RESTART_S=$restart_s RESTART_HITS=$restart_hits/$sample RECOVER_S=$recover_s RECOVER_HITS=$recover_hits/$sample VARNISH_RSS_PER_OBJECT=$v_rss VARNISH_OBJECTS=$v_obj VARNISH_BYTES_PER_OBJECT=$v_bytes VARNISH_HIT_RPS=$v_hit VARNISH_BARE_RPS=$v_bare"
+  ROWS+=("| $N | $rss_per / $mem_rss | $v_rss | $entries × $((used / (entries > 0 ? entries : 1))) B | $v_obj × $v_bytes B | $((written / (stored > 0 ? stored : 1))) | $fill_rate | $hit / $bare = $ratio | $v_hit / $v_bare = $v_ratio | $p99 | $url_ms / $tag_ms / $prefix_ms ($prefix_objects) | $during_p99 | $restart_s ($restart_hits/$sample) | $recover_s ($recover_hits/$sample) |")
 done
 
 echo
-echo "| N | edge RSS B/object | Varnish RSS B/object | edge tier: entries × B | Varnish: objects × B | disk written B/entry | fill misses/s | hits req/s edge / bare | Varnish / bare | hit p99 ms | purge ms url / tag / prefix (objects) | hit p99 ms during prefix purge | restart s (disk hits) | after kill -9 s (disk hits) |"
+echo "| N | edge RSS B/object (with / without disk tier) | Varnish RSS B/object | edge tier: entries × B | Varnish: objects × B | disk written B/entry | fill misses/s | hits req/s edge / bare | Varnish / bare | hit p99 ms | purge ms url / tag / prefix (objects) | hit p99 ms during prefix purge | restart s (disk hits) | after kill -9 s (disk hits) |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"
