@@ -108,6 +108,9 @@ pub struct Stats {
     pub disk_written: u64,
     /// Bytes read from the disk tier.
     pub disk_read: u64,
+    /// Hits by tier, and what the disk tier's reads did (docs/disk.md).
+    #[serde(default)]
+    pub cache_tiers: CacheTiers,
     /// Modelled round trip to the origin, waited before each origin request.
     pub rtt_to_origin_ms: f64,
     /// Dollars by line item, and without the CDN.
@@ -369,6 +372,33 @@ impl Stats {
             bytes_from_origin: self.bytes_from_origin,
             bytes_inter_tier: tier.map_or(0, |t| t.bytes_from_shield),
         }
+    }
+}
+
+/// Hits by the tier that answered them, and the disk tier's reads: what
+/// explains a run against the disk tier (docs/disk.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CacheTiers {
+    /// Requests answered from the cache (hit or stale) with an entry the
+    /// memory tier held.
+    pub memory_hits: u64,
+    /// Requests answered from the cache (hit or stale) with an entry read
+    /// from the disk tier.
+    pub disk_hits: u64,
+    /// Entries read from the disk tier (every lookup that found one
+    /// there: hits, revalidations, slices of large objects, purges).
+    pub disk_reads: u64,
+    /// Of those, copied into the memory tier (`disk_promotion`).
+    pub promotions: u64,
+    /// The promotion rule: `reuse`, `always` or `never`.
+    pub promotion: String,
+}
+
+impl CacheTiers {
+    /// Bytes read from the device per disk read (`disk_read` over
+    /// `disk_reads`; 0 without reads).
+    pub fn bytes_per_read(&self, disk_read: u64) -> u64 {
+        disk_read.checked_div(self.disk_reads).unwrap_or(0)
     }
 }
 

@@ -58,6 +58,11 @@ pub struct Args {
     /// (docs/memory.md).
     #[arg(long, value_parser = parse_bytes)]
     pub disk_write_buffer: Option<ByteSize>,
+    /// When a disk-tier hit is copied into the memory tier: reuse (its
+    /// second disk hit, if its reuse fits the memory tier; the default),
+    /// always, never (docs/disk.md).
+    #[arg(long, value_name = "RULE")]
+    pub disk_promotion: Option<String>,
     /// A what-if cache fed this edge's requests, `POLICY:SIZE` (e.g.
     /// sieve:256MiB; repeat for more; replaces the world's `shadow`).
     #[arg(long, value_name = "POLICY:SIZE", value_parser = world::policy::ShadowCache::parse)]
@@ -128,8 +133,13 @@ impl Args {
             let parsed = serde_json::from_value(serde_json::Value::String(e.clone()));
             parsed.map_err(|_| problems.push(format!("--eviction {e}: use lru, lfu, s3fifo, sieve or fifo"))).ok()
         });
+        let disk_promotion = self.disk_promotion.as_ref().and_then(|p| {
+            let parsed = serde_json::from_value(serde_json::Value::String(p.clone()));
+            parsed.map_err(|_| problems.push(format!("--disk-promotion {p}: use reuse, always or never"))).ok()
+        });
         EdgeOverrides {
             memory: self.memory,
+            disk_promotion,
             disk: self.disk,
             max_object: self.max_object,
             eviction,
@@ -447,6 +457,8 @@ mod tests {
             "lru",
             "--shadow",
             "sieve:64MiB",
+            "--disk-promotion",
+            "never",
         ];
         let by_flags = config(&flags).unwrap();
         let mut w = World::load_or_demo(None).unwrap();
@@ -454,6 +466,7 @@ mod tests {
         e.memory = Some(ByteSize::mib(32));
         e.max_object = Some(ByteSize::kib(512));
         e.eviction = Some(world::Eviction::Lru);
+        e.disk_promotion = Some(world::Promotion::Never);
         e.shadow = Some(vec![world::policy::ShadowCache::parse("sieve:64MiB").unwrap()]);
         let by_world = Config::from_world(&w, "seoul").unwrap();
         assert_eq!(format!("{:?}", by_flags.store), format!("{:?}", by_world.store));
@@ -471,6 +484,8 @@ mod tests {
             "1KiB",
             "--eviction",
             "random",
+            "--disk-promotion",
+            "sometimes",
             "--disk-write-buffer",
             "1KiB",
             "--max-connections",
@@ -488,6 +503,7 @@ mod tests {
         for flag in [
             "--memory: memory 1KiB must be between",
             "--eviction random: use lru",
+            "--disk-promotion sometimes: use reuse, always or never",
             "--disk-write-buffer: disk_write_buffer 1KiB must be between",
             "--max-connections must be at least 1",
             "--idle-timeout must be above zero",
@@ -497,6 +513,6 @@ mod tests {
         ] {
             assert!(e.contains(flag), "{flag:?} missing from:\n{e}");
         }
-        assert_eq!(e.lines().count(), 8, "{e}");
+        assert_eq!(e.lines().count(), 9, "{e}");
     }
 }

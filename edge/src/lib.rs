@@ -294,6 +294,7 @@ fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
         max_object: s.max_object.0,
         write_buffer: world::bounds::write_buffer(s.disk_write_buffer.map(|b| b.0), s.max_object.0),
         eviction: s.eviction,
+        promotion: s.disk_promotion,
         dir,
     }
 }

@@ -55,6 +55,9 @@ pub struct Meter {
     pub stored: AtomicU64,
     /// Responses not stored (uncacheable, too big, refused by admission).
     pub not_stored: AtomicU64,
+    /// Requests answered from the cache (hit or stale) with an entry read
+    /// from the disk tier (the rest of the hits came from memory).
+    pub disk_hits: AtomicU64,
 }
 
 impl Meter {

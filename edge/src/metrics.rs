@@ -70,6 +70,13 @@ pub const CACHE_ENTRIES: &str = "cdnlab_edge_cache_entries";
 pub const DISK_WRITTEN_BYTES_TOTAL: &str = "cdnlab_edge_disk_written_bytes_total";
 /// Bytes read from the disk tier (counter; `edge`).
 pub const DISK_READ_BYTES_TOTAL: &str = "cdnlab_edge_disk_read_bytes_total";
+/// Requests answered from the cache (hit or stale) by the tier whose entry
+/// answered them (counter; `edge`, `tier`).
+pub const TIER_HITS_TOTAL: &str = "cdnlab_edge_tier_hits_total";
+/// Entries read from the disk tier (counter; `edge`).
+pub const DISK_READS_TOTAL: &str = "cdnlab_edge_disk_reads_total";
+/// Disk-tier reads copied into the memory tier (counter; `edge`).
+pub const DISK_PROMOTIONS_TOTAL: &str = "cdnlab_edge_disk_promotions_total";
 /// Origin fetches in progress (gauge; `edge`).
 pub const INFLIGHT_FETCHES: &str = "cdnlab_edge_inflight_fetches";
 /// Dollars by line item: `cdn_egress`, `requests`, `origin_egress`, `fill`, `total`
@@ -191,6 +198,21 @@ pub fn prometheus(st: &EdgeState) -> String {
         .sample(&[("edge", edge), ("tier", "memory")], s.memory_entries);
     p.single(DISK_WRITTEN_BYTES_TOTAL, Kind::Counter, "Bytes written to the disk tier.", &e, s.disk_written);
     p.single(DISK_READ_BYTES_TOTAL, Kind::Counter, "Bytes read from the disk tier.", &e, s.disk_read);
+    p.family(
+        TIER_HITS_TOTAL,
+        Kind::Counter,
+        "Requests answered from the cache (hit or stale), by the tier that held the entry.",
+    )
+    .sample(&[("edge", edge), ("tier", "memory")], s.cache_tiers.memory_hits)
+    .sample(&[("edge", edge), ("tier", "disk")], s.cache_tiers.disk_hits);
+    p.single(DISK_READS_TOTAL, Kind::Counter, "Entries read from the disk tier.", &e, s.cache_tiers.disk_reads);
+    p.single(
+        DISK_PROMOTIONS_TOTAL,
+        Kind::Counter,
+        "Disk-tier reads copied into the memory tier.",
+        &e,
+        s.cache_tiers.promotions,
+    );
     p.single(INFLIGHT_FETCHES, Kind::Gauge, "Origin fetches in progress.", &e, s.inflight);
     let b = &s.cost.bill;
     p.family(COST_DOLLARS_TOTAL, Kind::Counter, "Dollars by line item, at the region's list prices.")

@@ -261,6 +261,9 @@ async fn cacheable_once(
                 Reuse::Revalidate => None,
             };
             if let Some(cs) = served {
+                if tier == Tier::Disk {
+                    st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Some(meta) = SlicedMeta::of(entry.key().clone(), e) {
                     return serve_slices(st, parts, key, sent, meta, cs, age).await;
                 }

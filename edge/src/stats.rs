@@ -13,7 +13,7 @@ use world::price::Usage;
 
 use crate::state::EdgeState;
 
-pub use api::edge::{AdmissionStats, ByOutcome, Cost, Requests, Stats, TierStats, UpstreamStats};
+pub use api::edge::{AdmissionStats, ByOutcome, CacheTiers, Cost, Requests, Stats, TierStats, UpstreamStats};
 
 /// A snapshot of an edge's counters, ratios and bill: a read of every
 /// owner's numbers (meter, store, upstream, admission, flights, health,
@@ -64,6 +64,7 @@ pub fn of(st: &EdgeState) -> Stats {
         disk_capacity: st.store.disk_capacity(),
         disk_written,
         disk_read,
+        cache_tiers: cache_tiers(st, &requests),
         rtt_to_origin_ms: st.upstream.rtt().as_secs_f64() * 1000.0,
         cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
         disk: st.health.disk(),
@@ -118,5 +119,19 @@ fn upstream(u: &crate::upstream::Upstream, bytes_received: u64, bytes_sent: u64)
         bytes_sent,
         pool: u.pool().max_idle as u64,
         idle_timeout_secs: u.pool().idle_timeout.as_secs_f64(),
+    }
+}
+
+/// Hits by tier: the request path counts those answered with an entry read
+/// from disk; the rest of the hits (fast hits included) came from memory.
+fn cache_tiers(st: &EdgeState, requests: &ByOutcome) -> CacheTiers {
+    let (disk_reads, promotions) = st.store.tier_counts();
+    let disk_hits = st.meter.disk_hits.load(Ordering::Relaxed);
+    CacheTiers {
+        memory_hits: (requests.hit + requests.stale).saturating_sub(disk_hits),
+        disk_hits,
+        disk_reads,
+        promotions,
+        promotion: st.store.promotion().as_str().into(),
     }
 }

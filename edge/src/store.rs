@@ -22,14 +22,15 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use foyer::EstimatedSize;
 use foyer::{
     BlockEngineConfig, DeviceBuilder, EvictionConfig, FifoConfig, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    HybridCacheEntry, HybridCachePolicy, HybridCacheProperties, LfuConfig, Location, LruConfig, RecoverMode,
+    HybridCacheEntry, HybridCachePolicy, HybridCacheProperties, LfuConfig, Load, Location, LruConfig, RecoverMode,
     S3FifoConfig, SieveConfig, StorageFilter,
 };
-use world::Eviction;
+use world::{Eviction, Promotion};
 
 use crate::entry::CacheValue;
 use crate::key::CacheKey;
@@ -73,6 +74,8 @@ pub struct StoreConfig {
     pub write_buffer: u64,
     /// Memory eviction policy.
     pub eviction: Eviction,
+    /// When a disk hit is copied into the memory tier ([`Promotion`]).
+    pub promotion: Promotion,
     /// Data directory.
     pub dir: PathBuf,
 }
@@ -116,6 +119,10 @@ pub struct Store {
     has_disk: bool,
     /// Held (shared) by every disk read; see [`Store::wait_reads`].
     reads: tokio::sync::RwLock<()>,
+    /// Which disk hits are copied into memory ([`Promoter`]).
+    promoter: Promoter,
+    /// What the disk tier was asked and did ([`TierCounts`]).
+    counts: TierCounts,
     /// Why the disk tier runs unreserved (its filesystem cannot reserve).
     pub unreserved: Option<String>,
     _lock: Option<File>,
@@ -192,6 +199,8 @@ impl Store {
             disk_only_above: per_shard / 8,
             has_disk: c.disk > 0,
             reads: tokio::sync::RwLock::new(()),
+            promoter: Promoter::new(if c.disk > 0 { c.promotion } else { Promotion::Never }, memory),
+            counts: TierCounts::default(),
             unreserved,
             _lock: lock,
         })
@@ -212,7 +221,46 @@ impl Store {
             return Ok(None);
         }
         let _reading = self.reads.read().await;
-        Ok(self.cache.get(key).await?.map(|e| (e, Tier::Disk)))
+        // Not `HybridCache::get`: it copies every disk hit into the memory
+        // tier, which evicts another entry per disk hit when the working
+        // set is larger than the tier (docs/disk.md). The rule decides.
+        let (value, piece) = match self.cache.storage().load(key).await? {
+            Load::Entry { value, .. } => (value, None),
+            Load::Piece { piece, .. } => (piece.value().clone(), Some(piece)),
+            Load::Throttled | Load::Miss => return Ok(None),
+        };
+        self.counts.disk_reads.fetch_add(1, Ordering::Relaxed);
+        let memory = self.cache.memory();
+        if let Some(e) = memory.get(key.as_str()) {
+            // Stored in memory while the device was read (a fill): newer.
+            return Ok(Some((e, Tier::Memory)));
+        }
+        let weight = crate::entry::weight(key, &value);
+        let promote = weight <= self.disk_only_above && self.promoter.promote(memory.hash(key.as_str()), weight);
+        let entry = if promote {
+            self.counts.promotions.fetch_add(1, Ordering::Relaxed);
+            match piece {
+                Some(p) => memory.insert_piece(p),
+                None => memory.insert(key.clone(), value),
+            }
+        } else {
+            // A phantom: a handle on the value that the memory tier does
+            // not keep (foyer drops it with the last handle).
+            let props = HybridCacheProperties::default().with_location(Location::OnDisk);
+            memory.insert_with_properties(key.clone(), value, props)
+        };
+        Ok(Some((entry, Tier::Disk)))
+    }
+
+    /// The promotion rule.
+    pub fn promotion(&self) -> Promotion {
+        self.promoter.rule
+    }
+
+    /// Entries read from the disk tier, and of those promoted into memory,
+    /// since the store opened.
+    pub fn tier_counts(&self) -> (u64, u64) {
+        (self.counts.disk_reads.load(Ordering::Relaxed), self.counts.promotions.load(Ordering::Relaxed))
     }
 
     /// Waits until every disk read that began before this call is done.
@@ -230,10 +278,12 @@ impl Store {
     /// [`EdgeState::admit`](crate::state::EdgeState::admit), which indexes
     /// the key for purges and checks for purges that overtook the fill.
     pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
-        if crate::entry::weight(&key, &value) > self.disk_only_above && self.has_disk {
+        let weight = crate::entry::weight(&key, &value);
+        if weight > self.disk_only_above && self.has_disk {
             let props = HybridCacheProperties::default().with_location(Location::OnDisk);
             self.cache.insert_with_properties(key, value, props)
         } else {
+            self.promoter.inserted(weight);
             self.cache.insert(key, value)
         }
     }
@@ -241,6 +291,7 @@ impl Store {
     /// Stores a value on disk only (slices of objects too large for memory).
     pub fn insert_on_disk(&self, key: CacheKey, value: CacheValue) {
         if !self.has_disk {
+            self.promoter.inserted(crate::entry::weight(&key, &value));
             self.cache.insert(key, value);
             return;
         }
@@ -252,6 +303,7 @@ impl Store {
     /// not be journalled (a full disk) must not reach the disk, where it
     /// could outlive a purge after a restart.
     pub fn insert_in_memory(&self, key: CacheKey, value: CacheValue) {
+        self.promoter.inserted(crate::entry::weight(&key, &value));
         let props = HybridCacheProperties::default().with_location(Location::InMem);
         self.cache.insert_with_properties(key, value, props);
     }
@@ -309,6 +361,88 @@ impl Store {
     /// Flushes memory to disk and waits for pending writes.
     pub async fn close(&self) -> Result<(), foyer::Error> {
         self.cache.close().await
+    }
+}
+
+/// Counters of the disk tier's reads.
+#[derive(Debug, Default)]
+struct TierCounts {
+    /// Entries read from the disk tier (lookups that found one there).
+    disk_reads: AtomicU64,
+    /// Of those, copied into the memory tier.
+    promotions: AtomicU64,
+}
+
+/// Decides which disk hits are copied into the memory tier.
+///
+/// [`Promotion::Reuse`]: a disk hit is promoted when the same key was hit
+/// on disk before and, between the two hits, the bytes that entered the
+/// memory tier or could have (fills stored in memory, and every disk hit,
+/// as if each were promoted) were no more than the memory tier's capacity
+/// less the entry's own weight: a copy made at the first hit would then
+/// still be there (the tier evicts roughly in insertion order), so this
+/// reuse fits the tier. A working set larger than the tier, read
+/// round-robin, is never promoted (each copy would be evicted before its
+/// next use, and evict one that might have been used); a hot key is
+/// promoted on its second disk hit.
+///
+/// The clock is those bytes, in KiB; the last disk hit of each key is kept
+/// in a fixed table of slots indexed by the key's hash, tagged with the
+/// hash's top bits: a collision forgets a key (it then waits for one more
+/// disk hit), never promotes one that was not hit. No lock, no allocation
+/// per lookup.
+struct Promoter {
+    rule: Promotion,
+    /// The memory tier's capacity, bytes.
+    capacity: u64,
+    /// KiB stored in the memory tier since the store opened.
+    clock: AtomicU64,
+    /// `tag << CLOCK_BITS | clock` of each slot's last disk hit (0: none).
+    seen: Box<[AtomicU64]>,
+}
+
+/// Bits of a [`Promoter`] slot that hold the clock (KiB: wraps after 16 PiB).
+const CLOCK_BITS: u32 = 44;
+const CLOCK_MASK: u64 = (1 << CLOCK_BITS) - 1;
+
+impl Promoter {
+    /// One slot per 2 KiB of memory tier (8 bytes each: 0.4% of the tier),
+    /// 1,024 to 1,048,576 slots.
+    fn new(rule: Promotion, capacity: usize) -> Promoter {
+        let slots =
+            if rule == Promotion::Reuse { (capacity / 2048).clamp(1024, 1 << 20).next_power_of_two() } else { 0 };
+        Promoter {
+            rule,
+            capacity: capacity as u64,
+            clock: AtomicU64::new(0),
+            seen: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Counts `weight` bytes stored in the memory tier.
+    fn inserted(&self, weight: usize) {
+        if self.rule == Promotion::Reuse {
+            self.clock.fetch_add(weight.div_ceil(1024) as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a disk hit on the key of `hash`, weighing `weight`, is
+    /// copied into memory (and remembers this hit).
+    fn promote(&self, hash: u64, weight: usize) -> bool {
+        match self.rule {
+            Promotion::Always => return true,
+            Promotion::Never => return false,
+            Promotion::Reuse => {}
+        }
+        let now = self.clock.fetch_add(weight.div_ceil(1024) as u64, Ordering::Relaxed) & CLOCK_MASK;
+        let tag = (hash >> CLOCK_BITS) | 1 << (64 - CLOCK_BITS - 1); // never 0
+        let slot = &self.seen[hash as usize & (self.seen.len() - 1)];
+        let before = slot.swap(tag << CLOCK_BITS | now, Ordering::Relaxed);
+        if before >> CLOCK_BITS != tag {
+            return false;
+        }
+        let since = now.wrapping_sub(before & CLOCK_MASK) & CLOCK_MASK;
+        since.saturating_mul(1024).saturating_add(weight as u64) <= self.capacity
     }
 }
 
@@ -426,6 +560,114 @@ mod tests {
         std::os::unix::fs::FileExt::read_exact_at(&File::open(&p).unwrap(), &mut buf, 1 << 20).unwrap();
         assert_eq!(&buf, b"kept");
         assert_eq!(std::fs::metadata(dir.path().join("LOCK")).unwrap().len(), 0, "other files untouched");
+    }
+
+    fn value(len: usize, fill: u8) -> CacheValue {
+        use crate::entry::StoredEntry;
+        CacheValue::Response(StoredEntry {
+            status: http::StatusCode::OK,
+            head: crate::head::Head::new(http::StatusCode::OK, &http::HeaderMap::new()),
+            body: bytes::Bytes::from(vec![fill; len]),
+            timing: crate::freshness::Timing { birth_ms: 0, lifetime_ms: 1 << 40, swr_ms: 0, sie_ms: 0 },
+            flags: Default::default(),
+            tags: Vec::new(),
+            stored_ms: 0,
+            slices: None,
+        })
+    }
+
+    fn key(i: usize) -> CacheKey {
+        CacheKey::from_target(&format!("/obj/{i}")).unwrap()
+    }
+
+    /// A 1 MiB memory tier over a disk tier holding `n` entries of 32 KiB,
+    /// none of them in memory.
+    async fn on_disk(dir: &std::path::Path, rule: Promotion, n: usize) -> Store {
+        let c = StoreConfig {
+            name: "promotion-test".into(),
+            memory: 1 << 20,
+            disk: 16 << 20,
+            max_object: 64 << 10,
+            write_buffer: 4 << 20,
+            eviction: Eviction::default(),
+            promotion: rule,
+            dir: dir.to_path_buf(),
+        };
+        let store = Store::open(&c).await.unwrap();
+        for i in 0..n {
+            store.insert_on_disk(key(i), value(32 << 10, i as u8));
+        }
+        store.wait().await;
+        assert_eq!(store.memory_entries(), 0);
+        store
+    }
+
+    async fn tier(store: &Store, i: usize) -> Tier {
+        let (e, t) = store.get(&key(i)).await.unwrap().expect("stored");
+        let CacheValue::Response(r) = e.value() else { panic!("kind") };
+        assert_eq!(r.body.len(), 32 << 10);
+        assert!(r.body.iter().all(|b| *b == i as u8), "the bytes of /obj/{i}");
+        t
+    }
+
+    /// The case: a working set (64 × 32 KiB = 2 MiB) larger than
+    /// the memory tier (1 MiB), read round-robin, is served from disk
+    /// without copying anything into memory (foyer's own `get` copied
+    /// every hit in and evicted the one before: 31 GB read and 62 entries
+    /// in memory in the run); a key read twice in a row is
+    /// promoted on its second disk hit and then hits memory.
+    #[tokio::test]
+    async fn reuse_promotes_a_disk_hit_only_when_its_reuse_fits_the_memory_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = on_disk(dir.path(), Promotion::Reuse, 64).await;
+        for _round in 0..3 {
+            for i in 0..64 {
+                assert_eq!(tier(&store, i).await, Tier::Disk);
+            }
+        }
+        assert_eq!(store.tier_counts(), (192, 0), "(disk reads, promotions): none promoted");
+        assert_eq!(store.memory_entries(), 0, "nothing copied into memory");
+        // A hot key: its second disk hit comes right after the first.
+        assert_eq!(tier(&store, 7).await, Tier::Disk);
+        assert_eq!(store.memory_entries(), 0, "not on its first hit since the round-robin");
+        assert_eq!(tier(&store, 7).await, Tier::Disk);
+        assert_eq!(store.tier_counts(), (194, 1), "promoted on the second");
+        assert_eq!(tier(&store, 7).await, Tier::Memory);
+        assert!(store.get_memory(key(7).as_str()).is_some());
+    }
+
+    /// A disk hit that is not promoted leaves the memory tier alone: an
+    /// entry stored in memory stays there however many disk hits pass.
+    #[tokio::test]
+    async fn disk_hits_not_promoted_do_not_evict_the_memory_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = on_disk(dir.path(), Promotion::Reuse, 64).await;
+        let kept = CacheKey::from_target("/kept").unwrap();
+        store.insert(kept.clone(), value(100 << 10, 1));
+        assert_eq!(store.memory_entries(), 1, "stored in memory (not looked up: a hit would protect it)");
+        for i in (0..64).chain(0..64) {
+            assert_eq!(tier(&store, i).await, Tier::Disk);
+        }
+        assert!(store.get_memory(kept.as_str()).is_some(), "evicted by disk hits");
+    }
+
+    /// `always` is foyer's own behaviour (every disk hit is copied in);
+    /// `never` never copies.
+    #[tokio::test]
+    async fn always_promotes_every_disk_hit_and_never_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = on_disk(dir.path(), Promotion::Always, 4).await;
+        assert_eq!(tier(&store, 1).await, Tier::Disk);
+        assert_eq!(tier(&store, 1).await, Tier::Memory);
+        assert_eq!(store.tier_counts(), (1, 1));
+        store.close().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = on_disk(dir.path(), Promotion::Never, 4).await;
+        for _ in 0..5 {
+            assert_eq!(tier(&store, 1).await, Tier::Disk);
+        }
+        assert_eq!(store.tier_counts(), (5, 0));
+        assert_eq!(store.memory_entries(), 0);
     }
 
     /// The write buffer bounds foyer's disk-side memory: it must reach

@@ -94,6 +94,7 @@ fn journal(frame: bool, data: &[u8]) {
         max_object: 1 << 16,
         write_buffer: 1 << 20,
         eviction: Default::default(),
+        promotion: Default::default(),
         dir: root.to_path_buf(),
     };
     // A start after a clean stop and a first start; the journal's clock

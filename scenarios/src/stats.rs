@@ -164,6 +164,21 @@ pub struct Report {
     /// With an origin shield: each edge's place in the tiers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierRow>,
+    /// Each edge's hits by cache tier and disk-tier reads (edges with a
+    /// disk tier).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_tiers: Vec<CacheTierRow>,
+}
+
+/// One edge's hits by cache tier and what its disk tier read (docs/disk.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheTierRow {
+    /// Edge name.
+    pub edge: String,
+    /// Its counters.
+    pub counts: api::edge::CacheTiers,
+    /// Bytes read from its disk tier's device.
+    pub disk_read: u64,
 }
 
 /// One edge in an origin shield's tiers (docs/topology.md).
@@ -359,7 +374,26 @@ impl Report {
                 })
             })
             .collect();
-        Report { world: w.name.clone(), origin_region, edges: rows, origin, total, unreachable, shadow, tiers }
+        let cache_tiers = answered
+            .iter()
+            .filter(|(_, _, s)| s.disk_capacity > 0 || s.cache_tiers.disk_reads > 0)
+            .map(|(name, _, s)| CacheTierRow {
+                edge: name.clone(),
+                counts: s.cache_tiers.clone(),
+                disk_read: s.disk_read,
+            })
+            .collect();
+        Report {
+            world: w.name.clone(),
+            origin_region,
+            edges: rows,
+            origin,
+            total,
+            unreachable,
+            shadow,
+            tiers,
+            cache_tiers,
+        }
     }
 
     /// The tables.
@@ -479,6 +513,9 @@ impl Report {
             verdict,
             Money(t.savings.0.abs())
         );
+        if !self.cache_tiers.is_empty() {
+            s.push_str(&render_cache_tiers(&self.cache_tiers));
+        }
         if !self.shadow.is_empty() {
             let _ = write!(s, "\n{}", crate::shadow::render(&self.shadow, false));
         }
@@ -498,6 +535,33 @@ fn upstream_table(edges: &[EdgeRow]) -> String {
         })
         .collect();
     format!("\n{}", render(&rows))
+}
+
+/// The cache tiers table: hits by tier, disk reads, promotions and the
+/// device bytes per read.
+fn render_cache_tiers(rows: &[CacheTierRow]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\nCache tiers (hits and stale answers by the tier that held the entry; docs/disk.md)");
+    let _ = writeln!(
+        s,
+        "{:<10} {:>12} {:>12} {:>12} {:>11} {:>9} {:>14}",
+        "edge", "memory hits", "disk hits", "disk reads", "promotions", "rule", "bytes / read"
+    );
+    for r in rows {
+        let t = &r.counts;
+        let _ = writeln!(
+            s,
+            "{:<10} {:>12} {:>12} {:>12} {:>11} {:>9} {:>14}",
+            r.edge,
+            t.memory_hits,
+            t.disk_hits,
+            t.disk_reads,
+            t.promotions,
+            t.promotion,
+            t.bytes_per_read(r.disk_read)
+        );
+    }
+    s
 }
 
 /// The numbers of one table row.

@@ -342,6 +342,34 @@ impl Eviction {
     }
 }
 
+/// When a hit from an edge's disk tier is copied into its memory tier
+/// (`disk_promotion`; docs/disk.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Promotion {
+    /// On its second disk hit, if its reuse fits the memory tier: no more
+    /// than the memory tier's capacity was stored in memory between the
+    /// two hits, so a copy made at the first would still be there.
+    #[default]
+    Reuse,
+    /// On every disk hit (a tier too small for the working set then
+    /// evicts one entry per disk hit).
+    Always,
+    /// Never: disk hits are served from the device every time.
+    Never,
+}
+
+impl Promotion {
+    /// The name used in world files and flags.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Promotion::Reuse => "reuse",
+            Promotion::Always => "always",
+            Promotion::Never => "never",
+        }
+    }
+}
+
 /// Declares the edge settings once: [`EdgeSettings`] (every setting, with
 /// its default), [`EdgeOverrides`] (every setting optional: a layer over
 /// the defaults), and [`Edge`] (an edge's place and its own layer). The
@@ -449,6 +477,10 @@ edge_settings! {
     /// At least `max_object` + 256 KiB (room for the largest entry), which
     /// is the default (but no less than 4 MiB).
     disk_write_buffer: Option<ByteSize> = None;
+    /// When a disk-tier hit is copied into the memory tier: `reuse` (on
+    /// its second disk hit, if its reuse fits the memory tier), `always`
+    /// or `never` (docs/disk.md).
+    disk_promotion: Promotion = Promotion::default();
     /// Data directory; `{world}` and `{edge}` are replaced. Relative paths are
     /// relative to the current directory.
     data_dir: String = "data/{world}/{edge}".into();

@@ -41,7 +41,7 @@ pub mod units;
 pub mod uri;
 
 pub use clock::Clock;
-pub use config::{CacheRule, Edge, EdgeSettings, Eviction, Region, World};
+pub use config::{CacheRule, Edge, EdgeSettings, Eviction, Promotion, Region, World};
 pub use link::Link;
 pub use price::Money;
 pub use toml_file::FileError;

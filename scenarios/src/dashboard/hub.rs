@@ -756,6 +756,7 @@ pub(crate) mod tests {
             disk_capacity: 0,
             disk_written: 0,
             disk_read: 0,
+            cache_tiers: Default::default(),
             rtt_to_origin_ms: 0.0,
             cost: Default::default(),
             disk: Default::default(),

@@ -117,9 +117,15 @@ async fn after_a_restart_the_same_bytes_come_from_disk() {
     assert_eq!(again, body);
     assert_eq!(content_digest(&again), digest, "body from disk matches its Content-Digest");
     assert_eq!(o.requests_for("/obj/7"), 1, "the restarted edge did not go back to the origin");
-    // and it is in memory again
+    // Its second disk hit, a reuse that fits the memory tier, copies it
+    // into memory (the first did not: docs/disk.md, `disk_promotion`).
+    let r = c.get(e.url("/obj/7")).send().await.unwrap();
+    assert!(header(&r, "cache-status").ends_with("detail=disk"));
+    assert_eq!(content_digest(&r.bytes().await.unwrap()), digest);
     let r = c.get(e.url("/obj/7")).send().await.unwrap();
     assert!(header(&r, "cache-status").ends_with("detail=memory"));
+    let t = e.handle.stats().cache_tiers;
+    assert_eq!((t.memory_hits, t.disk_hits, t.disk_reads, t.promotions), (1, 2, 2, 1), "{t:?}");
 }
 
 #[tokio::test]
