@@ -50,6 +50,12 @@ impl CacheKey {
         CacheKey(format!("{}\0{suffix}", self.0).into())
     }
 
+    /// The key of slice `i` of the object stored under this key (objects
+    /// fetched in slices, [`crate::slice`], and bodies sliced on disk).
+    pub fn slice_key(&self, i: u64) -> CacheKey {
+        self.with_suffix(&format!("slice={i}"))
+    }
+
     /// The URL part of a key: a variant or derived key without its suffixes.
     pub fn primary(&self) -> &str {
         self.0.split('\0').next().unwrap_or(&self.0)

@@ -295,6 +295,7 @@ fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
         write_buffer: world::bounds::write_buffer(s.disk_write_buffer.map(|b| b.0), s.max_object.0),
         eviction: s.eviction,
         promotion: s.disk_promotion,
+        disk_slice: s.slice_size.0.min(s.max_object.0),
         dir,
     }
 }

@@ -76,7 +76,7 @@ impl SlicedMeta {
     }
 
     fn slice_key(&self, i: u64) -> CacheKey {
-        self.key.with_suffix(&format!("slice={i}"))
+        self.key.slice_key(i)
     }
 
     /// The object's validator: ETag, else Last-Modified.

@@ -32,7 +32,7 @@ use foyer::{
 };
 use world::{Eviction, Promotion};
 
-use crate::entry::CacheValue;
+use crate::entry::{CacheValue, StoredEntry};
 use crate::key::CacheKey;
 
 /// A handle on a stored value (reference counted; cloning the body inside is cheap).
@@ -76,6 +76,9 @@ pub struct StoreConfig {
     pub eviction: Eviction,
     /// When a disk hit is copied into the memory tier ([`Promotion`]).
     pub promotion: Promotion,
+    /// Bodies larger than this go to the disk tier as slices of this size,
+    /// read back one at a time (0: always whole; see [`Store::disk_slices`]).
+    pub disk_slice: u64,
     /// Data directory.
     pub dir: PathBuf,
 }
@@ -116,6 +119,8 @@ pub struct Store {
     cache: HybridCache<CacheKey, CacheValue>,
     /// Values heavier than this skip the memory tier.
     disk_only_above: usize,
+    /// Bodies larger than this are sliced on disk (0: never).
+    disk_slice: u64,
     has_disk: bool,
     /// Held (shared) by every disk read; see [`Store::wait_reads`].
     reads: tokio::sync::RwLock<()>,
@@ -197,6 +202,7 @@ impl Store {
         Ok(Store {
             cache,
             disk_only_above: per_shard / 8,
+            disk_slice: if c.disk > 0 { c.disk_slice } else { 0 },
             has_disk: c.disk > 0,
             reads: tokio::sync::RwLock::new(()),
             promoter: Promoter::new(if c.disk > 0 { c.promotion } else { Promotion::Never }, memory),
@@ -288,6 +294,64 @@ impl Store {
         }
     }
 
+    /// How a response goes to the disk tier when its body is larger than
+    /// the disk slice: its head (the entry without its body, with the
+    /// slice layout, as [`crate::slice`] stores objects fetched in slices)
+    /// under `key`, and the body in slices under `key`'s slice keys, each
+    /// with the validators a slice is checked against. A disk hit then
+    /// reads the head and streams the body one slice at a time
+    /// ([`crate::slice::serve_sliced`]): no read of a whole large body
+    /// into memory, and the first bytes leave before the last are read.
+    /// `None` to store it whole: small enough, already sliced, not a 200,
+    /// or without an `ETag` or `Last-Modified` (a slice read back must be
+    /// checked against the object's validator).
+    pub fn disk_slices(&self, key: &CacheKey, value: &CacheValue) -> Option<(CacheValue, Vec<(CacheKey, CacheValue)>)> {
+        use http::header::{ETAG, LAST_MODIFIED};
+        let CacheValue::Response(e) = value else { return None };
+        let size = self.disk_slice;
+        if size == 0
+            || e.body.len() as u64 <= size
+            || e.slices.is_some()
+            || e.status != http::StatusCode::OK
+            || !(e.headers.contains_key(ETAG) || e.headers.contains_key(LAST_MODIFIED))
+        {
+            return None;
+        }
+        let info = crate::entry::SliceInfo { total: e.body.len() as u64, size };
+        let mut validators = http::HeaderMap::new();
+        for n in [ETAG, LAST_MODIFIED] {
+            if let Some(v) = e.headers.get(&n) {
+                validators.insert(n, v.clone());
+            }
+        }
+        let slices = (0..info.count())
+            .map(|i| {
+                let (a, b) = info.bounds(i);
+                let slice = StoredEntry {
+                    status: http::StatusCode::PARTIAL_CONTENT,
+                    headers: validators.clone(),
+                    body: e.body.slice(a as usize..=b as usize),
+                    slices: None,
+                    ..without_body(e)
+                };
+                (key.slice_key(i), CacheValue::Response(slice))
+            })
+            .collect();
+        let head = StoredEntry { slices: Some(info), ..without_body(e) };
+        Some((CacheValue::Response(head), slices))
+    }
+
+    /// Stores a response whose disk copy is sliced ([`Store::disk_slices`]):
+    /// its head on disk, and the whole response in memory if it fits there.
+    pub fn insert_head(&self, key: CacheKey, whole: CacheValue, head: CacheValue) {
+        // First: the head's insert drops any copy the memory tier holds.
+        self.insert_on_disk(key.clone(), head);
+        let weight = key.as_str().len() + whole.weight();
+        if weight <= self.disk_only_above {
+            self.insert_in_memory(key, whole);
+        }
+    }
+
     /// Stores a value on disk only (slices of objects too large for memory).
     pub fn insert_on_disk(&self, key: CacheKey, value: CacheValue) {
         if !self.has_disk {
@@ -361,6 +425,22 @@ impl Store {
     /// Flushes memory to disk and waits for pending writes.
     pub async fn close(&self) -> Result<(), foyer::Error> {
         self.cache.close().await
+    }
+}
+
+/// `e`'s fields but its body and derived parts (filled again when stored).
+fn without_body(e: &StoredEntry) -> StoredEntry {
+    StoredEntry {
+        status: e.status,
+        headers: e.headers.clone(),
+        body: bytes::Bytes::new(),
+        timing: e.timing,
+        flags: e.flags,
+        tags: e.tags.clone(),
+        stored_ms: e.stored_ms,
+        slices: e.slices,
+        hit_headers: http::HeaderMap::new(),
+        head_block: bytes::Bytes::new(),
     }
 }
 
@@ -591,6 +671,7 @@ mod tests {
             write_buffer: 4 << 20,
             eviction: Eviction::default(),
             promotion: rule,
+            disk_slice: 0,
             dir: dir.to_path_buf(),
         };
         let store = Store::open(&c).await.unwrap();

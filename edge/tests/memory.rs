@@ -87,6 +87,7 @@ fn a_full_memory_tier_holds_no_more_heap_than_its_capacity() {
             write_buffer: 1 << 20,
             eviction: Default::default(),
             promotion: Default::default(),
+            disk_slice: 0,
             dir: std::env::temp_dir().join("cdnlab-memory-test-unused"),
         };
         let store = Store::open(&c).await.unwrap();

@@ -95,6 +95,7 @@ fn journal(frame: bool, data: &[u8]) {
         write_buffer: 1 << 20,
         eviction: Default::default(),
         promotion: Default::default(),
+        disk_slice: 0,
         dir: root.to_path_buf(),
     };
     // A start after a clean stop and a first start; the journal's clock

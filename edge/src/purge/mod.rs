@@ -592,23 +592,7 @@ impl<T> Purging<'_, T> {
             }
             // An unjournalled value on disk could outlive a purge after a
             // restart: without its Add record it is kept in memory only.
-            let journaled = match g.journal.as_mut() {
-                Some(j) => {
-                    match j.append(&Record::Add { key: key.as_str().into(), stamp, response, tags: tags.clone() }) {
-                        Ok(()) => {
-                            g.journal_failing = false;
-                            self.health.write_ok();
-                            true
-                        }
-                        Err(e) => {
-                            g.journal_failing = true;
-                            self.health.write_failed(Write::Journal, &e.to_string());
-                            false
-                        }
-                    }
-                }
-                None => self.purger.dirs.is_none(),
-            };
+            let journaled = self.journal_add(&mut g, &key, stamp, response, &tags);
             if !journaled {
                 if on_disk {
                     continue; // slices of objects too large for memory
@@ -616,6 +600,9 @@ impl<T> Purging<'_, T> {
                 self.store.insert_in_memory(key.clone(), value);
             } else if on_disk {
                 self.store.insert_on_disk(key.clone(), value);
+            } else if let Some((head, slices)) = self.store.disk_slices(&key, &value) {
+                self.store_disk_slices(&mut g, now, slices);
+                self.store.insert_head(key.clone(), value, head);
             } else {
                 self.store.insert(key.clone(), value);
             }
@@ -624,6 +611,44 @@ impl<T> Purging<'_, T> {
             stored |= response;
         }
         stored
+    }
+
+    /// Journals the Add record of `key`; whether it is in the journal (or
+    /// needs none: a memory-only edge).
+    fn journal_add(&self, g: &mut Inner, key: &CacheKey, stamp: u64, response: bool, tags: &[String]) -> bool {
+        let Some(j) = g.journal.as_mut() else { return self.purger.dirs.is_none() };
+        match j.append(&Record::Add { key: key.as_str().into(), stamp, response, tags: tags.to_vec() }) {
+            Ok(()) => {
+                g.journal_failing = false;
+                self.health.write_ok();
+                true
+            }
+            Err(e) => {
+                g.journal_failing = true;
+                self.health.write_failed(Write::Journal, &e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Stores the slices of a body sliced on disk ([`Store::disk_slices`]),
+    /// each journalled and indexed under its own key and stamp, as the
+    /// slices of an object fetched in slices are. A slice that cannot be
+    /// journalled is not stored: the disk hit that misses it fetches it
+    /// from the origin with a range request ([`crate::slice`]).
+    fn store_disk_slices(&self, g: &mut Inner, now: u64, slices: Vec<(CacheKey, CacheValue)>) {
+        for (key, mut value) in slices {
+            let stamp = g.stamp(now);
+            let CacheValue::Response(e) = &mut value else { continue };
+            e.stored_ms = stamp;
+            let tags = e.tags.clone();
+            if !self.journal_add(g, &key, stamp, true, &tags) {
+                continue;
+            }
+            self.store.insert_on_disk(key.clone(), value);
+            let admitted = g.seq;
+            g.index.add(key, KeyInfo { tags, stamp, admitted, response: true });
+        }
     }
 
     /// A looked-up value, unless a purge-all covers it: `None` after a hard

@@ -128,6 +128,43 @@ async fn after_a_restart_the_same_bytes_come_from_disk() {
     assert_eq!((t.memory_hits, t.disk_hits, t.disk_reads, t.promotions), (1, 2, 2, 1), "{t:?}");
 }
 
+/// A body larger than the slice size goes to the disk tier as slices: a
+/// disk hit reads its head and then one slice at a time as the response
+/// streams (four reads of at most a slice each, never one read of the
+/// whole body), with its bytes and `Content-Digest` intact, ranges too.
+#[tokio::test]
+async fn a_large_disk_entry_is_read_back_in_slices_with_its_bytes_and_digest_intact() {
+    let o = ScriptedOrigin::start().await;
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let big = Bytes::from(big);
+    let digest = content_digest(&big);
+    let reply = Reply::ok(big.clone()).cc("max-age=600").header("etag", "\"big-1\"").header("content-digest", &digest);
+    o.set("/big", reply.ranges());
+    let e = start_edge(o.addr, |c| c.slice_size = 1 << 20).await;
+    let c = client();
+    let r = c.get(e.url("/big")).send().await.unwrap();
+    assert!(header(&r, "cache-status").contains("stored"));
+    assert_eq!(r.bytes().await.unwrap(), big);
+    let e = e.restart().await; // the memory tier is empty: the disk tier answers
+    let r = c.get(e.url("/big")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cs = header(&r, "cache-status");
+    assert!(cs.contains("; hit;") && cs.contains("detail=slices"), "{cs}");
+    assert_eq!(header(&r, "content-digest"), digest);
+    let got = r.bytes().await.unwrap();
+    assert_eq!(got.len(), big.len());
+    assert!(got == big, "the bytes read back from disk differ");
+    assert_eq!(content_digest(&got), digest, "body from disk matches its Content-Digest");
+    let s = e.handle.stats();
+    assert_eq!((s.tiers.disk_reads, s.tiers.disk_hits), (4, 1), "the head and 3 slices, each read once: {:?}", s.tiers);
+    assert!(s.disk_read <= 4 * ((1 << 20) + (64 << 10)), "no read larger than a slice: {} bytes", s.disk_read);
+    // A range across a slice boundary, from the slices on disk.
+    let r = c.get(e.url("/big")).header("range", "bytes=1048000-1049000").send().await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), big.slice(1_048_000..=1_049_000));
+    assert_eq!(o.count("/big"), 1, "every answer came from the disk tier");
+}
+
 #[tokio::test]
 async fn objects_over_the_max_size_stream_through_intact_and_are_not_stored() {
     let o = ScriptedOrigin::start().await;
