@@ -82,6 +82,10 @@ fill_usd_per_gb = 0.02
         t.push_str(&format!(
             "\n[[edge]]\nname = \"{name}\"\nregion = \"{region}\"\nlisten = \"{public}\"\nadmin = \"{admin}\"\n"
         ));
+        if *name == "seoul" {
+            // One edge with a disk tier: `cdn stats` shows its tier counters.
+            t.push_str("disk = \"8MiB\"\nmax_object = \"64KiB\"\n");
+        }
     }
     t
 }
@@ -238,6 +242,18 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     let close = |v: &serde_json::Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6;
     assert!(close(&j["edges"][0]["rtt_ms"], 2.0 + 0.5 * 185.0), "{}", j["edges"][0]);
     assert!(close(&j["edges"][0]["rtt_without_cdn_ms"], 185.0), "{}", j["edges"][0]);
+    // Hits by tier, for the one edge with a disk tier: its hits came from memory.
+    let tiers = j["tiers"].as_array().expect("a tiers table");
+    assert_eq!(tiers.len(), 1, "a row per edge with a disk tier: {tiers:?}");
+    let seoul = &j["edges"][0];
+    let hits = (seoul["hit_ratio"].as_f64().unwrap() * seoul["requests"].as_f64().unwrap()).round() as u64;
+    assert!(hits > 0, "{seoul}");
+    let t = &tiers[0]["tiers"];
+    assert_eq!(tiers[0]["edge"], "seoul");
+    assert_eq!(
+        (t["memory_hits"].as_u64(), t["disk_hits"].as_u64(), t["promotions"].as_u64()),
+        (Some(hits), Some(0), Some(0))
+    );
 
     let r = cdn_stats(&path, false).await;
     assert!(r.status.success());
@@ -258,6 +274,7 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
                 .unwrap();
         assert!(fetches > 0 && link.split_whitespace().nth(3) == Some(&fetches.to_string()), "{link}\n{text}");
     }
+    assert!(text.contains("Cache tiers") && text.contains("promotions"), "{text}");
     stop.stop();
 }
 
