@@ -218,8 +218,19 @@ impl Store {
         self.cache.memory().get(key)
     }
 
-    /// Memory, then disk.
+    /// Memory, then disk; a disk hit is copied into memory as the
+    /// promotion rule says.
     pub async fn get(&self, key: &CacheKey) -> Result<Option<(Entry, Tier)>, foyer::Error> {
+        self.read(key, false).await
+    }
+
+    /// [`Store::get`], a disk hit always copied into memory (whatever the
+    /// rule; not counted as a promotion).
+    pub async fn get_promoted(&self, key: &CacheKey) -> Result<Option<(Entry, Tier)>, foyer::Error> {
+        self.read(key, true).await
+    }
+
+    async fn read(&self, key: &CacheKey, always: bool) -> Result<Option<(Entry, Tier)>, foyer::Error> {
         if let Some(e) = self.cache.memory().get(key.as_str()) {
             return Ok(Some((e, Tier::Memory)));
         }
@@ -242,9 +253,12 @@ impl Store {
             return Ok(Some((e, Tier::Memory)));
         }
         let weight = crate::entry::weight(key, &value);
-        let promote = weight <= self.disk_only_above && self.promoter.promote(memory.hash(key.as_str()), weight);
+        let promote =
+            always || weight <= self.disk_only_above && self.promoter.promote(memory.hash(key.as_str()), weight);
         let entry = if promote {
-            self.counts.promotions.fetch_add(1, Ordering::Relaxed);
+            if !always {
+                self.counts.promotions.fetch_add(1, Ordering::Relaxed);
+            }
             match piece {
                 Some(p) => memory.insert_piece(p),
                 None => memory.insert(key.clone(), value),
