@@ -72,7 +72,7 @@ pub const DISK_WRITTEN_BYTES_TOTAL: &str = "cdnlab_edge_disk_written_bytes_total
 pub const DISK_READ_BYTES_TOTAL: &str = "cdnlab_edge_disk_read_bytes_total";
 /// Requests answered from the cache (hit or stale) by the tier whose entry
 /// answered them (counter; `edge`, `tier`).
-pub const TIER_HITS_TOTAL: &str = "cdnlab_edge_tier_hits_total";
+pub const CACHE_TIER_HITS_TOTAL: &str = "cdnlab_edge_cache_tier_hits_total";
 /// Entries read from the disk tier (counter; `edge`).
 pub const DISK_READS_TOTAL: &str = "cdnlab_edge_disk_reads_total";
 /// Disk-tier reads copied into the memory tier (counter; `edge`).
@@ -199,7 +199,7 @@ pub fn prometheus(st: &EdgeState) -> String {
     p.single(DISK_WRITTEN_BYTES_TOTAL, Kind::Counter, "Bytes written to the disk tier.", &e, s.disk_written);
     p.single(DISK_READ_BYTES_TOTAL, Kind::Counter, "Bytes read from the disk tier.", &e, s.disk_read);
     p.family(
-        TIER_HITS_TOTAL,
+        CACHE_TIER_HITS_TOTAL,
         Kind::Counter,
         "Requests answered from the cache (hit or stale), by the tier that held the entry.",
     )

@@ -243,12 +243,12 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     assert!(close(&j["edges"][0]["rtt_ms"], 2.0 + 0.5 * 185.0), "{}", j["edges"][0]);
     assert!(close(&j["edges"][0]["rtt_without_cdn_ms"], 185.0), "{}", j["edges"][0]);
     // Hits by tier, for the one edge with a disk tier: its hits came from memory.
-    let tiers = j["tiers"].as_array().expect("a tiers table");
+    let tiers = j["cache_tiers"].as_array().expect("a cache tiers table");
     assert_eq!(tiers.len(), 1, "a row per edge with a disk tier: {tiers:?}");
     let seoul = &j["edges"][0];
     let hits = (seoul["hit_ratio"].as_f64().unwrap() * seoul["requests"].as_f64().unwrap()).round() as u64;
     assert!(hits > 0, "{seoul}");
-    let t = &tiers[0]["tiers"];
+    let t = &tiers[0]["counts"];
     assert_eq!(tiers[0]["edge"], "seoul");
     assert_eq!(
         (t["memory_hits"].as_u64(), t["disk_hits"].as_u64(), t["promotions"].as_u64()),

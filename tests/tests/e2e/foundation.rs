@@ -156,7 +156,12 @@ async fn a_large_disk_entry_is_read_back_in_slices_with_its_bytes_and_digest_int
     assert!(got == big, "the bytes read back from disk differ");
     assert_eq!(content_digest(&got), digest, "body from disk matches its Content-Digest");
     let s = e.handle.stats();
-    assert_eq!((s.tiers.disk_reads, s.tiers.disk_hits), (4, 1), "the head and 3 slices, each read once: {:?}", s.tiers);
+    assert_eq!(
+        (s.cache_tiers.disk_reads, s.cache_tiers.disk_hits),
+        (4, 1),
+        "the head and 3 slices, each read once: {:?}",
+        s.cache_tiers
+    );
     assert!(s.disk_read <= 4 * ((1 << 20) + (64 << 10)), "no read larger than a slice: {} bytes", s.disk_read);
     // A range across a slice boundary, from the slices on disk.
     let r = c.get(e.url("/big")).header("range", "bytes=1048000-1049000").send().await.unwrap();
