@@ -323,35 +323,50 @@ impl Store {
         use http::header::{ETAG, LAST_MODIFIED};
         let CacheValue::Response(e) = value else { return None };
         let size = self.disk_slice;
+        let (etag, modified) = (e.header("etag"), e.header("last-modified"));
         if size == 0
             || e.body.len() as u64 <= size
             || e.slices.is_some()
             || e.status != http::StatusCode::OK
-            || !(e.headers.contains_key(ETAG) || e.headers.contains_key(LAST_MODIFIED))
+            || (etag.is_none() && modified.is_none())
         {
             return None;
         }
         let info = crate::entry::SliceInfo { total: e.body.len() as u64, size };
         let mut validators = http::HeaderMap::new();
-        for n in [ETAG, LAST_MODIFIED] {
-            if let Some(v) = e.headers.get(&n) {
-                validators.insert(n, v.clone());
-            }
+        if let Some(v) = etag {
+            validators.insert(ETAG, v);
         }
+        if let Some(v) = modified {
+            validators.insert(LAST_MODIFIED, v);
+        }
+        let slice_head = crate::head::Head::new(http::StatusCode::PARTIAL_CONTENT, &validators);
         let slices = (0..info.count())
             .map(|i| {
                 let (a, b) = info.bounds(i);
                 let slice = StoredEntry {
                     status: http::StatusCode::PARTIAL_CONTENT,
-                    headers: validators.clone(),
+                    head: slice_head.clone(),
                     body: e.body.slice(a as usize..=b as usize),
+                    timing: e.timing,
+                    flags: e.flags,
+                    tags: e.tags.clone(),
+                    stored_ms: e.stored_ms,
                     slices: None,
-                    ..without_body(e)
                 };
                 (key.slice_key(i), CacheValue::Response(slice))
             })
             .collect();
-        let head = StoredEntry { slices: Some(info), ..without_body(e) };
+        let head = StoredEntry {
+            status: e.status,
+            head: e.head.clone(),
+            body: bytes::Bytes::new(),
+            timing: e.timing,
+            flags: e.flags,
+            tags: e.tags.clone(),
+            stored_ms: e.stored_ms,
+            slices: Some(info),
+        };
         Some((CacheValue::Response(head), slices))
     }
 
@@ -360,8 +375,7 @@ impl Store {
     pub fn insert_head(&self, key: CacheKey, whole: CacheValue, head: CacheValue) {
         // First: the head's insert drops any copy the memory tier holds.
         self.insert_on_disk(key.clone(), head);
-        let weight = key.as_str().len() + whole.weight();
-        if weight <= self.disk_only_above {
+        if crate::entry::weight(&key, &whole) <= self.disk_only_above {
             self.insert_in_memory(key, whole);
         }
     }
@@ -439,22 +453,6 @@ impl Store {
     /// Flushes memory to disk and waits for pending writes.
     pub async fn close(&self) -> Result<(), foyer::Error> {
         self.cache.close().await
-    }
-}
-
-/// `e`'s fields but its body and derived parts (filled again when stored).
-fn without_body(e: &StoredEntry) -> StoredEntry {
-    StoredEntry {
-        status: e.status,
-        headers: e.headers.clone(),
-        body: bytes::Bytes::new(),
-        timing: e.timing,
-        flags: e.flags,
-        tags: e.tags.clone(),
-        stored_ms: e.stored_ms,
-        slices: e.slices,
-        hit_headers: http::HeaderMap::new(),
-        head_block: bytes::Bytes::new(),
     }
 }
 

@@ -79,6 +79,7 @@ fn the_memory_tiers_bytes_track_the_processs_growth_over_many_small_objects() {
             write_buffer: 1 << 20,
             eviction: Default::default(),
             promotion: Default::default(),
+            disk_slice: 0,
             dir: std::env::temp_dir().join("cdnlab-weight-test-unused"),
         };
         let store = Store::open(&c).await.unwrap();
