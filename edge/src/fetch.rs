@@ -247,12 +247,25 @@ impl Fetcher<'_> {
     pub async fn complete(&self, p: Pending, release: impl FnOnce()) {
         let Pending { mut body, feeder, store } = p;
         let limit = self.max_object;
+        let declared = feeder.declared();
+        // The byte that completes a declared length is held back until the
+        // object is stored: a client that has its whole response and asks
+        // again finds it stored (a hit), never the fill still running.
+        let mut held = Bytes::new();
         let read = async {
+            let mut received = 0u64;
             while let Some(frame) = body.frame().await {
-                if let Ok(data) = frame?.into_data()
-                    && feeder.push(data) > limit
-                {
-                    return Ok(false);
+                if let Ok(mut data) = frame?.into_data() {
+                    received += data.len() as u64;
+                    if Some(received) == declared && !data.is_empty() {
+                        held = data.split_off(data.len() - 1);
+                    }
+                    if !data.is_empty() {
+                        feeder.push(data);
+                    }
+                    if received > limit {
+                        return Ok(false);
+                    }
                 }
             }
             Ok::<bool, hyper::Error>(true)
@@ -269,17 +282,18 @@ impl Fetcher<'_> {
             }
             Ok(Ok(false)) => {
                 release();
+                push_held(&feeder, held);
                 feeder.hand_off(Body::stream(body));
                 not_stored.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Ok(true)) => {
                 let Some(mut t) = store else {
+                    push_held(&feeder, held);
                     feeder.complete();
                     not_stored.fetch_add(1, Ordering::Relaxed);
                     return release();
                 };
-                let whole = feeder.whole();
-                feeder.complete();
+                let whole = feeder.whole_with(&held);
                 // A body sent without a length is stored with it.
                 let mut h = t.entry.headers();
                 h.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
@@ -290,6 +304,10 @@ impl Fetcher<'_> {
                     None => not_stored, // a purge overtook it
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
+                // Stored: now the readers may have the last byte and the end
+                // (a body without a length ends only here, too).
+                push_held(&feeder, held);
+                feeder.complete();
                 release();
             }
         }
@@ -612,6 +630,13 @@ pub fn tags_of(h: &HeaderMap) -> Vec<String> {
     tags
 }
 
+/// Gives the readers the byte held back from them, if any.
+fn push_held(feeder: &Feeder, held: Bytes) {
+    if !held.is_empty() {
+        feeder.push(held);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,7 +669,7 @@ mod tests {
         while let Some(f) = incoming.frame().await {
             feeder.push(f.unwrap().into_data().unwrap());
         }
-        let body = feeder.whole();
+        let body = feeder.whole_with(&Bytes::new());
         assert_eq!(&body[..], b"hello");
         // Unique, and no larger than itself: not a slice of a bigger buffer.
         let owned = body.try_into_mut().expect("the body shares its allocation");

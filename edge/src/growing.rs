@@ -144,9 +144,17 @@ impl Feeder {
         len
     }
 
-    /// One copy of everything received (for the store).
-    pub fn whole(&self) -> Bytes {
-        let chunks = self.g().state.lock().chunks.clone();
+    /// The length the upstream declared, when it did.
+    pub fn declared(&self) -> Option<u64> {
+        self.g().declared
+    }
+
+    /// One copy of everything received and then `held` (for the store):
+    /// the fill holds the final byte back from the readers until the
+    /// object is stored, see [`crate::fetch::Fetcher::complete`].
+    pub fn whole_with(&self, held: &Bytes) -> Bytes {
+        let mut chunks = self.g().state.lock().chunks.clone();
+        chunks.push(held.clone());
         concat(&chunks)
     }
 
