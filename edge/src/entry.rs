@@ -44,13 +44,15 @@ pub struct StoredEntry {
     pub timing: Timing,
     /// Reuse restrictions.
     pub flags: Flags,
-    /// Surrogate keys (`Surrogate-Key`, `Cache-Tag`).
-    pub tags: Vec<String>,
+    /// Surrogate keys (`Surrogate-Key`, `Cache-Tag`). A boxed slice, not a
+    /// `Vec`: no capacity word in every record (most entries have none).
+    pub tags: Box<[String]>,
     /// When it was stored (edge clock, Unix ms).
     pub stored_ms: u64,
     /// Set when the body is not here but stored as fixed-size slices under
     /// their own keys (objects larger than the edge's largest object).
-    pub slices: Option<SliceInfo>,
+    /// Boxed: rare, and 16 bytes inline in every record otherwise.
+    pub slices: Option<Box<SliceInfo>>,
 }
 
 impl StoredEntry {
@@ -147,9 +149,16 @@ impl CacheValue {
     pub fn heap(&self) -> usize {
         match self {
             CacheValue::Response(e) => {
-                let tags = chunk(e.tags.capacity() * std::mem::size_of::<String>())
+                let slices = if e.slices.is_some() { chunk(std::mem::size_of::<SliceInfo>()) } else { 0 };
+                let tags = slices
+                    + chunk(e.tags.len() * std::mem::size_of::<String>())
                     + e.tags.iter().map(|t| chunk(t.capacity())).sum::<usize>();
-                bytes_cost(e.body.len()) + bytes_cost(e.head.len()) + tags
+                // Head and body in one buffer (`Head::with_body`) or two.
+                let buffers = match e.head.precedes(&e.body) {
+                    true => bytes_cost(e.head.len() + e.body.len()),
+                    false => bytes_cost(e.body.len()) + bytes_cost(e.head.len()),
+                };
+                buffers + tags
             }
             CacheValue::Variants(v) => {
                 // Names outside the standard set own a `Bytes` of their own.
@@ -233,7 +242,7 @@ impl Code for CacheValue {
                     w(out, &v.to_le_bytes())?;
                 }
                 w(out, &[e.flags.0])?;
-                let (total, size) = e.slices.map_or((u64::MAX, 0), |s| (s.total, s.size));
+                let (total, size) = e.slices.as_deref().map_or((u64::MAX, 0), |s| (s.total, s.size));
                 w(out, &total.to_le_bytes())?;
                 w(out, &size.to_le_bytes())?;
                 w(out, &(e.head.fields().count() as u32).to_le_bytes())?;
@@ -280,8 +289,8 @@ impl Code for CacheValue {
                 let stored_ms = read_u64(r)?;
                 let flags = Flags(read_u8(r)?);
                 let (total, size) = (read_u64(r)?, read_u64(r)?);
-                let slices = (total != u64::MAX).then_some(SliceInfo { total, size });
-                if slices.is_some_and(|s| s.size == 0) {
+                let slices = (total != u64::MAX).then(|| Box::new(SliceInfo { total, size }));
+                if slices.as_ref().is_some_and(|s| s.size == 0) {
                     return Err(parse_err("zero slice size"));
                 }
                 let n = read_u32(r)?;
@@ -319,7 +328,7 @@ impl Code for CacheValue {
                     body: Bytes::from(body),
                     timing,
                     flags,
-                    tags,
+                    tags: tags.into_boxed_slice(),
                     stored_ms,
                     slices,
                 }))
@@ -385,9 +394,9 @@ mod tests {
             body: Bytes::from_static(b"hello world"),
             timing: Timing { birth_ms: 1, lifetime_ms: 2, swr_ms: 3, sie_ms: 4 },
             flags: Flags(Flags::IMMUTABLE),
-            tags: vec!["obj-1".into(), "group-1".into()],
+            tags: ["obj-1".into(), "group-1".into()].into(),
             stored_ms: 5,
-            slices: Some(SliceInfo { total: 10 << 20, size: 1 << 20 }),
+            slices: Some(Box::new(SliceInfo { total: 10 << 20, size: 1 << 20 })),
         })
     }
 
@@ -517,5 +526,28 @@ mod tests {
         assert_eq!(chunk(24), 32);
         assert_eq!(chunk(25), 48);
         assert_eq!(chunk(512), 528);
+    }
+
+    /// Every record of the memory tier holds a value inline: tags as a
+    /// boxed slice and the rare slice info boxed keep it at 136 bytes (it
+    /// was 160 with a `Vec` and an inline `Option<SliceInfo>`).
+    #[test]
+    fn a_value_is_small_inline() {
+        assert!(std::mem::size_of::<CacheValue>() <= 136, "{} bytes", std::mem::size_of::<CacheValue>());
+    }
+
+    /// Head and body in one buffer weigh one buffer and one shared header,
+    /// not two of each.
+    #[test]
+    fn head_and_body_in_one_buffer_weigh_one_buffer() {
+        let key = CacheKey::from_target("/obj/1").unwrap();
+        let CacheValue::Response(mut e) = sample() else { unreachable!() };
+        e.slices = None;
+        let body = Bytes::from(vec![1u8; 512]);
+        let apart = StoredEntry { body: body.clone(), ..e.clone() };
+        let (head, one) = Head::with_body(e.status, &e.headers(), &[body]);
+        let together = StoredEntry { head, body: one, ..e };
+        let (a, t) = (weight(&key, &CacheValue::Response(apart)), weight(&key, &CacheValue::Response(together)));
+        assert_eq!(a - t, chunk(24) + 16, "apart {a}, together {t}");
     }
 }

@@ -191,7 +191,7 @@ impl Fetcher<'_> {
                 body: Bytes::new(),
                 timing: ev.timing,
                 flags: ev.flags,
-                tags: tags.clone(),
+                tags: tags.as_slice().into(),
                 stored_ms: self.now_ms(),
                 slices: None,
             },
@@ -293,12 +293,12 @@ impl Fetcher<'_> {
                     not_stored.fetch_add(1, Ordering::Relaxed);
                     return release();
                 };
-                let whole = feeder.whole_with(&held);
-                // A body sent without a length is stored with it.
+                let chunks = feeder.chunks_with(&held);
+                // A body sent without a length is stored with it; head and
+                // body are stored in one buffer (one copy of the body).
                 let mut h = t.entry.headers();
-                h.insert(CONTENT_LENGTH, HeaderValue::from(whole.len()));
-                t.entry.head = Head::new(t.entry.status, &h);
-                t.entry.body = whole;
+                h.insert(CONTENT_LENGTH, HeaderValue::from(chunks.iter().map(Bytes::len).sum::<usize>()));
+                (t.entry.head, t.entry.body) = Head::with_body(t.entry.status, &h, &chunks);
                 let counter = match self.insert_response(t.mark, &t.key, &t.vary, &t.req, t.entry) {
                     Some(_) => &self.meter.stored,
                     None => not_stored, // a purge overtook it
@@ -344,18 +344,25 @@ impl Fetcher<'_> {
         let tags = if fresh.contains_key("surrogate-key") || fresh.contains_key("cache-tag") {
             tags_of(fresh)
         } else {
-            s.tags.clone()
+            s.tags.to_vec()
         };
         if not_stored.is_none() {
+            // A body stored in one buffer with its old head is copied into
+            // one with the new head: kept as it is, it would hold the old
+            // head's bytes that its weight no longer counts.
+            let (head, body) = match s.head.precedes(&s.body) {
+                true => Head::with_body(s.status, &merged, std::slice::from_ref(&s.body)),
+                false => (Head::new(s.status, &merged), s.body.clone()),
+            };
             let updated = StoredEntry {
                 status: s.status,
-                head: Head::new(s.status, &merged),
-                body: s.body.clone(),
+                head,
+                body,
                 timing: ev.timing,
                 flags: ev.flags,
-                tags: tags.clone(),
+                tags: tags.as_slice().into(),
                 stored_ms: self.now_ms(),
-                slices: s.slices,
+                slices: s.slices.clone(),
             };
             if !self.purging.store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
@@ -378,7 +385,7 @@ impl Fetcher<'_> {
             revalidated: true,
             vary: Vec::new(),
             req_headers: f.headers.clone(),
-            slices: s.slices,
+            slices: s.slices.as_deref().copied(),
             storage_key: Some(entry.key().clone()),
             stream: None,
             tags,
@@ -443,9 +450,9 @@ impl Fetcher<'_> {
             body: Bytes::new(),
             timing: ev.timing,
             flags: ev.flags,
-            tags: tags.clone(),
+            tags: tags.as_slice().into(),
             stored_ms: self.now_ms(),
-            slices,
+            slices: slices.map(Box::new),
         };
         let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.headers, meta) else {
             // A purge overtook the fill: start over.

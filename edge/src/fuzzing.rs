@@ -74,7 +74,7 @@ pub async fn memory_edge(objects: &[(&str, &[u8])]) -> Result<Arc<EdgeState>, cr
             body: Bytes::copy_from_slice(body),
             timing: Timing { birth_ms: START_MS, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
             flags: Flags::default(),
-            tags: Vec::new(),
+            tags: Box::default(),
             stored_ms: START_MS,
             slices: None,
         });

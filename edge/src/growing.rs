@@ -149,9 +149,19 @@ impl Feeder {
         self.g().declared
     }
 
-    /// One copy of everything received and then `held` (for the store):
-    /// the fill holds the final byte back from the readers until the
-    /// object is stored, see [`crate::fetch::Fetcher::complete`].
+    /// Everything received and then `held`, as received (shared, not
+    /// copied): the store copies it once, after the head
+    /// (`Head::with_body`). The fill holds the final byte back from the
+    /// readers until the object is stored, see
+    /// [`crate::fetch::Fetcher::complete`].
+    pub fn chunks_with(&self, held: &Bytes) -> Vec<Bytes> {
+        let mut chunks = self.g().state.lock().chunks.clone();
+        chunks.push(held.clone());
+        chunks
+    }
+
+    /// One copy of everything received and then `held`, in a buffer of
+    /// its own.
     pub fn whole_with(&self, held: &Bytes) -> Bytes {
         let mut chunks = self.g().state.lock().chunks.clone();
         chunks.push(held.clone());

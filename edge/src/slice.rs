@@ -57,9 +57,9 @@ impl SlicedMeta {
             key,
             status: e.status,
             headers: e.headers(),
-            info: e.slices?,
+            info: e.slices.as_deref().copied()?,
             timing: e.timing,
-            tags: e.tags.clone(),
+            tags: e.tags.to_vec(),
         })
     }
 
@@ -298,7 +298,7 @@ async fn fetch_slice_inner(
         body: body.clone(),
         timing: meta.timing,
         flags: Default::default(),
-        tags: meta.tags.clone(),
+        tags: meta.tags.as_slice().into(),
         stored_ms: st.clock.unix_ms(),
         slices: None,
     };

@@ -37,7 +37,7 @@ fn entry(flags: Flags) -> CacheValue {
         body: Bytes::from_static(b"hello"),
         timing: Timing { birth_ms: START_MS, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
         flags,
-        tags: Vec::new(),
+        tags: Box::default(),
         stored_ms: START_MS,
         slices: None,
     })

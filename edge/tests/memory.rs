@@ -63,7 +63,7 @@ fn filled(i: u64, body_len: usize) -> StoredEntry {
         body: Bytes::from(vec![(i % 251) as u8; body_len]),
         timing: Timing { birth_ms: 1, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
         flags: Flags(0),
-        tags: vec![format!("obj-{i}"), format!("group-{}", i % 100)],
+        tags: [format!("obj-{i}"), format!("group-{}", i % 100)].into(),
         stored_ms: 1,
         slices: None,
     }

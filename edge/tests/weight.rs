@@ -55,13 +55,15 @@ fn filled(i: u64, read_buffer: &Bytes) -> StoredEntry {
     }
     let mut body = vec![0u8; 512];
     body[..8].copy_from_slice(&i.to_le_bytes());
+    // As a fill stores them: head and body in one buffer.
+    let (head, body) = Head::with_body(StatusCode::OK, &headers, &[Bytes::from(body)]);
     StoredEntry {
         status: StatusCode::OK,
-        head: Head::new(StatusCode::OK, &headers),
-        body: Bytes::from(body),
+        head,
+        body,
         timing: Timing { birth_ms: 1, lifetime_ms: 3_600_000, swr_ms: 0, sie_ms: 0 },
         flags: Flags(0),
-        tags: vec![format!("t-{i}")],
+        tags: [format!("t-{i}")].into(),
         stored_ms: 1,
         slices: None,
     }

@@ -567,7 +567,7 @@ impl<T> Purging<'_, T> {
         let mut g = self.purger.inner.lock();
         for (key, mut value) in values {
             let tags = match &value {
-                CacheValue::Response(e) => e.tags.clone(),
+                CacheValue::Response(e) => e.tags.to_vec(),
                 CacheValue::Variants(_) => Vec::new(),
             };
             let response = matches!(value, CacheValue::Response(_));
@@ -675,7 +675,7 @@ impl<T> Purging<'_, T> {
         let new_stamp = g.stamp(now);
         let (copy, tags) = match entry.value() {
             CacheValue::Response(e) => {
-                (CacheValue::Response(stale_copy(e, now.min(g.soft_at_ms), new_stamp)), e.tags.clone())
+                (CacheValue::Response(stale_copy(e, now.min(g.soft_at_ms), new_stamp)), e.tags.to_vec())
             }
             CacheValue::Variants(v) => {
                 (CacheValue::Variants(crate::entry::VarySpec { stored_ms: new_stamp, ..v.clone() }), Vec::new())
