@@ -53,10 +53,9 @@ fn filled(i: u64, read_buffer: &Bytes) -> StoredEntry {
     ] {
         headers.append(HeaderName::from_static(name), v(len));
     }
-    let mut body = vec![0u8; 512];
-    body[..8].copy_from_slice(&i.to_le_bytes());
-    // As a fill stores them: head and body in one buffer.
-    let (head, body) = Head::with_body(StatusCode::OK, &headers, &[Bytes::from(body)]);
+    // As a fill stores them: the body as hyper hands it (a slice of the
+    // read buffer) copied with the head into one buffer.
+    let (head, body) = Head::with_body(StatusCode::OK, &headers, &[read_buffer.slice(..512)]);
     StoredEntry {
         status: StatusCode::OK,
         head,
