@@ -58,6 +58,13 @@ impl Head {
         (Head(head), all)
     }
 
+    /// The head in a buffer of its own: kept without its body (the meta
+    /// entry of an object sliced for disk), a head built by
+    /// [`Head::with_body`] would hold the whole body's buffer.
+    pub fn detached(&self) -> Head {
+        Head(Bytes::copy_from_slice(&self.0))
+    }
+
     /// Whether `body` lies right after this head in one buffer (built by
     /// [`Head::with_body`]): the two then cost one allocation.
     pub fn precedes(&self, body: &Bytes) -> bool {

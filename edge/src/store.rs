@@ -359,13 +359,13 @@ impl Store {
             .collect();
         let head = StoredEntry {
             status: e.status,
-            head: e.head.clone(),
+            head: e.head.detached(),
             body: bytes::Bytes::new(),
             timing: e.timing,
             flags: e.flags,
             tags: e.tags.clone(),
             stored_ms: e.stored_ms,
-            slices: Some(info),
+            slices: Some(Box::new(info)),
         };
         Some((CacheValue::Response(head), slices))
     }
@@ -662,7 +662,7 @@ mod tests {
             body: bytes::Bytes::from(vec![fill; len]),
             timing: crate::freshness::Timing { birth_ms: 0, lifetime_ms: 1 << 40, swr_ms: 0, sie_ms: 0 },
             flags: Default::default(),
-            tags: Vec::new(),
+            tags: Box::default(),
             stored_ms: 0,
             slices: None,
         })

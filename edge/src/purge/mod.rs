@@ -641,7 +641,7 @@ impl<T> Purging<'_, T> {
             let stamp = g.stamp(now);
             let CacheValue::Response(e) = &mut value else { continue };
             e.stored_ms = stamp;
-            let tags = e.tags.clone();
+            let tags = e.tags.to_vec();
             if !self.journal_add(g, &key, stamp, true, &tags) {
                 continue;
             }
