@@ -245,27 +245,18 @@ impl Fetcher<'_> {
     /// `release` ends the fill's flight: after storing, or before its
     /// clients are failed, so a request after the failure starts afresh.
     pub async fn complete(&self, p: Pending, release: impl FnOnce()) {
-        let Pending { mut body, feeder, store } = p;
+        let Pending { mut body, mut feeder, store } = p;
         let limit = self.max_object;
-        let declared = feeder.declared();
-        // The byte that completes a declared length is held back until the
-        // object is stored: a client that has its whole response and asks
-        // again finds it stored (a hit), never the fill still running.
-        let mut held = Bytes::new();
+        // The feeder holds back the byte that completes a declared length
+        // until it ends the body, here after storing it: a client that has
+        // its whole response and asks again finds it stored (a hit), never
+        // the fill still running.
         let read = async {
-            let mut received = 0u64;
             while let Some(frame) = body.frame().await {
-                if let Ok(mut data) = frame?.into_data() {
-                    received += data.len() as u64;
-                    if Some(received) == declared && !data.is_empty() {
-                        held = data.split_off(data.len() - 1);
-                    }
-                    if !data.is_empty() {
-                        feeder.push(data);
-                    }
-                    if received > limit {
-                        return Ok(false);
-                    }
+                if let Ok(data) = frame?.into_data()
+                    && feeder.push(data) > limit
+                {
+                    return Ok(false);
                 }
             }
             Ok::<bool, hyper::Error>(true)
@@ -282,18 +273,16 @@ impl Fetcher<'_> {
             }
             Ok(Ok(false)) => {
                 release();
-                push_held(&feeder, held);
                 feeder.hand_off(Body::stream(body));
                 not_stored.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Ok(true)) => {
                 let Some(mut t) = store else {
-                    push_held(&feeder, held);
                     feeder.complete();
                     not_stored.fetch_add(1, Ordering::Relaxed);
                     return release();
                 };
-                let chunks = feeder.chunks_with(&held);
+                let chunks = feeder.chunks();
                 // A body sent without a length is stored with it; head and
                 // body are stored in one buffer (one copy of the body).
                 let mut h = t.entry.headers();
@@ -306,7 +295,6 @@ impl Fetcher<'_> {
                 counter.fetch_add(1, Ordering::Relaxed);
                 // Stored: now the readers may have the last byte and the end
                 // (a body without a length ends only here, too).
-                push_held(&feeder, held);
                 feeder.complete();
                 release();
             }
@@ -637,13 +625,6 @@ pub fn tags_of(h: &HeaderMap) -> Vec<String> {
     tags
 }
 
-/// Gives the readers the byte held back from them, if any.
-fn push_held(feeder: &Feeder, held: Bytes) {
-    if !held.is_empty() {
-        feeder.push(held);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,7 +652,7 @@ mod tests {
         let driver = tokio::spawn(conn);
         let req = http::Request::get("/").body(http_body_util::Empty::<Bytes>::new()).unwrap();
         let resp = send.send_request(req).await.unwrap();
-        let (_growing, feeder) = Growing::new(None);
+        let (_growing, mut feeder) = Growing::new(None);
         let mut incoming = resp.into_body();
         while let Some(f) = incoming.frame().await {
             feeder.push(f.unwrap().into_data().unwrap());

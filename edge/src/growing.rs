@@ -13,7 +13,13 @@
 //! What is kept is the chunks as received (slices of the upstream
 //! connection's read buffers, shared by the readers, never copied per
 //! reader); the stored copy is made once, at the end, by the fill
-//! ([`Feeder::whole`]).
+//! ([`Feeder::chunks`]).
+//!
+//! Readers never have a declared length whole before the feeder ends the
+//! body: the byte that completes it is held back until then
+//! ([`Feeder::push`]). hyper ends a response once its declared length is
+//! sent, so a client that had it all could ask again while the fill is
+//! still storing it, and join that fill instead of hitting.
 //!
 //! A body without a declared length that grows past the largest object the
 //! edge buffers is *handed off*: the rest of the upstream body goes to the
@@ -64,7 +70,7 @@ impl Growing {
             state: Mutex::new(State { chunks: Vec::new(), len: 0, end: End::Open, wakers: Vec::new() }),
             declared,
         });
-        (g.clone(), Feeder { g: Some(g) })
+        (g.clone(), Feeder { g: Some(g), held: Bytes::new() })
     }
 
     /// A reader from the first byte; `starter`: the client that started
@@ -88,6 +94,21 @@ impl Growing {
             }
         })
         .await
+    }
+
+    /// Gives the readers `chunk` (none if it is empty); the length so far.
+    fn append(&self, chunk: Bytes) -> u64 {
+        let (len, wakers) = {
+            let mut s = self.state.lock();
+            if chunk.is_empty() {
+                return s.len;
+            }
+            s.len += chunk.len() as u64;
+            s.chunks.push(chunk);
+            (s.len, std::mem::take(&mut s.wakers))
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        len
     }
 
     fn finish(&self, end: End) {
@@ -124,6 +145,9 @@ fn concat(chunks: &[Bytes]) -> Bytes {
 /// waits forever.
 pub struct Feeder {
     g: Option<Arc<Growing>>,
+    /// The byte that completes the declared length, held back from the
+    /// readers until the body ends complete (or is handed off).
+    held: Bytes,
 }
 
 impl Feeder {
@@ -132,31 +156,26 @@ impl Feeder {
         self.g.as_deref().unwrap_or_else(|| unreachable!("a feeder is used after it ended"))
     }
 
-    /// Appends a chunk; returns the length so far.
-    pub fn push(&self, chunk: Bytes) -> u64 {
-        let (len, wakers) = {
-            let mut s = self.g().state.lock();
-            s.len += chunk.len() as u64;
-            s.chunks.push(chunk);
-            (s.len, std::mem::take(&mut s.wakers))
-        };
-        wakers.into_iter().for_each(Waker::wake);
-        len
+    /// Appends a chunk (the readers get it, except the byte that
+    /// completes the declared length, which they get when the body ends);
+    /// returns the length received so far.
+    pub fn push(&mut self, mut chunk: Bytes) -> u64 {
+        let g = self.g.as_deref().unwrap_or_else(|| unreachable!("a feeder is used after it ended"));
+        let so_far = g.state.lock().len;
+        if !chunk.is_empty() && Some(so_far + chunk.len() as u64) == g.declared {
+            self.held = chunk.split_off(chunk.len() - 1);
+        }
+        g.append(chunk) + self.held.len() as u64
     }
 
-    /// The length the upstream declared, when it did.
-    pub fn declared(&self) -> Option<u64> {
-        self.g().declared
-    }
-
-    /// Everything received and then `held`, as received (shared, not
-    /// copied): the store copies it once, after the head
-    /// (`Head::with_body`). The fill holds the final byte back from the
-    /// readers until the object is stored, see
-    /// [`crate::fetch::Fetcher::complete`].
-    pub fn chunks_with(&self, held: &Bytes) -> Vec<Bytes> {
+    /// Everything received, as received (shared, not copied): the store
+    /// copies it once, after the head (`Head::with_body`), before the
+    /// readers get the held-back byte ([`crate::fetch::Fetcher::complete`]).
+    pub fn chunks(&self) -> Vec<Bytes> {
         let mut chunks = self.g().state.lock().chunks.clone();
-        chunks.push(held.clone());
+        if !self.held.is_empty() {
+            chunks.push(self.held.clone());
+        }
         chunks
     }
 
@@ -168,10 +187,18 @@ impl Feeder {
         concat(&chunks)
     }
 
-    /// The body is complete: readers end when they have read it.
+    /// The body is complete: readers get the held-back byte, and end when
+    /// they have read it.
     pub fn complete(mut self) {
+        self.release_held();
         if let Some(g) = self.g.take() {
             g.finish(End::Complete);
+        }
+    }
+
+    fn release_held(&mut self) {
+        if let Some(g) = &self.g {
+            g.append(std::mem::take(&mut self.held));
         }
     }
 
@@ -186,6 +213,7 @@ impl Feeder {
     /// Too big to keep: `rest` (the rest of the upstream body) goes to the
     /// starter's reader; the other readers fail.
     pub fn hand_off(mut self, rest: Body) {
+        self.release_held();
         if let Some(g) = self.g.take() {
             g.finish(End::HandedOff(Some(rest)));
         }
@@ -258,7 +286,7 @@ mod tests {
 
     #[tokio::test]
     async fn readers_get_every_chunk_from_the_start_however_late_they_join() {
-        let (g, f) = Growing::new(None);
+        let (g, mut f) = Growing::new(None);
         let mut early = g.reader(true);
         f.push(Bytes::from_static(b"ab"));
         assert_eq!(early.frame().await.unwrap().unwrap().into_data().unwrap(), "ab");
@@ -271,9 +299,33 @@ mod tests {
         assert_eq!(g.whole().await.unwrap(), "abcd");
     }
 
+    /// A reader that had a declared length whole could end its response
+    /// before the fill stored it (hyper ends a response at its length): its
+    /// client's next request would join the fill, not hit (commit 0899fc7).
+    #[tokio::test]
+    async fn the_byte_that_completes_a_declared_length_waits_for_the_end() {
+        use futures_util::FutureExt;
+        let (g, mut f) = Growing::new(Some(4));
+        let mut r = g.reader(false);
+        assert_eq!(f.push(Bytes::from_static(b"ab")), 2);
+        assert_eq!(f.push(Bytes::from_static(b"cd")), 4);
+        assert_eq!(r.frame().await.unwrap().unwrap().into_data().unwrap(), "ab");
+        assert_eq!(r.frame().await.unwrap().unwrap().into_data().unwrap(), "c");
+        assert!(r.frame().now_or_never().is_none(), "the last byte before the body ended");
+        assert_eq!(f.chunks().concat(), b"abcd", "the store gets it whole");
+        f.complete();
+        assert_eq!(r.collect().await.unwrap().to_bytes(), "d");
+        // Handed off, the held byte comes before the rest.
+        let (g, mut f) = Growing::new(Some(3));
+        let starter = g.reader(true);
+        f.push(Bytes::from_static(b"abc"));
+        f.hand_off(Body::full(Bytes::from_static(b"!")));
+        assert_eq!(starter.collect().await.unwrap().to_bytes(), "abc!");
+    }
+
     #[tokio::test]
     async fn a_failed_body_fails_every_reader_and_a_dropped_feeder_fails_it() {
-        let (g, f) = Growing::new(Some(10));
+        let (g, mut f) = Growing::new(Some(10));
         let r = g.reader(true);
         f.push(Bytes::from_static(b"abc"));
         f.fail("reset".into());
@@ -286,7 +338,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_handed_off_body_continues_for_the_starter_only() {
-        let (g, f) = Growing::new(None);
+        let (g, mut f) = Growing::new(None);
         let (starter, other) = (g.reader(true), g.reader(false));
         f.push(Bytes::from_static(b"kept "));
         f.hand_off(Body::full(Bytes::from_static(b"rest")));
