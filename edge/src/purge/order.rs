@@ -28,6 +28,11 @@ pub use crate::headers::PURGE_SEQ;
 pub struct PurgeOrder {
     applied: watch::Sender<u64>,
     file: Option<PathBuf>,
+    /// The sequence in `file`: writes take turns under this lock, and
+    /// never put a lower sequence after a higher one (two purges applied
+    /// at once would otherwise share the temporary file, and the lower
+    /// one's rename could land last).
+    kept: parking_lot::Mutex<u64>,
     /// The highest sequence waited for in vain: a later fill that needs
     /// it (or less) is answered without the cache at once, not after
     /// another wait (the purge may never come: sent to the edges only).
@@ -43,7 +48,12 @@ impl PurgeOrder {
             .and_then(|f| std::fs::read_to_string(f).ok())
             .and_then(|s| s.trim().parse::<u64>().ok())
             .unwrap_or(0);
-        PurgeOrder { applied: watch::channel(before).0, file, missed: std::sync::atomic::AtomicU64::new(0) }
+        PurgeOrder {
+            applied: watch::channel(before).0,
+            file,
+            kept: parking_lot::Mutex::new(before),
+            missed: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// The highest world sequence applied.
@@ -58,10 +68,14 @@ impl PurgeOrder {
         if seq <= self.applied() {
             return;
         }
-        if let Some(f) = &self.file
-            && let Err(e) = write_atomically(f, seq)
-        {
-            tracing::warn!(file = %f.display(), error = %e, "purge sequence not persisted");
+        if let Some(f) = &self.file {
+            let mut kept = self.kept.lock();
+            if seq > *kept {
+                match write_atomically(f, seq) {
+                    Ok(()) => *kept = seq,
+                    Err(e) => tracing::warn!(file = %f.display(), error = %e, "purge sequence not persisted"),
+                }
+            }
         }
         self.applied.send_if_modified(|a| {
             let moved = seq > *a;
@@ -130,6 +144,23 @@ mod tests {
         o.applied_now(9);
         assert!(w.await.unwrap());
         assert_eq!(PurgeOrder::open(Some(dir.path())).applied(), 9, "read back after a restart");
+    }
+
+    /// Purges applied at once (admin requests on several workers) each
+    /// persist their sequence: the file must end with the highest.
+    #[test]
+    fn purges_applied_at_once_persist_the_highest_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = PurgeOrder::open(Some(dir.path()));
+        let (threads, each) = (8u64, 300u64);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let o = &o;
+                s.spawn(move || (0..each).for_each(|i| o.applied_now(i * threads + t + 1)));
+            }
+        });
+        assert_eq!(o.applied(), threads * each);
+        assert_eq!(PurgeOrder::open(Some(dir.path())).applied(), threads * each, "the file went back");
     }
 
     #[test]
