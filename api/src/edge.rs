@@ -84,8 +84,9 @@ pub struct Stats {
     /// answered 5xx by the origin.
     #[serde(default)]
     pub origin_errors: u64,
-    /// Each upstream's connections and fetches (the origin; a shield or
-    /// peers later): the per-link figures reports show.
+    /// Each upstream's connections and fetches (the origin, and the
+    /// shield when the edge fills from one): the per-link figures reports
+    /// show.
     #[serde(default)]
     pub upstreams: Vec<UpstreamStats>,
     /// Responses stored.
@@ -147,18 +148,16 @@ pub struct TierStats {
     /// The shield as this edge's health checks see it: `up`, `down`, `unknown`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shield_state: Option<String>,
-    /// Fills (and revalidations) sent to the shield: shield fills.
+    /// Fills (and revalidations) sent to the shield: shield fills. Its
+    /// errors, warm and cold fetches and bytes sent are on its line in
+    /// [`Stats::upstreams`] (named `shield`).
     pub shield_requests: u64,
-    /// Of those, failed or answered 5xx.
-    pub shield_errors: u64,
     /// Fills sent to the origin instead, the shield down or unreachable
     /// (in `origin_requests` too).
     pub shield_fallbacks: u64,
     /// Bytes read from the shield at the socket: the edge→shield link's
     /// traffic, priced as inter-tier transfer.
     pub bytes_from_shield: u64,
-    /// Bytes written to the shield.
-    pub bytes_to_shield: u64,
     /// As the shield: lower tiers' requests on its tier listener, by
     /// outcome (not in `requests`, which counts clients).
     pub tier_requests: Requests,
@@ -175,13 +174,13 @@ pub struct TierStats {
     pub purge_seq: u64,
 }
 
-/// One upstream of an edge (its `origin`; a shield or peer later): the
-/// requests it was sent, the bytes at its sockets, and whether each fetch
+/// One upstream of an edge (its `origin`, and its `shield` when it fills
+/// from one): the requests it was sent, the bytes at its sockets, and whether each fetch
 /// found a kept connection (warm: no handshake, a window already open) or
 /// opened one (cold), with the pool settings that decide it.
 #[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Default)]
 pub struct UpstreamStats {
-    /// What the edge calls it: `origin`.
+    /// What the edge calls it: `origin` or `shield`.
     pub name: String,
     /// Its address.
     pub addr: String,

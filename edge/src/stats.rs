@@ -93,10 +93,8 @@ fn tier_of(st: &EdgeState) -> Option<TierStats> {
             shield: Some(s.config.name.clone()),
             shield_state: Some(s.health.state().as_str().into()),
             shield_requests: s.upstream.requests(),
-            shield_errors: s.upstream.errors(),
             shield_fallbacks: s.fallbacks(),
             bytes_from_shield: m.shield.input(),
-            bytes_to_shield: m.shield.out(),
             ..base
         }),
         None if st.is_shield => Some(TierStats { role: "shield".into(), ..base }),

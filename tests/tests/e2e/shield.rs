@@ -119,6 +119,11 @@ async fn concurrent_misses_on_n_edges_make_one_origin_request_through_the_shield
         let t = tier(e);
         assert_eq!((t.shield_requests, t.shield_fallbacks, e.handle.stats().origin_requests), (1, 0, 0), "{t:?}");
         assert!(t.bytes_from_shield > "hot body".len() as u64, "{t:?}");
+        // the link's line among the edge's upstreams counts the same fill
+        let st = e.handle.stats();
+        let (t, line) = (st.tier.unwrap(), st.upstreams.iter().find(|u| u.name == "shield").expect("shield line"));
+        assert_eq!((line.requests, line.errors, line.cold), (t.shield_requests, 0, 1), "{line:?}");
+        assert_eq!(line.bytes_received, t.bytes_from_shield, "{line:?}");
         // the edge stored it: a hit now, its own entry only
         let (_, cs, _) = get(e, "/hot").await;
         assert!(cs.starts_with(&format!("edge-{}; hit;", e.config.name)) && !cs.contains(", "), "{cs}");
