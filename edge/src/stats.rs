@@ -23,27 +23,18 @@ pub fn of(st: &EdgeState) -> Stats {
     let requests = ByOutcome::of(|o| m.requests(o));
     let body_bytes = ByOutcome::of(|o| m.body_bytes(o));
     let (disk_written, disk_read) = st.store.disk_io();
-    let tier = tier_of(st);
-    let usage = Usage {
-        bytes_to_clients: m.clients.out(),
-        requests: requests.total + tier.as_ref().map_or(0, |t| t.tier_requests.total),
-        bytes_from_origin: m.origin.input(),
-        bytes_inter_tier: m.shield.input(),
-    };
-    let bill = st.prices.bill(&usage, &Usage::default(), 0);
-    let without_cdn = st.prices.without_cdn(0, usage.bytes_to_clients);
-    Stats {
+    let mut s = Stats {
         edge: st.name.clone(),
         region: st.region.clone(),
         hit_ratio: requests.cached_ratio(),
         byte_hit_ratio: body_bytes.cached_ratio(),
         requests,
         body_bytes,
-        bytes_to_clients: usage.bytes_to_clients,
+        bytes_to_clients: m.clients.out(),
         bytes_from_clients: m.clients.input(),
         client_connections: m.clients.connections.load(Ordering::Relaxed),
         client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
-        bytes_from_origin: usage.bytes_from_origin,
+        bytes_from_origin: m.origin.input(),
         bytes_to_origin: m.origin.out(),
         origin_requests: st.upstream.requests(),
         origin_errors: st.upstream.errors(),
@@ -66,13 +57,20 @@ pub fn of(st: &EdgeState) -> Stats {
         disk_read,
         cache_tiers: cache_tiers(st, &requests),
         rtt_to_origin_ms: st.upstream.rtt().as_secs_f64() * 1000.0,
-        cost: Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) },
+        cost: Cost::default(),
         disk: st.health.disk(),
         health: st.health.report(),
         bus: st.relay.as_ref().map(|r| r.status()),
         shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
-        tier,
-    }
+        tier: tier_of(st),
+    };
+    // Priced from what the snapshot says, as `cdn stats` and run reports
+    // price it (Stats::usage: tier requests, the shield link).
+    let usage = s.usage();
+    let bill = st.prices.bill(&usage, &Usage::default(), 0);
+    let without_cdn = st.prices.without_cdn(0, usage.bytes_to_clients);
+    s.cost = Cost { bill, without_cdn, savings: Money(without_cdn.0 - bill.total.0) };
+    s
 }
 
 /// Its part in the tiers, when it fills from a shield or is one.
