@@ -239,6 +239,18 @@ impl Inner {
         soft
     }
 
+    /// What the purges registered after `mark` make of a fill of `key`:
+    /// `Err((seq, soft))`, not stored (a hard purge, or a soft one behind
+    /// a copy stored since); `Ok(true)`, stored stale (a soft purge);
+    /// `Ok(false)`, stored as it is.
+    fn fill_fate(&self, mark: Mark, key: &str, tags: &[String]) -> Result<bool, (u64, bool)> {
+        match self.overtaken(mark, key, tags) {
+            None => Ok(false),
+            Some((seq, soft)) if !soft || self.index.get(key).is_some_and(|i| i.admitted >= seq) => Err((seq, soft)),
+            Some(_) => Ok(true),
+        }
+    }
+
     fn header(&self, covers: u64) -> Header {
         Header {
             seq: self.seq,
@@ -554,9 +566,7 @@ impl<T> Purging<'_, T> {
     /// decides, asked before the body arrives, so a streamed miss's
     /// `Cache-Status` does not say `stored` for what will not be.
     pub fn overtaken(&self, mark: Mark, key: &str, tags: &[String]) -> bool {
-        let g = self.purger.inner.lock();
-        g.overtaken(mark, key, tags)
-            .is_some_and(|(seq, soft)| !soft || g.index.get(key).is_some_and(|i| i.admitted >= seq))
+        self.purger.inner.lock().fill_fate(mark, key, tags).is_err()
     }
 
     /// [`Purging::store_fill`], with the values placed on disk only when
@@ -571,15 +581,13 @@ impl<T> Purging<'_, T> {
                 CacheValue::Variants(_) => Vec::new(),
             };
             let response = matches!(value, CacheValue::Response(_));
-            let mut stale = false;
-            if let Some((seq, soft)) = g.overtaken(mark, key.as_str(), &tags) {
-                let newer = g.index.get(key.as_str()).is_some_and(|i| i.admitted >= seq);
-                if newer || !soft {
+            let stale = match g.fill_fate(mark, key.as_str(), &tags) {
+                Ok(stale) => stale,
+                Err((seq, soft)) => {
                     tracing::debug!(key = %key, seq, soft, "fill overtaken by a purge: not stored");
                     continue;
                 }
-                stale = true;
-            }
+            };
             let stamp = g.stamp(now);
             match &mut value {
                 CacheValue::Response(e) => {
