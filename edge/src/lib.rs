@@ -284,7 +284,7 @@ fn pool_of(s: &EdgeSettings) -> upstream::Pool {
 
 /// How long a shield waits for a purge a lower tier has applied, unless
 /// the world says (`shield.catch_up`).
-pub const DEFAULT_CATCH_UP: Duration = Duration::from_secs(1);
+pub use world::config::DEFAULT_CATCH_UP;
 
 fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
     StoreConfig {

@@ -542,8 +542,12 @@ pub struct Shield {
     pub catch_up: Dur,
 }
 
+/// `shield.catch_up` unless the world says (an edge outside a world
+/// uses it too).
+pub const DEFAULT_CATCH_UP: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn catch_up_default() -> Dur {
-    Dur::secs(1)
+    Dur(DEFAULT_CATCH_UP)
 }
 
 /// GeoDNS: the DNS name, its addresses, health checking.
