@@ -98,34 +98,34 @@ make_set 1m "$COUNT_1M" 1048576
 chmod -R a+rX "$WORK/www"
 
 # ---------------------------------------------------------------- servers
-cat >"$WORK/origin.conf" <<CONF
+# What both nginx configs share, up to the open http block: one worker,
+# sendfile, tcp_nopush off, no access log; pid, log and temp paths by name.
+nginx_head() { # name temp-dir
+  cat <<CONF
 daemon off; master_process on; worker_processes 1; user nobody nogroup;
-pid $WORK/run/origin.pid; error_log $WORK/logs/origin-error.log warn;
+pid $WORK/run/$1.pid; error_log $WORK/logs/$1-error.log warn;
 events { worker_connections 4096; }
 http {
   default_type application/octet-stream; sendfile on; tcp_nopush off; tcp_nodelay on;
   keepalive_requests 1000000; access_log off;
-  client_body_temp_path $WORK/origin-tmp/body; proxy_temp_path $WORK/origin-tmp/proxy;
-  fastcgi_temp_path $WORK/origin-tmp/fcgi; uwsgi_temp_path $WORK/origin-tmp/uwsgi; scgi_temp_path $WORK/origin-tmp/scgi;
+  client_body_temp_path $WORK/$2/body; proxy_temp_path $WORK/$2/proxy;
+  fastcgi_temp_path $WORK/$2/fcgi; uwsgi_temp_path $WORK/$2/uwsgi; scgi_temp_path $WORK/$2/scgi;
+CONF
+}
+{ nginx_head origin origin-tmp; cat <<CONF
   server {
     listen $ORIGIN backlog=4096; root $WORK/www;
     location / { add_header Cache-Control "public, max-age=3600" always; }
   }
 }
 CONF
+} >"$WORK/origin.conf"
 # nginx proxy_cache as ../shared/bench/conf/nginx-cache.conf (one worker,
 # sendfile, tcp_nopush off, no access log), its cache on disk with the
 # edge's disk budget.
 NGINX_MAX=$(python3 -c "import re,sys; s=sys.argv[1]; m=re.fullmatch(r'(\d+)(KiB|MiB|GiB)',s); print(int(m[1])*{'KiB':1,'MiB':1024,'GiB':1048576}[m[2]], 'k', sep='')" "$DISK")
-cat >"$WORK/nginx.conf" <<CONF
-daemon off; master_process on; worker_processes 1; user nobody nogroup;
-pid $WORK/run/nginx.pid; error_log $WORK/logs/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  default_type application/octet-stream; sendfile on; tcp_nopush off; tcp_nodelay on;
-  keepalive_timeout 65; keepalive_requests 1000000; access_log off;
-  client_body_temp_path $WORK/cache-tmp/body; proxy_temp_path $WORK/cache-tmp/proxy;
-  fastcgi_temp_path $WORK/cache-tmp/fcgi; uwsgi_temp_path $WORK/cache-tmp/uwsgi; scgi_temp_path $WORK/cache-tmp/scgi;
+{ nginx_head nginx cache-tmp; cat <<CONF
+  keepalive_timeout 65;
   proxy_cache_path $WORK/nginx-cache levels=1:2 keys_zone=edge:64m max_size=$NGINX_MAX inactive=60m use_temp_path=off;
   upstream origin { server $ORIGIN; keepalive 64; }
   server {
@@ -136,6 +136,7 @@ http {
   }
 }
 CONF
+} >"$WORK/nginx.conf"
 nginx -c "$WORK/origin.conf" -p "$WORK" &
 pids+=($!)
 nginx -c "$WORK/nginx.conf" -p "$WORK" &
