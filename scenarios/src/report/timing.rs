@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use world::World;
 
+use super::percentile;
 use crate::driver::{Kind, Sample};
 
 /// The object-size bands, by body bytes received: upper bounds
@@ -66,13 +67,6 @@ pub struct Timing {
     pub regions: Vec<TimingRow>,
     /// One row per size band that had requests.
     pub sizes: Vec<TimingRow>,
-}
-
-fn percentile(sorted: &[u32], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0
 }
 
 fn row(name: &str, group: &[&Sample]) -> TimingRow {
