@@ -342,7 +342,12 @@ pub fn summary_of(w: &World, origin: Option<&str>, dashboard: Option<&str>, part
         ));
     }
     if let (Some(e), Some(l)) = (w.shield_edge(), w.shield_listen()) {
-        let lower: Vec<&str> = w.edges.iter().filter(|x| x.name != e.name).map(|x| x.name.as_str()).collect();
+        let lower: Vec<&str> = w
+            .edges
+            .iter()
+            .filter(|x| matches!(w.upstream_of(x), world::tiers::Upstream::Shield { .. }))
+            .map(|x| x.name.as_str())
+            .collect();
         s.push_str(&format!(
             "  {:<16} {:<22} {:<22} {}   (edge {} is the origin shield: {} fill from it)\n",
             "shield tier",
