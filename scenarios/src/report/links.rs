@@ -140,7 +140,7 @@ pub fn markdown(rows: &[LinkRow]) -> String {
 mod tests {
     use super::*;
 
-    /// The layout of the README's tour output (a row from that run).
+    /// The layout of the tour output's rows (a row of the 2026-12-06 18:18 UTC tour run).
     #[test]
     fn rows_render_in_columns() {
         let counts =

@@ -174,7 +174,7 @@ mod tests {
         }
     }
 
-    /// The layout of the README's tour output (a row from that run).
+    /// The layout of the tour output's rows (a row of the 2026-12-06 18:18 UTC tour run).
     #[test]
     fn rows_render_in_columns() {
         let r = TimingRow {
