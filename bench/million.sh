@@ -10,7 +10,9 @@
 #            tier's own count (entries, bytes per entry), disk bytes written
 #            per entry
 #   hits     wrk over the N keys (bench/million-keys.lua), edge and bare server
-#            interleaved, ROUNDS rounds of SECS seconds: req/s and p99
+#            interleaved, ROUNDS rounds of SECS seconds: req/s and p99; and a
+#            second bare server that sends the edge's own response head (the
+#            same bytes per response: "bare, same head")
 #   purges   a URL, a tag, and the prefix /t/9 (N/9 keys) while wrk hits the
 #            keys it does not cover (p99 of those hits during the purge)
 #   restart  TERM and start again on the same data directory: time to ready,
@@ -30,7 +32,7 @@
 # Settings (environment): SIZE (512), MEMORY (edge memory tier and Varnish's
 # -s malloc; default N x 2 KiB, at least 64 MiB), DISK (default N x 5 KiB +
 # 64 MiB), ROUNDS (2), SECS (10), CONNS (64), SAMPLE (1000), PORT (18700;
-# uses PORT..PORT+6 on 127.0.0.1), BIN (target/release), SKIP_BUILD,
+# uses PORT..PORT+7 on 127.0.0.1), BIN (target/release), SKIP_BUILD,
 # NO_VARNISH, WORK (scratch directory, default under /tmp; deleted at the
 # end). N is at most 2,000,000 and every step is bounded in time.
 # Needs curl, wrk, python3, and varnishd for the Varnish part.
@@ -74,7 +76,8 @@ EDGE=127.0.0.1:$((PORT + 2))
 EDGE_ADMIN=127.0.0.1:$((PORT + 3))
 BARE_AT=127.0.0.1:$((PORT + 4))
 VARNISH=127.0.0.1:$((PORT + 5))
-for p in $(seq "$PORT" $((PORT + 6))); do
+SAME_AT=127.0.0.1:$((PORT + 7)) # the bare server with the edge's head (PORT + 6: Varnish's admin)
+for p in $(seq "$PORT" $((PORT + 7))); do
   ! ss -Hltn "sport = :$p" | grep -q . || die "port $p is in use"
 done
 
@@ -186,25 +189,40 @@ for N in "${COUNTS[@]}"; do
   fill_rate=$(awk -v n="$N" -v s="$fill_s" 'BEGIN { printf "%.0f", n / s }')
   echo "   fill: ${fill_s}s (${fill_rate}/s), RSS ${rss0} -> ${rss1} KiB (${rss_per} B/object), tier $entries entries, $((used / (entries > 0 ? entries : 1))) B each, disk written $((written / (stored > 0 ? stored : 1))) B per entry" >&2
 
-  # ---- hits: edge and bare server interleaved
-  edge_rates=() bare_rates=() edge_p99=()
+  # ---- the bare server with the edge's response head (started once)
+  if [[ -z ${same_pid:-} ]]; then
+    curl -sf -D - -o /dev/null "http://$EDGE/t/0/$SIZE" | tail -n +2 >"$WORK/edge-head.txt" ||
+      die "could not read the edge's response head"
+    "$BARE" "$SAME_AT" "$SIZE" "$WORK/edge-head.txt" >"$WORK/bare-same.log" 2>&1 &
+    same_pid=$!
+    PIDS+=("$same_pid")
+    wait_http "http://$SAME_AT/t/0/$SIZE" "$same_pid" 30 || die "bare server (same head) did not start; $WORK/bare-same.log"
+  fi
+
+  # ---- hits: edge and both bare servers interleaved (the order rotates)
+  edge_rates=() bare_rates=() same_rates=() edge_p99=()
+  systems=(edge bare same)
   for r in $(seq "$ROUNDS"); do
-    if ((r % 2)); then order=(edge bare); else order=(bare edge); fi
-    for who in "${order[@]}"; do
-      if [[ $who == edge ]]; then
+    for i in 0 1 2; do
+      case ${systems[$(((r - 1 + i) % 3))]} in
+      edge)
         read -r rate p99 <<<"$(wrk_run "http://$EDGE" "$N")"
-        edge_rates+=("$rate"); edge_p99+=("$p99")
-      else
+        edge_rates+=("$rate"); edge_p99+=("$p99") ;;
+      bare)
         read -r rate _ <<<"$(wrk_run "http://$BARE_AT" "$N")"
-        bare_rates+=("$rate")
-      fi
+        bare_rates+=("$rate") ;;
+      same)
+        read -r rate _ <<<"$(wrk_run "http://$SAME_AT" "$N")"
+        same_rates+=("$rate") ;;
+      esac
     done
   done
   hit=$(printf '%s\n' "${edge_rates[@]}" | median)
   bare=$(printf '%s\n' "${bare_rates[@]}" | median)
+  same=$(printf '%s\n' "${same_rates[@]}" | median)
   p99=$(printf '%s\n' "${edge_p99[@]}" | median)
   misses=$(curl -sf "http://$EDGE_ADMIN/stats" | json 'd["requests"]["miss"]')
-  echo "   hits: edge ${edge_rates[*]} req/s (p99 ${edge_p99[*]} ms), bare ${bare_rates[*]} req/s; misses so far $misses (the fill's: $N)" >&2
+  echo "   hits: edge ${edge_rates[*]} req/s (p99 ${edge_p99[*]} ms), bare ${bare_rates[*]} req/s, bare with the edge's head ($(wc -c <"$WORK/edge-head.txt") B) ${same_rates[*]} req/s; misses so far $misses (the fill's: $N)" >&2
 
   # ---- purges
   read -r url_ms _ <<<"$(purge "{\"url\":\"/t/1/$SIZE\"}")"
@@ -282,12 +300,13 @@ for N in "${COUNTS[@]}"; do
   fi
 
   ratio=$(awk -v a="$hit" -v b="$bare" 'BEGIN { printf "%.2f", a / b }')
+  same_ratio=$(awk -v a="$hit" -v b="$same" 'BEGIN { printf "%.2f", a / b }')
   v_ratio=$([[ $v_hit == - ]] && echo - || awk -v a="$v_hit" -v b="$v_bare" 'BEGIN { printf "%.2f", a / b }')
-  echo "N=$N SIZE=$SIZE MEMORY=$mem DISK=$disk RSS_PER_OBJECT=$rss_per RSS_PER_OBJECT_NO_DISK=$mem_rss TIER_ENTRIES=$entries TIER_BYTES_PER_ENTRY=$((used / (entries > 0 ? entries : 1))) DISK_WRITTEN_PER_ENTRY=$((written / (stored > 0 ? stored : 1))) FILL_PER_S=$fill_rate HIT_RPS=$hit BARE_RPS=$bare HIT_RATIO=$ratio HIT_P99_MS=$p99 PURGE_URL_MS=$url_ms PURGE_TAG_MS=$tag_ms PURGE_PREFIX_MS=$prefix_ms PURGE_PREFIX_OBJECTS=$prefix_objects P99_DURING_PREFIX_MS=$during_p99 START_EMPTY_S=$first_start RESTART_S=$restart_s RESTART_HITS=$restart_hits/$sample RECOVER_S=$recover_s RECOVER_HITS=$recover_hits/$sample VARNISH_RSS_PER_OBJECT=$v_rss VARNISH_OBJECTS=$v_obj VARNISH_BYTES_PER_OBJECT=$v_bytes VARNISH_HIT_RPS=$v_hit VARNISH_BARE_RPS=$v_bare"
-  ROWS+=("| $N | $rss_per / $mem_rss | $v_rss | $entries × $((used / (entries > 0 ? entries : 1))) B | $v_obj × $v_bytes B | $((written / (stored > 0 ? stored : 1))) | $fill_rate | $hit / $bare = $ratio | $v_hit / $v_bare = $v_ratio | $p99 | $url_ms / $tag_ms / $prefix_ms ($prefix_objects) | $during_p99 | $restart_s ($restart_hits/$sample) | $recover_s ($recover_hits/$sample) |")
+  echo "N=$N SIZE=$SIZE MEMORY=$mem DISK=$disk RSS_PER_OBJECT=$rss_per RSS_PER_OBJECT_NO_DISK=$mem_rss TIER_ENTRIES=$entries TIER_BYTES_PER_ENTRY=$((used / (entries > 0 ? entries : 1))) DISK_WRITTEN_PER_ENTRY=$((written / (stored > 0 ? stored : 1))) FILL_PER_S=$fill_rate HIT_RPS=$hit BARE_RPS=$bare HIT_RATIO=$ratio SAME_HEAD_BARE_RPS=$same SAME_HEAD_RATIO=$same_ratio HIT_P99_MS=$p99 PURGE_URL_MS=$url_ms PURGE_TAG_MS=$tag_ms PURGE_PREFIX_MS=$prefix_ms PURGE_PREFIX_OBJECTS=$prefix_objects P99_DURING_PREFIX_MS=$during_p99 START_EMPTY_S=$first_start RESTART_S=$restart_s RESTART_HITS=$restart_hits/$sample RECOVER_S=$recover_s RECOVER_HITS=$recover_hits/$sample VARNISH_RSS_PER_OBJECT=$v_rss VARNISH_OBJECTS=$v_obj VARNISH_BYTES_PER_OBJECT=$v_bytes VARNISH_HIT_RPS=$v_hit VARNISH_BARE_RPS=$v_bare"
+  ROWS+=("| $N | $rss_per / $mem_rss | $v_rss | $entries × $((used / (entries > 0 ? entries : 1))) B | $v_obj × $v_bytes B | $((written / (stored > 0 ? stored : 1))) | $fill_rate | $hit / $bare = $ratio | $same = $same_ratio | $v_hit / $v_bare = $v_ratio | $p99 | $url_ms / $tag_ms / $prefix_ms ($prefix_objects) | $during_p99 | $restart_s ($restart_hits/$sample) | $recover_s ($recover_hits/$sample) |")
 done
 
 echo
-echo "| N | edge RSS B/object (with / without disk tier) | Varnish RSS B/object | edge tier: entries × B | Varnish: objects × B | disk written B/entry | fill misses/s | hits req/s edge / bare | Varnish / bare | hit p99 ms | purge ms url / tag / prefix (objects) | hit p99 ms during prefix purge | restart s (disk hits) | after kill -9 s (disk hits) |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| N | edge RSS B/object (with / without disk tier) | Varnish RSS B/object | edge tier: entries × B | Varnish: objects × B | disk written B/entry | fill misses/s | hits req/s edge / bare | bare with the edge's head: req/s = edge ÷ it | Varnish / bare | hit p99 ms | purge ms url / tag / prefix (objects) | hit p99 ms during prefix purge | restart s (disk hits) | after kill -9 s (disk hits) |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${ROWS[@]}"
