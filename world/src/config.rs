@@ -151,6 +151,25 @@ pub struct Origin {
     /// `listen` address, e.g. `127.0.0.1:8080`). Edges check the value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Regions holding a read replica of the origin (none: one origin).
+    /// Replica `k`'s addresses are derived ([`crate::replicas`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<String>,
+    /// How long a write on the primary takes to reach each replica (on
+    /// the world clock).
+    #[serde(default = "replication_lag_default")]
+    pub replication_lag: Dur,
+    /// A replica promotes itself after the primary has been unreachable
+    /// this long (none: promotion is manual only, `cdn promote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_after: Option<Dur>,
+    /// How edges and replicas check the origins (their admin `/healthz`).
+    #[serde(default)]
+    pub health: HealthCheck,
+}
+
+fn replication_lag_default() -> Dur {
+    Dur::secs(1)
 }
 
 /// The origin's synthetic catalog at `/obj/{id}`.

@@ -15,6 +15,7 @@
 //! - [`transfer`]: the transfer-time model: when each response byte may arrive;
 //! - [`policy`]: cache policies by name, and an edge's shadow caches;
 //! - [`tiers`]: the origin shield, and what each edge fills from;
+//! - [`replicas`]: the replicated origin: its sites, lag and promotion;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
@@ -33,6 +34,7 @@ pub mod load;
 pub mod network;
 pub mod policy;
 pub mod price;
+pub mod replicas;
 pub mod rng;
 pub mod tiers;
 pub mod toml_file;

@@ -230,6 +230,8 @@ impl World {
         }
         // Tiers: the shield.
         crate::tiers::check(self, &mut p);
+        // The replicated origin.
+        crate::replicas::check(self, &mut p);
         // Addresses: all on loopback, none twice.
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();
         for (path, label, addr) in self.addresses() {
@@ -307,6 +309,13 @@ impl World {
                 e.listen,
             ));
             v.push((vec!["edge".into(), format!("#{i}"), "admin".into()], format!("edge `{}` admin", e.name), e.admin));
+        }
+        for (i, r) in self.origin.replicas.iter().enumerate() {
+            if let Some((listen, admin)) = self.replica_addrs(r) {
+                let at = vec!["origin".into(), "replicas".into(), format!("#{i}")];
+                v.push((at.clone(), format!("origin replica `{r}` listen"), listen));
+                v.push((at, format!("origin replica `{r}` admin"), admin));
+            }
         }
         if let Some(l) = self.shield_listen() {
             let f = if self.shield.as_ref().is_some_and(|s| s.listen.is_some()) { "listen" } else { "region" };
