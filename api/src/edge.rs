@@ -133,6 +133,35 @@ pub struct Stats {
     /// Its place in an origin shield's tiers, when the world has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<TierStats>,
+    /// The sites of a replicated origin as this edge reads them, nearest
+    /// first (empty: one origin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_sites: Vec<OriginSiteStats>,
+    /// The origin position fills must have reached (the last purge's
+    /// `origin_seq`; 0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub origin_floor: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// One site of a replicated origin as an edge reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OriginSiteStats {
+    /// Its region.
+    pub name: String,
+    /// `up`, `down` or `unknown` (this edge's checks of its `/healthz`).
+    pub state: String,
+    /// Fills sent to it.
+    pub requests: u64,
+    /// Of those, failed or answered 5xx.
+    pub errors: u64,
+    /// Answers below the purge floor (dropped and asked of the next site).
+    pub behind: u64,
+    /// Modelled RTT from this edge, ms.
+    pub rtt_ms: f64,
 }
 
 /// An edge's part in an origin shield's tiers (docs/topology.md): as an
@@ -519,6 +548,13 @@ pub struct PurgeRequest {
     /// (docs/topology.md, "Purge through tiers").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// In a world with a replicated origin: the primary's position
+    /// (`CDN-Origin-Seq`) when the purge was sent. Once it has the purge,
+    /// an edge takes no fill from an origin that answers a lower position
+    /// (a replica that has not seen the write the purge is for); it asks
+    /// the next origin instead (docs/topology.md, "Replicated origin").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_seq: Option<u64>,
 }
 
 /// The answer to a purge.

@@ -204,3 +204,91 @@ pub struct StatsSnapshot {
     /// Requests to paths not counted because the path map was full.
     pub paths_untracked: u64,
 }
+
+/// Response header of every origin answer in a replicated world: the
+/// origin's *position*, the last change of the primary's log it has
+/// applied ([`position`]). An edge compares it with the position the
+/// last purge asked for (docs/topology.md, "Replicated origin").
+pub const ORIGIN_SEQ: &str = "cdn-origin-seq";
+
+/// Bits of a position that hold the change sequence; the epoch is above.
+pub const SEQ_BITS: u32 = 40;
+
+/// The position of change `seq` written in `epoch`: positions of a later
+/// epoch are above every position of an earlier one, so a floor taken
+/// from a primary that has since been replaced is met by the new one.
+pub fn position(epoch: u64, seq: u64) -> u64 {
+    (epoch << SEQ_BITS) | (seq & ((1 << SEQ_BITS) - 1))
+}
+
+/// `(epoch, seq)` of a position.
+pub fn split_position(p: u64) -> (u64, u64) {
+    (p >> SEQ_BITS, p & ((1 << SEQ_BITS) - 1))
+}
+
+/// One write on the primary's change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// Its place in the log, from 1.
+    pub seq: u64,
+    /// The primary's epoch when it took the write.
+    pub epoch: u64,
+    /// The write.
+    pub bump: Bump,
+    /// When the primary took it (Unix milliseconds of the world clock):
+    /// a replica applies it `replication_lag` later.
+    pub at_ms: u64,
+}
+
+/// `GET /changes?after=N` on an origin: its log after `N`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    /// The answering origin's epoch.
+    pub epoch: u64,
+    /// Whether it is the primary (a replica answers too, for a peer that
+    /// looks for the newest log).
+    pub primary: bool,
+    /// The epoch of its change `N` (0 when `N` is 0 or beyond its log):
+    /// a follower whose change `N` has another epoch diverged and resyncs.
+    pub epoch_at_after: u64,
+    /// Its last sequence.
+    pub head: u64,
+    /// Unix seconds its version 1 dates from (its start): a replica takes it.
+    pub started: u64,
+    /// The changes after `N`, oldest first (at most a page).
+    pub changes: Vec<Change>,
+}
+
+/// `GET /replication` on an origin: its role, epoch and how far behind it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationStatus {
+    /// The region of this origin site.
+    pub region: String,
+    /// `primary` or `replica`.
+    pub role: String,
+    /// The highest epoch it knows.
+    pub epoch: u64,
+    /// Its position ([`position`]) as sent in [`ORIGIN_SEQ`].
+    pub position: u64,
+    /// The last sequence it applied.
+    pub applied: u64,
+    /// The primary's last sequence as last seen (a primary: its own).
+    pub head: u64,
+    /// Changes received and not applied yet (waiting for the lag).
+    pub pending: u64,
+    /// Milliseconds (world clock) the oldest change not applied here has
+    /// been on the primary; 0 when caught up with what it has seen.
+    pub lag_ms: u64,
+    /// The admin address of the primary it follows (a replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub following: Option<String>,
+    /// Milliseconds (world clock) since it last heard from its primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_silent_ms: Option<u64>,
+    /// Whether it accepts writes now.
+    pub writable: bool,
+    /// Times it rebuilt its state from a primary's whole log (divergence).
+    pub resyncs: u64,
+    /// Writes refused (a replica, or a primary fenced by a higher epoch).
+    pub writes_refused: u64,
+}

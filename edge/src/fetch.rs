@@ -31,6 +31,7 @@ use crate::head::Head;
 use crate::headers::{self, CACHE_STATUS};
 use crate::key::CacheKey;
 use crate::meter::Meter;
+use crate::origins::Origins;
 use crate::purge::order::{PURGE_SEQ, PurgeOrder};
 use crate::purge::{Mark, Purging};
 use crate::store::Entry;
@@ -56,6 +57,9 @@ pub struct Fetcher<'a> {
     pub upstream: &'a Upstream,
     /// The way to the shield, when this edge fills from one.
     pub shield: Option<&'a Shield>,
+    /// The sites of a replicated origin (fills go to the nearest healthy
+    /// one at the purge floor: [`crate::origins`]).
+    pub origins: Option<&'a Origins>,
     /// The world purge sequence applied here (sent to the shield).
     pub order: &'a PurgeOrder,
     /// The purger lent the store: fills are stored, and URLs invalidated, through it.
@@ -530,7 +534,10 @@ impl Fetcher<'_> {
                 Route::Origin => s.fell_back(),
             }
         }
-        let (t, r) = self.upstream.send(build(self.upstream, headers)?).await?;
+        let (t, r) = match self.origins {
+            Some(o) => o.send(self.upstream, |up| build(up, headers.clone())).await?,
+            None => self.upstream.send(build(self.upstream, headers)?).await?,
+        };
         Ok((t, r, false))
     }
 

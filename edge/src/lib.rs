@@ -49,6 +49,7 @@ pub mod inbound;
 pub mod key;
 pub mod meter;
 pub mod metrics;
+pub mod origins;
 pub mod proxy;
 pub mod purge;
 pub mod respond;
@@ -147,6 +148,9 @@ pub struct Config {
     pub bus: Option<control::BusConfig>,
     /// The origin shield this edge fills from (`None`: the origin).
     pub shield: Option<tier::ShieldConfig>,
+    /// The sites of a replicated origin this edge fills from, the
+    /// primary (`origin`) among them (`None`: the one origin).
+    pub origins: Option<origins::OriginsConfig>,
     /// When this edge is a shield: its tier listener, where lower tiers
     /// fill from (port 0 picks one).
     pub tier_listen: Option<SocketAddr>,
@@ -225,6 +229,7 @@ impl Config {
             fresh: false,
             bus: None,
             shield,
+            origins: origins_of(w, &e.region),
             tier_listen: w.is_shield(e).then(|| w.shield_listen()).flatten(),
             catch_up: w.shield.as_ref().map_or(DEFAULT_CATCH_UP, |s| s.catch_up.0),
         })
@@ -272,10 +277,36 @@ impl Config {
             fresh: false,
             bus: None,
             shield: None,
+            origins: None,
             tier_listen: None,
             catch_up: DEFAULT_CATCH_UP,
         }
     }
+}
+
+/// The origin sites of a replicated world as seen from `region` (RTT by
+/// the world's model); `None` for a world with one origin.
+fn origins_of(w: &World, region: &str) -> Option<origins::OriginsConfig> {
+    if !w.is_replicated() {
+        return None;
+    }
+    let h = &w.origin.health;
+    Some(origins::OriginsConfig {
+        sites: w
+            .origin_sites()
+            .into_iter()
+            .map(|s| origins::SiteConfig {
+                rtt: w.rtt(region, &s.region).unwrap_or_default(),
+                name: s.region,
+                listen: s.listen,
+                admin: s.admin,
+                primary: s.primary,
+            })
+            .collect(),
+        interval: h.interval.0,
+        timeout: h.timeout.0,
+        thresholds: runtime::health::Thresholds::new(h.rise, h.fall),
+    })
 }
 
 fn pool_of(s: &EdgeSettings) -> upstream::Pool {
@@ -454,6 +485,14 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
             .modelled(c.clock.clone(), sc.rtt);
         tier::Shield::new(sc, up)
     });
+    let origins = c.origins.take().map(|oc| {
+        origins::Origins::new(oc, |s| {
+            Upstream::new(s.listen, c.connect_timeout, c.origin_timeout, c.pool, meter.origin.clone())
+                .named("replica")
+                .timed(meter.origin_fetch.clone())
+                .modelled(c.clock.clone(), s.rtt)
+        })
+    });
     let order = purge::order::PurgeOrder::open((c.store.disk > 0).then_some(c.store.dir.as_path()));
     let label = format!("edge-{}", c.name);
     let bad_host = || {
@@ -491,6 +530,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         relay: link.clone().map(|l| l as Arc<dyn purge::relay::Relay>),
         shadow,
         shield,
+        origins,
         order,
         catch_up: c.catch_up,
         is_shield: c.tier_listen.is_some(),
@@ -619,6 +659,10 @@ async fn run(
         .shield
         .is_some()
         .then(|| tokio::spawn(tier::watch(st.clone(), |st: &EdgeState| st.shield.as_ref(), shutdown.clone())));
+    let watch_origins = st
+        .origins
+        .is_some()
+        .then(|| tokio::spawn(origins::watch(st.clone(), |st: &EdgeState| st.origins.as_ref(), shutdown.clone())));
     let router = admin::router(st.clone());
     let maintain = tokio::spawn(purge::maintain(st.clone(), EdgeState::purging, shutdown.stopped()));
     let a = tokio::spawn(serve_http(
@@ -633,6 +677,9 @@ async fn run(
         let _ = t.await;
     }
     if let Some(w) = watch {
+        let _ = w.await;
+    }
+    if let Some(w) = watch_origins {
         let _ = w.await;
     }
     let _ = maintain.await;

@@ -69,6 +69,8 @@ pub struct EdgeState {
     pub shadow: Option<crate::shadow::Shadows>,
     /// The origin shield this edge fills from (`None`: the origin).
     pub shield: Option<crate::tier::Shield>,
+    /// The sites of a replicated origin, nearest first (`None`: one origin).
+    pub origins: Option<crate::origins::Origins>,
     /// The highest world purge sequence applied here (sent to the shield
     /// with every fill; compared with a lower tier's on the tier listener).
     pub order: crate::purge::order::PurgeOrder,
@@ -105,6 +107,7 @@ impl EdgeState {
         Fetcher {
             upstream: &self.upstream,
             shield: self.shield.as_ref(),
+            origins: self.origins.as_ref(),
             order: &self.order,
             purging: self.purging(),
             meter: &self.meter,

@@ -36,7 +36,7 @@ pub fn of(st: &EdgeState) -> Stats {
         client_connections_refused: m.clients.refused.load(Ordering::Relaxed),
         bytes_from_origin: m.origin.input(),
         bytes_to_origin: m.origin.out(),
-        origin_requests: st.upstream.requests(),
+        origin_requests: st.upstream.requests() + st.origins.as_ref().map_or(0, |o| o.replica_requests()),
         origin_errors: st.upstream.errors(),
         upstreams: std::iter::once(upstream(&st.upstream, m.origin.input(), m.origin.out()))
             .chain(st.shield.as_ref().map(|s| upstream(&s.upstream, m.shield.input(), m.shield.out())))
@@ -63,6 +63,8 @@ pub fn of(st: &EdgeState) -> Stats {
         bus: st.relay.as_ref().map(|r| r.status()),
         shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
         tier: tier_of(st),
+        origin_sites: st.origins.as_ref().map(|o| o.stats(&st.upstream)).unwrap_or_default(),
+        origin_floor: st.origins.as_ref().map_or(0, |o| o.floor()),
     };
     // Priced from what the snapshot says, as `cdn stats` and run reports
     // price it (Stats::usage: tier requests, the shield link).

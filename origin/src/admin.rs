@@ -11,6 +11,13 @@
 //! | `DELETE /faults` | bearer | clears every fault |
 //! | `POST /bump` | bearer | a [`Bump`]; answers [`Bumped`](crate::Bumped) |
 //! | `GET /version?path=/obj/7` | – | `{"path": …, "version": N, "since": unix_secs}` |
+//! | `POST /bump?epoch=N` | bearer | a bump only if this primary's epoch is `N` (fencing: 409 otherwise) |
+//! | `GET /changes?after=N` | – | its change log after `N` ([`Changes`](api::origin::Changes), one page) |
+//! | `GET /replication` | – | role, epoch, position, lag ([`ReplicationStatus`](api::origin::ReplicationStatus)) |
+//! | `POST /promote` | bearer | a replica becomes the primary of a new epoch (409 on a primary) |
+//!
+//! A replica answers `/bump` 409 (writes go to the primary), as does a
+//! primary fenced by a peer of a higher epoch.
 //!
 //! Mutating routes need `Authorization: Bearer <token>`; the token is
 //! compared as SHA-256 digests in constant time. With no token configured
@@ -79,16 +86,59 @@ async fn route(st: &State, parts: &Parts, body: Incoming) -> Result<Response<Bod
         }
         "/bump" if m == Method::POST => {
             authorize(st, &parts.headers)?;
+            let claimed = match parts.uri.query().is_some_and(|q| q.contains("epoch=")) {
+                true => Some(
+                    query(parts, "epoch")?
+                        .parse::<u64>()
+                        .map_err(|_| Reject::bad_request("`epoch` must be a number"))?,
+                ),
+                false => None,
+            };
             let b: Bump = read_json(body).await?;
-            let done = st.versions.bump(&b, st.clock.now()).map_err(|e| Reject::bad_request(e.to_string()))?;
+            let done = st.replication.write(&st.versions, &b, st.clock.now(), claimed).map_err(write_refused)?;
             tracing::info!(bump = ?b, version = ?done.version, "bumped");
             json(&done)
         }
-        "/healthz" | "/stats" | "/stats/path" | "/metrics" | "/version" => Err(Reject::method_not_allowed("GET, HEAD")),
+        "/changes" if get => {
+            let after = match parts.uri.query().is_some_and(|q| q.contains("after=")) {
+                true => query(parts, "after")?
+                    .parse::<u64>()
+                    .map_err(|_| Reject::bad_request("`after` must be a number"))?,
+                false => 0,
+            };
+            let mut c = st.replication.changes(after);
+            c.started = st.versions.started();
+            json(&c)
+        }
+        "/replication" if get => json(&st.replication.status(st.clock.unix_ms())),
+        "/promote" if m == Method::POST => {
+            authorize(st, &parts.headers)?;
+            // Above every epoch any peer that answers knows.
+            let seen = crate::follow::peer_epochs(st).await.into_iter().map(|s| s.epoch).max().unwrap_or(0);
+            st.replication.promote(&st.versions, seen + 1).map_err(|e| Reject::new(StatusCode::CONFLICT, e))?;
+            json(&st.replication.status(st.clock.unix_ms()))
+        }
+        "/healthz" | "/stats" | "/stats/path" | "/metrics" | "/version" | "/changes" | "/replication" => {
+            Err(Reject::method_not_allowed("GET, HEAD"))
+        }
+        "/promote" => Err(Reject::method_not_allowed("POST")),
         "/faults" => Err(Reject::method_not_allowed("GET, HEAD, POST, DELETE")),
         "/bump" => Err(Reject::method_not_allowed("POST")),
         _ => Err(Reject::not_found()),
     }
+}
+
+/// A refused write: 409 for a replica or a fenced primary (the writer
+/// must find the primary), 400 for a bad bump, 507 for a full table.
+pub(crate) fn write_refused(e: crate::replication::WriteError) -> Reject {
+    use crate::replication::WriteError as W;
+    let status = match &e {
+        W::Bump(crate::BumpError::NotAbsolute(_)) => StatusCode::BAD_REQUEST,
+        W::Bump(crate::BumpError::Full(..)) | W::Full => StatusCode::INSUFFICIENT_STORAGE,
+        W::Replica { .. } | W::Fenced { .. } => StatusCode::CONFLICT,
+        W::Checking(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    Reject::new(status, e.to_string())
 }
 
 /// Checks the bearer token; without one configured, mutating routes are off.

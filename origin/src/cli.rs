@@ -22,6 +22,11 @@ pub struct Args {
     /// Serve real files from this directory (paths outside /obj/ and /echo/).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Which origin site of a replicated world to run: the primary's
+    /// region (the default) or a replica's (`origin.replicas`); its
+    /// addresses are the site's unless --listen/--admin say otherwise.
+    #[arg(long, value_name = "REGION")]
+    pub site: Option<String>,
     /// Public address (default: the world's origin.listen).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
@@ -47,16 +52,19 @@ pub struct ConfigError(pub String);
 pub async fn run(args: Args) -> anyhow::Result<()> {
     runtime::logging::init(args.log_json);
     let world = World::load_or_demo(args.world.as_deref())?;
-    let mut config = Config::from_world(&world);
+    let region = args.site.clone().unwrap_or_else(|| world.origin.region.clone());
+    let mut config = Config::for_site(&world, &region).map_err(ConfigError)?;
     config.root = args.root.clone();
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
-    let public_addr = args.listen.unwrap_or(world.origin.listen);
-    let admin_addr = args.admin.unwrap_or(world.origin.admin);
+    let site = world.origin_site(&region).ok_or_else(|| ConfigError(format!("no origin site in `{region}`")))?;
+    let public_addr = args.listen.unwrap_or(site.listen);
+    let admin_addr = args.admin.unwrap_or(site.admin);
     for (flag, a) in [("--listen", public_addr), ("--admin", admin_addr)] {
         world::listen::check(flag, a, args.allow_non_loopback).map_err(ConfigError)?;
     }
     let bound = crate::bind(config, public_addr, admin_addr).await?;
-    let line = ready_line("origin", "origin", &[("public", bound.public_addr), ("admin", bound.admin_addr)]);
+    let name = if site.primary { "origin".to_string() } else { format!("origin-{region}") };
+    let line = ready_line("origin", &name, &[("public", bound.public_addr), ("admin", bound.admin_addr)]);
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;

@@ -19,6 +19,9 @@
 //!   [`conditional`] and [`range`];
 //! - [`catalog`] (sizes, bodies, ETags, body cache), [`files`] (safe paths,
 //!   streaming), [`rules`], [`versions`] (bumps), [`faults`], [`stats`];
+//! - [`replication`] (primary or replica: role, epoch, change log,
+//!   position) and `follow` (the task that follows the primary, checks
+//!   peers' epochs and promotes; docs/topology.md, "Replicated origin").
 //! - `body` (the response body type), `reject` (errors → statuses).
 
 use std::convert::Infallible;
@@ -38,9 +41,11 @@ pub mod cli;
 pub mod conditional;
 pub mod faults;
 pub mod files;
+mod follow;
 mod public;
 pub mod range;
 mod reject;
+pub mod replication;
 mod respond;
 pub mod rules;
 mod server;
@@ -48,6 +53,7 @@ mod state;
 pub mod stats;
 pub mod versions;
 
+pub use api::origin::ReplicationStatus;
 pub use faults::{Faults, FaultsPatch, Outage};
 pub use stats::StatsSnapshot;
 pub use versions::{Bump, BumpError, Bumped};
@@ -85,6 +91,8 @@ pub struct Config {
     pub max_tracked_paths: usize,
     /// Seed of the error-rate draws.
     pub fault_seed: u64,
+    /// This site's part in a replicated origin (the default: a lone primary).
+    pub replication: replication::ReplicationConfig,
 }
 
 impl Default for Config {
@@ -98,6 +106,7 @@ impl Default for Config {
             stream_threshold: DEFAULT_STREAM_THRESHOLD,
             max_tracked_paths: DEFAULT_MAX_TRACKED_PATHS,
             fault_seed: 0,
+            replication: replication::ReplicationConfig::default(),
         }
     }
 }
@@ -112,6 +121,33 @@ impl Config {
             clock: Clock::for_scale(w.time_scale),
             ..Config::default()
         }
+    }
+
+    /// The origin site of a world in `region` (the primary's region, or a
+    /// replica's): its catalog, token and clock, and its replication:
+    /// whom it follows, its peers, the lag and promotion settings.
+    pub fn for_site(w: &world::World, region: &str) -> Result<Config, String> {
+        let sites = w.origin_sites();
+        let Some(me) = sites.iter().find(|s| s.region == region) else {
+            let names: Vec<&str> = sites.iter().map(|s| s.region.as_str()).collect();
+            return Err(format!("no origin site in `{region}` (sites: {})", names.join(", ")));
+        };
+        let primary = sites.iter().find(|s| s.primary).map(|s| s.admin);
+        let rank = w.origin.replicas.iter().position(|r| r == region).unwrap_or(0) as u32;
+        let mut c = Config::from_world(w);
+        c.replication = replication::ReplicationConfig {
+            replicated: w.is_replicated(),
+            region: region.to_string(),
+            follow: if me.primary { None } else { primary },
+            peers: sites.iter().filter(|s| s.region != region).map(|s| (s.region.clone(), s.admin)).collect(),
+            lag: w.origin.replication_lag.0,
+            promote_after: w.origin.promote_after.map(|d| d.0),
+            rank,
+            check_interval: w.origin.health.interval.0,
+            check_timeout: w.origin.health.timeout.0,
+            ..replication::ReplicationConfig::default()
+        };
+        Ok(c)
     }
 
     /// Checks what [`serve`] would refuse (catalog rules, the root), so a
@@ -239,9 +275,14 @@ impl Handle {
         self.try_bump(b).map_err(|e| tracing::warn!(error = %e, "bump refused")).ok()
     }
 
-    /// Bumps a path or prefix, or says why not.
-    pub fn try_bump(&self, b: Bump) -> Result<Bumped, BumpError> {
-        self.state.versions.bump(&b, self.state.clock.now())
+    /// Bumps a path or prefix, or says why not (a replica refuses).
+    pub fn try_bump(&self, b: Bump) -> Result<Bumped, replication::WriteError> {
+        self.state.replication.write(&self.state.versions, &b, self.state.clock.now(), None)
+    }
+
+    /// Its replication state (role, epoch, position, lag).
+    pub fn replication(&self) -> api::origin::ReplicationStatus {
+        self.state.replication.status(self.state.clock.unix_ms())
     }
 
     /// The current version of `path` (1 + bumps covering it).

@@ -5,7 +5,11 @@
 //!          └─ /obj/{id}   synthetic catalog (GET, HEAD)
 //!          └─ /t/{key}/{size}  trace objects of any key and size (GET, HEAD)
 //!          └─ /echo/…     GET/HEAD: a small resource; POST/PUT/DELETE/PATCH:
-//!                         200, and the path's version is bumped
+//!                         200, and the path's version is bumped (a write:
+//!                         409 on a replica)
+//!
+//! In a replicated world every answer carries `CDN-Origin-Seq`, this
+//! site's position (crate::replication).
 //!          └─ anything else: a file under --root, or 404
 //! ```
 
@@ -35,6 +39,8 @@ const ECHO_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, PATCH";
 /// Answers one public request; a `hang` outage holds it until `shutdown`.
 pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>, shutdown: runtime::Shutdown) -> Response<Body> {
     st.stats.request(req.uri().path());
+    // Read before any version: the answer is at least as new as it says.
+    let position = st.replication.config().replicated.then(|| st.replication.position());
     let faults = st.faults.get();
     match faults.outage {
         Outage::Reset => {
@@ -75,6 +81,9 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Incoming>, shutdown: run
         *b = Bytes::from(v);
     }
     resp.headers_mut().insert(header::DATE, st.clock.http_date());
+    if let Some(p) = position {
+        resp.headers_mut().insert(crate::replication::ORIGIN_SEQ, HeaderValue::from(p));
+    }
     st.stats.response(resp.status().as_u16());
     tracing::debug!(status = resp.status().as_u16(), "answered");
     resp
@@ -210,9 +219,9 @@ async fn echo(st: &State, req: Request<Incoming>) -> Result<Response<Body>, Reje
             let method = req.method().to_string();
             let received = drain(req.into_body(), ECHO_MAX_BODY).await?;
             let bumped = st
-                .versions
-                .bump(&Bump::Path(path.clone()), st.clock.now())
-                .map_err(|e| Reject::new(StatusCode::INSUFFICIENT_STORAGE, e.to_string()))?;
+                .replication
+                .write(&st.versions, &Bump::Path(path.clone()), st.clock.now(), None)
+                .map_err(crate::admin::write_refused)?;
             let body = serde_json::json!({
                 "method": method,
                 "path": path,

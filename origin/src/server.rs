@@ -34,6 +34,7 @@ pub(crate) async fn run(st: Arc<State>, public: TcpListener, admin: TcpListener,
         },
         shutdown.clone(),
     );
+    let shutdown_follow = shutdown.clone();
     let admin_st = st.clone();
     let admin = serve_http(
         admin,
@@ -48,6 +49,7 @@ pub(crate) async fn run(st: Arc<State>, public: TcpListener, admin: TcpListener,
         },
         shutdown,
     );
-    tokio::join!(public, admin);
+    let follow = crate::follow::run(st.clone(), shutdown_follow);
+    tokio::join!(public, admin, follow);
     tracing::info!("origin stopped");
 }

@@ -11,6 +11,7 @@ use crate::Config;
 use crate::catalog::BodyCache;
 use crate::faults::FaultState;
 use crate::files::Files;
+use crate::replication::Replication;
 use crate::rules::Rules;
 use crate::stats::{Extra, Stats, StatsSnapshot};
 use crate::versions::Versions;
@@ -23,6 +24,7 @@ pub(crate) struct State {
     pub rules: Rules,
     pub bodies: BodyCache,
     pub versions: Versions,
+    pub replication: Replication,
     pub files: Option<Files>,
     pub faults: FaultState,
     pub stats: Stats,
@@ -51,6 +53,7 @@ impl State {
         let admin_token = config.admin_token.clone().filter(|t| !t.is_empty());
         Ok(State {
             versions: Versions::new(config.clock.now()),
+            replication: Replication::new(config.replication.clone(), config.clock.unix_ms()),
             clock: config.clock,
             rules,
             bodies: BodyCache::new(config.body_cache_bytes),

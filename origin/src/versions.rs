@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::RwLock;
 
 /// Most distinct exact paths that may be bumped.
@@ -38,7 +40,8 @@ pub struct Version {
 /// The bump table.
 #[derive(Debug)]
 pub struct Versions {
-    started: u64,
+    /// Unix seconds of version 1 (a replica takes its primary's).
+    started: AtomicU64,
     inner: RwLock<Table>,
 }
 
@@ -52,13 +55,13 @@ struct Table {
 impl Versions {
     /// A table where every path is at version 1 since `started`.
     pub fn new(started: SystemTime) -> Self {
-        Self { started: unix(started), inner: RwLock::new(Table::default()) }
+        Self { started: AtomicU64::new(unix(started)), inner: RwLock::new(Table::default()) }
     }
 
     /// The version of `path`.
     pub fn of(&self, path: &str) -> Version {
         let t = self.inner.read();
-        let mut v = Version { n: 1, since: self.started };
+        let mut v = Version { n: 1, since: self.started() };
         let mut add = |(n, at): (u64, u64)| {
             v.n += n;
             v.since = v.since.max(at);
@@ -72,6 +75,29 @@ impl Versions {
             }
         }
         v
+    }
+
+    /// Unix seconds of version 1.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Makes version 1 date from `secs` (a replica, from its primary, so
+    /// both send the same `Last-Modified`).
+    pub fn set_started(&self, secs: u64) {
+        self.started.store(secs, Ordering::Relaxed);
+    }
+
+    /// Replaces every bump with `bumps` (bump, when), in one step: a
+    /// replica rebuilding from a new primary's log never shows a table
+    /// half rebuilt.
+    pub fn rebuild<'b>(&self, bumps: impl IntoIterator<Item = (&'b Bump, SystemTime)>) -> Result<(), BumpError> {
+        let fresh = Versions::new(SystemTime::UNIX_EPOCH);
+        for (b, at) in bumps {
+            fresh.bump(b, at)?;
+        }
+        *self.inner.write() = fresh.inner.into_inner();
+        Ok(())
     }
 
     /// Applies a bump at `now`.

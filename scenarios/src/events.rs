@@ -205,6 +205,13 @@ fn detail(e: &Event) -> String {
             Some(d) => format!("{edge}, restarted after {d}"),
             None => edge.clone(),
         },
+        Event::OriginKill { site, restart_after, .. } => {
+            let s = site.as_deref().map_or("the primary".to_string(), |s| format!("origin {s}"));
+            match restart_after {
+                Some(d) => format!("{s}, restarted after {d}"),
+                None => s,
+            }
+        }
         Event::FlashCrowd { .. } => String::new(),
     }
 }
@@ -251,6 +258,26 @@ async fn fire(ctx: &Ctx, e: &Event) -> EventRow {
                 }
             }
         },
+        Event::OriginKill { site, restart_after, .. } => {
+            let name = match site.as_deref() {
+                Some(s) if ctx.world.origin_site(s).is_some_and(|x| !x.primary) => format!("origin {s}"),
+                _ => "origin".to_string(),
+            };
+            let killed = ctx.sup.lock().await.kill_one(&name).await.is_some();
+            match (killed, restart_after) {
+                (false, _) => (false, format!("{name} was not running")),
+                (true, None) => (true, "killed (SIGKILL)".into()),
+                (true, Some(d)) => {
+                    ctx.journal.finish(seq, true, false, format!("killed; restarting after {d}"), None);
+                    tokio::time::sleep(d.0).await;
+                    let t = Instant::now();
+                    match ctx.sup.lock().await.restart(&name, Duration::from_secs(60)).await {
+                        Ok(_) => (true, format!("killed; back after {d} (ready in {} ms)", t.elapsed().as_millis())),
+                        Err(e) => (false, format!("killed; restart failed: {e:#}")),
+                    }
+                }
+            }
+        }
         Event::FlashCrowd { .. } => (true, String::new()),
     };
     ctx.journal.finish(seq, ok, true, effect.clone(), purge_report);
@@ -303,6 +330,9 @@ fn purge_scope(req: &api::edge::PurgeRequest) -> Scope {
 /// Purges every edge of the world (the fan-out `cdn purge` does) and, when
 /// every edge acknowledged, tells the driver's integrity check.
 pub async fn purge(ctx: &Ctx, req: &api::edge::PurgeRequest) -> crate::purge::Report {
+    let mut req = req.clone();
+    crate::origins::stamp(&ctx.world, &mut req).await;
+    let req = &req;
     let opts = FanOut { token: ctx.world.admin_token(), ..FanOut::default() };
     let rep = match &ctx.bus {
         // Not published: every edge is reported as not acknowledging, with why.
@@ -346,7 +376,8 @@ pub fn bump_effect(answer: &str) -> String {
 /// Bumps the version of one object (`path`), of every object under
 /// `prefix`, or of everything, at the origin; what it did, in words.
 pub async fn bump(ctx: &Ctx, path: Option<&str>, prefix: Option<&str>) -> Result<String, String> {
-    let url = format!("http://{}/bump", ctx.world.origin.admin);
+    // To the primary now (a replica promoted after a failover takes them).
+    let url = format!("http://{}/bump", crate::origins::write_admin(&ctx.world).await);
     let r = post(ctx, &url, bump_body(path, prefix)).await.map(|a| bump_effect(&a));
     if r.is_ok() {
         let scope = match (path, prefix) {

@@ -10,6 +10,7 @@ pub mod arms;
 pub mod dashboard;
 pub mod driver;
 pub mod events;
+pub mod origins;
 pub mod plot;
 pub mod purge;
 pub mod replay;

@@ -33,6 +33,9 @@ enum Cmd {
     /// Purge every edge of a world (URL, prefix, tag or all; hard or soft)
     /// and report when each acknowledged.
     Purge(scenarios::purge::PurgeArgs),
+    /// Promote an origin replica to primary (a world with `origin.replicas`):
+    /// writes go to it from now on; the old primary is fenced by the new epoch.
+    Promote(scenarios::origins::PromoteArgs),
     /// Replay a request trace against offline cache models (policies,
     /// sizes, Belady, a bound) and price the origin bytes.
     Replay(scenarios::replay::ReplayArgs),
@@ -73,6 +76,7 @@ async fn run() -> ExitCode {
         },
         Cmd::Purge(a) => return scenarios::purge::main(a).await,
         Cmd::Replay(a) => scenarios::replay::main(a),
+        Cmd::Promote(a) => scenarios::origins::promote(a).await,
         Cmd::Run(a) => match scenarios::run::main(a).await {
             Ok(code) => return code,
             Err(e) => Err(e),

@@ -75,6 +75,11 @@ pub struct PurgeArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// In a world with origin replicas, send the purge without the
+    /// primary's position: edges may then refill the purged object from
+    /// a replica that has not seen the write yet (to see the race).
+    #[arg(long)]
+    pub no_origin_seq: bool,
     /// Give up on edges that have not acknowledged after this long.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub deadline: Duration,
@@ -543,11 +548,17 @@ pub async fn main(args: PurgeArgs) -> ExitCode {
 }
 
 async fn run(args: &PurgeArgs) -> anyhow::Result<bool> {
-    let req = args.request();
+    let mut req = args.request();
     // Refuse a bad URL here rather than once per edge.
     api::purge::PurgeSpec::try_from(&req).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (targets, label) = if args.edge.is_empty() {
         let w = World::load_or_demo(args.world.as_deref())?;
+        // A replicated origin: the purge carries the primary's position,
+        // so no edge refills it from a replica that has not seen the
+        // write (docs/topology.md, "Replicated origin").
+        if !args.no_origin_seq {
+            crate::origins::stamp(&w, &mut req).await;
+        }
         (EdgeTarget::of_world(&w), format!("world `{}`", w.name))
     } else {
         let env = std::env::var(world::load::ADMIN_TOKEN_ENV).ok().filter(|t| !t.is_empty());

@@ -309,6 +309,19 @@ pub enum Event {
         #[serde(default)]
         restart_after: Option<Dur>,
     },
+    /// An origin site's process is killed (the primary unless `site`
+    /// names a replica's region), and restarted later if asked: a
+    /// replicated origin's failover (docs/topology.md).
+    OriginKill {
+        /// When.
+        at: Dur,
+        /// Which origin site (region); default: the world file's primary.
+        #[serde(default)]
+        site: Option<String>,
+        /// Restart it after this long.
+        #[serde(default)]
+        restart_after: Option<Dur>,
+    },
     /// Extra traffic for one object or prefix.
     FlashCrowd {
         /// When.
@@ -341,6 +354,7 @@ impl Event {
             | Event::OriginErrors { at, .. }
             | Event::OriginCorrupt { at, .. }
             | Event::EdgeKill { at, .. }
+            | Event::OriginKill { at, .. }
             | Event::FlashCrowd { at, .. } => *at,
         }
     }
@@ -370,6 +384,7 @@ impl Event {
             Event::OriginErrors { .. } => "origin-errors",
             Event::OriginCorrupt { .. } => "origin-corrupt",
             Event::EdgeKill { .. } => "edge-kill",
+            Event::OriginKill { .. } => "origin-kill",
             Event::FlashCrowd { .. } => "flash-crowd",
         }
     }
@@ -1041,13 +1056,14 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
             | Event::OriginErrors { duration, .. }
             | Event::OriginCorrupt { duration, .. }
             | Event::FlashCrowd { duration, .. } => Some(*duration),
-            Event::EdgeKill { restart_after, .. } => *restart_after,
+            Event::EdgeKill { restart_after, .. } | Event::OriginKill { restart_after, .. } => *restart_after,
             _ => None,
         };
         if let Some(d) = window
             && d.0 > MAX_DURATION
         {
-            let f = if matches!(e, Event::EdgeKill { .. }) { "restart_after" } else { "for" };
+            let f =
+                if matches!(e, Event::EdgeKill { .. } | Event::OriginKill { .. }) { "restart_after" } else { "for" };
             p.at(&at(f), format!("{f} {d} must be at most {}", Dur(MAX_DURATION)));
         }
         match e {
@@ -1072,6 +1088,10 @@ fn check(s: &Scenario, w: &World, p: &mut Problems<'_>) {
             Event::EdgeKill { edge, .. } if w.edge(edge).is_none() => {
                 let edges = w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ");
                 p.at(&at("edge"), format!("unknown edge `{edge}` (edges: {edges})"));
+            }
+            Event::OriginKill { site: Some(s), .. } if w.origin_site(s).is_none() => {
+                let sites = w.origin_sites().into_iter().map(|s| s.region).collect::<Vec<_>>().join(", ");
+                p.at(&at("site"), format!("no origin site in `{s}` (sites: {sites})"));
             }
             Event::OriginErrors { rate, .. } => p.range(&at("rate"), "rate", *rate, 0.0, 1.0),
             Event::OriginOutage { mode: Some(m), .. } if !["reset", "hang", "status"].contains(&m.as_str()) => {
@@ -1197,7 +1217,7 @@ hit_ratio = ">= 0.5"
                 }
             }
         }
-        assert_eq!(n, 12, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
+        assert_eq!(n, 13, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
     }
 
     /// Issue 12, defect 8: a rate of 1e12 aborted the driver on allocation

@@ -674,6 +674,9 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.render());
+        if w.is_replicated() {
+            print!("{}", crate::origins::render(&crate::origins::sites(&w).await));
+        }
     }
     if report.edges.is_empty() {
         anyhow::bail!("no edge of world `{}` answered (is `cdn up` running?)", w.name);

@@ -214,6 +214,14 @@ pub async fn start_world(
         args.extend(world_args.iter().cloned());
         sup.start("origin", &args, Duration::from_secs(30)).await?;
         wait_healthy(w.origin.admin, Duration::from_secs(10)).await?;
+        // Its replicas (origin.replicas), each following it.
+        for site in w.origin_sites().into_iter().filter(|s| !s.primary) {
+            let mut args = vec!["origin".to_string()];
+            args.extend(world_args.iter().cloned());
+            args.extend(["--site".to_string(), site.region.clone()]);
+            sup.start(&format!("origin {}", site.region), &args, Duration::from_secs(30)).await?;
+            wait_healthy(site.admin, Duration::from_secs(10)).await?;
+        }
     }
     for (e, (name, args)) in w.edges.iter().filter(|e| parts.edge(&e.name)).zip(edges) {
         let name = format!("edge {name}");
@@ -330,6 +338,19 @@ pub fn summary_of(w: &World, origin: Option<&str>, dashboard: Option<&str>, part
             w.origin.region,
             elsewhere(parts.origin)
         )),
+    }
+    if origin.is_none() {
+        for site in w.origin_sites().into_iter().filter(|s| !s.primary) {
+            s.push_str(&format!(
+                "  {:<16} {:<22} {:<22} {}   (replica, {} behind the primary){}\n",
+                format!("origin {}", site.region),
+                site.listen,
+                site.admin,
+                site.region,
+                w.origin.replication_lag,
+                elsewhere(parts.origin)
+            ));
+        }
     }
     for e in &w.edges {
         s.push_str(&format!(

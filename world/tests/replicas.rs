@@ -102,7 +102,8 @@ fn a_replica_address_already_in_use_is_refused_naming_both() {
     assert!(
         messages(&err)
             .iter()
-            .any(|(_, m)| m.contains("duplicate address 127.2.0.100:8080") && m.contains("origin replica `tokyo` listen")),
+            .any(|(_, m)| m.contains("duplicate address 127.2.0.100:8080")
+                && m.contains("origin replica `tokyo` listen")),
         "{err}"
     );
 }

@@ -114,6 +114,10 @@ async fn apply(st: &EdgeState, link: &Link, feed: &mut NodeFeed, batch: Batch) -
             .and_then(|r| Ok((PurgeSpec::try_from(&r).map_err(|e| e.to_string())?, r)));
         match parsed {
             Ok((s, r)) => {
+                // Before it applies (crate::origins): no fill older than its write.
+                if let (Some(o), Some(at)) = (&st.origins, r.origin_seq) {
+                    o.raise_floor(at);
+                }
                 specs.push((p.seq, s));
                 // The sender's id and start travel in the log entry, so the
                 // purge timeline times a bus purge from its sender too. A bad

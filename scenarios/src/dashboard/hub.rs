@@ -764,6 +764,8 @@ pub(crate) mod tests {
             bus: None,
             shadow: None,
             tier: None,
+            origin_sites: Vec::new(),
+            origin_floor: 0,
         }
     }
 

@@ -10,6 +10,7 @@ mod foundation;
 mod keying;
 mod pool;
 mod purge;
+mod replica;
 mod semantics;
 mod shadow;
 mod shield;
