@@ -129,8 +129,8 @@ pub fn render(states: &[SiteState]) -> String {
     let mut s = String::from("\nOrigin sites\n");
     let _ = writeln!(
         s,
-        "  {:<10} {:<8} {:>5} {:>10} {:>12} {:>9} {:>8} {:>8}  {}",
-        "site", "role", "epoch", "requests", "applied/head", "pending", "lag ms", "writes", "address"
+        "  {:<10} {:<8} {:>5} {:>10} {:>12} {:>9} {:>8} {:>8}  address",
+        "site", "role", "epoch", "requests", "applied/head", "pending", "lag ms", "writes"
     );
     for st in states {
         match &st.status {
