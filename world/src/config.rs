@@ -453,6 +453,7 @@ macro_rules! edge_settings {
                     listen,
                     admin,
                     ipv6: None,
+                    pop: None,
                     $( $name: None, )*
                 }
             }
@@ -477,6 +478,10 @@ edge_settings! {
         /// IPv6 address GeoDNS may answer in AAAA records.
         #[serde(default)]
         pub ipv6: Option<Ipv6Addr>,
+        /// A PoP cluster: several nodes behind this edge's public address
+        /// (`None`: one server, as before). See [`Pop`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pop: Option<Pop>,
     }
     /// Memory tier capacity (bytes of entries).
     memory: ByteSize = ByteSize::mib(64);
@@ -559,6 +564,60 @@ pub struct Shield {
     /// it has not (`CDN-Purge-Seq`) before it answers without its cache.
     #[serde(default = "catch_up_default")]
     pub catch_up: Dur,
+}
+
+/// A PoP cluster (`[edge.pop]`): `nodes` edge servers of one region behind
+/// the edge's public address, which a balancer of ours serves
+/// (`cdn pop`). With `policy = "hash"` the nodes shard the cache keys by
+/// consistent hashing: a node that receives a request for a key it does
+/// not own fills it from the owning node (a peer fill) instead of the
+/// origin. Addresses: docs/worlds.md, "PoP clusters"; the design:
+/// docs/topology.md.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop {
+    /// How many nodes (1 to [`crate::pop::MAX_NODES`]).
+    pub nodes: u32,
+    /// How the balancer spreads connections, and whether the nodes shard.
+    #[serde(default)]
+    pub policy: PopPolicy,
+    /// Hot keys (hashed PoPs): a key a node receives more than this many
+    /// times a second is kept in that node's own cache too, so its
+    /// requests stop crossing to the owner (0, the default: off).
+    #[serde(default)]
+    pub hot_key_rps: f64,
+    /// How nodes check each other and the balancer checks the nodes
+    /// (their admin `/healthz`); a node found down leaves the ring.
+    #[serde(default)]
+    pub health: HealthCheck,
+}
+
+/// How a PoP's balancer picks a node for a new connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PopPolicy {
+    /// Each node in turn; every node caches what it is asked.
+    RoundRobin,
+    /// The node with the fewest open connections; every node caches what it is asked.
+    LeastConnections,
+    /// A node at random; every node caches what it is asked.
+    Random,
+    /// Nodes in turn, and the nodes shard the keys by consistent hashing
+    /// (peer fills from the owner; Fastly's clustering).
+    #[default]
+    Hash,
+}
+
+impl PopPolicy {
+    /// The name in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PopPolicy::RoundRobin => "round-robin",
+            PopPolicy::LeastConnections => "least-connections",
+            PopPolicy::Random => "random",
+            PopPolicy::Hash => "hash",
+        }
+    }
 }
 
 /// `shield.catch_up` unless the world says (an edge outside a world

@@ -16,6 +16,7 @@
 //! - [`policy`]: cache policies by name, and an edge's shadow caches;
 //! - [`tiers`]: the origin shield, and what each edge fills from;
 //! - [`replicas`]: the replicated origin: its sites, lag and promotion;
+//! - [`pop`]: PoP clusters: an edge's nodes, their addresses and checks;
 //! - [`price`]: money as integer nano-dollars, tiered prices, bills;
 //! - [`clock`]: one (possibly scaled, or manual) clock for every process;
 //! - [`units`]: byte sizes and durations in files;
@@ -33,6 +34,7 @@ pub mod listen;
 pub mod load;
 pub mod network;
 pub mod policy;
+pub mod pop;
 pub mod price;
 pub mod replicas;
 pub mod rng;

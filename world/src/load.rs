@@ -232,6 +232,8 @@ impl World {
         crate::tiers::check(self, &mut p);
         // The replicated origin.
         crate::replicas::check(self, &mut p);
+        // PoP clusters.
+        crate::pop::check(self, &mut p);
         // Addresses: all on loopback, none twice.
         let mut seen: HashMap<SocketAddr, String> = HashMap::new();
         for (path, label, addr) in self.addresses() {
@@ -321,6 +323,7 @@ impl World {
             let f = if self.shield.as_ref().is_some_and(|s| s.listen.is_some()) { "listen" } else { "region" };
             v.push((vec!["shield".into(), f.into()], "shield listen".to_string(), l));
         }
+        v.extend(crate::pop::addresses(self));
         v
     }
 
