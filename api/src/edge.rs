@@ -141,10 +141,45 @@ pub struct Stats {
     /// `origin_seq`; 0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub origin_floor: u64,
+    /// Its place in a hashed PoP, when it is a node of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStats>,
 }
 
 fn is_zero(v: &u64) -> bool {
     *v == 0
+}
+
+/// A node of a hashed PoP (docs/topology.md, "PoP clusters"): the misses
+/// it filled from the owning node (peer fills), and what the other nodes
+/// asked of it as the owner. Peer traffic stays inside the PoP and is not
+/// priced.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Default)]
+pub struct ClusterStats {
+    /// The PoP (`seoul`).
+    pub pop: String,
+    /// The nodes in its ring now, as this node's checks see them.
+    pub ring: Vec<String>,
+    /// Times its ring changed (a node left or came back).
+    pub ring_changes: u64,
+    /// Misses filled from the owning node: peer fills (their errors and
+    /// bytes are on the `peer` lines of [`Stats::upstreams`]).
+    pub peer_fills: u64,
+    /// Peer fills that could not reach the owner and went to this node's
+    /// own upstream instead (in `origin_requests` too).
+    pub peer_fallbacks: u64,
+    /// Peer fills stored here too because their key was hot.
+    pub hot_keys_kept: u64,
+    /// Bytes read from the other nodes' peer listeners.
+    pub bytes_from_peers: u64,
+    /// As the owner: the other nodes' requests on its peer listener, by
+    /// outcome (not in `requests`, which counts clients).
+    pub peer_requests: Requests,
+    /// As the owner: bytes written to the other nodes.
+    pub bytes_to_peers: u64,
+    /// As the owner: peer requests answered without the cache, a purge
+    /// the asking node had applied not arrived here within `catch_up`.
+    pub behind_purge: u64,
 }
 
 /// One site of a replicated origin as an edge reads it.

@@ -161,7 +161,8 @@ impl Args {
         // Each branch: the configuration, and the settings it was made of
         // (the world's for this edge, or the defaults, with the flags over them).
         let merged = |w: &World, name: &str| {
-            let mut s = w.edge(name).map(|e| w.settings_of(e)).unwrap_or_default();
+            let e = w.node_edge(name).or_else(|| w.edge(name).cloned());
+            let mut s = e.map(|e| w.settings_of(&e)).unwrap_or_default();
             s.apply(&flags);
             s
         };

@@ -22,6 +22,7 @@ use world::CacheRule;
 
 use crate::admission::Admission;
 use crate::body::Body;
+use crate::cluster::Cluster;
 use crate::entry::{CacheValue, SliceInfo, StoredEntry, VarySpec};
 use crate::fill::{Fetched, Fill, Ready};
 use crate::freshness::policy::vary_names;
@@ -60,6 +61,9 @@ pub struct Fetcher<'a> {
     /// The sites of a replicated origin (fills go to the nearest healthy
     /// one at the purge floor: [`crate::origins`]).
     pub origins: Option<&'a Origins>,
+    /// The PoP's other nodes, when this edge is a node of a hashed PoP
+    /// (a fill of a key another node owns goes there: [`crate::cluster`]).
+    pub cluster: Option<&'a Cluster>,
     /// The world purge sequence applied here (sent to the shield).
     pub order: &'a PurgeOrder,
     /// The purger lent the store: fills are stored, and URLs invalidated, through it.
@@ -113,14 +117,15 @@ impl Fetcher<'_> {
             }
         }
         let method = if f.head { Method::HEAD } else { Method::GET };
-        let (request_time, resp, from_shield) = match self.send_fill(method, &f.key, headers).await {
+        let (request_time, resp, from_shield) = match self.send_fill(method, &f.key, headers, f.peer).await {
             Ok(r) => r,
             Err(e) => return (Fetched::Failed(e), None),
         };
         let response_time = self.purging.clock.now();
         let (mut parts, body) = resp.into_parts();
-        // The shield's entries of Cache-Status, to go before this edge's
-        // (an origin's is not a cache's: replaced, as before).
+        // The shield's (or the owning peer's) entries of Cache-Status, to
+        // go before this edge's (an origin's is not a cache's: replaced,
+        // as before).
         let upstream_status = if from_shield { parts.headers.remove(CACHE_STATUS) } else { None };
         if let Some((entry, s)) = stale {
             let head_ok = f.head && parts.status == StatusCode::OK && same_representation(&s.headers(), &parts.headers);
@@ -169,6 +174,13 @@ impl Fetcher<'_> {
         let mut not_stored = ev.store.err();
         if not_stored.is_none() && f.no_store {
             not_stored = Some(NotStored::RequestNoStore);
+        }
+        if not_stored.is_none() && f.peer.is_some() {
+            // The owner keeps it (crate::cluster); a hot key is kept here too.
+            match (f.keep, self.cluster) {
+                (true, Some(c)) => c.hot.kept(),
+                _ => not_stored = Some(NotStored::PeerOwned),
+            }
         }
         if not_stored.is_none()
             && f.stale.is_none()
@@ -504,11 +516,16 @@ impl Fetcher<'_> {
     /// is known down, or when it refuses the connection, with fallback on
     /// ([`crate::tier`]). The response, when the request left, and whether
     /// the shield answered.
+    ///
+    /// A fill of a key peer `peer` owns goes to that node's peer listener
+    /// first, with the purge sequence too; when it refuses the connection
+    /// (a node gone, not yet out of the ring), on as without it.
     async fn send_fill(
         &self,
         method: Method,
         target: &CacheKey,
         headers: HeaderMap,
+        peer: Option<usize>,
     ) -> Result<(std::time::SystemTime, Response<Incoming>, bool), FetchError> {
         let build = |up: &Upstream, headers: HeaderMap| -> Result<Request<Body>, FetchError> {
             let mut req = Request::new(Body::Empty);
@@ -517,6 +534,18 @@ impl Fetcher<'_> {
             *req.headers_mut() = headers;
             Ok(req)
         };
+        if let Some((c, p)) = self.cluster.zip(peer).and_then(|(c, i)| Some((c, c.peer(i)?))) {
+            let mut tiered = headers.clone();
+            tiered.insert(PURGE_SEQ, HeaderValue::from(self.order.applied()));
+            match p.upstream.send(build(&p.upstream, tiered)?).await {
+                Ok((t, r)) => return Ok((t, r, true)),
+                Err(FetchError::Connect(why)) => {
+                    tracing::debug!(peer = %p.name, %why, "owner unreachable: filling from this node's upstream");
+                    c.fell_back();
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(s) = self.shield {
             match s.route() {
                 Route::Shield { fallback } => {

@@ -98,4 +98,9 @@ pub struct Fill {
     /// Validate the stale entry with `HEAD` (the client sent `HEAD`,
     /// RFC 9111 §4.3.5) instead of a conditional `GET`.
     pub head: bool,
+    /// The PoP node that owns the key, when another does: the fill goes to
+    /// it (a peer fill, [`crate::cluster`]) and is not stored here...
+    pub peer: Option<usize>,
+    /// ... unless the key is hot: then it is stored here too.
+    pub keep: bool,
 }

@@ -30,6 +30,7 @@ pub mod admission;
 pub mod body;
 pub mod cache_status;
 pub mod cli;
+pub mod cluster;
 pub mod conditional;
 pub mod conn;
 pub mod control;
@@ -152,8 +153,11 @@ pub struct Config {
     /// primary (`origin`) among them (`None`: the one origin).
     pub origins: Option<origins::OriginsConfig>,
     /// When this edge is a shield: its tier listener, where lower tiers
-    /// fill from (port 0 picks one).
+    /// fill from; when it is a node of a hashed PoP: its peer listener,
+    /// where the other nodes fill the keys it owns (port 0 picks one).
     pub tier_listen: Option<SocketAddr>,
+    /// The hashed PoP this edge is a node of (`None`: not one).
+    pub cluster: Option<cluster::ClusterConfig>,
     /// As a shield: how long a fill from a lower tier that has applied a
     /// purge this edge has not waits for it (`CDN-Purge-Seq`) before it is
     /// answered without the cache.
@@ -166,6 +170,9 @@ pub enum ConfigError {
     /// No such edge.
     #[error("no edge named `{0}` in the world (edges: {1})")]
     UnknownEdge(String, String),
+    /// The edge is a PoP: its nodes run, not it.
+    #[error("edge `{0}` is a PoP of {1} nodes: start its nodes ({2}) and its balancer (`cdn pop --name {0}`)")]
+    Pop(String, u32, String),
     /// The origin URL or host is not usable.
     #[error(transparent)]
     Origin(#[from] world::uri::OriginError),
@@ -181,12 +188,19 @@ impl Config {
     /// settings over the edge's own (the `edge` command's flags), merged
     /// as every layer is ([`EdgeSettings::apply`]).
     pub fn from_world_with(w: &World, name: &str, extra: &EdgeOverrides) -> Result<Config, ConfigError> {
-        let e = w.edge(name).ok_or_else(|| {
+        // A PoP node runs as an edge of its own, with the PoP's settings.
+        let node = w.node_edge(name);
+        let e = node.as_ref().or_else(|| w.edge(name)).ok_or_else(|| {
             ConfigError::UnknownEdge(
                 name.into(),
-                w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
+                w.cache_servers().iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "),
             )
         })?;
+        if let Some(pop) = &e.pop {
+            let nodes = world::pop::nodes_of(e).into_iter().map(|n| n.name).collect::<Vec<_>>().join(", ");
+            return Err(ConfigError::Pop(e.name.clone(), pop.nodes, nodes));
+        }
+        let cluster = cluster_config(w, name);
         let mut s = w.settings_of(e);
         s.apply(extra);
         let origin_host = w.origin.host.clone().unwrap_or_else(|| w.origin.listen.to_string());
@@ -230,7 +244,11 @@ impl Config {
             bus: None,
             shield,
             origins: origins_of(w, &e.region),
-            tier_listen: w.is_shield(e).then(|| w.shield_listen()).flatten(),
+            tier_listen: match &cluster {
+                Some(c) => Some(c.nodes[c.me].peer),
+                None => w.is_shield(e).then(|| w.shield_listen()).flatten(),
+            },
+            cluster,
             catch_up: w.shield.as_ref().map_or(DEFAULT_CATCH_UP, |s| s.catch_up.0),
         })
     }
@@ -279,6 +297,7 @@ impl Config {
             shield: None,
             origins: None,
             tier_listen: None,
+            cluster: None,
             catch_up: DEFAULT_CATCH_UP,
         }
     }
@@ -306,6 +325,27 @@ fn origins_of(w: &World, region: &str) -> Option<origins::OriginsConfig> {
         interval: h.interval.0,
         timeout: h.timeout.0,
         thresholds: runtime::health::Thresholds::new(h.rise, h.fall),
+    })
+}
+
+/// The hashed PoP node `name` is in, if it is a node of one (a PoP of
+/// another policy shards nothing: its nodes are plain edges).
+fn cluster_config(w: &World, name: &str) -> Option<cluster::ClusterConfig> {
+    let (pop_edge, node) = w.node(name)?;
+    let pop = pop_edge.pop.as_ref().filter(|p| p.policy == world::config::PopPolicy::Hash)?;
+    let nodes = world::pop::nodes_of(pop_edge)
+        .into_iter()
+        .map(|n| cluster::NodeConfig { name: n.name, peer: n.peer, admin: n.admin })
+        .collect();
+    Some(cluster::ClusterConfig {
+        pop: pop_edge.name.clone(),
+        nodes,
+        me: node.index,
+        hot_key_rps: pop.hot_key_rps,
+        rtt: w.rtt(&pop_edge.region, &pop_edge.region).unwrap_or_default(),
+        interval: pop.health.interval.0,
+        timeout: pop.health.timeout.0,
+        thresholds: runtime::health::Thresholds::new(pop.health.rise, pop.health.fall),
     })
 }
 
@@ -493,6 +533,15 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
                 .modelled(c.clock.clone(), s.rtt)
         })
     });
+    let is_shield = c.tier_listen.is_some() && c.cluster.is_none();
+    let cluster = c.cluster.take().map(|cc| {
+        let (clock, rtt) = (c.clock.clone(), cc.rtt);
+        cluster::Cluster::new(cc, |n, traffic| {
+            Upstream::new(n.peer, c.connect_timeout, c.origin_timeout, c.pool, traffic)
+                .named("peer")
+                .modelled(clock.clone(), rtt)
+        })
+    });
     let order = purge::order::PurgeOrder::open((c.store.disk > 0).then_some(c.store.dir.as_path()));
     let label = format!("edge-{}", c.name);
     let bad_host = || {
@@ -533,7 +582,8 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         origins,
         order,
         catch_up: c.catch_up,
-        is_shield: c.tier_listen.is_some(),
+        is_shield,
+        cluster,
     });
     st.purging().recover(redo).await;
     if link.is_some() {
@@ -655,6 +705,10 @@ async fn run(
         let make = move |peer| service::PublicService::tier(tst.clone(), peer);
         tokio::spawn(serve_http(l, st.meter.tiers.clone(), make, shutdown.clone()))
     });
+    let peers = st
+        .cluster
+        .is_some()
+        .then(|| tokio::spawn(cluster::watch(st.clone(), |st: &EdgeState| st.cluster.as_ref(), shutdown.clone())));
     let watch = st
         .shield
         .is_some()
@@ -680,6 +734,9 @@ async fn run(
         let _ = w.await;
     }
     if let Some(w) = watch_origins {
+        let _ = w.await;
+    }
+    if let Some(w) = peers {
         let _ = w.await;
     }
     let _ = maintain.await;

@@ -32,6 +32,7 @@ use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::cache_status::{CacheStatus, Fwd, age_value, hit_detail, hit_value};
+use crate::cluster::Owner;
 use crate::entry::{CacheValue, StoredEntry};
 use crate::fetch::response;
 use crate::fill::{Fetched, Fill};
@@ -216,9 +217,9 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
     let fwd = headers::to_origin(h, peer, &st.hop, true);
     // A sliced object that changed at the origin mid-request is looked
     // up again once.
-    match cacheable_once(st, &key, &parts, &fwd, peer, behind).await {
+    match cacheable_once(st, &key, &parts, &fwd, peer, (from, behind)).await {
         Ok(r) => r,
-        Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer, behind).await {
+        Err(Retry) => match cacheable_once(st, &key, &parts, &fwd, peer, (from, behind)).await {
             Ok(r) => r,
             Err(Retry) => {
                 let cs = CacheStatus::forward(Outcome::Error, Fwd::Miss);
@@ -228,16 +229,17 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
     }
 }
 
-/// `sent` is what a fill for this request sends the origin; `behind`,
-/// the purge sequence of a lower tier this shield has not caught up with
-/// (then nothing stored is used, and the fill is a flight of its own).
+/// `sent` is what a fill for this request sends the origin; `from`, who
+/// sent the request; `behind`, the purge sequence of a lower tier this
+/// shield has not caught up with (then nothing stored is used, and the
+/// fill is a flight of its own).
 async fn cacheable_once(
     st: &Arc<EdgeState>,
     key: &CacheKey,
     parts: &request::Parts,
     sent: &HeaderMap,
     peer: IpAddr,
-    behind: Option<u64>,
+    (from, behind): (From, Option<u64>),
 ) -> Result<Served, Retry> {
     let h = &parts.headers;
     let rd = RequestDirectives::from_headers(h);
@@ -283,9 +285,22 @@ async fn cacheable_once(
     // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
     // flight of its own so GET waiters never get a body-less answer.
     let head = parts.method == Method::HEAD && stale.is_some();
+    // A node of a hashed PoP fills a client's miss for a key another node
+    // owns from that node (a peer's request is filled here, never passed
+    // on), in a flight of its own: a peer's request for the key, sent by a
+    // node whose ring differs for a moment, never waits on it
+    // (crate::cluster).
+    let owner = match (from, &st.cluster) {
+        (From::Client, Some(c)) => match c.owner(key.as_str()) {
+            Owner::Peer(i) => Some((i, c.hot.hit(key.as_str(), now))),
+            Owner::Me => None,
+        },
+        _ => None,
+    };
     let flight = match behind {
         Some(seq) => key.with_suffix(&format!("purge-seq-{seq}")),
         None if head => key.with_suffix("head"),
+        None if owner.is_some() => key.with_suffix("peer"),
         None => key.clone(),
     };
     let fwd = if behind.is_some() { Fwd::Request } else { fwd };
@@ -296,6 +311,8 @@ async fn cacheable_once(
         stale: stale.clone(),
         no_store: rd.no_store,
         head,
+        peer: owner.map(|(i, _)| i),
+        keep: owner.is_some_and(|(_, hot)| hot),
     };
     let (flight, leader) = join_fill(st, fill);
     let fetched = flight.await;
@@ -448,6 +465,8 @@ fn refresh_in_background(st: &Arc<EdgeState>, key: &CacheKey, sent: &HeaderMap, 
         stale: Some(stale),
         no_store: false,
         head: false,
+        peer: None,
+        keep: true,
     };
     let _ = join_fill(st, fill);
 }

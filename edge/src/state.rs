@@ -79,6 +79,8 @@ pub struct EdgeState {
     pub catch_up: std::time::Duration,
     /// Whether this edge is a shield (serves a tier listener).
     pub is_shield: bool,
+    /// The hashed PoP this edge is a node of (`None`: not one).
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl EdgeState {
@@ -108,6 +110,7 @@ impl EdgeState {
             upstream: &self.upstream,
             shield: self.shield.as_ref(),
             origins: self.origins.as_ref(),
+            cluster: self.cluster.as_ref(),
             order: &self.order,
             purging: self.purging(),
             meter: &self.meter,

@@ -13,7 +13,9 @@ use world::price::Usage;
 
 use crate::state::EdgeState;
 
-pub use api::edge::{AdmissionStats, ByOutcome, CacheTiers, Cost, Requests, Stats, TierStats, UpstreamStats};
+pub use api::edge::{
+    AdmissionStats, ByOutcome, CacheTiers, ClusterStats, Cost, Requests, Stats, TierStats, UpstreamStats,
+};
 
 /// A snapshot of an edge's counters, ratios and bill: a read of every
 /// owner's numbers (meter, store, upstream, admission, flights, health,
@@ -40,6 +42,12 @@ pub fn of(st: &EdgeState) -> Stats {
         origin_errors: st.upstream.errors(),
         upstreams: std::iter::once(upstream(&st.upstream, m.origin.input(), m.origin.out()))
             .chain(st.shield.as_ref().map(|s| upstream(&s.upstream, m.shield.input(), m.shield.out())))
+            .chain(
+                st.cluster
+                    .iter()
+                    .flat_map(|c| c.peers.iter().flatten())
+                    .map(|p| upstream(&p.upstream, p.traffic.input(), p.traffic.out())),
+            )
             .collect(),
         stored: m.stored.load(Ordering::Relaxed),
         not_stored: m.not_stored.load(Ordering::Relaxed),
@@ -65,6 +73,7 @@ pub fn of(st: &EdgeState) -> Stats {
         tier: tier_of(st),
         origin_sites: st.origins.as_ref().map(|o| o.stats(&st.upstream)).unwrap_or_default(),
         origin_floor: st.origins.as_ref().map_or(0, |o| o.floor()),
+        cluster: cluster_of(st),
     };
     // Priced from what the snapshot says, as `cdn stats` and run reports
     // price it (Stats::usage: tier requests, the shield link).
@@ -100,6 +109,24 @@ fn tier_of(st: &EdgeState) -> Option<TierStats> {
         None if st.is_shield => Some(TierStats { role: "shield".into(), ..base }),
         None => None,
     }
+}
+
+/// Its part in a hashed PoP, when it is a node of one.
+fn cluster_of(st: &EdgeState) -> Option<ClusterStats> {
+    let c = st.cluster.as_ref()?;
+    let m = &st.meter;
+    Some(ClusterStats {
+        pop: c.config.pop.clone(),
+        ring: c.ring_members(),
+        ring_changes: c.ring_changes(),
+        peer_fills: c.peer_fills(),
+        peer_fallbacks: c.fallbacks(),
+        hot_keys_kept: c.hot.kept_count(),
+        bytes_from_peers: c.bytes_from_peers(),
+        peer_requests: ByOutcome::of(|o| m.tier_requests(o)),
+        bytes_to_peers: m.tiers.out(),
+        behind_purge: m.behind_purge.load(Ordering::Relaxed),
+    })
 }
 
 /// One upstream's line: its counters and the bytes at its sockets.

@@ -5,13 +5,17 @@
 //! `cdn purge` fans a purge out to every edge of a world ([`purge`]).
 //! `cdn replay` runs a trace against offline cache models ([`replay`]).
 //! `cdn up` and `cdn run` serve a live page of the world ([`dashboard`]).
+//! `cdn pop` runs a PoP cluster's balancer ([`balancer`]; its `/stats`
+//! adds up its nodes', [`pop_stats`]).
 
 pub mod arms;
+pub mod balancer;
 pub mod dashboard;
 pub mod driver;
 pub mod events;
 pub mod origins;
 pub mod plot;
+pub mod pop_stats;
 pub mod purge;
 pub mod replay;
 pub mod report;

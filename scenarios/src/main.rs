@@ -22,6 +22,9 @@ enum Cmd {
     Stats(scenarios::stats::StatsArgs),
     /// Run one edge server (same as the `edge` binary).
     Edge(Box<edge::cli::Args>),
+    /// Run a PoP cluster's balancer on its public address (`cdn up` starts
+    /// one per PoP).
+    Pop(scenarios::balancer::PopArgs),
     /// Run GeoDNS (same as the `geodns` binary).
     Geodns(geodns::cli::Args),
     /// Where would GeoDNS send a client at this address, and why?
@@ -69,6 +72,7 @@ async fn run() -> ExitCode {
         Cmd::Restart(a) => scenarios::restart::run(a).await,
         Cmd::Stats(a) => scenarios::stats::run(a).await,
         Cmd::Edge(a) => edge::cli::run(*a).await,
+        Cmd::Pop(a) => scenarios::balancer::run(a).await,
         Cmd::Geodns(a) => geodns::cli::run(a).await,
         Cmd::Resolve(a) => match world::World::load_or_demo(a.world.as_deref()) {
             Ok(w) => geodns::resolve_command(&w, a.ip, a.json).await,

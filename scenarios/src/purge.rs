@@ -126,11 +126,12 @@ impl EdgeTarget {
         EdgeTarget { name: name.into(), admin, token: None, no_token: None, upper_tier: false }
     }
 
-    /// Every edge of a world, each with its token: `CDNLAB_ADMIN_TOKEN` or
-    /// the world's, else the one in its data directory.
+    /// Every edge of a world (every node of a PoP, in its place:
+    /// [`World::cache_servers`]), each with its token: `CDNLAB_ADMIN_TOKEN`
+    /// or the world's, else the one in its data directory.
     pub fn of_world(w: &World) -> Vec<EdgeTarget> {
         let shared = w.admin_token();
-        w.edges
+        w.cache_servers()
             .iter()
             .map(|e| {
                 let t = match &shared {
@@ -617,7 +618,7 @@ pub async fn through_bus(url: &str, w: &World, req: &PurgeRequest, deadline: Dur
 /// one). Latencies count from the start of the publish.
 pub async fn on_bus(b: &bus::Bus, w: &World, req: &PurgeRequest, deadline: Duration) -> anyhow::Result<Report> {
     let url = b.url();
-    let mut expect: Vec<(String, SocketAddr)> = w.edges.iter().map(|e| (e.name.clone(), e.admin)).collect();
+    let mut expect: Vec<(String, SocketAddr)> = w.cache_servers().into_iter().map(|e| (e.name, e.admin)).collect();
     match bus::members::Membership::open(b).await {
         Ok(m) => match m.list().await {
             Ok(members) => {

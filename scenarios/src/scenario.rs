@@ -1217,7 +1217,7 @@ hit_ratio = ">= 0.5"
                 }
             }
         }
-        assert_eq!(n, 13, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
+        assert_eq!(n, 15, "the scenarios shipped in scenarios/*.toml and scenarios/own-site/");
     }
 
     /// Issue 12, defect 8: a rate of 1e12 aborted the driver on allocation

@@ -677,6 +677,7 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
         if w.is_replicated() {
             print!("{}", crate::origins::render(&crate::origins::sites(&w).await));
         }
+        print!("{}", crate::pop_stats::node_tables(&w).await);
     }
     if report.edges.is_empty() {
         anyhow::bail!("no edge of world `{}` answered (is `cdn up` running?)", w.name);

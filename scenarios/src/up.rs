@@ -223,7 +223,9 @@ pub async fn start_world(
             wait_healthy(site.admin, Duration::from_secs(10)).await?;
         }
     }
-    for (e, (name, args)) in w.edges.iter().filter(|e| parts.edge(&e.name)).zip(edges) {
+    for (name, args) in edges {
+        // A PoP's nodes run as edges of their own (`cdn edge --name seoul-2`).
+        let admin = w.node_edge(&name).or_else(|| w.edge(&name).cloned()).map(|e| e.admin);
         let name = format!("edge {name}");
         if edge_flags.fresh {
             let first = [&args[..], &["--fresh".to_string()]].concat();
@@ -232,6 +234,16 @@ pub async fn start_world(
         } else {
             sup.start(&name, &args, Duration::from_secs(60)).await?;
         }
+        if let Some(a) = admin {
+            wait_healthy(a, Duration::from_secs(10)).await?;
+        }
+    }
+    // Each PoP's balancer, on the PoP's public and admin addresses, once
+    // its nodes are up (crate::balancer).
+    for e in w.edges.iter().filter(|e| e.pop.is_some() && parts.edge(&e.name)) {
+        let mut args = vec!["pop".to_string(), "--name".to_string(), e.name.clone()];
+        args.extend(world_args.iter().cloned());
+        sup.start(&format!("pop {}", e.name), &args, Duration::from_secs(30)).await?;
         wait_healthy(e.admin, Duration::from_secs(10)).await?;
     }
     if parts.geodns {
@@ -244,8 +256,8 @@ pub async fn start_world(
     Ok(())
 }
 
-/// The name of each edge of `parts` and the arguments of `cdn edge` that
-/// start it, in world order.
+/// The name of each edge of `parts` (each node of a PoP in its place) and
+/// the arguments of `cdn edge` that start it, in world order.
 fn edge_args(
     w: &World,
     world_file: Option<&PathBuf>,
@@ -254,9 +266,12 @@ fn edge_args(
     always: &[String],
     parts: &Parts,
 ) -> Vec<(String, Vec<String>)> {
-    w.edges
-        .iter()
-        .filter(|e| parts.edge(&e.name))
+    // A PoP runs as its nodes (and a balancer, started apart).
+    let servers = w.edges.iter().filter(|e| parts.edge(&e.name)).flat_map(|e| match e.pop {
+        None => vec![e.clone()],
+        Some(_) => world::pop::nodes_of(e).iter().filter_map(|n| w.node_edge(&n.name)).collect(),
+    });
+    servers
         .map(|e| {
             let mut args = vec!["edge".to_string()];
             if let Some(p) = world_file {

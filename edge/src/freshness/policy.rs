@@ -63,6 +63,9 @@ pub enum NotStored {
     Purged,
     /// Storable, but its URL was not used often enough yet ([`crate::admission`]).
     Admission,
+    /// Filled from the PoP node that owns the key, which keeps it
+    /// ([`crate::cluster`]).
+    PeerOwned,
 }
 
 impl NotStored {
@@ -82,6 +85,7 @@ impl NotStored {
             NotStored::TooBig => "too-big",
             NotStored::Purged => "purged-in-flight",
             NotStored::Admission => "admission",
+            NotStored::PeerOwned => "peer-owned",
         }
     }
 }

@@ -766,6 +766,7 @@ pub(crate) mod tests {
             tier: None,
             origin_sites: Vec::new(),
             origin_floor: 0,
+            cluster: None,
         }
     }
 

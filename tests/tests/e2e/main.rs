@@ -5,6 +5,7 @@
 
 mod bus;
 mod clients;
+mod cluster;
 mod cost;
 mod foundation;
 mod keying;
