@@ -148,7 +148,8 @@ impl Balancer {
                     .unwrap_or(0)
             }
         };
-        up.rotate_left(start.min(up.len().saturating_sub(1)));
+        let last = up.len().saturating_sub(1);
+        up.rotate_left(start.min(last));
         up
     }
 
