@@ -299,3 +299,55 @@ pub async fn run(a: PopArgs) -> anyhow::Result<()> {
     serve(b, public, admin, runtime::Shutdown::on(runtime::shutdown::ctrl_c_or_term())).await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn balancer(policy: &str) -> Balancer {
+        let text = format!("extends = \"demo\"\nname = \"b\"\n[edge.seoul.pop]\nnodes = 3\npolicy = \"{policy}\"\n");
+        let w = World::parse("b.toml", &text).unwrap();
+        Balancer::from_world(&w, "seoul").unwrap()
+    }
+
+    fn mark_down(b: &Balancer, i: usize) {
+        b.nodes[i].health.record(b.thresholds, false, "refused".into(), Duration::ZERO);
+        b.nodes[i].health.record(b.thresholds, false, "refused".into(), Duration::ZERO);
+        assert_eq!(b.nodes[i].health.state(), State::Down);
+    }
+
+    #[test]
+    fn round_robin_takes_each_node_in_turn_and_skips_one_down() {
+        let b = balancer("round-robin");
+        let firsts: Vec<usize> = (0..6).map(|_| b.order()[0]).collect();
+        assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(b.order().len(), 3, "the others follow, to try when the first refuses");
+        mark_down(&b, 1);
+        let firsts: Vec<usize> = (0..4).map(|_| b.order()[0]).collect();
+        assert!(!firsts.contains(&1) && firsts.contains(&0) && firsts.contains(&2), "{firsts:?}");
+    }
+
+    #[test]
+    fn least_connections_takes_the_node_with_fewest_open() {
+        let b = balancer("least-connections");
+        b.nodes[0].open.store(5, Ordering::Relaxed);
+        b.nodes[1].open.store(1, Ordering::Relaxed);
+        b.nodes[2].open.store(3, Ordering::Relaxed);
+        assert!((0..5).all(|_| b.order()[0] == 1));
+    }
+
+    #[test]
+    fn random_reaches_every_node_and_all_down_still_tries_them_all() {
+        let b = balancer("random");
+        let mut seen = [0; 3];
+        for _ in 0..300 {
+            seen[b.order()[0]] += 1;
+        }
+        assert!(seen.iter().all(|n| *n > 50), "{seen:?}");
+        for i in 0..3 {
+            mark_down(&b, i);
+        }
+        assert_eq!(b.order().len(), 3);
+    }
+}

@@ -167,3 +167,35 @@ pub async fn node_tables(w: &world::World) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn node(hit: u64, miss: u64, origin: u64) -> Stats {
+        let mut s: Stats = serde_json::from_value(serde_json::json!({
+            "edge": "n", "region": "seoul", "requests": {}, "hit_ratio": 0.0, "byte_hit_ratio": 0.0,
+            "body_bytes": {}, "bytes_to_clients": 1000, "bytes_from_clients": 0, "client_connections": 1,
+            "bytes_from_origin": 10, "bytes_to_origin": 0, "origin_requests": origin, "stored": 0, "not_stored": 0,
+            "admission": { "min_uses": 1, "window_secs": 600, "refused": 0 }, "inflight": 0, "memory_bytes": 0,
+            "memory_capacity": 100, "memory_entries": 0, "disk_capacity": 0, "disk_written": 0, "disk_read": 0,
+            "rtt_to_origin_ms": 185.0,
+            "cost": { "cdn_egress": "0", "requests": "0", "origin_egress": "0", "fill": "0", "total": "0",
+                      "without_cdn": "0", "savings": "0" }
+        }))
+        .unwrap();
+        s.requests = ByOutcome { hit, miss, total: hit + miss, ..ByOutcome::default() };
+        s
+    }
+
+    #[test]
+    fn a_pops_stats_add_its_nodes_up_and_recompute_the_ratios() {
+        let m = merge("seoul", &[node(3, 1, 1), node(1, 3, 2)], &Prices::default()).unwrap();
+        assert_eq!(m.edge, "seoul");
+        assert_eq!((m.requests.total, m.origin_requests, m.memory_capacity), (8, 3, 200));
+        assert_eq!(m.hit_ratio, 0.5);
+        assert_eq!((m.admission.min_uses, m.rtt_to_origin_ms), (1, 185.0), "settings are not added up");
+        assert!(merge("seoul", &[], &Prices::default()).is_none());
+    }
+}

@@ -368,14 +368,27 @@ pub fn summary_of(w: &World, origin: Option<&str>, dashboard: Option<&str>, part
         }
     }
     for e in &w.edges {
+        let pop = e.pop.as_ref().map(|p| format!("   (PoP: balancer, {} {} nodes)", p.nodes, p.policy.as_str()));
         s.push_str(&format!(
-            "  {:<16} {:<22} {:<22} {}{}\n",
+            "  {:<16} {:<22} {:<22} {}{}{}\n",
             format!("edge {}", e.name),
             e.listen,
             e.admin,
             e.region,
-            elsewhere(parts.edge(&e.name))
+            elsewhere(parts.edge(&e.name)),
+            pop.unwrap_or_default()
         ));
+        for n in world::pop::nodes_of(e) {
+            let peer = e.pop.as_ref().filter(|p| p.policy == world::config::PopPolicy::Hash).map(|_| n.peer);
+            s.push_str(&format!(
+                "  {:<16} {:<22} {:<22} {}{}\n",
+                format!("  node {}", n.name),
+                n.listen,
+                n.admin,
+                e.region,
+                peer.map(|p| format!("   (peer fills on {p})")).unwrap_or_default()
+            ));
+        }
     }
     if let (Some(e), Some(l)) = (w.shield_edge(), w.shield_listen()) {
         let lower: Vec<&str> = w
