@@ -174,9 +174,10 @@ mod tests {
     use super::*;
 
     fn node(hit: u64, miss: u64, origin: u64) -> Stats {
+        let zero = serde_json::to_value(ByOutcome::default()).unwrap();
         let mut s: Stats = serde_json::from_value(serde_json::json!({
-            "edge": "n", "region": "seoul", "requests": {}, "hit_ratio": 0.0, "byte_hit_ratio": 0.0,
-            "body_bytes": {}, "bytes_to_clients": 1000, "bytes_from_clients": 0, "client_connections": 1,
+            "edge": "n", "region": "seoul", "requests": zero, "hit_ratio": 0.0, "byte_hit_ratio": 0.0,
+            "body_bytes": zero, "bytes_to_clients": 1000, "bytes_from_clients": 0, "client_connections": 1,
             "bytes_from_origin": 10, "bytes_to_origin": 0, "origin_requests": origin, "stored": 0, "not_stored": 0,
             "admission": { "min_uses": 1, "window_secs": 600, "refused": 0 }, "inflight": 0, "memory_bytes": 0,
             "memory_capacity": 100, "memory_entries": 0, "disk_capacity": 0, "disk_written": 0, "disk_read": 0,
