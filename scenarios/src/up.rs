@@ -285,7 +285,7 @@ fn edge_args(
                 args.extend(["--origin-host".to_string(), h.to_string()]);
             }
             args.extend(always.iter().cloned());
-            (e.name.clone(), args)
+            (e.name, args)
         })
         .collect()
 }
