@@ -235,6 +235,6 @@ curl -sf "http://$EDGE_ADMIN/stats" | python3 -c '
 import json, sys
 s = json.load(sys.stdin); t = s["cache_tiers"]
 reads = t.get("disk_reads", 0)
-print("edge tiers: memory hits {:,}, disk hits {:,}, disk reads {:,}, promotions {:,} (rule {}), device bytes read {:,} ({:,} per read), memory tier {} entries".format(
-    t.get("memory_hits", 0), t.get("disk_hits", 0), reads, t.get("promotions", 0), t.get("promotion", "?"),
-    s["disk_read"], s["disk_read"] // reads if reads else 0, s["memory_entries"]))'
+print("edge tiers: memory hits {:,}, disk hits {:,} ({:,} sent from the body file), disk reads {:,}, promotions {:,} (rule {}), device bytes read {:,} ({:,} per read), memory tier {} entries".format(
+    t.get("memory_hits", 0), t.get("disk_hits", 0), t.get("body_sends", 0), reads, t.get("promotions", 0),
+    t.get("promotion", "?"), s["disk_read"], s["disk_read"] // reads if reads else 0, s["memory_entries"]))'

@@ -455,6 +455,10 @@ pub struct CacheTiers {
     pub promotions: u64,
     /// The promotion rule: `reuse`, `always` or `never`.
     pub promotion: String,
+    /// Of the disk hits, those whose body was sent from the disk tier's
+    /// body file with `sendfile` (a promoted head: no read into memory).
+    #[serde(default)]
+    pub body_sends: u64,
 }
 
 impl CacheTiers {

@@ -8,6 +8,10 @@
 //! hands the connection, with every byte read so far, to hyper and the
 //! full request path ([`crate::proxy`]) for good; that path refuses what
 //! must be refused ([`crate::inbound`]), so the raw path never needs to.
+//! A plain GET/HEAD that is a fresh hit of the disk tier is answered here
+//! too (after the disk read), so a connection whose first requests are
+//! disk hits stays on this path; a hit on a promoted head whose body is in
+//! the disk tier's body file is sent with `sendfile` ([`crate::sendfile`]).
 //!
 //! A request head must be complete `idle_timeout` after the connection
 //! opened or answered its last request ([`runtime::serve::ConnLimits`]; on
@@ -20,6 +24,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
+use http::HeaderValue;
 use runtime::metered::Metered;
 use runtime::net::write_all_vectored;
 use runtime::serve::{MAX_HEAD_BYTES, Peer, serve_hyper_timed};
@@ -27,9 +32,13 @@ use runtime::shutdown::Shutdown;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+use crate::bodyfile::BodyRef;
+use crate::entry::StoredEntry;
 use crate::inbound::valid_host;
+use crate::key::{CacheKey, is_normal};
 use crate::meter::Outcome;
-use crate::proxy::{NOT_FAST, fresh_memory_hit};
+use crate::proxy::{NOT_FAST, fresh_memory_hit, fresh_stored_hit};
+use crate::sendfile::send_head_and_body;
 use crate::service::PublicService;
 use crate::state::EdgeState;
 
@@ -50,6 +59,13 @@ fn not_raw(name: &str) -> bool {
 pub(crate) enum Raw {
     /// Answered; `consumed` request bytes, then this body (if any).
     Answered { consumed: usize, body: Bytes },
+    /// Answered; `consumed` request bytes, then the body at this place in
+    /// the disk tier's body file ([`crate::sendfile`]).
+    File { consumed: usize, at: BodyRef },
+    /// A plain GET/HEAD of `consumed` request bytes for a key the memory
+    /// tier does not hold, on an edge with a body file: answered here if
+    /// the disk tier has it fresh ([`fresh_stored_hit`]), else by hyper.
+    Stored { consumed: usize, key: CacheKey, head_only: bool },
     /// The request head is not complete yet.
     Partial,
     /// Not for the fast path.
@@ -70,8 +86,23 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
         loop {
             // Answer every fast request already buffered.
             let started = Instant::now();
-            match raw_hit(&st, &buf, &mut head) {
-                Raw::Answered { consumed, body } => {
+            let raw = match raw_hit(&st, &buf, &mut head) {
+                Raw::Answered { consumed, body } => Some((consumed, Ok(body))),
+                Raw::File { consumed, at } => Some((consumed, Err(at))),
+                Raw::Stored { consumed, key, head_only } => {
+                    match fresh_stored_hit(&st, &key, |e, age, status| write_head(&mut head, e, age, status, head_only))
+                        .await
+                    {
+                        Some(body) => Some((consumed, body)),
+                        None => break,
+                    }
+                }
+                Raw::Other => break,
+                Raw::Partial if buf.len() >= MAX_HEAD_BYTES => break, // hyper answers 431
+                Raw::Partial => None,
+            };
+            match raw {
+                Some((consumed, Ok(body))) => {
                     buf.advance(consumed);
                     let mut parts: [&[u8]; 2] = [&head, &body];
                     if write_all_vectored(&mut io, &mut parts).await.is_err() {
@@ -83,9 +114,26 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
                     answered = Some(started);
                     continue;
                 }
-                Raw::Other => break,
-                Raw::Partial if buf.len() >= MAX_HEAD_BYTES => break, // hyper answers 431
-                Raw::Partial => {}
+                Some((consumed, Err(at))) => {
+                    buf.advance(consumed);
+                    let Some(bodies) = st.store.bodies() else { return };
+                    if send_head_and_body(&io, &head, bodies.file(), &at).await.is_err() {
+                        return;
+                    }
+                    bodies.count_send(at.len);
+                    // Its segment reused while it was sent: the bytes may
+                    // be another body's. Close, so the client sees a cut
+                    // response rather than a whole wrong one.
+                    if !bodies.valid(&at) {
+                        return;
+                    }
+                    st.meter.body(Outcome::Hit, at.len);
+                    st.meter.duration(Outcome::Hit, started.elapsed());
+                    head.clear();
+                    answered = Some(started);
+                    continue;
+                }
+                None => {}
             }
             if let Some(at) = answered.take() {
                 // The next head's time starts with the last answer. The
@@ -121,7 +169,10 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
 
 /// Parses one buffered request; if it is a plain HTTP/1.1 GET/HEAD
 /// with one valid `Host`, for a fresh entry of the memory tier, writes
-/// the response head into `out`.
+/// the response head into `out` (a promoted head whose body is in the
+/// disk tier's body file: [`Raw::File`]). For a key the memory tier does
+/// not hold, on an edge with a body file: [`Raw::Stored`], the disk
+/// tier's answer awaited by the caller.
 pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
     if buf.is_empty() {
         return Raw::Partial;
@@ -156,15 +207,42 @@ pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
         return Raw::Other;
     }
     let Some(target) = req.path else { return Raw::Other };
-    let body = fresh_memory_hit(st, target, |e, age, status| {
-        out.extend_from_slice(e.head.block());
-        out.extend_from_slice(b"age: ");
-        out.extend_from_slice(age.as_bytes());
-        out.extend_from_slice(b"\r\ncache-status: ");
-        out.extend_from_slice(status.as_bytes());
-        out.extend_from_slice(b"\r\n\r\n");
-        if head_only { Bytes::new() } else { e.body.clone() }
-    });
-    let Some(body) = body else { return Raw::Other };
-    Raw::Answered { consumed, body }
+    let body = fresh_memory_hit(st, target, true, |e, age, status| write_head(out, e, age, status, head_only));
+    match body {
+        Some(Ok(body)) => Raw::Answered { consumed, body },
+        Some(Err(at)) => Raw::File { consumed, at },
+        // Only with a body file (it is what this is for): an entry the raw
+        // path cannot send (stale, sliced, varying) is read twice, here and
+        // by the full path.
+        None if st.store.bodies().is_some() && is_normal(target) && st.store.get_memory(target).is_none() => {
+            match CacheKey::from_target(target) {
+                Ok(key) => Raw::Stored { consumed, key, head_only },
+                Err(_) => Raw::Other,
+            }
+        }
+        None => Raw::Other,
+    }
+}
+
+/// Writes a hit's response head into `out`: the entry's head, `Age` and
+/// `Cache-Status`; the body to send after it (empty for HEAD), or where it
+/// is in the body file.
+fn write_head(
+    out: &mut BytesMut,
+    e: &StoredEntry,
+    age: HeaderValue,
+    status: HeaderValue,
+    head_only: bool,
+) -> Result<Bytes, BodyRef> {
+    out.extend_from_slice(e.head.block());
+    out.extend_from_slice(b"age: ");
+    out.extend_from_slice(age.as_bytes());
+    out.extend_from_slice(b"\r\ncache-status: ");
+    out.extend_from_slice(status.as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    match &e.body_at {
+        Some(at) if !head_only => Err(**at),
+        _ if head_only => Ok(Bytes::new()),
+        _ => Ok(e.body.clone()),
+    }
 }

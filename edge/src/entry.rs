@@ -13,11 +13,14 @@ use bytes::Bytes;
 use foyer::{Code, Error as FoyerError, ErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use crate::bodyfile::{BodyRef, REF_BYTES};
 use crate::freshness::{Flags, Timing};
 use crate::head::Head;
 use crate::key::CacheKey;
 
-const MAGIC: u32 = 0xCD1A_B002;
+const MAGIC: u32 = 0xCD1A_B003;
+/// The format before [`StoredEntry::body_at`] (read, not written).
+const MAGIC_V2: u32 = 0xCD1A_B002;
 const KIND_RESPONSE: u8 = 1;
 const KIND_VARIANTS: u8 = 2;
 const MAX_HEADERS: u32 = 512;
@@ -53,9 +56,21 @@ pub struct StoredEntry {
     /// their own keys (objects larger than the edge's largest object).
     /// Boxed: rare, and 16 bytes inline in every record otherwise.
     pub slices: Option<Box<SliceInfo>>,
+    /// Set when the body is not here but in the disk tier's body file
+    /// ([`crate::bodyfile`]): `body` is then empty. Only the disk tier's
+    /// copy of an entry, and the memory tier's copy of such a head once
+    /// promoted, are like this; the store reads the body back for every
+    /// reader but the raw hit path, which sends it with `sendfile`.
+    /// Boxed like `slices`.
+    pub body_at: Option<Box<BodyRef>>,
 }
 
 impl StoredEntry {
+    /// The body's length, here or in the body file.
+    pub fn body_len(&self) -> u64 {
+        self.body_at.as_deref().map_or(self.body.len() as u64, |a| a.len)
+    }
+
     /// The stored headers as a map (built on demand: the values are slices
     /// of the head, the map itself is allocated per call).
     pub fn headers(&self) -> HeaderMap {
@@ -149,7 +164,8 @@ impl CacheValue {
     pub fn heap(&self) -> usize {
         match self {
             CacheValue::Response(e) => {
-                let slices = if e.slices.is_some() { chunk(std::mem::size_of::<SliceInfo>()) } else { 0 };
+                let slices = if e.slices.is_some() { chunk(std::mem::size_of::<SliceInfo>()) } else { 0 }
+                    + if e.body_at.is_some() { chunk(std::mem::size_of::<BodyRef>()) } else { 0 };
                 let tags = slices
                     + chunk(e.tags.len() * std::mem::size_of::<String>())
                     + e.tags.iter().map(|t| chunk(t.capacity())).sum::<usize>();
@@ -258,7 +274,14 @@ impl Code for CacheValue {
                     w(out, t.as_bytes())?;
                 }
                 w(out, &(e.body.len() as u64).to_le_bytes())?;
-                w(out, &e.body)
+                w(out, &e.body)?;
+                match &e.body_at {
+                    Some(at) => {
+                        w(out, &[1])?;
+                        w(out, &at.encode())
+                    }
+                    None => w(out, &[0]),
+                }
             }
             CacheValue::Variants(v) => {
                 w(out, &[KIND_VARIANTS])?;
@@ -274,9 +297,11 @@ impl Code for CacheValue {
     }
 
     fn decode(r: &mut impl Read) -> foyer::Result<Self> {
-        if read_u32(r)? != MAGIC {
-            return Err(parse_err("bad magic (not a cdnlab entry, or an older format)"));
-        }
+        let v3 = match read_u32(r)? {
+            MAGIC => true,
+            MAGIC_V2 => false,
+            _ => return Err(parse_err("bad magic (not a cdnlab entry, or an older format)")),
+        };
         match read_u8(r)? {
             KIND_RESPONSE => {
                 let status = StatusCode::from_u16(read_u16(r)?).map_err(|_| parse_err("bad status"))?;
@@ -322,6 +347,13 @@ impl Code for CacheValue {
                 }
                 let bl = read_u64(r)?;
                 let body = read_vec(r, usize::try_from(bl).map_err(|_| parse_err("body too long"))?, 1 << 34)?;
+                let body_at = match v3 && read_u8(r)? == 1 {
+                    true => Some(Box::new(BodyRef::decode(&read_arr::<REF_BYTES>(r)?))),
+                    false => None,
+                };
+                if body_at.is_some() && !body.is_empty() {
+                    return Err(parse_err("a body both here and in the body file"));
+                }
                 Ok(CacheValue::Response(StoredEntry {
                     status,
                     head,
@@ -331,6 +363,7 @@ impl Code for CacheValue {
                     tags: tags.into_boxed_slice(),
                     stored_ms,
                     slices,
+                    body_at,
                 }))
             }
             KIND_VARIANTS => {
@@ -354,7 +387,19 @@ impl Code for CacheValue {
             CacheValue::Response(e) => {
                 let headers: usize = e.head.fields().map(|(n, v)| 6 + n.len() + v.len()).sum();
                 let tags: usize = e.tags.iter().map(|t| 2 + t.len()).sum();
-                4 + 1 + 2 + 40 + 1 + 16 + 4 + headers + 4 + tags + 8 + e.body.len()
+                4 + 1
+                    + 2
+                    + 40
+                    + 1
+                    + 16
+                    + 4
+                    + headers
+                    + 4
+                    + tags
+                    + 8
+                    + e.body.len()
+                    + 1
+                    + e.body_at.as_ref().map_or(0, |_| REF_BYTES)
             }
             CacheValue::Variants(v) => 4 + 1 + 8 + 2 + v.names.iter().map(|n| 2 + n.as_str().len()).sum::<usize>(),
         }
@@ -397,7 +442,31 @@ mod tests {
             tags: ["obj-1".into(), "group-1".into()].into(),
             stored_ms: 5,
             slices: Some(Box::new(SliceInfo { total: 10 << 20, size: 1 << 20 })),
+            body_at: None,
         })
+    }
+
+    /// A head whose body is in the body file keeps where it is across the
+    /// disk format; an entry of the format before (no such field) still reads.
+    #[test]
+    fn a_body_reference_round_trips_and_the_older_format_still_reads() {
+        let CacheValue::Response(mut e) = sample() else { unreachable!() };
+        e.body = Bytes::new();
+        let at = BodyRef { seg: 3, gen_: 9, off: 4096, len: 65536, sum: 77 };
+        e.body_at = Some(Box::new(at));
+        let v = CacheValue::Response(e);
+        let mut buf = Vec::new();
+        v.encode(&mut buf).unwrap();
+        assert_eq!(buf.len(), v.estimated_size());
+        let CacheValue::Response(d) = CacheValue::decode(&mut buf.as_slice()).unwrap() else { panic!("kind") };
+        assert_eq!(d.body_at.as_deref(), Some(&at));
+        assert_eq!(d.body_len(), 65536);
+        let mut old = Vec::new();
+        sample().encode(&mut old).unwrap();
+        old.pop(); // no reference byte in the older format
+        old[..4].copy_from_slice(&MAGIC_V2.to_le_bytes());
+        let CacheValue::Response(d) = CacheValue::decode(&mut old.as_slice()).unwrap() else { panic!("kind") };
+        assert_eq!((d.body, d.body_at), (Bytes::from_static(b"hello world"), None));
     }
 
     #[test]
@@ -529,11 +598,12 @@ mod tests {
     }
 
     /// Every record of the memory tier holds a value inline: tags as a
-    /// boxed slice and the rare slice info boxed keep it at 136 bytes (it
-    /// was 160 with a `Vec` and an inline `Option<SliceInfo>`).
+    /// boxed slice and the rare slice info and body place boxed keep it at
+    /// 144 bytes (it was 160 with a `Vec` and an inline `Option<SliceInfo>`;
+    /// 136 before the body place's pointer).
     #[test]
     fn a_value_is_small_inline() {
-        assert!(std::mem::size_of::<CacheValue>() <= 136, "{} bytes", std::mem::size_of::<CacheValue>());
+        assert!(std::mem::size_of::<CacheValue>() <= 144, "{} bytes", std::mem::size_of::<CacheValue>());
     }
 
     /// Head and body in one buffer weigh one buffer and one shared header,

@@ -210,6 +210,7 @@ impl Fetcher<'_> {
                 tags: tags.as_slice().into(),
                 stored_ms: self.now_ms(),
                 slices: None,
+                body_at: None,
             },
         });
         let mut storage_key = store.as_ref().map(|_| match vary.is_empty() {
@@ -367,6 +368,7 @@ impl Fetcher<'_> {
                 tags: tags.as_slice().into(),
                 stored_ms: self.now_ms(),
                 slices: s.slices.clone(),
+                body_at: None,
             };
             if !self.purging.store_fill(mark, vec![(entry.key().clone(), CacheValue::Response(updated))]) {
                 not_stored = Some(NotStored::Purged);
@@ -457,6 +459,7 @@ impl Fetcher<'_> {
             tags: tags.as_slice().into(),
             stored_ms: self.now_ms(),
             slices: slices.map(Box::new),
+            body_at: None,
         };
         let Some(storage_key) = self.insert_response(mark, &f.key, &vary, &f.headers, meta) else {
             // A purge overtook the fill: start over.

@@ -30,6 +30,15 @@ pub enum RawDecision {
         /// The body to send after the head.
         body: Bytes,
     },
+    /// A fresh hit on a head whose body is in the disk tier's body file:
+    /// the head is in `out`; `consumed` request bytes, then `len` bytes
+    /// sent from the file.
+    File {
+        /// Request bytes this answer used.
+        consumed: usize,
+        /// The body's length.
+        len: u64,
+    },
     /// The request head is not complete yet.
     Partial,
     /// For hyper and the full request path.
@@ -41,7 +50,10 @@ pub enum RawDecision {
 pub fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> RawDecision {
     match crate::conn::raw_hit(st, buf, out) {
         Raw::Answered { consumed, body } => RawDecision::Answered { consumed, body },
+        Raw::File { consumed, at } => RawDecision::File { consumed, len: at.len },
         Raw::Partial => RawDecision::Partial,
+        // Needs the disk tier's (async) lookup: the full path's, here.
+        Raw::Stored { .. } => RawDecision::Other,
         Raw::Other => RawDecision::Other,
     }
 }
@@ -77,6 +89,7 @@ pub async fn memory_edge(objects: &[(&str, &[u8])]) -> Result<Arc<EdgeState>, cr
             tags: Box::default(),
             stored_ms: START_MS,
             slices: None,
+            body_at: None,
         });
         let mark = st.purge.mark();
         st.purging().store_fill(mark, vec![(key, value)]);

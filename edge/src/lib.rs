@@ -28,6 +28,7 @@ pub mod access_log;
 pub mod admin;
 pub mod admission;
 pub mod body;
+pub mod bodyfile;
 pub mod cache_status;
 pub mod cli;
 pub mod cluster;
@@ -54,6 +55,7 @@ pub mod origins;
 pub mod proxy;
 pub mod purge;
 pub mod respond;
+pub mod sendfile;
 pub mod service;
 pub mod shadow;
 pub mod slice;
@@ -368,6 +370,7 @@ fn store_config(name: &str, s: &EdgeSettings, dir: PathBuf) -> StoreConfig {
         promotion: s.disk_promotion,
         disk_slice: s.slice_size.0.min(s.max_object.0),
         dir,
+        body_file: true,
     }
 }
 

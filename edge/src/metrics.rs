@@ -77,6 +77,8 @@ pub const CACHE_TIER_HITS_TOTAL: &str = "cdnlab_edge_cache_tier_hits_total";
 pub const DISK_READS_TOTAL: &str = "cdnlab_edge_disk_reads_total";
 /// Disk-tier reads copied into the memory tier (counter; `edge`).
 pub const DISK_PROMOTIONS_TOTAL: &str = "cdnlab_edge_disk_promotions_total";
+/// Disk hits whose body was sent from the body file with `sendfile` (counter; `edge`).
+pub const DISK_BODY_SENDS_TOTAL: &str = "cdnlab_edge_disk_body_sends_total";
 /// Origin fetches in progress (gauge; `edge`).
 pub const INFLIGHT_FETCHES: &str = "cdnlab_edge_inflight_fetches";
 /// Dollars by line item: `cdn_egress`, `requests`, `origin_egress`, `fill`, `total`
@@ -212,6 +214,13 @@ pub fn prometheus(st: &EdgeState) -> String {
         "Disk-tier reads copied into the memory tier.",
         &e,
         s.cache_tiers.promotions,
+    );
+    p.single(
+        DISK_BODY_SENDS_TOTAL,
+        Kind::Counter,
+        "Disk hits whose body was sent from the body file with sendfile.",
+        &e,
+        s.cache_tiers.body_sends,
     );
     p.single(INFLIGHT_FETCHES, Kind::Gauge, "Origin fetches in progress.", &e, s.inflight);
     let b = &s.cost.bill;

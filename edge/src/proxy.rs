@@ -104,11 +104,15 @@ pub(crate) const NOT_FAST: [&str; 8] = [
 /// time, when a plain GET/HEAD may be answered from it as it is: fresh,
 /// not no-cache, not sliced, not possibly covered by a purge-all (the
 /// slow path decides those). `answer` gets the hit's `Age` and
-/// `Cache-Status` values; the hit is counted.
+/// `Cache-Status` values; the hit is counted. A promoted head whose body
+/// is in the body file ([`StoredEntry::body_at`]) is answered only when
+/// `file_body` (the raw path sends it with `sendfile`) and its body is
+/// still there; it is a disk hit.
 #[inline]
 pub(crate) fn fresh_memory_hit<R>(
     st: &EdgeState,
     target: &str,
+    file_body: bool,
     answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
 ) -> Option<R> {
     if !is_normal(target) {
@@ -121,11 +125,56 @@ pub(crate) fn fresh_memory_hit<R>(
     {
         return None;
     }
+    let tier = match &e.body_at {
+        None => Tier::Memory,
+        Some(at) if file_body && st.store.bodies().is_some_and(|b| b.valid(at)) => {
+            st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Tier::Disk
+        }
+        Some(_) => return None,
+    };
     let age = age_value(e.timing.age_ms(now) / 1000);
-    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(Tier::Memory, e.flags));
+    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(tier, e.flags));
     st.meter.count(Outcome::Hit);
     if let Some(s) = &st.shadow {
-        s.fast_hit(target, e.body.len()); // what-if caches (crate::shadow)
+        s.fast_hit(target, e.body_len() as usize); // what-if caches (crate::shadow)
+    }
+    Some(answer(e, age, status))
+}
+
+/// [`fresh_memory_hit`] for a key the memory tier does not hold: the
+/// stored entry (from the disk tier, through the same purge checks as the
+/// full path's lookup), answered by `answer` when it is a fresh response
+/// the raw path may send as it is (not varying, not sliced, not
+/// no-cache); the hit is counted. `None`: the full path decides (it looks
+/// the key up again). Lets the raw path keep a connection whose first
+/// request was a disk hit, so that its later hits on promoted heads are
+/// sent from the body file ([`crate::sendfile`]).
+pub(crate) async fn fresh_stored_hit<R>(
+    st: &EdgeState,
+    key: &CacheKey,
+    answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
+) -> Option<R> {
+    let (entry, tier) = st.purging().stored(key).await.ok()??;
+    let entry = st.purging().unpurged(entry)?;
+    let CacheValue::Response(e) = entry.value() else { return None };
+    let now = st.now_ms();
+    if !e.timing.is_fresh(now)
+        || e.flags.has(Flags::NO_CACHE)
+        || e.slices.is_some()
+        || e.body_at.is_some()
+        || st.purge.may_cover(e.stored_ms)
+    {
+        return None;
+    }
+    if tier == Tier::Disk {
+        st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let age = age_value(e.timing.age_ms(now) / 1000);
+    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(tier, e.flags));
+    st.meter.count(Outcome::Hit);
+    if let Some(s) = &st.shadow {
+        s.fast_hit(key.as_str(), e.body.len());
     }
     Some(answer(e, age, status))
 }
@@ -142,7 +191,7 @@ pub fn fast_hit(st: &EdgeState, req: &Request<Incoming>) -> Option<Response<Body
     if req.headers().keys().any(|name| NOT_FAST.contains(&name.as_str())) {
         return None;
     }
-    fresh_memory_hit(st, req.uri().path_and_query()?.as_str(), |e, age, status| {
+    fresh_memory_hit(st, req.uri().path_and_query()?.as_str(), false, |e, age, status| {
         // The map is built from the entry's head (values are slices of it):
         // entries keep no map (crate::head); the raw path (crate::conn)
         // writes the head as it is.

@@ -301,6 +301,7 @@ async fn fetch_slice_inner(
         tags: meta.tags.as_slice().into(),
         stored_ms: st.clock.unix_ms(),
         slices: None,
+        body_at: None,
     };
     let value = CacheValue::Response(entry);
     let on_disk = meta.info.total as usize > st.store.memory_capacity() / 4;

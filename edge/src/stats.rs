@@ -158,5 +158,6 @@ fn cache_tiers(st: &EdgeState, requests: &ByOutcome) -> CacheTiers {
         disk_reads,
         promotions,
         promotion: st.store.promotion().as_str().into(),
+        body_sends: st.store.bodies().map_or(0, |b| b.sends()),
     }
 }

@@ -22,16 +22,18 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use foyer::EstimatedSize;
 use foyer::{
-    BlockEngineConfig, DeviceBuilder, EvictionConfig, FifoConfig, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    HybridCacheEntry, HybridCachePolicy, HybridCacheProperties, LfuConfig, Load, Location, LruConfig, RecoverMode,
-    S3FifoConfig, SieveConfig, StorageFilter,
+    BlockEngineConfig, Cache, CacheBuilder, DeviceBuilder, EvictionConfig, FifoConfig, FsDeviceBuilder, HybridCache,
+    HybridCacheBuilder, HybridCacheEntry, HybridCachePolicy, HybridCacheProperties, LfuConfig, Load, Location,
+    LruConfig, RecoverMode, S3FifoConfig, SieveConfig, StorageFilter,
 };
 use world::{Eviction, Promotion};
 
+use crate::bodyfile::{BodyFile, BodyRef, MIN_BODY};
 use crate::entry::{CacheValue, StoredEntry};
 use crate::key::CacheKey;
 
@@ -81,6 +83,10 @@ pub struct StoreConfig {
     pub disk_slice: u64,
     /// Data directory.
     pub dir: PathBuf,
+    /// Whether bodies of [`MIN_BODY`] bytes and more go to a body file of
+    /// the edge's own (if the disk tier is large enough to share:
+    /// [`body_file_share`]), so that hits can be sent with `sendfile`.
+    pub body_file: bool,
 }
 
 /// Why the store could not open.
@@ -128,9 +134,30 @@ pub struct Store {
     promoter: Promoter,
     /// What the disk tier was asked and did ([`TierCounts`]).
     counts: TierCounts,
+    /// The disk tier's body file ([`crate::bodyfile`]), when the disk
+    /// tier is large enough to share with one.
+    bodies: Option<Arc<BodyFile>>,
+    /// Hands out handles on values no tier keeps (a disk entry with its
+    /// body read back from the body file): every insert is a phantom.
+    detached: Cache<CacheKey, CacheValue, foyer::DefaultHasher, HybridCacheProperties>,
     /// Why the disk tier runs unreserved (its filesystem cannot reserve).
     pub unreserved: Option<String>,
     _lock: Option<File>,
+}
+
+/// How the disk budget is shared between foyer and the body file: the
+/// body file's segment size and capacity for a disk tier of `disk` bytes
+/// whose foyer blocks are `block` bytes (`None`: too small to share, the
+/// whole budget is foyer's). The body file gets up to three quarters (the
+/// bodies of 16 KiB and more: most of the bytes) in at least four
+/// segments; foyer the rest (the heads, and smaller entries whole), at
+/// least eight blocks: foyer reclaims whole blocks, and with four it
+/// evicted entries after a couple of restarts (each opens a new block).
+pub fn body_file_share(disk: u64, block: u64, max_object: u64) -> Option<(u64, u64)> {
+    // A segment holds the largest body (a whole object up to `max_object`).
+    let seg = (max_object + 4096).checked_next_power_of_two()?.max(8 << 20);
+    let bodies = (disk / 4 * 3).min(disk.checked_sub(8 * block)?) / seg * seg;
+    (bodies >= 4 * seg).then_some((seg, bodies))
 }
 
 impl Store {
@@ -163,6 +190,8 @@ impl Store {
             .with_eviction_config(eviction)
             .with_weighter(crate::entry::weight)
             .storage();
+        let block = world::bounds::disk_block(c.max_object);
+        let body_share = if c.disk > 0 && c.body_file { body_file_share(c.disk, block, c.max_object) } else { None };
         let (cache, lock) = if c.disk == 0 {
             (builder.build().await?, None)
         } else {
@@ -171,7 +200,6 @@ impl Store {
                 None => lock_dir(&c.dir)?,
             };
             // A block holds whole entries: make it fit the largest object.
-            let block = world::bounds::disk_block(c.max_object);
             if c.disk < block * 4 {
                 return Err(StoreError::Sizes(format!(
                     "disk {} bytes is too small for max_object {} (needs at least {} bytes: 4 blocks of {block})",
@@ -180,7 +208,8 @@ impl Store {
                     block * 4
                 )));
             }
-            let device = FsDeviceBuilder::new(&c.dir).with_capacity(c.disk as usize).build()?;
+            let foyer_disk = c.disk - body_share.map_or(0, |(_, b)| b);
+            let device = FsDeviceBuilder::new(&c.dir).with_capacity(foyer_disk as usize).build()?;
             let engine = engine_config(device, block, c.write_buffer);
             (builder.with_engine_config(engine).with_recover_mode(RecoverMode::Quiet).build().await?, Some(lock))
         };
@@ -199,13 +228,36 @@ impl Store {
                 }
             }
         }
+        let bodies = match body_share {
+            Some((seg, cap)) => {
+                let dir = c.dir.clone();
+                let opened = tokio::task::spawn_blocking(move || BodyFile::open(&dir, cap, seg))
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+                match opened {
+                    Ok(f) => Some(Arc::new(f)),
+                    Err(e) => {
+                        let _ = cache.close().await;
+                        let dir = c.dir.display().to_string();
+                        return Err(StoreError::DataDir { dir, why: format!("body file: {e}") });
+                    }
+                }
+            }
+            None => None,
+        };
+        let slot_bytes = if bodies.is_some() { 512 } else { 2048 };
         Ok(Store {
+            bodies,
+            detached: CacheBuilder::new(1 << 20).with_shards(1).build(),
             cache,
             disk_only_above: per_shard / 8,
             disk_slice: if c.disk > 0 { c.disk_slice } else { 0 },
             has_disk: c.disk > 0,
             reads: tokio::sync::RwLock::new(()),
-            promoter: Promoter::new(if c.disk > 0 { c.promotion } else { Promotion::Never }, memory),
+            // With a body file, promoted entries of bodies of 16 KiB or
+            // more are heads of a few hundred bytes: a slot per 512 bytes
+            // of tier, so that the keys whose heads fit have slots.
+            promoter: Promoter::new(if c.disk > 0 { c.promotion } else { Promotion::Never }, memory, slot_bytes),
             counts: TierCounts::default(),
             unreserved,
             _lock: lock,
@@ -232,7 +284,11 @@ impl Store {
 
     async fn read(&self, key: &CacheKey, always: bool) -> Result<Option<(Entry, Tier)>, foyer::Error> {
         if let Some(e) = self.cache.memory().get(key.as_str()) {
-            return Ok(Some((e, Tier::Memory)));
+            return match body_at(&e) {
+                // A promoted head: its body is read back from the body file.
+                Some(at) => Ok(self.with_body(key, e.value(), at).await.map(|e| (e, Tier::Disk))),
+                None => Ok(Some((e, Tier::Memory))),
+            };
         }
         if !self.has_disk {
             return Ok(None);
@@ -252,13 +308,30 @@ impl Store {
             // Stored in memory while the device was read (a fill): newer.
             return Ok(Some((e, Tier::Memory)));
         }
+        // A head whose body is in the body file: the body is read back
+        // before anything is promoted (a body that is gone, or damaged
+        // after a crash, is a miss, and its head never reaches memory).
+        let whole = match value_body_at(&value) {
+            Some(at) => match self.with_body(key, &value, at).await {
+                Some(e) => Some(e),
+                None => return Ok(None),
+            },
+            None => None,
+        };
         let weight = crate::entry::weight(key, &value);
         let promote =
             always || weight <= self.disk_only_above && self.promoter.promote(memory.hash(key.as_str()), weight);
-        let entry = if promote {
-            if !always {
-                self.counts.promotions.fetch_add(1, Ordering::Relaxed);
+        if promote && !always {
+            self.counts.promotions.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(whole) = whole {
+            if promote {
+                // The head only: a hit on it sends the body from the file.
+                memory.insert(key.clone(), value);
             }
+            return Ok(Some((whole, Tier::Disk)));
+        }
+        let entry = if promote {
             match piece {
                 Some(p) => memory.insert_piece(p),
                 None => memory.insert(key.clone(), value),
@@ -272,6 +345,38 @@ impl Store {
         Ok(Some((entry, Tier::Disk)))
     }
 
+    /// `head` (a head whose body is at `at` in the body file) with its
+    /// body read back, as a handle no tier keeps; `None` (and the key
+    /// removed, unless replaced meanwhile) when the body is gone: its
+    /// segment reused, or damaged bytes written by an earlier run.
+    async fn with_body(&self, key: &CacheKey, head: &CacheValue, at: BodyRef) -> Option<Entry> {
+        let CacheValue::Response(e) = head else { return None };
+        let read = self.read_body(at).await;
+        let Some(body) = read else {
+            let stamp = e.stored_ms;
+            let current = self.cache.memory().get(key.as_str());
+            if current.is_none_or(|c| matches!(c.value(), CacheValue::Response(c) if c.stored_ms == stamp)) {
+                self.cache.remove(key);
+            }
+            return None;
+        };
+        let whole = StoredEntry { body, body_at: None, ..e.clone() };
+        let props = HybridCacheProperties::default().with_location(Location::OnDisk);
+        Some(self.detached.insert_with_properties(key.clone(), CacheValue::Response(whole), props))
+    }
+
+    /// Reads a body back from the body file on the blocking pool
+    /// ([`BodyFile::read`]: `None` if gone or damaged, or on an I/O error).
+    async fn read_body(&self, at: BodyRef) -> Option<bytes::Bytes> {
+        let bodies = self.bodies.clone()?;
+        tokio::task::spawn_blocking(move || bodies.read(&at)).await.ok()?.ok()?
+    }
+
+    /// The body file, if the disk tier has one.
+    pub fn bodies(&self) -> Option<&BodyFile> {
+        self.bodies.as_deref()
+    }
+
     /// The promotion rule.
     pub fn promotion(&self) -> Promotion {
         self.promoter.rule
@@ -279,8 +384,10 @@ impl Store {
 
     /// Entries read from the disk tier, and of those promoted into memory,
     /// since the store opened.
+    /// (A head and its body in the body file are two reads.)
     pub fn tier_counts(&self) -> (u64, u64) {
-        (self.counts.disk_reads.load(Ordering::Relaxed), self.counts.promotions.load(Ordering::Relaxed))
+        let bodies = self.bodies.as_ref().map_or(0, |b| b.io().0);
+        (self.counts.disk_reads.load(Ordering::Relaxed) + bodies, self.counts.promotions.load(Ordering::Relaxed))
     }
 
     /// Waits until every disk read that began before this call is done.
@@ -297,8 +404,23 @@ impl Store {
     /// asynchronously, on disk. Fills store through
     /// [`EdgeState::admit`](crate::state::EdgeState::admit), which indexes
     /// the key for purges and checks for purges that overtook the fill.
+    ///
+    /// A body of [`MIN_BODY`] bytes or more goes to the body file; the disk
+    /// tier gets the head with the body's place, the memory tier the whole
+    /// response (if it is light enough for memory, as without a body file).
     pub fn insert(&self, key: CacheKey, value: CacheValue) -> Entry {
         let weight = crate::entry::weight(&key, &value);
+        if let Some(head) = self.to_body_file(&value) {
+            let props = HybridCacheProperties::default().with_location(Location::OnDisk);
+            // First: the head's insert drops any copy the memory tier holds.
+            self.cache.insert_with_properties(key.clone(), head, props.clone());
+            if weight > self.disk_only_above {
+                return self.detached.insert_with_properties(key, value, props);
+            }
+            self.promoter.inserted(weight);
+            let props = HybridCacheProperties::default().with_location(Location::InMem);
+            return self.cache.insert_with_properties(key, value, props);
+        }
         if weight > self.disk_only_above && self.has_disk {
             let props = HybridCacheProperties::default().with_location(Location::OnDisk);
             self.cache.insert_with_properties(key, value, props)
@@ -353,6 +475,7 @@ impl Store {
                     tags: e.tags.clone(),
                     stored_ms: e.stored_ms,
                     slices: None,
+                    body_at: None,
                 };
                 (key.slice_key(i), CacheValue::Response(slice))
             })
@@ -366,6 +489,7 @@ impl Store {
             tags: e.tags.clone(),
             stored_ms: e.stored_ms,
             slices: Some(Box::new(info)),
+            body_at: None,
         };
         Some((CacheValue::Response(head), slices))
     }
@@ -387,8 +511,27 @@ impl Store {
             self.cache.insert(key, value);
             return;
         }
+        let value = self.to_body_file(&value).unwrap_or(value);
         let props = HybridCacheProperties::default().with_location(Location::OnDisk);
         self.cache.insert_with_properties(key, value, props);
+    }
+
+    /// The disk tier's form of a response whose body goes to the body file
+    /// (written there now): the head, with the body's place. `None` to
+    /// store it as it is: no body file, a body shorter than [`MIN_BODY`],
+    /// a sliced head, or a failed write (logged).
+    fn to_body_file(&self, value: &CacheValue) -> Option<CacheValue> {
+        let bodies = self.bodies.as_ref()?;
+        let CacheValue::Response(e) = value else { return None };
+        if e.body.len() < MIN_BODY || e.body_at.is_some() || e.slices.is_some() {
+            return None;
+        }
+        let at = bodies
+            .put(&e.body)
+            .map_err(|err| tracing::warn!(error = %err, "body file: write failed, body kept in its disk entry"))
+            .ok()?;
+        let head = StoredEntry { body: bytes::Bytes::new(), body_at: Some(Box::new(at)), ..e.clone() };
+        Some(CacheValue::Response(head))
     }
 
     /// Stores a value in the memory tier only: one whose Add record could
@@ -436,7 +579,8 @@ impl Store {
 
     /// Disk tier capacity in bytes (0 without one).
     pub fn disk_capacity(&self) -> u64 {
-        if self.has_disk { self.cache.storage().device().capacity() as u64 } else { 0 }
+        let bodies = self.bodies.as_ref().map_or(0, |b| b.capacity());
+        if self.has_disk { self.cache.storage().device().capacity() as u64 + bodies } else { 0 }
     }
 
     /// Whether the store has a disk tier.
@@ -447,12 +591,25 @@ impl Store {
     /// Disk bytes written and read so far.
     pub fn disk_io(&self) -> (u64, u64) {
         let s = self.cache.statistics();
-        (s.disk_write_bytes() as u64, s.disk_read_bytes() as u64)
+        let (_, read, written) = self.bodies.as_ref().map_or((0, 0, 0), |b| b.io());
+        (s.disk_write_bytes() as u64 + written, s.disk_read_bytes() as u64 + read)
     }
 
     /// Flushes memory to disk and waits for pending writes.
     pub async fn close(&self) -> Result<(), foyer::Error> {
         self.cache.close().await
+    }
+}
+
+/// Where the body of a stored head is, if in the body file.
+fn body_at(e: &Entry) -> Option<BodyRef> {
+    value_body_at(e.value())
+}
+
+fn value_body_at(v: &CacheValue) -> Option<BodyRef> {
+    match v {
+        CacheValue::Response(e) => e.body_at.as_deref().copied(),
+        CacheValue::Variants(_) => None,
     }
 }
 
@@ -498,11 +655,11 @@ const CLOCK_BITS: u32 = 44;
 const CLOCK_MASK: u64 = (1 << CLOCK_BITS) - 1;
 
 impl Promoter {
-    /// One slot per 2 KiB of memory tier (8 bytes each: 0.4% of the tier),
-    /// 1,024 to 1,048,576 slots.
-    fn new(rule: Promotion, capacity: usize) -> Promoter {
+    /// One slot per `slot_bytes` of memory tier (8 bytes each: 0.4% of the
+    /// tier for 2 KiB, 1.6% for 512 bytes), 1,024 to 1,048,576 slots.
+    fn new(rule: Promotion, capacity: usize, slot_bytes: usize) -> Promoter {
         let slots =
-            if rule == Promotion::Reuse { (capacity / 2048).clamp(1024, 1 << 20).next_power_of_two() } else { 0 };
+            if rule == Promotion::Reuse { (capacity / slot_bytes).clamp(1024, 1 << 20).next_power_of_two() } else { 0 };
         Promoter {
             rule,
             capacity: capacity as u64,
@@ -565,7 +722,7 @@ pub fn has_disk_data(dir: &std::path::Path) -> bool {
 
 /// Whether a file of the data directory is one of the disk tier's.
 pub fn is_disk_file(name: &str) -> bool {
-    name.starts_with(DEVICE_FILE_PREFIX)
+    name.starts_with(DEVICE_FILE_PREFIX) || name == crate::bodyfile::FILE_NAME
 }
 
 /// How foyer's file device names its files (numbered in creation order:
@@ -665,6 +822,7 @@ mod tests {
             tags: Box::default(),
             stored_ms: 0,
             slices: None,
+            body_at: None,
         })
     }
 
@@ -685,6 +843,7 @@ mod tests {
             promotion: rule,
             disk_slice: 0,
             dir: dir.to_path_buf(),
+            body_file: false,
         };
         let store = Store::open(&c).await.unwrap();
         for i in 0..n {
@@ -761,6 +920,71 @@ mod tests {
         }
         assert_eq!(store.tier_counts(), (5, 0));
         assert_eq!(store.memory_entries(), 0);
+    }
+
+    /// A store whose disk tier shares its budget with a body file (48 MiB:
+    /// 32 MiB of bodies in segments of 8 MiB, 16 MiB for foyer).
+    async fn with_body_file(dir: &std::path::Path) -> Store {
+        let c = StoreConfig {
+            name: "body-file-test".into(),
+            memory: 1 << 20,
+            disk: 48 << 20,
+            max_object: 64 << 10,
+            write_buffer: 4 << 20,
+            eviction: Eviction::default(),
+            promotion: Promotion::Reuse,
+            disk_slice: 0,
+            dir: dir.to_path_buf(),
+            body_file: true,
+        };
+        Store::open(&c).await.unwrap()
+    }
+
+    /// Bodies of 16 KiB and more go to the body file, their heads to foyer:
+    /// a disk hit reads the body back whole; a promoted head is the head
+    /// only (the raw path sends its body with `sendfile`), read back whole
+    /// for every other reader. After a restart the bodies are there,
+    /// checked against their checksum: a damaged one is a miss, and its
+    /// entry is removed.
+    #[tokio::test]
+    async fn bodies_in_the_body_file_read_back_whole_and_damaged_ones_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = with_body_file(dir.path()).await;
+        assert!(store.bodies().is_some(), "the disk tier shares its budget with a body file");
+        for i in 0..4 {
+            store.insert_on_disk(key(i), value(32 << 10, i as u8));
+        }
+        store.wait().await;
+        assert_eq!(store.bodies().unwrap().io().2, 4 * (32 << 10), "the bodies went to the body file");
+        assert_eq!(tier(&store, 1).await, Tier::Disk);
+        assert_eq!(store.memory_entries(), 0, "not promoted on its first disk hit");
+        assert_eq!(tier(&store, 1).await, Tier::Disk, "promoted on its second: the head only");
+        let head = store.get_memory(key(1).as_str()).expect("promoted");
+        let CacheValue::Response(h) = head.value() else { panic!("kind") };
+        assert!(h.body.is_empty() && h.body_at.is_some(), "the memory tier holds the head, not the body");
+        assert!(store.memory_usage() < 4 << 10, "{} bytes in memory", store.memory_usage());
+        assert_eq!(tier(&store, 1).await, Tier::Disk, "its body is read back for the full path");
+        // The place of /obj/3's body, from its promoted head.
+        tier(&store, 3).await;
+        tier(&store, 3).await;
+        let at = *store.get_memory(key(3).as_str()).and_then(|e| body_at(&e)).as_ref().expect("promoted");
+        store.close().await.unwrap();
+        drop(store);
+
+        let store = with_body_file(dir.path()).await;
+        assert_eq!(store.memory_entries(), 0);
+        for i in [0, 1, 2] {
+            assert_eq!(tier(&store, i).await, Tier::Disk, "/obj/{i} after the restart");
+        }
+        store.close().await.unwrap();
+        drop(store);
+        let f = File::options().write(true).open(dir.path().join(crate::bodyfile::FILE_NAME)).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, b"damage", at.off + 1000).unwrap();
+        let store = with_body_file(dir.path()).await;
+        assert!(store.get(&key(3)).await.unwrap().is_none(), "a damaged body is never served");
+        store.wait().await;
+        assert!(store.get(&key(3)).await.unwrap().is_none(), "and its entry is gone");
+        assert_eq!(tier(&store, 2).await, Tier::Disk, "the others are intact");
     }
 
     /// The write buffer bounds foyer's disk-side memory: it must reach

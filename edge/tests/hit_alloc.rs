@@ -40,6 +40,7 @@ fn entry(flags: Flags) -> CacheValue {
         tags: Box::default(),
         stored_ms: START_MS,
         slices: None,
+        body_at: None,
     })
 }
 

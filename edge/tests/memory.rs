@@ -66,6 +66,7 @@ fn filled(i: u64, body_len: usize) -> StoredEntry {
         tags: [format!("obj-{i}"), format!("group-{}", i % 100)].into(),
         stored_ms: 1,
         slices: None,
+        body_at: None,
     }
 }
 
@@ -89,6 +90,7 @@ fn a_full_memory_tier_holds_no_more_heap_than_its_capacity() {
             promotion: Default::default(),
             disk_slice: 0,
             dir: std::env::temp_dir().join("cdnlab-memory-test-unused"),
+            body_file: false,
         };
         let store = Store::open(&c).await.unwrap();
         let region = Region::new(GLOBAL);

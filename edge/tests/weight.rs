@@ -65,6 +65,7 @@ fn filled(i: u64, read_buffer: &Bytes) -> StoredEntry {
         tags: [format!("t-{i}")].into(),
         stored_ms: 1,
         slices: None,
+        body_at: None,
     }
 }
 
@@ -82,6 +83,7 @@ fn the_memory_tiers_bytes_track_the_processs_growth_over_many_small_objects() {
             promotion: Default::default(),
             disk_slice: 0,
             dir: std::env::temp_dir().join("cdnlab-weight-test-unused"),
+            body_file: false,
         };
         let store = Store::open(&c).await.unwrap();
         let read_buffer = Bytes::from(vec![b'v'; 16 << 10]);

@@ -97,6 +97,7 @@ fn journal(frame: bool, data: &[u8]) {
         promotion: Default::default(),
         disk_slice: 0,
         dir: root.to_path_buf(),
+        body_file: false,
     };
     // A start after a clean stop and a first start; the journal's clock
     // near the present.

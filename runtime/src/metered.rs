@@ -50,6 +50,18 @@ impl<S> Metered<S> {
         Self { inner, traffic, pre: Bytes::new() }
     }
 
+    /// The stream inside (for writes the stream cannot make itself, e.g.
+    /// `sendfile`; count what they send with [`Metered::count_out`]).
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Counts `n` bytes written to the stream by other means than this
+    /// wrapper's writes.
+    pub fn count_out(&self, n: u64) {
+        self.traffic.bytes_out.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// The same stream, whose next reads yield `pre` (bytes read from it
     /// already) before the rest: a connection handed over part-way
     /// through, so the next reader sees the whole request.

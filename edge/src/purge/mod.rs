@@ -1279,6 +1279,7 @@ mod tests {
             tags: tags.iter().map(|t| t.to_string()).collect(),
             stored_ms: now,
             slices: None,
+            body_at: None,
         })
     }
 
@@ -1360,7 +1361,7 @@ mod tests {
     }
 
     fn fast_hit(st: &EdgeState, k: &str) -> bool {
-        crate::proxy::fresh_memory_hit(st, k, |_, _, _| ()).is_some()
+        crate::proxy::fresh_memory_hit(st, k, false, |_, _, _| ()).is_some()
     }
 
     /// Out of step with the control bus, the edge serves nothing it stored

@@ -7,6 +7,7 @@ mod bus;
 mod clients;
 mod cluster;
 mod cost;
+mod disk_bodies;
 mod foundation;
 mod keying;
 mod pool;
