@@ -144,13 +144,13 @@ impl BodyFile {
         }
         let boot_gen = gens.iter().map(|g| g.load(Ordering::Relaxed)).max().unwrap_or(0);
         let last = gens.iter().position(|g| g.load(Ordering::Relaxed) == boot_gen && boot_gen > 0);
-        Ok(BodyFile {
+        let f = BodyFile {
             file,
             path,
             seg_size,
             gens,
             boot_gen,
-            // The first write opens the segment after the last one written
+            // The segment after the last one written is opened below
             // (the last one's rest is not reused: its generation would have
             // to change anyway, invalidating what it holds).
             writer: Mutex::new(Cursor { seg: last.map(|l| l as u32), gen_: 0, off: u64::MAX, next_gen: boot_gen + 1 }),
@@ -158,7 +158,11 @@ impl BodyFile {
             reads: AtomicU64::new(0),
             written: AtomicU64::new(0),
             sends: AtomicU64::new(0),
-        })
+        };
+        // The first segment is opened now, not by the first fill (its
+        // header's sync would delay that fill's store).
+        f.open_next(&mut f.writer.lock())?;
+        Ok(f)
     }
 
     /// Writes a body; where it is. On the calling thread (a fill's: a
@@ -174,21 +178,7 @@ impl BodyFile {
             let mut w = self.writer.lock();
             let end = w.seg.map_or(0, |s| (s as u64 + 1) * self.seg_size);
             if w.off == u64::MAX || w.off + len > end {
-                let seg = w.seg.map_or(0, |s| (s + 1) % self.gens.len() as u32);
-                let gen_ = w.next_gen;
-                // Invalidate what the segment held, for readers now and
-                // (synced) after a crash, before anything is written into it.
-                self.gens[seg as usize].store(gen_, Ordering::Release);
-                let start = seg as u64 * self.seg_size;
-                let mut h = [0u8; 32];
-                for (i, v) in [MAGIC, gen_, seg as u64].into_iter().enumerate() {
-                    h[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-                }
-                let hsum = twox_hash::XxHash3_64::oneshot(&h[..24]);
-                h[24..].copy_from_slice(&hsum.to_le_bytes());
-                self.file.write_all_at(&h, start)?;
-                self.file.sync_data()?;
-                *w = Cursor { seg: Some(seg), gen_, off: start + HEADER, next_gen: gen_ + 1 };
+                self.open_next(&mut w)?;
             }
             let at = BodyRef { seg: w.seg.unwrap_or(0), gen_: w.gen_, off: w.off, len, sum };
             w.off += len;
@@ -197,6 +187,26 @@ impl BodyFile {
         self.file.write_all_at(body, at.off)?;
         self.written.fetch_add(len, Ordering::Relaxed);
         Ok(at)
+    }
+
+    /// Opens the segment after the writer's for writing: a new generation,
+    /// in memory (readers refuse what it held from now on) and in its
+    /// header, synced before anything is written into it.
+    fn open_next(&self, w: &mut Cursor) -> std::io::Result<()> {
+        let seg = w.seg.map_or(0, |s| (s + 1) % self.gens.len() as u32);
+        let gen_ = w.next_gen;
+        self.gens[seg as usize].store(gen_, Ordering::Release);
+        let start = seg as u64 * self.seg_size;
+        let mut h = [0u8; 32];
+        for (i, v) in [MAGIC, gen_, seg as u64].into_iter().enumerate() {
+            h[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        let hsum = twox_hash::XxHash3_64::oneshot(&h[..24]);
+        h[24..].copy_from_slice(&hsum.to_le_bytes());
+        self.file.write_all_at(&h, start)?;
+        self.file.sync_data()?;
+        *w = Cursor { seg: Some(seg), gen_, off: start + HEADER, next_gen: gen_ + 1 };
+        Ok(())
     }
 
     /// Whether the body is still where `at` says (its segment not reused since).
