@@ -104,6 +104,10 @@ pub struct Args {
     /// filled from another origin, which is refused otherwise.
     #[arg(long)]
     pub fresh: bool,
+    /// Send responses at loopback speed: do not pace them by the world's
+    /// network model (as `[network] pacing = false` does).
+    #[arg(long)]
+    pub no_pacing: bool,
     /// Listen on addresses other than loopback too (the public and admin
     /// listeners then answer the network: keep the admin token secret),
     /// and accept an --origin off loopback (another host).
@@ -210,6 +214,9 @@ impl Args {
             c.store.dir = d.clone();
         }
         c.fresh = self.fresh;
+        if self.no_pacing {
+            c.pacing = runtime::pace::Pacing::off();
+        }
         if let Some(d) = self.default_ttl {
             if d <= world::bounds::MAX_TTL {
                 default_ttl_everywhere(&mut c.rules, d);

@@ -25,12 +25,10 @@ use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderValue;
-use runtime::metered::Metered;
 use runtime::net::write_all_vectored;
-use runtime::serve::{MAX_HEAD_BYTES, Peer, serve_hyper_timed};
+use runtime::serve::{Accepted, MAX_HEAD_BYTES, Peer, serve_hyper_timed};
 use runtime::shutdown::Shutdown;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 use crate::bodyfile::BodyRef;
 use crate::entry::StoredEntry;
@@ -73,7 +71,7 @@ pub(crate) enum Raw {
 }
 
 /// Serves one public connection.
-pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, mut shutdown: Shutdown) {
+pub async fn serve(st: Arc<EdgeState>, mut io: Accepted, peer: Peer, mut shutdown: Shutdown) {
     let idle_timeout = st.limits.idle_timeout;
     let mut buf = BytesMut::with_capacity(4096);
     let mut head = BytesMut::with_capacity(1024);
@@ -117,15 +115,29 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Metered<TcpStream>, peer: Peer, m
                 Some((consumed, Err(at))) => {
                     buf.advance(consumed);
                     let Some(bodies) = st.store.bodies() else { return };
-                    if send_head_and_body(&io, &head, bodies.file(), &at).await.is_err() {
-                        return;
-                    }
-                    bodies.count_send(at.len);
-                    // Its segment reused while it was sent: the bytes may
-                    // be another body's. Close, so the client sees a cut
-                    // response rather than a whole wrong one.
-                    if !bodies.valid(&at) {
-                        return;
+                    if io.get_ref().is_paced() {
+                        // `sendfile` would go round the pacer: a paced
+                        // client gets the body read back (a pread from the
+                        // page cache on this worker, as `sendfile` reads it)
+                        // and written through the paced stream like any
+                        // other body. `read` checks the segment after the
+                        // read: a reused one is a miss, and hyper answers.
+                        let Ok(Some(body)) = bodies.read(&at) else { return };
+                        let mut parts: [&[u8]; 2] = [&head, &body];
+                        if write_all_vectored(&mut io, &mut parts).await.is_err() {
+                            return;
+                        }
+                    } else {
+                        if send_head_and_body(&io, &head, bodies.file(), &at).await.is_err() {
+                            return;
+                        }
+                        bodies.count_send(at.len);
+                        // Its segment reused while it was sent: the bytes may
+                        // be another body's. Close, so the client sees a cut
+                        // response rather than a whole wrong one.
+                        if !bodies.valid(&at) {
+                            return;
+                        }
                     }
                     st.meter.body(Outcome::Hit, at.len);
                     st.meter.duration(Outcome::Hit, started.elapsed());

@@ -74,7 +74,7 @@ use std::time::Duration;
 use hyper_util::service::TowerToHyperService;
 use runtime::Shutdown;
 use runtime::metered::Traffic;
-use runtime::serve::{serve_connections_limited, serve_http};
+use runtime::serve::{serve_connections_limited, serve_http, serve_http_paced};
 use tokio::net::TcpListener;
 use world::config::EdgeOverrides;
 use world::uri::checked_host;
@@ -104,8 +104,17 @@ pub struct Config {
     /// sent (the world's `origin.host`, `--origin-host`, or the origin
     /// URL's authority). See docs/security.md.
     pub origin_host: String,
-    /// Modelled RTT to the origin, waited before every origin request.
+    /// Modelled RTT to the origin (reported in `/stats`; the origin paces
+    /// its responses by the whole link, `runtime::pace`).
     pub rtt_to_origin: Duration,
+    /// How the public and tier listeners pace their clients (the world's
+    /// links to this edge's region; off standalone, with `--no-pacing` or
+    /// `[network] pacing = false`).
+    pub pacing: runtime::pace::Pacing,
+    /// The address upstream fetches leave from: the edge's own address in
+    /// its region, so the origin or shield locates it and paces its
+    /// response over the link between them (`None`: any).
+    pub source: Option<std::net::IpAddr>,
     /// Cache sizes and placement.
     pub store: StoreConfig,
     /// Objects above `store.max_object` are cached in slices of this size,
@@ -206,6 +215,9 @@ impl Config {
         let mut s = w.settings_of(e);
         s.apply(extra);
         let origin_host = w.origin.host.clone().unwrap_or_else(|| w.origin.listen.to_string());
+        let clock = Clock::for_scale(w.time_scale);
+        let here = w.regions.iter().position(|r| r.name == e.region);
+        let source = Some(e.listen.ip()).filter(|ip| here.is_some() && w.region_at(*ip) == here);
         let shield = match (w.upstream_of(e), &w.shield) {
             (world::tiers::Upstream::Shield { edge: s, listen }, Some(ws)) => Some(tier::ShieldConfig {
                 name: s.name.clone(),
@@ -227,6 +239,8 @@ impl Config {
             origin: w.origin.listen,
             origin_host: checked_host(origin_host)?,
             rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
+            pacing: runtime::pace::Pacing::new(w, &e.region, clock.clone()),
+            source,
             store: store_config(&e.name, &s, w.data_dir_of(e)),
             slice_size: s.slice_size.0.min(s.max_object.0),
             origin_timeout: s.origin_timeout.0,
@@ -234,7 +248,7 @@ impl Config {
             pool: pool_of(&s),
             rules: w.cache.rules.clone(),
             admin_token: w.admin_token(),
-            clock: Clock::for_scale(w.time_scale),
+            clock,
             prices: w.prices_in(&e.region),
             min_uses: s.min_uses,
             min_uses_window: s.min_uses_window.0,
@@ -279,6 +293,8 @@ impl Config {
             origin,
             origin_host: origin.to_string(),
             rtt_to_origin: Duration::ZERO,
+            pacing: runtime::pace::Pacing::off(),
+            source: None,
             store: store_config("edge", s, data_dir),
             slice_size: s.slice_size.0,
             origin_timeout: s.origin_timeout.0,
@@ -521,11 +537,13 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let meter = Meter::default();
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, c.pool, meter.origin.clone())
         .timed(meter.origin_fetch.clone())
-        .modelled(c.clock.clone(), c.rtt_to_origin);
+        .modelled(c.clock.clone(), c.rtt_to_origin)
+        .from(c.source);
     let shield = c.shield.take().map(|sc| {
         let up = Upstream::new(sc.listen, c.connect_timeout, c.origin_timeout, c.pool, meter.shield.clone())
             .named("shield")
-            .modelled(c.clock.clone(), sc.rtt);
+            .modelled(c.clock.clone(), sc.rtt)
+            .from(c.source);
         tier::Shield::new(sc, up)
     });
     let origins = c.origins.take().map(|oc| {
@@ -534,6 +552,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
                 .named("replica")
                 .timed(meter.origin_fetch.clone())
                 .modelled(c.clock.clone(), s.rtt)
+                .from(c.source)
         })
     });
     let is_shield = c.tier_listen.is_some() && c.cluster.is_none();
@@ -543,6 +562,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
             Upstream::new(n.peer, c.connect_timeout, c.origin_timeout, c.pool, traffic)
                 .named("peer")
                 .modelled(clock.clone(), rtt)
+                .from(c.source)
         })
     });
     let order = purge::order::PurgeOrder::open((c.store.disk > 0).then_some(c.store.dir.as_path()));
@@ -587,6 +607,7 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
         catch_up: c.catch_up,
         is_shield,
         cluster,
+        pacing: c.pacing,
     });
     st.purging().recover(redo).await;
     if link.is_some() {
@@ -698,6 +719,7 @@ async fn run(
         public,
         st.meter.clients.clone(),
         st.limits,
+        st.pacing.clone(),
         move |io, peer, sd| conn::serve(pst.clone(), io, peer, sd),
         shutdown.clone(),
     ));
@@ -706,7 +728,7 @@ async fn run(
     let t = tier.map(|l| {
         let tst = st.clone();
         let make = move |peer| service::PublicService::tier(tst.clone(), peer);
-        tokio::spawn(serve_http(l, st.meter.tiers.clone(), make, shutdown.clone()))
+        tokio::spawn(serve_http_paced(l, st.meter.tiers.clone(), st.pacing.clone(), make, shutdown.clone()))
     });
     let peers = st
         .cluster

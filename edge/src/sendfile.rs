@@ -15,16 +15,17 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{MsgFlags, send};
-use runtime::metered::Metered;
+use runtime::serve::Accepted;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
 
 use crate::bodyfile::BodyRef;
 
 /// Writes `head`, then the body at `at` in `file`, to the client. Every
-/// byte sent is counted on the connection's meter.
-pub async fn send_head_and_body(io: &Metered<TcpStream>, head: &[u8], file: &File, at: &BodyRef) -> io::Result<()> {
-    let sock = io.get_ref();
+/// byte sent is counted on the connection's meter. Straight to the socket:
+/// for connections that are not paced only (`runtime::pace`; the caller
+/// checks), since these bytes do not go through the pacer.
+pub async fn send_head_and_body(io: &Accepted, head: &[u8], file: &File, at: &BodyRef) -> io::Result<()> {
+    let sock = io.get_ref().get_ref();
     let mut sent = 0;
     while sent < head.len() {
         sock.writable().await?;

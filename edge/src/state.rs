@@ -81,6 +81,9 @@ pub struct EdgeState {
     pub is_shield: bool,
     /// The hashed PoP this edge is a node of (`None`: not one).
     pub cluster: Option<crate::cluster::Cluster>,
+    /// How the public and tier listeners pace their clients (the network
+    /// model on the wire, `runtime::pace`).
+    pub pacing: runtime::pace::Pacing,
 }
 
 impl EdgeState {

@@ -1,12 +1,13 @@
 //! The edge's way to its origin, the one part every origin request goes
 //! through (fills, slices, revalidations, passes; a shield, peer or
-//! replica next): pooled keep-alive connections metered at the socket,
-//! the modelled round trip waited before each request (on the world's
-//! clock), the count of requests sent and of those that failed or were
-//! answered 5xx, the time to each response head,
-//! connect and response timeouts, and errors classified into what the
-//! client should be told (502 or 504). Nothing else sleeps for the
-//! network model or counts origin requests.
+//! replica next): pooled keep-alive connections metered at the socket and
+//! opened from the edge's own address in its region (so the upstream
+//! locates the edge and paces its response over the link between them:
+//! `runtime::pace`; the edge itself waits for nothing), the count of
+//! requests sent and of those that failed or were answered 5xx, the time
+//! to each response head, connect and response timeouts, and errors
+//! classified into what the client should be told (502 or 504). Nothing
+//! else counts origin requests.
 //!
 //! The pool is this module's: idle connections kept per upstream
 //! ([`Pool`]: how many, for how long), and for every fetch whether it went
@@ -81,6 +82,8 @@ impl Default for Pool {
 #[derive(Clone)]
 struct Connector {
     addr: SocketAddr,
+    /// The address connections leave from (`None`: the system's choice).
+    source: Option<std::net::IpAddr>,
     timeout: Duration,
     traffic: Arc<Traffic>,
     /// Connections opened.
@@ -97,10 +100,10 @@ impl tower::Service<Uri> for Connector {
     }
 
     fn call(&mut self, _: Uri) -> Self::Future {
-        let (addr, timeout, traffic) = (self.addr, self.timeout, self.traffic.clone());
+        let (addr, source, timeout, traffic) = (self.addr, self.source, self.timeout, self.traffic.clone());
         let opened = self.opened.clone();
         Box::pin(async move {
-            let s = runtime::net::connect(addr, timeout).await?;
+            let s = runtime::net::connect_from(source, addr, timeout).await?;
             let _ = s.set_nodelay(true);
             opened.fetch_add(1, Ordering::Relaxed);
             Ok(TokioIo::new(Counted { inner: Metered::new(s, traffic), uses: Uses::default() }))
@@ -161,12 +164,14 @@ pub struct Upstream {
     /// What the edge calls this upstream in its stats (`origin`).
     name: &'static str,
     client: Client<Connector, Body>,
+    connector: Connector,
     addr: SocketAddr,
     pool: Pool,
     timeout: Duration,
     fetch_time: Option<Arc<Histogram>>,
+    /// The clock requests are timed on.
     clock: Clock,
-    /// Modelled round trip, waited (on `clock`) before each request.
+    /// Modelled round trip (reported; the upstream paces its responses).
     rtt: Duration,
     /// Requests sent.
     requests: AtomicU64,
@@ -191,16 +196,11 @@ impl Upstream {
         traffic: Arc<Traffic>,
     ) -> Upstream {
         let opened = Arc::new(AtomicU64::new(0));
-        let connector = Connector { addr, timeout: connect_timeout, traffic, opened: opened.clone() };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(pool.idle_timeout)
-            .pool_max_idle_per_host(pool.max_idle)
-            // Without a timer idle connections expire only when next looked at.
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .build(connector);
+        let connector = Connector { addr, source: None, timeout: connect_timeout, traffic, opened: opened.clone() };
         Upstream {
             name: "origin",
-            client,
+            client: client(connector.clone(), pool),
+            connector,
             addr,
             pool,
             timeout,
@@ -215,12 +215,24 @@ impl Upstream {
         }
     }
 
-    /// Waits `rtt` of `clock` before each request: the network model's
-    /// round trip to the origin (a world's `time_scale` applies; a manual
-    /// clock only yields).
+    /// The world's clock (requests are timed on it) and the network model's
+    /// round trip to this upstream, as `/stats` reports it. Nothing waits
+    /// for it here: the upstream paces its responses by the whole link
+    /// (`runtime::pace`), given [`Upstream::from`] the edge's address in
+    /// its region.
     pub fn modelled(mut self, clock: Clock, rtt: Duration) -> Upstream {
         self.clock = clock;
         self.rtt = rtt;
+        self
+    }
+
+    /// Opens connections from `source` (the edge's address in its region),
+    /// so the upstream locates this edge as GeoDNS would and paces its
+    /// responses over the link between them. `None`: the system's choice
+    /// (127.0.0.1 on loopback: not paced).
+    pub fn from(mut self, source: Option<std::net::IpAddr>) -> Upstream {
+        self.connector.source = source;
+        self.client = client(self.connector.clone(), self.pool);
         self
     }
 
@@ -274,7 +286,7 @@ impl Upstream {
         self.timeout
     }
 
-    /// The modelled round trip waited before each request.
+    /// The modelled round trip to this upstream.
     pub fn rtt(&self) -> Duration {
         self.rtt
     }
@@ -291,11 +303,10 @@ impl Upstream {
         self.errors.load(Ordering::Relaxed)
     }
 
-    /// Waits the modelled round trip, counts the request and sends it;
-    /// resolves when the response head arrives, with the time (on the
-    /// clock) the request left after the wait: a fill's `request_time`.
+    /// Counts the request and sends it; resolves when the response head
+    /// arrives, with the time (on the clock) the request left: a fill's
+    /// `request_time`.
     pub async fn send(&self, req: Request<Body>) -> Result<(SystemTime, Response<Incoming>), FetchError> {
-        runtime::time::sleep(&self.clock, self.rtt).await;
         let sent_at = self.clock.now();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
@@ -317,6 +328,16 @@ impl Upstream {
         }
         r.map(|r| (sent_at, r))
     }
+}
+
+/// The pooled client over `connector`.
+fn client(connector: Connector, pool: Pool) -> Client<Connector, Body> {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(pool.idle_timeout)
+        .pool_max_idle_per_host(pool.max_idle)
+        // Without a timer idle connections expire only when next looked at.
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build(connector)
 }
 
 fn classify(e: &hyper_util::client::legacy::Error) -> FetchError {

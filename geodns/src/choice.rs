@@ -27,7 +27,6 @@ use std::time::Duration;
 use parking_lot::RwLock;
 use serde::Serialize;
 use world::World;
-use world::latency::distance_km;
 
 use crate::geoip::{GeoIp, Place};
 pub use crate::health::EdgeInfo;
@@ -175,7 +174,7 @@ impl Routes {
         let Some(p) = place else { return self.unknown() };
         if let (Some(lat), Some(lon)) = (p.lat, p.lon) {
             // A region's own city: its measured RTT table.
-            if let Some(i) = self.world.regions.iter().position(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0) {
+            if let Some(i) = self.world.region_near(lat, lon) {
                 return self.region(i);
             }
             let w = &self.world;

@@ -61,7 +61,7 @@ pub fn build(world: &World) -> Result<Vec<u8>, Error> {
             country: r.country.as_deref().map(|cc| CountryRec { iso_code: cc, names: Names { en: cc } }),
             location: LocationRec { latitude: r.lat, longitude: r.lon, accuracy_radius: 20 },
         };
-        for net in std::iter::once(&r.clients).chain(&r.geoip) {
+        for net in r.networks() {
             w.insert(*net, &rec).map_err(|e| Error::MmdbBuild(format!("region `{}`, network {net}: {e}", r.name)))?;
         }
     }

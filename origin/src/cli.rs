@@ -40,6 +40,10 @@ pub struct Args {
     /// Log JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Send responses at loopback speed: do not pace them by the world's
+    /// network model (as `[network] pacing = false` does).
+    #[arg(long)]
+    pub no_pacing: bool,
 }
 
 /// A problem with the flags or the world: exit code 2.
@@ -55,6 +59,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let region = args.site.clone().unwrap_or_else(|| world.origin.region.clone());
     let mut config = Config::for_site(&world, &region).map_err(ConfigError)?;
     config.root = args.root.clone();
+    if args.no_pacing {
+        config.pacing = runtime::pace::Pacing::off();
+    }
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let site = world.origin_site(&region).ok_or_else(|| ConfigError(format!("no origin site in `{region}`")))?;
     let public_addr = args.listen.unwrap_or(site.listen);

@@ -93,6 +93,10 @@ pub struct Config {
     pub fault_seed: u64,
     /// This site's part in a replicated origin (the default: a lone primary).
     pub replication: replication::ReplicationConfig,
+    /// How the public listener paces its clients: by the world's link
+    /// between the client's region and the origin's (`runtime::pace`);
+    /// the admin listener is never paced.
+    pub pacing: runtime::pace::Pacing,
 }
 
 impl Default for Config {
@@ -107,18 +111,21 @@ impl Default for Config {
             max_tracked_paths: DEFAULT_MAX_TRACKED_PATHS,
             fault_seed: 0,
             replication: replication::ReplicationConfig::default(),
+            pacing: runtime::pace::Pacing::off(),
         }
     }
 }
 
 impl Config {
     /// The origin of a world: its catalog, admin token (`CDNLAB_ADMIN_TOKEN`
-    /// wins) and clock.
+    /// wins), clock, and pacing by the links to its region.
     pub fn from_world(w: &world::World) -> Config {
+        let clock = Clock::for_scale(w.time_scale);
         Config {
             catalog: w.catalog.clone(),
             admin_token: w.admin_token(),
-            clock: Clock::for_scale(w.time_scale),
+            pacing: runtime::pace::Pacing::new(w, &w.origin.region, clock.clone()),
+            clock,
             ..Config::default()
         }
     }

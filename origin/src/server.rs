@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hyper::service::service_fn;
 use runtime::Shutdown;
-use runtime::serve::{Peer, serve_http};
+use runtime::serve::{Peer, serve_http, serve_http_paced};
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 
@@ -21,9 +21,10 @@ pub(crate) async fn run(st: Arc<State>, public: TcpListener, admin: TcpListener,
         tracing::info!(public = %p, admin = %a, objects = st.catalog.objects, root = ?st.files.as_ref().map(|f| f.root().to_path_buf()), "origin listening");
     }
     let (public_st, hang) = (st.clone(), shutdown.clone());
-    let public = serve_http(
+    let public = serve_http_paced(
         public,
         st.public_traffic.clone(),
+        st.pacing.clone(),
         move |_: Peer| {
             let (st, hang) = (public_st.clone(), hang.clone());
             service_fn(move |req| {

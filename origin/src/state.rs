@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub admin_token: Option<String>,
     pub public_traffic: Arc<Traffic>,
     pub admin_traffic: Arc<Traffic>,
+    /// How the public listener paces its clients (`runtime::pace`).
+    pub pacing: runtime::pace::Pacing,
 }
 
 impl State {
@@ -63,6 +65,7 @@ impl State {
             admin_token,
             public_traffic: Arc::new(Traffic::default()),
             admin_traffic: Arc::new(Traffic::default()),
+            pacing: config.pacing,
             catalog: config.catalog,
         })
     }

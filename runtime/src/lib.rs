@@ -9,6 +9,7 @@
 //! - [`serve`]: the accept loop, connection limits, hyper connections;
 //! - [`metered`]: bytes and connections counted at the socket;
 //! - [`net`]: binding, connecting, vectored writes;
+//! - [`pace`]: the network model applied on the wire (paced connections);
 //! - [`time`]: sleeping on the world's clock;
 //! - [`prom`]: Prometheus text exposition and lock-free histograms;
 //! - [`health`]: fall/rise health of checked targets and the `/healthz` probe
@@ -25,6 +26,7 @@ pub mod logging;
 pub mod malloc;
 pub mod metered;
 pub mod net;
+pub mod pace;
 pub mod prom;
 pub mod serve;
 pub mod server;

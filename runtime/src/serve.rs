@@ -30,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::metered::{Metered, Traffic};
+use crate::pace::{Paced, Pacing};
 use crate::shutdown::{Shutdown, channel};
 
 /// Largest request head accepted; bigger heads get 431.
@@ -113,30 +114,36 @@ pub struct Peer {
     pub local: SocketAddr,
 }
 
+/// An accepted connection as a handler gets it: metered, and paced by the
+/// network model when its peer is in a region ([`crate::pace`]).
+pub type Accepted = Metered<Paced<TcpStream>>;
+
 /// Accepts connections on `listener` and runs `handle` on each (metered,
 /// with its peer and a [`Shutdown`]) until `shutdown` fires; then waits
 /// up to [`DRAIN_TIMEOUT`] for the handlers to finish. Default
-/// [`ConnLimits`].
+/// [`ConnLimits`], not paced.
 pub async fn serve_connections<H, F>(listener: TcpListener, traffic: Arc<Traffic>, handle: H, shutdown: Shutdown)
 where
-    H: Fn(Metered<TcpStream>, Peer, Shutdown) -> F,
+    H: Fn(Accepted, Peer, Shutdown) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    serve_connections_limited(listener, traffic, ConnLimits::default(), handle, shutdown).await
+    serve_connections_limited(listener, traffic, ConnLimits::default(), Pacing::off(), handle, shutdown).await
 }
 
 /// [`serve_connections`] with at most `limits.max_connections` handlers at
 /// once: a connection beyond that is answered 503 and closed. (The
 /// handler applies `limits.idle_timeout`.) Handlers see their own
-/// [`Shutdown`] fire once the listener is closed.
+/// [`Shutdown`] fire once the listener is closed. Each connection is
+/// paced as `pacing` says for its peer (decided here, once).
 pub async fn serve_connections_limited<H, F>(
     listener: TcpListener,
     traffic: Arc<Traffic>,
     limits: ConnLimits,
+    pacing: Pacing,
     handle: H,
     shutdown: Shutdown,
 ) where
-    H: Fn(Metered<TcpStream>, Peer, Shutdown) -> F,
+    H: Fn(Accepted, Peer, Shutdown) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
     let (stop_handlers, handlers) = channel();
@@ -170,7 +177,7 @@ pub async fn serve_connections_limited<H, F>(
         }
         let local = stream.local_addr().unwrap_or(remote);
         let _ = stream.set_nodelay(true);
-        let io = Metered::new(stream, traffic.clone());
+        let io = Metered::new(pacing.wrap(stream, remote), traffic.clone());
         tasks.spawn(handle(io, Peer { remote, local }, handlers.clone()));
         while tasks.try_join_next().is_some() {}
     }
@@ -271,7 +278,26 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    serve_connections(listener, traffic, |io, peer, sd| serve_hyper(io, make(peer), sd), shutdown).await
+    serve_http_paced(listener, traffic, Pacing::off(), make, shutdown).await
+}
+
+/// [`serve_http`] with each connection paced as `pacing` says for its
+/// peer (the origin's public listener, a shield's tier listener).
+pub async fn serve_http_paced<M, S, B>(
+    listener: TcpListener,
+    traffic: Arc<Traffic>,
+    pacing: Pacing,
+    make: M,
+    shutdown: Shutdown,
+) where
+    M: Fn(Peer) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let handle = |io, peer, sd| serve_hyper(io, make(peer), sd);
+    serve_connections_limited(listener, traffic, ConnLimits::default(), pacing, handle, shutdown).await
 }
 
 #[cfg(test)]

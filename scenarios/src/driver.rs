@@ -65,7 +65,10 @@ pub struct Sample {
     pub kind: Kind,
     /// Body bytes received.
     pub bytes: u32,
-    /// Measured time plus the modelled client–edge round trip, µs.
+    /// Measured time, µs: from the request's start (DNS included) to its
+    /// last body byte. The servers pace their responses by the network
+    /// model (`runtime::pace`), so this is the modelled network's time;
+    /// nothing is added here (with pacing off it is loopback time).
     pub latency_us: u32,
     /// Time to first byte: the same, to the first body byte (to the end of
     /// the head for an empty body), µs.
@@ -314,21 +317,9 @@ impl Driver {
             let id = p.path.strip_prefix("/obj/").and_then(|i| i.parse().ok());
             s.stale_after_purge = self.versions.stale(&p.path, id, v, t0, self.world.catalog.groups);
         }
-        let rtt = self.modelled_rtt(p.region, s.edge);
-        s.latency_us = (elapsed + rtt).as_micros().min(u32::MAX as u128) as u32;
-        s.ttfb_us = (first_byte + rtt).as_micros().min(u32::MAX as u128) as u32;
+        s.latency_us = elapsed.as_micros().min(u32::MAX as u128) as u32;
+        s.ttfb_us = first_byte.as_micros().min(u32::MAX as u128) as u32;
         s
-    }
-
-    /// One round trip between the client's region and the server's.
-    fn modelled_rtt(&self, region: usize, edge: u8) -> Duration {
-        let from = &self.world.regions[region].name;
-        let to = match edge {
-            ORIGIN => &self.world.origin.region,
-            NONE => return Duration::ZERO,
-            e => &self.world.edges[e as usize].region,
-        };
-        self.world.rtt(from, to).unwrap_or_default()
     }
 
     /// The server for this client: a cached DNS answer, or a new query to

@@ -12,6 +12,7 @@ pub mod arms;
 pub mod balancer;
 pub mod dashboard;
 pub mod driver;
+pub mod estimate;
 pub mod events;
 pub mod origins;
 pub mod plot;

@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// and exit without running anything.
     #[arg(long)]
     pub check: bool,
+    /// Send every response at loopback speed: the servers do not pace by
+    /// the network model (the run's world says `[network] pacing = false`),
+    /// so latencies are loopback times.
+    #[arg(long)]
+    pub no_pacing: bool,
     #[command(flatten)]
     pub dashboard: crate::up::DashboardArgs,
 }
@@ -44,7 +49,11 @@ pub struct RunArgs {
 /// Runs `cdn run`; the exit code says whether every expectation held.
 pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     args.dashboard.check()?;
-    let loaded = scenario::load(&args.file)?;
+    let mut loaded = scenario::load(&args.file)?;
+    if args.no_pacing {
+        loaded.world.network.pacing = false;
+        loaded.arms.iter_mut().for_each(|a| a.world.network.pacing = false);
+    }
     if args.check {
         let what = match loaded.arms.len() {
             0 => String::new(),

@@ -70,10 +70,13 @@ pub struct EdgeRow {
     /// The same client bytes from the origin (its share of the origin's tiers).
     #[serde(with = "decimal")]
     pub without_cdn: Money,
-    /// Mean modelled round trip per request with the CDN, milliseconds.
-    pub rtt_ms: f64,
-    /// Mean modelled round trip per request straight to the origin, milliseconds.
-    pub rtt_without_cdn_ms: f64,
+    /// Modelled time of a request with the CDN, ms: a cold fetch of the
+    /// edge's mean response from it over its region's own link, plus, for
+    /// its miss share, a cold fetch of it from the origin ([`crate::estimate`]).
+    pub fetch_ms: f64,
+    /// Modelled time of the same request straight from the origin: a cold
+    /// fetch over the link between the edge's region and the origin's, ms.
+    pub fetch_without_cdn_ms: f64,
     /// How its counters were read: `bus` (published on the control bus)
     /// or `http` (its admin `/stats`).
     #[serde(default = "via_http")]
@@ -128,10 +131,11 @@ pub struct Totals {
     /// `without_cdn - with_cdn` (negative: the CDN costs more).
     #[serde(with = "decimal")]
     pub savings: Money,
-    /// Mean modelled round trip per request with the CDN, milliseconds.
-    pub rtt_ms: f64,
+    /// Mean modelled time per request with the CDN (the edges' `fetch_ms`
+    /// weighted by requests), ms.
+    pub fetch_ms: f64,
     /// The same without the CDN.
-    pub rtt_without_cdn_ms: f64,
+    pub fetch_without_cdn_ms: f64,
 }
 
 /// An edge whose `/stats` could not be read.
@@ -305,8 +309,13 @@ impl Report {
         let mut rows = Vec::new();
         for (i, (name, region, s)) in answered.iter().enumerate() {
             let u = s.usage();
-            let to_edge = ms(w.rtt(region, region));
-            let edge_to_origin = ms(w.rtt(region, &origin_region));
+            let mean = s.body_bytes.total.checked_div(s.requests.total).unwrap_or(0);
+            let cold = |to: &str| {
+                w.link(region, to)
+                    .map_or(0.0, |l| ms(Some(crate::estimate::fetch_time(&l, &world::transfer::Conn::Cold, mean))))
+            };
+            let to_edge = cold(region);
+            let edge_to_origin = cold(&origin_region);
             let rtt_ms = to_edge + (1.0 - s.hit_ratio) * edge_to_origin;
             cached += s.requests.hit + s.requests.stale;
             cached_body += s.body_bytes.hit + s.body_bytes.stale;
@@ -323,8 +332,8 @@ impl Report {
                 bytes_from_origin: u.bytes_from_origin,
                 bill: bills.edges[i],
                 without_cdn: bills.edges_without_cdn[i],
-                rtt_ms,
-                rtt_without_cdn_ms: edge_to_origin,
+                fetch_ms: rtt_ms,
+                fetch_without_cdn_ms: edge_to_origin,
                 via: if from_bus.contains(name) { "bus" } else { "http" }.into(),
                 upstreams: s.upstreams.clone(),
             });
@@ -348,8 +357,8 @@ impl Report {
             with_cdn: bills.with_cdn,
             without_cdn: bills.without_cdn,
             savings: bills.savings(),
-            rtt_ms: if requests == 0 { 0.0 } else { rtt_sum / requests as f64 },
-            rtt_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
+            fetch_ms: if requests == 0 { 0.0 } else { rtt_sum / requests as f64 },
+            fetch_without_cdn_ms: if requests == 0 { 0.0 } else { rtt_without_sum / requests as f64 },
         };
         let shadow = crate::shadow::of(answered.iter().map(|(name, _, s)| (name.as_str(), Some(*s))));
         let tiers = answered
@@ -479,8 +488,12 @@ impl Report {
         let _ = writeln!(s, "\nWithout the CDN: every client byte from the origin in {}", self.origin_region);
         let _ = writeln!(
             s,
+            "(time: a cold fetch of the edge's mean response by the network model, docs/network.md; with the CDN a miss adds one from the origin)"
+        );
+        let _ = writeln!(
+            s,
             "{:<10} {:>10} {:>16} {:>16} {:>16}",
-            "edge", "GB", "$ origin egress", "RTT with CDN", "RTT without"
+            "edge", "GB", "$ origin egress", "time with CDN", "time without"
         );
         for r in &self.edges {
             let _ = writeln!(
@@ -489,8 +502,8 @@ impl Report {
                 r.edge,
                 gb(r.bytes_to_clients),
                 r.without_cdn.to_string(),
-                r.rtt_ms,
-                r.rtt_without_cdn_ms
+                r.fetch_ms,
+                r.fetch_without_cdn_ms
             );
         }
         let _ = writeln!(
@@ -499,8 +512,8 @@ impl Report {
             "total",
             gb(t.bytes_to_clients + self.origin.as_ref().map_or(0, |o| o.bytes_direct)),
             t.without_cdn.to_string(),
-            t.rtt_ms,
-            t.rtt_without_cdn_ms
+            t.fetch_ms,
+            t.fetch_without_cdn_ms
         );
         let verdict = if t.savings.0 >= 0 { "saves" } else { "costs more by" };
         let _ = writeln!(

@@ -60,6 +60,11 @@ pub struct UpArgs {
     /// membership (docs/scale-out.md).
     #[arg(long, value_name = "PARTS", value_parser = Parts::parse)]
     pub only: Option<Parts>,
+    /// Send every response at loopback speed: the origin and edges do not
+    /// pace by the world's network model (`--no-pacing` on each, as
+    /// `[network] pacing = false` in the world does).
+    #[arg(long)]
+    pub no_pacing: bool,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
 }
@@ -183,6 +188,8 @@ pub struct EdgeFlags {
     pub always: Vec<String>,
     /// More flags for geodns (`--bus`).
     pub geodns: Vec<String>,
+    /// More flags for the origin (`--no-pacing`).
+    pub origin: Vec<String>,
     /// The parts to run.
     pub parts: Parts,
 }
@@ -212,6 +219,7 @@ pub async fn start_world(
     if origin.is_none() && parts.origin {
         let mut args = vec!["origin".to_string()];
         args.extend(world_args.iter().cloned());
+        args.extend(edge_flags.origin.iter().cloned());
         sup.start("origin", &args, Duration::from_secs(30)).await?;
         wait_healthy(w.origin.admin, Duration::from_secs(10)).await?;
         // Its replicas (origin.replicas), each following it.
@@ -478,7 +486,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         always.extend(["--bus".to_string(), url.clone()]);
         geodns.extend(["--bus".to_string(), url.clone()]);
     }
-    let edge_flags = EdgeFlags { fresh: args.fresh, always, geodns, parts: parts.clone() };
+    let mut origin_flags = Vec::new();
+    if args.no_pacing {
+        always.push("--no-pacing".to_string());
+        origin_flags.push("--no-pacing".to_string());
+    }
+    let edge_flags = EdgeFlags { fresh: args.fresh, always, geodns, origin: origin_flags, parts: parts.clone() };
     if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &edge_flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);

@@ -269,6 +269,11 @@ pub struct Network {
     /// Every host's TCP stack.
     #[serde(default)]
     pub tcp: Tcp,
+    /// Whether servers pace their responses by this model on the wire
+    /// (`runtime::pace`); `false` (or a server's `--no-pacing`) sends
+    /// everything at loopback speed, as before the model was applied.
+    #[serde(default = "yes")]
+    pub pacing: bool,
 }
 
 fn jitter_default() -> Jitter {
@@ -289,6 +294,7 @@ impl Default for Network {
             tls: true,
             same_region: LinkSettings::default(),
             tcp: Tcp::default(),
+            pacing: true,
         }
     }
 }

@@ -4,14 +4,45 @@
 //! checks of those tables. The link types themselves are in
 //! [`crate::link`]; the RTTs in [`crate::latency`].
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::World;
+use ipnet::IpNet;
+
+use crate::config::{Region, World};
 use crate::latency::distance_km;
 use crate::link::{Link, LinkSettings, MAX_LOSS};
 use crate::toml_file::{Doc, FileError, Seg};
 
+/// How close to a region's city a point must be to count as in it (km):
+/// the one rule for GeoDNS's rankings and the links of located clients.
+pub const NEAR_CITY_KM: f64 = 50.0;
+
+impl Region {
+    /// Every network located in this region: its clients' range, then its
+    /// further GeoIP networks. GeoDNS's generated database holds exactly
+    /// these (`geodns::mmdb_build`), and [`World::region_at`] looks them up,
+    /// so a server locates a peer where GeoDNS locates a client.
+    pub fn networks(&self) -> impl Iterator<Item = &IpNet> {
+        std::iter::once(&self.clients).chain(&self.geoip)
+    }
+}
+
 impl World {
+    /// The region (its index in [`World::regions`]) whose networks hold
+    /// `ip` ([`Region::networks`]; an IPv4-mapped IPv6 address counts as
+    /// its IPv4 one). `None` outside every region (127.0.0.1, for one).
+    /// A linear walk: a handful of prefix tests, done once per connection.
+    pub fn region_at(&self, ip: IpAddr) -> Option<usize> {
+        let ip = ip.to_canonical();
+        self.regions.iter().position(|r| r.networks().any(|n| n.contains(&ip)))
+    }
+
+    /// The region whose city is within [`NEAR_CITY_KM`] of a point.
+    pub fn region_near(&self, lat: f64, lon: f64) -> Option<usize> {
+        self.regions.iter().position(|r| distance_km(lat, lon, r.lat, r.lon) < NEAR_CITY_KM)
+    }
+
     /// The link between regions `a` and `b` (either order; `a == b` is
     /// within a region): `[network]`, then `network.same_region` when
     /// `a == b`, then the pair's `[[link]]`. `None` for an unknown region.
@@ -26,8 +57,8 @@ impl World {
     /// over the great-circle RTT.
     pub fn link_from_point(&self, lat: f64, lon: f64, region: &str) -> Option<Link> {
         let target = self.region(region)?;
-        if let Some(home) = self.regions.iter().find(|r| distance_km(lat, lon, r.lat, r.lon) < 50.0) {
-            return self.link(&home.name, &target.name);
+        if let Some(home) = self.region_near(lat, lon) {
+            return self.link(&self.regions[home].name, &target.name);
         }
         let rtt = self.rtt_from_point(lat, lon, region)?;
         Some(self.defaults(rtt))

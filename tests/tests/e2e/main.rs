@@ -10,6 +10,7 @@ mod cost;
 mod disk_bodies;
 mod foundation;
 mod keying;
+mod pacing;
 mod pool;
 mod purge;
 mod replica;

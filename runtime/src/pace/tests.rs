@@ -1,0 +1,151 @@
+//! The pacer on an in-memory pipe and a manual clock: what it holds and
+//! lets through at each instant of simulated time, against the model's
+//! own figures ([`world::transfer::plan`]).
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use world::transfer::{Conn, plan};
+
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+/// Wall time a test waits to see that nothing happens.
+const QUIET: Duration = Duration::from_millis(40);
+
+fn paced(link: Link, clock: &Clock) -> (DuplexStream, Paced<DuplexStream>) {
+    let (client, server) = tokio::io::duplex(4 << 20);
+    let peer: SocketAddr = "127.1.1.1:40000".parse().unwrap();
+    (client, Paced { inner: server, pacer: Some(Box::new(Pacer::new(link, clock.clone(), peer))) })
+}
+
+/// Bytes the client can read now (waiting `QUIET` for more).
+async fn drain(c: &mut DuplexStream) -> usize {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut got = 0;
+    while let Ok(Ok(n)) = tokio::time::timeout(QUIET, c.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_request_is_held_until_the_model_has_it_at_the_server() {
+    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let link = Link::ideal(100 * MS); // no TLS: a cold request is in at 1.5 RTT
+    let (mut client, mut server) = paced(link, &clock);
+    let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+    client.write_all(req).await.unwrap();
+    let mut buf = [0u8; 128];
+    let reading = tokio::spawn(async move {
+        let n = server.read(&mut buf).await.unwrap();
+        (n, server)
+    });
+    tokio::time::sleep(QUIET).await;
+    clock.advance(149 * MS);
+    tokio::time::sleep(QUIET).await;
+    assert!(!reading.is_finished(), "handed to the server before the model has it there");
+    clock.advance(MS);
+    let (n, _server) = tokio::time::timeout(Duration::from_secs(2), reading).await.unwrap().unwrap();
+    assert_eq!(n, req.len());
+}
+
+#[tokio::test]
+async fn a_response_goes_out_by_rounds_and_the_next_one_is_warm() {
+    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let link = Link::ideal(100 * MS);
+    let (mut client, mut server) = paced(link, &clock);
+    let body = 100_000usize;
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body}\r\n\r\n");
+    let total = (head.len() + body) as u64;
+    let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+    // The model's figures for this fetch: a cold one, then a warm one.
+    let cold = plan(&link, &Conn::Cold, req.len() as u64, total, clock.now(), 1);
+    let warm = plan(&link, &cold.after(), req.len() as u64, total, clock.now() + cold.total(), 1);
+    assert_eq!(cold.response.round_count, 3, "10, 20, then the rest of 69 segments");
+    assert_eq!(warm.response.round_count, 1, "the window it left holds the whole response");
+
+    let serve = tokio::spawn(async move {
+        for _ in 0..2 {
+            let mut buf = [0u8; 128];
+            let _ = server.read(&mut buf).await.unwrap();
+            server.write_all(head.as_bytes()).await.unwrap();
+            server.write_all(&vec![7u8; body]).await.unwrap();
+        }
+        server
+    });
+    client.write_all(req).await.unwrap();
+    clock.advance(150 * MS); // the request is in; sending starts
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(drain(&mut client).await, 0, "nothing before the first round's R/2");
+    // Round i's bytes arrive R/2 after it leaves; rounds leave R apart.
+    let mut got = 0;
+    for (i, r) in cold.response.rounds().enumerate() {
+        let at = if i == 0 { 50 * MS } else { 100 * MS };
+        clock.advance(at);
+        got += drain(&mut client).await;
+        assert_eq!(got as u64, r.end, "round {i}");
+    }
+    assert_eq!(got as u64, total);
+    // The next request on this connection, right away: warm, no handshake.
+    client.write_all(req).await.unwrap();
+    tokio::time::sleep(QUIET).await;
+    clock.advance(49 * MS);
+    assert_eq!(drain(&mut client).await, 0);
+    clock.advance(MS + 50 * MS); // in at R/2; first round R/2 later
+    let first = drain(&mut client).await as u64;
+    let r0 = warm.response.rounds().next().unwrap();
+    assert_eq!(first, r0.end, "a warm connection's first round is its window: {}", r0.end);
+    clock.advance(100 * MS);
+    assert_eq!(first + drain(&mut client).await as u64, total);
+    let _ = serve.await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_restarts_its_window() {
+    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let link = Link::ideal(100 * MS);
+    let (mut client, mut server) = paced(link, &clock);
+    let body = 100_000usize;
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body}\r\n\r\n");
+    let serve = tokio::spawn(async move {
+        for _ in 0..2 {
+            let mut buf = [0u8; 128];
+            let _ = server.read(&mut buf).await.unwrap();
+            server.write_all(head.as_bytes()).await.unwrap();
+            server.write_all(&vec![7u8; body]).await.unwrap();
+        }
+    });
+    let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+    client.write_all(req).await.unwrap();
+    tokio::time::sleep(QUIET).await;
+    clock.advance(Duration::from_secs(1));
+    let mut got = 0;
+    while got < body {
+        got += drain(&mut client).await;
+    }
+    // Idle for a minute (RTO 300 ms): the window is back to 10 segments.
+    clock.advance(Duration::from_secs(60));
+    client.write_all(req).await.unwrap();
+    tokio::time::sleep(QUIET).await;
+    clock.advance(100 * MS); // in at R/2, first round R/2 later
+    assert_eq!(drain(&mut client).await, 14_600, "10 segments, as on a new connection");
+    clock.advance(Duration::from_secs(1));
+    drain(&mut client).await;
+    let _ = serve.await;
+}
+
+#[tokio::test]
+async fn an_unpaced_connection_is_its_stream() {
+    let (mut client, server) = tokio::io::duplex(1024);
+    let mut server = Paced::unpaced(server);
+    assert!(!server.is_paced());
+    client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(server.read(&mut buf).await.unwrap(), 18);
+    server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+    assert_eq!(client.read(&mut buf).await.unwrap(), 38);
+}

@@ -1,0 +1,237 @@
+//! The network model on the wire (issue 14, item 3): an edge and the
+//! origin pace what they send by the link between the peer's region and
+//! their own, so a client waits what the model says — and only a client
+//! in a region. On a manual clock: a test advances simulated time and
+//! looks at what has arrived (waiting a little wall time for it); it never
+//! sleeps for the model's time.
+//!
+//! The demo world: the edge is in Seoul, clients from 127.2.x.y are in
+//! Tokyo (RTT 30 ms), from 127.1.x.y in Seoul (2 ms); the origin is in New
+//! York (185 ms from Seoul); every link TLS, 100 Mbit/s, no loss, no jitter.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use runtime::pace::Pacing;
+use tests::{Reply, ScriptedOrigin, client, start_edge};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use world::transfer::{Conn, plan};
+use world::{Clock, World};
+
+const MS: Duration = Duration::from_millis(1);
+/// Wall time given to bytes that are due to arrive (and to show that
+/// bytes that are not due do not).
+const SETTLE: Duration = Duration::from_millis(60);
+const TOKYO: [u8; 4] = [127, 2, 1, 1];
+const SEOUL: [u8; 4] = [127, 1, 1, 1];
+
+fn demo() -> World {
+    World::demo().unwrap()
+}
+
+fn manual() -> Clock {
+    Clock::manual(SystemTime::now())
+}
+
+/// A client connection from `from`, reading whatever has arrived.
+struct Client {
+    sock: TcpStream,
+    got: Vec<u8>,
+}
+
+impl Client {
+    async fn connect(from: [u8; 4], to: SocketAddr) -> Client {
+        let s = TcpSocket::new_v4().unwrap();
+        s.bind(SocketAddr::from((from, 0))).unwrap();
+        let sock = s.connect(to).await.unwrap();
+        sock.set_nodelay(true).unwrap();
+        Client { sock, got: Vec::new() }
+    }
+
+    async fn get(&mut self, path: &str) {
+        self.got.clear();
+        let req = format!("GET {path} HTTP/1.1\r\nhost: cdn.test\r\n\r\n");
+        self.sock.write_all(req.as_bytes()).await.unwrap();
+    }
+
+    /// Reads what arrives within [`SETTLE`]; the bytes received so far.
+    async fn settle(&mut self) -> usize {
+        let mut buf = vec![0u8; 1 << 20];
+        while let Ok(Ok(n)) = tokio::time::timeout(SETTLE, self.sock.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            self.got.extend_from_slice(&buf[..n]);
+        }
+        self.got.len()
+    }
+}
+
+/// An edge in Seoul on `clock`, paced as the world says, in front of a
+/// scripted origin holding `/a` (`size` bytes), filled by a request from
+/// 127.0.0.1 (not paced). Returns the edge, the origin and the length of
+/// `/a`'s response as the edge sends it (head included).
+async fn seoul_edge_with(w: &World, clock: &Clock, size: usize) -> (tests::TestEdge, ScriptedOrigin, u64) {
+    let o = ScriptedOrigin::start().await;
+    o.set("/a", Reply::ok(Bytes::from(vec![b'x'; size])).cc("max-age=600"));
+    let (c, pacing) = (clock.clone(), Pacing::new(w, "seoul", clock.clone()));
+    let e = start_edge(o.addr, move |cfg| {
+        cfg.clock = c;
+        cfg.pacing = pacing;
+    })
+    .await;
+    // Fill and measure from 127.0.0.1: outside every region, not paced.
+    let mut local = Client::connect([127, 0, 0, 1], e.handle.public).await;
+    local.get("/a").await;
+    while local.settle().await < size {}
+    local.get("/a").await;
+    let len = local.settle().await as u64;
+    (e, o, len)
+}
+
+/// Advances `clock` to `at` (from `t0`), then lets the bytes due arrive.
+async fn at(clock: &Clock, t0: SystemTime, at: Duration, c: &mut Client) -> usize {
+    let now = clock.now().duration_since(t0).unwrap();
+    clock.advance(at.saturating_sub(now));
+    c.settle().await
+}
+
+/// Checks one fetch against the model: nothing a millisecond before its
+/// time to first byte, something at it; not everything a millisecond
+/// before its total, everything at it.
+async fn fetch_takes(clock: &Clock, c: &mut Client, ttfb: Duration, total: Duration, len: u64) {
+    let t0 = clock.now();
+    c.get("/a").await;
+    assert_eq!(at(clock, t0, ttfb - MS, c).await, 0, "bytes before the modelled first byte ({ttfb:?})");
+    assert!(at(clock, t0, ttfb, c).await > 0, "no byte at the modelled first byte ({ttfb:?})");
+    if total > ttfb + MS {
+        assert!((at(clock, t0, total - MS, c).await as u64) < len, "all bytes before the modelled total ({total:?})");
+    }
+    assert_eq!(at(clock, t0, total, c).await as u64, len, "not all bytes at the modelled total ({total:?})");
+}
+
+#[tokio::test]
+async fn a_client_from_another_region_waits_the_modelled_time_and_a_kept_connection_skips_the_handshake() {
+    let (w, clock) = (demo(), manual());
+    let (e, _o, len) = seoul_edge_with(&w, &clock, 100_000).await;
+    let link = w.link("tokyo", "seoul").unwrap();
+    let req = "GET /a HTTP/1.1\r\nhost: cdn.test\r\n\r\n".len() as u64;
+    let cold = plan(&link, &Conn::Cold, req, len, clock.now(), 0);
+    // Cold over TLS: 2 RTT of handshakes, R/2 up, R/2 down: 90 ms to the
+    // first byte; 100 kB in three rounds.
+    assert!(cold.ttfb() >= 90 * MS && cold.response.round_count == 3, "{cold:?}");
+    let mut c = Client::connect(TOKYO, e.handle.public).await;
+    fetch_takes(&clock, &mut c, cold.ttfb(), cold.total(), len).await;
+    // The same connection right away: no handshake, the window it left.
+    let warm = plan(&link, &cold.after(), req, len, clock.now(), 0);
+    assert!(warm.ttfb() < cold.ttfb() - 2 * link.rtt + MS, "{warm:?}");
+    fetch_takes(&clock, &mut c, warm.ttfb(), warm.total(), len).await;
+    assert!(warm.total() < cold.total() - 2 * link.rtt);
+}
+
+#[tokio::test]
+async fn a_connection_idle_past_the_rto_starts_slow_again() {
+    let (w, clock) = (demo(), manual());
+    let (e, _o, len) = seoul_edge_with(&w, &clock, 200_000).await;
+    let link = w.link("tokyo", "seoul").unwrap();
+    let req = "GET /a HTTP/1.1\r\nhost: cdn.test\r\n\r\n".len() as u64;
+    let mut c = Client::connect(TOKYO, e.handle.public).await;
+    let first = plan(&link, &Conn::Cold, req, len, clock.now(), 0);
+    fetch_takes(&clock, &mut c, first.ttfb(), first.total(), len).await;
+    let kept = plan(&link, &first.after(), req, len, clock.now(), 0);
+    // A minute idle (the RTO is 230 ms): the window is back to 10 segments.
+    clock.advance(Duration::from_secs(60));
+    let idle = plan(&link, &first.after(), req, len, clock.now(), 0);
+    assert!(idle.response.round_count > kept.response.round_count, "{idle:?} {kept:?}");
+    fetch_takes(&clock, &mut c, idle.ttfb(), idle.total(), len).await;
+}
+
+#[tokio::test]
+async fn a_client_outside_every_region_and_a_world_without_pacing_are_not_paced() {
+    let (w, clock) = (demo(), manual());
+    let (e, _o, len) = seoul_edge_with(&w, &clock, 100_000).await;
+    // 127.0.0.1: the whole response without the clock moving.
+    let mut local = Client::connect([127, 0, 0, 1], e.handle.public).await;
+    local.get("/a").await;
+    assert_eq!(local.settle().await as u64, len);
+    // A Tokyo client of an edge whose world says `pacing = false`.
+    let mut off = demo();
+    off.network.pacing = false;
+    assert!(!Pacing::new(&off, "seoul", clock.clone()).is_on());
+    let (e2, _o2, len2) = seoul_edge_with(&off, &clock, 100_000).await;
+    let mut tokyo = Client::connect(TOKYO, e2.handle.public).await;
+    tokyo.get("/a").await;
+    assert_eq!(tokyo.settle().await as u64, len2);
+    // And the same client of the paced edge gets nothing until the clock moves.
+    let mut paced = Client::connect(TOKYO, e.handle.public).await;
+    paced.get("/a").await;
+    assert_eq!(paced.settle().await, 0);
+}
+
+/// A miss through a paced origin: the origin (New York) paces the edge's
+/// fetch over the 185 ms link, the edge streams what arrives to its Seoul
+/// client as it comes. The client's first bytes come when the origin's
+/// first round reaches the edge, long before the origin's last round.
+#[tokio::test]
+async fn a_streamed_miss_reaches_the_client_before_the_fill_completes() {
+    let (w, clock) = (demo(), manual());
+    let mut oc = origin::Config::from_world(&w);
+    oc.admin_token = None;
+    oc.clock = clock.clone();
+    oc.pacing = Pacing::new(&w, &w.origin.region, clock.clone());
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let o = origin::spawn(oc, any, any).await.unwrap();
+    let (c, pacing) = (clock.clone(), Pacing::new(&w, "seoul", clock.clone()));
+    let e = start_edge(o.public, move |cfg| {
+        cfg.clock = c;
+        cfg.pacing = pacing;
+        cfg.source = Some([127, 1, 0, 1].into());
+        cfg.store.max_object = 8 << 20;
+    })
+    .await;
+    // An object over half a megabyte (the catalog's sizes are lognormal).
+    let (path, size) = (0..5000u64)
+        .find_map(|i| {
+            let s = w.catalog.size.size_of(i);
+            (s > 500_000).then(|| (format!("/obj/{i}"), s))
+        })
+        .expect("a large object in the first 5000");
+    let upstream = w.link("seoul", &w.origin.region).unwrap();
+    let fill = plan(&upstream, &Conn::Cold, 200, size, clock.now(), 0);
+    assert!(fill.response.round_count >= 5, "{fill:?}");
+    let t0 = clock.now();
+    let mut seoul = Client::connect(SEOUL, e.handle.public).await;
+    seoul.get(&path).await;
+    // Step through simulated time in 10 ms steps until the first bytes.
+    let mut first = None;
+    for step in 1..=1000u32 {
+        clock.advance(10 * MS);
+        if seoul.settle().await > 0 {
+            first = Some(10 * MS * step);
+            break;
+        }
+    }
+    let first = first.expect("no byte within 10 s of simulated time");
+    assert_eq!(clock.now().duration_since(t0).unwrap(), first);
+    assert!(first >= fill.ttfb(), "the client's first byte ({first:?}) before the origin's ({:?})", fill.ttfb());
+    assert!(first < fill.total(), "first bytes only once the fill was complete: {first:?} ≥ {:?}", fill.total());
+    assert!((seoul.got.len() as u64) < size, "everything at once");
+    // The rest follows, and it is the whole object.
+    clock.advance(Duration::from_secs(10));
+    while seoul.settle().await < size as usize {}
+    let whole = client().get(e.url(&path)).send().await.unwrap();
+    assert_eq!(whole.bytes().await.unwrap().len() as u64, size);
+}
+
+/// `--no-pacing` on the servers' command lines turns pacing off as the
+/// world's switch does.
+#[test]
+fn no_pacing_flags_turn_it_off() {
+    use clap::Parser;
+    let a = edge::cli::Args::parse_from(["edge", "--name", "seoul", "--no-pacing"]);
+    assert!(!a.config().unwrap().pacing.is_on());
+    let a = edge::cli::Args::parse_from(["edge", "--name", "seoul"]);
+    assert!(a.config().unwrap().pacing.is_on());
+}
