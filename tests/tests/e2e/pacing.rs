@@ -47,6 +47,9 @@ impl Client {
         s.bind(SocketAddr::from((from, 0))).unwrap();
         let sock = s.connect(to).await.unwrap();
         sock.set_nodelay(true).unwrap();
+        // Let the server accept it before the test moves the clock: a new
+        // connection's handshakes count from its accept.
+        tokio::time::sleep(SETTLE).await;
         Client { sock, got: Vec::new() }
     }
 
@@ -54,6 +57,9 @@ impl Client {
         self.got.clear();
         let req = format!("GET {path} HTTP/1.1\r\nhost: cdn.test\r\n\r\n");
         self.sock.write_all(req.as_bytes()).await.unwrap();
+        // Let the server read it before the test moves the clock: a
+        // request on a kept connection counts from when it is read.
+        tokio::time::sleep(SETTLE).await;
     }
 
     /// Reads what arrives within [`SETTLE`]; the bytes received so far.
