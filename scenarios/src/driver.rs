@@ -297,8 +297,13 @@ impl Driver {
         let (body, first_byte) =
             match tokio::time::timeout(Duration::from_secs(30), read_body(body, || t0.elapsed())).await {
                 Ok(Ok(b)) => b,
-                _ => {
-                    s.corrupt = s.status == 200; // cut short
+                Ok(Err(_)) | Err(_) => {
+                    // Cut short (the connection closed before the body's
+                    // length, e.g. the edge was killed mid-transfer) or too
+                    // slow: a failed request the client knows about, not a
+                    // corrupt one (`corrupt` counts bodies that arrived
+                    // whole and did not match their Content-Digest).
+                    tracing::warn!(path = %p.path, status = s.status, at_ms = s.at_ms, edge = s.edge, "response body cut short or timed out: counted as an error");
                     return s;
                 }
             };
