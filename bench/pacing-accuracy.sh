@@ -46,7 +46,7 @@ for size in 10000 100000 1000000; do
   [[ $cs == *hit* ]] || { echo "$0: $url is not a hit: $cs" >&2; exit 1; }
   for client in seoul:127.1.1.1 tokyo:127.2.1.1 newyork:127.3.1.1; do
     region=${client%%:*} ip=${client##*:}
-    mapfile -t runs < <(curl -s -o /dev/null --interface "$ip" -w "$W" "$url" "$url")
+    mapfile -t runs < <(curl -s -o /dev/null -o /dev/null --interface "$ip" -w "$W" "$url" "$url")
     for i in 0 1; do
       read -r ttfb total req hdr dl <<<"${runs[$i]}"
       read -r c_ttfb c_total w_ttfb w_total _ _ < <("$PREDICT" "$region" seoul "$req" $((hdr + dl)))
