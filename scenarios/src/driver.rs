@@ -294,19 +294,20 @@ impl Driver {
         };
         let (parts, body) = resp.into_parts();
         s.status = parts.status.as_u16();
-        let (body, first_byte) =
-            match tokio::time::timeout(Duration::from_secs(30), read_body(body, || t0.elapsed())).await {
-                Ok(Ok(b)) => b,
-                Ok(Err(_)) | Err(_) => {
-                    // Cut short (the connection closed before the body's
-                    // length, e.g. the edge was killed mid-transfer) or too
-                    // slow: a failed request the client knows about, not a
-                    // corrupt one (`corrupt` counts bodies that arrived
-                    // whole and did not match their Content-Digest).
-                    tracing::warn!(path = %p.path, status = s.status, at_ms = s.at_ms, edge = s.edge, "response body cut short or timed out: counted as an error");
-                    return s;
-                }
-            };
+        let (body, first_byte) = match tokio::time::timeout(Duration::from_secs(30), read_body(body, || t0.elapsed()))
+            .await
+        {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) | Err(_) => {
+                // Cut short (the connection closed before the body's
+                // length, e.g. the edge was killed mid-transfer) or too
+                // slow: a failed request the client knows about, not a
+                // corrupt one (`corrupt` counts bodies that arrived
+                // whole and did not match their Content-Digest).
+                tracing::warn!(path = %p.path, status = s.status, at_ms = s.at_ms, edge = s.edge, "response body cut short or timed out: counted as an error");
+                return s;
+            }
+        };
         let elapsed = t0.elapsed();
         s.bytes = body.len() as u32;
         s.kind = classify(&parts.headers, s.status, s.edge);
