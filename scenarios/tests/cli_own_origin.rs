@@ -90,9 +90,13 @@ error_ratio = "== 0"
             let name = g["name"].as_str().unwrap();
             let to_origin = w.rtt(name, origin_region).unwrap().as_secs_f64() * 1000.0;
             let without = g["without_cdn_p50_ms"].as_f64().unwrap();
+            // Without the CDN: a cold fetch from the origin over the link
+            // (TCP and TLS handshakes, the request, then the response in
+            // slow start): at least three round trips, and these small
+            // objects take one data round.
             assert!(
-                (without - to_origin).abs() < 0.01,
-                "{dir_name} {name}: without the CDN {without} ms = the modelled RTT {to_origin} ms"
+                without >= 3.0 * to_origin && without < 4.0 * to_origin + 5.0,
+                "{dir_name} {name}: without the CDN {without} ms, a cold fetch over the modelled RTT {to_origin} ms"
             );
             let with = g["p50_ms"].as_f64().unwrap();
             let in_region = w.rtt(name, name).unwrap().as_secs_f64() * 1000.0;
