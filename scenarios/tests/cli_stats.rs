@@ -240,12 +240,13 @@ async fn a_known_traffic_mix_gives_the_expected_totals() {
     assert_eq!(j["edges"][1]["hit_ratio"].as_f64().unwrap(), 2.0 / 3.0);
     // Modelled times (docs/network.md): without the CDN a cold fetch from
     // New York, 185 ms away: TCP and TLS handshakes, the request, the
-    // response: at least three round trips; with it a cold fetch inside
+    // response in slow start: three to five round trips for these sizes;
+    // with it a cold fetch inside
     // Seoul (2 ms: at least 6 ms), plus that fetch from the origin for the
     // half that missed.
     let f = |k: &str| j["edges"][0][k].as_f64().unwrap();
     let (with_ms, without_ms) = (f("fetch_ms"), f("fetch_without_cdn_ms"));
-    assert!((3.0 * 185.0..4.0 * 185.0).contains(&without_ms), "{}", j["edges"][0]);
+    assert!((3.0 * 185.0..5.0 * 185.0).contains(&without_ms), "{}", j["edges"][0]);
     assert!((6.0..20.0).contains(&(with_ms - 0.5 * without_ms)), "{}", j["edges"][0]);
     // Hits by tier, for the one edge with a disk tier: its hits came from memory.
     let tiers = j["cache_tiers"].as_array().expect("a cache tiers table");
