@@ -205,6 +205,10 @@ impl Args {
             problems.push(format!("--{}: {m}", field.replace('_', "-")));
         }
         if let Some(a) = self.listen {
+            // Fetches leave from the edge's own address only when it is
+            // the one listened on (elsewhere, e.g. in a namespace, the
+            // world's address may not be this host's).
+            c.source = c.source.filter(|s| *s == a.ip());
             c.listen = a;
         }
         if let Some(a) = self.admin {
