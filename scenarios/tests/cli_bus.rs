@@ -66,7 +66,12 @@ async fn cache_status(url: &str) -> String {
     let c = reqwest::Client::builder().no_proxy().build().unwrap();
     let r = c.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200, "{url}");
-    r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    let status = r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    // Read the body to its end: a miss streams through (its head leaves
+    // before the fill completes), and the fill is stored before its last
+    // byte, so only a client that read it all may expect a hit next.
+    r.bytes().await.unwrap();
+    status
 }
 
 /// `cdn purge --world W <args> --json` → (exit code, report or stderr).

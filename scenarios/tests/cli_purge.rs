@@ -142,7 +142,12 @@ fn client() -> reqwest::Client {
 async fn cache_status(url: &str) -> String {
     let r = client().get(url).send().await.unwrap();
     assert_eq!(r.status(), 200, "{url}");
-    r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    let status = r.headers().get("cache-status").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    // Read the body to its end: a miss streams through (its head leaves
+    // before the fill completes), and the fill is stored before its last
+    // byte, so only a client that read it all may expect a hit next.
+    r.bytes().await.unwrap();
+    status
 }
 
 const OBJECTS: [&str; 4] = ["/obj/1", "/obj/2", "/obj/12", "/obj/102"];
