@@ -121,25 +121,46 @@ pub(crate) fn fresh_memory_hit<R>(
     let entry = st.store.get_memory(target)?;
     let CacheValue::Response(e) = entry.value() else { return None };
     let now = st.now_ms();
-    if !e.timing.is_fresh(now) || e.flags.has(Flags::NO_CACHE) || e.slices.is_some() || st.purge.may_cover(e.stored_ms)
-    {
+    if !sendable_as_is(st, e, now) {
         return None;
     }
     let tier = match &e.body_at {
         None => Tier::Memory,
-        Some(at) if file_body && st.store.bodies().is_some_and(|b| b.valid(at)) => {
-            st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Tier::Disk
-        }
+        Some(at) if file_body && st.store.bodies().is_some_and(|b| b.valid(at)) => Tier::Disk,
         Some(_) => return None,
     };
+    Some(answer_fast(st, target, e, tier, now, answer))
+}
+
+/// Whether a fast path may send a stored response as it is: fresh, not
+/// no-cache, not sliced, not possibly covered by a purge-all (the full
+/// path decides those).
+#[inline]
+fn sendable_as_is(st: &EdgeState, e: &StoredEntry, now: u64) -> bool {
+    e.timing.is_fresh(now) && !e.flags.has(Flags::NO_CACHE) && e.slices.is_none() && !st.purge.may_cover(e.stored_ms)
+}
+
+/// Counts a fast path's hit (a disk hit as one too, the what-if caches
+/// fed) and answers it with its `Age` and `Cache-Status` values.
+#[inline]
+fn answer_fast<R>(
+    st: &EdgeState,
+    target: &str,
+    e: &StoredEntry,
+    tier: Tier,
+    now: u64,
+    answer: impl FnOnce(&StoredEntry, HeaderValue, HeaderValue) -> R,
+) -> R {
+    if tier == Tier::Disk {
+        st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     let age = age_value(e.timing.age_ms(now) / 1000);
     let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(tier, e.flags));
     st.meter.count(Outcome::Hit);
     if let Some(s) = &st.shadow {
         s.fast_hit(target, e.body_len() as usize); // what-if caches (crate::shadow)
     }
-    Some(answer(e, age, status))
+    answer(e, age, status)
 }
 
 /// [`fresh_memory_hit`] for a key the memory tier does not hold: the
@@ -159,24 +180,10 @@ pub(crate) async fn fresh_stored_hit<R>(
     let entry = st.purging().unpurged(entry)?;
     let CacheValue::Response(e) = entry.value() else { return None };
     let now = st.now_ms();
-    if !e.timing.is_fresh(now)
-        || e.flags.has(Flags::NO_CACHE)
-        || e.slices.is_some()
-        || e.body_at.is_some()
-        || st.purge.may_cover(e.stored_ms)
-    {
+    if !sendable_as_is(st, e, now) || e.body_at.is_some() {
         return None;
     }
-    if tier == Tier::Disk {
-        st.meter.disk_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    let age = age_value(e.timing.age_ms(now) / 1000);
-    let status = hit_value(&st.responder.label, e.timing.ttl_secs(now), hit_detail(tier, e.flags));
-    st.meter.count(Outcome::Hit);
-    if let Some(s) = &st.shadow {
-        s.fast_hit(key.as_str(), e.body.len());
-    }
-    Some(answer(e, age, status))
+    Some(answer_fast(st, key.as_str(), e, tier, now, answer))
 }
 
 /// A plain GET/HEAD answered from the memory tier, if fresh; no await,
