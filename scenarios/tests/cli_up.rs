@@ -273,6 +273,26 @@ fn is_tokyo_edge(pid: u32) -> bool {
     args.windows(2).any(|w| w[0] == b"--name" && w[1] == b"tokyo") && args.iter().any(|a| *a == b"edge")
 }
 
+/// Polls an edge's `/stats` until its disk tier has written something
+/// (60 s at most).
+fn wait_disk_written(stats: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = c.get(stats).send().await {
+                let s: serde_json::Value = r.json().await.unwrap();
+                if s["disk_written"].as_u64().unwrap_or(0) > 0 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{stats}: nothing written to disk within 60 s");
+    })
+}
+
 /// Polls `url` until it answers 200 (60 s at most).
 fn wait_answering(url: &str) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -431,7 +451,10 @@ fn a_cache_filled_from_one_origin_is_never_served_for_another() {
         assert!(cs.contains("fwd=uri-miss"), "edge {region}: {cs}");
     }
     assert_eq!(a.count("/same"), 1, "A was asked once, by the first run");
-    // A restarted edge keeps what it stored since --fresh emptied it.
+    // A restarted edge keeps what it stored since --fresh emptied it: once
+    // the disk tier has written it (the write is asynchronous, and a
+    // kill -9 before it loses the entry as a real crash would).
+    wait_disk_written(&format!("http://{}:9080/stats", slot.ip(2)));
     kill_tokyo(&needle);
     wait_line(&errs, "edge tokyo exited unexpectedly");
     let o = cdn().arg("restart").arg("tokyo").arg("--world").arg(&world).output().unwrap();
