@@ -147,8 +147,15 @@ impl<S> Paced<S> {
     }
 }
 
-/// Wall time between wake-ups while a long round serializes.
+/// Wall time between wake-ups while a long round serializes, at least.
 const CHUNK: Duration = Duration::from_millis(2);
+/// The step in which a round's bytes (after its first segment) come due:
+/// each write becomes packets whose cost (on loopback, the receiver's too)
+/// the sender pays per packet, and letting through whatever the clock had
+/// made due at each poll wrote a few hundred bytes at a time. A round
+/// still ends exactly at its `last`; only how its middle is cut changes
+/// (by at most the time one step takes on the link).
+const MIN_BURST: u64 = 64 * 1024;
 /// How often a wait on a manual clock looks at it again.
 const MANUAL_POLL: Duration = Duration::from_millis(1);
 
@@ -378,9 +385,20 @@ impl Pacer {
             let span = (r.last - r.first).as_secs_f64();
             let into = self.time.since().saturating_sub(s.start + r.first).as_secs_f64();
             let frac = if span > 0.0 { (into / span).clamp(0.0, 1.0) } else { 1.0 };
-            let allowed = s.prev_end + seg + ((bytes - seg) as f64 * frac) as u64;
+            // After the first segment, the round's bytes come due in steps
+            // of `MIN_BURST` (a write that chased the clock would let a few
+            // hundred bytes through per poll), the last step at `last`.
+            let rest = bytes - seg;
+            let step = MIN_BURST.min(rest.max(1));
+            let due = (rest as f64 * frac) as u64;
+            let stepped = if frac >= 1.0 { rest } else { due / step * step };
+            let allowed = s.prev_end + seg + stepped;
+            let next_step =
+                r.first + Duration::from_secs_f64(span * ((stepped + step) as f64 / rest.max(1) as f64).min(1.0));
+            // The next wake-up: at the next step, `CHUNK` on at least,
+            // never after the round's end.
             let chunk = CHUNK.mul_f64(self.time.clock.scale());
-            break (allowed, (self.time.since() + chunk).min(s.start + r.last));
+            break (allowed, (self.time.since() + chunk).max(s.start + next_step).min(s.start + r.last));
         };
         if allowed > s.sent {
             return Poll::Ready(allowed - s.sent);
