@@ -77,6 +77,19 @@ pub const MEASURES: &[Measure] = &[
     },
 ];
 
+/// Compared only when the arms' world has a PoP: the busiest node's
+/// share of its PoP's work (`crate::report::nodes`).
+pub const MAX_NODE_LOAD: Measure = Measure {
+    key: "max-node-load",
+    label: "busiest PoP node's share of the work",
+    get: |r| crate::report::nodes::max_load_share(&r.nodes).unwrap_or(0.0),
+    show: ratio,
+};
+
+fn with_nodes(rows: &[Row]) -> bool {
+    rows.iter().any(|r| !r.2.nodes.is_empty())
+}
+
 /// One arm's line in `arms.json`.
 #[derive(Debug, Serialize)]
 struct ArmRow<'a> {
@@ -100,6 +113,9 @@ pub fn compare(l: &Loaded, rows: &[Row], out: &Path) -> anyhow::Result<String> {
     std::fs::write(out.join("arms.json"), serde_json::to_string_pretty(&json)?)?;
     for m in MEASURES {
         bars(rows, m, &out.join(format!("arms-{}.svg", m.key)))?;
+    }
+    if with_nodes(rows) {
+        bars(rows, &MAX_NODE_LOAD, &out.join(format!("arms-{}.svg", MAX_NODE_LOAD.key)))?;
     }
     if let Some(sw) = &l.scenario.sweep
         && rows.iter().all(|r| r.1.is_some())
@@ -136,6 +152,34 @@ fn region_table(md: &mut String, rows: &[Row], title: &str, cell: fn(&crate::rep
             }
         }
         md.push('\n');
+    }
+}
+
+/// Every arm's PoP nodes: one row per arm and node (worlds with a PoP).
+fn node_table(md: &mut String, rows: &[Row]) {
+    if !with_nodes(rows) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n## PoP nodes\n\nPer node: its share of the client requests its PoP answered, its share of the PoP's work (client requests plus the peer fills it answered as a key's owner), its clients' hit ratio and latency.\n\n| arm | node | requests | share | as owner | load share | hit ratio | p50 | p99 |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+    for (a, _, r) in rows {
+        for n in &r.nodes {
+            let _ = writeln!(
+                md,
+                "| {a} | {} | {} | {:.3} | {} | {} | {:.3} | {} | {} |",
+                n.node,
+                n.requests,
+                n.share,
+                opt(n.peer_requests.map(|v| v.to_string())),
+                opt(n.load_share.map(ratio)),
+                n.hit_ratio,
+                ms(n.p50_ms),
+                ms(n.p99_ms)
+            );
+        }
     }
 }
 
@@ -178,6 +222,7 @@ pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
     region_table(&mut md, rows, "Miss latency per client region (p50 of misses)", |x| {
         format!("{:.1} ms", x.miss_p50_ms)
     });
+    node_table(&mut md, rows);
     let _ = writeln!(md, "\n## What each arm says\n");
     for (a, _, r) in rows {
         let _ = writeln!(md, "- **{a}**: {}", r.verdict);
@@ -185,6 +230,9 @@ pub fn markdown(l: &Loaded, rows: &[Row]) -> String {
     md.push_str("\n## Charts\n\n");
     for m in MEASURES {
         let _ = writeln!(md, "![{}](arms-{}.svg)", m.label, m.key);
+    }
+    if with_nodes(rows) {
+        let _ = writeln!(md, "![{}](arms-{}.svg)", MAX_NODE_LOAD.label, MAX_NODE_LOAD.key);
     }
     if s0.sweep.is_some() && rows.iter().all(|r| r.1.is_some()) {
         md.push_str("![against the swept value](sweep.svg)\n");

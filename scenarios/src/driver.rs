@@ -59,6 +59,10 @@ pub struct Sample {
     pub region: u8,
     /// Edge that answered (index in the world), [`ORIGIN`] or [`NONE`].
     pub edge: u8,
+    /// For a PoP edge: the node that answered (its 0-based position in
+    /// the PoP, named by the last `Cache-Status` entry, the one the
+    /// answering node wrote, [`Driver::node_of`]); [`NONE`] otherwise.
+    pub node: u8,
     /// HTTP status (0: no response).
     pub status: u16,
     /// Outcome.
@@ -177,6 +181,9 @@ pub struct Driver {
     /// Purge and bump bookkeeping.
     pub versions: Arc<Versions>,
     addr_edge: HashMap<IpAddr, u8>,
+    /// Each PoP node's `Cache-Status` name (`edge-seoul-2`) → (its PoP's
+    /// edge index, its position in the PoP).
+    node_names: HashMap<String, (u8, u8)>,
 }
 
 impl Driver {
@@ -209,6 +216,13 @@ impl Driver {
             addr_edge.insert(e.listen.ip(), i as u8);
         }
         addr_edge.insert(world.origin.listen.ip(), ORIGIN);
+        let node_names = world
+            .edges
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| world::pop::nodes_of(e).into_iter().map(move |n| (i, n)))
+            .map(|(i, n)| (format!("edge-{}", n.name), (i as u8, n.index as u8)))
+            .collect();
         let zone = Name::from_ascii(format!("{}.", world.geodns.zone.trim_end_matches('.')))?;
         Ok(Driver {
             dns: world.geodns.dns,
@@ -219,6 +233,7 @@ impl Driver {
             live: Arc::default(),
             versions: Arc::default(),
             addr_edge,
+            node_names,
         })
     }
 
@@ -265,6 +280,7 @@ impl Driver {
             at_ms: p.at.as_millis() as u32,
             region: p.region as u8,
             edge: NONE,
+            node: NONE,
             status: 0,
             kind: Kind::Error,
             bytes: 0,
@@ -294,6 +310,7 @@ impl Driver {
         };
         let (parts, body) = resp.into_parts();
         s.status = parts.status.as_u16();
+        s.node = self.node_of(&parts.headers, s.edge);
         let (body, first_byte) = match tokio::time::timeout(Duration::from_secs(30), read_body(body, || t0.elapsed()))
             .await
         {
@@ -326,6 +343,24 @@ impl Driver {
         s.latency_us = elapsed.as_micros().min(u32::MAX as u128) as u32;
         s.ttfb_us = first_byte.as_micros().min(u32::MAX as u128) as u32;
         s
+    }
+
+    /// The PoP node of edge `edge` that answered: the cache named by the
+    /// response's last `Cache-Status` entry (RFC 9211: the cache nearest
+    /// the client, here the node the balancer handed the connection to;
+    /// a peer's or shield's entries come before it). [`NONE`] for a plain
+    /// edge, or an entry naming no node of that PoP.
+    fn node_of(&self, h: &http::HeaderMap, edge: u8) -> u8 {
+        if self.node_names.is_empty() {
+            return NONE;
+        }
+        let cs = h.get("cache-status").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let last = cs.rsplit(',').next().unwrap_or("");
+        let name = last.split(';').next().unwrap_or("").trim();
+        match self.node_names.get(name) {
+            Some((e, n)) if *e == edge => *n,
+            _ => NONE,
+        }
     }
 
     /// The server for this client: a cached DNS answer, or a new query to

@@ -19,6 +19,7 @@ use world::{ByteSize, World};
 
 pub mod charts;
 pub mod links;
+pub mod nodes;
 pub mod timing;
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
@@ -62,6 +63,10 @@ pub struct Report {
     pub timing: timing::Timing,
     /// Per edge upstream link: warm and cold fetches, bytes.
     pub links: Vec<links::LinkRow>,
+    /// Per PoP node: its requests, share, hit ratio, latency, work as an
+    /// owner (worlds with PoPs).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<nodes::NodeRow>,
     /// One row per second (warm-up included).
     pub series: Vec<Second>,
     /// What each event did.
@@ -412,6 +417,8 @@ pub struct Inputs<'a> {
     pub driver: DriverCpu,
     /// Distinct objects (paths) requested after the warm-up.
     pub unique_objects: u64,
+    /// PoP nodes' peer requests after the warm-up ([`nodes::since`]).
+    pub node_counts: &'a nodes::NodeCounts,
 }
 
 /// The cost rows of a roll-up.
@@ -634,6 +641,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         regions,
         timing: timing::of(samples, w),
         links: links::rows(w, i.edges),
+        nodes: nodes::rows(w, samples, i.node_counts),
         series,
         events: i.events,
         cost,
@@ -852,6 +860,7 @@ impl Report {
             Field::ModelHitRatioGap => self.model_gap(),
             Field::OriginRequests => Some(self.totals.origin_requests as f64),
             Field::OriginRequestsPerObject => Some(self.totals.origin_requests_per_object),
+            Field::MaxNodeLoadShare => nodes::max_load_share(&self.nodes),
         }
     }
 
@@ -1011,6 +1020,7 @@ impl Report {
         if !self.links.is_empty() {
             s.push_str(&links::render(&self.links));
         }
+        s.push_str(&nodes::render(&self.nodes));
         for e in &self.events {
             let _ = writeln!(s, "  event at {:>5.1}s {:<14} {} → {}", e.at_s, e.kind, e.detail, e.effect);
         }
@@ -1225,6 +1235,7 @@ impl Report {
                 by.join(", ")
             );
         }
+        s.push_str(&nodes::markdown(&self.nodes));
         s.push_str(&self.timing.markdown());
         if !self.links.is_empty() {
             s.push_str(&links::markdown(&self.links));

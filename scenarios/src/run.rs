@@ -177,6 +177,8 @@ async fn drive(
     let Running { sup, bus } = running;
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
     let edges = Arc::new(Tally::new(&w, tally::read_all(&http, &w).await));
+    // PoP nodes' work as owners, before the run (report::nodes).
+    let nodes_before = report::nodes::read_counts(&http, &w).await;
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
     let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
     // a trace workload is compared with the offline model of its requests
@@ -273,7 +275,7 @@ async fn drive(
             Some(a) => origin_requests(&poll_http, a).await.unwrap_or(0),
             None => origin_count(&edges),
         };
-        let mut warm: Option<Vec<EdgeDelta>> = None;
+        let mut warm: Option<(Vec<EdgeDelta>, report::nodes::NodeCounts)> = None;
         tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -292,7 +294,7 @@ async fn drive(
             per_second.push(now.saturating_sub(last));
             last = now;
             if warm.is_none() && warm_end.is_some_and(|t| Instant::now() >= start + t) {
-                warm = Some(edges.totals());
+                warm = Some((edges.totals(), report::nodes::read_counts(&poll_http, &poll_world).await));
             }
         }
         (per_second, warm)
@@ -369,9 +371,12 @@ async fn drive(
     }
     let totals = edges.totals();
     let deltas: Vec<EdgeDelta> = match &warm {
-        Some(at) => totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
+        Some((at, _)) => totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
         None => totals,
     };
+    let nodes_after = report::nodes::read_counts(&http, &w).await;
+    let (node_counts, node_notes) =
+        report::nodes::since(&w, warm.as_ref().map_or(&nodes_before, |(_, n)| n), &nodes_after);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let report = report::build(report::Inputs {
         scenario: s,
@@ -384,9 +389,11 @@ async fn drive(
         warmup: warm_end.map(|t| report::WarmupRow { until_s: t.as_secs_f64(), requests: warm_requests }),
         driver: DriverCpu { cpu_s: cpu, share: cpu / (duration_s.max(1e-9) * cores) },
         unique_objects,
+        node_counts: &node_counts,
     });
     let mut report = report;
     report.arm = arm.map(str::to_string);
+    report.notes.extend(node_notes);
     report.notes.extend(edges.notes());
     report.notes.extend(edges.sources_note());
     if s.workload.trace.is_some() {

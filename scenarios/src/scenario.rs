@@ -467,6 +467,7 @@ expectable! {
     ModelHitRatioGap = "model_hit_ratio_gap": "largest |live − modelled| hit ratio over the edges (trace workloads)",
     OriginRequests = "origin_requests": "requests the edges sent the origin (with a shield: its and any fallback's)",
     OriginRequestsPerObject = "origin_requests_per_object": "origin_requests / distinct objects requested (1: each fetched once for all edges)",
+    MaxNodeLoadShare = "max_node_load_share": "the largest share of its PoP's work one PoP node did (client requests + peer fills it answered as the owner)",
 }
 
 impl Field {

@@ -296,6 +296,7 @@ mod tests {
             at_ms,
             region: 0,
             edge: 0,
+            node: crate::driver::NONE,
             status: if kind == Kind::Error { 0 } else { 200 },
             kind,
             bytes: 100,
@@ -324,6 +325,7 @@ mod tests {
             warmup: Some(crate::report::WarmupRow { until_s: 1.0, requests: 13 }),
             driver: Default::default(),
             unique_objects: 0,
+            node_counts: &Vec::new(),
         });
         let now = feed.now();
         assert_eq!(report.totals.requests, 10);

@@ -163,6 +163,7 @@ mod tests {
             at_ms: 0,
             region,
             edge: 0,
+            node: crate::driver::NONE,
             status: 200,
             kind,
             bytes,
