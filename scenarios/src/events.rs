@@ -434,13 +434,15 @@ impl Killed {
 /// everything it served, not only what the last once-a-second reading saw;
 /// a failed reading is noted in the report.
 pub async fn kill_edge(ctx: &Ctx, edge: &str) -> Result<Killed, String> {
-    let name = format!("edge {edge}");
+    let name = crate::restart::process_of(&ctx.world, edge)?;
     // Held from the reading to the kill: no restart or other kill between.
     let mut sup = ctx.sup.lock().await;
     if !sup.procs().iter().any(|p| p.name == name) {
         return Err("was not running".into());
     }
-    let last = match (&ctx.tally, ctx.world.edge(edge)) {
+    // A PoP's balancer or node: its counters are the nodes' (the
+    // balancer adds them up), not reset by a balancer's restart.
+    let last = match (&ctx.tally, ctx.world.edge(edge).filter(|e| e.pop.is_none())) {
         (Some(_), Some(e)) => Some(crate::tally::read(&ctx.http, e.admin, crate::tally::LAST_READING_WAIT).await),
         _ => None,
     };
@@ -461,7 +463,7 @@ pub async fn restart_edge(ctx: &Ctx, edge: &str) -> Result<Duration, String> {
     ctx.sup
         .lock()
         .await
-        .restart(&format!("edge {edge}"), Duration::from_secs(60))
+        .restart(&crate::restart::process_of(&ctx.world, edge)?, Duration::from_secs(60))
         .await
         .map_err(|e| format!("{e:#}"))?;
     Ok(t.elapsed())

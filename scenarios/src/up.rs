@@ -12,6 +12,9 @@ use world::World;
 
 use crate::supervisor::{Supervisor, wait_healthy};
 
+mod parts;
+pub use parts::Parts;
+
 /// Flags of `cdn up`.
 #[derive(Debug, Parser)]
 pub struct UpArgs {
@@ -53,8 +56,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "URL", num_args = 0..=1)]
     pub bus: Option<Option<String>>,
     /// Run only these parts of the world, comma-separated: `origin`,
-    /// `geodns`, `edges` (all of them), `edge:NAME` (e.g. `--only
-    /// origin,geodns` here and `--only edge:tokyo` in another `cdn up`);
+    /// `geodns`, `edges` (all of them), `edge:NAME` (an edge; a PoP with
+    /// its nodes and balancer; or one PoP node, `edge:seoul-2`),
+    /// `pop:NAME` (a PoP's balancer alone) (e.g. `--only origin,geodns`
+    /// here and `--only edge:tokyo` in another `cdn up`);
     /// the parts started elsewhere are expected at the world file's
     /// addresses. With a bus, the edges of every part meet in its log and
     /// membership (docs/scale-out.md).
@@ -98,83 +103,6 @@ impl DashboardArgs {
             return None;
         }
         Some(self.dashboard.unwrap_or(w.dashboard.listen))
-    }
-}
-
-/// Which parts of a world one `cdn up` runs (`--only`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parts {
-    /// The origin (unless `--origin` names your own).
-    pub origin: bool,
-    /// GeoDNS.
-    pub geodns: bool,
-    /// Edges: `None` every one, else these names.
-    pub edges: Option<Vec<String>>,
-}
-
-impl Default for Parts {
-    fn default() -> Self {
-        Parts::all()
-    }
-}
-
-impl Parts {
-    /// The whole world.
-    pub fn all() -> Parts {
-        Parts { origin: true, geodns: true, edges: None }
-    }
-
-    /// `origin,geodns,edges,edge:NAME,…`.
-    pub fn parse(s: &str) -> Result<Parts, String> {
-        let mut p = Parts { origin: false, geodns: false, edges: Some(Vec::new()) };
-        let mut any = false;
-        for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
-            any = true;
-            match part {
-                "origin" => p.origin = true,
-                "geodns" => p.geodns = true,
-                "edges" => p.edges = None,
-                _ => match part.strip_prefix("edge:") {
-                    Some(name) if !name.is_empty() => {
-                        if let Some(v) = p.edges.as_mut()
-                            && !v.iter().any(|n| n == name)
-                        {
-                            v.push(name.to_string());
-                        }
-                    }
-                    _ => {
-                        return Err(format!("`{part}`: expected origin, geodns, edges or edge:NAME (comma-separated)"));
-                    }
-                },
-            }
-        }
-        if !any {
-            return Err("say which parts: origin, geodns, edges or edge:NAME (comma-separated)".into());
-        }
-        Ok(p)
-    }
-
-    /// Refuses edge names the world does not have.
-    pub fn check(&self, w: &World) -> anyhow::Result<()> {
-        for name in self.edges.iter().flatten() {
-            anyhow::ensure!(
-                w.edge(name).is_some(),
-                "--only edge:{name}: no such edge in world `{}` (edges: {})",
-                w.name,
-                w.edges.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
-            );
-        }
-        Ok(())
-    }
-
-    /// Whether edge `name` runs here.
-    pub fn edge(&self, name: &str) -> bool {
-        self.edges.as_ref().is_none_or(|v| v.iter().any(|n| n == name))
-    }
-
-    /// Whether this is the whole world.
-    pub fn is_all(&self) -> bool {
-        self.origin && self.geodns && self.edges.is_none()
     }
 }
 
@@ -248,7 +176,7 @@ pub async fn start_world(
     }
     // Each PoP's balancer, on the PoP's public and admin addresses, once
     // its nodes are up (crate::balancer).
-    for e in w.edges.iter().filter(|e| e.pop.is_some() && parts.edge(&e.name)) {
+    for e in w.edges.iter().filter(|e| e.pop.is_some() && parts.balancer(&e.name)) {
         let mut args = vec!["pop".to_string(), "--name".to_string(), e.name.clone()];
         args.extend(world_args.iter().cloned());
         sup.start(&format!("pop {}", e.name), &args, Duration::from_secs(30)).await?;
@@ -275,9 +203,13 @@ fn edge_args(
     parts: &Parts,
 ) -> Vec<(String, Vec<String>)> {
     // A PoP runs as its nodes (and a balancer, started apart).
-    let servers = w.edges.iter().filter(|e| parts.edge(&e.name)).flat_map(|e| match e.pop {
-        None => vec![e.clone()],
-        Some(_) => world::pop::nodes_of(e).iter().filter_map(|n| w.node_edge(&n.name)).collect(),
+    let servers = w.edges.iter().flat_map(|e| match e.pop {
+        None => parts.edge(&e.name).then(|| e.clone()).into_iter().collect(),
+        Some(_) => world::pop::nodes_of(e)
+            .iter()
+            .filter(|n| parts.node(&e.name, &n.name))
+            .filter_map(|n| w.node_edge(&n.name))
+            .collect::<Vec<_>>(),
     });
     servers
         .map(|e| {
@@ -623,24 +555,6 @@ fn geodns_lines(world: &World) -> [String; 2] {
 
 #[cfg(test)]
 mod tests {
-    use super::Parts;
-
-    #[test]
-    fn only_parses_parts_and_refuses_the_rest() {
-        let p = Parts::parse("origin,geodns").unwrap();
-        assert_eq!(p, Parts { origin: true, geodns: true, edges: Some(vec![]) });
-        assert!(!p.edge("tokyo") && !p.is_all());
-        let p = Parts::parse("edge:tokyo, edge:seoul,edge:tokyo").unwrap();
-        assert_eq!(p.edges, Some(vec!["tokyo".to_string(), "seoul".to_string()]));
-        assert!(p.edge("tokyo") && !p.edge("newyork") && !p.origin && !p.geodns);
-        assert!(Parts::parse("origin,edges,geodns").unwrap().is_all());
-        for bad in ["", "edge:", "shield", "origin,dns"] {
-            assert!(Parts::parse(bad).is_err(), "{bad:?}");
-        }
-        let w = world::World::demo().unwrap();
-        assert!(Parts::parse("edge:osaka").unwrap().check(&w).unwrap_err().to_string().contains("no such edge"));
-    }
-
     #[test]
     fn geodns_lines_for_the_demo_world() {
         let w = world::World::demo().unwrap();

@@ -69,7 +69,39 @@ pub fn nodes_of(e: &Edge) -> Vec<Node> {
         .collect()
 }
 
+/// A server `cdn up` runs for a world, by the name commands take
+/// (`cdn restart NAME`, `--only edge:NAME`).
+#[derive(Debug, Clone)]
+pub enum Server<'a> {
+    /// A plain edge.
+    Edge(&'a Edge),
+    /// A PoP, named for its balancer (its public address).
+    Pop(&'a Edge),
+    /// A node of a PoP: the PoP, and the node.
+    Node(&'a Edge, Node),
+}
+
 impl World {
+    /// The server called `name`: an edge, a PoP (its balancer) or a PoP's
+    /// node.
+    pub fn server(&self, name: &str) -> Option<Server<'_>> {
+        match self.edge(name) {
+            Some(e) if e.pop.is_some() => Some(Server::Pop(e)),
+            Some(e) => Some(Server::Edge(e)),
+            None => self.node(name).map(|(e, n)| Server::Node(e, n)),
+        }
+    }
+
+    /// Every server's name, in world order: each edge, and after a PoP
+    /// its nodes (`seoul, seoul-1, …, seoul-4, tokyo`), for messages
+    /// that list the names a command takes.
+    pub fn server_names(&self) -> Vec<String> {
+        self.edges
+            .iter()
+            .flat_map(|e| std::iter::once(e.name.clone()).chain(nodes_of(e).into_iter().map(|n| n.name)))
+            .collect()
+    }
+
     /// The PoP edge node `name` belongs to, and the node.
     pub fn node(&self, name: &str) -> Option<(&Edge, Node)> {
         self.edges

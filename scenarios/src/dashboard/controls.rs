@@ -114,11 +114,9 @@ fn done(hub: &Hub, seq: u64, r: Result<String, String>) -> Response {
     }
 }
 
+/// An edge, a PoP (its balancer) or a PoP's node ([`crate::restart::process_of`]).
 fn known_edge(hub: &Hub, name: &str) -> Result<(), Refusal> {
-    match hub.world.edge(name) {
-        Some(_) => Ok(()),
-        None => Err(Refusal(StatusCode::NOT_FOUND, format!("no edge `{name}` in world `{}`", hub.world.name))),
-    }
+    crate::restart::process_of(&hub.world, name).map(|_| ()).map_err(|e| Refusal(StatusCode::NOT_FOUND, e))
 }
 
 /// `POST /api/edges/{name}/kill`: SIGKILL, like a crash.
