@@ -540,6 +540,7 @@ impl Fetcher<'_> {
         if let Some((c, p)) = self.cluster.zip(peer).and_then(|(c, i)| Some((c, c.peer(i)?))) {
             let mut tiered = headers.clone();
             tiered.insert(PURGE_SEQ, HeaderValue::from(self.order.applied()));
+            tiered.insert(crate::headers::PEER_FILL, HeaderValue::from_static("1"));
             match p.upstream.send(build(&p.upstream, tiered)?).await {
                 Ok((t, r)) => return Ok((t, r, true)),
                 Err(FetchError::Connect(why)) => {

@@ -30,6 +30,12 @@ pub const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
 /// on its fills to an upper tier only, never from or to a client
 /// ([`crate::purge::order`]).
 pub const PURGE_SEQ: HeaderName = HeaderName::from_static("cdn-purge-seq");
+
+/// Marks a peer fill inside a PoP ([`crate::cluster`]), so a node of a
+/// shield PoP tells another node's request (fill it here, never pass it
+/// on) from a lower tier's (ask the key's owner first). Like
+/// `CDN-Purge-Seq`, between tiers only: dropped from what goes upstream.
+pub const PEER_FILL: HeaderName = HeaderName::from_static("cdn-peer-fill");
 /// `Surrogate-Capability`: how the edge announces itself to the origin.
 pub const SURROGATE_CAPABILITY: HeaderName = HeaderName::from_static("surrogate-capability");
 
@@ -140,7 +146,7 @@ pub fn add_via(h: &mut HeaderMap, via: &HeaderValue) {
 pub fn to_origin(client: &HeaderMap, peer: IpAddr, me: &Hop, for_fill: bool) -> HeaderMap {
     let mut h = client.clone();
     strip_hop_by_hop(&mut h);
-    for n in [CONTENT_LENGTH, HOST, EXPECT, PURGE_SEQ] {
+    for n in [CONTENT_LENGTH, HOST, EXPECT, PURGE_SEQ, PEER_FILL] {
         h.remove(n);
     }
     for n in PROXY_ONLY {

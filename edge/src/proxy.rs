@@ -223,6 +223,10 @@ pub enum From {
     Tier {
         /// What the lower tier has applied.
         purge_seq: u64,
+        /// Another node of this PoP sent it (`CDN-Peer-Fill`): a peer
+        /// fill, filled here. Otherwise, at a node of a shield PoP, a
+        /// lower tier's fill: the key's owner is asked, as for a client.
+        peer: bool,
     },
 }
 
@@ -257,7 +261,7 @@ async fn cacheable(st: &Arc<EdgeState>, parts: request::Parts, key: CacheKey, pe
     // no fill begun before), so the lower tier never refills what its
     // purge removed (crate::purge::order).
     let behind = match from {
-        From::Tier { purge_seq } if !st.order.caught_up(purge_seq, st.catch_up).await => {
+        From::Tier { purge_seq, .. } if !st.order.caught_up(purge_seq, st.catch_up).await => {
             st.meter.behind_purge.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(key = %key, purge_seq, applied = st.order.applied(), "lower tier ahead of this shield's purges");
             Some(purge_seq)
@@ -341,13 +345,13 @@ async fn cacheable_once(
     // A HEAD validates a stale entry with HEAD (RFC 9111 §4.3.5), in a
     // flight of its own so GET waiters never get a body-less answer.
     let head = parts.method == Method::HEAD && stale.is_some();
-    // A node of a hashed PoP fills a client's miss for a key another node
-    // owns from that node (a peer's request is filled here, never passed
-    // on), in a flight of its own: a peer's request for the key, sent by a
+    // A node of a hashed PoP fills a client's (or, in a shield PoP, a
+    // lower tier's) miss for a key another node owns from that node (a
+    // peer's request is filled here, never passed on), in a flight of its own: a peer's request for the key, sent by a
     // node whose ring differs for a moment, never waits on it
     // (crate::cluster).
     let owner = match (from, &st.cluster) {
-        (From::Client, Some(c)) => match c.owner(key.as_str()) {
+        (From::Client | From::Tier { peer: false, .. }, Some(c)) => match c.owner(key.as_str()) {
             Owner::Peer(i) => Some((i, c.hot.hit(key.as_str(), now))),
             Owner::Me => None,
         },

@@ -109,7 +109,8 @@ impl PublicService {
             let why = "tier listener: a request needs CDN-Purge-Seq (the purge sequence its sender has applied)";
             return proxy::refused(&st, http::StatusCode::BAD_REQUEST, why);
         };
-        let served = proxy::handle(&st, req, self.peer.remote.ip(), proxy::From::Tier { purge_seq }).await;
+        let peer = req.headers().contains_key(crate::headers::PEER_FILL);
+        let served = proxy::handle(&st, req, self.peer.remote.ip(), proxy::From::Tier { purge_seq, peer }).await;
         st.meter.count_tier(served.outcome());
         served.response
     }

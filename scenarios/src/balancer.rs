@@ -10,6 +10,11 @@
 //! `/healthz`, the health logic GeoDNS uses, [`runtime::health`]) gets no
 //! new connection; one that refuses a connection is skipped for the next.
 //!
+//! A hashed PoP may be the origin shield: the balancer then listens on
+//! the shield's tier address too (`127.k.0.2:8080`) and hands each lower
+//! tier's connection to a node's peer listener, where the node fills the
+//! key, or asks its owner (docs/topology.md, "A PoP as the shield").
+//!
 //! Its admin address (the PoP's: `127.k.0.1:9080`) answers `/healthz`
 //! (up while a node is), `/stats` (the nodes' counters as one edge's,
 //! [`crate::pop_stats`]) and `/pop` (the balancer's view: each node's
@@ -43,6 +48,9 @@ pub struct Slot {
     pub listen: SocketAddr,
     /// Its admin address (`/healthz`, `/stats`).
     pub admin: SocketAddr,
+    /// Its peer listener: where lower tiers' connections go when the PoP
+    /// is the shield.
+    pub peer: SocketAddr,
     /// Its health as the balancer's checks see it.
     pub health: Checked,
     /// Client connections open to it now.
@@ -109,6 +117,7 @@ impl Balancer {
                 name: n.name,
                 listen: n.listen,
                 admin: n.admin,
+                peer: n.peer,
                 health: Checked::default(),
                 open: AtomicU64::new(0),
                 total: AtomicU64::new(0),
@@ -161,12 +170,17 @@ impl Balancer {
         z ^ (z >> 31)
     }
 
-    /// Hands a client connection to a node and copies both ways until
+    /// Hands a connection to a node (its public listener for a client's,
+    /// its peer listener for a lower tier's) and copies both ways until
     /// either side closes; a node that refuses is skipped for the next.
-    pub async fn proxy(self: Arc<Self>, mut client: TcpStream) {
+    pub async fn proxy(self: Arc<Self>, mut client: TcpStream, to: To) {
         for i in self.order() {
             let slot = &self.nodes[i];
-            match runtime::net::connect(slot.listen, CONNECT_TIMEOUT).await {
+            let addr = match to {
+                To::Public => slot.listen,
+                To::Peer => slot.peer,
+            };
+            match runtime::net::connect(addr, CONNECT_TIMEOUT).await {
                 Ok(mut node) => {
                     let _ = node.set_nodelay(true);
                     let _ = client.set_nodelay(true);
@@ -218,9 +232,33 @@ impl Balancer {
     }
 }
 
-/// Accepts client connections on `listener` until `shutdown` fires, each
-/// handed to a node; checks the nodes every health interval.
-pub async fn serve(b: Arc<Balancer>, listener: TcpListener, admin: TcpListener, mut shutdown: runtime::Shutdown) {
+/// Which listener of a node a connection goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum To {
+    /// Its public listener: a client's connection.
+    Public,
+    /// Its peer listener: a lower tier's, the PoP being the shield.
+    Peer,
+}
+
+/// Accepts a connection on `tier`, or waits forever without one.
+async fn accept_tier(tier: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match tier {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts client connections on `listener` (and lower tiers' on `tier`,
+/// a shield PoP's tier address) until `shutdown` fires, each handed to a
+/// node; checks the nodes every health interval.
+pub async fn serve(
+    b: Arc<Balancer>,
+    listener: TcpListener,
+    tier: Option<TcpListener>,
+    admin: TcpListener,
+    mut shutdown: runtime::Shutdown,
+) {
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(2)).build().ok();
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -240,8 +278,12 @@ pub async fn serve(b: Arc<Balancer>, listener: TcpListener, admin: TcpListener, 
             _ = shutdown.wait() => break,
             _ = tick.tick() => b.check().await,
             a = listener.accept() => match a {
-                Ok((s, _)) => { tokio::spawn(b.clone().proxy(s)); }
+                Ok((s, _)) => { tokio::spawn(b.clone().proxy(s, To::Public)); }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            a = accept_tier(tier.as_ref()) => match a {
+                Ok((s, _)) => { tokio::spawn(b.clone().proxy(s, To::Peer)); }
+                Err(e) => tracing::warn!(error = %e, "accept failed on the tier address"),
             },
         }
     }
@@ -294,9 +336,17 @@ pub async fn run(a: PopArgs) -> anyhow::Result<()> {
     let e = w.edge(&a.name).context("no such edge")?;
     let public = runtime::net::bind(&format!("pop {} public", a.name), e.listen).await?;
     let admin = runtime::net::bind(&format!("pop {} admin", a.name), e.admin).await?;
-    let addrs = [("public", public.local_addr()?), ("admin", admin.local_addr()?)];
+    // The shield PoP: lower tiers fill through here too.
+    let tier = match w.shield_listen().filter(|_| w.is_shield(e)) {
+        Some(at) => Some(runtime::net::bind(&format!("pop {} tier", a.name), at).await?),
+        None => None,
+    };
+    let mut addrs = vec![("public", public.local_addr()?), ("admin", admin.local_addr()?)];
+    if let Some(t) = &tier {
+        addrs.push(("tier", t.local_addr()?));
+    }
     println!("{}", runtime::server::ready_line("pop", &a.name, &addrs));
-    serve(b, public, admin, runtime::Shutdown::on(runtime::shutdown::ctrl_c_or_term())).await;
+    serve(b, public, tier, admin, runtime::Shutdown::on(runtime::shutdown::ctrl_c_or_term())).await;
     Ok(())
 }
 

@@ -135,7 +135,7 @@ impl World {
 /// Every problem of the edges' `[edge.pop]` tables: no node, too many, a
 /// hashing policy with one node (nothing to shard), hot keys without
 /// hashing or out of range, an IPv6 PoP (its node addresses cannot be
-/// derived), a PoP that is the origin shield (not supported), bad health
+/// derived), a shield PoP that does not hash, bad health
 /// checks. Addresses in use twice are found with every other address
 /// ([`crate::load`]).
 pub fn check(w: &World, p: &mut Problems<'_>) {
@@ -176,12 +176,17 @@ pub fn check(w: &World, p: &mut Problems<'_>) {
                 format!("edge `{}`: a PoP's nodes are derived from an IPv4 listen address (127.k.0.x)", e.name),
             );
         }
-        if w.shield.as_ref().is_some_and(|s| s.region == e.region) {
+        if w.shield.as_ref().is_some_and(|s| s.region == e.region) && *policy != PopPolicy::Hash {
             p.at(
                 &[k("shield"), k("region")],
                 format!(
-                    "shield region `{}` is served by PoP `{}`: a clustered shield is not supported",
-                    e.region, e.name
+                    "shield region `{}` is served by PoP `{}` of policy \"{}\": a shield PoP must hash (pop.policy = \"hash\"), \
+                     so that every lower tier's fill for a key meets at the key's owner and the origin is asked once; \
+                     with \"{}\" each node would fill its own copy",
+                    e.region,
+                    e.name,
+                    policy.as_str(),
+                    policy.as_str()
                 ),
             );
         }

@@ -64,17 +64,20 @@ impl World {
         s.listen.or_else(|| default_tier_listen(self.shield_edge()?.listen))
     }
 
-    /// What edge `e` fills from.
+    /// What edge `e` fills from (a shield PoP's node: the origin, as the
+    /// shield).
     pub fn upstream_of(&self, e: &Edge) -> Upstream<'_> {
         match (self.shield_edge(), self.shield_listen()) {
-            (Some(s), Some(listen)) if s.name != e.name => Upstream::Shield { edge: s, listen },
+            (Some(s), Some(listen)) if !self.is_shield(e) => Upstream::Shield { edge: s, listen },
             _ => Upstream::Origin,
         }
     }
 
-    /// Whether edge `e` is the shield.
+    /// Whether edge `e` is the shield, or a node of the shield PoP
+    /// ([`World::node_edge`]).
     pub fn is_shield(&self, e: &Edge) -> bool {
-        self.shield_edge().is_some_and(|s| s.name == e.name)
+        self.shield_edge()
+            .is_some_and(|s| s.name == e.name || self.node(&e.name).is_some_and(|(pop, _)| pop.name == s.name))
     }
 }
 

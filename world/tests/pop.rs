@@ -108,10 +108,24 @@ fn an_unknown_policy_or_field_is_refused_at_its_line() {
     assert_eq!(err.at.unwrap().0, line_of(&text, "nodez"), "{err}");
 }
 
+/// A hashed PoP may be the shield: its nodes fill from the origin, every
+/// other edge from the shield's tier address (the PoP's balancer); a PoP
+/// of another policy may not (each node would fill its own copy).
 #[test]
-fn a_pop_as_the_shield_is_refused() {
-    let text = format!("{}\n[shield]\nregion = \"seoul\"\n", with_pop("nodes = 2"));
-    refused_at(&text, "region = \"seoul\"", "a clustered shield is not supported");
+fn a_hashed_pop_may_be_the_shield_and_another_policy_is_refused() {
+    use world::tiers::Upstream;
+    let text = format!("{}\n[shield]\nregion = \"seoul\"\n", with_pop("nodes = 2\npolicy = \"hash\""));
+    let w = World::parse("pop.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    for name in ["seoul", "seoul-1", "seoul-2"] {
+        let e = w.node_edge(name).or_else(|| w.edge(name).cloned()).unwrap_or_else(|| panic!("{name}"));
+        assert!(w.is_shield(&e) && matches!(w.upstream_of(&e), Upstream::Origin), "{name}");
+    }
+    let tokyo = w.edge("tokyo").unwrap_or_else(|| panic!("tokyo"));
+    assert!(
+        matches!(w.upstream_of(tokyo), Upstream::Shield { edge, listen } if edge.name == "seoul" && listen.to_string() == "127.1.0.2:8080")
+    );
+    let text = format!("{}\n[shield]\nregion = \"seoul\"\n", with_pop("nodes = 2\npolicy = \"round-robin\""));
+    refused_at(&text, "region = \"seoul\"", "a shield PoP must hash");
 }
 
 #[test]

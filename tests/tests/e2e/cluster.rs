@@ -258,3 +258,60 @@ async fn a_hot_key_is_kept_by_the_receiving_node() {
     assert_eq!(cluster(asker).hot_keys_kept, 1);
     assert_eq!(o.count("/celebrity"), 1);
 }
+
+/// An edge named `name` whose shield is the hashed PoP, reached on node
+/// `via`'s peer listener (where the PoP's balancer hands a lower tier's
+/// connection: `cdn pop`'s tier address).
+async fn behind_pop(via: &TestEdge, origin: SocketAddr, name: &str) -> TestEdge {
+    let (listen, admin) = (via.handle.tier.expect("a node has a peer listener"), via.handle.admin);
+    let name = name.to_string();
+    start_edge(origin, move |c| {
+        c.name = name.clone();
+        c.admin_token = Some(TOKEN.into());
+        c.shield = Some(edge::tier::ShieldConfig {
+            name: "pop".into(),
+            listen,
+            admin,
+            rtt: Duration::ZERO,
+            fallback: false,
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_millis(500),
+            thresholds: runtime::health::Thresholds::new(1, 1),
+        });
+    })
+    .await
+}
+
+/// A hashed PoP as the origin shield: lower tiers' fills land on any node
+/// (the balancer spreads them), and a node that does not own the key asks
+/// the owner, so the origin is asked once per key across every lower
+/// edge and node; Cache-Status lists the owner, the receiving node, then
+/// the lower edge.
+#[tokio::test]
+async fn a_hashed_pop_as_the_shield_asks_the_origin_once_per_key_across_lower_tiers() {
+    let o = ScriptedOrigin::start().await;
+    let keys: Vec<String> = (0..24).map(|k| format!("/s/{k}")).collect();
+    for k in &keys {
+        o.set(k, Reply::ok(format!("body of {k}")).cc("max-age=600"));
+    }
+    let nodes = pop(o.addr, 4, Duration::from_secs(1), 0.0).await;
+    let lower = [behind_pop(&nodes[0], o.addr, "tokyo").await, behind_pop(&nodes[1], o.addr, "newyork").await];
+    let mut through_a_peer = 0;
+    for k in &keys {
+        for e in &lower {
+            let (status, cs, body) = get(e, k).await;
+            assert_eq!((status, body), (200, format!("body of {k}")), "{cs}");
+            let entries: Vec<&str> = cs.split(", ").collect();
+            assert!(entries.last().is_some_and(|x| x.starts_with(&format!("edge-{}; ", e.config.name))), "{cs}");
+            if entries.len() == 3 {
+                through_a_peer += 1;
+                assert!(entries[1].contains("detail=peer-owned"), "the receiving node did not keep it: {cs}");
+            }
+        }
+        assert_eq!(o.count(k), 1, "{k}: one origin request across the lower tiers and the PoP's nodes");
+    }
+    assert!(
+        through_a_peer > keys.len() / 2,
+        "most keys are owned by another node than the one asked: {through_a_peer}"
+    );
+}
