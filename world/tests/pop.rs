@@ -6,34 +6,14 @@
 use std::path::Path;
 
 use world::World;
+
+mod common;
+use common::{line_of, messages, refuse, refused_at};
 use world::config::PopPolicy;
 
 /// The demo world with `pop` as Seoul's `[edge.pop]` table.
 fn with_pop(pop: &str) -> String {
     format!("extends = \"demo\"\nname = \"c\"\n\n[edge.seoul.pop]\n{pop}\n")
-}
-
-fn refuse(text: &str) -> world::FileError {
-    World::parse("bad.toml", text).expect_err("the world should be refused")
-}
-
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
-}
-
-/// Every problem of the error (the first and the ones riding along).
-fn messages(e: &world::FileError) -> Vec<(usize, String)> {
-    e.all().map(|e| (e.at.map_or(0, |a| a.0), e.message.clone())).collect()
-}
-
-fn refused_at(text: &str, needle: &str, says: &str) {
-    let err = refuse(text);
-    let line = line_of(text, needle);
-    assert!(
-        messages(&err).iter().any(|(l, m)| *l == line && m.contains(says)),
-        "wanted `{says}` at line {line}, got:\n{err}"
-    );
-    assert!(err.to_string().contains("bad.toml"), "the file is named: {err}");
 }
 
 #[test]

@@ -8,32 +8,12 @@ use std::time::Duration;
 
 use world::World;
 
+mod common;
+use common::{messages, refuse, refused_at};
+
 /// The demo world with `lines` added to its `[origin]` table.
 fn with_origin(lines: &str) -> String {
     world::load::DEMO_TEXT.replacen("[origin]\n", &format!("[origin]\n{lines}\n"), 1)
-}
-
-fn refuse(text: &str) -> world::FileError {
-    World::parse("bad.toml", text).expect_err("the world should be refused")
-}
-
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).expect("needle in text") + 1
-}
-
-/// Every problem of the error (the first and the ones riding along).
-fn messages(e: &world::FileError) -> Vec<(usize, String)> {
-    e.all().map(|e| (e.at.map_or(0, |a| a.0), e.message.clone())).collect()
-}
-
-fn refused_at(text: &str, needle: &str, says: &str) {
-    let err = refuse(text);
-    let line = line_of(text, needle);
-    assert!(
-        messages(&err).iter().any(|(l, m)| *l == line && m.contains(says)),
-        "want line {line} saying {says:?}; got:\n{err}"
-    );
-    assert!(err.to_string().contains("bad.toml"), "{err}");
 }
 
 #[test]
