@@ -5,13 +5,12 @@
 //! stats` shows the per-node table; `cdn up` stops with no child left.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Slot, test_world};
+use common::{Slot, processes_with, test_world, wait_for_up};
 use tests::PATIENCE;
 
 const TOKEN: &str = "cdnlab-demo-token";
@@ -41,45 +40,6 @@ fn pop_world(dir: &Path, slot: &Slot) -> std::path::PathBuf {
     let pop = "pop = { nodes = 3, policy = \"hash\", health = { interval = \"1s\", timeout = \"10s\", fall = 2, rise = 1 } }\n";
     std::fs::write(&p, text.replacen(seoul, &format!("{seoul}{pop}"), 1)).unwrap();
     p
-}
-
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmd).contains(needle)
-            && pid != std::process::id()
-        {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn wait_for_up(child: &mut Child) {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + 2 * PATIENCE;
-    let mut lines = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            let done = l.contains("Ctrl-C stops everything");
-            lines.push(l);
-            if done {
-                return;
-            }
-        }
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("cdn up exited early ({s}): {lines:?}");
-        }
-    }
-    panic!("cdn up did not come up: {lines:?}");
 }
 
 /// A GET on a new connection: (status, Cache-Status, ETag), body read whole.

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{Slot, test_world};
+use common::{Slot, processes_with, test_world, wait_for_up};
 use tests::PATIENCE;
 use tests::scripted::{Reply, ScriptedOrigin};
 
@@ -39,46 +39,6 @@ impl Drop for Up {
             let _ = self.0.wait();
         }
     }
-}
-
-/// Processes whose command line mentions `needle`.
-fn processes_with(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
-            && String::from_utf8_lossy(&cmd).contains(needle)
-            && pid != std::process::id()
-        {
-            out.push(pid);
-        }
-    }
-    out
-}
-
-fn wait_for_up(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + 2 * PATIENCE;
-    let mut lines = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            let done = l.contains("Ctrl-C stops everything");
-            lines.push(l);
-            if done {
-                return lines;
-            }
-        }
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("cdn up exited early ({s}): {lines:?}");
-        }
-    }
-    panic!("cdn up did not come up: {lines:?}");
 }
 
 fn get(url: &str) -> (u16, String) {

@@ -94,3 +94,44 @@ pub fn test_world(dir: &Path, slot: &Slot) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(needle)
+            && pid != std::process::id()
+        {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Waits for `cdn up`'s line saying it is up; its stdout lines so far.
+pub fn wait_for_up(child: &mut std::process::Child) -> Vec<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + 2 * tests::PATIENCE;
+    let mut lines = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let done = l.contains("Ctrl-C stops everything");
+            lines.push(l);
+            if done {
+                return lines;
+            }
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("cdn up exited early ({s}): {lines:?}");
+        }
+    }
+    panic!("cdn up did not come up: {lines:?}");
+}
