@@ -493,6 +493,23 @@ mod tests {
         assert_eq!(classify(&h(tiered), 200, 0), Kind::Hit);
     }
 
+    /// A PoP's response is the node's that wrote the last Cache-Status
+    /// entry (the owner's entry comes before it on a peer fill).
+    #[test]
+    fn the_answering_node_is_named_by_the_last_cache_status_entry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/worlds/cluster.toml");
+        let w = World::load(std::path::Path::new(path)).unwrap_or_else(|e| panic!("{e}"));
+        let seoul = w.edges.iter().position(|e| e.name == "seoul").unwrap_or_else(|| panic!("seoul")) as u8;
+        let d = Driver::new(Arc::new(w), 1).unwrap_or_else(|e| panic!("{e}"));
+        let peer =
+            "edge-seoul-3; hit; ttl=5; detail=memory, edge-seoul-1; fwd=uri-miss; fwd-status=200; detail=peer-owned";
+        assert_eq!(d.node_of(&h(peer), seoul), 0);
+        assert_eq!(d.node_of(&h("edge-seoul-3; hit; ttl=5"), seoul), 2);
+        assert_eq!(d.node_of(&h("edge-seoul-3; hit; ttl=5"), seoul + 1), NONE, "not that edge's node");
+        assert_eq!(d.node_of(&h("edge-tokyo; hit; ttl=5"), seoul + 1), NONE, "a plain edge");
+        assert_eq!(d.node_of(&http::HeaderMap::new(), seoul), NONE);
+    }
+
     /// TTFB is taken at the first body byte, not at the end.
     #[tokio::test]
     async fn the_first_byte_is_timed_when_it_arrives() {
