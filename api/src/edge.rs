@@ -137,10 +137,16 @@ pub struct Stats {
     /// first (empty: one origin).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origin_sites: Vec<OriginSiteStats>,
-    /// The origin position fills must have reached (the last purge's
-    /// `origin_seq`; 0: none).
+    /// The origin position every fill must have reached: the last purge
+    /// of everything's `origin_seq`, or a scoped floor every live site has
+    /// passed (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub origin_floor: u64,
+    /// Purge floors kept for the URLs, prefixes and tags purges named
+    /// (fills of those only must reach them; each is folded into
+    /// `origin_floor` once every live origin site has passed it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub origin_floors_scoped: u64,
     /// Its place in a hashed PoP, when it is a node of one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterStats>,
@@ -187,14 +193,31 @@ pub struct ClusterStats {
 pub struct OriginSiteStats {
     /// Its region.
     pub name: String,
-    /// `up`, `down` or `unknown` (this edge's checks of its `/healthz`).
+    /// `up`, `down` or `unknown` (this edge's checks of its admin
+    /// `/replication`).
     pub state: String,
+    /// `primary` or `replica`, as its last `/replication` said (empty:
+    /// not heard yet). Writes go to the primary of the highest epoch.
+    #[serde(default)]
+    pub role: String,
+    /// The highest epoch it knew, as its last `/replication` said.
+    #[serde(default)]
+    pub epoch: u64,
+    /// Its position (`CDN-Origin-Seq`) as its last `/replication` said.
+    #[serde(default)]
+    pub position: u64,
     /// Fills sent to it.
     pub requests: u64,
     /// Of those, failed or answered 5xx.
     pub errors: u64,
     /// Answers below the purge floor (dropped and asked of the next site).
     pub behind: u64,
+    /// Bytes read from it (socket).
+    #[serde(default)]
+    pub bytes_received: u64,
+    /// Bytes written to it (socket).
+    #[serde(default)]
+    pub bytes_sent: u64,
     /// Modelled RTT from this edge, ms.
     pub rtt_ms: f64,
 }

@@ -29,7 +29,7 @@ use crate::freshness::policy::vary_names;
 use crate::freshness::{Exchange, Flags, NotStored, Timing, evaluate};
 use crate::growing::{Feeder, Growing};
 use crate::head::Head;
-use crate::headers::{self, CACHE_STATUS};
+use crate::headers::{self, CACHE_STATUS, tags_of};
 use crate::key::CacheKey;
 use crate::meter::Meter;
 use crate::origins::Origins;
@@ -568,7 +568,7 @@ impl Fetcher<'_> {
             }
         }
         let (t, r) = match self.origins {
-            Some(o) => o.send(self.upstream, |up| build(up, headers.clone())).await?,
+            Some(o) => o.send(self.upstream, target.as_str(), |up| build(up, headers.clone())).await?,
             None => self.upstream.send(build(self.upstream, headers)?).await?,
         };
         Ok((t, r, false))
@@ -590,6 +590,11 @@ impl Fetcher<'_> {
     /// what it is: hyper sends its length when known and chunks it
     /// otherwise; an empty body of a method that defines content gets
     /// `Content-Length: 0` (RFC 9110 §8.6).
+    ///
+    /// With a replicated origin a GET or HEAD is a read, sent as a fill is
+    /// (the nearest site at the object's purge floor); any other method
+    /// goes to the primary now ([`Origins::writer`]), once: its body is
+    /// not replayed.
     pub async fn pass(
         &self,
         method: Method,
@@ -600,11 +605,24 @@ impl Fetcher<'_> {
         if body.is_end_stream() && matches!(method, Method::POST | Method::PUT | Method::PATCH) {
             sent.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
         }
-        let mut req = Request::new(body);
-        *req.method_mut() = method;
-        *req.uri_mut() = self.upstream.uri(target.as_str())?;
-        *req.headers_mut() = sent;
-        let (_, resp) = self.upstream.send(req).await?;
+        let build = |up: &Upstream, body: Body, sent: HeaderMap| -> Result<Request<Body>, FetchError> {
+            let mut req = Request::new(body);
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = up.uri(target.as_str())?;
+            *req.headers_mut() = sent;
+            Ok(req)
+        };
+        let read = matches!(method, Method::GET | Method::HEAD) && body.is_end_stream();
+        let (_, resp) = match self.origins {
+            Some(o) if read => {
+                o.send(self.upstream, target.as_str(), |up| build(up, Body::Empty, sent.clone())).await?
+            }
+            Some(o) => {
+                let up = o.writer(self.upstream);
+                up.send(build(up, body, sent)?).await?
+            }
+            None => self.upstream.send(build(self.upstream, body, sent)?).await?,
+        };
         let (mut parts, body) = resp.into_parts();
         parts.headers = headers::to_client(parts.headers, self.via, || self.purging.clock.http_date());
         Ok(Response::from_parts(parts, Body::stream(body)))
@@ -649,20 +667,6 @@ struct ToStore {
     vary: Vec<HeaderName>,
     req: HeaderMap,
     entry: StoredEntry,
-}
-
-/// Surrogate keys: `Surrogate-Key` (space separated) and `Cache-Tag`
-/// (comma separated), deduplicated.
-pub fn tags_of(h: &HeaderMap) -> Vec<String> {
-    let mut tags: Vec<String> = Vec::new();
-    let sk = h.get_all("surrogate-key").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split_whitespace());
-    let ct = h.get_all("cache-tag").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
-    for t in sk.chain(ct).map(str::trim).filter(|t| !t.is_empty()) {
-        if !tags.iter().any(|x| x == t) {
-            tags.push(t.to_string());
-        }
-    }
-    tags
 }
 
 #[cfg(test)]

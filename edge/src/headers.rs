@@ -237,6 +237,20 @@ pub(crate) fn map_of(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
     m
 }
 
+/// Surrogate keys: `Surrogate-Key` (space separated) and `Cache-Tag`
+/// (comma separated), deduplicated.
+pub fn tags_of(h: &HeaderMap) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let sk = h.get_all("surrogate-key").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split_whitespace());
+    let ct = h.get_all("cache-tag").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(','));
+    for t in sk.chain(ct).map(str::trim).filter(|t| !t.is_empty()) {
+        if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_string());
+        }
+    }
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,7 @@ pub mod entry;
 pub mod fetch;
 pub mod fill;
 pub mod flight;
+pub mod floors;
 pub mod freshness;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -4,28 +4,40 @@
 //! not known down, and on a refused connection to the next
 //! ([`Origins::send`]).
 //!
+//! Reads (fills, revalidations, slices, GET/HEAD passed through) go
+//! there; writes (every other method passed through) go to the primary
+//! *now*: the site whose last `/replication` said primary of the highest
+//! epoch, not known down ([`Origins::writer`]), so they follow a
+//! promotion; the world file's primary only until a check has said.
+//!
 //! **The purge race.** A purge right after a bump could be refilled from
 //! a replica that has not applied the bump yet, and the old version would
 //! be back for its whole TTL. Every origin answer carries its site's
 //! position (`CDN-Origin-Seq`, `origin::replication`); a purge sent with
-//! `origin_seq` (the primary's position when it was sent) raises this
-//! edge's *floor* before it is applied, and a fill answered below the
-//! floor is dropped and asked of the next site ([`Origins::send`]),
-//! counted as `behind`. So once a purge is acknowledged, no fill from a
-//! site that has not seen the write is stored or served here.
+//! `origin_seq` (the primary's position when it was sent) raises the
+//! *floor* of what it named before it is applied ([`crate::floors`]), and
+//! a fill answered below its object's floor is dropped and asked of the
+//! next site ([`Origins::send`]), counted as `behind`. So once a purge is
+//! acknowledged, no fill of a purged object from a site that has not seen
+//! the write is stored or served here, while other objects keep filling
+//! from the nearest site.
 //!
 //! Health is checked as GeoDNS checks edges and an edge its shield, with
-//! the same code ([`runtime::health`]): each site's admin `/healthz`.
+//! the same thresholds ([`runtime::health`]), on each site's admin
+//! `/replication`, which also says its role, epoch and position.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use api::origin::ReplicationStatus;
+use api::purge::Target;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use runtime::health::{Checked, State, Thresholds};
 
 use crate::body::Body;
+use crate::floors::Floors;
 use crate::upstream::{FetchError, Upstream};
 
 pub use api::edge::OriginSiteStats;
@@ -70,6 +82,15 @@ pub struct Site {
     pub health: Checked,
     /// Fills it answered below the floor (dropped, asked elsewhere).
     behind: AtomicU64,
+    /// The epoch it is primary of, as its last `/replication` said (0: a
+    /// replica, or not heard yet).
+    primary_of: AtomicU64,
+    /// Its position, as its last `/replication` said.
+    position: AtomicU64,
+    /// Its epoch, as its last `/replication` said.
+    epoch: AtomicU64,
+    /// Whether a `/replication` of it has been read.
+    heard: AtomicBool,
 }
 
 impl Site {
@@ -78,10 +99,10 @@ impl Site {
     }
 }
 
-/// The sites in RTT order and the floor.
+/// The sites in RTT order and the purge floors.
 pub struct Origins {
     sites: Vec<Site>,
-    floor: AtomicU64,
+    floors: Floors,
     interval: Duration,
     timeout: Duration,
     thresholds: Thresholds,
@@ -100,32 +121,51 @@ impl Origins {
                 config: s,
                 health: Checked::default(),
                 behind: AtomicU64::new(0),
+                primary_of: AtomicU64::new(0),
+                position: AtomicU64::new(0),
+                epoch: AtomicU64::new(0),
+                heard: AtomicBool::new(false),
             })
             .collect();
         sites.sort_by_key(|s| (s.config.rtt, !s.config.primary));
-        Origins { sites, floor: AtomicU64::new(0), interval: c.interval, timeout: c.timeout, thresholds: c.thresholds }
+        Origins { sites, floors: Floors::default(), interval: c.interval, timeout: c.timeout, thresholds: c.thresholds }
     }
 
-    /// The position fills must have reached.
-    pub fn floor(&self) -> u64 {
-        self.floor.load(Ordering::Acquire)
+    /// The purge floors.
+    pub fn floors(&self) -> &Floors {
+        &self.floors
     }
 
-    /// Raises the floor (a purge with `origin_seq`); never lowers it.
-    pub fn raise_floor(&self, position: u64) {
-        self.floor.fetch_max(position, Ordering::AcqRel);
+    /// A purge of `target` with `origin_seq` = `position`: raises that
+    /// scope's floor (never lowers it).
+    pub fn raise_floor(&self, target: &Target, position: u64) {
+        self.floors.raise(target, position);
     }
 
-    /// Sends a fill built by `build` to the nearest site not known down
-    /// whose answer is at the floor, in RTT order: a refused connection or
-    /// an answer below the floor moves on to the next site. Sites known
-    /// down are tried last. Fails when none answers at the floor.
+    /// Where a write goes: the site that last said it is primary of the
+    /// highest epoch, unless known down; the world file's primary (the
+    /// edge's own upstream, `primary`) until one has said so.
+    pub fn writer<'a>(&'a self, primary: &'a Upstream) -> &'a Upstream {
+        self.sites
+            .iter()
+            .filter(|s| s.health.state() != State::Down)
+            .map(|s| (s.primary_of.load(Ordering::Acquire), s))
+            .filter(|(epoch, _)| *epoch > 0)
+            .max_by_key(|(epoch, _)| *epoch)
+            .map_or(primary, |(_, s)| s.upstream(primary))
+    }
+
+    /// Sends a read of `key` built by `build` to the nearest site not
+    /// known down whose answer is at the key's floor, in RTT order: a
+    /// refused connection or an answer below the floor moves on to the
+    /// next site. Sites known down are tried last. Fails when none
+    /// answers at the floor.
     pub async fn send(
         &self,
         primary: &Upstream,
+        key: &str,
         build: impl Fn(&Upstream) -> Result<Request<Body>, FetchError>,
     ) -> Result<(SystemTime, Response<Incoming>), FetchError> {
-        let floor = self.floor();
         let (up, down): (Vec<&Site>, Vec<&Site>) = self.sites.iter().partition(|s| s.health.state() != State::Down);
         let mut last = None;
         for s in up.into_iter().chain(down) {
@@ -133,13 +173,16 @@ impl Origins {
             match u.send(build(u)?).await {
                 Ok((t, r)) => {
                     let at = position_of(&r);
+                    // Read after the answer: a purge acknowledged before
+                    // it arrived holds it back.
+                    let floor = self.floors.required(key, r.headers());
                     if at >= floor {
                         return Ok((t, r));
                     }
                     s.behind.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(site = %s.config.name, at, floor, "origin site behind the last purge: asking the next");
+                    tracing::debug!(site = %s.config.name, key, at, floor, "origin site behind a purge of this object: asking the next");
                     last = Some(FetchError::Broken(format!(
-                        "every origin site answered below the last purge's origin position {floor} (last: {} at {at})",
+                        "every origin site answered below the origin position {floor} of a purge of {key} (last: {} at {at})",
                         s.config.name
                     )));
                 }
@@ -151,6 +194,11 @@ impl Origins {
             }
         }
         Err(last.unwrap_or_else(|| FetchError::Connect("no origin site".into())))
+    }
+
+    /// The sites other than the world file's primary: region and upstream.
+    pub fn replicas(&self) -> impl Iterator<Item = (&str, &Upstream)> {
+        self.sites.iter().filter_map(|s| Some((s.config.name.as_str(), s.upstream.as_ref()?)))
     }
 
     /// Fills sent to the replicas (the primary's are the edge's own upstream's).
@@ -167,24 +215,69 @@ impl Origins {
                 OriginSiteStats {
                     name: s.config.name.clone(),
                     state: s.health.state().as_str().into(),
+                    role: match (s.heard.load(Ordering::Acquire), s.primary_of.load(Ordering::Acquire)) {
+                        (false, _) => String::new(),
+                        (true, 0) => "replica".into(),
+                        (true, _) => "primary".into(),
+                    },
+                    epoch: s.epoch.load(Ordering::Acquire),
+                    position: s.position.load(Ordering::Acquire),
                     requests: u.requests(),
                     errors: u.errors(),
                     behind: s.behind.load(Ordering::Relaxed),
+                    bytes_received: u.bytes().0,
+                    bytes_sent: u.bytes().1,
                     rtt_ms: s.config.rtt.as_secs_f64() * 1e3,
                 }
             })
             .collect()
     }
 
-    /// One check of every site's `/healthz`, recorded.
+    /// One check of every site's `/replication`, recorded (health, role,
+    /// position); then the scoped floors every live site has passed are
+    /// folded into the global one ([`Floors::expire`]).
     pub async fn check(&self) {
         for s in &self.sites {
             let t0 = std::time::Instant::now();
-            let (ok, detail) = runtime::health::probe(s.config.admin, self.timeout).await;
+            let (ok, detail) = match replication(s.config.admin, self.timeout).await {
+                Ok(r) => {
+                    let epoch = if r.role == "primary" { r.epoch } else { 0 };
+                    s.primary_of.store(epoch, Ordering::Release);
+                    s.position.store(r.position, Ordering::Release);
+                    s.epoch.store(r.epoch, Ordering::Release);
+                    s.heard.store(true, Ordering::Release);
+                    (true, String::new())
+                }
+                Err(why) => (false, why),
+            };
             if let Some(new) = s.health.record(self.thresholds, ok, detail.clone(), t0.elapsed()) {
                 tracing::info!(site = %s.config.name, admin = %s.config.admin, error = %detail, "origin site is {}", new.as_str());
             }
         }
+        if let Some(passed) = self.passed() {
+            self.floors.expire(passed);
+        }
+    }
+
+    /// The lowest position of the sites not known down, when each has
+    /// reported one (none when every site is down).
+    fn passed(&self) -> Option<u64> {
+        let live: Vec<&Site> = self.sites.iter().filter(|s| s.health.state() != State::Down).collect();
+        if live.iter().any(|s| !s.heard.load(Ordering::Acquire)) {
+            return None;
+        }
+        live.iter().map(|s| s.position.load(Ordering::Acquire)).min()
+    }
+}
+
+/// A site's `/replication`, or why not.
+async fn replication(admin: SocketAddr, timeout: Duration) -> Result<ReplicationStatus, String> {
+    match runtime::http_get::get(admin, "/replication", timeout).await {
+        Ok((s, body)) if s == http::StatusCode::OK => {
+            serde_json::from_slice(&body).map_err(|e| format!("bad /replication: {e}"))
+        }
+        Ok((s, _)) => Err(format!("status {s}")),
+        Err(e) => Err(e),
     }
 }
 

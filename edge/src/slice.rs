@@ -31,7 +31,7 @@ use crate::head::Head;
 use crate::key::CacheKey;
 use crate::respond::Rep;
 use crate::state::EdgeState;
-use crate::upstream::FetchError;
+use crate::upstream::{FetchError, Upstream};
 
 /// A sliced object's stored headers.
 #[derive(Clone)]
@@ -252,13 +252,23 @@ async fn fetch_slice_inner(
     if let Some(v) = meta.validator() {
         headers.insert(IF_RANGE, v.clone());
     }
-    let mut req = Request::new(Body::Empty);
-    *req.uri_mut() = match st.upstream.uri(target.as_str()) {
-        Ok(u) => u,
-        Err(e) => return Fetched::Failed(e),
+    let build = |up: &Upstream, sent: HeaderMap| -> Result<Request<Body>, FetchError> {
+        let mut req = Request::new(Body::Empty);
+        *req.uri_mut() = up.uri(target.as_str())?;
+        *req.headers_mut() = sent;
+        Ok(req)
     };
-    *req.headers_mut() = std::mem::take(headers);
-    let resp = match st.upstream.send(req).await {
+    let sent = std::mem::take(headers);
+    // A read like any fill: with a replicated origin, the nearest site at
+    // the object's purge floor (crate::origins).
+    let answer = match &st.origins {
+        Some(o) => o.send(&st.upstream, target.as_str(), |up| build(up, sent.clone())).await,
+        None => match build(&st.upstream, sent) {
+            Ok(req) => st.upstream.send(req).await,
+            Err(e) => Err(e),
+        },
+    };
+    let resp = match answer {
         Ok((_, r)) => r,
         Err(e) => return Fetched::Failed(e),
     };

@@ -40,7 +40,7 @@ pub fn of(st: &EdgeState) -> Stats {
         bytes_to_origin: m.origin.out(),
         origin_requests: st.upstream.requests() + st.origins.as_ref().map_or(0, |o| o.replica_requests()),
         origin_errors: st.upstream.errors(),
-        upstreams: std::iter::once(upstream(&st.upstream, m.origin.input(), m.origin.out()))
+        upstreams: std::iter::once(origin_line(st))
             .chain(st.shield.as_ref().map(|s| upstream(&s.upstream, m.shield.input(), m.shield.out())))
             .chain(
                 st.cluster
@@ -48,6 +48,10 @@ pub fn of(st: &EdgeState) -> Stats {
                     .flat_map(|c| c.peers.iter().flatten())
                     .map(|p| upstream(&p.upstream, p.traffic.input(), p.traffic.out())),
             )
+            .chain(st.origins.iter().flat_map(|o| o.replicas()).map(|(name, u)| {
+                let (received, sent) = u.bytes();
+                UpstreamStats { name: format!("origin-{name}"), ..upstream(u, received, sent) }
+            }))
             .collect(),
         stored: m.stored.load(Ordering::Relaxed),
         not_stored: m.not_stored.load(Ordering::Relaxed),
@@ -72,7 +76,8 @@ pub fn of(st: &EdgeState) -> Stats {
         shadow: st.shadow.as_ref().map(|s| s.stats(&st.prices)),
         tier: tier_of(st),
         origin_sites: st.origins.as_ref().map(|o| o.stats(&st.upstream)).unwrap_or_default(),
-        origin_floor: st.origins.as_ref().map_or(0, |o| o.floor()),
+        origin_floor: st.origins.as_ref().map_or(0, |o| o.floors().global()),
+        origin_floors_scoped: st.origins.as_ref().map_or(0, |o| o.floors().scoped() as u64),
         cluster: cluster_of(st),
     };
     // Priced from what the snapshot says, as `cdn stats` and run reports
@@ -130,6 +135,16 @@ fn cluster_of(st: &EdgeState) -> Option<ClusterStats> {
 }
 
 /// One upstream's line: its counters and the bytes at its sockets.
+/// The origin's line: the world file's primary (with replicas, its own
+/// bytes; each replica has a line of its own, `origin-{region}`).
+fn origin_line(st: &EdgeState) -> UpstreamStats {
+    let (received, sent) = match &st.origins {
+        Some(_) => st.upstream.bytes(),
+        None => (st.meter.origin.input(), st.meter.origin.out()),
+    };
+    upstream(&st.upstream, received, sent)
+}
+
 fn upstream(u: &crate::upstream::Upstream, bytes_received: u64, bytes_sent: u64) -> UpstreamStats {
     let c = u.connection_use();
     UpstreamStats {

@@ -86,6 +86,9 @@ struct Connector {
     source: Option<std::net::IpAddr>,
     timeout: Duration,
     traffic: Arc<Traffic>,
+    /// This upstream's own bytes (`traffic` may be shared: every origin
+    /// site's fills add up in the edge's origin traffic).
+    own: Arc<Traffic>,
     /// Connections opened.
     opened: Arc<AtomicU64>,
 }
@@ -101,12 +104,12 @@ impl tower::Service<Uri> for Connector {
 
     fn call(&mut self, _: Uri) -> Self::Future {
         let (addr, source, timeout, traffic) = (self.addr, self.source, self.timeout, self.traffic.clone());
-        let opened = self.opened.clone();
+        let (opened, own) = (self.opened.clone(), self.own.clone());
         Box::pin(async move {
             let s = runtime::net::connect_from(source, addr, timeout).await?;
             let _ = s.set_nodelay(true);
             opened.fetch_add(1, Ordering::Relaxed);
-            Ok(TokioIo::new(Counted { inner: Metered::new(s, traffic), uses: Uses::default() }))
+            Ok(TokioIo::new(Counted { inner: Metered::new(s, traffic), uses: Uses::default(), own }))
         })
     }
 }
@@ -117,10 +120,12 @@ impl tower::Service<Uri> for Connector {
 #[derive(Clone, Default)]
 struct Uses(Arc<AtomicU64>);
 
-/// An upstream connection that counts its responses ([`Uses`]).
+/// An upstream connection that counts its responses ([`Uses`]) and its
+/// upstream's own bytes.
 struct Counted {
     inner: Metered<TcpStream>,
     uses: Uses,
+    own: Arc<Traffic>,
 }
 
 impl Connection for Counted {
@@ -131,13 +136,23 @@ impl Connection for Counted {
 
 impl tokio::io::AsyncRead for Counted {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len().saturating_sub(before);
+        if n > 0 {
+            self.own.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
 }
 
 impl tokio::io::AsyncWrite for Counted {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.own.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        r
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -196,7 +211,9 @@ impl Upstream {
         traffic: Arc<Traffic>,
     ) -> Upstream {
         let opened = Arc::new(AtomicU64::new(0));
-        let connector = Connector { addr, source: None, timeout: connect_timeout, traffic, opened: opened.clone() };
+        let own = Arc::new(Traffic::default());
+        let connector =
+            Connector { addr, source: None, timeout: connect_timeout, traffic, own, opened: opened.clone() };
         Upstream {
             name: "origin",
             client: client(connector.clone(), pool),
@@ -289,6 +306,11 @@ impl Upstream {
     /// The modelled round trip to this upstream.
     pub fn rtt(&self) -> Duration {
         self.rtt
+    }
+
+    /// Bytes read from this upstream and written to it so far (socket).
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.connector.own.input(), self.connector.own.out())
     }
 
     /// Requests sent so far.

@@ -160,10 +160,10 @@ async fn purge(State(st): State<Arc<EdgeState>>, headers: HeaderMap, body: Bytes
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    // Before the purge applies: from now on no fill from an origin site
-    // that has not seen the write this purge is for (crate::origins).
+    // Before the purge applies: from now on no fill of what it names from
+    // an origin site that has not seen the write it is for (crate::origins).
     if let (Some(o), Some(p)) = (&st.origins, req.origin_seq) {
-        o.raise_floor(p);
+        o.raise_floor(&spec.target, p);
     }
     // With a control bus the purge goes into the world's log, so that
     // every edge applies it; never applied here alone (docs/bus.md).

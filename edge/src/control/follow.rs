@@ -116,7 +116,7 @@ async fn apply(st: &EdgeState, link: &Link, feed: &mut NodeFeed, batch: Batch) -
             Ok((s, r)) => {
                 // Before it applies (crate::origins): no fill older than its write.
                 if let (Some(o), Some(at)) = (&st.origins, r.origin_seq) {
-                    o.raise_floor(at);
+                    o.raise_floor(&s.target, at);
                 }
                 specs.push((p.seq, s));
                 // The sender's id and start travel in the log entry, so the

@@ -766,6 +766,7 @@ pub(crate) mod tests {
             tier: None,
             origin_sites: Vec::new(),
             origin_floor: 0,
+            origin_floors_scoped: 0,
             cluster: None,
         }
     }

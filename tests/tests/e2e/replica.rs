@@ -268,3 +268,109 @@ async fn a_manual_promotion_fences_the_running_primary_and_writes_name_their_epo
     assert_eq!(bump(replica.admin, "?epoch=1").await.unwrap().status(), 409, "a writer in the old epoch is fenced");
     assert_eq!(bump(replica.admin, "?epoch=2").await.unwrap().status(), 200);
 }
+
+/// After failover everything follows the sites, not the world file:
+/// a write passed through the edge (POST) reaches the new primary, and a
+/// large object fetched in slices is filled from the replica next door,
+/// headers and every slice (the dead primary is asked nothing).
+#[tokio::test]
+async fn after_a_promotion_writes_through_the_edge_reach_the_new_primary_and_slices_fill_from_the_nearest_site() {
+    let clock = Clock::manual(std::time::SystemTime::now());
+    let (primary, replica) = pair(&clock, None).await;
+    eventually("the replica follows and the primary takes writes", || async {
+        replica.replication().following.is_some() && primary.replication().writable
+    })
+    .await;
+    let (c, p, r) = (clock.clone(), (primary.public, primary.admin), (replica.public, replica.admin));
+    let e = start_edge(primary.public, move |cfg| {
+        cfg.name = "tokyo".into();
+        cfg.clock = c;
+        cfg.admin_token = Some(TOKEN.into());
+        cfg.store.disk = 0;
+        cfg.store.max_object = 1 << 20;
+        cfg.slice_size = 1 << 20;
+        let site = |name: &str, (listen, admin): (SocketAddr, SocketAddr), ms, primary| edge::origins::SiteConfig {
+            name: name.into(),
+            listen,
+            admin,
+            rtt: Duration::from_millis(ms),
+            primary,
+        };
+        cfg.rtt_to_origin = Duration::from_millis(150);
+        cfg.origins = Some(edge::origins::OriginsConfig {
+            sites: vec![site("newyork", p, 150, true), site("tokyo", r, 1, false)],
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_millis(500),
+            thresholds: runtime::health::Thresholds::new(1, 1),
+        });
+    })
+    .await;
+    primary.shutdown().await;
+    let r = client().post(format!("http://{}/promote", replica.admin)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    eventually("the edge's checks see the new primary and the old one down", || async {
+        let s = e.handle.stats();
+        let (ny, tk) = (site(&s, "newyork"), site(&s, "tokyo"));
+        ny.state == "down" && (tk.role.as_str(), tk.epoch) == ("primary", 2)
+    })
+    .await;
+    // A write through the edge: taken by the new primary.
+    let r = client().post(e.url("/echo/note")).body("hello").send().await.unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!((answer["received"].as_u64(), answer["version"].as_u64()), (Some(5), Some(2)), "{answer}");
+    assert_eq!(replica.version_of("/echo/note"), 2);
+    // A large object: its headers and its three slices, all from Tokyo.
+    let before = site(&e.handle.stats(), "tokyo").requests;
+    let r = client().get(e.url("/t/1/3000000")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let cs = header(&r, "cache-status");
+    assert_eq!(r.bytes().await.unwrap().len(), 3_000_000);
+    assert!(cs.contains("detail=slices"), "fetched in slices: {cs}");
+    let s = e.handle.stats();
+    assert_eq!(site(&s, "tokyo").requests - before, 1 + 3, "the headers and three slices: {s:?}");
+    assert_eq!(site(&s, "newyork").requests, 0, "nothing asked of the dead primary: {s:?}");
+}
+
+/// The floor is per purged object: while the replica next door lags,
+/// the purged object is filled from the primary, and an object the purge
+/// did not name still fills from the replica. Once every site has passed
+/// the purge's position its floor is folded into the global one.
+#[tokio::test]
+async fn a_purge_floor_holds_back_only_the_purged_object_and_expires_once_every_site_passed_it() {
+    let clock = Clock::manual(std::time::SystemTime::now());
+    let (primary, replica) = pair(&clock, None).await;
+    eventually("the replica follows and the primary takes writes", || async {
+        replica.replication().following.is_some() && primary.replication().writable
+    })
+    .await;
+    let e = edge_in_tokyo(&clock, &primary, &replica).await;
+    let (status, etag, _) = get(&e, "/obj/8").await;
+    assert_eq!((status, etag.contains("-v1-")), (200, true), "{etag}");
+    primary.try_bump(origin::Bump::Path("/obj/8".into())).unwrap();
+    eventually("the replica received the bump", || async { replica.replication().pending == 1 }).await;
+    let at = primary.replication().position;
+    purge(&e, json!({ "url": "/obj/8", "origin_seq": at })).await;
+    let s = e.handle.stats();
+    assert_eq!((s.origin_floors_scoped, s.origin_floor), (1, 0), "one scoped floor, no global one: {s:?}");
+    // The purged object: the replica's answer is dropped, the primary's kept.
+    let (status, etag, _) = get(&e, "/obj/8").await;
+    assert_eq!((status, etag.contains("-v2-")), (200, true), "{etag}");
+    // Unrelated objects: from the lagging replica, nothing dropped.
+    for path in ["/obj/9", "/obj/10", "/obj/8?other=1"] {
+        let (status, _, seq) = get(&e, path).await;
+        assert_eq!(status, 200);
+        assert!(seq.parse::<u64>().unwrap() < at, "{path} answered by the lagging replica ({seq} < {at})");
+    }
+    let s = e.handle.stats();
+    let (ny, tk) = (site(&s, "newyork"), site(&s, "tokyo"));
+    assert_eq!((tk.behind, ny.requests), (1, 1), "only the purged object left the region: {s:?}");
+    assert_eq!(tk.requests, 1 + 1 + 3, "the first fill, the dropped one, three unrelated: {s:?}");
+    // The replica catches up; the next checks fold the floor in.
+    clock.advance(LAG);
+    eventually("the scoped floor is folded into the global one", || async {
+        let s = e.handle.stats();
+        (s.origin_floors_scoped, s.origin_floor) == (0, at)
+    })
+    .await;
+}
