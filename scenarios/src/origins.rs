@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use api::origin::{ReplicationStatus, StatsSnapshot};
+use serde::{Deserialize, Serialize};
 use world::World;
 use world::replicas::Site;
 
@@ -123,36 +124,148 @@ pub async fn promote(args: PromoteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One site's row of the `cdn stats` table (and of `cdn stats --json`:
+/// `origin_sites`), as its admin API answered, or why it did not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteRow {
+    /// Its region.
+    pub site: String,
+    /// Its public address.
+    pub address: String,
+    /// `primary`, `replica`, or `down` when its admin API did not answer.
+    pub role: String,
+    /// The highest epoch it knows.
+    pub epoch: u64,
+    /// Requests it answered (edges' fills and anyone else's).
+    pub requests: u64,
+    /// Bytes it sent (socket).
+    pub bytes_out: u64,
+    /// The last change it applied.
+    pub applied: u64,
+    /// The primary's last change as it last saw it.
+    pub head: u64,
+    /// Changes received and not applied yet (the lag).
+    pub pending: u64,
+    /// How long the oldest change not applied here has been on the primary, ms.
+    pub lag_ms: u64,
+    /// Whether it takes writes now.
+    pub writable: bool,
+    /// Why its admin API did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The rows of [`sites`]' answers, in the world's order of sites.
+pub fn rows(states: &[SiteState]) -> Vec<SiteRow> {
+    states
+        .iter()
+        .map(|st| {
+            let (site, address) = (st.site.region.clone(), st.site.listen.to_string());
+            match &st.status {
+                Ok((r, o)) => SiteRow {
+                    site,
+                    address,
+                    role: r.role.clone(),
+                    epoch: r.epoch,
+                    requests: o.requests,
+                    bytes_out: o.bytes_out,
+                    applied: r.applied,
+                    head: r.head,
+                    pending: r.pending,
+                    lag_ms: r.lag_ms,
+                    writable: r.writable,
+                    error: None,
+                },
+                Err(e) => SiteRow {
+                    site,
+                    address,
+                    role: "down".into(),
+                    epoch: 0,
+                    requests: 0,
+                    bytes_out: 0,
+                    applied: 0,
+                    head: 0,
+                    pending: 0,
+                    lag_ms: 0,
+                    writable: false,
+                    error: Some(e.clone()),
+                },
+            }
+        })
+        .collect()
+}
+
 /// The `cdn stats` table of a replicated origin: each site's role, epoch,
 /// requests, how far it has applied the log, and its lag.
-pub fn render(states: &[SiteState]) -> String {
+pub fn render(rows: &[SiteRow]) -> String {
     let mut s = String::from("\nOrigin sites\n");
     let _ = writeln!(
         s,
         "  {:<10} {:<8} {:>5} {:>10} {:>12} {:>9} {:>8} {:>8}  address",
         "site", "role", "epoch", "requests", "applied/head", "pending", "lag ms", "writes"
     );
-    for st in states {
-        match &st.status {
-            Ok((r, o)) => {
+    for r in rows {
+        match &r.error {
+            None => {
                 let _ = writeln!(
                     s,
                     "  {:<10} {:<8} {:>5} {:>10} {:>12} {:>9} {:>8} {:>8}  {}",
-                    st.site.region,
+                    r.site,
                     r.role,
                     r.epoch,
-                    o.requests,
+                    r.requests,
                     format!("{}/{}", r.applied, r.head),
                     r.pending,
                     r.lag_ms,
                     if r.writable { "yes" } else { "no" },
-                    st.site.listen
+                    r.address
                 );
             }
-            Err(e) => {
-                let _ = writeln!(s, "  {:<10} {:<8} {e}", st.site.region, "down");
+            Some(e) => {
+                let _ = writeln!(s, "  {:<10} {:<8} {e}", r.site, "down");
             }
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cdn stats --json` and the text table come from the same rows: a
+    /// site that answered, and one that did not (its error kept).
+    #[test]
+    fn site_rows_carry_what_each_site_said_or_why_not() {
+        let site = |region: &str, k: u8, primary| Site {
+            region: region.into(),
+            listen: SocketAddr::from(([127, k, 0, 100], 8080)),
+            admin: SocketAddr::from(([127, k, 0, 100], 9080)),
+            primary,
+        };
+        let r = ReplicationStatus {
+            region: "tokyo".into(),
+            role: "primary".into(),
+            epoch: 2,
+            applied: 7,
+            head: 7,
+            writable: true,
+            ..ReplicationStatus::default()
+        };
+        let o = StatsSnapshot { requests: 1234, bytes_out: 5_000_000, ..StatsSnapshot::default() };
+        let states = [
+            SiteState { site: site("newyork", 0, true), status: Err("connection refused".into()) },
+            SiteState { site: site("tokyo", 2, false), status: Ok((r, o)) },
+        ];
+        let rows = rows(&states);
+        let json = serde_json::to_value(&rows).unwrap();
+        assert_eq!(json[0]["role"], "down");
+        assert_eq!(json[0]["error"], "connection refused");
+        assert_eq!((json[1]["role"].as_str(), json[1]["epoch"].as_u64()), (Some("primary"), Some(2)));
+        assert_eq!((json[1]["requests"].as_u64(), json[1]["bytes_out"].as_u64()), (Some(1234), Some(5_000_000)));
+        assert!(json[1].get("error").is_none(), "{json}");
+        let text = render(&rows);
+        assert!(text.contains("newyork    down     connection refused"), "{text}");
+        assert!(text.contains("tokyo      primary      2       1234          7/7"), "{text}");
+    }
 }

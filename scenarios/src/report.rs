@@ -20,6 +20,7 @@ use world::{ByteSize, World};
 pub mod charts;
 pub mod links;
 pub mod nodes;
+pub mod sites;
 pub mod timing;
 
 use crate::driver::{Kind, NONE, ORIGIN, Sample};
@@ -67,6 +68,9 @@ pub struct Report {
     /// owner (worlds with PoPs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<nodes::NodeRow>,
+    /// A replicated origin: requests, bytes and egress per site.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origin_sites: Vec<sites::SiteRow>,
     /// One row per second (warm-up included).
     pub series: Vec<Second>,
     /// What each event did.
@@ -642,6 +646,7 @@ pub fn build(i: Inputs<'_>) -> Report {
         timing: timing::of(samples, w),
         links: links::rows(w, i.edges),
         nodes: nodes::rows(w, samples, i.node_counts),
+        origin_sites: sites::rows(w, i.edges),
         series,
         events: i.events,
         cost,
@@ -1021,6 +1026,9 @@ impl Report {
             s.push_str(&links::render(&self.links));
         }
         s.push_str(&nodes::render(&self.nodes));
+        if !self.origin_sites.is_empty() {
+            s.push_str(&sites::render(&self.origin_sites));
+        }
         for e in &self.events {
             let _ = writeln!(s, "  event at {:>5.1}s {:<14} {} → {}", e.at_s, e.kind, e.detail, e.effect);
         }
@@ -1239,6 +1247,9 @@ impl Report {
         s.push_str(&self.timing.markdown());
         if !self.links.is_empty() {
             s.push_str(&links::markdown(&self.links));
+        }
+        if !self.origin_sites.is_empty() {
+            s.push_str(&sites::markdown(&self.origin_sites));
         }
         if !self.notes.is_empty() {
             let _ = writeln!(s, "\n## Notes\n");

@@ -244,7 +244,13 @@ async fn drive(
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let poll_http = http.clone();
     // your own origin has no counters: the edges' origin requests stand in
-    let origin_admin = s.origin.url.is_none().then_some(w.origin.admin);
+    // Every origin site's requests (a replicated origin's replicas answer
+    // fills too); none for your own origin (counted by the edges).
+    let origin_admins: Vec<std::net::SocketAddr> = match (&s.origin.url, w.is_replicated()) {
+        (Some(_), _) => Vec::new(),
+        (None, true) => w.origin_sites().into_iter().map(|site| site.admin).collect(),
+        (None, false) => vec![w.origin.admin],
+    };
     let poll_world = w.clone();
     let poll_edges = edges.clone();
     // On a bus the edges' rounds are their own task: a round lasts until
@@ -271,9 +277,10 @@ async fn drive(
         let edges = poll_edges;
         let mut per_second = Vec::new();
         let origin_count = |edges: &Tally| edges.totals().iter().map(|d| d.origin_requests).sum::<u64>();
-        let mut last = match origin_admin {
-            Some(a) => origin_requests(&poll_http, a).await.unwrap_or(0),
-            None => origin_count(&edges),
+        let mut site_last = vec![0u64; origin_admins.len()];
+        let mut last = match origin_admins.is_empty() {
+            false => sites_requests(&poll_http, &origin_admins, &mut site_last).await,
+            true => origin_count(&edges),
         };
         let mut warm: Option<(Vec<EdgeDelta>, report::nodes::NodeCounts)> = None;
         tokio::time::sleep_until((start + Duration::from_secs(1)).into()).await;
@@ -287,9 +294,9 @@ async fn drive(
                 let epochs = edges.epochs();
                 edges.add(&epochs, tally::read_all(&poll_http, &poll_world).await);
             }
-            let now = match origin_admin {
-                Some(a) => origin_requests(&poll_http, a).await.unwrap_or(last),
-                None => origin_count(&edges),
+            let now = match origin_admins.is_empty() {
+                false => sites_requests(&poll_http, &origin_admins, &mut site_last).await,
+                true => origin_count(&edges),
             };
             per_second.push(now.saturating_sub(last));
             last = now;
@@ -405,6 +412,17 @@ async fn drive(
     report.shadow = crate::shadow::of(w.edges.iter().map(|e| e.name.as_str()).zip(last.iter().map(Option::as_ref)));
     report.write(out, &samples, &w)?;
     Ok(report)
+}
+
+/// The requests every origin site has answered: each one's `/stats`, or
+/// the last count read of a site that does not answer (a killed one).
+async fn sites_requests(http: &reqwest::Client, admins: &[std::net::SocketAddr], last: &mut [u64]) -> u64 {
+    for (a, l) in admins.iter().zip(last.iter_mut()) {
+        if let Some(n) = origin_requests(http, *a).await {
+            *l = n;
+        }
+    }
+    last.iter().sum()
 }
 
 async fn origin_requests(http: &reqwest::Client, admin: std::net::SocketAddr) -> Option<u64> {

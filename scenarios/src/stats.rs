@@ -172,6 +172,10 @@ pub struct Report {
     /// disk tier).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cache_tiers: Vec<CacheTierRow>,
+    /// A replicated origin's sites as their admin APIs answered (filled
+    /// in by `cdn stats`; the text report prints them after the tables).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin_sites: Vec<crate::origins::SiteRow>,
 }
 
 /// One edge's hits by cache tier and what its disk tier read (docs/disk.md).
@@ -402,6 +406,7 @@ impl Report {
             shadow,
             tiers,
             cache_tiers,
+            origin_sites: Vec::new(),
         }
     }
 
@@ -682,13 +687,16 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<()> {
             (edges, origin, Vec::new())
         }
     };
-    let report = Report::build_via(&w, &edges, origin.as_ref(), &from_bus);
+    let mut report = Report::build_via(&w, &edges, origin.as_ref(), &from_bus);
+    if w.is_replicated() {
+        report.origin_sites = crate::origins::rows(&crate::origins::sites(&w).await);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.render());
-        if w.is_replicated() {
-            print!("{}", crate::origins::render(&crate::origins::sites(&w).await));
+        if !report.origin_sites.is_empty() {
+            print!("{}", crate::origins::render(&report.origin_sites));
         }
         print!("{}", crate::pop_stats::node_tables(&w).await);
     }
