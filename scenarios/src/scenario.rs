@@ -70,6 +70,10 @@ pub struct Scenario {
     pub arms: Vec<toml::Table>,
 }
 
+fn origin_seq_default() -> bool {
+    true
+}
+
 fn seed_default() -> u64 {
     1
 }
@@ -247,6 +251,12 @@ pub enum Event {
         /// Mark stale instead of removing.
         #[serde(default)]
         soft: bool,
+        /// With a replicated origin, send the primary's position
+        /// (`origin_seq`), so no edge refills the purged object from a
+        /// replica that has not seen the write; `false` sends none (the
+        /// purge race, shown: docs/topology.md).
+        #[serde(default = "origin_seq_default")]
+        origin_seq: bool,
     },
     /// New content at the origin (a new version of one path or a prefix).
     Bump {
@@ -362,12 +372,14 @@ impl Event {
     /// The purge request of a purge event.
     pub fn purge_request(&self) -> Option<api::edge::PurgeRequest> {
         match self {
-            Event::Purge { url, prefix, tag, all, soft, .. } => Some(api::edge::PurgeRequest {
+            Event::Purge { url, prefix, tag, all, soft, origin_seq, .. } => Some(api::edge::PurgeRequest {
                 url: url.clone(),
                 prefix: prefix.clone(),
                 tag: tag.clone(),
                 all: all.then_some(true),
                 soft: *soft,
+                // Position 0 raises no floor, and is not stamped with the primary's.
+                origin_seq: (!origin_seq).then_some(0),
                 ..Default::default()
             }),
             _ => None,
