@@ -149,6 +149,11 @@ async fn a_connection_idle_past_the_rto_starts_slow_again() {
     let kept = plan(&link, &first.after(), req, len, clock.now(), 0);
     // A minute idle (the RTO is 230 ms): the window is back to 10 segments.
     clock.advance(Duration::from_secs(60));
+    // The answer is now a byte longer (`age: 60`): its length as an
+    // unpaced client gets it at this instant.
+    let mut local = Client::connect([127, 0, 0, 1], e.handle.public).await;
+    local.get("/a").await;
+    let len = local.settle().await as u64;
     let idle = plan(&link, &first.after(), req, len, clock.now(), 0);
     assert!(idle.response.round_count > kept.response.round_count, "{idle:?} {kept:?}");
     fetch_takes(&clock, &mut c, idle.ttfb(), idle.total(), len).await;
