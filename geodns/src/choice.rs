@@ -28,9 +28,9 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use world::World;
 
-use crate::geoip::{GeoIp, Place};
 pub use crate::health::EdgeInfo;
 use crate::health::Health;
+use geoip::{GeoIp, Location, Place};
 
 /// Every edge ordered by modelled RTT from one location (ties: world order).
 #[derive(Debug, Clone, PartialEq)]
@@ -169,26 +169,21 @@ impl Routes {
         }
     }
 
-    /// The ranking for a decoded GeoIP place, and why.
+    /// The ranking for a decoded GeoIP place, and why (where the place
+    /// is: [`geoip::locate`], the rule the servers' pacing shares).
     pub fn for_place(&self, place: Option<&Place>) -> (Arc<Ranking>, Basis) {
-        let Some(p) = place else { return self.unknown() };
-        if let (Some(lat), Some(lon)) = (p.lat, p.lon) {
+        match geoip::locate(&self.world, place) {
             // A region's own city: its measured RTT table.
-            if let Some(i) = self.world.region_near(lat, lon) {
-                return self.region(i);
+            Location::Region(i) => self.region(i),
+            Location::Point { lat, lon } => {
+                let w = &self.world;
+                let ranking = rank(&self.edges, &self.present, &w.origin.region, &|region| {
+                    w.rtt_from_point(lat, lon, region).unwrap_or(Duration::MAX)
+                });
+                (Arc::new(ranking), Basis::Point { lat, lon })
             }
-            let w = &self.world;
-            let ranking = rank(&self.edges, &self.present, &w.origin.region, &|region| {
-                w.rtt_from_point(lat, lon, region).unwrap_or(Duration::MAX)
-            });
-            return (Arc::new(ranking), Basis::Point { lat, lon });
+            Location::Unknown => self.unknown(),
         }
-        if let Some(city) = &p.city
-            && let Some(i) = self.world.regions.iter().position(|r| r.city.eq_ignore_ascii_case(city))
-        {
-            return self.region(i);
-        }
-        self.unknown()
     }
 
     /// The ranking of region `i` (world order).

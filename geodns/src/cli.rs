@@ -79,7 +79,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     crate::init_logging(args.log_json);
     let mut world = World::load_or_demo(args.world.as_deref())?;
     if let Some(Command::BuildMmdb { out }) = &args.command {
-        let n = crate::mmdb_build::write(&world, out)?;
+        let n = geoip::build::write(&world, out)?;
         println!("wrote {} ({n} bytes, {} regions) from world `{}`", out.display(), world.regions.len(), world.name);
         return Ok(());
     }

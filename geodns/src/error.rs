@@ -4,17 +4,10 @@
 /// What can go wrong starting or running geodns.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The GeoIP database file is missing, unreadable or not an MMDB.
-    #[error("GeoIP database {path}: {reason}")]
-    Mmdb {
-        /// The file given with `--mmdb`.
-        path: String,
-        /// Why it cannot be used.
-        reason: String,
-    },
-    /// Generating the demo database from the world failed.
-    #[error("building the demo GeoIP database: {0}")]
-    MmdbBuild(String),
+    /// The GeoIP database cannot be read (the file given with `--mmdb`)
+    /// or generated from the world.
+    #[error(transparent)]
+    GeoIp(#[from] geoip::Error),
     /// The world cannot be served (e.g. the zone is not a DNS name).
     #[error("world: {0}")]
     World(String),

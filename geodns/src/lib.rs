@@ -4,14 +4,16 @@
 //! applies the same decision.
 //!
 //! ```text
-//! query ─▶ dns (hickory handler) ─┐                    ┌─▶ geoip (maxminddb: tree walk, record)
+//! query ─▶ dns (hickory handler) ─┐                    ┌─▶ geoip crate (maxminddb: tree walk, record)
 //!                                  ├─▶ choice::Chooser ─┼─▶ Routes (rankings by modelled RTT)
 //! GET  ─▶ http (/resolve, /r/…) ──┘                    └─▶ health (checks of each edge's /healthz)
 //! ```
 //!
 //! - [`dns`]: the zone and the `hickory-server` request handler;
 //! - [`choice`]: locations → rankings → the first healthy edge;
-//! - [`geoip`]: the MaxMind database; [`mmdb_build`]: the demo one, from the world;
+//! - the `geoip` crate: the MaxMind database, the demo one generated from
+//!   the world, and the rule that places a record in the world (shared
+//!   with the servers' pacing);
 //! - [`health`]: edge health; [`checker`]: the checks;
 //! - [`members`]: edges learned from the control bus's membership bucket (`--bus`);
 //! - [`http`]: `/resolve`, `/r/{path}`, `/edges`, `/metrics`;
@@ -28,12 +30,10 @@ pub mod dns;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod geoip;
 pub mod health;
 pub mod http;
 pub mod members;
 pub mod metrics;
-pub mod mmdb_build;
 pub mod resolve;
 pub mod udp;
 
@@ -55,7 +55,7 @@ pub const TCP_IDLE: Duration = Duration::from_secs(10);
 /// Where the GeoIP database comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mmdb {
-    /// Generated from the world at start ([`mmdb_build`]).
+    /// Generated from the world at start ([`geoip::build`]).
     Generated,
     /// A GeoLite2/GeoIP2 City file.
     File(PathBuf),
@@ -108,7 +108,7 @@ pub(crate) fn build_dns(config: &Config, dns_addr: SocketAddr) -> Result<Arc<dns
     let w = &config.world;
     let geoip = match &config.mmdb {
         Mmdb::Generated => {
-            geoip::GeoIp::from_bytes(mmdb_build::build(w)?, &format!("generated from world `{}`", w.name))?
+            geoip::GeoIp::from_bytes(geoip::build::build(w)?, &format!("generated from world `{}`", w.name))?
         }
         Mmdb::File(p) => geoip::GeoIp::open(p)?,
     };

@@ -10,8 +10,8 @@ use serde_json::Value;
 use world::World;
 
 use crate::choice::{Chooser, Routes};
-use crate::geoip::GeoIp;
 use crate::health::{Health, Mode};
+use geoip::GeoIp;
 
 /// How long to wait for the running geodns.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -48,7 +48,7 @@ pub async fn decision(world: &World, ip: IpAddr) -> anyhow::Result<(Value, Optio
 /// The decision without a running geodns: the demo database generated from
 /// the world, no health information.
 pub fn offline(world: &World, ip: IpAddr) -> anyhow::Result<Value> {
-    let geoip = GeoIp::from_bytes(crate::mmdb_build::build(world)?, "generated from the world")?;
+    let geoip = GeoIp::from_bytes(geoip::build::build(world)?, "generated from the world")?;
     let routes = Routes::new(world);
     let health = Arc::new(Health::new(routes.capacity, Mode::Check, 1, 1));
     let chooser = Chooser::new(geoip, routes, health);

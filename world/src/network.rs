@@ -21,7 +21,7 @@ pub const NEAR_CITY_KM: f64 = 50.0;
 impl Region {
     /// Every network located in this region: its clients' range, then its
     /// further GeoIP networks. GeoDNS's generated database holds exactly
-    /// these (`geodns::mmdb_build`), and [`World::region_at`] looks them up,
+    /// these (`geoip::build`), and [`World::region_at`] looks them up,
     /// so a server locates a peer where GeoDNS locates a client.
     pub fn networks(&self) -> impl Iterator<Item = &IpNet> {
         std::iter::once(&self.clients).chain(&self.geoip)

@@ -62,15 +62,16 @@ pub fn build(world: &World) -> Result<Vec<u8>, Error> {
             location: LocationRec { latitude: r.lat, longitude: r.lon, accuracy_radius: 20 },
         };
         for net in r.networks() {
-            w.insert(*net, &rec).map_err(|e| Error::MmdbBuild(format!("region `{}`, network {net}: {e}", r.name)))?;
+            w.insert(*net, &rec).map_err(|e| Error::Build(format!("region `{}`, network {net}: {e}", r.name)))?;
         }
     }
-    w.to_bytes().map_err(|e| Error::MmdbBuild(e.to_string()))
+    w.to_bytes().map_err(|e| Error::Build(e.to_string()))
 }
 
 /// Writes the demo database for `world` to `path`.
 pub fn write(world: &World, path: &Path) -> Result<usize, Error> {
     let bytes = build(world)?;
-    std::fs::write(path, &bytes).map_err(|e| Error::Io(format!("writing {}: {e}", path.display())))?;
+    std::fs::write(path, &bytes)
+        .map_err(|e| Error::Write { path: path.display().to_string(), reason: e.to_string() })?;
     Ok(bytes.len())
 }

@@ -1,6 +1,6 @@
-//! Where a client is: a GeoIP2-City-shaped MaxMind database read with
-//! `maxminddb`, either generated from the world ([`crate::mmdb_build`]) or
-//! a real GeoLite2/GeoIP2 City file given with `--mmdb`.
+//! A GeoIP2-City-shaped MaxMind database read with `maxminddb`, either
+//! generated from the world ([`crate::build`]) or a real GeoLite2/GeoIP2
+//! City file given with `--mmdb`.
 //!
 //! The answer path only walks the search tree ([`GeoIp::lookup`]: the data
 //! record's offset and the matched network's prefix length); decoding a
@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn demo_database_maps_every_region_network_to_its_city() {
         let w = World::demo().unwrap();
-        let db = GeoIp::from_bytes(crate::mmdb_build::build(&w).unwrap(), "demo").unwrap();
+        let db = GeoIp::from_bytes(crate::build::build(&w).unwrap(), "demo").unwrap();
         assert_eq!(db.database_type(), "GeoIP2-City");
         for (ip, city, prefix) in [
             ("127.1.2.3", "Seoul", 16),
@@ -159,7 +159,7 @@ mod tests {
         assert!(e.contains("junk.mmdb") && e.contains("not a usable MaxMind DB"), "{e}");
         // A real database cut in half.
         let w = World::demo().unwrap();
-        let bytes = crate::mmdb_build::build(&w).unwrap();
+        let bytes = crate::build::build(&w).unwrap();
         let cut = dir.path().join("cut.mmdb");
         std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
         assert!(GeoIp::open(&cut).is_err());
