@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use runtime::pace::Fetching;
 use world::config::EdgeOverrides;
 use world::units::{ByteSize, parse_bytes, parse_duration};
 use world::{EdgeSettings, World};
@@ -108,6 +109,11 @@ pub struct Args {
     /// network model (as `[network] pacing = false` does).
     #[arg(long)]
     pub no_pacing: bool,
+    /// A GeoIP2/GeoLite2 City database (as geodns's --mmdb) that locates
+    /// the clients this edge paces: a client it places takes the link from
+    /// that place; one it does not know, the world's region networks.
+    #[arg(long, value_name = "FILE")]
+    pub mmdb: Option<PathBuf>,
     /// Listen on addresses other than loopback too (the public and admin
     /// listeners then answer the network: keep the admin token secret),
     /// and accept an --origin off loopback (another host).
@@ -176,6 +182,14 @@ impl Args {
                 let mut c = Config::from_world_with(&w, name, &flags)?;
                 c.origin = self.origin_addr(url)?;
                 c.origin_host = world::uri::origin_url_authority(url).to_string();
+                // Your own server paces nothing: the edge applies the link
+                // to the origin's region as it reads. (At the world's own
+                // origin's address it is ours, which paces what it sends.)
+                if c.origin != w.origin.listen
+                    && let Some(region) = &c.region
+                {
+                    c.origin_unpaced = Fetching::new(&w, region, &w.origin.region, c.clock.clone());
+                }
                 (c, merged(&w, name))
             }
             (Some(url), None) => {
@@ -220,6 +234,13 @@ impl Args {
         c.fresh = self.fresh;
         if self.no_pacing {
             c.pacing = runtime::pace::Pacing::off();
+            c.origin_unpaced = Fetching::off();
+        }
+        if let Some(p) = &self.mmdb {
+            match std::mem::take(&mut c.pacing).with_mmdb(p) {
+                Ok(pacing) => c.pacing = pacing,
+                Err(e) => problems.push(format!("--mmdb: {e}")),
+            }
         }
         if let Some(d) = self.default_ttl {
             if d <= world::bounds::MAX_TTL {

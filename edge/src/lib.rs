@@ -112,6 +112,12 @@ pub struct Config {
     /// links to this edge's region; off standalone, with `--no-pacing` or
     /// `[network] pacing = false`).
     pub pacing: runtime::pace::Pacing,
+    /// Pacing of what the edge receives from its origin: off for the
+    /// world's own origin (it paces what it sends); for your own origin
+    /// (`--origin URL`, which paces nothing), the link between the edge's
+    /// region and the world's origin region, applied by the edge as it
+    /// reads ([`runtime::pace::Fetching`]).
+    pub origin_unpaced: runtime::pace::Fetching,
     /// The address upstream fetches leave from: the edge's own address in
     /// its region, so the origin or shield locates it and paces its
     /// response over the link between them (`None`: any).
@@ -241,6 +247,7 @@ impl Config {
             origin_host: checked_host(origin_host)?,
             rtt_to_origin: w.rtt(&e.region, &w.origin.region).unwrap_or_default(),
             pacing: runtime::pace::Pacing::new(w, &e.region, clock.clone()),
+            origin_unpaced: runtime::pace::Fetching::off(),
             source,
             store: store_config(&e.name, &s, w.data_dir_of(e)),
             slice_size: s.slice_size.0.min(s.max_object.0),
@@ -295,6 +302,7 @@ impl Config {
             origin_host: origin.to_string(),
             rtt_to_origin: Duration::ZERO,
             pacing: runtime::pace::Pacing::off(),
+            origin_unpaced: runtime::pace::Fetching::off(),
             source: None,
             store: store_config("edge", s, data_dir),
             slice_size: s.slice_size.0,
@@ -539,7 +547,8 @@ async fn open_state(mut c: Config) -> Result<(Arc<EdgeState>, Option<Arc<control
     let upstream = Upstream::new(c.origin, c.connect_timeout, c.origin_timeout, c.pool, meter.origin.clone())
         .timed(meter.origin_fetch.clone())
         .modelled(c.clock.clone(), c.rtt_to_origin)
-        .from(c.source);
+        .from(c.source)
+        .paced_here(c.origin_unpaced.clone());
     let shield = c.shield.take().map(|sc| {
         let up = Upstream::new(sc.listen, c.connect_timeout, c.origin_timeout, c.pool, meter.shield.clone())
             .named("shield")

@@ -29,6 +29,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use runtime::metered::{Metered, Traffic};
+use runtime::pace::{Fetching, Paced};
 use runtime::prom::Histogram;
 use tokio::io::ReadBuf;
 use tokio::net::TcpStream;
@@ -91,6 +92,9 @@ struct Connector {
     own: Arc<Traffic>,
     /// Connections opened.
     opened: Arc<AtomicU64>,
+    /// How responses are paced as they are read (off unless the upstream
+    /// does not pace itself: your own origin).
+    fetching: Fetching,
 }
 
 impl tower::Service<Uri> for Connector {
@@ -104,12 +108,14 @@ impl tower::Service<Uri> for Connector {
 
     fn call(&mut self, _: Uri) -> Self::Future {
         let (addr, source, timeout, traffic) = (self.addr, self.source, self.timeout, self.traffic.clone());
-        let (opened, own) = (self.opened.clone(), self.own.clone());
+        let (opened, own, fetching) = (self.opened.clone(), self.own.clone(), self.fetching.clone());
         Box::pin(async move {
             let s = runtime::net::connect_from(source, addr, timeout).await?;
             let _ = s.set_nodelay(true);
             opened.fetch_add(1, Ordering::Relaxed);
-            Ok(TokioIo::new(Counted { inner: Metered::new(s, traffic), uses: Uses::default(), own }))
+            let local = s.local_addr()?;
+            let inner = fetching.wrap(Metered::new(s, traffic), local);
+            Ok(TokioIo::new(Counted { inner, uses: Uses::default(), own }))
         })
     }
 }
@@ -123,14 +129,14 @@ struct Uses(Arc<AtomicU64>);
 /// An upstream connection that counts its responses ([`Uses`]) and its
 /// upstream's own bytes.
 struct Counted {
-    inner: Metered<TcpStream>,
+    inner: Paced<Metered<TcpStream>>,
     uses: Uses,
     own: Arc<Traffic>,
 }
 
 impl Connection for Counted {
     fn connected(&self) -> Connected {
-        self.inner.connected().extra(self.uses.clone())
+        self.inner.get_ref().connected().extra(self.uses.clone())
     }
 }
 
@@ -212,8 +218,15 @@ impl Upstream {
     ) -> Upstream {
         let opened = Arc::new(AtomicU64::new(0));
         let own = Arc::new(Traffic::default());
-        let connector =
-            Connector { addr, source: None, timeout: connect_timeout, traffic, own, opened: opened.clone() };
+        let connector = Connector {
+            addr,
+            source: None,
+            timeout: connect_timeout,
+            traffic,
+            own,
+            opened: opened.clone(),
+            fetching: Fetching::off(),
+        };
         Upstream {
             name: "origin",
             client: client(connector.clone(), pool),
@@ -249,6 +262,16 @@ impl Upstream {
     /// (127.0.0.1 on loopback: not paced).
     pub fn from(mut self, source: Option<std::net::IpAddr>) -> Upstream {
         self.connector.source = source;
+        self.client = client(self.connector.clone(), self.pool);
+        self
+    }
+
+    /// Paces responses as they are read, as `f` says: for an upstream that
+    /// does not pace what it sends (your own origin), the link between
+    /// this edge's region and the origin's is applied here, by the
+    /// receiver, with the pooled connection's window (docs/network.md).
+    pub fn paced_here(mut self, f: Fetching) -> Upstream {
+        self.connector.fetching = f;
         self.client = client(self.connector.clone(), self.pool);
         self
     }

@@ -44,6 +44,11 @@ pub struct Args {
     /// network model (as `[network] pacing = false` does).
     #[arg(long)]
     pub no_pacing: bool,
+    /// A GeoIP2/GeoLite2 City database (as geodns's --mmdb) that locates
+    /// the peers this origin paces: a peer it places takes the link from
+    /// that place; one it does not know, the world's region networks.
+    #[arg(long, value_name = "FILE")]
+    pub mmdb: Option<PathBuf>,
 }
 
 /// A problem with the flags or the world: exit code 2.
@@ -61,6 +66,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.root = args.root.clone();
     if args.no_pacing {
         config.pacing = runtime::pace::Pacing::off();
+    }
+    if let Some(p) = &args.mmdb {
+        config.pacing = std::mem::take(&mut config.pacing).with_mmdb(p).map_err(|e| ConfigError(e.to_string()))?;
     }
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let site = world.origin_site(&region).ok_or_else(|| ConfigError(format!("no origin site in `{region}`")))?;

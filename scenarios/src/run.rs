@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// so latencies are loopback times.
     #[arg(long)]
     pub no_pacing: bool,
+    /// A GeoIP2/GeoLite2 City database for GeoDNS, the origin and the
+    /// edges (`--mmdb` on each, as `cdn up --mmdb`).
+    #[arg(long, value_name = "FILE")]
+    pub mmdb: Option<PathBuf>,
     #[command(flatten)]
     pub dashboard: crate::up::DashboardArgs,
 }
@@ -74,7 +78,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let ok = if loaded.arms.is_empty() {
         let dashboard = args.dashboard.listen(&loaded.world);
-        let r = run_once(&loaded.scenario, &loaded.world, &out, args.quiet, dashboard, None).await?;
+        let r =
+            run_once(&loaded.scenario, &loaded.world, &out, args.quiet, dashboard, args.mmdb.as_deref(), None).await?;
         println!("{}", r.summary());
         println!("report: {}", out.join("report.md").display());
         r.passed()
@@ -85,7 +90,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
             let dir = out.join(format!("{:02}-{}", i + 1, a.name));
             eprintln!("arm {}/{n}: {}", i + 1, a.name);
             let dashboard = args.dashboard.listen(&a.world);
-            let r = run_once(&a.scenario, &a.world, &dir, args.quiet, dashboard, Some(&a.name)).await?;
+            let r = run_once(&a.scenario, &a.world, &dir, args.quiet, dashboard, args.mmdb.as_deref(), Some(&a.name))
+                .await?;
             println!("{}", r.summary());
             rows.push((a.name.clone(), a.x, r));
         }
@@ -98,13 +104,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 /// One run of a scenario in `world`; the report is written to `out`. With
-/// `dashboard`, the live page is served there while it runs.
+/// `dashboard`, the live page is served there while it runs; with `mmdb`,
+/// every component locates peers by that GeoIP database.
 pub async fn run_once(
     s: &Scenario,
     w: &World,
     out: &Path,
     quiet: bool,
     dashboard: Option<std::net::SocketAddr>,
+    mmdb: Option<&Path>,
     arm: Option<&str>,
 ) -> anyhow::Result<Report> {
     // Fresh caches for every run: data directories inside the report directory.
@@ -135,7 +143,7 @@ pub async fn run_once(
     let (origin, host) = (s.origin.url.as_deref(), s.origin.host.as_deref());
     // `bus = true`: a nats-server of the run's own (a free loopback port,
     // its data beside the edges'), dropped after the components stop.
-    let (nats, bus, flags) = match s.bus {
+    let (nats, bus, mut flags) = match s.bus {
         false => (None, None, crate::up::EdgeFlags::default()),
         true => {
             let nats = crate::up::start_bus_at(&w, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -147,6 +155,9 @@ pub async fn run_once(
             (Some(nats), Some(b), crate::up::EdgeFlags { always: on.clone(), geodns: on, ..Default::default() })
         }
     };
+    if let Some(p) = mmdb {
+        flags.mmdb(p)?;
+    }
     if let Err(e) = crate::up::start_world(&w, Some(&world_file), origin, host, &flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);

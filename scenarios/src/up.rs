@@ -70,6 +70,12 @@ pub struct UpArgs {
     /// `[network] pacing = false` in the world does).
     #[arg(long)]
     pub no_pacing: bool,
+    /// A GeoIP2/GeoLite2 City database: GeoDNS locates clients by it
+    /// instead of the one it generates from the world, and the origin and
+    /// edges pace a peer it places by the link from that place (`--mmdb`
+    /// on each).
+    #[arg(long, value_name = "FILE")]
+    pub mmdb: Option<PathBuf>,
     #[command(flatten)]
     pub dashboard: DashboardArgs,
 }
@@ -116,10 +122,24 @@ pub struct EdgeFlags {
     pub always: Vec<String>,
     /// More flags for geodns (`--bus`).
     pub geodns: Vec<String>,
-    /// More flags for the origin (`--no-pacing`).
+    /// More flags for the origin and its replicas (`--no-pacing`, `--mmdb`).
     pub origin: Vec<String>,
     /// The parts to run.
     pub parts: Parts,
+}
+
+impl EdgeFlags {
+    /// `--mmdb FILE` for GeoDNS, the origin and every edge; the file is
+    /// read here first, so a bad one stops before anything starts (with
+    /// the error that names it).
+    pub fn mmdb(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
+        geoip::GeoIp::open(path)?;
+        let path = std::path::absolute(path)?.display().to_string();
+        for flags in [&mut self.always, &mut self.geodns, &mut self.origin] {
+            flags.extend(["--mmdb".to_string(), path.clone()]);
+        }
+        Ok(())
+    }
 }
 
 /// Starts every component of the world; returns once all are healthy.
@@ -155,6 +175,7 @@ pub async fn start_world(
             let mut args = vec!["origin".to_string()];
             args.extend(world_args.iter().cloned());
             args.extend(["--site".to_string(), site.region.clone()]);
+            args.extend(edge_flags.origin.iter().cloned());
             sup.start(&format!("origin {}", site.region), &args, Duration::from_secs(30)).await?;
             wait_healthy(site.admin, Duration::from_secs(10)).await?;
         }
@@ -423,7 +444,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         always.push("--no-pacing".to_string());
         origin_flags.push("--no-pacing".to_string());
     }
-    let edge_flags = EdgeFlags { fresh: args.fresh, always, geodns, origin: origin_flags, parts: parts.clone() };
+    let mut edge_flags = EdgeFlags { fresh: args.fresh, always, geodns, origin: origin_flags, parts: parts.clone() };
+    if let Some(p) = &args.mmdb {
+        edge_flags.mmdb(p)?;
+    }
     if let Err(e) = start_world(&w, args.world.as_ref(), origin, host, &edge_flags, &mut sup).await {
         sup.stop_all(Duration::from_secs(5)).await;
         return Err(e);

@@ -5,9 +5,11 @@
 //! network between the two places would make it wait.
 //!
 //! Per connection, decided once at accept ([`Pacing::wrap`]): where the
-//! peer is (its address in a region's networks, the lookup GeoDNS's
-//! database is built from: [`world::World::region_at`]) and so the
-//! [`Link`] between it and this server's region. A peer outside every
+//! peer is (with `--mmdb`, where a GeoIP database places it, by the rule
+//! GeoDNS follows: [`geoip::locate`]; else, or when the database does not
+//! know it, its address in a region's networks, the lookup GeoDNS's
+//! generated database is built from: [`world::World::region_at`]) and so
+//! the [`Link`] between it and this server's region. A peer outside every
 //! region (127.0.0.1: benchmarks, admin tools) gets no pacer at all: its
 //! reads and writes go straight through, one `Option` test each, no timer
 //! and no allocation.
@@ -61,12 +63,15 @@ pub struct Pacing {
     table: Option<Arc<Table>>,
 }
 
+#[derive(Clone)]
 struct Table {
     world: World,
     /// The link from region k (world order) to this server's region.
     links: Vec<Link>,
     here: String,
     clock: Clock,
+    /// A GeoIP database that locates peers before the world's networks do.
+    geoip: Option<Arc<geoip::GeoIp>>,
 }
 
 impl std::fmt::Debug for Pacing {
@@ -94,7 +99,8 @@ impl Pacing {
         let links: Option<Vec<Link>> = world.regions.iter().map(|r| world.link(&r.name, here)).collect();
         match links {
             Some(links) if world.region(here).is_some() => {
-                Pacing { table: Some(Arc::new(Table { world: world.clone(), links, here: here.to_string(), clock })) }
+                let here = here.to_string();
+                Pacing { table: Some(Arc::new(Table { world: world.clone(), links, here, clock, geoip: None })) }
             }
             _ => Pacing::off(),
         }
@@ -105,9 +111,34 @@ impl Pacing {
         self.table.is_some()
     }
 
+    /// The same pacing, with peers located by `db` first (`--mmdb`): a
+    /// peer the database places in a region's city takes that region's
+    /// link, one it places between regions the link from that point
+    /// ([`World::link_from_point`]); one it has no usable record of is
+    /// located by the world's networks as without it (127.0.0.1, in no
+    /// database and no region, stays unpaced).
+    pub fn with_geoip(self, db: Arc<geoip::GeoIp>) -> Pacing {
+        let table = self.table.map(|t| Arc::new(Table { geoip: Some(db), ..(*t).clone() }));
+        Pacing { table }
+    }
+
+    /// [`Pacing::with_geoip`] with the database in `path` (`--mmdb`), read
+    /// even when pacing is off so that a bad file is always refused: a
+    /// missing, unreadable or corrupt file is an error that names it.
+    pub fn with_mmdb(self, path: &std::path::Path) -> Result<Pacing, geoip::Error> {
+        Ok(self.with_geoip(Arc::new(geoip::GeoIp::open(path)?)))
+    }
+
     /// The link a peer at `ip` is paced by (`None`: not paced).
     pub fn link_for(&self, ip: IpAddr) -> Option<Link> {
         let t = self.table.as_ref()?;
+        if let Some(db) = &t.geoip {
+            match geoip::locate(&t.world, db.place(ip).as_ref()) {
+                geoip::Location::Region(k) => return Some(t.links[k]),
+                geoip::Location::Point { lat, lon } => return t.world.link_from_point(lat, lon, &t.here),
+                geoip::Location::Unknown => {}
+            }
+        }
         t.world.region_at(ip).map(|k| t.links[k])
     }
 
@@ -122,9 +153,65 @@ impl Pacing {
     }
 }
 
+/// Pacing of what an edge *receives* from an upstream that does not pace
+/// itself (your own origin, `--origin URL`): the response bytes are handed
+/// to the reader by the rounds of the link between the edge's region and
+/// the origin's, as they would arrive over it ([`Paced::fetching`]). Off
+/// for cdnlab's own upstreams (origin, shield, peers, replicas), which
+/// pace what they send: the edge must not pace them twice.
+#[derive(Clone, Default)]
+pub struct Fetching {
+    over: Option<(Link, Clock)>,
+}
+
+impl std::fmt::Debug for Fetching {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.over {
+            None => f.write_str("Fetching(off)"),
+            Some((l, _)) => write!(f, "Fetching(over {:?})", l.rtt),
+        }
+    }
+}
+
+impl Fetching {
+    /// Fetches are not paced here (the upstream paces, or nothing does).
+    pub fn off() -> Fetching {
+        Fetching { over: None }
+    }
+
+    /// Fetches by a node in region `here` from an upstream in region
+    /// `there` of `world`, paced over the link between them on `clock`;
+    /// off when the world says `[network] pacing = false` or either region
+    /// is unknown.
+    pub fn new(world: &World, here: &str, there: &str, clock: Clock) -> Fetching {
+        match world.link(here, there) {
+            Some(link) if world.network.pacing => Fetching { over: Some((link, clock)) },
+            _ => Fetching::off(),
+        }
+    }
+
+    /// Whether fetches are paced.
+    pub fn is_on(&self) -> bool {
+        self.over.is_some()
+    }
+
+    /// `io`, a connection opened from `local` to the upstream, with its
+    /// responses paced as received (or not at all).
+    pub fn wrap<S>(&self, io: S, local: SocketAddr) -> Paced<S> {
+        let pacer = self.over.as_ref().map(|(link, clock)| {
+            let mut p = Pacer::new(*link, clock.clone(), local);
+            p.role = Role::Fetch;
+            Box::new(p)
+        });
+        Paced { inner: io, pacer }
+    }
+}
+
 /// A connection as the model delivers it: reads of a request held until it
-/// has arrived, writes of a response let through by rounds. Unpaced, it is
-/// its inner stream plus one `None`.
+/// has arrived, writes of a response let through by rounds (or, fetching
+/// from an upstream that does not pace, [`Fetching`]: requests written at
+/// once, the response's bytes read by rounds). Unpaced, it is its inner
+/// stream plus one `None`.
 pub struct Paced<S> {
     inner: S,
     pacer: Option<Box<Pacer>>,
@@ -189,7 +276,17 @@ impl Time {
     }
 }
 
+/// Which way a paced connection faces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Accepted by a server: requests read, responses written.
+    Serve,
+    /// Opened to an upstream: requests written, responses read.
+    Fetch,
+}
+
 struct Pacer {
+    role: Role,
     link: Link,
     time: Time,
     conn: Conn,
@@ -202,6 +299,9 @@ struct Pacer {
     armed: Option<(Instant, Waker)>,
     /// When the last request was handed to the server (offset).
     delivered: Duration,
+    /// Fetching: when the last request was written (offset), so that the
+    /// upstream's own time to answer it (loopback) is added to the model's.
+    asked: Duration,
 }
 
 enum Phase {
@@ -260,6 +360,7 @@ impl Pacer {
         let manual = clock.is_manual();
         let born_sim = clock.now();
         Pacer {
+            role: Role::Serve,
             link,
             time: Time { clock, manual, born: Instant::now(), born_sim },
             conn: Conn::Cold,
@@ -269,6 +370,7 @@ impl Pacer {
             held: Vec::new(),
             armed: None,
             delivered: Duration::ZERO,
+            asked: Duration::ZERO,
         }
     }
 
@@ -328,9 +430,15 @@ impl Pacer {
         // (the clock moves only when a test moves it, often far past the
         // request's arrival at once): its response starts when the request
         // was handed to it. On a running clock, when it is written.
+        // Fetching, the request was not held: it reached the upstream
+        // (in the model) at `delivered`, and the upstream took the time
+        // it took to answer (on a running clock; none on a manual one).
         let start = match (&self.phase, self.time.manual) {
             (Phase::Handling { .. }, true) => self.delivered,
             (Phase::Holding { until, .. }, true) => *until,
+            (Phase::Handling { .. }, false) if self.role == Role::Fetch => {
+                self.delivered + self.time.since().saturating_sub(self.asked)
+            }
             _ => self.time.since(),
         };
         let start_sim = self.time.born_sim + start;
@@ -412,12 +520,86 @@ impl Pacer {
             s.sent += n as u64;
         }
     }
+
+    /// Fetching: bytes written to the upstream; the first of a request
+    /// starts its clock (the handshakes of a new connection count from its
+    /// connect, as a server counts them from accept).
+    fn asking(&mut self, first: &[u8]) {
+        if !self.starts_request() {
+            return;
+        }
+        let head = head::is_head_request(first);
+        self.delivered = self.start_request(first.len() as u64);
+        self.asked = self.time.since();
+        self.phase = Phase::Handling { head };
+    }
+
+    /// Whether a response to a request written is being read.
+    fn receiving(&self) -> bool {
+        match &self.phase {
+            Phase::Handling { .. } => true,
+            Phase::Sending(s) => !s.over(),
+            Phase::Idle | Phase::Holding { .. } => false,
+        }
+    }
+
+    /// Fetching: reads the response, handing its bytes on as the model
+    /// has them arrive. Bytes read early wait in `held` (only on paced
+    /// fetches); nothing more is read while the plan allows none.
+    fn read_response<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.held.is_empty() {
+            // Past the response's end (an upstream sending more than it
+            // announced) the bytes go as they are.
+            let n = match self.receiving() {
+                true => match self.allow(cx, &[]) {
+                    Poll::Ready(n) => n,
+                    Poll::Pending => return Poll::Pending,
+                },
+                false => u64::MAX,
+            };
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(self.held.len()).min(buf.remaining());
+            buf.put_slice(&self.held[..n]);
+            self.held.drain(..n);
+            self.wrote(n);
+            return Poll::Ready(Ok(()));
+        }
+        if matches!(&self.phase, Phase::Sending(s) if !s.over()) {
+            // Read only once the plan lets some bytes through.
+            if self.allow(cx, &[]).is_pending() {
+                return Poll::Pending;
+            }
+        }
+        let before = buf.filled().len();
+        let r = Pin::new(inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n == 0 || !self.receiving() {
+            return r;
+        }
+        let Poll::Ready(allowed) = self.allow(cx, &buf.filled()[before..]) else {
+            self.held.extend_from_slice(&buf.filled()[before..]);
+            buf.set_filled(before);
+            return Poll::Pending;
+        };
+        let k = usize::try_from(allowed).unwrap_or(usize::MAX).min(n);
+        self.held.extend_from_slice(&buf.filled()[before + k..]);
+        buf.set_filled(before + k);
+        self.wrote(k);
+        r
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Paced<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let Some(p) = this.pacer.as_deref_mut() else { return Pin::new(&mut this.inner).poll_read(cx, buf) };
+        if p.role == Role::Fetch {
+            return p.read_response(&mut this.inner, cx, buf);
+        }
         if let Phase::Holding { until, head } = p.phase {
             if !p.time.reached(until) {
                 p.arm(until, cx);
@@ -461,6 +643,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Paced<S> {
         if buf.is_empty() {
             return Pin::new(&mut this.inner).poll_write(cx, buf);
         }
+        if p.role == Role::Fetch {
+            p.asking(buf);
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        }
         let Poll::Ready(n) = p.allow(cx, buf) else { return Poll::Pending };
         let n = usize::try_from(n).unwrap_or(usize::MAX).min(buf.len());
         let r = Pin::new(&mut this.inner).poll_write(cx, &buf[..n]);
@@ -482,6 +668,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Paced<S> {
         let Some(first) = bufs.iter().find(|b| !b.is_empty()) else {
             return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         };
+        if p.role == Role::Fetch {
+            p.asking(first);
+            return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        }
         let Poll::Ready(n) = p.allow(cx, first) else { return Poll::Pending };
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         // Whole slices that fit, or else part of the first one.

@@ -149,3 +149,45 @@ async fn an_unpaced_connection_is_its_stream() {
     server.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
     assert_eq!(client.read(&mut buf).await.unwrap(), 38);
 }
+
+/// A GeoIP database whose places differ from `w`'s networks: Seoul's and
+/// Tokyo's client networks swapped, New York's further networks left
+/// out, and 10.9.0.0/16 in Osaka (near no region).
+fn elsewhere(w: &World) -> Arc<geoip::GeoIp> {
+    let mut d = w.clone();
+    let at = |name: &str| d.regions.iter().position(|r| r.name == name).unwrap();
+    let (seoul, tokyo, newyork) = (at("seoul"), at("tokyo"), at("newyork"));
+    let c = d.regions[seoul].clients;
+    d.regions[seoul].clients = d.regions[tokyo].clients;
+    d.regions[tokyo].clients = c;
+    d.regions[newyork].geoip.clear();
+    let mut osaka = d.regions[tokyo].clone();
+    (osaka.name, osaka.city, osaka.lat, osaka.lon) = ("osaka".into(), "Osaka".into(), 34.69, 135.50);
+    (osaka.clients, osaka.geoip) = ("10.9.0.0/16".parse().unwrap(), Vec::new());
+    d.regions.push(osaka);
+    Arc::new(geoip::GeoIp::from_bytes(geoip::build::build(&d).unwrap(), "elsewhere").unwrap())
+}
+
+#[test]
+fn with_a_geoip_database_a_peer_takes_the_link_from_where_it_places_it() {
+    let w = World::demo().unwrap();
+    let clock = Clock::manual(UNIX_EPOCH);
+    let plain = Pacing::new(&w, "seoul", clock);
+    let located = plain.clone().with_geoip(elsewhere(&w));
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let link = |a: &str| w.link(a, "seoul");
+    // 127.1.x.y: Seoul by the world's networks, Tokyo by the database.
+    assert_eq!(plain.link_for(ip("127.1.1.1")), link("seoul"));
+    assert_eq!(located.link_for(ip("127.1.1.1")), link("tokyo"));
+    assert_eq!(located.link_for(ip("127.2.1.1")), link("seoul"));
+    // Between regions: the link from the point.
+    let osaka = located.link_for(ip("10.9.1.1")).unwrap();
+    assert_eq!(Some(osaka), w.link_from_point(34.69, 135.50, "seoul"));
+    assert!(osaka.rtt != link("tokyo").unwrap().rtt && osaka.rtt != link("seoul").unwrap().rtt);
+    assert_eq!(plain.link_for(ip("10.9.1.1")), None);
+    // Not in the database: the world's networks; in neither: not paced.
+    assert_eq!(located.link_for(ip("192.0.2.200")), link("newyork"));
+    assert_eq!(located.link_for(ip("127.0.0.1")), None);
+    // Pacing off stays off.
+    assert!(!Pacing::off().with_geoip(elsewhere(&w)).is_on());
+}

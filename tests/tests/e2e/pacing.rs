@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use runtime::pace::Pacing;
+use runtime::pace::{Fetching, Pacing};
 use tests::{Reply, ScriptedOrigin, client, start_edge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -80,21 +80,37 @@ impl Client {
 /// 127.0.0.1 (not paced). Returns the edge, the origin and the length of
 /// `/a`'s response as the edge sends it (head included).
 async fn seoul_edge_with(w: &World, clock: &Clock, size: usize) -> (tests::TestEdge, ScriptedOrigin, u64) {
+    seoul_edge_tweaked(w, clock, size, |_| {}).await
+}
+
+/// [`seoul_edge_with`], with `tweak` applied to the edge's configuration.
+async fn seoul_edge_tweaked(
+    w: &World,
+    clock: &Clock,
+    size: usize,
+    tweak: impl FnOnce(&mut edge::Config),
+) -> (tests::TestEdge, ScriptedOrigin, u64) {
     let o = ScriptedOrigin::start().await;
     o.set("/a", Reply::ok(Bytes::from(vec![b'x'; size])).cc("max-age=600"));
     let (c, pacing) = (clock.clone(), Pacing::new(w, "seoul", clock.clone()));
     let e = start_edge(o.addr, move |cfg| {
         cfg.clock = c;
         cfg.pacing = pacing;
+        tweak(cfg);
     })
     .await;
-    // Fill and measure from 127.0.0.1: outside every region, not paced.
+    local_get(&e, size).await; // the fill
+    let len = local_get(&e, size).await;
+    (e, o, len)
+}
+
+/// `/a` fetched from 127.0.0.1 (outside every region, not paced) on a new
+/// connection: the length of the response (head included).
+async fn local_get(e: &tests::TestEdge, size: usize) -> u64 {
     let mut local = Client::connect([127, 0, 0, 1], e.handle.public).await;
     local.get("/a").await;
     while local.settle().await < size {}
-    local.get("/a").await;
-    let len = local.settle().await as u64;
-    (e, o, len)
+    local.got.len() as u64
 }
 
 /// Advances `clock` to `at` (from `t0`), then lets the bytes due arrive.
@@ -135,6 +151,34 @@ async fn a_client_from_another_region_waits_the_modelled_time_and_a_kept_connect
     assert!(warm.ttfb() < cold.ttfb() - 2 * link.rtt + MS, "{warm:?}");
     fetch_takes(&clock, &mut c, warm.ttfb(), warm.total(), len).await;
     assert!(warm.total() < cold.total() - 2 * link.rtt);
+}
+
+/// A hit on a promoted head whose body is in the disk tier's body file is
+/// sent with `sendfile` (edge/src/sendfile.rs), which writes to the socket
+/// round any pacer: for a client in a region the edge reads the body back
+/// and writes it through the pacer instead, so it waits the modelled time.
+#[tokio::test]
+async fn a_body_file_hit_for_a_client_in_another_region_waits_the_modelled_time() {
+    let (w, clock) = (demo(), manual());
+    let size = 100_000;
+    let (e, _o, _) = seoul_edge_tweaked(&w, &clock, size, |cfg| cfg.store.disk = 128 << 20).await;
+    // Memory empty: a disk hit, a second one that promotes the head, a
+    // third sent from the body file with `sendfile` (all from 127.0.0.1).
+    let e = e.restart().await;
+    let mut len = 0;
+    for _ in 0..3 {
+        len = local_get(&e, size).await;
+    }
+    let t = e.handle.stats().cache_tiers;
+    assert_eq!((t.disk_hits, t.promotions, t.body_sends), (3, 1, 1), "{t:?}");
+    let link = w.link("tokyo", "seoul").unwrap();
+    let req = "GET /a HTTP/1.1\r\nhost: cdn.test\r\n\r\n".len() as u64;
+    let cold = plan(&link, &Conn::Cold, req, len, clock.now(), 0);
+    let mut c = Client::connect(TOKYO, e.handle.public).await;
+    fetch_takes(&clock, &mut c, cold.ttfb(), cold.total(), len).await;
+    // A fourth disk hit of the same promoted head, not sent with `sendfile`.
+    let t = e.handle.stats().cache_tiers;
+    assert_eq!((t.disk_hits, t.body_sends), (4, 1), "{t:?}");
 }
 
 #[tokio::test]
@@ -236,6 +280,103 @@ async fn a_streamed_miss_reaches_the_client_before_the_fill_completes() {
     assert_eq!(whole.bytes().await.unwrap().len() as u64, size);
 }
 
+/// Your own origin (`--origin URL`: a plain server on 127.0.0.1 here)
+/// paces nothing, so the edge applies the link between its region and
+/// the origin's as it reads the fill. A miss from a Tokyo client: its
+/// request reaches the Seoul edge at the client link's time, the fill's
+/// bytes reach the edge over the Seoul–New York link (a new connection:
+/// handshakes and slow start) and go on to the client as they come. The
+/// hit after it waits the client link only.
+#[tokio::test]
+async fn a_miss_from_an_origin_that_does_not_pace_waits_the_origin_link_and_a_hit_does_not() {
+    let (w, clock) = (demo(), manual());
+    let size = 100_000;
+    let o = ScriptedOrigin::start().await;
+    o.set("/a", Reply::ok(Bytes::from(vec![b'x'; size])).cc("max-age=600"));
+    let (c, pacing) = (clock.clone(), Pacing::new(&w, "seoul", clock.clone()));
+    let fetching = Fetching::new(&w, "seoul", &w.origin.region, clock.clone());
+    let e = start_edge(o.addr, move |cfg| {
+        cfg.clock = c;
+        cfg.pacing = pacing;
+        cfg.origin_unpaced = fetching;
+    })
+    .await;
+    let (client_link, origin_link) = (w.link("tokyo", "seoul").unwrap(), w.link("seoul", &w.origin.region).unwrap());
+    let req = "GET /a HTTP/1.1\r\nhost: cdn.test\r\n\r\n".len() as u64;
+    // The client's request is at the edge at `asked`; the edge's fetch of
+    // about 200 bytes for about 100 kB (1 ms either side covers the exact
+    // sizes of its request and the origin's head).
+    let asked = plan(&client_link, &Conn::Cold, req, 0, clock.now(), 0).request_at_server;
+    let fill = plan(&origin_link, &Conn::Cold, 200, size as u64 + 100, clock.now(), 0);
+    assert!(fill.ttfb() >= 3 * origin_link.rtt && fill.response.round_count == 3, "{fill:?}");
+    let t0 = clock.now();
+    let mut tokyo = Client::connect(TOKYO, e.handle.public).await;
+    tokyo.get("/a").await;
+    assert_eq!(at(&clock, t0, asked, &mut tokyo).await, 0);
+    assert_eq!(o.count("/a"), 1, "the fill starts when the request is at the edge");
+    let ttfb = asked + fill.ttfb();
+    assert_eq!(at(&clock, t0, ttfb - MS, &mut tokyo).await, 0, "bytes before the origin link's first byte");
+    assert!(at(&clock, t0, ttfb + MS, &mut tokyo).await > 0, "no byte at the origin link's first byte");
+    let total = asked + fill.total();
+    let early = at(&clock, t0, total - MS, &mut tokyo).await;
+    let len = at(&clock, t0, total + MS, &mut tokyo).await;
+    assert!(early < len && len > size, "all {len} bytes before the origin link's last ({early} then)");
+    // The hit: the client link alone, on a new connection.
+    let hit = local_get(&e, size).await;
+    let cold = plan(&client_link, &Conn::Cold, req, hit, clock.now(), 0);
+    let mut again = Client::connect(TOKYO, e.handle.public).await;
+    fetch_takes(&clock, &mut again, cold.ttfb(), cold.total(), hit).await;
+    assert_eq!(o.count("/a"), 1);
+}
+
+/// A GeoIP database for `w` in which Seoul's and Tokyo's client networks
+/// are swapped: 127.1.x.y is in Tokyo by it, in Seoul by the world.
+fn swapped(w: &World) -> geoip::GeoIp {
+    let mut d = w.clone();
+    let at = |name: &str| d.regions.iter().position(|r| r.name == name).unwrap();
+    let (seoul, tokyo) = (at("seoul"), at("tokyo"));
+    let c = d.regions[seoul].clients;
+    d.regions[seoul].clients = d.regions[tokyo].clients;
+    d.regions[tokyo].clients = c;
+    geoip::GeoIp::from_bytes(geoip::build::build(&d).unwrap(), "swapped").unwrap()
+}
+
+/// With a GeoIP database (`--mmdb`) the edge locates its clients by it, by
+/// the rule GeoDNS follows: a client the world's networks put in Seoul
+/// and the database in Tokyo waits the Tokyo–Seoul link (30 ms), not
+/// Seoul's own (2 ms).
+#[tokio::test]
+async fn a_client_is_paced_by_where_the_geoip_database_places_it() {
+    let (w, clock) = (demo(), manual());
+    let pacing = Pacing::new(&w, "seoul", clock.clone()).with_geoip(std::sync::Arc::new(swapped(&w)));
+    let (e, _o, len) = seoul_edge_tweaked(&w, &clock, 100_000, move |cfg| cfg.pacing = pacing).await;
+    let link = w.link("tokyo", "seoul").unwrap();
+    let req = "GET /a HTTP/1.1\r\nhost: cdn.test\r\n\r\n".len() as u64;
+    let cold = plan(&link, &Conn::Cold, req, len, clock.now(), 0);
+    let mut c = Client::connect(SEOUL, e.handle.public).await;
+    fetch_takes(&clock, &mut c, cold.ttfb(), cold.total(), len).await;
+}
+
+/// `--mmdb FILE` on the edge: the database is read at start; a file that
+/// is missing or not a database is refused with its name.
+#[test]
+fn the_edges_mmdb_flag_reads_the_database_and_refuses_a_bad_one_by_name() {
+    use clap::Parser;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("demo.mmdb");
+    std::fs::write(&good, geoip::build::build(&demo()).unwrap()).unwrap();
+    let bad = dir.path().join("junk.mmdb");
+    std::fs::write(&bad, b"not a database").unwrap();
+    let config = |f: &std::path::Path| {
+        edge::cli::Args::parse_from(["edge", "--name", "seoul", "--mmdb", f.to_str().unwrap()]).config()
+    };
+    assert!(config(&good).unwrap().pacing.is_on());
+    for f in [bad, dir.path().join("missing.mmdb")] {
+        let e = config(&f).unwrap_err().to_string();
+        assert!(e.starts_with("--mmdb: GeoIP database") && e.contains(f.to_str().unwrap()), "{e}");
+    }
+}
+
 /// `--no-pacing` on the servers' command lines turns pacing off as the
 /// world's switch does.
 #[test]
@@ -245,4 +386,23 @@ fn no_pacing_flags_turn_it_off() {
     assert!(!a.config().unwrap().pacing.is_on());
     let a = edge::cli::Args::parse_from(["edge", "--name", "seoul"]);
     assert!(a.config().unwrap().pacing.is_on());
+}
+
+/// Which origin the edge paces as it reads: one given with `--origin`
+/// (yours: it paces nothing), not the world's own (at the world's origin
+/// address: it paces what it sends), not with `--no-pacing`, not
+/// standalone (no region, no link).
+#[test]
+fn the_edge_paces_what_it_reads_from_your_own_origin_only() {
+    use clap::Parser;
+    let paced = |args: &[&str]| {
+        let a = edge::cli::Args::parse_from([&["edge"], args].concat());
+        a.config().unwrap().origin_unpaced.is_on()
+    };
+    assert!(paced(&["--name", "seoul", "--origin", "http://127.0.0.1:9999"]));
+    let ours = format!("http://{}", demo().origin.listen);
+    assert!(!paced(&["--name", "seoul", "--origin", &ours]));
+    assert!(!paced(&["--name", "seoul"]));
+    assert!(!paced(&["--name", "seoul", "--origin", "http://127.0.0.1:9999", "--no-pacing"]));
+    assert!(!paced(&["--origin", "http://127.0.0.1:9999", "--listen", "127.0.0.1:8999"]));
 }
