@@ -4,7 +4,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream};
 use world::transfer::{Conn, plan};
 
 use super::*;
@@ -19,8 +19,30 @@ fn paced(link: Link, clock: &Clock) -> (DuplexStream, Paced<DuplexStream>) {
     (client, Paced { inner: server, pacer: Some(Box::new(Pacer::new(link, clock.clone(), peer))) })
 }
 
+/// A manual clock, a 100 ms link without TLS (a cold request is in at
+/// 1.5 RTT), and a pipe whose server end is paced over it.
+fn pipe() -> (Clock, Link, DuplexStream, Paced<DuplexStream>) {
+    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let link = Link::ideal(100 * MS);
+    let (client, server) = paced(link, &clock);
+    (clock, link, client, server)
+}
+
+/// The server end answers two requests, each with `head` and a body of
+/// `body` bytes.
+fn serve_twice(mut server: Paced<DuplexStream>, head: String, body: usize) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        for _ in 0..2 {
+            let mut buf = [0u8; 128];
+            let _ = server.read(&mut buf).await.unwrap();
+            server.write_all(head.as_bytes()).await.unwrap();
+            server.write_all(&vec![7u8; body]).await.unwrap();
+        }
+    })
+}
+
 /// Bytes the client can read now (waiting `QUIET` for more).
-async fn drain(c: &mut DuplexStream) -> usize {
+async fn drain(c: &mut (impl AsyncRead + Unpin)) -> usize {
     let mut buf = vec![0u8; 1 << 20];
     let mut got = 0;
     while let Ok(Ok(n)) = tokio::time::timeout(QUIET, c.read(&mut buf)).await {
@@ -34,9 +56,7 @@ async fn drain(c: &mut DuplexStream) -> usize {
 
 #[tokio::test]
 async fn a_request_is_held_until_the_model_has_it_at_the_server() {
-    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
-    let link = Link::ideal(100 * MS); // no TLS: a cold request is in at 1.5 RTT
-    let (mut client, mut server) = paced(link, &clock);
+    let (clock, _, mut client, mut server) = pipe();
     let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
     client.write_all(req).await.unwrap();
     let mut buf = [0u8; 128];
@@ -55,9 +75,7 @@ async fn a_request_is_held_until_the_model_has_it_at_the_server() {
 
 #[tokio::test]
 async fn a_response_goes_out_by_rounds_and_the_next_one_is_warm() {
-    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
-    let link = Link::ideal(100 * MS);
-    let (mut client, mut server) = paced(link, &clock);
+    let (clock, link, mut client, server) = pipe();
     let body = 100_000usize;
     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body}\r\n\r\n");
     let total = (head.len() + body) as u64;
@@ -67,16 +85,7 @@ async fn a_response_goes_out_by_rounds_and_the_next_one_is_warm() {
     let warm = plan(&link, &cold.after(), req.len() as u64, total, clock.now() + cold.total(), 1);
     assert_eq!(cold.response.round_count, 3, "10, 20, then the rest of 69 segments");
     assert_eq!(warm.response.round_count, 1, "the window it left holds the whole response");
-
-    let serve = tokio::spawn(async move {
-        for _ in 0..2 {
-            let mut buf = [0u8; 128];
-            let _ = server.read(&mut buf).await.unwrap();
-            server.write_all(head.as_bytes()).await.unwrap();
-            server.write_all(&vec![7u8; body]).await.unwrap();
-        }
-        server
-    });
+    let serve = serve_twice(server, head, body);
     client.write_all(req).await.unwrap();
     clock.advance(150 * MS); // the request is in; sending starts
     tokio::time::sleep(QUIET).await;
@@ -106,19 +115,10 @@ async fn a_response_goes_out_by_rounds_and_the_next_one_is_warm() {
 
 #[tokio::test]
 async fn an_idle_connection_restarts_its_window() {
-    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
-    let link = Link::ideal(100 * MS);
-    let (mut client, mut server) = paced(link, &clock);
+    let (clock, _, mut client, server) = pipe();
     let body = 100_000usize;
     let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body}\r\n\r\n");
-    let serve = tokio::spawn(async move {
-        for _ in 0..2 {
-            let mut buf = [0u8; 128];
-            let _ = server.read(&mut buf).await.unwrap();
-            server.write_all(head.as_bytes()).await.unwrap();
-            server.write_all(&vec![7u8; body]).await.unwrap();
-        }
-    });
+    let serve = serve_twice(server, head, body);
     let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
     client.write_all(req).await.unwrap();
     tokio::time::sleep(QUIET).await;
@@ -190,4 +190,46 @@ fn with_a_geoip_database_a_peer_takes_the_link_from_where_it_places_it() {
     assert_eq!(located.link_for(ip("127.0.0.1")), None);
     // Pacing off stays off.
     assert!(!Pacing::off().with_geoip(elsewhere(&w)).is_on());
+}
+
+/// Fetching from an upstream that paces nothing: the request goes out at
+/// once, the response (written by the upstream all at once) is read by
+/// the model's rounds, as the paced server's would arrive; the next fetch
+/// on the connection is warm.
+#[tokio::test]
+async fn a_fetch_from_an_upstream_that_does_not_pace_reads_its_response_by_rounds() {
+    let clock = Clock::manual(UNIX_EPOCH + Duration::from_secs(1_000_000));
+    let link = Link::ideal(100 * MS);
+    let (mut upstream, edge) = tokio::io::duplex(4 << 20);
+    let local: SocketAddr = "127.1.0.1:40000".parse().unwrap();
+    let mut edge = Fetching { over: Some((link, clock.clone())) }.wrap(edge, local);
+    let body = 100_000usize;
+    let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {body}\r\n\r\n");
+    let total = (head.len() + body) as u64;
+    let req = b"GET /a HTTP/1.1\r\nhost: x\r\n\r\n";
+    let cold = plan(&link, &Conn::Cold, req.len() as u64, total, clock.now(), 1);
+    assert_eq!(cold.response.round_count, 3);
+    for round in 0..2 {
+        edge.write_all(req).await.unwrap();
+        let mut buf = [0u8; 128];
+        assert_eq!(upstream.read(&mut buf).await.unwrap(), req.len(), "the request goes out at once");
+        upstream.write_all(head.as_bytes()).await.unwrap();
+        upstream.write_all(&vec![7u8; body]).await.unwrap();
+        if round == 1 {
+            // Warm: in at R/2, the whole response (its window) R/2 later.
+            clock.advance(99 * MS);
+            assert_eq!(drain(&mut edge).await, 0);
+            clock.advance(MS);
+            assert_eq!(drain(&mut edge).await as u64, total);
+            break;
+        }
+        clock.advance(150 * MS); // the handshake and the request
+        assert_eq!(drain(&mut edge).await, 0, "nothing before the first round's R/2");
+        let mut got = 0;
+        for (i, r) in cold.response.rounds().enumerate() {
+            clock.advance(if i == 0 { 50 * MS } else { 100 * MS });
+            got += drain(&mut edge).await;
+            assert_eq!(got as u64, r.end, "round {i}");
+        }
+    }
 }
