@@ -17,21 +17,12 @@
 # is outside the bound.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/demo-world.sh
 CDN=${CDN:-target/release/cdn}
 PREDICT=${PREDICT:-target/release/examples/predict}
-for b in "$CDN" "$PREDICT"; do
-  [[ -x $b ]] || { echo "$0: $b not built (cargo build --release --bin cdn --example predict -p scenarios -p world)" >&2; exit 2; }
-done
+need_built "$CDN" "$PREDICT" -- "cargo build --release --bin cdn --example predict -p scenarios -p world"
 EDGE=http://127.1.0.1:8080
-ulimit -n 65536 2>/dev/null || true
-work=$(mktemp -d)
-"$CDN" up --quiet --fresh >"$work/up.log" 2>&1 &
-up=$!
-trap 'kill $up 2>/dev/null; wait $up 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 300); do
-  curl -sf -o /dev/null http://127.1.0.1:9080/healthz && curl -sf -o /dev/null http://127.0.0.1:9080/healthz && break
-  sleep 0.2
-done
+start_demo_world
 W='%{time_starttransfer} %{time_total} %{size_request} %{size_header} %{size_download}\n'
 echo "| size | client → Seoul edge | | predicted TTFB ms | measured TTFB ms | predicted total ms | measured total ms | within |"
 echo "|---|---|---|---|---|---|---|---|"

@@ -14,18 +14,11 @@
 # in processes of 250 transfers each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib/demo-world.sh
 CDN=${CDN:-target/release/cdn}
 N=${N:-1000}
-[[ -x $CDN ]] || { echo "$0: $CDN not built" >&2; exit 2; }
-ulimit -n 65536 2>/dev/null || true
-work=$(mktemp -d)
-"$CDN" up --quiet --fresh >"$work/up.log" 2>&1 &
-up=$!
-trap 'kill $up 2>/dev/null; wait $up 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 300); do
-  curl -sf -o /dev/null http://127.1.0.1:9080/healthz && break
-  sleep 0.2
-done
+need_built "$CDN" -- "cargo build --release --bin cdn -p scenarios"
+start_demo_world
 edge=""
 for _ in $(seq 1 50); do
   edge=$(pgrep -P "$up" -f -- '--name seoul' | head -1 || true)
