@@ -189,7 +189,7 @@ async fn drive(
     let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build()?;
     let edges = Arc::new(Tally::new(&w, tally::read_all(&http, &w).await));
     // PoP nodes' work as owners, before the run (report::nodes).
-    let nodes_before = report::nodes::read_counts(&http, &w).await;
+    let nodes_before = crate::tally::node_counts(&http, &w).await;
     let driver = Arc::new(Driver::new(w.clone(), s.workload.sources_per_region)?);
     let plan: Vec<crate::workload::Planned> = crate::workload::plan(s, &w).collect();
     // a trace workload is compared with the offline model of its requests
@@ -312,7 +312,7 @@ async fn drive(
             per_second.push(now.saturating_sub(last));
             last = now;
             if warm.is_none() && warm_end.is_some_and(|t| Instant::now() >= start + t) {
-                warm = Some((edges.totals(), report::nodes::read_counts(&poll_http, &poll_world).await));
+                warm = Some((edges.totals(), crate::tally::node_counts(&poll_http, &poll_world).await));
             }
         }
         (per_second, warm)
@@ -392,7 +392,7 @@ async fn drive(
         Some((at, _)) => totals.iter().zip(at).map(|(now, then)| now.since(then)).collect(),
         None => totals,
     };
-    let nodes_after = report::nodes::read_counts(&http, &w).await;
+    let nodes_after = crate::tally::node_counts(&http, &w).await;
     let (node_counts, node_notes) =
         report::nodes::since(&w, warm.as_ref().map_or(&nodes_before, |(_, n)| n), &nodes_after);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;

@@ -259,6 +259,18 @@ fn short(e: &reqwest::Error) -> String {
     }
 }
 
+/// Reads every PoP node's peer requests (empty for a world without PoPs):
+/// the work each node did as a key's owner, for the report's node table
+/// ([`crate::report::nodes`]), read here with the edges' other counters.
+pub async fn node_counts(http: &reqwest::Client, w: &World) -> crate::report::nodes::NodeCounts {
+    let mut v = Vec::new();
+    for (_, _, _, admin) in crate::report::nodes::nodes(w) {
+        let s = read(http, admin, Duration::from_secs(5)).await.ok();
+        v.push(s.and_then(|s| s.cluster).map(|c| c.peer_requests.total));
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ pub type NodeCounts = Vec<Option<u64>>;
 
 /// Every PoP node of `w`: (its PoP's edge index, PoP name, node name,
 /// admin address), in world order.
-fn nodes(w: &World) -> Vec<(usize, String, String, std::net::SocketAddr)> {
+pub(crate) fn nodes(w: &World) -> Vec<(usize, String, String, std::net::SocketAddr)> {
     w.edges
         .iter()
         .enumerate()
@@ -62,16 +62,6 @@ fn nodes(w: &World) -> Vec<(usize, String, String, std::net::SocketAddr)> {
 /// The names of every PoP node of `w`, in world order.
 pub fn node_names(w: &World) -> Vec<String> {
     nodes(w).into_iter().map(|n| n.2).collect()
-}
-
-/// Reads every PoP node's peer requests (empty for a world without PoPs).
-pub async fn read_counts(http: &reqwest::Client, w: &World) -> NodeCounts {
-    let mut v = Vec::new();
-    for (_, _, _, admin) in nodes(w) {
-        let s = crate::tally::read(http, admin, std::time::Duration::from_secs(5)).await.ok();
-        v.push(s.and_then(|s| s.cluster).map(|c| c.peer_requests.total));
-    }
-    v
 }
 
 /// What the nodes counted between `before` and `after`; a counter that
