@@ -37,29 +37,9 @@ impl Drop for Up {
     }
 }
 
+/// Waits for `cdn up --bus`'s line naming the control bus.
 fn wait_for_up(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut lines = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            let done = l.contains("Control bus:");
-            lines.push(l);
-            if done {
-                return lines;
-            }
-        }
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("cdn up exited early ({s}): {lines:?}");
-        }
-    }
-    panic!("cdn up did not come up: {lines:?}");
+    common::wait_for_line(child, "Control bus:")
 }
 
 async fn cache_status(url: &str) -> String {

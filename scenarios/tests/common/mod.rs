@@ -112,6 +112,12 @@ pub fn processes_with(needle: &str) -> Vec<u32> {
 
 /// Waits for `cdn up`'s line saying it is up; its stdout lines so far.
 pub fn wait_for_up(child: &mut std::process::Child) -> Vec<String> {
+    wait_for_line(child, "Ctrl-C stops everything")
+}
+
+/// Waits for a stdout line of `child` containing `done` (within twice
+/// [`tests::PATIENCE`]); its stdout lines so far, that one included.
+pub fn wait_for_line(child: &mut std::process::Child, done: &str) -> Vec<String> {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -123,9 +129,9 @@ pub fn wait_for_up(child: &mut std::process::Child) -> Vec<String> {
     let mut lines = Vec::new();
     while std::time::Instant::now() < deadline {
         if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            let done = l.contains("Ctrl-C stops everything");
+            let last = l.contains(done);
             lines.push(l);
-            if done {
+            if last {
                 return lines;
             }
         }
