@@ -73,6 +73,16 @@ async fn pair(clock: &Clock, promote_after: Option<Duration>) -> (origin::Handle
 /// An edge in Tokyo reading the replicated origin: the replica next door
 /// (1 ms), the primary far away (150 ms); checks every 50 ms.
 async fn edge_in_tokyo(clock: &Clock, primary: &origin::Handle, replica: &origin::Handle) -> TestEdge {
+    edge_in_tokyo_with(clock, primary, replica, |_| {}).await
+}
+
+/// [`edge_in_tokyo`], with `tweak` applied to its configuration last.
+async fn edge_in_tokyo_with(
+    clock: &Clock,
+    primary: &origin::Handle,
+    replica: &origin::Handle,
+    tweak: impl FnOnce(&mut edge::Config),
+) -> TestEdge {
     let (c, p, r) = (clock.clone(), (primary.public, primary.admin), (replica.public, replica.admin));
     start_edge(primary.public, move |cfg| {
         cfg.name = "tokyo".into();
@@ -93,6 +103,7 @@ async fn edge_in_tokyo(clock: &Clock, primary: &origin::Handle, replica: &origin
             timeout: Duration::from_millis(500),
             thresholds: runtime::health::Thresholds::new(1, 1),
         });
+        tweak(cfg);
     })
     .await
 }
@@ -281,28 +292,9 @@ async fn after_a_promotion_writes_through_the_edge_reach_the_new_primary_and_sli
         replica.replication().following.is_some() && primary.replication().writable
     })
     .await;
-    let (c, p, r) = (clock.clone(), (primary.public, primary.admin), (replica.public, replica.admin));
-    let e = start_edge(primary.public, move |cfg| {
-        cfg.name = "tokyo".into();
-        cfg.clock = c;
-        cfg.admin_token = Some(TOKEN.into());
-        cfg.store.disk = 0;
+    let e = edge_in_tokyo_with(&clock, &primary, &replica, |cfg| {
         cfg.store.max_object = 1 << 20;
         cfg.slice_size = 1 << 20;
-        let site = |name: &str, (listen, admin): (SocketAddr, SocketAddr), ms, primary| edge::origins::SiteConfig {
-            name: name.into(),
-            listen,
-            admin,
-            rtt: Duration::from_millis(ms),
-            primary,
-        };
-        cfg.rtt_to_origin = Duration::from_millis(150);
-        cfg.origins = Some(edge::origins::OriginsConfig {
-            sites: vec![site("newyork", p, 150, true), site("tokyo", r, 1, false)],
-            interval: Duration::from_millis(50),
-            timeout: Duration::from_millis(500),
-            thresholds: runtime::health::Thresholds::new(1, 1),
-        });
     })
     .await;
     primary.shutdown().await;
