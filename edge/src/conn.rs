@@ -85,8 +85,8 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Accepted, peer: Peer, mut shutdow
             // Answer every fast request already buffered.
             let started = Instant::now();
             let raw = match raw_hit(&st, &buf, &mut head) {
-                Raw::Answered { consumed, body } => Some((consumed, Ok(body))),
-                Raw::File { consumed, at } => Some((consumed, Err(at))),
+                Raw::Answered { consumed, body } => Some((consumed, HitBody::Bytes(body))),
+                Raw::File { consumed, at } => Some((consumed, HitBody::File(at))),
                 Raw::Stored { consumed, key, head_only } => {
                     match fresh_stored_hit(&st, &key, |e, age, status| write_head(&mut head, e, age, status, head_only))
                         .await
@@ -100,7 +100,7 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Accepted, peer: Peer, mut shutdow
                 Raw::Partial => None,
             };
             match raw {
-                Some((consumed, Ok(body))) => {
+                Some((consumed, HitBody::Bytes(body))) => {
                     buf.advance(consumed);
                     let mut parts: [&[u8]; 2] = [&head, &body];
                     if write_all_vectored(&mut io, &mut parts).await.is_err() {
@@ -112,7 +112,7 @@ pub async fn serve(st: Arc<EdgeState>, mut io: Accepted, peer: Peer, mut shutdow
                     answered = Some(started);
                     continue;
                 }
-                Some((consumed, Err(at))) => {
+                Some((consumed, HitBody::File(at))) => {
                     buf.advance(consumed);
                     let Some(bodies) = st.store.bodies() else { return };
                     if io.get_ref().is_paced() {
@@ -221,8 +221,8 @@ pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
     let Some(target) = req.path else { return Raw::Other };
     let body = fresh_memory_hit(st, target, true, |e, age, status| write_head(out, e, age, status, head_only));
     match body {
-        Some(Ok(body)) => Raw::Answered { consumed, body },
-        Some(Err(at)) => Raw::File { consumed, at },
+        Some(HitBody::Bytes(body)) => Raw::Answered { consumed, body },
+        Some(HitBody::File(at)) => Raw::File { consumed, at },
         // Only with a body file (it is what this is for): an entry the raw
         // path cannot send (stale, sliced, varying) is read twice, here and
         // by the full path.
@@ -236,16 +236,18 @@ pub(crate) fn raw_hit(st: &EdgeState, buf: &[u8], out: &mut BytesMut) -> Raw {
     }
 }
 
+/// What follows a hit's head on the wire.
+enum HitBody {
+    /// These bytes (empty for HEAD).
+    Bytes(Bytes),
+    /// The body at this place in the disk tier's body file.
+    File(BodyRef),
+}
+
 /// Writes a hit's response head into `out`: the entry's head, `Age` and
 /// `Cache-Status`; the body to send after it (empty for HEAD), or where it
 /// is in the body file.
-fn write_head(
-    out: &mut BytesMut,
-    e: &StoredEntry,
-    age: HeaderValue,
-    status: HeaderValue,
-    head_only: bool,
-) -> Result<Bytes, BodyRef> {
+fn write_head(out: &mut BytesMut, e: &StoredEntry, age: HeaderValue, status: HeaderValue, head_only: bool) -> HitBody {
     out.extend_from_slice(e.head.block());
     out.extend_from_slice(b"age: ");
     out.extend_from_slice(age.as_bytes());
@@ -253,8 +255,8 @@ fn write_head(
     out.extend_from_slice(status.as_bytes());
     out.extend_from_slice(b"\r\n\r\n");
     match &e.body_at {
-        Some(at) if !head_only => Err(**at),
-        _ if head_only => Ok(Bytes::new()),
-        _ => Ok(e.body.clone()),
+        Some(at) if !head_only => HitBody::File(**at),
+        _ if head_only => HitBody::Bytes(Bytes::new()),
+        _ => HitBody::Bytes(e.body.clone()),
     }
 }
